@@ -200,3 +200,29 @@ def freeze(model: nn.Module) -> nn.Module:
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
+
+
+def potential_gradient_error(model: DenoisingAutoencoder, x: torch.Tensor, potential=None) -> torch.Tensor:
+    """|−∇Ψ(x) − (r(x) − x)| per sample, max over coordinates, with ∇Ψ from autograd. Shape (batch,).
+
+    Zero up to rounding when r(x) − x = −∇Ψ(x), the relation eq. 4.5–4.7 rest on.
+    ``potential`` (default ``model.potential``) lets a chapter test another candidate
+    formula for Ψ, a callable from (batch, d) to (batch,).
+    """
+    potential = model.potential if potential is None else potential
+    x = check_batch(x, model.d_input).detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(potential(x).sum(), x)
+    with torch.no_grad():
+        field = model.reconstruct(x) - x
+    return (-grad - field).abs().amax(dim=1)
+
+
+def jacobian_asymmetry(model: DenoisingAutoencoder, x: torch.Tensor) -> torch.Tensor:
+    """max_ij |J_ij − J_ji| of the Jacobian J = ∂r/∂x at each sample. Shape (batch,).
+
+    The integrability criterion (eq. 4.3): a field is a gradient only if its Jacobian is
+    symmetric. Zero for tied weights, in general not for an untied autoencoder.
+    """
+    x = check_batch(x, model.d_input).detach()
+    jac = torch.func.vmap(torch.func.jacrev(lambda row: model.reconstruct(row[None])[0]))(x)  # (batch, d, d)
+    return (jac - jac.transpose(1, 2)).abs().amax(dim=(1, 2))
