@@ -39,10 +39,6 @@ class Chapter:
         return self.source.stem
 
     @property
-    def executed(self) -> Path:
-        return EXECUTED / f"{self.stem}.ipynb"
-
-    @property
     def title(self) -> str:
         notebook = jupytext.read(self.source)
         for cell in notebook.cells:
@@ -74,17 +70,17 @@ class Chapter:
         return parsed
 
 
-def chapters(folder: Path = NOTEBOOKS) -> list[Chapter]:
-    """All chapters in ``folder``, ordered by their numeric prefix."""
+def chapters(folder: Path | None = None) -> list[Chapter]:
+    """All chapters in ``folder`` (default ``notebooks/``), ordered by their numeric prefix."""
     found = []
-    for path in sorted(Path(folder).glob("*.py")):
+    for path in sorted(Path(folder or NOTEBOOKS).glob("*.py")):
         match = _CHAPTER_FILE.match(path.name)
         if match:
             found.append(Chapter(int(match.group(1)), match.group(2), path))
     return sorted(found, key=lambda chapter: chapter.number)
 
 
-def select(names: list[str], folder: Path = NOTEBOOKS) -> list[Chapter]:
+def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
     """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty."""
     available = chapters(folder)
     if not names:
@@ -123,7 +119,7 @@ def execute(
         raise ValueError(
             f"chapter {chapter.name!r} has no parameter(s) {unknown}; it declares {sorted(declared)}"
         )
-    output = Path(output) if output is not None else chapter.executed
+    output = Path(output) if output is not None else EXECUTED / f"{chapter.stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     source = output.parent / f".{chapter.stem}.source.ipynb"
     partial = output.parent / f".{chapter.stem}.partial.ipynb"
@@ -146,10 +142,9 @@ def execute(
         FAILED.mkdir(parents=True, exist_ok=True)
         kept = FAILED / f"{chapter.stem}.ipynb"
         shutil.move(partial, kept)
-        cell = error.exec_count
         raise ChapterFailed(
-            f"chapter {chapter.name!r} failed in cell [{cell}] "
-            f"({error.ename}: {error.evalue}).\nCell source:\n{_cell_source(kept, error.cell_index)}\n"
+            f"chapter {chapter.name!r} failed in cell [{error.exec_count}] "
+            f"({error.ename}: {error.evalue}).\nCell source:\n{_failed_cell_source(kept)}\n"
             f"The executed notebook up to the failure is in {kept}"
         ) from None
     finally:
@@ -162,11 +157,12 @@ def execute(
     return output
 
 
-def _cell_source(path: Path, index: int) -> str:
-    try:
-        return nbformat.read(path, as_version=4).cells[index].source
-    except Exception:  # the message is still useful without the source
-        return "(unavailable)"
+def _failed_cell_source(path: Path) -> str:
+    """The source of the cell whose outputs hold the error (papermill shifts cell indices)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            return cell.source
+    return "(not found in the executed notebook)"
 
 
 def build(root: Path = ROOT, strict: bool = True) -> int:

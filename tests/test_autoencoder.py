@@ -1,0 +1,120 @@
+import pytest
+import torch
+
+from emma import DenoisingAutoencoder, UntiedAutoencoder, train_autoencoder
+from emma.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.manifolds import distance_to_manifold, sample_manifold
+
+
+@pytest.fixture
+def dae():
+    torch.manual_seed(0)
+    model = DenoisingAutoencoder(4, 12, noise_std=0.01)
+    with torch.no_grad():  # move away from the zero-bias initialisation
+        model.bias_hidden.normal_()
+        model.bias_visible.normal_()
+    return model
+
+
+def test_outputs_have_one_value_per_sample(dae):
+    x = torch.randn(7, 4)
+    assert dae.reconstruct(x).shape == (7, 4)
+    assert dae.potential(x).shape == (7,)
+    assert dae.reconstruction_error(x).shape == (7,)
+
+
+def test_potential_of_a_sample_does_not_depend_on_its_batch(dae):
+    x = torch.randn(5, 4)
+    alone = torch.cat([dae.potential(x[i : i + 1]) for i in range(5)])
+    together = dae.potential(x)
+    other_batch = dae.potential(torch.cat([x, 10 * torch.randn(20, 4)]))[:5]
+    torch.testing.assert_close(together, alone)
+    torch.testing.assert_close(other_batch, alone)
+
+
+def test_potential_gradient_is_reconstruction_error(dae):
+    x = 3 * torch.randn(200, 4)
+    assert potential_gradient_error(dae, x).max() < 1e-5
+
+
+def test_potential_matches_softplus_formula_by_hand(dae):
+    x = torch.randn(3, 4, dtype=torch.float64)
+    dae = dae.double()
+    pre = x @ dae.weight.T + dae.bias_hidden
+    expected = -torch.log1p(torch.exp(pre)).sum(1) + 0.5 * ((x - dae.bias_visible) ** 2).sum(1)
+    torch.testing.assert_close(dae.potential(x), expected)
+
+
+def test_potential_is_finite_for_huge_inputs(dae):
+    x = torch.full((2, 4), 1e4)
+    assert torch.isfinite(dae.potential(x)).all()
+
+
+def test_corruption_only_in_training_mode(dae):
+    x = torch.randn(10, 4)
+    dae.eval()
+    torch.testing.assert_close(dae(x), dae.reconstruct(x))
+    dae.train()
+    assert not torch.allclose(dae(x), dae.reconstruct(x))
+
+
+def test_tied_jacobian_is_symmetric_and_untied_is_not():
+    torch.manual_seed(1)
+    x = torch.randn(50, 3)
+    assert jacobian_asymmetry(DenoisingAutoencoder(3, 6, 0.0), x).max() < 1e-6
+    assert jacobian_asymmetry(UntiedAutoencoder(3, 6, 0.0), x).max() > 1e-3
+
+
+def test_untied_autoencoder_has_no_potential():
+    with pytest.raises(NotImplementedError, match="no potential"):
+        UntiedAutoencoder(2, 3, 0.0).potential(torch.zeros(1, 2))
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (torch.zeros(3, 5), ValueError, r"shape \(batch, 4\)"),
+        (torch.zeros(4), ValueError, r"shape \(batch, 4\)"),
+        (torch.zeros(3, 4, dtype=torch.long), TypeError, "floating-point"),
+        ([[0.0] * 4], TypeError, "torch.Tensor"),
+    ],
+)
+def test_bad_input_is_rejected_with_expected_shape(dae, bad, error, message):
+    with pytest.raises(error, match=message):
+        dae.potential(bad)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"d_input": 0}, "d_input"), ({"d_hidden": 2.5}, "d_hidden"), ({"noise_std": -1.0}, "noise_std")])
+def test_bad_constructor_arguments_are_named(kwargs, name):
+    arguments = {"d_input": 2, "d_hidden": 3, "noise_std": 0.1, **kwargs}
+    with pytest.raises(ValueError, match=name):
+        DenoisingAutoencoder(**arguments)
+
+
+def test_training_is_reproducible_and_lowers_the_loss():
+    x = sample_manifold("circle", 2000, torch.Generator().manual_seed(0))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = DenoisingAutoencoder(2, 8, 0.008)
+        curves = train_autoencoder(model, x, x_val=x[:200], epochs=6, batch_size=100, lr=1e-2, seed=3, progress=False)
+        runs.append((model.weight.detach().clone(), curves))
+    torch.testing.assert_close(runs[0][0], runs[1][0])
+    curves = runs[0][1]
+    assert list(curves.columns) == ["epoch", "train_loss", "val_loss"]
+    assert curves["train_loss"].iloc[-1] < 0.5 * curves["train_loss"].iloc[0]
+
+
+def test_trained_potential_is_lower_on_the_manifold_than_far_from_it():
+    x = sample_manifold("wave", 5000, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = DenoisingAutoencoder(2, 8, 0.008)
+    train_autoencoder(model, x, epochs=5, batch_size=100, lr=1e-2, seed=0, progress=False)
+    far = torch.tensor([[0.0, 4.0], [0.0, -4.0], [4.0, 4.0]])
+    with torch.no_grad():
+        assert model.potential(far).min() > model.potential(x[:500]).max()
+
+
+def test_distance_to_circle_is_radial_gap():
+    points = torch.tensor([[0.0, 0.0], [0.0, 3.0], [5.0, 0.0]])
+    torch.testing.assert_close(distance_to_manifold("circle", points), torch.tensor([3.0, 0.0, 2.0]), atol=1e-3, rtol=0)
