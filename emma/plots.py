@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import LogNorm
 import numpy as np
 import pandas as pd
 
@@ -29,9 +30,16 @@ def vector_field(ax, xs, ys, field, data=None, title: str = ""):
     return ax
 
 
-def heatmap(ax, xs, ys, values, title: str = "", cmap: str = "magma", label: str = ""):
-    """Filled heatmap of a scalar sampled on a mesh; ``values`` has shape (steps²,)."""
-    image = ax.pcolormesh(np.asarray(xs), np.asarray(ys), np.asarray(values).reshape(xs.shape), cmap=cmap, shading="auto")
+def heatmap(ax, xs, ys, values, title: str = "", cmap: str = "magma", label: str = "", log: bool = False):
+    """Filled heatmap of a scalar sampled on a mesh; ``values`` has shape (steps²,).
+
+    With ``log`` the colours follow a logarithmic scale (all values must then be positive).
+    """
+    values = np.asarray(values).reshape(xs.shape)
+    if log and not (values > 0).all():
+        raise ValueError("values must all be positive for a logarithmic colour scale (log=True)")
+    norm = LogNorm(values.min(), values.max()) if log else None
+    image = ax.pcolormesh(np.asarray(xs), np.asarray(ys), values, cmap=cmap, shading="auto", norm=norm)
     ax.figure.colorbar(image, ax=ax, label=label)
     ax.set(title=title, aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
     return ax

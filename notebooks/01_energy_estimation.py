@@ -173,6 +173,8 @@ save_figure(fig, "energy_vector_fields", output_dir)
 # ## The two estimators on a grid
 #
 # Thesis Figure 4.7: $\lVert r(\mathbf{x}) - \mathbf{x}\rVert^2$ and $\Psi(\mathbf{x})$ over the same square.
+# Both span orders of magnitude, so the colours follow a logarithmic scale; since $\Psi$ is only
+# defined up to a constant, it is drawn shifted by its minimum over the grid (plus $10^{-3}$).
 
 # %%
 hx, hy, points = grid(grid_limit, heatmap_steps)
@@ -187,7 +189,8 @@ for (kind, seed), model in models.items():
 fig, axes = plt.subplots(2, 2, figsize=(10, 8.4))
 for column, kind in enumerate(MANIFOLDS):
     for row, (estimator, values) in enumerate(estimates[kind, seeds[0]].items()):
-        plots.heatmap(axes[row, column], hx, hy, values, title=f"{estimator}, {kind}", label=estimator)
+        shown, label = (values - values.min() + 1e-3, "Ψ − min Ψ") if estimator == "potential energy" else (values, "‖r(x) − x‖²")
+        plots.heatmap(axes[row, column], hx, hy, shown, title=f"{estimator}, {kind}", label=f"{label} (log scale)", log=True)
 fig.tight_layout()
 save_figure(fig, "energy_estimator_heatmaps", output_dir)
 

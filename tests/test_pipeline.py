@@ -153,3 +153,19 @@ def test_build_refuses_when_a_chapter_was_not_executed(tmp_path):
     _copy_book_sources(tmp_path)
     with pytest.raises(FileNotFoundError, match="not been executed yet: energy_estimation"):
         book.build(tmp_path)
+
+
+@pytest.mark.slow
+def test_readme_papermill_recipe_reexecutes_a_chapter_with_changed_parameters(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    notebook, executed = tmp_path / "energy.ipynb", tmp_path / "energy-out.ipynb"
+    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "notebooks/01_energy_estimation.py", "-o", str(notebook)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [str(bin_dir / "papermill"), str(notebook), str(executed), "-p", "profile", "quick", "-p", "device", "cpu",
+         "-y", "seeds: [3]", "-p", "output_dir", str(tmp_path / "out")],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    table = (tmp_path / "out" / "tables" / "energy_estimator_separation.csv").read_text()
+    assert "seeds" in table.splitlines()[0]
+    injected = [c for c in nbformat.read(executed, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "seeds = [3]" in injected[0].source
