@@ -1,9 +1,45 @@
 """emma: the code behind the book *Energy-based Multi-Modal Attention, reproduced*."""
+from .attention import (
+    EMMA,
+    EMMAOutput,
+    attention_scores,
+    capacity,
+    capacity_penalty,
+    capacity_relu,
+    energy_regularizer,
+    energy_threshold,
+    initial_parameters,
+    project_parameters_,
+)
+from .data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
+from .energy import ModeEnergies, fit_mode_autoencoders
+from .sweep import SweepEngine, TrainSettings, run_sweep
 from .autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_autoencoder
 from .outputs import save_figure, save_table
 from .runtime import resolve_device, seed_everything
 
 __all__ = [
+    "EMMA",
+    "EMMAOutput",
+    "attention_scores",
+    "capacity",
+    "capacity_penalty",
+    "capacity_relu",
+    "energy_regularizer",
+    "energy_threshold",
+    "initial_parameters",
+    "project_parameters_",
+    "add_noise",
+    "corrupt",
+    "fetch_htru2",
+    "make_splits",
+    "nsr_db_to_sigma",
+    "sigma_to_nsr_db",
+    "ModeEnergies",
+    "fit_mode_autoencoders",
+    "SweepEngine",
+    "TrainSettings",
+    "run_sweep",
     "DenoisingAutoencoder",
     "UntiedAutoencoder",
     "freeze",

@@ -1,0 +1,102 @@
+"""Benchmark of the batched sweep engine (emma.sweep) on this machine.
+
+Prints, measured in one run:
+
+* the time of one training step *per model* of the ``with`` family (EMMA in front of
+  the base network, batch 32) for K = 1 (one model at a time, the same code),
+  K = 125 and K = 625 models trained together, and the ratios to K = 1;
+* the wall time of the thesis's whole grid: 125 configurations × 5 seeds
+  (K = 625) × 35 epochs, with per-epoch validation and early stopping.
+
+Usage::
+
+    EMMA_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/sweep.py           # full
+    EMMA_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/sweep.py --quick   # seconds
+    ... --device cuda                                                             # on a GPU
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import torch
+
+from emma.data import make_splits
+from emma.energy import fit_mode_autoencoders
+from emma.models import init_parameters
+from emma.runtime import resolve_device
+from emma.sweep import SweepEngine, TrainSettings, grid
+
+GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+GRID_LAMBDA = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def engine_for(k: int, splits, energies, settings, device, seeds=(0, 1, 2, 3, 4)) -> SweepEngine:
+    """An engine of ``k`` models of the ``with`` family, configurations cycling through the grid."""
+    configs = grid(GRID_RHO, GRID_LAMBDA, GRID_LAMBDA, seeds).iloc[:k] if k > 1 else grid([1e-4], [1e-3], [1e-2], [0])
+    base = init_parameters("base", configs["seed"].tolist())
+    return SweepEngine("with", configs, splits, settings, energies=energies, base=base, device=device)
+
+
+def time_step(engine: SweepEngine, n_steps: int, warmup: int = 5) -> float:
+    """Seconds per training step of all the engine's models together."""
+    b = engine.settings.batch_size
+    order = engine.new_order()
+    n_batches = engine.n_train // b
+    for i in range(warmup):
+        engine.train_step(order[:, (i % n_batches) * b : (i % n_batches + 1) * b])
+    _sync(engine.device)
+    start = time.perf_counter()
+    for i in range(n_steps):
+        engine.train_step(order[:, (i % n_batches) * b : (i % n_batches + 1) * b])
+    _sync(engine.device)
+    return (time.perf_counter() - start) / n_steps
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="few steps and a 2-epoch grid, for a smoke test")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per K (default 200, quick 20)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of the full-grid run (default 35, quick 1)")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    steps = args.steps or (20 if args.quick else 200)
+    epochs = args.epochs or (1 if args.quick else 35)
+    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, threads {torch.get_num_threads()}, device {device}")
+
+    splits = make_splits(device="cpu")
+    energies = fit_mode_autoencoders(splits, cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)
+    settings = TrainSettings(epochs=epochs)
+
+    per_model = {}
+    for k in (1, 125, 625):
+        engine = engine_for(k, splits, energies, settings, device)
+        seconds = time_step(engine, steps)
+        per_model[k] = seconds / k
+        print(f"K = {k:4d}: {1e3 * seconds:8.3f} ms per step of all K, {1e6 * seconds / k:9.2f} µs per model-step")
+    for k in (125, 625):
+        print(f"per-model step, K = 1 / K = {k}: {per_model[1] / per_model[k]:6.1f}x cheaper")
+
+    engine = engine_for(625, splits, energies, settings, device)
+    start = time.perf_counter()
+    engine.fit(progress=False)
+    engine.result()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    print(f"full grid (125 configurations x 5 seeds = 625 models, {epochs} epochs, per-epoch validation, "
+          f"thresholds and test F1): {seconds:.1f} s = {seconds / 60:.2f} min")
+    if epochs < 35:
+        print(f"  (extrapolated to 35 epochs: {seconds * 35 / epochs / 60:.2f} min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+"""Per-mode potential energy on HTRU2: one denoising autoencoder per mode.
+
+EMMA (thesis chapter 5) measures how badly each mode is failing by the potential
+energy Ψ_i of a tied-weight denoising autoencoder trained on that mode's clean
+training data (chapter 4, eq. 4.7). This module trains those autoencoders once per
+setting (cached on disk), records Ψ_min per mode for the correction of eq. 5.2,
+and evaluates both estimators, Ψ and the reconstruction error, on any samples.
+
+The potential used throughout is the per-sample one of
+:meth:`emma.autoencoder.DenoisingAutoencoder.potential`. The thesis's code added
+½‖X − b_r‖² over the *whole mini-batch* to each sample; :func:`batch_coupled_potential`
+reproduces that behaviour only so the book can show what it does.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import roc_auc_score
+
+from .autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
+from .cache import cached
+from .data import MODE_NAMES, MODE_SLICES, Split, Splits, add_noise, sigma_to_nsr_db, tensor_fingerprint
+from .runtime import resolve_device
+
+
+@dataclass
+class ModeEnergies:
+    """Frozen per-mode autoencoders and what the book needs from them.
+
+    Attributes
+    ----------
+    models : list of DenoisingAutoencoder
+        One frozen autoencoder per mode, in :data:`emma.data.MODE_NAMES` order.
+    psi_min : torch.Tensor
+        Shape (M,): the lowest potential Ψ_i over the (clean) samples each
+        autoencoder was trained on; the Ψ_min of eq. 5.2.
+    curves : pandas.DataFrame
+        Learning curves: ``mode``, ``epoch``, ``train_loss``, ``val_loss``.
+    settings : dict
+        Every setting that produced the models (also the cache key).
+    """
+
+    models: list
+    psi_min: torch.Tensor
+    curves: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    def _mode_inputs(self, x) -> list[torch.Tensor]:
+        if isinstance(x, torch.Tensor):
+            check_batch(x, 4 * len(self.models), "x")
+            return [x[:, MODE_SLICES[name]] for name in MODE_NAMES]
+        if len(x) != len(self.models):
+            raise ValueError(f"x must be a (n, 8) tensor or a list of {len(self.models)} mode tensors, got {len(x)}")
+        return list(x)
+
+    @torch.no_grad()
+    def potentials(self, x) -> torch.Tensor:
+        """Ψ_i of every sample and mode (eq. 4.7, per sample). Shape (n, M).
+
+        ``x`` is a (n, 8) tensor of standardized samples or a list of M (n, 4) mode tensors.
+        """
+        device = self.psi_min.device
+        return torch.stack(
+            [model.potential(part.to(device)) for model, part in zip(self.models, self._mode_inputs(x))], dim=1
+        )
+
+    @torch.no_grad()
+    def reconstruction_errors(self, x) -> torch.Tensor:
+        """‖r_i(x_i) − x_i‖² of every sample and mode. Shape (n, M)."""
+        device = self.psi_min.device
+        return torch.stack(
+            [model.reconstruction_error(part.to(device)) for model, part in zip(self.models, self._mode_inputs(x))],
+            dim=1,
+        )
+
+
+def _check_subset(subset, n: int, name: str) -> torch.Tensor | None:
+    if subset is None:
+        return None
+    mask = torch.as_tensor(np.asarray(subset.cpu() if isinstance(subset, torch.Tensor) else subset))
+    if mask.dtype != torch.bool or mask.shape != (n,):
+        raise ValueError(f"{name} must be a boolean mask of shape ({n},), got dtype {mask.dtype} shape {tuple(mask.shape)}")
+    if not mask.any():
+        raise ValueError(f"{name} selects no samples")
+    return mask
+
+
+def fit_mode_autoencoders(
+    splits: Splits,
+    *,
+    d_hidden: int = 12,
+    noise_std: float = 0.01,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    subset=None,
+    val_subset=None,
+    progress: bool | None = None,
+) -> ModeEnergies:
+    """Train one denoising autoencoder per mode on the training split (thesis setup by default).
+
+    Each autoencoder (tied weights, sigmoid, 4 inputs, ``d_hidden`` hidden units) is
+    trained with Adam on its mode's columns of ``splits.train`` (only the rows where
+    ``subset`` is True, when given), with validation curves on ``splits.val`` (rows
+    where ``val_subset`` is True). The result is cached under a key made of every
+    setting, the seed, the device type and a fingerprint of the data used, so the same
+    call from another chapter loads it instead of training again.
+
+    Parameters
+    ----------
+    splits : Splits
+        From :func:`emma.data.make_splits`.
+    d_hidden, noise_std, epochs, batch_size, lr
+        Autoencoder width, corruption σ, and training settings (thesis: 12, 0.01, 30, 64, 1e-3).
+    seed : int
+        Seeds mode m's initial weights and training (shuffling, corruption) with ``M·seed + m``.
+    device : {"cpu", "cuda", "auto"} or torch.device
+        Where to train; the models come back on it.
+    cache_dir : str or path-like, optional
+        Folder of the cache (:func:`emma.cache.cached`); nothing is cached when None.
+    subset : bool array-like of shape (n_train,), optional
+        Train only on these training rows (e.g. ``splits.train.y == 1`` for pulsars only).
+    val_subset : bool array-like of shape (n_val,), optional
+        Validation rows for the learning curves (e.g. ``splits.val.y == 1``).
+    progress : bool, optional
+        Show progress bars; by default unless :func:`emma.runtime.progress_disabled`.
+
+    Returns
+    -------
+    ModeEnergies
+    """
+    if not isinstance(splits, Splits):
+        raise TypeError(f"splits must be the Splits of emma.data.make_splits, got {type(splits).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    device = resolve_device(device)
+    train_mask = _check_subset(subset, len(splits.train), "subset")
+    val_mask = _check_subset(val_subset, len(splits.val), "val_subset")
+    x_train = splits.train.x.cpu() if train_mask is None else splits.train.x.cpu()[train_mask]  # (n, 8)
+    x_val = splits.val.x.cpu() if val_mask is None else splits.val.x.cpu()[val_mask]  # (n_val, 8)
+    settings = {
+        "model": "tied sigmoid DAE per mode",
+        "modes": {name: [MODE_SLICES[name].start, MODE_SLICES[name].stop] for name in MODE_NAMES},
+        "d_hidden": d_hidden,
+        "noise_std": noise_std,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": int(seed),
+        "device": device.type,
+        "train_data": tensor_fingerprint(x_train),
+        "val_data": tensor_fingerprint(x_val),
+    }
+
+    def compute():
+        states, psi_min, curves = [], [], []
+        for m, name in enumerate(MODE_NAMES):
+            mode_seed = len(MODE_NAMES) * int(seed) + m
+            columns = MODE_SLICES[name]
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(mode_seed)
+                model = DenoisingAutoencoder(columns.stop - columns.start, d_hidden, noise_std)
+            model = model.to(device)
+            curve = train_autoencoder(
+                model,
+                x_train[:, columns].to(device),
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                x_val=x_val[:, columns].to(device),
+                seed=mode_seed,
+                progress=progress,
+                desc=f"DAE {name} (seed {seed})",
+            )
+            with torch.no_grad():
+                psi_min.append(model.potential(x_train[:, columns].to(device)).min().item())  # Ψ_min of eq. 5.2
+            states.append({key: value.detach().cpu() for key, value in model.state_dict().items()})
+            curves.append(curve.assign(mode=name))
+        return {
+            "states": states,
+            "psi_min": psi_min,
+            "curves": pd.concat(curves, ignore_index=True)[["mode", "epoch", "train_loss", "val_loss"]],
+        }
+
+    stored = cached("mode_autoencoders", settings, lambda: _single_threaded(compute, device), cache_dir)
+    models = []
+    for name, state in zip(MODE_NAMES, stored["states"]):
+        columns = MODE_SLICES[name]
+        model = DenoisingAutoencoder(columns.stop - columns.start, d_hidden, noise_std)
+        model.load_state_dict(state)
+        models.append(freeze(model.to(device)))
+    psi_min = torch.tensor(stored["psi_min"], dtype=torch.float32, device=device)
+    return ModeEnergies(models=models, psi_min=psi_min, curves=stored["curves"], settings=settings)
+
+
+def _single_threaded(compute, device: torch.device):
+    """Run ``compute()`` with one CPU thread: a 4→12→4 network gains nothing from
+    intra-op threads, and on a busy 2-core machine their synchronisation makes
+    training several times slower. The thread count is restored afterwards."""
+    if device.type != "cpu":
+        return compute()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return compute()
+    finally:
+        torch.set_num_threads(threads)
+
+
+@torch.no_grad()
+def potential_vs_noise(
+    energies: ModeEnergies,
+    split: Split,
+    sigmas,
+    generator: torch.Generator | None = None,
+) -> pd.DataFrame:
+    """Ψ of the samples of ``split`` as Gaussian noise of growing σ is added to one mode.
+
+    For each mode and each σ, noise N(0, σ²) is added to that mode's four columns only,
+    and the mode's potential Ψ_i and reconstruction error are computed per sample.
+    How well each score tells the noisy samples from the same samples clean is
+    measured by the area under the ROC curve (noisy = positive class, higher score =
+    more likely noisy; 0.5 = no better than chance).
+
+    Parameters
+    ----------
+    energies : ModeEnergies
+    split : Split
+        Usually ``splits.test``.
+    sigmas : sequence of float
+        Noise standard deviations, each ≥ 0.
+    generator : torch.Generator, optional
+        Source of the noise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (mode, sigma): ``mode``, ``sigma``, ``nsr_db``, ``psi_mean`` and
+        ``psi_std`` (over samples), ``quadratic_mean`` (mean of the ½‖x − b_r‖² part
+        of Ψ alone), ``psi_auroc`` and ``recon_auroc`` (noisy vs clean), ``n``.
+    """
+    rows = []
+    device = energies.psi_min.device
+    for m, name in enumerate(MODE_NAMES):
+        model = energies.models[m]
+        clean = split.x[:, MODE_SLICES[name]].to(device)  # (n, 4)
+        clean_psi, clean_recon = model.potential(clean), model.reconstruction_error(clean)
+        labels = np.r_[np.zeros(len(clean)), np.ones(len(clean))]
+        for sigma in sigmas:
+            noisy = add_noise(split.x, float(sigma), name, generator)[:, MODE_SLICES[name]].to(device)  # (n, 4)
+            psi = model.potential(noisy)  # (n,)
+            recon = model.reconstruction_error(noisy)  # (n,)
+            quadratic = 0.5 * ((noisy - model.bias_visible) ** 2).sum(dim=1)
+            rows.append(
+                {
+                    "mode": name,
+                    "sigma": float(sigma),
+                    "nsr_db": sigma_to_nsr_db(float(sigma)),
+                    "psi_mean": psi.mean().item(),
+                    "psi_std": psi.std(unbiased=False).item(),
+                    "quadratic_mean": quadratic.mean().item(),
+                    "psi_auroc": roc_auc_score(labels, torch.cat([clean_psi, psi]).cpu().numpy()),
+                    "recon_auroc": roc_auc_score(labels, torch.cat([clean_recon, recon]).cpu().numpy()),
+                    "n": len(psi),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def unseen_class_auroc(energies: ModeEnergies, split: Split, unseen, reference_mean: torch.Tensor | None = None) -> pd.DataFrame:
+    """How well each per-mode score flags samples of a class the autoencoders did not see.
+
+    AUROC with the unseen samples as the positive class and the score as the ranking:
+    1 = every unseen sample scores higher than every seen one, 0.5 = chance, below 0.5 =
+    the unseen class scores *lower*.
+
+    Parameters
+    ----------
+    energies : ModeEnergies
+    split : Split
+        Samples to score (usually the test split).
+    unseen : bool array-like of shape (n,)
+        True for samples of the class left out of training.
+    reference_mean : torch.Tensor of shape (8,), optional
+        The mean of the training rows; adds the baseline score ``distance``, the squared
+        distance of a mode to that mean, which needs no autoencoder at all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per mode: ``mode``, ``psi_auroc``, ``recon_auroc`` (and ``distance_auroc``).
+    """
+    labels = np.asarray(unseen.cpu() if isinstance(unseen, torch.Tensor) else unseen).astype(bool)
+    if labels.shape != (len(split),) or labels.all() or not labels.any():
+        raise ValueError(f"unseen must be a boolean mask of shape ({len(split)},) holding both classes")
+    psi = energies.potentials(split.x).cpu().numpy()  # (n, M)
+    recon = energies.reconstruction_errors(split.x).cpu().numpy()  # (n, M)
+    rows = []
+    for m, name in enumerate(MODE_NAMES):
+        row = {"mode": name, "psi_auroc": roc_auc_score(labels, psi[:, m]), "recon_auroc": roc_auc_score(labels, recon[:, m])}
+        if reference_mean is not None:
+            columns = MODE_SLICES[name]
+            distance = ((split.x[:, columns].cpu() - reference_mean[columns].cpu()) ** 2).sum(dim=1)
+            row["distance_auroc"] = roc_auc_score(labels, distance.numpy())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def batch_coupled_potential(model: DenoisingAutoencoder, x: torch.Tensor) -> torch.Tensor:
+    """The potential as the thesis's code computed it, for comparison only. Shape (batch,).
+
+    Same as eq. 4.7 except that the quadratic term is ½‖X − b_r‖² summed over the
+    *whole batch* X and added to every sample, so a sample's value depends on the
+    other samples it is evaluated with. Do not use it as an energy.
+    """
+    check_batch(x, model.d_input)
+    softplus_part = model.potential(x) - 0.5 * ((x - model.bias_visible) ** 2).sum(dim=1)  # −Σ softplus, (batch,)
+    return softplus_part + 0.5 * ((x - model.bias_visible) ** 2).sum()

@@ -1,0 +1,199 @@
+"""The six classifiers of the robustness study, written for K models at once.
+
+Every model here is a set of tensors with a leading *model axis* K: a linear layer
+is a weight (K, in, out) and a bias (K, 1, out), applied to a batch (K, B, in) with
+one :func:`torch.baddbmm`. K models with different seeds or hyperparameters
+therefore run as one batched computation (the sweep engine, :mod:`emma.sweep`),
+and K = 1 is the same code for one model.
+
+The families (thesis, final version, Experiment II; layer sizes from its code):
+
+=============  ===========================================================  ==============
+family         network                                                      trained on
+=============  ===========================================================  ==============
+``ip_only``    IP (4) → 2 → 1, ReLU                                         clean data
+``dm_only``    DM (4) → 2 → 1, ReLU                                         clean data
+``base``       both modes (8) → 8 → 4 → 1, ReLU                             clean data
+``without``    ``base``, fine-tuned from the trained base                   corrupted data
+``alternative`` a = x W_a + b_a (8 → 2, one unnormalised weight per mode),  corrupted data
+               fused a_1 x_IP + a_2 x_DM (4) → 2 → 1 (Shon et al., 2018)
+``with``       EMMA (frozen autoencoders) → β_i x_i → the base network,      corrupted data
+               started from the trained base, trained end to end
+=============  ===========================================================  ==============
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch.func import vmap
+
+from .attention import PARAMETER_NAMES, EMMAOutput, attention_scores, initial_parameters
+
+#: The six model families, in the order of the thesis's results table.
+FAMILIES = ("ip_only", "dm_only", "base", "without", "alternative", "with")
+#: Families whose parameters start from a trained ``base`` model of the same seed.
+FROM_BASE = ("without", "with")
+#: Families trained and validated on corrupted data (the others on clean data).
+CORRUPTED_TRAINING = ("without", "alternative", "with")
+#: Layer widths of each family's multi-layer perceptron.
+LAYERS = {
+    "ip_only": (4, 2, 1),
+    "dm_only": (4, 2, 1),
+    "base": (8, 8, 4, 1),
+    "without": (8, 8, 4, 1),
+    "alternative": (4, 2, 1),
+    "with": (8, 8, 4, 1),
+}
+N_MODES = 2
+MODE_WIDTH = 4
+
+
+def check_family(family: str) -> str:
+    """Return ``family`` if it is one of :data:`FAMILIES`, else raise a ValueError naming them."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    return family
+
+
+def _linear_init(k: int, fan_in: int, fan_out: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch's default nn.Linear initialisation, U(−1/√in, 1/√in), for weight and bias. Shapes (k, in, out), (k, 1, out)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    weight = (torch.rand(k, fan_in, fan_out, generator=generator) * 2 - 1) * bound
+    bias = (torch.rand(k, 1, fan_out, generator=generator) * 2 - 1) * bound
+    return weight, bias
+
+
+def init_parameters(family: str, seeds, *, base: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Initial parameters of K models of one family, one per entry of ``seeds``.
+
+    A model's initial values depend only on its family and its seed, never on its
+    position in the stack: two models with the same seed start equal (so the
+    configurations of a sweep are compared from a common start).
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+    seeds : sequence of int, length K
+        The seed of each model.
+    base : dict of str to Tensor, optional
+        For ``without`` and ``with`` (required there): the trained ``base``
+        parameters of the same K models, each with leading axis K.
+
+    Returns
+    -------
+    dict of str to Tensor
+        ``w0, b0, w1, b1, ...`` (K, in, out) and (K, 1, out) for the perceptron;
+        ``wa, ba`` (K, 8, 2), (K, 1, 2) for ``alternative``; EMMA's parameters
+        (:data:`emma.attention.PARAMETER_NAMES`, each with leading axis K) for ``with``.
+    """
+    check_family(family)
+    seeds = [int(s) for s in seeds]
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    per_model = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(1000 * seed + FAMILIES.index(family))
+        params: dict[str, torch.Tensor] = {}
+        if family == "alternative":
+            params["wa"], params["ba"] = _linear_init(1, 2 * MODE_WIDTH, N_MODES, generator)
+        if family in FROM_BASE:
+            if base is None:
+                raise ValueError(f"family {family!r} starts from a trained base model: pass base=<its parameters>")
+        else:
+            widths = LAYERS[family]
+            for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+                params[f"w{i}"], params[f"b{i}"] = _linear_init(1, fan_in, fan_out, generator)
+        if family == "with":
+            for name, value in initial_parameters(N_MODES, generator).items():
+                params[name] = value.unsqueeze(0)
+        per_model.append(params)
+    stacked = {name: torch.cat([p[name] for p in per_model]) for name in per_model[0]}
+    if family in FROM_BASE:
+        k = len(seeds)
+        for name in mlp_names("base"):
+            if name not in base or base[name].shape[0] != k:
+                raise ValueError(f"base must hold {name!r} with leading axis K = {k} (got keys {sorted(base)})")
+            stacked[name] = base[name].detach().clone().cpu()
+    return stacked
+
+
+def mlp_names(family: str) -> list[str]:
+    """Names of the perceptron's tensors of ``family``: ``["w0", "b0", "w1", ...]``."""
+    n_layers = len(LAYERS[check_family(family)]) - 1
+    return [f"{kind}{i}" for i in range(n_layers) for kind in ("w", "b")]
+
+
+def mlp(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """K perceptrons with ReLU between layers; ``h`` (K, B, in) -> logits (K, B)."""
+    for i in range(n_layers):
+        h = torch.baddbmm(params[f"b{i}"], h, params[f"w{i}"])  # (K, B, out_i)
+        if i < n_layers - 1:
+            h = F.relu(h)
+    return h.squeeze(-1)
+
+
+def _emma_batched(params: Mapping[str, torch.Tensor], potentials, psi_min, coldness) -> EMMAOutput:
+    """EMMA's steps 2–4 for K models: :func:`emma.attention.attention_scores` under vmap over the model axis."""
+    emma_params = [params[name] for name in PARAMETER_NAMES]  # each (K, ...)
+    if psi_min.dim() == 1:
+        psi_min = psi_min.expand(potentials.shape[0], -1)  # (K, M): the same autoencoders for every model
+    return vmap(attention_scores)(potentials, psi_min, *emma_params, coldness)
+
+
+def forward(
+    family: str,
+    params: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    potentials: torch.Tensor | None = None,
+    psi_min: torch.Tensor | None = None,
+    coldness: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, EMMAOutput | None]:
+    """Logits of K models of one family on their batches.
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+    params : dict of str to Tensor
+        As made by :func:`init_parameters` (leading axis K).
+    x : Tensor, shape (K, B, 8)
+        Standardized samples, both modes (IP columns 0–3, DM columns 4–7).
+    potentials : Tensor, shape (K, B, 2), ``with`` only
+        Ψ_IP and Ψ_DM of each sample (from the frozen autoencoders).
+    psi_min : Tensor, shape (2,) or (K, 2), ``with`` only
+        Ψ_min of each mode (per model when the models use different autoencoders).
+    coldness : Tensor, shape (K,), ``with`` only
+        ρ of each model.
+
+    Returns
+    -------
+    logits : Tensor, shape (K, B)
+    emma : EMMAOutput or None
+        For ``with``: EMMA's intermediate quantities, each with leading axes (K, B).
+    """
+    check_family(family)
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != 2 * MODE_WIDTH:
+        raise ValueError(f"x must be a tensor of shape (K, B, {2 * MODE_WIDTH}), got {getattr(x, 'shape', type(x))}")
+    n_layers = len(LAYERS[family]) - 1
+    if family == "ip_only":
+        return mlp(params, x[..., :MODE_WIDTH], n_layers), None
+    if family == "dm_only":
+        return mlp(params, x[..., MODE_WIDTH:], n_layers), None
+    if family in ("base", "without"):
+        return mlp(params, x, n_layers), None
+    if family == "alternative":
+        a = torch.baddbmm(params["ba"], x, params["wa"])  # (K, B, 2): one unnormalised weight per mode
+        fused = a[..., :1] * x[..., :MODE_WIDTH] + a[..., 1:] * x[..., MODE_WIDTH:]  # (K, B, 4)
+        return mlp(params, fused, n_layers), None
+    # family == "with"
+    if potentials is None or psi_min is None or coldness is None:
+        raise ValueError("family 'with' needs potentials (K, B, 2), psi_min (2,) and coldness (K,)")
+    if potentials.shape != x.shape[:2] + (N_MODES,):
+        raise ValueError(f"potentials must have shape {tuple(x.shape[:2]) + (N_MODES,)}, got {tuple(potentials.shape)}")
+    out = _emma_batched(params, potentials, psi_min, coldness)
+    weights = out.beta.repeat_interleave(MODE_WIDTH, dim=-1)  # (K, B, 8): β_i on each of mode i's columns
+    return mlp(params, weights * x, n_layers), out

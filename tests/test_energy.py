@@ -1,0 +1,145 @@
+"""Specification of emma.energy: per-mode autoencoders on HTRU2, their cache, Ψ_min and scores."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import emma.energy as energy_module
+from emma.data import make_splits, read_htru2
+from emma.energy import (
+    batch_coupled_potential,
+    fit_mode_autoencoders,
+    potential_vs_noise,
+    unseen_class_auroc,
+)
+
+DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+# Small settings keep the tests fast; the behaviour under test does not depend on them.
+FAST = dict(d_hidden=6, epochs=2, batch_size=256, progress=False)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(read_htru2(DATA_DIR / "HTRU_2.csv"))
+
+
+@pytest.fixture(scope="module")
+def pulsars(splits):
+    return splits.train.y == 1
+
+
+@pytest.fixture
+def count_training(monkeypatch):
+    calls = []
+    real = energy_module.train_autoencoder
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("desc"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(energy_module, "train_autoencoder", counting)
+    return calls
+
+
+def _parameters(energies):
+    return [p.clone() for model in energies.models for p in model.parameters()]
+
+
+def test_a_cache_hit_returns_the_same_parameters_without_training(splits, pulsars, tmp_path, count_training):
+    first = fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    assert len(count_training) == 2  # one autoencoder per mode
+    again = fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    assert len(count_training) == 2  # nothing trained the second time
+    for a, b in zip(_parameters(first), _parameters(again)):
+        assert torch.equal(a, b)
+    assert torch.equal(first.psi_min, again.psi_min)
+    assert first.curves.equals(again.curves)
+
+
+@pytest.mark.parametrize("change", [{"lr": 2e-3}, {"seed": 1}, {"noise_std": 0.02}, {"epochs": 3}])
+def test_a_changed_setting_misses_the_cache(splits, pulsars, tmp_path, count_training, change):
+    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **{**FAST, **change})
+    assert len(count_training) == 4
+    assert len(list(tmp_path.glob("mode_autoencoders-*.pt"))) == 2
+
+
+def test_other_training_rows_miss_the_cache(splits, pulsars, tmp_path, count_training):
+    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    fit_mode_autoencoders(splits, subset=~pulsars, cache_dir=tmp_path, **{**FAST, "epochs": 1})
+    fit_mode_autoencoders(splits, subset=~pulsars, cache_dir=tmp_path, **{**FAST, "epochs": 1})
+    assert len(count_training) == 4
+
+
+def test_the_same_seed_trains_the_same_autoencoders_without_a_cache(splits, pulsars):
+    first = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    again = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    for a, b in zip(_parameters(first), _parameters(again)):
+        assert torch.equal(a, b)
+
+
+def test_psi_min_is_the_lowest_potential_on_the_training_rows(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    psi = energies.potentials(splits.train.x[pulsars])  # (n, 2)
+    assert torch.allclose(energies.psi_min, psi.min(dim=0).values)
+
+
+def test_models_come_back_frozen_and_in_eval_mode(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    for model in energies.models:
+        assert not model.training
+        assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_learning_curves_have_one_row_per_mode_and_epoch(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, val_subset=splits.val.y == 1, **FAST)
+    assert list(energies.curves.columns) == ["mode", "epoch", "train_loss", "val_loss"]
+    assert energies.curves.groupby("mode").size().to_dict() == {"DM": 2, "IP": 2}
+
+
+def test_potentials_are_per_mode_in_ip_dm_order(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    x = splits.test.x[:20]
+    psi = energies.potentials(x)
+    assert psi.shape == (20, 2)
+    assert torch.allclose(psi[:, 1], energies.models[1].potential(x[:, 4:8]))
+    assert torch.equal(energies.potentials(splits.test.modes)[:20], psi)
+    assert energies.reconstruction_errors(x).shape == (20, 2)
+
+
+def test_a_subset_that_is_not_a_training_mask_is_rejected(splits):
+    with pytest.raises(ValueError, match="subset must be a boolean mask"):
+        fit_mode_autoencoders(splits, subset=np.ones(10, dtype=bool), **FAST)
+
+
+def test_the_batch_coupled_potential_depends_on_the_rest_of_the_batch(splits, pulsars):
+    model = fit_mode_autoencoders(splits, subset=pulsars, **FAST).models[0]
+    x = splits.test.x[:100, 0:4]
+    alone = batch_coupled_potential(model, x[:1])
+    in_batch = batch_coupled_potential(model, x)[:1]
+    assert torch.allclose(alone, model.potential(x[:1]))  # one sample: the same as eq. 4.7
+    assert not torch.allclose(in_batch, alone)  # in a batch: no longer the sample's own energy
+
+
+def test_potential_vs_noise_without_noise_is_the_clean_potential(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    table = potential_vs_noise(energies, splits.test, [0.0, 1.0], torch.Generator().manual_seed(0))
+    clean = table[table.sigma == 0].set_index("mode")
+    psi = energies.potentials(splits.test.x)
+    assert clean.loc["IP", "psi_mean"] == pytest.approx(psi[:, 0].mean().item(), rel=1e-5)
+    assert (clean["psi_auroc"] == 0.5).all() and (clean["recon_auroc"] == 0.5).all()
+    assert len(table) == 4 and table.loc[table.sigma == 1.0, "nsr_db"].eq(0.0).all()
+
+
+def test_unseen_class_auroc_is_one_minus_the_auroc_of_the_other_class(splits, pulsars):
+    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    unseen = (splits.test.y == 0).numpy()
+    flagged = unseen_class_auroc(energies, splits.test, unseen)
+    reversed_ = unseen_class_auroc(energies, splits.test, ~unseen)
+    np.testing.assert_allclose(flagged["psi_auroc"], 1 - reversed_["psi_auroc"])
+    assert "distance_auroc" not in flagged
