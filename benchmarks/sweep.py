@@ -10,8 +10,8 @@ Prints, measured in one run:
 
 Usage::
 
-    EMMA_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/sweep.py           # full
-    EMMA_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/sweep.py --quick   # seconds
+    .venv/bin/python benchmarks/sweep.py           # full (make benchmark)
+    .venv/bin/python benchmarks/sweep.py --quick   # seconds
     ... --device cuda                                                             # on a GPU
 """
 from __future__ import annotations
