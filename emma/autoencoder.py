@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .runtime import progress_disabled
+from .runtime import progress_disabled, single_cpu_thread
 
 
 def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:
@@ -163,22 +163,23 @@ def train_autoencoder(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     quiet = progress_disabled() if progress is None else not progress
     rows = []
-    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=quiet, leave=False):
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator, device=device)
-        total, count = 0.0, 0
-        for start in range(0, len(x_train), batch_size):
-            batch = x_train[order[start : start + batch_size]]
-            loss = ((model(batch, generator=generator) - batch) ** 2).sum(dim=1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
-        row = {"epoch": epoch, "train_loss": total / count}
-        if x_val is not None:
-            row["val_loss"] = evaluate_autoencoder(model, x_val)
-        rows.append(row)
+    with single_cpu_thread(device):
+        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=quiet, leave=False):
+            model.train()
+            order = torch.randperm(len(x_train), generator=generator, device=device)
+            total, count = 0.0, 0
+            for start in range(0, len(x_train), batch_size):
+                batch = x_train[order[start : start + batch_size]]
+                loss = ((model(batch, generator=generator) - batch) ** 2).sum(dim=1).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+                count += len(batch)
+            row = {"epoch": epoch, "train_loss": total / count}
+            if x_val is not None:
+                row["val_loss"] = evaluate_autoencoder(model, x_val)
+            rows.append(row)
     model.eval()
     return pd.DataFrame(rows)
 

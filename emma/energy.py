@@ -189,7 +189,7 @@ def fit_mode_autoencoders(
             "curves": pd.concat(curves, ignore_index=True)[["mode", "epoch", "train_loss", "val_loss"]],
         }
 
-    stored = cached("mode_autoencoders", settings, lambda: _single_threaded(compute, device), cache_dir)
+    stored = cached("mode_autoencoders", settings, compute, cache_dir)
     models = []
     for name, state in zip(MODE_NAMES, stored["states"]):
         columns = MODE_SLICES[name]
@@ -198,20 +198,6 @@ def fit_mode_autoencoders(
         models.append(freeze(model.to(device)))
     psi_min = torch.tensor(stored["psi_min"], dtype=torch.float32, device=device)
     return ModeEnergies(models=models, psi_min=psi_min, curves=stored["curves"], settings=settings)
-
-
-def _single_threaded(compute, device: torch.device):
-    """Run ``compute()`` with one CPU thread: a 4→12→4 network gains nothing from
-    intra-op threads, and on a busy 2-core machine their synchronisation makes
-    training several times slower. The thread count is restored afterwards."""
-    if device.type != "cpu":
-        return compute()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return compute()
-    finally:
-        torch.set_num_threads(threads)
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """Seeding, device choice and quiet progress bars: the run-time knobs in one place."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -65,3 +66,22 @@ def check_profile(profile: str) -> str:
     if profile not in ("quick", "full"):
         raise ValueError(f"profile must be 'quick' or 'full', got {profile!r}")
     return profile
+
+
+@contextlib.contextmanager
+def single_cpu_thread(device: torch.device):
+    """Within the block, use one intra-op CPU thread when ``device`` is the CPU.
+
+    The small networks of the thesis gain nothing from intra-op threads, and on a busy
+    2-core machine their synchronisation makes training several times slower. The thread
+    count is restored afterwards; results do not depend on it.
+    """
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
