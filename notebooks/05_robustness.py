@@ -484,8 +484,7 @@ def plot_generalisation(frame, families, name, title, single=single_mode):
             ax.plot(stats.index, stats["mean"], marker="o", color=color, label=label)
             ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], color=color, alpha=0.2)
         ax.axvline(sigma_to_nsr_db(sigma_train), color="k", ls="--", lw=1, label="training NSR")
-        other = "DM" if mode == "IP" else "IP"
-        ax.axhline(single[mode].mean(), color="k", ls=":", lw=1, label=f"{other}-only on clean {other}")
+        ax.axhline(single[mode].mean(), color="k", ls=":", lw=1, label="single-mode model on the clean mode")
         ax.set(title=f"only {mode} corrupted", xlabel="NSR (dB)", ylabel="F1 on the test set")
     axes[1].legend(fontsize=7)
     fig.suptitle(title)
