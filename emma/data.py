@@ -35,6 +35,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
@@ -640,3 +641,28 @@ def nsr_db_to_sigma(db):
         raise ValueError(f"db must be a number or -inf, got {db!r}")
     sigma = 10.0 ** (values / 20.0)
     return float(sigma) if sigma.ndim == 0 else sigma
+
+
+def feature_separation(features, target) -> pd.DataFrame:
+    """How well each feature alone ranks pulsars against non-pulsars, without a threshold.
+
+    Parameters
+    ----------
+    features : array-like of shape (n, k)
+        One column per feature (numpy array, tensor or DataFrame).
+    target : array-like of shape (n,)
+        The class, 0 or 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per column: ``separation_auroc`` = max(AUROC, 1 − AUROC) (0.5 chance, 1 perfect,
+        whichever way the feature points) and ``pulsars_higher`` (AUROC > 0.5), with the AUROC
+        from :func:`sklearn.metrics.roc_auc_score`.
+    """
+    values = np.asarray(features.cpu() if isinstance(features, torch.Tensor) else features, dtype=float)
+    labels = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
+    if values.ndim != 2 or len(values) != len(labels):
+        raise ValueError(f"features must have shape (n, k) with n = len(target) = {len(labels)}, got {values.shape}")
+    aurocs = np.array([roc_auc_score(labels, values[:, j]) for j in range(values.shape[1])])
+    return pd.DataFrame({"separation_auroc": np.maximum(aurocs, 1 - aurocs), "pulsars_higher": aurocs > 0.5})

@@ -45,7 +45,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_auc_score
 
 from emma.data import (
     CLASS_COLUMN,
@@ -54,6 +53,7 @@ from emma.data import (
     MODE_SLICES,
     add_noise,
     corrupt,
+    feature_separation as separation_of,
     fetch_htru2,
     make_splits,
     nsr_db_to_sigma,
@@ -162,21 +162,19 @@ plt.show()
 # counts as informative, and the direction separately.
 
 # %%
-rows = []
-for name in FEATURE_NAMES:
-    auroc = roc_auc_score(data.target, data.frame[name])
-    medians = data.frame.groupby(CLASS_COLUMN)[name].median()
-    rows.append(
-        {
-            "feature": name,
-            "mode": "IP" if name.startswith("ip") else "DM",
-            "median_non_pulsar": medians[0],
-            "median_pulsar": medians[1],
-            "separation_auroc": max(auroc, 1 - auroc),
-            "pulsars_higher": auroc > 0.5,
-        }
-    )
-feature_separation = pd.DataFrame(rows).round(4)
+medians = data.frame.groupby(CLASS_COLUMN)[list(FEATURE_NAMES)].median()
+feature_separation = pd.concat(
+    [
+        pd.DataFrame({
+            "feature": FEATURE_NAMES,
+            "mode": ["IP" if name.startswith("ip") else "DM" for name in FEATURE_NAMES],
+            "median_non_pulsar": medians.loc[0].to_numpy(),
+            "median_pulsar": medians.loc[1].to_numpy(),
+        }),
+        separation_of(data.features, data.target),
+    ],
+    axis=1,
+).round(4)
 save_table(feature_separation, "pulsar_feature_separation", output_dir)
 feature_separation
 
@@ -379,10 +377,9 @@ for mode in MODE_NAMES:
     for db in [-np.inf, *noise_levels_db]:
         sigma = float(nsr_db_to_sigma(db))
         noisy = add_noise(splits.test.x, sigma, mode, generator).cpu().numpy()
-        scores = [roc_auc_score(test_y, noisy[:, j]) for j in range(*MODE_SLICES[mode].indices(8))]
-        separation = [max(a, 1 - a) for a in scores]
+        separation = separation_of(noisy[:, MODE_SLICES[mode]], test_y)["separation_auroc"]
         rows.append({"mode": mode, "nsr_db": db, "sigma": sigma,
-                     "mean_separation_auroc": np.mean(separation), "best_separation_auroc": np.max(separation)})
+                     "mean_separation_auroc": separation.mean(), "best_separation_auroc": separation.max()})
 noise_separation = pd.DataFrame(rows).round(4)
 save_table(noise_separation, "pulsar_noise_separation", output_dir)
 noise_separation

@@ -406,3 +406,15 @@ def test_decibels_and_sigma_convert_both_ways():
 def test_a_negative_sigma_has_no_decibels():
     with pytest.raises(ValueError, match="sigma"):
         sigma_to_nsr_db(-1.0)
+
+
+def test_feature_separation_is_direction_free_auroc():
+    from emma.data import feature_separation
+
+    target = np.array([0, 0, 1, 1])
+    features = np.array([[0.0, 3.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])  # one rises with the class, one falls
+    table = feature_separation(features, target)
+    assert table["separation_auroc"].tolist() == [1.0, 1.0]
+    assert table["pulsars_higher"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="features must have shape"):
+        feature_separation(features[:3], target)
