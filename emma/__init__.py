@@ -13,6 +13,7 @@ from .attention import (
 )
 from .data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
 from .energy import ModeEnergies, fit_mode_autoencoders
+from .protocol import ORIGINAL, SOUND, Protocol
 from .sweep import SweepEngine, TrainSettings, run_sweep
 from .autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_autoencoder
 from .outputs import save_figure, save_table
@@ -37,6 +38,9 @@ __all__ = [
     "sigma_to_nsr_db",
     "ModeEnergies",
     "fit_mode_autoencoders",
+    "Protocol",
+    "SOUND",
+    "ORIGINAL",
     "SweepEngine",
     "TrainSettings",
     "run_sweep",

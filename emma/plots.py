@@ -43,3 +43,62 @@ def heatmap(ax, xs, ys, values, title: str = "", cmap: str = "magma", label: str
     ax.figure.colorbar(image, ax=ax, label=label)
     ax.set(title=title, aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
     return ax
+
+
+#: Colours of the model families in every robustness figure.
+FAMILY_COLORS = {"base": "tab:gray", "without": "tab:orange", "alternative": "tab:green", "with": "tab:blue"}
+
+
+def _mean_band(ax, frame: pd.DataFrame, column: str, color, label: str, marker="o"):
+    stats = frame.groupby("nsr_db")[column].agg(["mean", "std"]).fillna(0)
+    ax.plot(stats.index, stats["mean"], marker=marker, color=color, label=label)
+    ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], color=color, alpha=0.2)
+
+
+def generalisation(axes, curves: pd.DataFrame, styles, training_nsr_db: float, single_mode=None):
+    """The robustness-generalisation figure on two axes (only IP, only DM corrupted).
+
+    Parameters
+    ----------
+    axes : two matplotlib Axes
+    curves : DataFrame
+        :func:`emma.evaluation.generalisation_curves` rows with a ``family`` column.
+    styles : list of (family, color, label)
+    training_nsr_db : float
+        Drawn as a dashed vertical line.
+    single_mode : dict, optional
+        ``{"IP": F1, "DM": F1}``: the single-mode model on the *clean* mode, a dotted line.
+    """
+    for ax, mode in zip(axes, ["IP", "DM"]):
+        for family, color, label in styles:
+            _mean_band(ax, curves[(curves["family"] == family) & (curves["corrupted"] == mode)], "f1", color, label)
+        ax.axvline(training_nsr_db, color="k", ls="--", lw=1, label="training NSR")
+        if single_mode is not None:
+            ax.axhline(float(np.mean(single_mode[mode])), color="k", ls=":", lw=1, label="single-mode model, clean mode")
+        ax.set(title=f"only {mode} corrupted", xlabel="NSR (dB)", ylabel="F1 on the test set")
+    axes[-1].legend(fontsize=7)
+
+
+def beta_vs_nsr(axes, curves: pd.DataFrame, training_nsr_db: float):
+    """β of both modes against NSR as one mode is corrupted (slides Figures 2 and 4), for the ``with`` rows of ``curves``."""
+    part = curves[curves["family"] == "with"]
+    for ax, mode in zip(axes, ["IP", "DM"]):
+        rows = part[part["corrupted"] == mode]
+        for column, color in (("beta_ip", "tab:blue"), ("beta_dm", "tab:orange")):
+            _mean_band(ax, rows, column, color, f"β_{column[-2:].upper()}")
+        ax.axvline(training_nsr_db, color="k", ls="--", lw=1)
+        ax.set(title=f"only {mode} corrupted", xlabel="NSR (dB)", ylabel="mean attention β", ylim=(-0.05, 1.05))
+    axes[-1].legend(fontsize=7)
+
+
+def waterfall(ax, bars: pd.DataFrame, title: str = ""):
+    """A waterfall of :func:`emma.replay.waterfall` bars: totals in grey, rises in green, falls in red."""
+    x = np.arange(len(bars))
+    totals = bars["label"].isin(["thesis", "sound"]).to_numpy()
+    colors = np.where(totals, "tab:gray", np.where(bars["delta"] >= 0, "tab:green", "tab:red"))
+    bottoms = np.minimum(bars["start"], bars["end"])
+    ax.bar(x, np.abs(bars["delta"]), bottom=bottoms, color=colors, edgecolor="k", linewidth=0.4)
+    ax.set_xticks(x, bars["label"], rotation=60, ha="right", fontsize=7)
+    low, high = bars[["start", "end"]].to_numpy()[~totals].min(), bars[["start", "end"]].to_numpy().max()
+    ax.set_ylim(max(0.0, min(low, bars["end"].iloc[-1], bars["end"].iloc[0]) - 0.05), min(1.0, high + 0.03))
+    ax.set_title(title, fontsize=9)

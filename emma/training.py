@@ -6,10 +6,13 @@
 * optimiser: Adam, lr 1e-3. One :class:`torch.optim.Adam` over tensors stacked on
   the model axis is K independent Adams, since Adam's update is elementwise and the
   summed loss gives each model the gradient of its own loss;
-* early stopping: each model keeps its parameters of the epoch with its lowest
-  validation loss (:class:`BestState`);
+* early stopping: each model keeps its parameters (and its optimiser state) of the
+  epoch with its lowest stopping loss (:class:`BestState`);
 * threshold: the one of 21 thresholds in [0, 1] closest to the ROC corner
-  (FPR 0, TPR 1) on the validation set (:func:`select_threshold`);
+  (FPR 0, TPR 1) on the validation set (:func:`select_threshold`), or one of the
+  other rules of :data:`THRESHOLD_RULES`;
+* :class:`BatchedAdam`: K independent Adams with a per-model step count, so that models
+  can pause (a skipped last mini-batch, a retraining of their own length);
 * metric: F1 on the test set, separately on clean, IP-noisy and DM-noisy samples
   (:func:`f1_by_subset`).
 """
@@ -28,7 +31,16 @@ THRESHOLDS = np.linspace(0.0, 1.0, 21)
 SUBSETS = {"clean": (False, False), "ip_noisy": (True, False), "dm_noisy": (False, True)}
 
 
-def bce_per_model(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def bce_per_sample(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy on logits of each sample, (K, B); ``pos_weight`` (K,) weighs the pulsars."""
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (K, B), got {tuple(logits.shape)}")
+    y = y.expand_as(logits)
+    weight = None if pos_weight is None else pos_weight.view(-1, 1)
+    return F.binary_cross_entropy_with_logits(logits, y, reduction="none", pos_weight=weight)
+
+
+def bce_per_model(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy on logits, averaged over each model's batch.
 
     Parameters
@@ -36,15 +48,48 @@ def bce_per_model(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits : Tensor, shape (K, B)
     y : Tensor, shape (K, B) or (B,)
         Targets in {0, 1}.
+    pos_weight : Tensor, shape (K,), optional
+        Weight of the positive class per model (``torch.nn.BCEWithLogitsLoss``'s ``pos_weight``).
 
     Returns
     -------
     Tensor, shape (K,)
+
+    Examples
+    --------
+    >>> bce_per_model(torch.zeros(2, 3), torch.ones(3))
+    tensor([0.6931, 0.6931])
     """
-    if logits.dim() != 2:
-        raise ValueError(f"logits must have shape (K, B), got {tuple(logits.shape)}")
-    y = y.expand_as(logits)
-    return F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(dim=1)
+    return bce_per_sample(logits, y, pos_weight).mean(dim=1)
+
+
+def omega_as_coded(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
+    """The energy regularizer as the thesis's code computed it (its ``regul_loss``, notes item 5).
+
+    Weight +1 on each *clean* mode of a sample that has a corrupted mode, 0 on clean
+    samples and on corrupted modes, **summed** over the batch (eq. 5.12 averages
+    ξ_k log α_k with ξ = ±1 instead, :func:`emma.attention.energy_regularizer`).
+
+    Parameters
+    ----------
+    log_alpha : Tensor, shape (..., batch, M)
+    corrupted : bool Tensor, shape (..., batch, M)
+
+    Returns
+    -------
+    Tensor, shape (...)
+
+    Examples
+    --------
+    >>> log_alpha = torch.log(torch.tensor([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]))
+    >>> corrupted = torch.tensor([[False, False], [True, False], [False, True]])
+    >>> round(omega_as_coded(log_alpha, corrupted).item(), 4)  # log 0.8 + log 0.9
+    -0.3285
+    """
+    if corrupted.dtype != torch.bool or corrupted.shape != log_alpha.shape:
+        raise ValueError(f"corrupted must be a bool tensor of the shape of log_alpha {tuple(log_alpha.shape)}")
+    weight = (corrupted.any(dim=-1, keepdim=True) & ~corrupted).to(log_alpha.dtype)  # clean modes of corrupted samples
+    return (weight * log_alpha).sum(dim=(-1, -2))
 
 
 def roc_points(probabilities, y, thresholds=THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +145,42 @@ def select_threshold(probabilities, y, thresholds=THRESHOLDS) -> float:
     return float(np.asarray(thresholds)[int(np.argmin(distance))])
 
 
-def select_thresholds(probabilities: torch.Tensor, y: torch.Tensor, thresholds=THRESHOLDS) -> np.ndarray:
-    """:func:`select_threshold` for each of K models; ``probabilities`` (K, n), ``y`` (n,) or (K, n). Returns (K,)."""
+def select_threshold_f1(probabilities, y, thresholds=THRESHOLDS) -> float:
+    """The threshold of the 21 with the highest F1 (:func:`sklearn.metrics.f1_score`); the lowest one on ties.
+
+    Examples
+    --------
+    >>> select_threshold_f1([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1])
+    0.45
+    """
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    y = np.asarray(y).astype(int).ravel()
+    if p.shape != y.shape:
+        raise ValueError(f"probabilities and y must have the same length, got {p.shape} and {y.shape}")
+    scores = [f1_score(y, (p >= t).astype(int), zero_division=0.0) for t in thresholds]
+    return float(np.asarray(thresholds)[int(np.argmax(scores))])
+
+
+#: The decision-threshold rules (:class:`emma.protocol.Protocol` ``threshold``).
+THRESHOLD_RULES = {
+    "roc_corner": select_threshold,
+    "f1_validation": select_threshold_f1,
+    "fixed": lambda probabilities, y, thresholds=THRESHOLDS: 0.5,
+}
+
+
+def select_thresholds(probabilities: torch.Tensor, y: torch.Tensor, thresholds=THRESHOLDS, rules=None) -> np.ndarray:
+    """The threshold of each of K models; ``probabilities`` (K, n), ``y`` (n,) or (K, n). Returns (K,).
+
+    ``rules`` names each model's rule (:data:`THRESHOLD_RULES`); ROC corner for all by default.
+    """
     p = probabilities.detach().cpu().numpy()
     y = np.broadcast_to(y.detach().cpu().numpy(), p.shape)
-    return np.array([select_threshold(p[k], y[k], thresholds) for k in range(len(p))])
+    rules = ["roc_corner"] * len(p) if rules is None else list(rules)
+    unknown = sorted(set(rules) - set(THRESHOLD_RULES))
+    if unknown or len(rules) != len(p):
+        raise ValueError(f"rules must name one of {sorted(THRESHOLD_RULES)} per model ({len(p)}), got {rules!r}")
+    return np.array([THRESHOLD_RULES[rules[k]](p[k], y[k], thresholds) for k in range(len(p))])
 
 
 def f1_by_subset(predicted, y, corrupted) -> dict[str, float]:
@@ -138,30 +214,105 @@ def f1_by_subset(predicted, y, corrupted) -> dict[str, float]:
     return out
 
 
-class BestState:
-    """Early stopping for K models at once: each keeps its parameters at its lowest validation loss.
+class BatchedAdam:
+    """Adam (Kingma & Ba 2015, as :class:`torch.optim.Adam` computes it) for K stacked models.
 
-    Everything stays on the device (no host synchronisation per epoch).
+    Every state tensor has the leading model axis K, and so has the step count: a model
+    whose ``active`` entry is False in a step keeps its parameters *and* its state, as
+    if that step had not happened for it. ``tests/test_sweep.py`` checks it against
+    ``torch.optim.Adam`` step for step.
+
+    Parameters
+    ----------
+    params : dict of str to Tensor
+        Leaf tensors with leading axis K (they receive ``.grad``).
+    lr, betas, eps
+        As :class:`torch.optim.Adam`.
+    """
+
+    def __init__(self, params: Mapping[str, torch.Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        self.params = dict(params)
+        self.lr, self.betas, self.eps = float(lr), tuple(float(b) for b in betas), float(eps)
+        first = next(iter(self.params.values()))
+        self.step_count = torch.zeros(first.shape[0], dtype=torch.float64, device=first.device)  # (K,)
+        self.exp_avg = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in self.params.items()}
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, active: torch.Tensor | None = None) -> None:
+        """One Adam step of the models where ``active`` (bool, (K,)) is True (all by default)."""
+        beta1, beta2 = self.betas
+        k = self.step_count.shape[0]
+        active = torch.ones(k, dtype=torch.bool, device=self.step_count.device) if active is None else active
+        self.step_count += active.to(torch.float64)
+        steps = self.step_count.clamp(min=1)
+        step_size = (self.lr / (1 - beta1**steps)).float()  # (K,)
+        correction2_sqrt = torch.sqrt(1 - beta2**steps).float()
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            shape = (k,) + (1,) * (p.dim() - 1)
+            on = active.view(shape)
+            grad = p.grad
+            m = torch.where(on, self.exp_avg[name].lerp(grad, 1 - beta1), self.exp_avg[name])
+            v = torch.where(on, self.exp_avg_sq[name] * beta2 + (1 - beta2) * grad * grad, self.exp_avg_sq[name])
+            self.exp_avg[name], self.exp_avg_sq[name] = m, v
+            update = m / (v.sqrt() / correction2_sqrt.view(shape) + self.eps) * step_size.view(shape)
+            p.sub_(torch.where(on, update, torch.zeros_like(update)))
+
+    def state(self) -> dict[str, object]:
+        """A copy of the optimiser state: ``step_count`` (K,), ``exp_avg`` and ``exp_avg_sq`` dicts."""
+        return {"step_count": self.step_count.clone(), "exp_avg": {n: v.clone() for n, v in self.exp_avg.items()},
+                "exp_avg_sq": {n: v.clone() for n, v in self.exp_avg_sq.items()}}
+
+    def load(self, state: Mapping[str, object]) -> None:
+        """Restore a :meth:`state` (the code's ``optimizer.load_state_dict`` at the best epoch)."""
+        self.step_count = state["step_count"].clone()
+        self.exp_avg = {n: v.clone() for n, v in state["exp_avg"].items()}
+        self.exp_avg_sq = {n: v.clone() for n, v in state["exp_avg_sq"].items()}
+
+
+class BestState:
+    """Early stopping for K models at once: each keeps its parameters at its lowest stopping loss.
+
+    Everything stays on the device (no host synchronisation per epoch). With an
+    ``optimizer`` (:class:`BatchedAdam`), its state at the best epoch is kept too.
 
     Parameters
     ----------
     params : dict of str to Tensor
         The models' parameters, each with leading axis K.
+    optimizer : BatchedAdam, optional
     """
 
-    def __init__(self, params: Mapping[str, torch.Tensor]):
+    def __init__(self, params: Mapping[str, torch.Tensor], optimizer: "BatchedAdam | None" = None):
         self.params = {name: value.detach().clone() for name, value in params.items()}
         k = next(iter(params.values())).shape[0]
         device = next(iter(params.values())).device
         self.loss = torch.full((k,), float("inf"), device=device)
         self.epoch = torch.zeros(k, dtype=torch.long, device=device)
+        self.optimizer_state = None if optimizer is None else optimizer.state()
 
     @torch.no_grad()
-    def update(self, epoch: int, val_loss: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
-        """Keep ``params`` of the models whose ``val_loss`` (K,) is below their best so far."""
+    def update(self, epoch: int, val_loss: torch.Tensor, params: Mapping[str, torch.Tensor], optimizer: "BatchedAdam | None" = None) -> None:
+        """Keep ``params`` (and the optimizer's state) of the models whose loss (K,) is below their best so far."""
         improved = val_loss < self.loss  # (K,)
         self.loss = torch.where(improved, val_loss, self.loss)
         self.epoch = torch.where(improved, torch.full_like(self.epoch, epoch), self.epoch)
+
+        def keep(new, old):
+            return torch.where(improved.view(-1, *([1] * (new.dim() - 1))), new.detach(), old)
+
         for name, value in params.items():
-            mask = improved.view(-1, *([1] * (value.dim() - 1)))
-            self.params[name] = torch.where(mask, value.detach(), self.params[name])
+            self.params[name] = keep(value, self.params[name])
+        if optimizer is not None and self.optimizer_state is not None:
+            state = self.optimizer_state
+            state["step_count"] = keep(optimizer.step_count, state["step_count"])
+            for part in ("exp_avg", "exp_avg_sq"):
+                state[part] = {n: keep(getattr(optimizer, part)[n], v) for n, v in state[part].items()}

@@ -56,6 +56,7 @@ from sklearn.metrics import roc_auc_score
 from emma import DenoisingAutoencoder, UntiedAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
 from emma import plots
 from emma.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.claims import claims_table, verdict_from_flags
 from emma.manifolds import MANIFOLDS, distance_to_manifold, grid, sample_manifold
 
 device = resolve_device(device)
@@ -304,9 +305,9 @@ centre_table
 # %%
 by_seed = circle.pivot(index="seed", columns="estimator", values="centre_percentile_on_manifold")
 holds = (by_seed["reconstruction error"] < 0.5) & (by_seed["potential energy"] > 0.5)
-verdict = "reproduced" if holds.all() else ("partly reproduced" if holds.any() else "not reproduced")
+verdict = verdict_from_flags(holds)
 recon_auroc = separation.set_index(["manifold", "estimator"])["auroc_mean"]
-claims = pd.DataFrame([
+claims = claims_table([
     {
         "claim": "On the circle, the reconstruction error is as low at the centre (a source) as on the manifold; the potential energy is not.",
         "thesis_evidence": "Figure 4.7 (qualitative)",
@@ -320,7 +321,7 @@ claims = pd.DataFrame([
         "claim": "Both estimators are low near the manifolds and high elsewhere.",
         "thesis_evidence": "Figure 4.7 (qualitative)",
         "our_evidence": "; ".join(f"{m} / {e}: AUROC {v:.3f}" for (m, e), v in recon_auroc.items()),
-        "verdict": "reproduced" if (recon_auroc > 0.8).all() else "partly reproduced",
+        "verdict": verdict_from_flags(recon_auroc > 0.8),
     },
 ])
 save_table(claims, "energy_claims", output_dir)

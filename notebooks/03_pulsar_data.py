@@ -61,6 +61,7 @@ from emma.data import (
 )
 from emma.outputs import save_figure, save_table
 from emma.runtime import resolve_device
+from emma.thesis import thesis_split_table
 
 device = resolve_device(device)
 CLASS_NAMES = {0: "non-pulsar", 1: "pulsar"}
@@ -255,18 +256,12 @@ cross_mode
 # The thesis's code holds out 33 % of the candidates with a stratified split
 # (`random_state=42`), then halves the held-out part, again stratified, into a
 # validation and a test set. `make_splits` does the same with scikit-learn's
-# `train_test_split`. Our counts stand beside the thesis's (columns `thesis_*`).
+# `train_test_split`. Our counts stand beside the thesis's (columns `thesis_*`, from
+# `emma.thesis`).
 
 # %%
 splits = make_splits(data, seed=seed, test_size=test_size, device=device)
-thesis_splits = pd.DataFrame(
-    {
-        "split": ["train", "validation", "test"],
-        "thesis_positives": [1_098, 270, 271],
-        "thesis_negatives": [10_894, 2_683, 2_682],
-        "thesis_total": [11_992, 2_953, 2_953],
-    }
-)
+thesis_splits = thesis_split_table()  # emma.thesis.THESIS_SPLITS
 pulsar_splits = splits.sizes().merge(thesis_splits, on="split")
 pulsar_splits["total_minus_thesis"] = pulsar_splits["total"] - pulsar_splits["thesis_total"]
 save_table(pulsar_splits, "pulsar_splits", output_dir)

@@ -63,11 +63,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from emma.claims import claims_table, verdict_from_flags
 from emma.data import MODE_NAMES, MODE_SLICES, add_noise, fetch_htru2, make_splits, sigma_to_nsr_db
 from emma.energy import batch_coupled_potential, fit_mode_autoencoders, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
 from emma.plots import learning_curves
 from emma.runtime import progress_disabled, resolve_device
+from emma.thesis import NOISE_SWEEP_SIGMA
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -494,17 +496,13 @@ coupling.round(2)
 # verdict by a rule fixed in the parameters: an AUROC of at least `good_auroc` counts as
 # a clear separation, and a missing mode counts as flagged when its Ψ is above the
 # `missing_percentile`-th percentile of clean test samples. *Reproduced* means the claim
-# holds in every case tested, *partly* in some, *not reproduced* in none. The prose of
-# this chapter describes the full profile; the quick profile trains for a few epochs
-# only, and its numbers and verdicts differ.
+# holds in every case tested, *partly reproduced* in some, *not reproduced* in none
+# (`emma.claims.verdict_from_flags`). The prose of this chapter describes the full
+# profile; the quick profile trains for a few epochs only, and its numbers and verdicts
+# differ.
 
 
 # %%
-def verdict(flags) -> str:
-    flags = list(flags)
-    return "reproduced" if all(flags) else "partly" if any(flags) else "not reproduced"
-
-
 def by_mode(table, column, fmt="{:.3f}"):
     return ", ".join(f"{row['mode']} " + fmt.format(row[column]) for _, row in table.iterrows())
 
@@ -520,11 +518,11 @@ at_max = potential_table[np.isclose(potential_table["sigma"], sigmas.max())].ass
 claims.append(
     {
         "claim": "Ψ of a mode rises as noise on it grows",
-        "source": "eq. 4.4 (Ψ ∝ −log p); the thesis's noise sweep (σ 0 to 2)",
-        "evidence": f"rise of mean Ψ from σ=0 to σ={sigmas.max():g}: {by_mode(at_max, 'psi_rise', '{:+.2f}')} "
+        "thesis_evidence": f"eq. 4.4 (Ψ ∝ −log p); the thesis's noise sweep (σ {NOISE_SWEEP_SIGMA[0]:g} to {NOISE_SWEEP_SIGMA[1]:g})",
+        "our_evidence": f"rise of mean Ψ from σ=0 to σ={sigmas.max():g}: {by_mode(at_max, 'psi_rise', '{:+.2f}')} "
         f"(the ½‖x − b_r‖² term alone: {by_mode(at_max, 'quadratic_rise', '{:+.2f}')}); "
         f"rising at every step in {int(monotone.sum())} of {len(monotone)} (mode, seed) runs",
-        "verdict": verdict(monotone),
+        "verdict": verdict_from_flags(monotone),
     }
 )
 
@@ -535,10 +533,10 @@ flags_max = at_max["psi_auroc"] >= good_auroc
 claims.append(
     {
         "claim": "Ψ tells a noisy mode from a clean one",
-        "source": "EMMA's premise: Ψ_i is the failure intensity of mode i (ch. 5, slides)",
-        "evidence": f"AUROC noisy vs clean at σ={training_sigma}: {by_mode(at_train, 'psi_auroc')}; "
+        "thesis_evidence": "EMMA's premise: Ψ_i is the failure intensity of mode i (ch. 5, slides)",
+        "our_evidence": f"AUROC noisy vs clean at σ={training_sigma}: {by_mode(at_train, 'psi_auroc')}; "
         f"at σ={sigmas.max():g}: {by_mode(at_max, 'psi_auroc')}",
-        "verdict": "reproduced" if flags_train.all() else "partly" if flags_max.any() else "not reproduced",
+        "verdict": verdict_from_flags(flags_train, partly_flags=flags_max),
     }
 )
 
@@ -547,11 +545,11 @@ pulsar_only = ood_table[ood_table["trained_on"] == "pulsars only"]
 claims.append(
     {
         "claim": "autoencoders trained on pulsars give non-pulsars a higher Ψ",
-        "source": "the thesis's out-of-distribution figure; code: 'higher energy on the unseen class'",
-        "evidence": "; ".join(
+        "thesis_evidence": "the thesis's out-of-distribution figure; code: 'higher energy on the unseen class'",
+        "our_evidence": "; ".join(
             f"{n} epochs: {by_mode(pulsar_only[pulsar_only['epochs'] == n], 'psi_auroc')}" for n in ood_epochs
         ),
-        "verdict": verdict(pulsar_only["psi_auroc"] >= good_auroc),
+        "verdict": verdict_from_flags(pulsar_only["psi_auroc"] >= good_auroc),
     }
 )
 
@@ -566,10 +564,10 @@ cases = pd.concat(
 claims.append(
     {
         "claim": "Ψ is a better failure measure than the reconstruction error",
-        "source": "ch. 4: the reconstruction error 'can lead to false positives'; Ψ 'more theoretically grounded'",
-        "evidence": f"Ψ has the higher AUROC in {int((cases['psi_auroc'] > cases['recon_auroc']).sum())} "
+        "thesis_evidence": "ch. 4: the reconstruction error 'can lead to false positives'; Ψ 'more theoretically grounded'",
+        "our_evidence": f"Ψ has the higher AUROC in {int((cases['psi_auroc'] > cases['recon_auroc']).sum())} "
         f"of {len(cases)} cases (out-of-distribution and noise tables)",
-        "verdict": verdict(cases["psi_auroc"] > cases["recon_auroc"]),
+        "verdict": verdict_from_flags(cases["psi_auroc"] > cases["recon_auroc"]),
     }
 )
 
@@ -578,16 +576,16 @@ main = missing_table[missing_table["trained_on"] == "all training rows"]
 claims.append(
     {
         "claim": "a missing mode (zeros) gets a high Ψ",
-        "source": "the thesis's code, experiment 2.1 (missing-mode figures); needed for EMMA to damp it",
-        "evidence": f"percentile of Ψ(0) among clean test Ψ: {by_mode(main, 'percentile_of_missing', '{:.1f}')}; "
+        "thesis_evidence": "the thesis's code, experiment 2.1 (missing-mode figures); needed for EMMA to damp it",
+        "our_evidence": f"percentile of Ψ(0) among clean test Ψ: {by_mode(main, 'percentile_of_missing', '{:.1f}')}; "
         f"Ψ(0) − median clean Ψ: {by_mode(main, 'missing_minus_median', '{:+.3f}')}, against a mean rise of "
         f"{by_mode(at_train, 'psi_rise', '{:+.3f}')} under noise σ={training_sigma}",
-        "verdict": verdict(main["percentile_of_missing"] >= missing_percentile),
+        "verdict": verdict_from_flags(main["percentile_of_missing"] >= missing_percentile),
     }
 )
-claims_table = pd.DataFrame(claims)
-save_table(claims_table, "potential_claims", output_dir)
-claims_table.style.hide(axis="index")
+potential_claims = claims_table(claims)
+save_table(potential_claims, "potential_claims", output_dir)
+potential_claims.style.hide(axis="index")
 
 # %% [markdown]
 # ## What this means for EMMA

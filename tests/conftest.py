@@ -13,3 +13,43 @@ os.environ.setdefault("EMMA_QUIET", "1")
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def _split(n, generator):
+    """A small synthetic split: 8 features, a class that depends on one feature of each mode."""
+    import numpy as np
+    import torch
+
+    from emma.data import Split
+
+    x = torch.randn(n, 8, generator=generator)
+    y = ((x[:, 0] + x[:, 4] + 0.5 * torch.randn(n, generator=generator)) > 1.0).float()
+    return Split(x=x, y=y, index=np.arange(n))
+
+
+@pytest.fixture(scope="session")
+def splits():
+    """Train 200, validation 120, test 120 synthetic samples (fast engine tests)."""
+    import numpy as np
+    import torch
+
+    from emma.data import Splits
+
+    g = torch.Generator().manual_seed(0)
+    return Splits(_split(200, g), _split(120, g), _split(120, g), np.zeros(8), np.ones(8), 0)
+
+
+@pytest.fixture(scope="session")
+def energies():
+    """Two untrained, frozen autoencoders (one per mode) with a fixed Ψ_min."""
+    import pandas as pd
+    import torch
+
+    from emma.autoencoder import DenoisingAutoencoder, freeze
+    from emma.energy import ModeEnergies
+
+    models = []
+    for m in range(2):
+        torch.manual_seed(m)
+        models.append(freeze(DenoisingAutoencoder(4, 12, 0.01)))
+    return ModeEnergies(models=models, psi_min=torch.tensor([-6.0, -6.0]), curves=pd.DataFrame(), settings={"test": 1})

@@ -1,4 +1,4 @@
-"""Each derivation of thesis chapter 5 and appendix B as a test (emma/derivations.py).
+"""Each derivation of thesis chapter 5 and appendix B as a test (the package emma/derivations/).
 
 Where the thesis is wrong, the test asserts the corrected statement and, separately,
 that the printed one fails.

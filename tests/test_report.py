@@ -1,26 +1,47 @@
 import pandas as pd
 import pytest
 
+from emma.claims import CLAIM_COLUMNS
+from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER
 from emma.report import CLAIM_TABLES, collect_claims, collect_errata
 
 
-def _write_claims(folder, verdict="partly"):
+def _write_claims(folder, verdict="partly reproduced", **extra):
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name in CLAIM_TABLES:
-        pd.DataFrame({"claim": ["c"], "source": ["s"], "evidence": ["e"], "verdict": [verdict]}).to_csv(folder / "tables" / f"{name}.csv", index=False)
+        row = {"claim": [f"claim of {name}"], "thesis_evidence": ["t"], "our_evidence": ["o"], "verdict": [verdict]}
+        if name == "robustness_claims":
+            row.update({key: [value] for key, value in extra.items()})
+        pd.DataFrame(row).to_csv(folder / "tables" / f"{name}.csv", index=False)
 
 
-def test_claims_from_every_chapter_are_gathered_with_one_vocabulary(tmp_path):
+def test_claims_from_every_chapter_are_gathered_in_book_order(tmp_path):
     _write_claims(tmp_path)
     claims = collect_claims(tmp_path)
-    assert len(claims) == len(CLAIM_TABLES)
-    assert set(claims["verdict"]) == {"partly reproduced"}
-    assert list(claims.columns) == ["chapter", "claim", "thesis_evidence", "our_evidence", "verdict"]
+    assert list(claims.columns) == ["chapter", *CLAIM_COLUMNS]
+    assert list(claims["claim"]) == [f"claim of {name}" for name in CLAIM_TABLES]
+    assert list(claims["chapter"]) == list(CLAIM_TABLES.values())
 
 
-def test_an_unknown_verdict_is_an_error(tmp_path):
-    _write_claims(tmp_path, verdict="sort of")
-    with pytest.raises(ValueError, match="verdict.*'sort of'"):
+def test_an_unknown_verdict_is_an_error_naming_the_table(tmp_path):
+    _write_claims(tmp_path, verdict="partly")  # the old short form is no longer accepted
+    with pytest.raises(ValueError, match="energy_claims.*verdict.*'partly'"):
+        collect_claims(tmp_path)
+
+
+def test_old_column_names_are_an_error_naming_the_missing_columns(tmp_path):
+    _write_claims(tmp_path)
+    pd.DataFrame({"claim": ["c"], "source": ["s"], "evidence": ["e"], "verdict": ["reproduced"]}).to_csv(
+        tmp_path / "tables" / "potential_claims.csv", index=False)
+    with pytest.raises(ValueError, match="potential_claims.*'thesis_evidence', 'our_evidence'"):
+        collect_claims(tmp_path)
+
+
+def test_extra_verdict_columns_are_accepted_and_checked(tmp_path):
+    _write_claims(tmp_path, verdict_sound="not reproduced", verdict_original="reproduced", p_value=0.2)
+    assert len(collect_claims(tmp_path)) == len(CLAIM_TABLES)
+    _write_claims(tmp_path, verdict_sound="sort of")
+    with pytest.raises(ValueError, match="robustness_claims.*'verdict_sound'.*'sort of'"):
         collect_claims(tmp_path)
 
 
@@ -29,11 +50,28 @@ def test_a_missing_table_names_the_file(tmp_path):
         collect_claims(tmp_path)
 
 
-def test_errata_keep_only_statements_a_check_contradicts(tmp_path):
-    (tmp_path / "tables").mkdir()
+def _write_errata_sources(folder):
+    (folder / "tables").mkdir(exist_ok=True)
     pd.DataFrame({"check": ["Psi of draft eq. 4.6 as printed", "Psi of eq. 4.7"], "expected_to_hold": [False, True]}).to_csv(
-        tmp_path / "tables" / "energy_gradient_check.csv", index=False)
+        folder / "tables" / "energy_gradient_check.csv", index=False)
     pd.DataFrame({"check": ["2 capacity", "7 module"], "equation": ["5.11", "5.2"], "thesis_verdict": ["draft (+b_a) wrong", "module follows the final thesis"]}).to_csv(
-        tmp_path / "tables" / "derivation_checks.csv", index=False)
+        folder / "tables" / "derivation_checks.csv", index=False)
+    fields = SOUND.table().rename(columns={"value": "sound"}).assign(original=ORIGINAL.table()["value"].astype(str))
+    fields.to_csv(folder / "tables" / "protocol_fields.csv", index=False)
+    rows = [{"switch": s, "family": f, "step": "single", "delta_f1_clean_mean": d, "delta_f1_clean_std": 0.01}
+            for s in SWITCH_ORDER for f, d in (("base", 0.02), ("with (selected)", -0.05))]
+    pd.DataFrame(rows).to_csv(folder / "tables" / "protocol_decomposition.csv", index=False)
+    pd.DataFrame({"class": ["pulsar", "non-pulsar"], "case": ["clean", "clean"], "rate_correct_as_coded": [0.1, 0.9],
+                  "rate_correct_aligned": [0.85, 0.98], "slides_rate_correct": [0.9029, 0.9843]}).to_csv(folder / "tables" / "outcome_alignment.csv", index=False)
+
+
+def test_errata_list_the_checks_that_fail_and_every_difference_of_the_code(tmp_path):
+    _write_errata_sources(tmp_path)
     errata = collect_errata(tmp_path)
-    assert list(errata["where"]) == ["draft eq. 4.6", "eq. 5.11"]
+    assert list(errata.columns) == ["source", "where", "finding", "evidence"]
+    draft = errata[errata["source"] == "draft"]
+    assert list(draft["where"]) == ["eq. 4.6", "eq. 5.11"]  # the module row agrees with the text: no erratum
+    code = errata[errata["source"] == "code"]
+    assert len(code) == len(SWITCH_ORDER) + 3
+    assert code["evidence"].str.contains(r"-0\.050 ± 0\.010 \(with \(selected\)\)").sum() == len(SWITCH_ORDER)
+    assert "0.100 as coded, 0.850 aligned" in code["evidence"].iloc[-1]

@@ -4,35 +4,14 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.autoencoder import DenoisingAutoencoder, freeze
-from emma.data import Split, Splits
 from emma.energy import ModeEnergies, batch_coupled_potential
 from emma.models import init_parameters
-from emma.sweep import SweepEngine, TrainSettings, paired_verdict, run_sweep, seed_data, score_on_test
+from emma.evaluation import score_on_test
+from emma.protocol import ORIGINAL, SOUND
+from emma.sweep import SweepEngine, TrainSettings, corrupted_split, coupled_potentials, run_sweep
 from emma.training import BestState, f1_by_subset, select_threshold
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
-
-
-def _split(n, generator):
-    x = torch.randn(n, 8, generator=generator)
-    y = ((x[:, 0] + x[:, 4] + 0.5 * torch.randn(n, generator=generator)) > 1.0).float()
-    return Split(x=x, y=y, index=np.arange(n))
-
-
-@pytest.fixture(scope="module")
-def splits():
-    g = torch.Generator().manual_seed(0)
-    return Splits(_split(200, g), _split(120, g), _split(120, g), np.zeros(8), np.ones(8), 0)
-
-
-@pytest.fixture(scope="module")
-def energies():
-    models = []
-    for m in range(2):
-        torch.manual_seed(m)
-        models.append(freeze(DenoisingAutoencoder(4, 12, 0.01)))
-    return ModeEnergies(models=models, psi_min=torch.tensor([-6.0, -6.0]), curves=pd.DataFrame(), settings={"test": 1})
 
 
 def _with_configs():
@@ -115,22 +94,23 @@ def test_the_emma_constraints_hold_after_training(splits, energies):
 
 
 def test_each_seed_has_its_own_fixed_corruption_of_each_split(splits):
-    a = seed_data(splits, "val", [0, 1], SETTINGS, noisy=True)
-    b = seed_data(splits, "val", [1], SETTINGS, noisy=True)
-    assert torch.equal(a.x[1], b.x[0])
-    assert not torch.equal(a.x[0], a.x[1])
-    assert a.corrupted[0].any(dim=1).float().mean().item() == pytest.approx(0.5, abs=0.01)
+    a0, mask0 = corrupted_split(splits, "val", 0, SETTINGS)
+    a1, _ = corrupted_split(splits, "val", 1, SETTINGS)
+    assert torch.equal(a1, corrupted_split(splits, "val", 1, SETTINGS)[0])
+    assert not torch.equal(a0, a1)
+    assert mask0.any(dim=1).float().mean().item() == pytest.approx(0.5, abs=0.01)
 
 
-def test_batch_coupled_potential_reproduces_the_original_codes_erratum(splits, energies):
-    data = seed_data(splits, "train", [0], SETTINGS, noisy=True, energies=energies)
-    rows = torch.arange(10, 42).unsqueeze(0)  # one mini-batch of 32
-    ours = data.potentials("batch_coupled", 32, rows)[0]  # (32, 2)
-    batch = data.x[0, rows[0]]
+def test_batch_coupled_potential_of_one_mini_batch_is_the_original_codes(splits, energies):
+    from emma.sweep import potential_parts
+
+    x = corrupted_split(splits, "train", 0, SETTINGS)[0][10:42]  # one mini-batch of 32
+    softplus, quadratic = potential_parts(energies, x.unsqueeze(0))
+    ours = coupled_potentials(softplus, quadratic, torch.tensor([True]))[0]  # (32, 2)
     for m, model in enumerate(energies.models):
-        assert torch.allclose(ours[:, m], batch_coupled_potential(model, batch[:, 4 * m : 4 * m + 4]), atol=1e-4)
-    per_sample = data.potentials("per_sample", 32, rows)[0]
-    assert torch.allclose(per_sample, energies.potentials(batch), atol=1e-5)
+        assert torch.allclose(ours[:, m], batch_coupled_potential(model, x[:, 4 * m : 4 * m + 4]), atol=1e-4)
+    per_sample = coupled_potentials(softplus, quadratic, torch.tensor([False]))[0]
+    assert torch.allclose(per_sample, energies.potentials(x), atol=1e-5)
 
 
 def test_a_finished_sweep_is_read_back_from_the_cache(splits, tmp_path, monkeypatch):
@@ -155,28 +135,18 @@ def test_with_family_needs_the_autoencoders(splits):
         SweepEngine("with", [{"seed": 0}], splits, SETTINGS, base=init_parameters("base", [0]))
 
 
-def test_bad_settings_are_rejected_by_name():
-    with pytest.raises(ValueError, match="potential must be one of"):
-        TrainSettings(potential="batched")
+def test_bad_settings_are_rejected_by_name(splits):
     with pytest.raises(ValueError, match="epochs"):
         TrainSettings(epochs=0)
+    with pytest.raises(TypeError, match="protocol must be an emma.protocol.Protocol"):
+        SweepEngine("base", [{"seed": 0}], splits, SETTINGS, protocol="original")
 
 
-def test_verdict_is_reproduced_only_when_the_paired_difference_clears_its_spread():
-    assert paired_verdict([0.80, 0.81, 0.82], [0.70, 0.70, 0.71])[2] == "reproduced"
-    assert paired_verdict([0.80, 0.70, 0.82], [0.70, 0.75, 0.71])[2] == "partly"
-    assert paired_verdict([0.70, 0.70, 0.71], [0.80, 0.81, 0.82])[2] == "not reproduced"
-
-
-def test_verdict_reports_ours_minus_reference_also_when_lower_is_better():
-    mean, _, verdict = paired_verdict([0.1, 0.1], [0.5, 0.6], higher_is_better=False)
-    assert mean == pytest.approx(-0.45) and verdict == "reproduced"
-
-
-def test_rescoring_a_sweep_with_its_own_thresholds_reproduces_its_table(splits, energies):
+@pytest.mark.parametrize("protocol", [SOUND, ORIGINAL], ids=["sound", "original"])
+def test_rescoring_a_sweep_with_its_own_thresholds_reproduces_its_table(splits, energies, protocol):
     configs = _with_configs()
     base = init_parameters("base", configs["seed"].tolist())
-    result = SweepEngine("with", configs, splits, SETTINGS, energies=energies, base=base).fit(progress=False).result()
+    result = SweepEngine("with", configs, splits, SETTINGS, protocol=protocol, energies=energies, base=base).fit(progress=False).result()
     again = score_on_test(result, splits, energies=energies)
     for column in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy"):
         assert np.allclose(again[column], result["table"][column])

@@ -58,8 +58,11 @@ counts
 # %% [markdown]
 # ## Errata
 #
-# Statements of the thesis (draft or final text) that a check contradicts. The corrected
-# statements are in the chapters, next to the checks.
+# Every disagreement found among the thesis's draft, its final text, its public code and the
+# book's checks, each with the table (and the number in it) or the check that shows it. The
+# corrected statements are in the chapters, next to the checks; the code's differences are
+# the fields of `emma.protocol.Protocol`, replayed and measured in the chapter "Explaining the
+# thesis's numbers".
 
 # %%
 errata = collect_errata(output_dir)

@@ -1,0 +1,213 @@
+"""The thesis's table replayed under the original code's protocol, and the gap decomposed.
+
+* :func:`replay_f1`: one row per row of the thesis's table, with the replay's F1 (mean and
+  std over seeds), the book's protocol's means, the thesis's numbers, and whether each
+  thesis number lies within the replay's range over seeds;
+* :func:`decomposition_plan` and :func:`decompose`: start from
+  :data:`~emma.protocol.ORIGINAL`, switch one field at a time to its
+  :data:`~emma.protocol.SOUND` value, then all cumulatively, and measure each switch's
+  paired effect on every family's F1 over the seeds;
+* :func:`explain`: the sentences that name the switches explaining most of the gap.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import corrupt
+from .evaluation import CASES, model_outputs, select, summarise
+from .protocol import ORIGINAL, SOUND, Protocol
+from .study import BASELINES, plan, rows_for
+from .sweep import corrupted_split
+
+#: The three F1 columns of the thesis's table.
+METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
+#: The families of the decomposition: the baselines the thesis beats, and two EMMA configurations.
+DECOMPOSITION_FAMILIES = ("base", "without", "alternative", "with (thesis rank 1)", "with (selected)")
+
+
+def _config_table(result: dict, protocol: Protocol, rho=None, lambda_c=None, lambda_e=None) -> pd.DataFrame:
+    config = {} if rho is None else {"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}
+    rows = rows_for(result, protocol, **config)
+    return select(result, rows)["table"] if rows else pd.DataFrame(columns=result["table"].columns)
+
+
+def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, sound: Protocol = SOUND) -> pd.DataFrame:
+    """The thesis's table (``thesis``: :func:`emma.thesis.thesis_results`) beside the replay and the book's protocol.
+
+    Returns
+    -------
+    DataFrame
+        One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds``, the replay's
+        ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean``, ``thesis_<metric>``
+        and ``thesis_in_replay_range_<clean|ip_noisy|dm_noisy>`` (min ≤ thesis ≤ max over
+        seeds; NaN where the thesis printed no number or the grid lacks the configuration).
+    """
+    rows = []
+    for _, t in thesis.iterrows():
+        family = t["model"]
+        config = {} if family != "with" else {"rho": t["rho"], "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"]}
+        replay = _config_table(study[family], original, **config)
+        ours = _config_table(study[family], sound, **config)
+        row = {"model": family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})", "rho": t["rho"],
+               "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"], "n_seeds": len(replay)}
+        for metric in METRICS:
+            values = replay[metric].to_numpy(dtype=float)
+            row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
+            row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+        for metric in METRICS:
+            row[f"sound_{metric}_mean"] = ours[metric].mean() if len(ours) else np.nan
+        for metric in METRICS:
+            row[f"thesis_{metric}"] = t[f"thesis_{metric}"]
+        for metric in METRICS:
+            value, values = t[f"thesis_{metric}"], replay[metric].to_numpy(dtype=float)
+            inside = np.nan if pd.isna(value) or not len(values) else bool(values.min() <= value <= values.max())
+            row[f"thesis_in_replay_range_{metric[3:]}"] = inside
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The replay's top ``n`` by the thesis's ranking rule (``rank_test``) beside the thesis's own top ``n``."""
+    ours = ranked.sort_values("rank_test").head(n).reset_index(drop=True)
+    theirs = thesis[thesis["model"] == "with"].sort_values("thesis_rank").head(n).reset_index(drop=True)
+    index = pd.RangeIndex(max(len(ours), len(theirs)))
+    out = pd.DataFrame({"rank": index + 1}, index=index)
+    for c in ("rho", "lambda_c", "lambda_e"):
+        out[f"replay_{c}"] = ours[c].reindex(index)
+    out["replay_f1_noisy_test_mean"] = ours["f1_noisy_test_mean"].reindex(index)
+    for c in ("rho", "lambda_c", "lambda_e"):
+        out[f"thesis_{c}"] = theirs[c].reindex(index)
+    keyed = ranked.set_index(["rho", "lambda_c", "lambda_e"])
+    out["replay_rank_of_thesis_config"] = pd.Series([
+        keyed.loc[k, "rank_test"] if k in keyed.index else np.nan for k in zip(theirs["rho"], theirs["lambda_c"], theirs["lambda_e"])
+    ], dtype=float).reindex(index)
+    return out
+
+
+def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:
+    """The models of the decomposition: per step protocol, the baselines and two ``with`` configurations.
+
+    ``selected`` maps a selection rule ("validation", "test") to the configuration it picked
+    on the full grid of the endpoint protocol that uses it; a step takes its own rule's pick.
+    """
+    protocols = [ORIGINAL, SOUND] + [s["protocol"] for s in steps]
+    frames = [plan(protocols, seeds, families=("ip_only", "dm_only", "base", "alternative", "without"))]
+    for protocol in protocols:
+        configs = pd.DataFrame([rank1, selected[protocol.selection]]).drop_duplicates()
+        frames.append(plan(protocol, seeds, configs, families=("with",)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _family_scores(study: dict, protocol: Protocol, family: str, rank1: dict, selected: dict) -> pd.DataFrame:
+    if family == "with (thesis rank 1)":
+        return _config_table(study["with"], protocol, **rank1)
+    if family == "with (selected)":
+        return _config_table(study["with"], protocol, **selected[protocol.selection])
+    return _config_table(study[family], protocol)
+
+
+def decompose(study: dict, steps, rank1: dict, selected: dict, families=DECOMPOSITION_FAMILIES) -> pd.DataFrame:
+    """Paired effects over seeds of each switch on each family's F1.
+
+    ``single``: F1 with only that field switched to SOUND minus F1 under ORIGINAL.
+    ``cumulative``: F1 after switching the fields up to this one minus F1 before it; these
+    deltas add up to SOUND − ORIGINAL.
+
+    Returns
+    -------
+    DataFrame
+        ``switch, family, step``, and ``delta_<metric>_mean`` / ``delta_<metric>_std`` per metric.
+    """
+    rows = []
+    previous = ORIGINAL
+    for step in steps:
+        reference = ORIGINAL if step["step"] == "single" else previous
+        for family in families:
+            now = _family_scores(study, step["protocol"], family, rank1, selected).sort_values("seed")
+            then = _family_scores(study, reference, family, rank1, selected).sort_values("seed")
+            if list(now["seed"]) != list(then["seed"]) or not len(now):
+                raise ValueError(f"{family}: the decomposition needs the same seeds under {step['protocol'].label()} and {reference.label()}")
+            row = {"switch": step["switch"], "family": family, "step": step["step"]}
+            for metric in METRICS:
+                diff = now[metric].to_numpy(dtype=float) - then[metric].to_numpy(dtype=float)
+                row[f"delta_{metric}_mean"] = diff.mean()
+                row[f"delta_{metric}_std"] = diff.std(ddof=1) if len(diff) > 1 else np.nan
+            rows.append(row)
+        if step["step"] == "cumulative":
+            previous = step["protocol"]
+    return pd.DataFrame(rows)
+
+
+def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, metric: str, thesis_row: str) -> pd.DataFrame:
+    """The bars of one waterfall: thesis → replay (residual) → each cumulative switch → SOUND.
+
+    Returns ``label, start, delta, end`` per bar (the first and last are totals, start 0).
+    """
+    row = replay.set_index("model").loc[thesis_row]
+    thesis, replayed = row[f"thesis_{metric}"], row[f"{metric}_mean"]
+    bars = [{"label": "thesis", "start": 0.0, "delta": thesis}, {"label": "replay − thesis", "start": thesis, "delta": replayed - thesis}]
+    level = replayed
+    steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
+    for _, s in steps.iterrows():
+        bars.append({"label": s["switch"], "start": level, "delta": s[f"delta_{metric}_mean"]})
+        level += s[f"delta_{metric}_mean"]
+    bars.append({"label": "sound", "start": 0.0, "delta": level})
+    out = pd.DataFrame(bars)
+    out["end"] = out["start"] + out["delta"]
+    return out
+
+
+def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1_clean", top: int = 2) -> list[str]:
+    """Sentences, one per family, naming the cumulative switches that move ``metric`` most and the replay's residual."""
+    lines = []
+    rows = {"base": "base", "without": "without", "alternative": "alternative", "with (thesis rank 1)": "with (thesis rank 1)"}
+    for family in decomposition["family"].unique():
+        steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
+        total = steps[f"delta_{metric}_mean"].sum()
+        biggest = steps.reindex(steps[f"delta_{metric}_mean"].abs().sort_values(ascending=False).index).head(top)
+        named = ", ".join(f"`{r['switch']}` ({r[f'delta_{metric}_mean']:+.3f})" for _, r in biggest.iterrows())
+        text = f"- **{family}**: from the replay to the book's protocol, {metric.replace('_', ' ')} moves by {total:+.3f}; most of it comes from {named}"
+        if family in rows and rows[family] in set(replay["model"]):
+            r = replay.set_index("model").loc[rows[family]]
+            if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
+                text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
+                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} the replay's range over seeds)")
+        lines.append(text + ".")
+    return lines
+
+
+def baselines_summary(study: dict, protocol: Protocol) -> pd.DataFrame:
+    """Mean and std over seeds of every baseline's F1 under ``protocol``."""
+    return pd.concat([summarise(_config_table(study[f], protocol)) for f in BASELINES], ignore_index=True)
+
+
+def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0) -> pd.DataFrame:
+    """Notes item 10: the code's per-sample outcome table, with its rows as the code paired them and aligned.
+
+    The code corrupts ``X_test`` in place once more (a second draw on top of the first,
+    notes item 1), predicts on that unpermuted ``X_test``, and counts outcomes against the
+    labels and indicator of the *permuted* noisy copy. ``rate_correct_as_coded`` pairs them
+    that way; ``rate_correct_aligned`` pairs each prediction with its own sample. One model
+    per seed is expected; the rates are means over seeds.
+    """
+
+    table = result["table"]
+    frames = []
+    for k, seed in enumerate(table["seed"]):
+        first, _ = corrupted_split(splits, "test", int(seed), settings)  # the in-place state after main's first call
+        generator = torch.Generator().manual_seed(5_000_011 * (1 + draw) + int(seed))
+        again, mask = corrupt(first, sigma, generator, settings.clean_fraction)  # written into X_test again
+        permutation = torch.randperm(len(again), generator=generator).numpy()
+        prob, _ = model_outputs(select(result, [k]), again.unsqueeze(0), energies)
+        predicted = (prob[0].numpy() >= table["threshold"].iloc[k])
+        y = splits.test.y.numpy().astype(bool)
+        for pairing, labels, cases in (("aligned", y, mask.numpy()), ("as_coded", y[permutation], mask.numpy()[permutation])):
+            frames.append(pd.DataFrame({"seed": seed, "pairing": pairing, "class": np.where(labels, "pulsar", "non-pulsar"),
+                                        "case": [CASES[(bool(a), bool(b))] for a, b in cases], "correct": predicted == labels}))
+    samples = pd.concat(frames, ignore_index=True)
+    rates = samples.groupby(["pairing", "class", "case", "seed"])["correct"].mean().groupby(["pairing", "class", "case"]).mean()
+    out = rates.unstack("pairing").reset_index()
+    return out.rename(columns={"aligned": "rate_correct_aligned", "as_coded": "rate_correct_as_coded"})
+

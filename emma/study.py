@@ -1,0 +1,132 @@
+"""The robustness study end to end, under one protocol or many side by side.
+
+A *plan* lists the models to train: one row per (family, seed, configuration, protocol).
+:func:`run_study` fits the autoencoders each protocol needs, then trains every family as
+one batched sweep (:func:`emma.sweep.run_sweep`) with all the plan's protocols stacked
+on the model axis, in dependency order (``base`` before ``without`` and ``with``). Rows
+whose protocols agree on every field that can change a family's models
+(:meth:`emma.protocol.Protocol.key`) are trained once.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .energy import fit_mode_autoencoders
+from .evaluation import base_for, select
+from .models import FAMILIES
+from .protocol import Protocol
+from .runtime import progress_disabled
+from .sweep import TrainSettings, in_place_splits, run_sweep
+
+#: The baselines of the study, in the order of the thesis's table.
+BASELINES = ("ip_only", "dm_only", "base", "without", "alternative")
+
+
+def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
+    """The models of a study: every family × seed × protocol; ``with`` also × each configuration.
+
+    Parameters
+    ----------
+    protocols : Protocol or sequence of Protocol
+    seeds : sequence of int
+    configs : DataFrame or list of dict, optional
+        ``rho, lambda_c, lambda_e`` of the ``with`` configurations (required when
+        ``families`` has ``with``); a ``protocol`` column restricts a row to one protocol.
+    families : sequence of str
+
+    Examples
+    --------
+    >>> from emma.protocol import SOUND
+    >>> len(plan(SOUND, [0, 1], [{"rho": 1e-4, "lambda_c": 0.0, "lambda_e": 0.0}]))
+    12
+    """
+    protocols = [protocols] if isinstance(protocols, Protocol) else list(protocols)
+    if not protocols or not all(isinstance(p, Protocol) for p in protocols):
+        raise TypeError("protocols must be a Protocol or a non-empty sequence of them")
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"families must be among {FAMILIES}, got {unknown}")
+    rows = []
+    for family in families:
+        for protocol in protocols:
+            for seed in seeds:
+                if family != "with":
+                    rows.append({"family": family, "seed": int(seed), "rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0, "protocol": protocol})
+                    continue
+                if configs is None:
+                    raise ValueError("a plan with the 'with' family needs configs (rho, lambda_c, lambda_e)")
+                for config in pd.DataFrame(configs).to_dict(orient="records"):
+                    if config.get("protocol", protocol) == protocol:
+                        rows.append({"family": "with", "seed": int(seed), "rho": float(config["rho"]), "lambda_c": float(config["lambda_c"]),
+                                     "lambda_e": float(config["lambda_e"]), "protocol": protocol})
+    return pd.DataFrame(rows)
+
+
+def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None, device="cpu", cache_dir=None) -> dict:
+    """The autoencoders every (seed, protocol) needs: ``{(seed, fitted_on_corrupted): ModeEnergies}``.
+
+    Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
+    seed's corruption draw, as the code's in-place corruption left it (notes items 1–2).
+    """
+    dae = dict(dae or {})
+    kinds = sorted({p.autoencoders_on_corrupted for p in protocols})
+    out = {}
+    for seed in tqdm(list(seeds), desc="autoencoders", disable=progress_disabled()):
+        for on_corrupted in kinds:
+            data = in_place_splits(splits, seed, settings) if on_corrupted else splits
+            out[(int(seed), on_corrupted)] = fit_mode_autoencoders(data, seed=int(seed), device=device, cache_dir=cache_dir, **dae)
+    return out
+
+
+def _unique(rows: pd.DataFrame, family: str) -> pd.DataFrame:
+    key = rows.apply(lambda r: (r["seed"], r["rho"], r["lambda_c"], r["lambda_e"], repr(r["protocol"].key(family))), axis=1)
+    return rows.loc[~key.duplicated()].reset_index(drop=True)
+
+
+def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, device="cpu", cache_dir=None, progress=None) -> dict:
+    """Train every model of a :func:`plan`; one sweep per family, every protocol stacked.
+
+    Returns
+    -------
+    dict of family to sweep result
+        As :func:`emma.sweep.run_sweep`; look a protocol's models up with :func:`rows_for`.
+    """
+    if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
+        raise TypeError("models must be the DataFrame of emma.study.plan")
+    sweeps = {}
+    order = [f for f in ("ip_only", "dm_only", "base", "alternative", "without", "with") if f in set(models["family"])]
+    needs_base = {"without", "with"} & set(order)
+    if needs_base and "base" not in order:
+        raise ValueError("a plan with 'without' or 'with' needs the 'base' family too")
+    for family in order:
+        rows = _unique(models[models["family"] == family].drop(columns="family"), family)
+        base = base_for(sweeps["base"], rows["seed"], rows["protocol"]) if family in needs_base else None
+        sweeps[family] = run_sweep(family, rows, splits, settings, energies=energies if family == "with" else None, base=base,
+                                   device=device, cache_dir=cache_dir, progress=progress)
+    return sweeps
+
+
+def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:
+    """Positions of the models trained under ``protocol`` (and of one configuration, when given) in a sweep."""
+    family = result["family"]
+    wanted = repr(protocol.key(family))
+    table = result["table"]
+    hits = []
+    for i, p in enumerate(result["protocols"]):
+        if repr(p.key(family)) != wanted:
+            continue
+        if all(abs(float(table[c].iloc[i]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for c, v in config.items()):
+            hits.append(i)
+    return hits
+
+
+def under(result: dict, protocol: Protocol, **config) -> dict:
+    """The sub-sweep of :func:`rows_for`; raises when it is empty."""
+    rows = rows_for(result, protocol, **config)
+    if not rows:
+        raise ValueError(f"the {result['family']!r} sweep has no model under {protocol.label()} {config or ''}")
+    out = select(result, rows)
+    out["protocols"] = [protocol] * len(rows)
+    out["table"] = out["table"].assign(protocol=protocol.label())
+    return out

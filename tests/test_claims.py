@@ -1,0 +1,215 @@
+"""The verdict rules of emma.claims, on cases small enough to compute by hand."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emma.claims import (
+    CLAIM_COLUMNS,
+    VERDICTS,
+    apply_holm,
+    check_verdict,
+    claims_table,
+    holm,
+    levels_off,
+    non_inferiority,
+    paired_test,
+    verdict_from_flags,
+)
+
+
+def t2_sf(t):
+    """P(T > t) for Student's t with 2 degrees of freedom, in closed form."""
+    return 0.5 - t / (2 * math.sqrt(t * t + 2))
+
+
+# ----------------------------------------------------------------------------- paired_test
+
+def test_a_clear_paired_gain_is_reproduced_with_the_hand_computed_p_value():
+    # differences 0.03, 0.04, 0.03: mean 1/30, sd 1/(100·√3), t = mean / (sd/√3) = 10
+    result = paired_test([0.74, 0.75, 0.73], [0.71, 0.71, 0.70])
+    assert result.verdict == "reproduced"
+    assert result.n == 3
+    assert result.mean == pytest.approx(1 / 30)
+    assert result.std == pytest.approx(0.01 / math.sqrt(3))
+    assert result.t == pytest.approx(10.0)
+    assert result.p_value == pytest.approx(t2_sf(10.0))
+
+
+def test_a_gain_within_the_spread_is_partly_reproduced():
+    # differences 0.03, −0.01, 0.01: mean 0.01, sd 0.02, t = √3/2
+    result = paired_test([0.73, 0.69, 0.71], [0.70, 0.70, 0.70])
+    assert result.p_value == pytest.approx(t2_sf(math.sqrt(3) / 2))
+    assert result.p_value > 0.05
+    assert result.verdict == "partly reproduced"
+
+
+def test_a_difference_the_other_way_is_not_reproduced():
+    assert paired_test([0.70, 0.72, 0.69], [0.74, 0.75, 0.73]).verdict == "not reproduced"
+
+
+def test_lower_is_better_flips_the_direction():
+    result = paired_test([0.70, 0.72, 0.69], [0.74, 0.75, 0.73], higher_is_better=False)
+    assert result.verdict == "reproduced"
+    assert result.t < 0
+
+
+def test_one_seed_cannot_be_tested_and_says_so():
+    result = paired_test([0.8], [0.7])
+    assert result.verdict == "partly reproduced"
+    assert math.isnan(result.p_value) and math.isnan(result.std)
+    assert "no test" in result.note
+    assert paired_test([0.6], [0.7]).verdict == "not reproduced"
+
+
+def test_describe_names_the_test():
+    text = paired_test([0.74, 0.75, 0.73], [0.71, 0.71, 0.70]).describe()
+    assert text.startswith("paired difference +0.0333 ± 0.0058 over 3 seeds") and "t = 10.00" in text
+
+
+# ----------------------------------------------------------------------------- non_inferiority
+
+def test_a_loss_well_within_the_margin_is_reproduced():
+    # differences −0.01, 0, −0.005: mean −0.005, sd 0.005, t = 0.015 / (0.005/√3) = 3√3
+    result = non_inferiority([0.87, 0.88, 0.875], [0.88, 0.88, 0.88], margin=0.02)
+    assert result.t == pytest.approx(3 * math.sqrt(3))
+    assert result.p_value == pytest.approx(t2_sf(3 * math.sqrt(3)))
+    assert result.verdict == "reproduced"
+    assert result.margin == 0.02
+
+
+def test_a_loss_inside_the_margin_but_uncertain_is_partly_reproduced():
+    result = non_inferiority([0.85, 0.88, 0.865], [0.88, 0.88, 0.88], margin=0.02)  # mean −0.015, sd 0.015
+    assert result.mean > -0.02 and result.p_value >= 0.05
+    assert result.verdict == "partly reproduced"
+
+
+def test_a_loss_beyond_the_margin_is_not_reproduced():
+    assert non_inferiority([0.85, 0.86, 0.855], [0.88, 0.88, 0.88], margin=0.02).verdict == "not reproduced"
+
+
+def test_one_seed_non_inferiority_is_partly_with_a_note():
+    result = non_inferiority([0.87], [0.88], margin=0.02)
+    assert result.verdict == "partly reproduced" and result.note
+
+
+@pytest.mark.parametrize("margin", [0, -0.01, float("inf"), "0.02"])
+def test_margin_must_be_positive(margin):
+    with pytest.raises(ValueError, match="margin must be"):
+        non_inferiority([0.87, 0.88], [0.88, 0.88], margin=margin)
+
+
+# ----------------------------------------------------------------------------- levels_off
+
+NSR = [-6.0, 0.0, 5.0, 7.5, 10.0]
+
+
+def test_a_flat_curve_near_the_single_mode_f1_levels_off():
+    f1 = [[0.80, 0.70, 0.650, 0.651, 0.649], [0.79, 0.71, 0.652, 0.650, 0.651], [0.81, 0.69, 0.651, 0.652, 0.650]]
+    result = levels_off(NSR, f1, single_mode_f1=[0.66, 0.67, 0.65])
+    assert result.top_levels == (5.0, 7.5, 10.0)
+    assert result.n == 9
+    assert result.flat and result.close
+    assert -0.005 < result.slope_ci[0] <= result.slope <= result.slope_ci[1] < 0.005
+    assert result.mean_f1 == pytest.approx(np.mean([0.650, 0.651, 0.649, 0.652, 0.650, 0.651, 0.651, 0.652, 0.650]))
+    assert result.verdict == "reproduced"
+
+
+def test_a_curve_still_falling_is_not_flat():
+    falling = [0.80, 0.72, 0.66, 0.61, 0.56]  # −0.02 F1 per dB over the top levels
+    result = levels_off(NSR, [falling, [f + 0.003 for f in falling]], single_mode_f1=0.61)
+    assert result.slope == pytest.approx(-0.02, abs=1e-3)
+    assert not result.flat and result.close
+    assert result.verdict == "partly reproduced"
+    assert levels_off(NSR, [falling, falling], single_mode_f1=0.9).verdict == "not reproduced"
+
+
+def test_a_flat_curve_far_from_the_single_mode_f1_is_only_partly():
+    result = levels_off(NSR, [0.8, 0.7, 0.5, 0.5, 0.5], single_mode_f1=0.66)
+    assert result.flat and not result.close
+    assert result.verdict == "partly reproduced"
+
+
+def test_levels_off_names_the_bad_argument():
+    with pytest.raises(ValueError, match="f1 must have shape"):
+        levels_off(NSR, [0.5, 0.6], single_mode_f1=0.6)
+    with pytest.raises(ValueError, match="top_k must be"):
+        levels_off(NSR, [0.5] * 5, single_mode_f1=0.6, top_k=1)
+    with pytest.raises(ValueError, match="nsr_db must be"):
+        levels_off([0, 0, 1, 2, 3], [0.5] * 5, single_mode_f1=0.6)
+    with pytest.raises(ValueError, match="slope_tolerance must be"):
+        levels_off(NSR, [0.5] * 5, single_mode_f1=0.6, slope_tolerance=0)
+
+
+# ----------------------------------------------------------------------------- holm and apply_holm
+
+def test_holm_gives_the_textbook_adjusted_values():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04 -> running max 0.06
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_leaves_nan_out_of_the_family_and_caps_at_one():
+    adjusted = holm([0.01, np.nan, 0.04])
+    np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.04])
+    assert np.isnan(adjusted[1])
+    np.testing.assert_array_equal(holm([0.4, 0.7, 0.9]), [1.0, 1.0, 1.0])
+
+
+def test_holm_rejects_values_that_are_not_probabilities():
+    with pytest.raises(ValueError, match="p_values must lie in"):
+        holm([0.2, 1.5])
+
+
+def _claims(p_values, verdicts):
+    return claims_table([{"claim": f"c{i}", "thesis_evidence": "t", "our_evidence": "o", "verdict": v, "p_value": p}
+                         for i, (p, v) in enumerate(zip(p_values, verdicts))])
+
+
+def test_apply_holm_downgrades_what_the_family_no_longer_supports():
+    table = _claims([0.001, 0.03, 0.04, np.nan, 0.5], ["reproduced", "reproduced", "reproduced", "reproduced", "not reproduced"])
+    adjusted = apply_holm(table)
+    np.testing.assert_allclose(adjusted["p_holm"], [0.004, 0.09, 0.09, np.nan, 0.5])
+    assert adjusted["verdict"].tolist() == ["reproduced", "partly reproduced", "partly reproduced", "reproduced", "not reproduced"]
+    assert table["verdict"].tolist()[1] == "reproduced", "the input is left unchanged"
+    assert list(adjusted.columns[:6]) == [*CLAIM_COLUMNS, "p_value", "p_holm"]
+
+
+def test_apply_holm_needs_p_values():
+    with pytest.raises(ValueError, match="p_value"):
+        apply_holm(claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced"}]))
+
+
+# ----------------------------------------------------------------------------- vocabulary and tables
+
+def test_check_verdict_names_the_vocabulary():
+    assert check_verdict("not reproduced") == "not reproduced"
+    with pytest.raises(ValueError, match="verdict must be one of .*'partly'"):
+        check_verdict("partly")
+
+
+def test_verdict_from_flags_all_some_none():
+    assert [verdict_from_flags(f) for f in ([True, True], [True, False], [False, False])] == list(VERDICTS)
+    assert verdict_from_flags(pd.Series([False, False]), partly_flags=[False, True]) == "partly reproduced"
+    with pytest.raises(ValueError, match="flags must hold at least one case"):
+        verdict_from_flags([])
+    with pytest.raises(TypeError, match="flags must be booleans"):
+        verdict_from_flags([0.9, 0.8])
+
+
+def test_claims_table_puts_the_canonical_columns_first_and_checks_them():
+    table = claims_table([{"verdict": "reproduced", "p_value": 0.01, "claim": "c", "our_evidence": "o", "thesis_evidence": "t"}])
+    assert list(table.columns) == [*CLAIM_COLUMNS, "p_value"]
+    with pytest.raises(ValueError, match=r"lack the column\(s\) \['thesis_evidence'\]"):
+        claims_table([{"claim": "c", "our_evidence": "o", "verdict": "reproduced"}])
+    with pytest.raises(ValueError, match="'verdict_sound'.*'maybe'"):
+        claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "verdict_sound": "maybe"}])
+
+
+def test_paired_inputs_must_match_and_alpha_must_be_a_level():
+    with pytest.raises(ValueError, match="reference must have the shape of ours"):
+        paired_test([0.1, 0.2, 0.3], [0.1, 0.2])
+    with pytest.raises(ValueError, match="ours must be 1-D"):
+        paired_test([], [])
+    with pytest.raises(ValueError, match="alpha must be"):
+        paired_test([0.2, 0.3], [0.1, 0.2], alpha=1.5)
