@@ -31,7 +31,6 @@ from emma.energy import fit_mode_autoencoders
 from emma.models import init_parameters
 from emma.runtime import resolve_device
 from emma.protocol import ORIGINAL, SOUND
-from emma.runtime import single_cpu_thread
 from emma.sweep import SweepEngine, TrainSettings, grid
 
 GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -53,7 +52,7 @@ def engine_for(k: int, splits, energies, settings, device, seeds=(0, 1, 2, 3, 4)
 def time_step(engine: SweepEngine, n_steps: int, warmup: int = 5) -> float:
     """Seconds per training step of all the engine's models together."""
     b, n = engine.settings.batch_size, engine.train.x.shape[1]
-    order = engine.new_order(n)
+    order = engine.new_order(n, per_model=False)
     n_batches = n // b
     active = torch.ones(engine.k, dtype=torch.bool, device=engine.device)
     for i in range(warmup):
@@ -80,8 +79,7 @@ def main(argv=None):
 
     splits = make_splits(device="cpu")
     energies = fit_mode_autoencoders(splits, cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)
-    with single_cpu_thread(device):  # as emma.sweep.run_sweep trains
-        run(args, splits, energies, device, steps, epochs)
+    run(args, splits, energies, device, steps, epochs)  # default threads, as emma.sweep.run_sweep trains large sweeps
 
 
 def run(args, splits, energies, device, steps, epochs):

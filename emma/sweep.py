@@ -30,6 +30,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.func import vmap
@@ -41,12 +42,14 @@ from .data import Split, Splits, corrupt, tensor_fingerprint
 from .models import CORRUPTED_TRAINING, FROM_BASE, check_family, forward, init_parameters
 from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device, single_cpu_thread
-from .training import BatchedAdam, BestState, bce_per_sample, f1_by_subset, select_thresholds
+from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 2
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
 BLOCK = 2048
+#: Sweeps of fewer models than this train on one CPU thread (:func:`emma.runtime.single_cpu_thread`).
+SMALL_SWEEP = 64
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,8 @@ def coupled_potentials(softplus: torch.Tensor, quadratic: torch.Tensor, coupled:
         for all rows when None.
     """
     own = quadratic - softplus
+    if not bool(coupled.any()):
+        return own
     if groups is None:
         shared = quadratic.sum(dim=1, keepdim=True) - softplus
     else:
@@ -287,15 +292,18 @@ class SweepEngine:
         self.coupled = torch.tensor([is_with and p.potential == "batch_coupled" for p in self.protocols], device=self.device)
         self.psi_min = None
         if is_with:
-            rows = []
+            psi_min = {}  # (seed, fitted on corrupted data, potential) -> Ψ_min, (2,)
             for k, (seed, _, ae) in enumerate(keys):
+                key = (seed, ae, self.protocols[k].potential)
+                if key in psi_min:
+                    continue
                 model_energies = energies_for(energies, seed, ae)
-                if self.protocols[k].potential == "per_sample":
-                    rows.append(model_energies.psi_min.cpu())
+                if key[2] == "per_sample":
+                    psi_min[key] = model_energies.psi_min.cpu()
                 else:  # the AE's own training data: the seed's draw (in split order) or the clean split
                     x_ae = corrupted_split(splits, "train", seed, settings)[0] if ae else splits.train.x.cpu()
-                    rows.append(coupled_psi_min(model_energies, x_ae, settings.batch_size).cpu())
-            self.psi_min = torch.stack(rows).to(self.device)  # (K, 2)
+                    psi_min[key] = coupled_psi_min(model_energies, x_ae, settings.batch_size).cpu()
+            self.psi_min = torch.stack([psi_min[(s, ae, p.potential)] for (s, _, ae), p in zip(keys, self.protocols)]).to(self.device)  # (K, 2)
         params = init_parameters(family, seeds, base=base)
         self.params = {name: value.to(self.device).requires_grad_(True) for name, value in params.items()}
 
@@ -313,6 +321,10 @@ class SweepEngine:
         unique_orders = sorted(set(order_keys))
         self.order_of = torch.tensor([unique_orders.index(o) for o in order_keys], device=self.device)
         self.order_generators = [torch.Generator().manual_seed(o) for o in unique_orders]
+        pairs = sorted(set(zip(self.stream_of.tolist(), self.order_of.tolist())))  # (stream, order) pairs: one gather each
+        self.pair_stream = torch.tensor([p[0] for p in pairs], device=self.device)
+        self.pair_order = torch.tensor([p[1] for p in pairs], device=self.device)
+        self.pair_of = torch.tensor([pairs.index(p) for p in zip(self.stream_of.tolist(), self.order_of.tolist())], device=self.device)
         # the code's early-stopping pass reshuffles too; its own stream keeps the training order independent of the stack
         self.pass_generators = [torch.Generator().manual_seed(o + 7_777_777) for o in unique_orders]
         self.optimizer = BatchedAdam(self.params, lr=settings.lr)
@@ -336,10 +348,18 @@ class SweepEngine:
             for name, value in saved.items():
                 setattr(self, name, value)
 
-    def new_order(self, n: int, generators=None) -> torch.Tensor:
-        """A fresh permutation of ``n`` rows per model (from its order stream), (K, n)."""
+    def new_order(self, n: int, generators=None, per_model: bool = True) -> torch.Tensor:
+        """A fresh permutation of ``n`` rows per model (K, n), or per (stream, order) pair (U, n) with ``per_model=False``."""
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators or self.order_generators]).to(self.device)
-        return orders[self.order_of]
+        return orders[self.order_of] if per_model else orders[self.pair_order]
+
+    def _rows_of_pairs(self, data: StreamData, rows: torch.Tensor):
+        """Features, classes, corruption and potential parts of mini-batch rows (U, b) of each (stream, order) pair, per model."""
+        index = (self.pair_stream.unsqueeze(1), rows)  # gather once per pair, then copy to its models
+        picked = {"x": data.x[index], "y": data.y[rows], "corrupted": data.corrupted[index]}
+        if data.softplus is not None:
+            picked["softplus"], picked["quadratic"] = data.softplus[index], data.quadratic[index]
+        return {name: value.index_select(0, self.pair_of) for name, value in picked.items()}
 
     def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None):
         """Logits (K, b) and EMMA's output of every model on the rows ``rows`` (K, b) of its stream."""
@@ -356,18 +376,31 @@ class SweepEngine:
         weight = (corrupted.any(-1, keepdim=True) & ~corrupted).float()
         return (xi * out.log_alpha).sum(-1), (weight * out.log_alpha).sum(-1)
 
+    def _batch_omega(self, out, corrupted) -> torch.Tensor:
+        """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean) or as coded (sum), by protocol."""
+        if not bool(self.omega_code.any()):
+            return vmap(energy_regularizer)(out.log_alpha, corrupted)  # eq. 5.12
+        code_form = self._omega(out, corrupted)[1].sum(1)  # notes item 5
+        if bool(self.omega_code.all()):
+            return code_form
+        return torch.where(self.omega_code, code_form, vmap(energy_regularizer)(out.log_alpha, corrupted))
+
     def _penalties(self, params) -> torch.Tensor:
         return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)
 
     def train_step(self, data: StreamData, rows: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-        """One Adam step of the ``active`` models on the rows ``rows`` (K, b) of their streams; returns the losses (K,)."""
-        logits, out = self._forward(self.params, data, rows)
-        loss = bce_per_sample(logits, data.y[rows], self.pos_weight).mean(1)  # (K,)
+        """One Adam step of the ``active`` models on mini-batch rows (U, b) of each (stream, order) pair; returns the losses (K,).
+
+        ``rows`` comes from :meth:`new_order` with ``per_model=False``.
+        """
+        batch = self._rows_of_pairs(data, rows)  # each (K, b, ...)
+        potentials = None
         if self.family == "with":
-            corrupted = data.corrupted[self.stream_of.unsqueeze(1), rows]  # (K, b, 2)
-            mean_form = vmap(energy_regularizer)(out.log_alpha, corrupted)  # eq. 5.12 (K,)
-            code_form = self._omega(out, corrupted)[1].sum(1)  # notes item 5 (K,)
-            loss = loss + self._penalties(self.params) - self.lambda_e * torch.where(self.omega_code, code_form, mean_form)
+            potentials = coupled_potentials(batch["softplus"], batch["quadratic"], self.coupled)  # (K, b, 2)
+        logits, out = forward(self.family, self.params, batch["x"], potentials, self.psi_min, self.rho)
+        loss = bce_per_sample(logits, batch["y"], self.pos_weight).mean(1)  # (K,)
+        if self.family == "with":
+            loss = loss + self._penalties(self.params) - self.lambda_e * self._batch_omega(out, batch["corrupted"])
         self.optimizer.zero_grad()
         loss.sum().backward()
         self.optimizer.step(active)
@@ -440,7 +473,7 @@ class SweepEngine:
     def _epoch(self, data: StreamData, active_models: torch.Tensor) -> torch.Tensor:
         """One pass of mini-batches over ``data`` for the ``active_models``; mean training loss (K,)."""
         n, b = data.x.shape[1], self.settings.batch_size
-        order = self.new_order(n)
+        order = self.new_order(n, per_model=False)  # (U, n)
         total = torch.zeros(self.k, device=self.device)
         count = torch.zeros(self.k, device=self.device)
         for start in range(0, n, b):
@@ -495,14 +528,13 @@ class SweepEngine:
         p_val = self.val_probabilities.cpu().numpy()
         y_test, y_val = self.test.y.cpu().numpy(), self.val.y.cpu().numpy()
         stream = self.stream_of.cpu().numpy()
-        rows = []
-        for k in range(self.k):
-            t, mask, val_mask = self.thresholds[k], self.test.corrupted[stream[k]].cpu().numpy(), self.val.corrupted[stream[k]].cpu().numpy()
-            row = {f"f1_{n}": v for n, v in f1_by_subset(p_subset[k] >= t, y_test, mask).items()}
-            row["f1_noisy_test"] = f1_by_subset(p_whole[k] >= t, y_test, mask * False)["clean"]
-            row.update({f"val_f1_{n}": v for n, v in f1_by_subset(p_val[k] >= t, y_val, val_mask).items()})
-            rows.append(row)
-        table = pd.concat([self.configs.drop(columns="protocol"), pd.DataFrame(rows)], axis=1)
+        t = np.asarray(self.thresholds).reshape(-1, 1)
+        test_masks, val_masks = self.test.corrupted.cpu().numpy()[stream], self.val.corrupted.cpu().numpy()[stream]
+        scores = {f"f1_{n}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
+        scores["f1_noisy_test"] = f1_many(p_whole >= t, y_test)
+        scores.update({f"val_f1_{n}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
+        rows = pd.DataFrame(scores)
+        table = pd.concat([self.configs.drop(columns="protocol"), rows], axis=1)
         table.insert(0, "model", self.family)
         table.insert(5, "protocol", [p.label() for p in self.protocols])
         table["threshold"] = self.thresholds
@@ -569,7 +601,8 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
 
     def compute():
         start = time.perf_counter()
-        with single_cpu_thread(device):
+        # a few small models gain nothing from intra-op threads; hundreds stacked do
+        with single_cpu_thread(device) if len(frame) < SMALL_SWEEP else contextlib.nullcontext():
             engine = SweepEngine(family, frame, splits, settings, energies=energies, base=base, device=device)
             out = engine.fit(progress=progress).result()
         out["seconds"] = time.perf_counter() - start

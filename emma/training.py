@@ -214,6 +214,50 @@ def f1_by_subset(predicted, y, corrupted) -> dict[str, float]:
     return out
 
 
+def f1_many(predicted, y, rows=None) -> np.ndarray:
+    """F1 of K models at once, each on its own rows: 2TP / (2TP + FP + FN), 0 when that is 0/0.
+
+    :func:`sklearn.metrics.f1_score` (``zero_division=0``) for one model at a time costs
+    milliseconds of input validation per call; a sweep scores thousands of (model, subset)
+    pairs, so this counts the confusion entries of all of them in one vectorised pass.
+    ``tests/test_sweep.py`` checks it against ``f1_score``.
+
+    Parameters
+    ----------
+    predicted : bool array, shape (K, n)
+    y : array, shape (n,) or (K, n)
+        True classes in {0, 1}.
+    rows : bool array, shape (K, n), optional
+        The samples each model is scored on (all by default); NaN for a model with none.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> f1_many(np.array([[1, 0, 1, 1]], bool), np.array([1, 0, 0, 1])).round(4).tolist()
+    [0.8]
+    """
+    predicted = np.asarray(predicted).astype(bool)
+    if predicted.ndim != 2:
+        raise ValueError(f"predicted must have shape (K, n), got {predicted.shape}")
+    truth = np.broadcast_to(np.asarray(y).astype(bool), predicted.shape)
+    rows = np.ones_like(predicted) if rows is None else np.broadcast_to(np.asarray(rows).astype(bool), predicted.shape)
+    tp = (predicted & truth & rows).sum(1)
+    fp = (predicted & ~truth & rows).sum(1)
+    fn = (~predicted & truth & rows).sum(1)
+    denominator = 2 * tp + fp + fn
+    f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+    return np.where(rows.any(1), f1, np.nan)
+
+
+def f1_many_by_subset(predicted, y, corrupted) -> dict[str, np.ndarray]:
+    """:func:`f1_by_subset` for K models: ``predicted`` (K, n), ``corrupted`` (K, n, 2). Returns name -> (K,)."""
+    corrupted = np.asarray(corrupted).astype(bool)
+    return {name: f1_many(predicted, y, (corrupted[..., 0] == ip) & (corrupted[..., 1] == dm)) for name, (ip, dm) in SUBSETS.items()}
+
+
 class BatchedAdam:
     """Adam (Kingma & Ba 2015, as :class:`torch.optim.Adam` computes it) for K stacked models.
 
@@ -239,6 +283,7 @@ class BatchedAdam:
         self.step_count = torch.zeros(first.shape[0], dtype=torch.float64, device=first.device)  # (K,)
         self.exp_avg = {n: torch.zeros_like(p) for n, p in self.params.items()}
         self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        self._uniform: bool | None = True
 
     def zero_grad(self) -> None:
         for p in self.params.values():
@@ -249,8 +294,11 @@ class BatchedAdam:
         """One Adam step of the models where ``active`` (bool, (K,)) is True (all by default)."""
         beta1, beta2 = self.betas
         k = self.step_count.shape[0]
+        if (active is None or bool(active.all())) and self._in_step():
+            return self._step_all()
         active = torch.ones(k, dtype=torch.bool, device=self.step_count.device) if active is None else active
         self.step_count += active.to(torch.float64)
+        self._uniform = None
         steps = self.step_count.clamp(min=1)
         step_size = (self.lr / (1 - beta1**steps)).float()  # (K,)
         correction2_sqrt = torch.sqrt(1 - beta2**steps).float()
@@ -266,6 +314,28 @@ class BatchedAdam:
             update = m / (v.sqrt() / correction2_sqrt.view(shape) + self.eps) * step_size.view(shape)
             p.sub_(torch.where(on, update, torch.zeros_like(update)))
 
+    def _in_step(self) -> bool:
+        """True when every model has taken the same number of steps (one bias correction for all)."""
+        if self._uniform is None:
+            self._uniform = bool((self.step_count == self.step_count[0]).all())
+        return self._uniform
+
+    def _step_all(self) -> None:
+        """Every model steps: the multi-tensor form of :class:`torch.optim.Adam`'s update, one op per stage."""
+        beta1, beta2 = self.betas
+        names = [n for n, p in self.params.items() if p.grad is not None]
+        params, grads = [self.params[n] for n in names], [self.params[n].grad for n in names]
+        m, v = [self.exp_avg[n] for n in names], [self.exp_avg_sq[n] for n in names]
+        self.step_count += 1
+        step = float(self.step_count[0])
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, 1 - beta2)
+        denominator = torch._foreach_sqrt(v)
+        torch._foreach_div_(denominator, (1 - beta2**step) ** 0.5)
+        torch._foreach_add_(denominator, self.eps)
+        torch._foreach_addcdiv_(params, m, denominator, -self.lr / (1 - beta1**step))
+
     def state(self) -> dict[str, object]:
         """A copy of the optimiser state: ``step_count`` (K,), ``exp_avg`` and ``exp_avg_sq`` dicts."""
         return {"step_count": self.step_count.clone(), "exp_avg": {n: v.clone() for n, v in self.exp_avg.items()},
@@ -274,6 +344,7 @@ class BatchedAdam:
     def load(self, state: Mapping[str, object]) -> None:
         """Restore a :meth:`state` (the code's ``optimizer.load_state_dict`` at the best epoch)."""
         self.step_count = state["step_count"].clone()
+        self._uniform = None
         self.exp_avg = {n: v.clone() for n, v in state["exp_avg"].items()}
         self.exp_avg_sq = {n: v.clone() for n, v in state["exp_avg_sq"].items()}
 

@@ -150,3 +150,21 @@ def test_rescoring_a_sweep_with_its_own_thresholds_reproduces_its_table(splits, 
     again = score_on_test(result, splits, energies=energies)
     for column in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy"):
         assert np.allclose(again[column], result["table"][column])
+
+
+def test_f1_of_many_models_at_once_equals_sklearns_f1_score_per_model_and_subset():
+    from sklearn.metrics import f1_score
+
+    from emma.training import f1_many, f1_many_by_subset
+
+    rng = np.random.default_rng(0)
+    predicted, y = rng.random((6, 50)) < 0.3, rng.random(50) < 0.2
+    corrupted = np.zeros((6, 50, 2), bool)
+    corrupted[:, :10, 0], corrupted[:, 10:20, 1] = True, True
+    predicted[5] = False  # no positive prediction: F1 is 0 by sklearn's zero_division=0
+    ours = f1_many_by_subset(predicted, y, corrupted)
+    for k in range(6):
+        assert f1_many(predicted, y)[k] == pytest.approx(f1_score(y, predicted[k], zero_division=0.0))
+        for name, value in f1_by_subset(predicted[k], y, corrupted[k]).items():
+            assert ours[name][k] == pytest.approx(value)
+    assert np.isnan(f1_many(predicted, y, np.zeros((6, 50), bool))).all()
