@@ -31,7 +31,8 @@ from emma.energy import fit_mode_autoencoders
 from emma.models import init_parameters
 from emma.runtime import resolve_device
 from emma.protocol import ORIGINAL, SOUND
-from emma.sweep import SweepEngine, TrainSettings, grid
+from emma.configs import TrainSettings, grid
+from emma.sweep import SweepEngine
 
 GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 GRID_LAMBDA = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]

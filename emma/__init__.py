@@ -14,7 +14,8 @@ from .attention import (
 from .data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
 from .energy import ModeEnergies, fit_mode_autoencoders
 from .protocol import ORIGINAL, SOUND, Protocol
-from .sweep import SweepEngine, TrainSettings, run_sweep
+from .configs import TrainSettings
+from .sweep import SweepEngine, run_sweep
 from .autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_autoencoder
 from .outputs import save_figure, save_table
 from .runtime import resolve_device, seed_everything

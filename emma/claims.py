@@ -428,3 +428,16 @@ def apply_holm(claims_frame: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     downgrade = (table["verdict"] == VERDICTS[0]) & (table["p_holm"] >= alpha)  # NaN ≥ alpha is False
     table.loc[downgrade, "verdict"] = VERDICTS[1]
     return table
+
+
+def per_mode(table: pd.DataFrame, column: str, fmt: str = "{:.3f}", key: str = "mode") -> str:
+    """One value per row of ``table`` as evidence text: ``"IP 0.123, DM 0.456"``.
+
+    Examples
+    --------
+    >>> per_mode(pd.DataFrame({"mode": ["IP", "DM"], "auroc": [0.91, 0.55]}), "auroc", "{:.2f}")
+    'IP 0.91, DM 0.55'
+    """
+    if column not in table or key not in table:
+        raise ValueError(f"table must have the columns {key!r} and {column!r}, got {list(table.columns)}")
+    return ", ".join(f"{row[key]} " + fmt.format(row[column]) for _, row in table.iterrows())

@@ -15,7 +15,8 @@ import torch
 
 from .data import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 from .models import forward
-from .sweep import TrainSettings, corrupted_split, coupled_potentials, energies_for, potential_parts
+from .configs import TrainSettings
+from .streams import corrupted_split, coupled_potentials, energies_for, potential_parts
 from .training import f1_by_subset
 
 #: The columns that identify a model in a sweep's table.
@@ -163,6 +164,38 @@ def generalisation_curves(result: dict, splits, nsr_db_levels, *, energies=None)
     out["corrupted"] = np.where(out["sigma_dm"] == 0.0, "IP", "DM")
     out["nsr_db"] = sigma_to_nsr_db(out[["sigma_ip", "sigma_dm"]].max(axis=1).to_numpy())
     return out
+
+
+def study_curves(family_sweeps: dict, selected: dict, splits, nsr_db_levels, *, energies=None) -> pd.DataFrame:
+    """:func:`generalisation_curves` of base, without, alternative and the selected ``with``, with a ``family`` column."""
+    frames = [generalisation_curves(family_sweeps[f], splits, nsr_db_levels).assign(family=f) for f in ("base", "without", "alternative")]
+    frames.append(generalisation_curves(selected, splits, nsr_db_levels, energies=energies).assign(family="with"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def single_mode_f1(family_sweeps: dict, splits) -> dict[str, np.ndarray]:
+    """Per-seed F1 on the (clean, or as the protocol left it) test set of the model that sees only the *other* mode.
+
+    ``"IP"``: IP is failing, so the DM-only model's F1; ``"DM"``: the IP-only model's.
+    """
+    return {"IP": noise_response(family_sweeps["dm_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy(),
+            "DM": noise_response(family_sweeps["ip_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy()}
+
+
+def regularizer_levels(ranked: pd.DataFrame, chosen: dict, name: str, values) -> dict[str, float]:
+    """"none" (0), "good" and "high" (the largest of ``values``) for the regularizer ``name`` ("lambda_c" or "lambda_e").
+
+    "good" is the chosen configuration's value, or, where that is 0, the best non-zero value
+    by validation among the configurations that share the chosen ρ and other λ.
+    """
+    if name not in ("lambda_c", "lambda_e"):
+        raise ValueError(f"name must be 'lambda_c' or 'lambda_e', got {name!r}")
+    good = chosen[name]
+    if good == 0.0:
+        other = "lambda_e" if name == "lambda_c" else "lambda_c"
+        nonzero = ranked[np.isclose(ranked["rho"], chosen["rho"]) & (ranked[name] > 0) & np.isclose(ranked[other], chosen[other])]
+        good = float(nonzero.sort_values("validation_score", ascending=False)[name].iloc[0]) if len(nonzero) else good
+    return {"none": 0.0, "good": good, "high": float(max(values))}
 
 
 @torch.no_grad()

@@ -17,9 +17,9 @@ import torch
 
 from .data import corrupt
 from .evaluation import CASES, model_outputs, select, summarise
-from .protocol import ORIGINAL, SOUND, Protocol
+from .protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
 from .study import BASELINES, plan, rows_for
-from .sweep import corrupted_split
+from .streams import corrupted_split
 
 #: The three F1 columns of the thesis's table.
 METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
@@ -86,15 +86,36 @@ def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) 
     return out
 
 
+def _unique(protocols) -> list[Protocol]:
+    out = []
+    for protocol in protocols:
+        if protocol not in out:
+            out.append(protocol)
+    return out
+
+
+def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
+    """The first stage of the study, shared by the chapters "Experiment II" and "Explaining the thesis's numbers".
+
+    Every baseline under SOUND, ORIGINAL and every step of the decomposition (they are
+    cheap, and stacked they train in the time of a few), and the whole grid of ``with``
+    under SOUND and ORIGINAL. Both chapters call it with the same arguments, so the second
+    reads the first's models from the cache.
+    """
+    steps = [s["protocol"] for s in decomposition_steps(order=order)]
+    return pd.concat([plan([SOUND, ORIGINAL], seeds, families=("ip_only", "dm_only")),
+                      plan(_unique([SOUND, ORIGINAL] + steps), seeds, families=("base", "alternative", "without")),
+                      plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
+
+
 def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:
-    """The models of the decomposition: per step protocol, the baselines and two ``with`` configurations.
+    """The second stage: ``with`` at two configurations under every step protocol (the baselines are in :func:`study_plan`).
 
     ``selected`` maps a selection rule ("validation", "test") to the configuration it picked
     on the full grid of the endpoint protocol that uses it; a step takes its own rule's pick.
     """
-    protocols = [ORIGINAL, SOUND] + [s["protocol"] for s in steps]
-    frames = [plan(protocols, seeds, families=("ip_only", "dm_only", "base", "alternative", "without"))]
-    for protocol in protocols:
+    frames = []
+    for protocol in _unique([ORIGINAL, SOUND] + [s["protocol"] for s in steps]):
         configs = pd.DataFrame([rank1, selected[protocol.selection]]).drop_duplicates()
         frames.append(plan(protocol, seeds, configs, families=("with",)))
     return pd.concat(frames, ignore_index=True)

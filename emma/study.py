@@ -17,7 +17,9 @@ from .evaluation import base_for, select
 from .models import FAMILIES
 from .protocol import Protocol
 from .runtime import progress_disabled
-from .sweep import TrainSettings, in_place_splits, run_sweep
+from .configs import TrainSettings
+from .streams import in_place_splits
+from .sweep import run_sweep
 
 #: The baselines of the study, in the order of the thesis's table.
 BASELINES = ("ip_only", "dm_only", "base", "without", "alternative")
@@ -84,8 +86,11 @@ def _unique(rows: pd.DataFrame, family: str) -> pd.DataFrame:
     return rows.loc[~key.duplicated()].reset_index(drop=True)
 
 
-def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, device="cpu", cache_dir=None, progress=None) -> dict:
+def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, base: dict | None = None, device="cpu", cache_dir=None, progress=None) -> dict:
     """Train every model of a :func:`plan`; one sweep per family, every protocol stacked.
+
+    ``base`` is a finished ``base`` sweep to start ``without`` and ``with`` from, for a plan
+    without the ``base`` family (a second stage of a study).
 
     Returns
     -------
@@ -94,11 +99,11 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     """
     if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
         raise TypeError("models must be the DataFrame of emma.study.plan")
-    sweeps = {}
+    sweeps = {} if base is None else {"base": base}
     order = [f for f in ("ip_only", "dm_only", "base", "alternative", "without", "with") if f in set(models["family"])]
     needs_base = {"without", "with"} & set(order)
-    if needs_base and "base" not in order:
-        raise ValueError("a plan with 'without' or 'with' needs the 'base' family too")
+    if needs_base and "base" not in order and base is None:
+        raise ValueError("a plan with 'without' or 'with' needs the 'base' family too, or base=<a finished base sweep>")
     for family in order:
         rows = _unique(models[models["family"] == family].drop(columns="family"), family)
         base = base_for(sweeps["base"], rows["seed"], rows["protocol"]) if family in needs_base else None

@@ -10,15 +10,14 @@ protocol and the original code's, and every step between them, train side by sid
 Randomness belongs to a model's *seed*, never to its position in the stack:
 
 * the corrupted copy of each split (50 % clean, 25 % IP noisy, 25 % DM noisy, σ = 0.5)
-  is drawn once per seed, separately for train, validation and test;
+  is drawn once per seed, separately for train, validation and test (:mod:`emma.streams`);
 * the mini-batch order is a fresh permutation per epoch, from a generator of the seed
   (``init="per_seed"``) or of the seed and configuration (``init="shared"``);
 * initial parameters depend on family and seed (:func:`emma.models.init_parameters`).
 
-The data a model trains on is one *stream*: its seed's split, clean or carrying the
-seed's draw (``corruption_in_place``), with the potentials of its seed's autoencoders
-(fitted on the clean or the corrupted training set). A batch-coupled potential sums
-½‖X − b_r‖² over the rows of one call (:func:`coupled_potentials`).
+So a model's row does not depend on what is stacked beside it (``tests/test_protocol.py``).
+The table of models and the settings live in :mod:`emma.configs`, the data each model
+sees in :mod:`emma.streams`, the scoring of a finished sweep in :mod:`emma.evaluation`.
 """
 from __future__ import annotations
 
@@ -26,8 +25,6 @@ import contextlib
 import dataclasses
 import os
 import time
-import zlib
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -38,10 +35,24 @@ from tqdm.auto import tqdm
 
 from .attention import PARAMETER_NAMES, capacity, capacity_relu, energy_regularizer, project_parameters_
 from .cache import cached
-from .data import Split, Splits, corrupt, tensor_fingerprint
+from .configs import TrainSettings, check_configs, grid  # noqa: F401 (re-exported)
+from .data import Splits, tensor_fingerprint
 from .models import CORRUPTED_TRAINING, FROM_BASE, check_family, forward, init_parameters
 from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device, single_cpu_thread
+from .streams import (  # noqa: F401 (re-exported)
+    StreamData,
+    _order_seed,
+    _stream_data,
+    code_batches,
+    corrupted_split,
+    coupled_potentials,
+    coupled_psi_min,
+    energies_for,
+    in_place_splits,
+    noise_generator,
+    potential_parts,
+)
 from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
@@ -50,200 +61,6 @@ ENGINE_VERSION = 2
 BLOCK = 2048
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.runtime.single_cpu_thread`).
 SMALL_SWEEP = 64
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """The training settings shared by every protocol (thesis defaults).
-
-    Attributes
-    ----------
-    epochs : int
-        Upper limit of epochs (35 in the code; the text says 30).
-    batch_size : int
-    lr : float
-        Adam's learning rate.
-    sigma : float
-        Noise σ of the corruption scheme (0.5, i.e. NSR −6 dB).
-    clean_fraction : float
-        Fraction of samples left clean by the scheme.
-    """
-
-    epochs: int = 35
-    batch_size: int = 32
-    lr: float = 1e-3
-    sigma: float = 0.5
-    clean_fraction: float = 0.5
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if not self.sigma >= 0:
-            raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
-
-
-def grid(rhos, lambdas_c, lambdas_e, seeds) -> pd.DataFrame:
-    """Every combination of (ρ, λ_c, λ_e) and seed, one row per model (seed varies slowest)."""
-    rows = [
-        {"seed": int(s), "rho": float(r), "lambda_c": float(c), "lambda_e": float(e)}
-        for s in seeds
-        for r in rhos
-        for c in lambdas_c
-        for e in lambdas_e
-    ]
-    return pd.DataFrame(rows)
-
-
-def check_configs(configs, protocol: Protocol = SOUND) -> pd.DataFrame:
-    """The model table: ``seed, rho, lambda_c, lambda_e, protocol`` (``protocol`` filled where absent)."""
-    if isinstance(configs, Mapping) or not isinstance(configs, (pd.DataFrame, list, tuple)):
-        raise TypeError("configs must be a DataFrame or a list of dicts with a 'seed' (and rho, lambda_c, lambda_e)")
-    if not isinstance(protocol, Protocol):
-        raise TypeError(f"protocol must be an emma.protocol.Protocol, got {type(protocol).__name__}")
-    frame = pd.DataFrame(list(configs) if not isinstance(configs, pd.DataFrame) else configs).reset_index(drop=True)
-    if len(frame) == 0 or "seed" not in frame:
-        raise ValueError("configs must hold at least one model, each with a 'seed'")
-    for column, default in (("rho", 1.0), ("lambda_c", 0.0), ("lambda_e", 0.0)):
-        if column not in frame:
-            frame[column] = default
-    if "protocol" not in frame:
-        frame["protocol"] = [protocol] * len(frame)
-    if not all(isinstance(p, Protocol) for p in frame["protocol"]):
-        raise TypeError("configs: every entry of the 'protocol' column must be a Protocol")
-    frame["seed"] = frame["seed"].astype(int)
-    if (frame["seed"] < 0).any():
-        raise ValueError("configs: every seed must be a non-negative integer")
-    if (frame["rho"] <= 0).any():
-        raise ValueError("configs: every rho (coldness ρ) must be > 0")
-    if (frame[["lambda_c", "lambda_e"]] < 0).any().any():
-        raise ValueError("configs: lambda_c and lambda_e must be >= 0")
-    first = ["seed", "rho", "lambda_c", "lambda_e", "protocol"]
-    return frame[first + [c for c in frame if c not in first]]
-
-
-# ----------------------------------------------------------------------------- data and potentials
-
-
-def noise_generator(seed: int, split: str) -> torch.Generator:
-    """The generator of the corruption of ``split`` ("train", "val", "test") for ``seed``."""
-    return torch.Generator().manual_seed(1_000_003 * (1 + ("train", "val", "test").index(split)) + int(seed))
-
-
-def corrupted_split(splits: Splits, split: str, seed: int, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seed's corrupted copy of ``split``, in split order: (x (n, 8), mask (n, 2))."""
-    x0 = getattr(splits, split).x.detach().cpu()
-    return corrupt(x0, settings.sigma, noise_generator(seed, split), settings.clean_fraction)
-
-
-def in_place_splits(splits: Splits, seed: int, settings: TrainSettings) -> Splits:
-    """The splits as the code left them after ``apply_corruption`` (notes item 1): each carries the seed's draw."""
-    parts = {s: Split(corrupted_split(splits, s, seed, settings)[0], getattr(splits, s).y.cpu(), getattr(splits, s).index) for s in ("train", "val", "test")}
-    return dataclasses.replace(splits, train=parts["train"], val=parts["val"], test=parts["test"])
-
-
-@torch.no_grad()
-def potential_parts(energies, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Σ softplus, ½‖x − b_r‖²) of each mode's autoencoder, each (..., n, 2), for x (..., n, 8)."""
-    flat = x.reshape(-1, x.shape[-1])
-    parts = []
-    for m, model in enumerate(energies.models):
-        xm = flat[:, 4 * m : 4 * m + 4].to(energies.psi_min.device)
-        quadratic = 0.5 * ((xm - model.bias_visible) ** 2).sum(dim=1)  # eq. 4.7, quadratic term
-        parts.append((quadratic - model.potential(xm), quadratic))
-    softplus = torch.stack([p[0] for p in parts], dim=-1).reshape(*x.shape[:-1], 2).to(x.device)
-    quadratic = torch.stack([p[1] for p in parts], dim=-1).reshape(*x.shape[:-1], 2).to(x.device)
-    return softplus, quadratic
-
-
-def coupled_potentials(softplus: torch.Tensor, quadratic: torch.Tensor, coupled: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
-    """Ψ per sample (eq. 4.7) or batch-coupled, per model. (K, n, 2).
-
-    Parameters
-    ----------
-    softplus, quadratic : Tensor, shape (K, n, 2)
-    coupled : bool Tensor, shape (K,)
-        Models whose potential is batch-coupled: ½‖X − b_r‖² summed over the rows of one
-        call is added to every sample of that call (the original code, notes item 7).
-    groups : long Tensor, shape (K, n), optional
-        The call each row belongs to (e.g. its mini-batch or its test subset); one call
-        for all rows when None.
-    """
-    own = quadratic - softplus
-    if not bool(coupled.any()):
-        return own
-    if groups is None:
-        shared = quadratic.sum(dim=1, keepdim=True) - softplus
-    else:
-        index = groups.unsqueeze(-1).expand(-1, -1, 2)
-        sums = torch.zeros(quadratic.shape[0], int(groups.max()) + 1, 2, dtype=quadratic.dtype, device=quadratic.device)
-        sums.scatter_add_(1, index, quadratic)
-        shared = sums.gather(1, index) - softplus
-    return torch.where(coupled.view(-1, 1, 1), shared, own)
-
-
-def code_batches(n: int, batch_size: int) -> int:
-    """Mini-batches of a pass of the code's loop ``range(0, n − b, b)`` (its last batch is skipped)."""
-    return len(range(0, n - batch_size, batch_size))
-
-
-def coupled_psi_min(energies, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Ψ_min of the batch-coupled potential as the code computed it: mini-batches of ``batch_size``, in order, last skipped. (2,)"""
-    n_batches = code_batches(len(x), batch_size)
-    if n_batches < 1:
-        raise ValueError(f"x needs more than batch_size = {batch_size} rows, got {len(x)}")
-    softplus, quadratic = potential_parts(energies, x[: n_batches * batch_size].detach().cpu().unsqueeze(0))
-    groups = (torch.arange(n_batches * batch_size) // batch_size).unsqueeze(0)
-    psi = coupled_potentials(softplus, quadratic, torch.tensor([True]), groups)[0]
-    return psi.min(dim=0).values.to(energies.psi_min.device)
-
-
-def energies_for(energies, seed: int, on_corrupted: bool = False):
-    """The autoencoders of a seed: one ModeEnergies for all, a dict by seed, or by (seed, fitted on corrupted data)."""
-    if isinstance(energies, Mapping):
-        key = (int(seed), bool(on_corrupted)) if any(isinstance(k, tuple) for k in energies) else int(seed)
-        if key not in energies:
-            raise ValueError(f"energies has no autoencoders for {key} (it has {sorted(energies)})")
-        return energies[key]
-    return energies
-
-
-@dataclass
-class StreamData:
-    """One split for each data stream (axis R): features, classes, corruption mask, potential parts."""
-
-    x: torch.Tensor  # (R, n, 8)
-    y: torch.Tensor  # (n,)
-    corrupted: torch.Tensor  # (R, n, 2) bool
-    softplus: torch.Tensor | None = None  # (R, n, 2)
-    quadratic: torch.Tensor | None = None
-
-
-def _stream_data(splits, split, streams, settings, energies, device, noisy_test=False) -> StreamData:
-    xs, masks = [], []
-    for seed, noisy, _ in streams:
-        if noisy or noisy_test:
-            x, mask = corrupted_split(splits, split, seed, settings)
-        else:
-            x = getattr(splits, split).x.detach().cpu().clone()
-            mask = torch.zeros(len(x), 2, dtype=torch.bool)
-        xs.append(x)
-        masks.append(mask)
-    data = StreamData(torch.stack(xs).to(device), getattr(splits, split).y.detach().to(device), torch.stack(masks).to(device))
-    if energies is not None:
-        parts = [potential_parts(energies_for(energies, s, ae), data.x[r]) for r, (s, _, ae) in enumerate(streams)]
-        data.softplus, data.quadratic = torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
-    return data
-
-
-def _order_seed(seed: int, config, init: str) -> int:
-    if init == "per_seed":
-        return 2_000_003 + int(seed)
-    text = f"{int(seed)}|{config['rho']!r}|{config['lambda_c']!r}|{config['lambda_e']!r}"
-    return 3_000_017 + zlib.crc32(text.encode())
 
 
 # ----------------------------------------------------------------------------- the engine

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from .claims import VERDICTS, apply_holm, claims_table, levels_off, non_inferiority, paired_test
-from .evaluation import generalisation_curves, noise_response
+from .evaluation import noise_response
 from .thesis import THESIS_TABLE, TRAINING_NSR_DB
 
 
@@ -33,7 +33,7 @@ class RobustnessEvidence:
     grid: pd.DataFrame  # per configuration: mean noisy-test F1 and mean learned capacity
 
 
-def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame, splits, energies, *, nsr_db_levels, top_sigma: float, both_sigmas) -> RobustnessEvidence:
+def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame, splits, energies, *, curves: pd.DataFrame, single_mode: dict, top_sigma: float, both_sigmas) -> RobustnessEvidence:
     """Collect the evidence of one protocol.
 
     Parameters
@@ -44,23 +44,19 @@ def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame
         The chosen ``with`` configuration under the same protocol, one model per seed.
     grid_summary : DataFrame
         :func:`emma.evaluation.rank_grid` of the protocol's whole grid.
-    nsr_db_levels : sequence of float
-        NSR levels of the generalisation curves.
+    curves, single_mode
+        :func:`emma.evaluation.study_curves` and :func:`emma.evaluation.single_mode_f1` of the same models.
     top_sigma : float
         σ of the "noisy mode" end of the β claims.
     both_sigmas : (float, float)
         Low and high σ on both modes for the total-energy claim.
     """
-    curves = pd.concat([generalisation_curves(sweeps[f], splits, nsr_db_levels).assign(family=f) for f in ("base", "without", "alternative")]
-                       + [generalisation_curves(selected, splits, nsr_db_levels, energies=energies).assign(family="with")], ignore_index=True)
-    single = {"IP": noise_response(sweeps["dm_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy(),
-              "DM": noise_response(sweeps["ip_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy()}
     beta = noise_response(selected, splits, [(0.0, 0.0), (top_sigma, 0.0), (0.0, top_sigma)], energies=energies, f1=False)
     low, high = both_sigmas
     energy = noise_response(selected, splits, [(low, low), (high, high)], energies=energies, f1=False)
     scores = {f: r["table"].sort_values("seed") for f, r in {**sweeps, "with": selected}.items()}
     grid = grid_summary[["rho", "lambda_c", "lambda_e", "f1_noisy_test_mean", "capacity_mean"]].copy()
-    return RobustnessEvidence(scores, curves, single, beta, energy, grid)
+    return RobustnessEvidence(scores, curves, single_mode, beta, energy, grid)
 
 
 def capacity_extremes(grid: pd.DataFrame, alpha: float = 0.05) -> dict:

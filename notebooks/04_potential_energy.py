@@ -63,7 +63,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emma.claims import claims_table, verdict_from_flags
+from emma.claims import claims_table, per_mode, verdict_from_flags
 from emma.data import MODE_NAMES, MODE_SLICES, add_noise, fetch_htru2, make_splits, sigma_to_nsr_db
 from emma.energy import batch_coupled_potential, fit_mode_autoencoders, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
@@ -503,10 +503,6 @@ coupling.round(2)
 
 
 # %%
-def by_mode(table, column, fmt="{:.3f}"):
-    return ", ".join(f"{row['mode']} " + fmt.format(row[column]) for _, row in table.iterrows())
-
-
 claims = []
 
 # 1. Ψ rises with noise: increasing at every step of the sweep, for every mode and seed.
@@ -519,8 +515,8 @@ claims.append(
     {
         "claim": "Ψ of a mode rises as noise on it grows",
         "thesis_evidence": f"eq. 4.4 (Ψ ∝ −log p); the thesis's noise sweep (σ {NOISE_SWEEP_SIGMA[0]:g} to {NOISE_SWEEP_SIGMA[1]:g})",
-        "our_evidence": f"rise of mean Ψ from σ=0 to σ={sigmas.max():g}: {by_mode(at_max, 'psi_rise', '{:+.2f}')} "
-        f"(the ½‖x − b_r‖² term alone: {by_mode(at_max, 'quadratic_rise', '{:+.2f}')}); "
+        "our_evidence": f"rise of mean Ψ from σ=0 to σ={sigmas.max():g}: {per_mode(at_max, 'psi_rise', '{:+.2f}')} "
+        f"(the ½‖x − b_r‖² term alone: {per_mode(at_max, 'quadratic_rise', '{:+.2f}')}); "
         f"rising at every step in {int(monotone.sum())} of {len(monotone)} (mode, seed) runs",
         "verdict": verdict_from_flags(monotone),
     }
@@ -534,8 +530,8 @@ claims.append(
     {
         "claim": "Ψ tells a noisy mode from a clean one",
         "thesis_evidence": "EMMA's premise: Ψ_i is the failure intensity of mode i (ch. 5, slides)",
-        "our_evidence": f"AUROC noisy vs clean at σ={training_sigma}: {by_mode(at_train, 'psi_auroc')}; "
-        f"at σ={sigmas.max():g}: {by_mode(at_max, 'psi_auroc')}",
+        "our_evidence": f"AUROC noisy vs clean at σ={training_sigma}: {per_mode(at_train, 'psi_auroc')}; "
+        f"at σ={sigmas.max():g}: {per_mode(at_max, 'psi_auroc')}",
         "verdict": verdict_from_flags(flags_train, partly_flags=flags_max),
     }
 )
@@ -547,7 +543,7 @@ claims.append(
         "claim": "autoencoders trained on pulsars give non-pulsars a higher Ψ",
         "thesis_evidence": "the thesis's out-of-distribution figure; code: 'higher energy on the unseen class'",
         "our_evidence": "; ".join(
-            f"{n} epochs: {by_mode(pulsar_only[pulsar_only['epochs'] == n], 'psi_auroc')}" for n in ood_epochs
+            f"{n} epochs: {per_mode(pulsar_only[pulsar_only['epochs'] == n], 'psi_auroc')}" for n in ood_epochs
         ),
         "verdict": verdict_from_flags(pulsar_only["psi_auroc"] >= good_auroc),
     }
@@ -577,9 +573,9 @@ claims.append(
     {
         "claim": "a missing mode (zeros) gets a high Ψ",
         "thesis_evidence": "the thesis's code, experiment 2.1 (missing-mode figures); needed for EMMA to damp it",
-        "our_evidence": f"percentile of Ψ(0) among clean test Ψ: {by_mode(main, 'percentile_of_missing', '{:.1f}')}; "
-        f"Ψ(0) − median clean Ψ: {by_mode(main, 'missing_minus_median', '{:+.3f}')}, against a mean rise of "
-        f"{by_mode(at_train, 'psi_rise', '{:+.3f}')} under noise σ={training_sigma}",
+        "our_evidence": f"percentile of Ψ(0) among clean test Ψ: {per_mode(main, 'percentile_of_missing', '{:.1f}')}; "
+        f"Ψ(0) − median clean Ψ: {per_mode(main, 'missing_minus_median', '{:+.3f}')}, against a mean rise of "
+        f"{per_mode(at_train, 'psi_rise', '{:+.3f}')} under noise σ={training_sigma}",
         "verdict": verdict_from_flags(main["percentile_of_missing"] >= missing_percentile),
     }
 )

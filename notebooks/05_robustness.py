@@ -99,17 +99,21 @@ from emma.evaluation import (
     noise_response,
     per_sample_outcomes,
     rank_grid,
+    regularizer_levels,
     score_on_test,
     select,
     selected_config,
+    single_mode_f1,
+    study_curves,
     summarise,
 )
 from emma.outputs import save_figure, save_table
 from emma.plots import FAMILY_COLORS
 from emma.protocol import ORIGINAL, SOUND
 from emma.runtime import resolve_device
-from emma.study import fit_energies, plan, run_study, under
-from emma.sweep import TrainSettings, grid
+from emma.replay import study_plan
+from emma.study import fit_energies, run_study, under
+from emma.configs import TrainSettings, grid
 from emma.thesis import (
     ROBUSTNESS_FIGURE_CAPACITY,
     SLIDES_OUTCOMES,
@@ -205,7 +209,7 @@ print("Ψ_min per (seed, fitted on corrupted data):", {k: [round(v, 2) for v in 
 
 # %%
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-study = run_study(splits, plan([SOUND, ORIGINAL], seeds, configs), settings, energies=energies, device=device, cache_dir=cache_dir)
+study = run_study(splits, study_plan(seeds, configs), settings, energies=energies, device=device, cache_dir=cache_dir)
 sweeps = {family: under(result, SOUND) for family, result in study.items()}
 original = {family: under(result, ORIGINAL) for family, result in study.items()}
 timing = pd.DataFrame(
@@ -470,20 +474,9 @@ plt.show()
 # configuration (chosen on the test set) and its test set already corrupted in place.
 
 # %%
-def study_curves(family_sweeps, selected):
-    frames = [generalisation_curves(family_sweeps[f], splits, nsr_db_levels).assign(family=f) for f in ["base", "without", "alternative"]]
-    frames.append(generalisation_curves(selected, splits, nsr_db_levels, energies=energies).assign(family="with"))
-    return pd.concat(frames, ignore_index=True)
-
-
-def single_mode_f1(family_sweeps):
-    return {"IP": noise_response(family_sweeps["dm_only"], splits, [(0.0, 0.0)])["f1"].to_numpy(),  # IP failing: the clean DM alone
-            "DM": noise_response(family_sweeps["ip_only"], splits, [(0.0, 0.0)])["f1"].to_numpy()}
-
-
-robustness_curves = study_curves(sweeps, best_sweep)
-original_curves = study_curves(original, original_best)
-single_mode, original_single_mode = single_mode_f1(sweeps), single_mode_f1(original)
+robustness_curves = study_curves(sweeps, best_sweep, splits, nsr_db_levels, energies=energies)
+original_curves = study_curves(original, original_best, splits, nsr_db_levels, energies=energies)
+single_mode, original_single_mode = single_mode_f1(sweeps, splits), single_mode_f1(original, splits)
 save_table(pd.concat([robustness_curves.assign(protocol="sound"), original_curves.assign(protocol="original")]), "robustness_generalisation", output_dir)
 styles = [(f, FAMILY_COLORS[f], f) for f in ["base", "without", "alternative", "with"]]
 fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
@@ -524,21 +517,10 @@ plt.show()
 # is the best non-zero value by validation.
 
 # %%
-def levels(name):
-    values = lambdas_c if name == "lambda_c" else lambdas_e
-    chosen = best_config[name]
-    if chosen == 0.0:
-        nonzero = grid_summary[np.isclose(grid_summary["rho"], best_config["rho"]) & (grid_summary[name] > 0)]
-        other = "lambda_e" if name == "lambda_c" else "lambda_c"
-        nonzero = nonzero[np.isclose(nonzero[other], best_config[other])]
-        chosen = float(nonzero.sort_values("validation_score", ascending=False)[name].iloc[0]) if len(nonzero) else chosen
-    return {"none": 0.0, "good": chosen, "high": max(values)}
-
-
 fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
 influence_rows = []
 for i, name in enumerate(["lambda_c", "lambda_e"]):
-    for (tag, value), color in zip(levels(name).items(), ["tab:gray", "tab:blue", "crimson"]):
+    for (tag, value), color in zip(regularizer_levels(grid_summary, best_config, name, lambdas_c if name == "lambda_c" else lambdas_e).items(), ["tab:gray", "tab:blue", "crimson"]):
         config = {**best_config, name: value}
         rows = config_rows(sweeps["with"], **config)
         if not rows:
@@ -619,9 +601,11 @@ threshold_rule.round(4)
 
 # %%
 judge = dict(margin=non_inferiority_margin, alpha=alpha, top_k=level_off_top_k, slope_tolerance=slope_tolerance, closeness=level_off_tolerance)
-evidence_options = dict(nsr_db_levels=nsr_db_levels, top_sigma=max(surface_sigmas), both_sigmas=(min(both_modes_sigmas), max(both_modes_sigmas)))
-sound_claims = robustness_claims(robustness_evidence(sweeps, best_sweep, grid_summary, splits, energies, **evidence_options), **judge)
-original_claims = robustness_claims(robustness_evidence(original, original_best, original_grid, splits, energies, **evidence_options), **judge)
+evidence_options = dict(top_sigma=max(surface_sigmas), both_sigmas=(min(both_modes_sigmas), max(both_modes_sigmas)))
+sound_claims = robustness_claims(robustness_evidence(sweeps, best_sweep, grid_summary, splits, energies, curves=robustness_curves, single_mode=single_mode, **evidence_options), **judge)
+original_claims = robustness_claims(
+    robustness_evidence(original, original_best, original_grid, splits, energies, curves=original_curves, single_mode=original_single_mode, **evidence_options), **judge
+)
 robustness_claims_table = both_protocols(sound_claims, original_claims)
 save_table(robustness_claims_table, "robustness_claims", output_dir)
 robustness_claims_table[["claim", "thesis_evidence", "our_evidence_sound", "verdict_sound", "verdict_original"]]

@@ -74,10 +74,10 @@ from emma.data import make_splits
 from emma.evaluation import rank_grid, selected_config
 from emma.outputs import save_figure, save_table
 from emma.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.replay import METRICS, decompose, decomposition_plan, explain, outcome_alignment, replay_f1, top10_side_by_side, waterfall
+from emma.replay import METRICS, decompose, decomposition_plan, explain, outcome_alignment, replay_f1, study_plan, top10_side_by_side, waterfall
 from emma.runtime import resolve_device
-from emma.study import fit_energies, plan, run_study, under
-from emma.sweep import TrainSettings, grid
+from emma.study import fit_energies, run_study, under
+from emma.configs import TrainSettings, grid
 from emma.thesis import SLIDES_OUTCOMES, thesis_results
 
 device = resolve_device(device)
@@ -117,7 +117,7 @@ settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigm
 dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae_settings, device=device, cache_dir=cache_dir)
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-study = run_study(splits, plan([SOUND, ORIGINAL], seeds, configs), settings, energies=energies, device=device, cache_dir=cache_dir)
+study = run_study(splits, study_plan(seeds, configs, switch_order), settings, energies=energies, device=device, cache_dir=cache_dir)
 thesis = thesis_results(lambda_reading)
 
 # %% [markdown]
@@ -243,8 +243,8 @@ if not configs.apply(lambda r: all(np.isclose(r[k], rank1[k]) for k in rank1), a
     print("the thesis's rank-1 configuration is not in this grid; the replay's own rank 1 stands in for it")
 selected = {"test": selected_config(original_grid, "test"), "validation": selected_config(sound_grid, "validation")}
 steps = decomposition_steps(order=switch_order)
-decomposition_study = run_study(splits, decomposition_plan(steps, seeds, rank1, selected), settings, energies=energies, device=device, cache_dir=cache_dir)
-decomposition = decompose(decomposition_study, steps, rank1, selected)
+second_stage = run_study(splits, decomposition_plan(steps, seeds, rank1, selected), settings, energies=energies, base=study["base"], device=device, cache_dir=cache_dir)
+decomposition = decompose({**study, "with": second_stage["with"]}, steps, rank1, selected)
 save_table(decomposition, "protocol_decomposition", output_dir)
 decomposition[decomposition["step"] == "single"].round(4)
 

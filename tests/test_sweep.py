@@ -8,7 +8,9 @@ from emma.energy import ModeEnergies, batch_coupled_potential
 from emma.models import init_parameters
 from emma.evaluation import score_on_test
 from emma.protocol import ORIGINAL, SOUND
-from emma.sweep import SweepEngine, TrainSettings, corrupted_split, coupled_potentials, run_sweep
+from emma.configs import TrainSettings
+from emma.streams import corrupted_split, coupled_potentials
+from emma.sweep import SweepEngine, run_sweep
 from emma.training import BestState, f1_by_subset, select_threshold
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
@@ -102,7 +104,7 @@ def test_each_seed_has_its_own_fixed_corruption_of_each_split(splits):
 
 
 def test_batch_coupled_potential_of_one_mini_batch_is_the_original_codes(splits, energies):
-    from emma.sweep import potential_parts
+    from emma.streams import potential_parts
 
     x = corrupted_split(splits, "train", 0, SETTINGS)[0][10:42]  # one mini-batch of 32
     softplus, quadratic = potential_parts(energies, x.unsqueeze(0))
