@@ -249,3 +249,46 @@ def test_a_models_row_does_not_depend_on_the_protocols_stacked_beside_it(splits,
         assert torch.allclose(both["params"][name][0], value[0], atol=1e-6), name
     original_alone = _engine("with", splits, energies, SOUND, configs.iloc[[1]].reset_index(drop=True)).fit(progress=False).result()
     assert torch.allclose(both["params"]["w0"][1], original_alone["params"]["w0"][0], atol=1e-6)
+
+
+def test_autoencoders_under_the_original_protocol_are_fitted_on_the_corrupted_training_set(splits, tmp_path):
+    from emma.data import tensor_fingerprint
+    from emma.study import fit_energies
+
+    fitted = fit_energies(splits, [0], [SOUND, ORIGINAL], SETTINGS, dae=dict(epochs=1, d_hidden=4), cache_dir=tmp_path)
+    noisy = corrupted_split(splits, "train", 0, SETTINGS)[0]
+    assert fitted[(0, True)].settings["train_data"] == tensor_fingerprint(noisy)
+    assert fitted[(0, False)].settings["train_data"] == tensor_fingerprint(splits.train.x)
+
+
+def test_the_threshold_is_chosen_on_the_whole_validation_set_as_one_coupled_call(splits, energies):
+    from emma.training import select_threshold
+
+    engine = _engine("with", splits, energies, ORIGINAL).fit(progress=False)
+    result = engine.result()
+    prob, _ = model_outputs(result, corrupted_split(splits, "val", 0, SETTINGS)[0].unsqueeze(0), energies)  # one call
+    # the threshold is chosen before retraining; EMMA retrains 0 epochs, so the final model chose it
+    assert result["table"]["threshold"].iloc[0] == select_threshold(prob[0].numpy(), splits.val.y.numpy())
+
+
+def test_each_threshold_rule_picks_its_own_threshold(splits, energies):
+    configs = pd.DataFrame({"seed": [0, 0, 0], "protocol": [SOUND, SOUND.switch(threshold="f1_validation"), SOUND.switch(threshold="fixed")]})
+    table = _engine("base", splits, energies, SOUND, configs).fit(progress=False).result()["table"]
+    assert table["threshold"].iloc[2] == 0.5
+    assert table["val_f1_clean"].iloc[1] >= table["val_f1_clean"].iloc[0]  # F1-optimal on validation beats the ROC corner there
+
+
+def test_a_class_weight_multiplies_the_loss_of_the_pulsars():
+    from emma.training import bce_per_model
+
+    logits, y = torch.zeros(1, 4), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    plain = bce_per_model(logits, y)
+    weighted = bce_per_model(logits, y, torch.tensor([10.0]))
+    assert weighted.item() == pytest.approx(plain.item() * (10 * 2 + 2) / 4)
+
+
+def test_selection_picks_by_validation_or_by_the_whole_noisy_test_set():
+    from emma.evaluation import selected_config
+
+    ranked = pd.DataFrame({"rho": [0.1, 1.0], "lambda_c": [0.0, 0.0], "lambda_e": [0.0, 0.0], "rank_validation": [1, 2], "rank_test": [2, 1]})
+    assert selected_config(ranked, "validation")["rho"] == 0.1 and selected_config(ranked, "test")["rho"] == 1.0
