@@ -159,9 +159,9 @@ class Protocol:
         return "sound but " + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.differences(SOUND))
 
     def table(self) -> pd.DataFrame:
-        """One row per field: ``field``, ``value``, ``source`` (the notes' item)."""
+        """One row per field: ``field``, ``value`` (as text, ``None`` included), ``source`` (the notes' item)."""
         return pd.DataFrame(
-            [{"field": f.name, "value": getattr(self, f.name), "source": f.metadata["doc"]} for f in dataclasses.fields(self)]
+            [{"field": f.name, "value": str(getattr(self, f.name)), "source": f.metadata["doc"]} for f in dataclasses.fields(self)]
         )
 
 

@@ -190,7 +190,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}, 
 # gets a verdict under each; the table lists every field of the two.
 
 # %%
-protocol_fields = SOUND.table().rename(columns={"value": "sound"}).assign(original=ORIGINAL.table()["value"].astype(str))
+protocol_fields = SOUND.table().rename(columns={"value": "sound"}).assign(original=ORIGINAL.table()["value"])
 protocol_fields[["field", "sound", "original", "source"]]
 
 # %%
