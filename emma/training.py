@@ -283,7 +283,7 @@ class BatchedAdam:
         self.step_count = torch.zeros(first.shape[0], dtype=torch.float64, device=first.device)  # (K,)
         self.exp_avg = {n: torch.zeros_like(p) for n, p in self.params.items()}
         self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        self._uniform: bool | None = True
+        self._same: bool | None = True  # every model has taken the same number of steps
 
     def zero_grad(self) -> None:
         for p in self.params.values():
@@ -291,50 +291,54 @@ class BatchedAdam:
 
     @torch.no_grad()
     def step(self, active: torch.Tensor | None = None) -> None:
-        """One Adam step of the models where ``active`` (bool, (K,)) is True (all by default)."""
+        """One Adam step of the models where ``active`` (bool, (K,)) is True (all by default).
+
+        Every stage is one multi-tensor (``torch._foreach_*``) operation over all parameters,
+        with the per-model quantities (is the model active, its bias corrections) broadcast
+        along the model axis: an inactive model's parameters and moments are left unchanged.
+        """
         beta1, beta2 = self.betas
         k = self.step_count.shape[0]
-        if (active is None or bool(active.all())) and self._in_step():
-            return self._step_all()
-        active = torch.ones(k, dtype=torch.bool, device=self.step_count.device) if active is None else active
-        self.step_count += active.to(torch.float64)
-        self._uniform = None
-        steps = self.step_count.clamp(min=1)
-        step_size = (self.lr / (1 - beta1**steps)).float()  # (K,)
-        correction2_sqrt = torch.sqrt(1 - beta2**steps).float()
-        for name, p in self.params.items():
-            if p.grad is None:
-                continue
-            shape = (k,) + (1,) * (p.dim() - 1)
-            on = active.view(shape)
-            grad = p.grad
-            m = torch.where(on, self.exp_avg[name].lerp(grad, 1 - beta1), self.exp_avg[name])
-            v = torch.where(on, self.exp_avg_sq[name] * beta2 + (1 - beta2) * grad * grad, self.exp_avg_sq[name])
-            self.exp_avg[name], self.exp_avg_sq[name] = m, v
-            update = m / (v.sqrt() / correction2_sqrt.view(shape) + self.eps) * step_size.view(shape)
-            p.sub_(torch.where(on, update, torch.zeros_like(update)))
-
-    def _in_step(self) -> bool:
-        """True when every model has taken the same number of steps (one bias correction for all)."""
-        if self._uniform is None:
-            self._uniform = bool((self.step_count == self.step_count[0]).all())
-        return self._uniform
-
-    def _step_all(self) -> None:
-        """Every model steps: the multi-tensor form of :class:`torch.optim.Adam`'s update, one op per stage."""
-        beta1, beta2 = self.betas
         names = [n for n, p in self.params.items() if p.grad is not None]
         params, grads = [self.params[n] for n in names], [self.params[n].grad for n in names]
         m, v = [self.exp_avg[n] for n in names], [self.exp_avg_sq[n] for n in names]
-        self.step_count += 1
-        step = float(self.step_count[0])
-        torch._foreach_lerp_(m, grads, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, 1 - beta2)
+        everyone = active is None or bool(active.all())
+        if everyone and self._same_steps():  # the common case: one bias correction for all, scalar stages
+            self.step_count += 1
+            step = float(self.step_count[0])
+            torch._foreach_lerp_(m, grads, 1 - beta1)
+            torch._foreach_mul_(v, beta2)
+            torch._foreach_addcmul_(v, grads, grads, 1 - beta2)
+            denominator = torch._foreach_sqrt(v)
+            torch._foreach_div_(denominator, (1 - beta2**step) ** 0.5)
+            torch._foreach_add_(denominator, self.eps)
+            torch._foreach_addcdiv_(params, m, denominator, -self.lr / (1 - beta1**step))
+            return
+        self._same = None
+        on = torch.ones(k, device=self.step_count.device) if active is None else active.to(self.step_count.device).float()
+        self.step_count += on.to(torch.float64)
+        steps = self.step_count.clamp(min=1)
+        step_size = (self.lr / (1 - beta1**steps)).float() * on  # (K,): 0 for an inactive model
+        correction2_sqrt = torch.sqrt(1 - beta2**steps).float()
+
+        def per_model(values):  # (K,) -> one view per parameter, broadcast along its other axes
+            return [values.view((k,) + (1,) * (p.dim() - 1)) for p in params]
+
+        torch._foreach_lerp_(m, grads, per_model((1 - beta1) * on))
+        torch._foreach_mul_(v, per_model(1 - (1 - beta2) * on))
+        torch._foreach_addcmul_(v, grads, torch._foreach_mul(grads, per_model((1 - beta2) * on)))
         denominator = torch._foreach_sqrt(v)
-        torch._foreach_div_(denominator, (1 - beta2**step) ** 0.5)
+        torch._foreach_div_(denominator, per_model(correction2_sqrt))
         torch._foreach_add_(denominator, self.eps)
-        torch._foreach_addcdiv_(params, m, denominator, -self.lr / (1 - beta1**step))
+        update = torch._foreach_div(m, denominator)
+        torch._foreach_mul_(update, per_model(step_size))
+        torch._foreach_sub_(params, update)
+
+    def _same_steps(self) -> bool:
+        """True when every model has taken the same number of steps (checked once after a pause or a load)."""
+        if self._same is None:
+            self._same = bool((self.step_count == self.step_count[0]).all())
+        return self._same
 
     def state(self) -> dict[str, object]:
         """A copy of the optimiser state: ``step_count`` (K,), ``exp_avg`` and ``exp_avg_sq`` dicts."""
@@ -344,7 +348,7 @@ class BatchedAdam:
     def load(self, state: Mapping[str, object]) -> None:
         """Restore a :meth:`state` (the code's ``optimizer.load_state_dict`` at the best epoch)."""
         self.step_count = state["step_count"].clone()
-        self._uniform = None
+        self._same = None
         self.exp_avg = {n: v.clone() for n, v in state["exp_avg"].items()}
         self.exp_avg_sq = {n: v.clone() for n, v in state["exp_avg_sq"].items()}
 
