@@ -18,7 +18,7 @@ import torch
 from .data import corrupt
 from .evaluation import CASES, model_outputs, select, summarise
 from .protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from .study import BASELINES, plan, rows_for
+from .study import BASELINES, fit_energies, plan, rows_for, run_study
 from .streams import corrupted_split
 
 #: The three F1 columns of the thesis's table.
@@ -106,6 +106,24 @@ def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
     return pd.concat([plan([SOUND, ORIGINAL], seeds, families=("ip_only", "dm_only")),
                       plan(_unique([SOUND, ORIGINAL] + steps), seeds, families=("base", "alternative", "without")),
                       plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
+
+
+#: The quick profile's study (CI): one seed, a few epochs, a 2 × 2 × 2 grid. Both chapters of the
+#: study shrink to it, so the second reads the first's models from the cache.
+QUICK_STUDY = {"n_seeds": 1, "dae_epochs": 5, "epochs": 3, "rhos": [1e-4, 1e-1], "lambdas_c": [0.0, 1e-3], "lambdas_e": [0.0, 1e-2]}
+
+
+def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None):
+    """The autoencoders and the first stage of the study (:func:`study_plan`), as both chapters train them.
+
+    Returns
+    -------
+    energies : dict of (seed, fitted_on_corrupted) to ModeEnergies
+    study : dict of family to sweep result
+    """
+    energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
+    study = run_study(splits, study_plan(seeds, configs, order), settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress)
+    return energies, study
 
 
 def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:

@@ -68,14 +68,14 @@ level_off_top_k = 3  # "levels off": the flatness test runs over the highest lev
 slope_tolerance = 0.005  # ... flat when the slope's confidence interval lies within ± this F1 per dB
 
 # %%
+from emma.replay import QUICK_STUDY
 from emma.runtime import check_profile
 
 check_profile(profile)
 if profile == "quick":
-    seeds = seeds[:1]
-    dae_epochs = 5
-    epochs = 3
-    rhos, lambdas_c, lambdas_e = [1e-4, 1e-1], [0.0, 1e-3], [0.0, 1e-2]
+    seeds = seeds[: QUICK_STUDY["n_seeds"]]
+    dae_epochs, epochs = QUICK_STUDY["dae_epochs"], QUICK_STUDY["epochs"]
+    rhos, lambdas_c, lambdas_e = QUICK_STUDY["rhos"], QUICK_STUDY["lambdas_c"], QUICK_STUDY["lambdas_e"]
     surface_sigmas = [0.0, 1.0, 2.0, 3.0]
     continuum_sigmas = [0.0, 1.0, 2.0, 4.0]
     both_modes_sigmas = [0.0, 1.0, 2.0, 4.0]
@@ -111,8 +111,8 @@ from emma.outputs import save_figure, save_table
 from emma.plots import FAMILY_COLORS
 from emma.protocol import ORIGINAL, SOUND
 from emma.runtime import resolve_device
-from emma.replay import study_plan
-from emma.study import fit_energies, run_study, under
+from emma.replay import robustness_study
+from emma.study import under
 from emma.configs import TrainSettings, grid
 from emma.thesis import (
     ROBUSTNESS_FIGURE_CAPACITY,
@@ -197,19 +197,20 @@ protocol_fields[["field", "sound", "original", "source"]]
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
 dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
-energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae_settings, device=device, cache_dir=cache_dir)
-print("Ψ_min per (seed, fitted on corrupted data):", {k: [round(v, 2) for v in e.psi_min.tolist()] for k, e in energies.items()})
 
 # %% [markdown]
 # ## Training every model
 #
-# One sweep per family, with both protocols and every seed stacked on the model axis: the
-# baselines first, then "without" and the grid of EMMA configurations, which start from the
-# trained base of their seed and protocol.
+# The autoencoders of each seed (on the clean training set for the book's protocol, on the
+# half-corrupted one for the replay), then one sweep per family, with both protocols and every
+# seed stacked on the model axis: the baselines first (also under each intermediate protocol
+# of the next chapter's decomposition), then "without" and the grid of EMMA configurations,
+# which start from the trained base of their seed and protocol.
 
 # %%
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-study = run_study(splits, study_plan(seeds, configs), settings, energies=energies, device=device, cache_dir=cache_dir)
+energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, device=device, cache_dir=cache_dir)
+print("Ψ_min per (seed, fitted on corrupted data):", {k: [round(v, 2) for v in e.psi_min.tolist()] for k, e in energies.items()})
 sweeps = {family: under(result, SOUND) for family, result in study.items()}
 original = {family: under(result, ORIGINAL) for family, result in study.items()}
 timing = pd.DataFrame(

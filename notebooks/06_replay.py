@@ -51,14 +51,14 @@ lambda_reading = "slides"  # how to read the thesis table's λ columns (see "Exp
 switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopping", "retrain", "drop_last", "potential", "omega", "init", "selection"]
 
 # %%
+from emma.replay import QUICK_STUDY
 from emma.runtime import check_profile
 
 check_profile(profile)
 if profile == "quick":
-    seeds = seeds[:1]
-    dae_epochs = 5
-    epochs = 3
-    rhos, lambdas_c, lambdas_e = [1e-4, 1e-1], [0.0, 1e-3], [0.0, 1e-2]
+    seeds = seeds[: QUICK_STUDY["n_seeds"]]
+    dae_epochs, epochs = QUICK_STUDY["dae_epochs"], QUICK_STUDY["epochs"]
+    rhos, lambdas_c, lambdas_e = QUICK_STUDY["rhos"], QUICK_STUDY["lambdas_c"], QUICK_STUDY["lambdas_e"]
 
 # %%
 import os
@@ -74,9 +74,19 @@ from emma.data import make_splits
 from emma.evaluation import rank_grid, selected_config
 from emma.outputs import save_figure, save_table
 from emma.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.replay import METRICS, decompose, decomposition_plan, explain, outcome_alignment, replay_f1, study_plan, top10_side_by_side, waterfall
+from emma.replay import (
+    METRICS,
+    decompose,
+    decomposition_plan,
+    explain,
+    outcome_alignment,
+    replay_f1,
+    robustness_study,
+    top10_side_by_side,
+    waterfall,
+)
 from emma.runtime import resolve_device
-from emma.study import fit_energies, run_study, under
+from emma.study import run_study, under
 from emma.configs import TrainSettings, grid
 from emma.thesis import SLIDES_OUTCOMES, thesis_results
 
@@ -115,9 +125,8 @@ fields[["field", "sound", "original", "source"]]
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
 dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
-energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae_settings, device=device, cache_dir=cache_dir)
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-study = run_study(splits, study_plan(seeds, configs, switch_order), settings, energies=energies, device=device, cache_dir=cache_dir)
+energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, device=device, cache_dir=cache_dir)
 thesis = thesis_results(lambda_reading)
 
 # %% [markdown]
