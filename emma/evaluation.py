@@ -293,11 +293,3 @@ def selected_config(ranked: pd.DataFrame, selection: str) -> dict[str, float]:
         raise ValueError(f"selection must be 'validation' or 'test', got {selection!r}")
     best = ranked.sort_values(column).iloc[0]
     return {k: float(best[k]) for k in ("rho", "lambda_c", "lambda_e")}
-
-
-def per_seed(result: dict, column: str) -> np.ndarray:
-    """A column of a sweep's table in seed order (one model per seed expected)."""
-    table = result["table"].sort_values("seed")
-    if table["seed"].duplicated().any():
-        raise ValueError("per_seed needs one model per seed: select one configuration and protocol first")
-    return table[column].to_numpy()

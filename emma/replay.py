@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 
 from .data import corrupt
-from .evaluation import CASES, model_outputs, select, summarise
+from .evaluation import CASES, model_outputs, select
 from .protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from .study import BASELINES, fit_energies, plan, rows_for, run_study
+from .study import fit_energies, plan, rows_for, run_study
 from .streams import corrupted_split
 
 #: The three F1 columns of the thesis's table.
@@ -215,11 +215,6 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
                          f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} the replay's range over seeds)")
         lines.append(text + ".")
     return lines
-
-
-def baselines_summary(study: dict, protocol: Protocol) -> pd.DataFrame:
-    """Mean and std over seeds of every baseline's F1 under ``protocol``."""
-    return pd.concat([summarise(_config_table(study[f], protocol)) for f in BASELINES], ignore_index=True)
 
 
 def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0) -> pd.DataFrame:

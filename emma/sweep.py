@@ -53,7 +53,7 @@ from .streams import (  # noqa: F401 (re-exported)
     noise_generator,
     potential_parts,
 )
-from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
+from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, omega_as_coded, omega_per_sample, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 2
@@ -187,17 +187,11 @@ class SweepEngine:
             potentials = coupled_potentials(data.softplus[index], data.quadratic[index], self.coupled, groups)  # (K, b, 2)
         return forward(self.family, params, x, potentials, self.psi_min, self.rho)
 
-    def _omega(self, out, corrupted) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample terms of Ω: eq. 5.12's Σ_k ξ_k log α_k and the code's clean-mode log α, each (K, b)."""
-        xi = 1.0 - 2.0 * corrupted.float()
-        weight = (corrupted.any(-1, keepdim=True) & ~corrupted).float()
-        return (xi * out.log_alpha).sum(-1), (weight * out.log_alpha).sum(-1)
-
     def _batch_omega(self, out, corrupted) -> torch.Tensor:
         """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean) or as coded (sum), by protocol."""
         if not bool(self.omega_code.any()):
             return vmap(energy_regularizer)(out.log_alpha, corrupted)  # eq. 5.12
-        code_form = self._omega(out, corrupted)[1].sum(1)  # notes item 5
+        code_form = omega_as_coded(out.log_alpha, corrupted)  # notes item 5
         if bool(self.omega_code.all()):
             return code_form
         return torch.where(self.omega_code, code_form, vmap(energy_regularizer)(out.log_alpha, corrupted))
@@ -245,7 +239,7 @@ class SweepEngine:
             pieces["logits"].append(logits)
             pieces["bce"].append(bce_per_sample(logits, data.y[part], self.pos_weight))
             if out is not None:
-                mean_form, code_form = self._omega(out, data.corrupted[self.stream_of.unsqueeze(1), part])
+                mean_form, code_form = omega_per_sample(out.log_alpha, data.corrupted[self.stream_of.unsqueeze(1), part])
                 pieces["omega_mean"].append(mean_form)
                 pieces["omega_code"].append(code_form)
         return {name: torch.cat(v, dim=1) if v else None for name, v in pieces.items()}

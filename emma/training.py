@@ -63,21 +63,29 @@ def bce_per_model(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tenso
     return bce_per_sample(logits, y, pos_weight).mean(dim=1)
 
 
-def omega_as_coded(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
-    """The energy regularizer as the thesis's code computed it (its ``regul_loss``, notes item 5).
+def omega_per_sample(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's term of the two forms of Ω, each of shape (..., batch).
 
-    Weight +1 on each *clean* mode of a sample that has a corrupted mode, 0 on clean
-    samples and on corrupted modes, **summed** over the batch (eq. 5.12 averages
-    ξ_k log α_k with ξ = ±1 instead, :func:`emma.attention.energy_regularizer`).
+    * eq. 5.12: Σ_k ξ_k log α_k, with ξ_k = −1 on a corrupted mode and +1 otherwise
+      (:func:`emma.attention.energy_regularizer` averages it over the batch);
+    * the thesis's code (its ``regul_loss``, notes item 5): log α of each *clean* mode of a
+      sample that has a corrupted mode, 0 for clean samples and corrupted modes
+      (:func:`omega_as_coded` sums it over the batch).
 
     Parameters
     ----------
     log_alpha : Tensor, shape (..., batch, M)
     corrupted : bool Tensor, shape (..., batch, M)
+    """
+    if not isinstance(corrupted, torch.Tensor) or corrupted.dtype != torch.bool or corrupted.shape != log_alpha.shape:
+        raise ValueError(f"corrupted must be a bool tensor of the shape of log_alpha {tuple(log_alpha.shape)}")
+    xi = 1.0 - 2.0 * corrupted.to(log_alpha.dtype)  # ξ_k ∈ {+1, −1}
+    weight = (corrupted.any(dim=-1, keepdim=True) & ~corrupted).to(log_alpha.dtype)  # clean modes of corrupted samples
+    return (xi * log_alpha).sum(dim=-1), (weight * log_alpha).sum(dim=-1)
 
-    Returns
-    -------
-    Tensor, shape (...)
+
+def omega_as_coded(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
+    """The energy regularizer as the thesis's code computed it, summed over the batch (notes item 5). Shape (...).
 
     Examples
     --------
@@ -86,10 +94,7 @@ def omega_as_coded(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Te
     >>> round(omega_as_coded(log_alpha, corrupted).item(), 4)  # log 0.8 + log 0.9
     -0.3285
     """
-    if corrupted.dtype != torch.bool or corrupted.shape != log_alpha.shape:
-        raise ValueError(f"corrupted must be a bool tensor of the shape of log_alpha {tuple(log_alpha.shape)}")
-    weight = (corrupted.any(dim=-1, keepdim=True) & ~corrupted).to(log_alpha.dtype)  # clean modes of corrupted samples
-    return (weight * log_alpha).sum(dim=(-1, -2))
+    return omega_per_sample(log_alpha, corrupted)[1].sum(dim=-1)
 
 
 def roc_points(probabilities, y, thresholds=THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition
 from emma.configs import TrainSettings
 from emma.streams import code_batches, corrupted_split, coupled_potentials, coupled_psi_min, in_place_splits
 from emma.sweep import SweepEngine
-from emma.training import BatchedAdam, omega_as_coded
+from emma.training import BatchedAdam, omega_as_coded, omega_per_sample
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 
@@ -130,6 +130,7 @@ def test_omega_as_coded_sums_the_clean_modes_log_alpha_of_corrupted_samples():
     # the code's regul_loss: indicator IP -> weight on DM, indicator DM -> weight on IP; summed
     expected = np.log(0.7) + np.log(0.6)
     assert omega_as_coded(log_alpha, corrupted).item() == pytest.approx(expected, rel=1e-6)
+    assert omega_per_sample(log_alpha, corrupted)[0].mean().item() == pytest.approx(energy_regularizer(log_alpha, corrupted).item())
     assert energy_regularizer(log_alpha, corrupted).item() == pytest.approx(
         (np.log(0.7) - np.log(0.3) + np.log(0.6) - np.log(0.4) + np.log(0.1) + np.log(0.9) + 2 * np.log(0.5)) / 4, rel=1e-6)
 
