@@ -123,7 +123,7 @@ def execute(
     output.parent.mkdir(parents=True, exist_ok=True)
     source = output.parent / f".{chapter.stem}.source.ipynb"
     partial = output.parent / f".{chapter.stem}.partial.ipynb"
-    notebook = jupytext.read(chapter.source)
+    notebook = fold_boilerplate(jupytext.read(chapter.source))
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": kernel_name}
     nbformat.write(notebook, source)
     previous_quiet = os.environ.get("EMMA_QUIET")
@@ -153,8 +153,33 @@ def execute(
         else:
             os.environ["EMMA_QUIET"] = previous_quiet
         source.unlink(missing_ok=True)
+    executed = nbformat.read(partial, as_version=4)
+    for cell in executed.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):  # stays in the notebook, not on the page
+            cell.metadata["tags"] = sorted(set(cell.metadata["tags"]) | {"remove-cell"})
+    nbformat.write(executed, partial)
     os.replace(partial, output)
     return output
+
+
+def _is_setup(source: str) -> bool:
+    """A cell that starts with imports (the chapter's setup), ignoring comments and blank lines."""
+    lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and lines[0].startswith(("import ", "from "))
+
+
+def fold_boilerplate(notebook):
+    """Tag the cells a reader should meet folded: the parameters cell and the setup cells (``hide-input``).
+
+    Their code stays one click away on the page and their outputs stay visible.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        if "parameters" in tags or _is_setup(cell.source):
+            cell.metadata["tags"] = sorted(tags | {"hide-input"})
+    return notebook
 
 
 def _failed_cell_source(path: Path) -> str:

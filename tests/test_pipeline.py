@@ -131,6 +131,9 @@ def test_every_chapter_executes_and_writes_its_figures_and_tables(quick_book):
         executed = nbformat.read(quick_book / "book" / "chapters" / f"{chapter.stem}.ipynb", as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and 'profile = "quick"' in injected[0].source, chapter.name
+        assert "remove-cell" in injected[0].metadata["tags"], f"{chapter.name}: papermill's cell must not reach the page"
+        parameters = [c for c in executed.cells if "parameters" in c.metadata.get("tags", [])]
+        assert "hide-input" in parameters[0].metadata["tags"], f"{chapter.name}: the parameters cell must be folded"
         source = chapter.source.read_text()
         for kind, folder, suffix in (("figure", "figures", "png"), ("table", "tables", "csv")):
             for name in re.findall(rf"save_{kind}\([^,]+,\s*\"([^\"]+)\"", source):
@@ -145,6 +148,7 @@ def test_book_builds_without_warnings_and_shows_every_chapter(quick_book):
     assert (html / "index.html").exists()
     for chapter in book.chapters():
         page = (html / "book" / "chapters" / f"{chapter.stem}.html").read_text()
+        assert "# Parameters" not in page, f"{chapter.name}: papermill's injected cell is on the page"
         assert "<img" in page, f"{chapter.name}: no figure on the page"
         assert "<table" in page, f"{chapter.name}: no table on the page"
 
@@ -169,3 +173,14 @@ def test_readme_papermill_recipe_reexecutes_a_chapter_with_changed_parameters(tm
     assert "seeds" in table.splitlines()[0]
     injected = [c for c in nbformat.read(executed, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "seeds = [3]" in injected[0].source
+
+
+def test_the_parameters_and_setup_cells_are_folded_and_prose_is_not():
+    import jupytext
+
+    notebook = book.fold_boilerplate(jupytext.read(book.chapters()[0].source))
+    folded = [c for c in notebook.cells if "hide-input" in c.metadata.get("tags", [])]
+    assert "parameters" in folded[0].metadata["tags"]
+    assert all(c.cell_type == "code" for c in folded)
+    assert any(c.source.startswith(("import", "from")) for c in folded[1:])
+    assert not book._is_setup("fig, ax = plt.subplots()\nimport os")
