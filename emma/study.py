@@ -21,9 +21,6 @@ from .configs import TrainSettings
 from .streams import in_place_splits
 from .sweep import run_sweep
 
-#: The baselines of the study, in the order of the thesis's table.
-BASELINES = ("ip_only", "dm_only", "base", "without", "alternative")
-
 
 def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
     """The models of a study: every family × seed × protocol; ``with`` also × each configuration.

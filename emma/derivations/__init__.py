@@ -37,18 +37,6 @@ importable from ``emma.derivations`` itself.
 
 The ``symbolic_*`` functions are cached (sympy is slow); treat what they return as read-only.
 """
-# Imported here before, still importable from here (``derivations.capacity`` is emma.capacity).
-from ..attention import (
-    EMMA,
-    EULER,
-    PARAMETER_NAMES,
-    attention_scores,
-    capacity,
-    capacity_relu,
-    energy_regularizer,
-    energy_threshold,
-)
-from ..autoencoder import DenoisingAutoencoder
 from ._common import DTYPE, random_parameters
 from .capacity_integral import check_capacity, symbolic_capacity
 from .equations import check_module_against_equations, equations_by_hand, potential_by_hand
