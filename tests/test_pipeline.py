@@ -163,7 +163,7 @@ def test_build_refuses_when_a_chapter_was_not_executed(tmp_path):
 def test_readme_papermill_recipe_reexecutes_a_chapter_with_changed_parameters(tmp_path):
     bin_dir = Path(sys.executable).parent
     notebook, executed = tmp_path / "energy.ipynb", tmp_path / "energy-out.ipynb"
-    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "notebooks/01_energy_estimation.py", "-o", str(notebook)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "notebooks/02_energy_estimation.py", "-o", str(notebook)], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(
         [str(bin_dir / "papermill"), str(notebook), str(executed), "-p", "profile", "quick", "-p", "device", "cpu",
          "-y", "seeds: [3]", "-p", "output_dir", str(tmp_path / "out")],

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the thesis: verdicts, errata and open questions
+# # Verdicts and errata
 #
 # This chapter computes nothing new: it gathers what the previous chapters decided. Every claim
 # they judged is listed with its evidence and verdict, and every statement of the thesis that a
