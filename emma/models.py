@@ -28,9 +28,8 @@ from typing import Mapping
 
 import torch
 import torch.nn.functional as F
-from torch.func import vmap
 
-from .attention import PARAMETER_NAMES, EMMAOutput, attention_scores, initial_parameters
+from .attention import EULER, EMMAOutput, initial_parameters
 
 #: The six model families, in the order of the thesis's results table.
 FAMILIES = ("ip_only", "dm_only", "base", "without", "alternative", "with")
@@ -137,11 +136,37 @@ def mlp(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int) -> t
 
 
 def _emma_batched(params: Mapping[str, torch.Tensor], potentials, psi_min, coldness) -> EMMAOutput:
-    """EMMA's steps 2–4 for K models: :func:`emma.attention.attention_scores` under vmap over the model axis."""
-    emma_params = [params[name] for name in PARAMETER_NAMES]  # each (K, ...)
-    if psi_min.dim() == 1:
-        psi_min = psi_min.expand(potentials.shape[0], -1)  # (K, M): the same autoencoders for every model
-    return vmap(attention_scores)(potentials, psi_min, *emma_params, coldness)
+    """EMMA's steps 2–4 for K models of two modes, in closed form: eq. 5.2–5.7 as
+    :func:`emma.attention.attention_scores` computes them, without its (M, M) loops.
+
+    With two modes the shared energy of each mode has one term (e_01, e_10), and the
+    Boltzmann distribution is a logistic function of the energy gap:
+    log α_0 = log σ(ρ (E_1 − E_0)). ``tests/test_models.py`` checks values and gradients
+    against ``vmap(attention_scores)``; this form is ~3× cheaper in the sweep engine.
+
+    Shapes: ``potentials`` (K, B, 2), ``psi_min`` (2,) or (K, 2), ``coldness`` (K,);
+    every field of the output has leading axes (K, B).
+    """
+    k = potentials.shape[0]
+    psi_min = psi_min.expand(k, -1) if psi_min.dim() == 1 else psi_min  # (K, 2)
+    corrected = torch.clamp_min(potentials - psi_min.unsqueeze(1) + EULER, EULER)  # eq. 5.2   (K, B, 2)
+    self_energy = torch.addcmul(params["self_bias"].unsqueeze(1), params["self_weight"].unsqueeze(1), corrected)  # eq. 5.3
+    log_self = torch.log(self_energy)
+    pair = ([0, 1], [1, 0])  # the off-diagonal entries (0, 1) and (1, 0), one per mode
+    gamma = params["shared_gamma"][:, pair[0], pair[1]].unsqueeze(1)  # (K, 1, 2): γ_01, γ_10
+    weight = params["shared_weight"][:, pair[0], pair[1]].unsqueeze(1)  # (K, 1, 2): w_01, w_10
+    cross = weight * torch.exp(torch.lerp(log_self.flip(-1), log_self, gamma))  # eq. 5.4: w_ij e_i^γ e_j^(1−γ)
+    modal = self_energy + cross  # eq. 5.5   (K, B, 2)
+    logits = -coldness.view(-1, 1, 1) * modal
+    gap = logits[..., :1] - logits[..., 1:]  # (K, B, 1)
+    log_alpha = F.logsigmoid(torch.cat([gap, -gap], dim=-1))  # eq. 5.6 for M = 2
+    alpha = torch.exp(log_alpha)
+    beta = F.relu(torch.tanh(params["gain"].view(-1, 1, 1) * alpha - params["bias"].view(-1, 1, 1)))  # eq. 5.7
+    zero = torch.zeros_like(cross[..., :1])
+    shared = torch.cat([zero, cross[..., :1], cross[..., 1:], zero], dim=-1).unflatten(-1, (2, 2))  # (K, B, 2, 2)
+    return EMMAOutput(potentials=potentials, corrected_potentials=corrected, self_energies=self_energy, shared_energies=shared,
+                      modal_energies=modal, alpha=alpha, log_alpha=log_alpha, beta=beta, total_energy=modal.sum(dim=-1),
+                      log_partition=torch.logsumexp(logits, dim=-1))
 
 
 def forward(
@@ -195,5 +220,5 @@ def forward(
     if potentials.shape != x.shape[:2] + (N_MODES,):
         raise ValueError(f"potentials must have shape {tuple(x.shape[:2]) + (N_MODES,)}, got {tuple(potentials.shape)}")
     out = _emma_batched(params, potentials, psi_min, coldness)
-    weights = out.beta.repeat_interleave(MODE_WIDTH, dim=-1)  # (K, B, 8): β_i on each of mode i's columns
-    return mlp(params, weights * x, n_layers), out
+    scaled = (out.beta.unsqueeze(-1) * x.unflatten(-1, (N_MODES, MODE_WIDTH))).flatten(-2)  # (K, B, 8): β_i x_i
+    return mlp(params, scaled, n_layers), out

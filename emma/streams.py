@@ -111,6 +111,20 @@ class StreamData:
     corrupted: torch.Tensor  # (R, n, 2) bool
     softplus: torch.Tensor | None = None  # (R, n, 2)
     quadratic: torch.Tensor | None = None
+    _table: torch.Tensor | None = dataclasses.field(default=None, repr=False)
+
+    def table(self) -> torch.Tensor:
+        """Every per-row quantity in one float table (R·n, 8 + 2 [+ 4]): x | corrupted | softplus | quadratic.
+
+        The engine gathers a mini-batch with one ``index_select`` on it (much cheaper on the CPU
+        than advanced indexing of each tensor); built once, on first use.
+        """
+        if self._table is None:
+            parts = [self.x, self.corrupted.to(self.x.dtype)]
+            if self.softplus is not None:
+                parts += [self.softplus, self.quadratic]
+            self._table = torch.cat(parts, dim=-1).flatten(0, 1)
+        return self._table
 
 
 def _stream_data(splits, split, streams, settings, energies, device, noisy_test=False) -> StreamData:

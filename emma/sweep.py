@@ -30,10 +30,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 import torch
-from torch.func import vmap
 from tqdm.auto import tqdm
 
-from .attention import PARAMETER_NAMES, capacity, capacity_relu, energy_regularizer, project_parameters_
+from .attention import PARAMETER_NAMES, capacity, capacity_relu, project_parameters_
 from .cache import cached
 from .configs import TrainSettings, check_configs, grid  # noqa: F401 (re-exported)
 from .data import Splits, tensor_fingerprint
@@ -53,10 +52,10 @@ from .streams import (  # noqa: F401 (re-exported)
     noise_generator,
     potential_parts,
 )
-from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, omega_as_coded, omega_per_sample, select_thresholds
+from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, omega_per_sample, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
 BLOCK = 2048
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.runtime.single_cpu_thread`).
@@ -172,11 +171,14 @@ class SweepEngine:
 
     def _rows_of_pairs(self, data: StreamData, rows: torch.Tensor):
         """Features, classes, corruption and potential parts of mini-batch rows (U, b) of each (stream, order) pair, per model."""
-        index = (self.pair_stream.unsqueeze(1), rows)  # gather once per pair, then copy to its models
-        picked = {"x": data.x[index], "y": data.y[rows], "corrupted": data.corrupted[index]}
+        (u, b), n = rows.shape, data.x.shape[1]
+        flat = (self.pair_stream.unsqueeze(1) * n + rows).reshape(-1)  # (U·b,) rows of the stacked streams
+        picked = data.table().index_select(0, flat).view(u, b, -1).index_select(0, self.pair_of)  # gather once per pair, copy to its models
+        batch = {"x": picked[..., :8], "corrupted": picked[..., 8:10] > 0.5,
+                 "y": data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)}
         if data.softplus is not None:
-            picked["softplus"], picked["quadratic"] = data.softplus[index], data.quadratic[index]
-        return {name: value.index_select(0, self.pair_of) for name, value in picked.items()}
+            batch["softplus"], batch["quadratic"] = picked[..., 10:12], picked[..., 12:14]
+        return batch
 
     def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None):
         """Logits (K, b) and EMMA's output of every model on the rows ``rows`` (K, b) of its stream."""
@@ -189,12 +191,12 @@ class SweepEngine:
 
     def _batch_omega(self, out, corrupted) -> torch.Tensor:
         """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean) or as coded (sum), by protocol."""
+        mean_form, code_form = omega_per_sample(out.log_alpha, corrupted)  # each (K, b)
         if not bool(self.omega_code.any()):
-            return vmap(energy_regularizer)(out.log_alpha, corrupted)  # eq. 5.12
-        code_form = omega_as_coded(out.log_alpha, corrupted)  # notes item 5
+            return mean_form.mean(1)  # eq. 5.12
         if bool(self.omega_code.all()):
-            return code_form
-        return torch.where(self.omega_code, code_form, vmap(energy_regularizer)(out.log_alpha, corrupted))
+            return code_form.sum(1)  # notes item 5
+        return torch.where(self.omega_code, code_form.sum(1), mean_form.mean(1))
 
     def _penalties(self, params) -> torch.Tensor:
         return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)

@@ -83,3 +83,40 @@ def test_input_of_the_wrong_shape_is_rejected():
     params, x, *_ = _inputs("base")
     with pytest.raises(ValueError, match=r"x must be a tensor of shape \(K, B, 8\)"):
         forward("base", params, x[..., :4])
+
+
+def test_closed_form_two_mode_emma_equals_the_generic_module_in_values_and_gradients():
+    """The engine's closed form for M = 2 against vmap(attention_scores) (eq. 5.2–5.7), in float64."""
+    from torch.func import vmap
+
+    from emma.attention import PARAMETER_NAMES, attention_scores
+    from emma.models import _emma_batched
+
+    k, b = 6, 5
+    g = torch.Generator().manual_seed(3)
+    params = {
+        "self_weight": 1 + torch.rand(k, 2, generator=g, dtype=torch.float64),
+        "self_bias": torch.rand(k, 2, generator=g, dtype=torch.float64),
+        "shared_weight": 2 * torch.rand(k, 2, 2, generator=g, dtype=torch.float64) - 1,
+        "shared_gamma": torch.rand(k, 2, 2, generator=g, dtype=torch.float64),
+        "gain": 1 + 3 * torch.rand(k, generator=g, dtype=torch.float64),
+        "bias": 0.5 * torch.rand(k, generator=g, dtype=torch.float64),
+    }
+    for value in params.values():
+        value.requires_grad_(True)
+    potentials = 4 * torch.randn(k, b, 2, generator=g, dtype=torch.float64)
+    psi_min = torch.randn(k, 2, generator=g, dtype=torch.float64)
+    coldness = torch.tensor([1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0], dtype=torch.float64)
+    ours = _emma_batched(params, potentials, psi_min, coldness)
+    reference = vmap(attention_scores)(potentials, psi_min, *(params[n] for n in PARAMETER_NAMES), coldness)
+    for field in ours._fields:
+        assert torch.allclose(getattr(ours, field), getattr(reference, field), atol=1e-12), field
+    weights = torch.randn(k, b, 2, generator=g, dtype=torch.float64)
+    names = list(PARAMETER_NAMES)
+    grads = [torch.autograd.grad(((out.beta + out.log_alpha) * weights).sum(), [params[n] for n in names]) for out in (ours, reference)]
+    for name, mine, theirs in zip(names, *grads):
+        mine, theirs = mine.clone(), theirs.clone()
+        if name.startswith("shared"):  # the diagonal is ignored by both (zero gradient in ours)
+            eye = torch.eye(2, dtype=torch.bool).expand(k, 2, 2)
+            mine[eye], theirs[eye] = 0.0, 0.0
+        assert torch.allclose(mine, theirs, atol=1e-10), name
