@@ -166,7 +166,7 @@ def _emma_batched(params: Mapping[str, torch.Tensor], potentials, psi_min, coldn
     shared = torch.cat([zero, cross[..., :1], cross[..., 1:], zero], dim=-1).unflatten(-1, (2, 2))  # (K, B, 2, 2)
     return EMMAOutput(potentials=potentials, corrected_potentials=corrected, self_energies=self_energy, shared_energies=shared,
                       modal_energies=modal, alpha=alpha, log_alpha=log_alpha, beta=beta, total_energy=modal.sum(dim=-1),
-                      log_partition=torch.logsumexp(logits, dim=-1))
+                      log_partition=logits[..., 1] - log_alpha[..., 1])  # log Z = −ρE_1 − log α_1
 
 
 def forward(

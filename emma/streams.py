@@ -17,6 +17,7 @@ import torch
 
 from .configs import TrainSettings
 from .data import Split, Splits, corrupt
+from .training import omega_weights
 
 
 def noise_generator(seed: int, split: str) -> torch.Generator:
@@ -114,13 +115,14 @@ class StreamData:
     _table: torch.Tensor | None = dataclasses.field(default=None, repr=False)
 
     def table(self) -> torch.Tensor:
-        """Every per-row quantity in one float table (R·n, 8 + 2 [+ 4]): x | corrupted | softplus | quadratic.
+        """Every per-row quantity in one float table (R·n, 8 + 4 [+ 4]): x | ξ | the code's Ω weights | softplus | quadratic.
 
-        The engine gathers a mini-batch with one ``index_select`` on it (much cheaper on the CPU
-        than advanced indexing of each tensor); built once, on first use.
+        The weights of Ω are those of :func:`emma.training.omega_weights`. The engine gathers a
+        mini-batch with one ``index_select`` on it (much cheaper on the CPU than advanced
+        indexing of each tensor); built once, on first use.
         """
         if self._table is None:
-            parts = [self.x, self.corrupted.to(self.x.dtype)]
+            parts = [self.x, *omega_weights(self.corrupted, self.x.dtype)]
             if self.softplus is not None:
                 parts += [self.softplus, self.quadratic]
             self._table = torch.cat(parts, dim=-1).flatten(0, 1)

@@ -147,6 +147,14 @@ class SweepEngine:
         self.best = BestState(self.params, self.optimizer)
 
     @property
+    def any_omega_code(self) -> bool:
+        return bool(self.omega_code.any())
+
+    @property
+    def all_omega_code(self) -> bool:
+        return bool(self.omega_code.all())
+
+    @property
     def k(self) -> int:
         return self.stream_of.shape[0]
 
@@ -174,10 +182,10 @@ class SweepEngine:
         (u, b), n = rows.shape, data.x.shape[1]
         flat = (self.pair_stream.unsqueeze(1) * n + rows).reshape(-1)  # (U·b,) rows of the stacked streams
         picked = data.table().index_select(0, flat).view(u, b, -1).index_select(0, self.pair_of)  # gather once per pair, copy to its models
-        batch = {"x": picked[..., :8], "corrupted": picked[..., 8:10] > 0.5,
+        batch = {"x": picked[..., :8], "xi": picked[..., 8:10], "code_weight": picked[..., 10:12],
                  "y": data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)}
         if data.softplus is not None:
-            batch["softplus"], batch["quadratic"] = picked[..., 10:12], picked[..., 12:14]
+            batch["softplus"], batch["quadratic"] = picked[..., 12:14], picked[..., 14:16]
         return batch
 
     def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None):
@@ -189,14 +197,15 @@ class SweepEngine:
             potentials = coupled_potentials(data.softplus[index], data.quadratic[index], self.coupled, groups)  # (K, b, 2)
         return forward(self.family, params, x, potentials, self.psi_min, self.rho)
 
-    def _batch_omega(self, out, corrupted) -> torch.Tensor:
-        """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean) or as coded (sum), by protocol."""
-        mean_form, code_form = omega_per_sample(out.log_alpha, corrupted)  # each (K, b)
-        if not bool(self.omega_code.any()):
-            return mean_form.mean(1)  # eq. 5.12
-        if bool(self.omega_code.all()):
-            return code_form.sum(1)  # notes item 5
-        return torch.where(self.omega_code, code_form.sum(1), mean_form.mean(1))
+    def _batch_omega(self, log_alpha, batch) -> torch.Tensor:
+        """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean over the batch) or as coded (sum), by protocol."""
+        if not self.any_omega_code:
+            weights = batch["xi"] / log_alpha.shape[1]  # eq. 5.12
+        elif self.all_omega_code:
+            weights = batch["code_weight"]  # notes item 5
+        else:
+            weights = torch.where(self.omega_code.view(-1, 1, 1), batch["code_weight"], batch["xi"] / log_alpha.shape[1])
+        return (weights * log_alpha).sum(dim=(1, 2))  # the terms of emma.training.omega_per_sample
 
     def _penalties(self, params) -> torch.Tensor:
         return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)
@@ -213,7 +222,7 @@ class SweepEngine:
         logits, out = forward(self.family, self.params, batch["x"], potentials, self.psi_min, self.rho)
         loss = bce_per_sample(logits, batch["y"], self.pos_weight).mean(1)  # (K,)
         if self.family == "with":
-            loss = loss + self._penalties(self.params) - self.lambda_e * self._batch_omega(out, batch["corrupted"])
+            loss = loss + self._penalties(self.params) - self.lambda_e * self._batch_omega(out.log_alpha, batch)
         self.optimizer.zero_grad()
         loss.sum().backward()
         self.optimizer.step(active)

@@ -79,9 +79,24 @@ def omega_per_sample(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> tuple[
     """
     if not isinstance(corrupted, torch.Tensor) or corrupted.dtype != torch.bool or corrupted.shape != log_alpha.shape:
         raise ValueError(f"corrupted must be a bool tensor of the shape of log_alpha {tuple(log_alpha.shape)}")
-    xi = 1.0 - 2.0 * corrupted.to(log_alpha.dtype)  # ξ_k ∈ {+1, −1}
-    weight = (corrupted.any(dim=-1, keepdim=True) & ~corrupted).to(log_alpha.dtype)  # clean modes of corrupted samples
+    xi, weight = omega_weights(corrupted, log_alpha.dtype)
     return (xi * log_alpha).sum(dim=-1), (weight * log_alpha).sum(dim=-1)
+
+
+def omega_weights(corrupted: torch.Tensor, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights of log α_k in each form of Ω (:func:`omega_per_sample`), from the corruption mask (..., M).
+
+    ξ_k = −1 on a corrupted mode and +1 otherwise (eq. 5.12); the code's weight is 1 on each
+    clean mode of a sample that has a corrupted mode and 0 elsewhere (notes item 5).
+
+    >>> omega_weights(torch.tensor([[False, False], [True, False]]))
+    (tensor([[ 1.,  1.],
+            [-1.,  1.]]), tensor([[0., 0.],
+            [0., 1.]]))
+    """
+    xi = 1.0 - 2.0 * corrupted.to(dtype)  # ξ_k ∈ {+1, −1}
+    weight = (corrupted.any(dim=-1, keepdim=True) & ~corrupted).to(dtype)  # clean modes of corrupted samples
+    return xi, weight
 
 
 def omega_as_coded(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
