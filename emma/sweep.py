@@ -52,12 +52,12 @@ from .streams import (  # noqa: F401 (re-exported)
     noise_generator,
     potential_parts,
 )
-from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, omega_per_sample, select_thresholds
+from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 3
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
-BLOCK = 2048
+BLOCK = 512
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.runtime.single_cpu_thread`).
 SMALL_SWEEP = 64
 
@@ -188,14 +188,27 @@ class SweepEngine:
             batch["softplus"], batch["quadratic"] = picked[..., 12:14], picked[..., 14:16]
         return batch
 
-    def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None):
-        """Logits (K, b) and EMMA's output of every model on the rows ``rows`` (K, b) of its stream."""
-        x = data.x[self.stream_of.unsqueeze(1), rows]  # (K, b, 8)
+    def _gather(self, data: StreamData, rows: torch.Tensor) -> torch.Tensor:
+        """The table rows (:meth:`StreamData.table`) of rows ``rows`` (K, m) of each model's stream, (K, m, columns)."""
+        flat = (self.stream_of.unsqueeze(1) * data.x.shape[1] + rows).reshape(-1)
+        return data.table().index_select(0, flat).view(*rows.shape, -1)
+
+    def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None, quadratic_sum=None):
+        """Logits (K, m), EMMA's output and the gathered table rows of every model on its rows ``rows`` (K, m).
+
+        Batch-coupled potentials sum within ``groups`` (K, m), or add ``quadratic_sum`` (K, 1, 2)
+        when the call spans more rows than ``rows``, or sum over ``rows`` otherwise.
+        """
+        picked = self._gather(data, rows)
         potentials = None
         if self.family == "with":
-            index = (self.stream_of.unsqueeze(1), rows)
-            potentials = coupled_potentials(data.softplus[index], data.quadratic[index], self.coupled, groups)  # (K, b, 2)
-        return forward(self.family, params, x, potentials, self.psi_min, self.rho)
+            softplus, quadratic = picked[..., 12:14], picked[..., 14:16]
+            if quadratic_sum is None:
+                potentials = coupled_potentials(softplus, quadratic, self.coupled, groups)  # (K, m, 2)
+            else:
+                potentials = torch.where(self.coupled.view(-1, 1, 1), quadratic_sum - softplus, quadratic - softplus)
+        logits, out = forward(self.family, params, picked[..., :8], potentials, self.psi_min, self.rho)
+        return logits, out, picked
 
     def _batch_omega(self, log_alpha, batch) -> torch.Tensor:
         """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean over the batch) or as coded (sum), by protocol."""
@@ -236,34 +249,25 @@ class SweepEngine:
 
         ``groups`` (n,) is each row's mini-batch when the pass is in mini-batches (the code's
         early-stopping pass); its batch-coupled potentials are then summed within each one.
+        Without ``groups`` the pass is one call of the code: coupled potentials sum over all rows.
         """
         pieces = {"bce": [], "omega_mean": [], "omega_code": [], "logits": []}
         n = rows.shape[1]
         block = BLOCK if batch_size is None else max(batch_size, BLOCK // batch_size * batch_size)
+        quadratic_sum = None
+        if groups is None and self.family == "with" and bool(self.coupled.any()) and block < n:
+            flat = (self.stream_of.unsqueeze(1) * n + rows).reshape(-1)
+            quadratic_sum = data.quadratic.flatten(0, 1).index_select(0, flat).view(self.k, n, 2).sum(dim=1, keepdim=True)  # (K, 1, 2)
         for start in range(0, n, block):
             part = rows[:, start : start + block]
             g = None if groups is None else (groups[start : start + block] - groups[start]).expand(self.k, -1)
-            if groups is None and self.family == "with" and self.coupled.any() and block < n:
-                logits, out = self._whole_call(params, data, rows, start, block)
-            else:
-                logits, out = self._forward(params, data, part, g)
+            logits, out, picked = self._forward(params, data, part, g, quadratic_sum)
             pieces["logits"].append(logits)
             pieces["bce"].append(bce_per_sample(logits, data.y[part], self.pos_weight))
-            if out is not None:
-                mean_form, code_form = omega_per_sample(out.log_alpha, data.corrupted[self.stream_of.unsqueeze(1), part])
-                pieces["omega_mean"].append(mean_form)
-                pieces["omega_code"].append(code_form)
+            if out is not None:  # the terms of emma.training.omega_per_sample, from the gathered weights
+                pieces["omega_mean"].append((picked[..., 8:10] * out.log_alpha).sum(dim=-1))
+                pieces["omega_code"].append((picked[..., 10:12] * out.log_alpha).sum(dim=-1))
         return {name: torch.cat(v, dim=1) if v else None for name, v in pieces.items()}
-
-    def _whole_call(self, params, data, rows, start, block):
-        """A block of a pass whose coupled potentials sum over *all* ``rows`` (one call of the code)."""
-        index = (self.stream_of.unsqueeze(1), rows)
-        q_sum = data.quadratic[index].sum(dim=1, keepdim=True)  # (K, 1, 2)
-        part = rows[:, start : start + block]
-        sp, q = data.softplus[self.stream_of.unsqueeze(1), part], data.quadratic[self.stream_of.unsqueeze(1), part]
-        potentials = torch.where(self.coupled.view(-1, 1, 1), q_sum - sp, q - sp)
-        x = data.x[self.stream_of.unsqueeze(1), part]
-        return forward(self.family, params, x, potentials, self.psi_min, self.rho)
 
     def all_rows(self, data: StreamData) -> torch.Tensor:
         return torch.arange(data.x.shape[1], device=self.device).expand(self.k, -1)
