@@ -6,8 +6,9 @@ DEVICE ?= auto
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK_VENV := _build/lock-venv
 
-.PHONY: book run html test benchmark clean
+.PHONY: book run html test linkcheck lock benchmark clean
 
 # The environment: torch first (pinned, so pip does not pick another build), then the project.
 $(STAMP): pyproject.toml
@@ -26,9 +27,28 @@ run: $(STAMP)
 html: $(STAMP)
 	$(BIN)/emma-book build
 
-## Run the tests (they execute every chapter in the quick profile and build the book from it).
+## Run the tests (they execute every chapter in the quick profile, build the book from it and open
+## every page in headless Chromium; without Chromium the browser tests skip, except in CI).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Check every external link of the executed chapters and pages (Sphinx's linkcheck).
+linkcheck: $(STAMP)
+	$(BIN)/emma-book build --builder linkcheck
+
+## Refresh requirements-lock.txt, the environment the published book is built in (and Binder
+## runs): `pip freeze` of a fresh environment installed the way .venv is, without the dev tools.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(LOCK_VENV)/bin/python -m pip install --quiet .
+	{ echo "# The environment of the published book: pip freeze of a fresh environment (make lock)."; \
+	  echo "# torch's CPU build comes from PyTorch's own index."; \
+	  echo "--extra-index-url https://download.pytorch.org/whl/cpu"; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude emma-book; } > requirements-lock.txt
+	rm -rf $(LOCK_VENV) build  # build/: setuptools' leftovers from installing the project
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py

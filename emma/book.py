@@ -3,9 +3,12 @@
 Chapters are the jupytext percent-format files ``notebooks/NN_name.py``. ``execute`` turns one into
 a notebook, runs it with papermill (the only executor; Jupyter Book does not run anything again)
 and writes the executed notebook to ``book/chapters/NN_name.ipynb`` for the book to render.
+``build`` copies the book's own files into a staging folder (``stage``) and builds that, so nothing
+else in the checkout reaches Sphinx. The module is also the book's Sphinx extension (``setup``).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -17,6 +20,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+import yaml
 from papermill.translators import papermill_translators
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +127,7 @@ def execute(
     output.parent.mkdir(parents=True, exist_ok=True)
     source = output.parent / f".{chapter.stem}.source.ipynb"
     partial = output.parent / f".{chapter.stem}.partial.ipynb"
-    notebook = fold_boilerplate(jupytext.read(chapter.source))
+    notebook = add_install_cell(fold_boilerplate(jupytext.read(chapter.source)))
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": kernel_name}
     nbformat.write(notebook, source)
     previous_quiet = os.environ.get("EMMA_QUIET")
@@ -182,6 +186,39 @@ def fold_boilerplate(notebook):
     return notebook
 
 
+def repository_url(root: Path = ROOT) -> str:
+    """The book's repository, as ``_config.yml`` names it (``repository.url``), the one place that says it."""
+    config = yaml.safe_load((Path(root) / "_config.yml").read_text())
+    url = (config.get("repository") or {}).get("url")
+    if not url:
+        raise ValueError(f"{Path(root) / '_config.yml'} must name the book's repository under repository: url:")
+    return url.rstrip("/")
+
+
+INSTALL_TAG = "install-package"
+
+
+def add_install_cell(notebook, repository: str | None = None):
+    """Put first a cell that installs the package ``emma`` when the notebook runs outside the checkout.
+
+    Opened on Colab or Binder, an executed chapter finds no ``emma``; this cell installs it from
+    the book's repository with ``%pip``. Inside the checkout ``emma`` imports and the cell does
+    nothing. Tagged ``remove-cell``: it stays in the notebook, never on the page.
+    """
+    repository = repository or repository_url()
+    source = (
+        "# Outside the book's repository (Colab, Binder...), install its package `emma` first.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("emma") is None:\n'
+        f'    %pip install --quiet "emma-book @ git+{repository}"'
+    )
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", INSTALL_TAG]})
+    notebook.cells = [c for c in notebook.cells if INSTALL_TAG not in c.metadata.get("tags", [])]
+    notebook.cells.insert(0, cell)
+    return notebook
+
+
 def _failed_cell_source(path: Path) -> str:
     """The source of the cell whose outputs hold the error (papermill shifts cell indices)."""
     for cell in nbformat.read(path, as_version=4).cells:
@@ -190,19 +227,149 @@ def _failed_cell_source(path: Path) -> str:
     return "(not found in the executed notebook)"
 
 
-def build(root: Path = ROOT, strict: bool = True) -> int:
-    """Build the HTML book from the executed notebooks into ``<root>/_build/html``; return the exit code.
+STAGING = Path("_build") / "staging"  # under the root; what Sphinx reads, and nothing else
+MATHJAX_ENTRY = "tex-chtml.js"  # the MathJax 3 component _config.yml names (mathjax_path)
 
-    Warnings are errors when ``strict``. Nothing is executed: a chapter that has not been run
-    is reported and the build stops.
+
+def stage(root: Path = ROOT, executed: Path | None = None) -> Path:
+    """Copy what the book reads, and only that, into ``<root>/_build/staging``; return that folder.
+
+    The book reads ``_config.yml``, ``_toc.yml``, ``book/`` (its pages, ``references.bib``, images;
+    not ``book/chapters``) and the executed notebook ``NN_name.ipynb`` of every chapter, taken
+    from ``executed`` (default ``<root>/book/chapters``). Beside them go the chapters' jupytext
+    sources (``_extra/notebooks/``, offered for download by the pages) and MathJax
+    (``_vendor/mathjax/``, served by the site). Another virtual environment, a ``node_modules``
+    or stray notes in the checkout never reach Sphinx. A chapter without an executed notebook
+    stops the staging with its name: nothing is executed here.
     """
-    missing = [c.name for c in chapters(root / "notebooks") if not (root / "book" / "chapters" / f"{c.stem}.ipynb").exists()]
+    root = Path(root).resolve()
+    executed = Path(executed).resolve() if executed is not None else root / "book" / "chapters"
+    listed = chapters(root / "notebooks")
+    missing = [c.name for c in listed if not (executed / f"{c.stem}.ipynb").exists()]
     if missing:
         raise FileNotFoundError(
-            f"these chapters have not been executed yet: {', '.join(missing)}; run `emma-book run` first"
+            f"these chapters have not been executed yet (no notebook in {executed}): {', '.join(missing)}; "
+            "run `emma-book run` first"
         )
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, staging / name)
+
+    def book_pages(directory: str, names: list[str]) -> list[str]:
+        generated = ["chapters"] if Path(directory) == root / "book" else []
+        return generated + [n for n in names if n.startswith(".") or n == "__pycache__"]
+
+    shutil.copytree(root / "book", staging / "book", ignore=book_pages)
+    (staging / "book" / "chapters").mkdir()
+    (staging / "_extra" / "notebooks").mkdir(parents=True)
+    for chapter in listed:
+        shutil.copy2(executed / f"{chapter.stem}.ipynb", staging / "book" / "chapters" / f"{chapter.stem}.ipynb")
+        shutil.copy2(chapter.source, staging / "_extra" / "notebooks" / chapter.source.name)
+    _stage_mathjax(staging / "_vendor" / "mathjax")
+    return staging
+
+
+def _mathjax_distribution() -> Path:
+    """MathJax 3 as the package ``django-static-mathjax`` ships it (module ``mathjax``; no Django needed)."""
+    spec = importlib.util.find_spec("mathjax")
+    folder = Path(spec.origin).parent / "static" / "mathjax" if spec and spec.origin else None
+    if folder is None or not (folder / "es5" / MATHJAX_ENTRY).exists():
+        raise FileNotFoundError(
+            "MathJax is missing: the book serves it from the package django-static-mathjax, "
+            "a dependency of emma-book (pip install -e .)"
+        )
+    return folder
+
+
+def _stage_mathjax(destination: Path) -> None:
+    """The browser build of MathJax (``es5/``) that ``tex-chtml.js`` loads from, with its licence.
+
+    The other single-file bundles and the SVG output are left out; the TeX extensions, the CHTML
+    fonts, the menu and the accessibility components stay (MathJax loads them on demand).
+    """
+    distribution = _mathjax_distribution()
+    es5 = distribution / "es5"
+
+    def unused(directory: str, names: list[str]) -> list[str]:
+        if Path(directory) == es5:
+            return [n for n in names if n.endswith(".js") and n != MATHJAX_ENTRY]
+        if Path(directory) == es5 / "output":
+            return [n for n in names if n.startswith("svg")]
+        return []
+
+    shutil.copytree(es5, destination, ignore=unused)
+    shutil.copy2(distribution / "LICENSE", destination / "LICENSE")
+
+
+BUILDERS = ("html", "linkcheck")
+
+
+def build(root: Path = ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html") -> int:
+    """Build the book into ``<root>/_build/<builder>`` from a staging folder; return the exit code.
+
+    :func:`stage` gathers the book's own pages and the executed notebooks (from ``executed``,
+    default ``<root>/book/chapters``) into ``<root>/_build/staging``; Jupyter Book builds that
+    folder from scratch (``--all``, so every page's warnings show on every build) and writes
+    ``<root>/_build/html`` anew. ``builder="linkcheck"`` checks every external link instead
+    (report in ``<root>/_build/linkcheck``). Warnings are errors when ``strict``. Nothing is
+    executed: a chapter that has not been run is reported and the build stops.
+    """
+    if builder not in BUILDERS:
+        raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+    root = Path(root).resolve()
+    staging = stage(root, executed)
+    shutil.rmtree(root / "_build" / builder, ignore_errors=True)
     executable = Path(sys.executable).parent / "jupyter-book"
-    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--builder", "html"]
+    command = [
+        str(executable) if executable.exists() else "jupyter-book",
+        "build", str(staging), "--path-output", str(root), "--builder", builder, "--all",
+    ]
     if strict:
         command += ["--warningiserror", "--keep-going"]
-    return subprocess.call(command, cwd=root)
+    return subprocess.call(command, cwd=staging)
+
+
+def setup(app):
+    """Sphinx extension (``_config.yml`` lists ``emma.book``): the book's two page-level touches.
+
+    sphinx-book-theme's download menu offers the page's source, here the executed notebook
+    (``.ipynb``); chapter pages also offer their ``notebooks/NN_name.py``, which :func:`stage`
+    puts in the site through ``html_extra_path``. And every script appears once per page.
+    """
+    app.connect("html-page-context", _offer_jupytext_source, priority=502)  # after the theme's buttons (501)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Each script once per page: sphinx-thebe's inline configuration (``const THEBE_JS_URL``)
+    reaches Sphinx 7's page context twice, and its second copy is a JavaScript error."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", script) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def _offer_jupytext_source(app, pagename, templatename, context, doctree) -> None:
+    name = f"{Path(pagename).name}.py"
+    if not pagename.startswith("book/chapters/") or not (Path(app.srcdir) / "_extra" / "notebooks" / name).exists():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "download-buttons":
+            continue
+        for button in group["buttons"]:
+            if button.get("label") == "download-source-button":
+                button["tooltip"] = "Download the executed notebook"
+        group["buttons"].insert(1, {
+            "type": "link",
+            "url": context["pathto"](f"notebooks/{name}", 1),
+            "text": ".py",
+            "tooltip": "Download the chapter's jupytext source",
+            "icon": "fas fa-file-code",
+            "label": "download-jupytext-button",
+        })

@@ -2,12 +2,13 @@
 
     emma-book list
     emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-p KEY VALUE ...]
-    emma-book build
+    emma-book build [--chapters DIR] [--builder html|linkcheck] [--no-strict]
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import yaml
 from tqdm.auto import tqdm
@@ -30,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     build = commands.add_parser("build", help="build the HTML book from the executed chapters")
     build.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
+    build.add_argument(
+        "--chapters", type=Path, default=None, metavar="DIR",
+        help="the folder of executed notebooks NN_name.ipynb to render (default: book/chapters)",
+    )
+    build.add_argument(
+        "--builder", choices=book.BUILDERS, default="html",
+        help="html: the book in _build/html (default); linkcheck: check every external link",
+    )
     return parser
 
 
@@ -41,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{chapter.name:<24} {chapter.title}")
             return 0
         if args.command == "build":
-            return book.build(strict=not args.no_strict)
+            return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder)
         selected = book.select(args.names)
         extra = {key: yaml.safe_load(value) for key, value in args.parameter}
         parameters = {"profile": args.profile, "device": args.device, **extra}

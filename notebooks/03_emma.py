@@ -345,11 +345,11 @@ plt.show()
 # of clean and corrupted samples. The final thesis adds two regularisers to the network's loss
 # $\mathcal{L}$:
 #
-# $$
+# \begin{equation}
 # \tilde{\mathcal{L}} = \mathcal{L}(y, \hat y) + \lambda_c (g_a - b_a) - \lambda_e \Omega, \qquad
 # \Omega = \sum_{k=1}^M \xi_k \log\alpha_k, \qquad
 # \xi_k = \begin{cases} -1 & \text{if } \mathbf{x}_k \text{ is corrupted} \\ +1 & \text{otherwise.} \end{cases} \tag{5.12}
-# $$
+# \end{equation}
 #
 # The capacity term pushes $g_a$ down and $b_a$ up for $\lambda_c > 0$, both of which shrink the
 # capacity (the draft penalises $g_a$ alone). The energy term keeps modal energies faithful to
@@ -374,9 +374,9 @@ plt.show()
 # The thesis then assumes that the parameters $\theta_i = \{w_i, b_i, w_{ik}, \gamma_{ik}\}$
 # enter $E_i$ only, so that
 #
-# $$
+# \begin{equation}
 # \nabla_{\theta_i}\log\alpha_k = \begin{cases} -\rho(1-\alpha_i)\nabla_{\theta_i}E_i & i = k \\ \rho\,\alpha_i\nabla_{\theta_i}E_i & i \neq k, \end{cases} \tag{5.16}
-# $$
+# \end{equation}
 #
 # and, summing over clean and corrupted modes (eq. 5.17 and 5.18, with $M'$ the number of clean
 # modes of the sample),
@@ -392,9 +392,9 @@ plt.show()
 # \theta'_i \leftarrow \theta_i - \epsilon\lambda_e\rho\,\xi_i\nabla_{\theta_i}E_i \qquad (M \text{ even}), \tag{5.20}
 # $$
 #
-# $$
+# \begin{equation}
 # \theta'_i \leftarrow \begin{cases} \theta_i - \epsilon\lambda_e\rho(1-\alpha_i)\nabla_{\theta_i}E_i & \text{clean} \\ \theta_i + \epsilon\lambda_e\rho(1+\alpha_i)\nabla_{\theta_i}E_i & \text{corrupted} \end{cases} \qquad (M \text{ odd}), \tag{5.21}
-# $$
+# \end{equation}
 #
 # so clean energies go down and corrupted ones go up. For one more clean mode,
 # $M' = \lfloor (M+1)/2 \rfloor + 1$, the thesis writes

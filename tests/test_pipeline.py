@@ -21,19 +21,83 @@ def _copy_book_sources(destination: Path) -> None:
     shutil.copytree(ROOT / "notebooks", destination / "notebooks")
 
 
+# The quick-profile book is executed and built once per test run. tests/test_browser.py opens
+# the same build: its fixture calls `built_quick_book`, which remembers the build here (pytest
+# would run a fixture imported into another module a second time).
+_SESSION: dict = {}
+
+# What a checkout may hold beside the book: each file would be a Sphinx warning if it were read.
+# Files under a hidden folder (a package's .github/) escape `only_build_toc_files`: a plain
+# build of the checkout reads them and fails with "document isn't included in any toctree".
+STRAYS = {
+    "venv2/lib/python3.11/site-packages/some_package/.github/ISSUE_TEMPLATE/bug_report.md": "# Report a bug\n",
+    "venv2/lib/python3.11/site-packages/some_package/README.md": "# A package's readme\n\n{ref}`nowhere`\n",
+    "venv2/share/jupyter/kernels/broken.ipynb": "{ not a notebook",
+    "node_modules/some-package/.github/README.md": "# readme\n\n```{no-such-directive}\n```\n",
+    "node_modules/some-package/docs/guide.ipynb": "{ not a notebook either",
+    "notes.md": "# Stray notes\n\n[a link to nowhere](missing.md)\n",
+}
+QUICK_HTML = ROOT / "_build" / "quick-html"  # the checked quick-profile site, kept for a look (CI uploads it)
+
+
+def _once(key: str, make):
+    """``make()``, once per test run; a failure is remembered and raised again, not retried."""
+    if key not in _SESSION:
+        try:
+            _SESSION[key] = make()
+        except Exception as error:  # noqa: BLE001 - re-raised below, to every test that needs it
+            _SESSION[key] = error
+    if isinstance(_SESSION[key], Exception):
+        raise _SESSION[key]
+    return _SESSION[key]
+
+
+def executed_quick_book(tmp_path_factory) -> Path:
+    """Every chapter executed in the quick profile into a scratch copy of the book's sources."""
+
+    def execute_all() -> Path:
+        root = tmp_path_factory.mktemp("book")
+        _copy_book_sources(root)
+        for chapter in book.chapters():
+            book.execute(
+                chapter,
+                {"profile": "quick", "device": "cpu", "output_dir": str(root / "_build")},
+                output=root / "book" / "chapters" / f"{chapter.stem}.ipynb",
+                progress=False,
+            )
+        return root
+
+    return _once("executed", execute_all)
+
+
+def built_quick_book(tmp_path_factory) -> tuple[Path, int]:
+    """The quick-profile book built (strict) in a checkout that also holds STRAYS: its root and exit code.
+
+    A successful build's HTML is also copied to ``_build/quick-html``.
+    """
+
+    def build() -> tuple[Path, int]:
+        root = executed_quick_book(tmp_path_factory)
+        for name, text in STRAYS.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        code = book.build(root)
+        if code == 0:
+            shutil.rmtree(QUICK_HTML, ignore_errors=True)
+            shutil.copytree(root / "_build" / "html", QUICK_HTML)
+        return root, code
+
+    return _once("built", build)
+
+
 @pytest.fixture(scope="session")
 def quick_book(tmp_path_factory):
-    """Every chapter executed in the quick profile into a scratch copy of the book's sources."""
-    root = tmp_path_factory.mktemp("book")
-    _copy_book_sources(root)
-    for chapter in book.chapters():
-        book.execute(
-            chapter,
-            {"profile": "quick", "device": "cpu", "output_dir": str(root / "_build")},
-            output=root / "book" / "chapters" / f"{chapter.stem}.ipynb",
-            progress=False,
-        )
-    return root
+    return executed_quick_book(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    return built_quick_book(tmp_path_factory)
 
 
 def _toc_files(toc: dict) -> list[str]:
@@ -142,20 +206,140 @@ def test_every_chapter_executes_and_writes_its_figures_and_tables(quick_book):
 
 
 @pytest.mark.slow
-def test_book_builds_without_warnings_and_shows_every_chapter(quick_book):
-    assert book.build(quick_book) == 0
-    html = quick_book / "_build" / "html"
+def test_book_builds_without_warnings_and_shows_every_chapter(built_book):
+    root, code = built_book
+    assert code == 0, "the strict build failed: see the Sphinx output above"
+    html = root / "_build" / "html"
     assert (html / "index.html").exists()
     for chapter in book.chapters():
         page = (html / "book" / "chapters" / f"{chapter.stem}.html").read_text()
         assert "# Parameters" not in page, f"{chapter.name}: papermill's injected cell is on the page"
+        assert "find_spec" not in page, f"{chapter.name}: the install cell is on the page"
         assert "<img" in page, f"{chapter.name}: no figure on the page"
         assert "<table" in page, f"{chapter.name}: no table on the page"
 
 
+@pytest.mark.slow
+def test_stray_environments_and_notes_in_the_checkout_add_no_warning(built_book):
+    root, code = built_book
+    assert all((root / name).exists() for name in STRAYS)
+    assert code == 0, "a strict build in a checkout with a venv2/, a node_modules/ and stray notes failed"
+    staged = {path.relative_to(root / book.STAGING).parts[0] for path in (root / book.STAGING).rglob("*")}
+    assert staged == {"_config.yml", "_toc.yml", "book", "_extra", "_vendor"}
+
+
+@pytest.mark.slow
+def test_mathjax_is_served_by_the_site_and_no_page_names_a_cdn(built_book):
+    root, _ = built_book
+    html = root / "_build" / "html"
+    assert (html / "_static" / "mathjax" / book.MATHJAX_ENTRY).exists()
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    pages_with_math = 0
+    for page in html.rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"https?://[^\"'\s]*mathjax", text, flags=re.IGNORECASE), f"{page}: MathJax from the web"
+        scripts = re.findall(r'<script[^>]*src="([^"]*(?:mathjax|tex-[a-z-]*\.js)[^"]*)"', text, flags=re.IGNORECASE)
+        assert all(re.match(r"(\.\./)*_static/mathjax/tex-chtml\.js", src) for src in scripts), (page, scripts)
+        pages_with_math += bool(scripts)
+    assert pages_with_math >= 2, "MathJax is loaded on no page"
+
+
+@pytest.mark.slow
+def test_chapter_pages_offer_both_sources_and_launch_their_notebook(built_book):
+    root, _ = built_book
+    html = root / "_build" / "html"
+    repository = book.repository_url(ROOT)
+    org_repo = repository.split("github.com/")[1]
+    for chapter in book.chapters():
+        page_path = html / "book" / "chapters" / f"{chapter.stem}.html"
+        page = page_path.read_text()
+        for suffix in (".ipynb", ".py"):
+            links = re.findall(rf'href="([^":]*{chapter.stem}{re.escape(suffix)})"', page)  # in the site
+            assert links, f"{chapter.name}: no download link for its {suffix}"
+            assert all((page_path.parent / link).resolve().exists() for link in links), (chapter.name, links)
+        notebook = f"book/chapters/{chapter.stem}.ipynb"
+        assert f"https://mybinder.org/v2/gh/{org_repo}/notebooks?urlpath=lab/tree/{notebook}" in page
+        assert f"https://colab.research.google.com/github/{org_repo}/blob/notebooks/{notebook}" in page
+        assert f'href="{repository}"' in page, f"{chapter.name}: no repository button"
+
+
+@pytest.mark.slow
+def test_every_chapter_opens_with_a_hidden_cell_that_installs_the_package_elsewhere(quick_book):
+    for chapter in book.chapters():
+        first = nbformat.read(quick_book / "book" / "chapters" / f"{chapter.stem}.ipynb", as_version=4).cells[0]
+        assert {"remove-cell", book.INSTALL_TAG} <= set(first.metadata["tags"]), chapter.name
+        assert f'%pip install --quiet "emma-book @ git+{book.repository_url(ROOT)}"' in first.source
+        assert first.outputs == [], f"{chapter.name}: the install cell did something inside the checkout"
+
+
+def test_the_install_cell_comes_first_once_and_installs_only_without_emma():
+    import jupytext
+
+    notebook = book.fold_boilerplate(jupytext.read(book.chapters()[0].source))
+    cells = len(notebook.cells)
+    notebook = book.add_install_cell(book.add_install_cell(notebook, "https://example.org/r"), "https://example.org/r")
+    assert len(notebook.cells) == cells + 1
+    first = notebook.cells[0]
+    assert first.metadata["tags"] == ["remove-cell", book.INSTALL_TAG]
+    guard, install = first.source.splitlines()[-2:]
+    assert guard == 'if importlib.util.find_spec("emma") is None:'
+    assert install.strip() == '%pip install --quiet "emma-book @ git+https://example.org/r"'
+
+
+def _fake_checkout(root: Path, executed: Path) -> None:
+    """The book's sources, an empty executed notebook per chapter in ``executed``, and STRAYS."""
+    root.mkdir(parents=True, exist_ok=True)
+    _copy_book_sources(root)
+    executed.mkdir(parents=True, exist_ok=True)
+    for chapter in book.chapters():
+        nbformat.write(nbformat.v4.new_notebook(), executed / f"{chapter.stem}.ipynb")
+    for name, text in STRAYS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_staging_holds_the_book_and_nothing_else_of_the_checkout(tmp_path):
+    _fake_checkout(tmp_path, tmp_path / "book" / "chapters")
+    (tmp_path / "book" / "chapters" / ".02_energy_estimation.partial.ipynb").write_text("{}")
+    staging = book.stage(tmp_path)
+    staged = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file() and "_vendor" not in p.parts}
+    pages = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "book").rglob("*") if p.is_file() and "chapters" not in p.parts}
+    executed = {f"book/chapters/{c.stem}.ipynb" for c in book.chapters()}
+    sources = {f"_extra/notebooks/{c.source.name}" for c in book.chapters()}
+    assert staged == {"_config.yml", "_toc.yml"} | pages | executed | sources
+    assert (staging / "_vendor" / "mathjax" / book.MATHJAX_ENTRY).exists()
+    assert (staging / "_vendor" / "mathjax" / "LICENSE").exists()
+
+
+def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    _fake_checkout(tmp_path / "root", elsewhere)
+    marked = book.chapters()[0].stem
+    nbformat.write(nbformat.v4.new_notebook(metadata={"marker": "elsewhere"}), elsewhere / f"{marked}.ipynb")
+    staging = book.stage(tmp_path / "root", executed=elsewhere)
+    assert nbformat.read(staging / "book" / "chapters" / f"{marked}.ipynb", as_version=4).metadata["marker"] == "elsewhere"
+
+    calls = []
+    monkeypatch.setattr(book, "build", lambda **kwargs: calls.append(kwargs) or 0)
+    assert cli.main(["build", "--chapters", str(elsewhere)]) == 0
+    assert calls == [{"strict": True, "executed": elsewhere, "builder": "html"}]
+
+
+def test_citation_cites_the_book_and_the_thesis():
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"].startswith("1.2") and citation["type"] == "software"
+    assert citation["title"] == "Energy-based Multi-Modal Attention, reproduced"
+    assert set(citation["license"]) == {"MIT", "CC-BY-4.0"}  # the code; the text and figures
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    thesis = next(reference for reference in citation["references"] if reference["type"] == "thesis")
+    assert thesis["title"] == "Energy-based Multi-Modal Attention"
+    assert thesis["authors"] == [{"family-names": "Werenne", "given-names": "Aurélien"}]
+    assert thesis["year"] == 2019 and thesis["institution"]["name"] == "University of Liège"
+
+
 def test_build_refuses_when_a_chapter_was_not_executed(tmp_path):
     _copy_book_sources(tmp_path)
-    with pytest.raises(FileNotFoundError, match="not been executed yet: energy_estimation"):
+    with pytest.raises(FileNotFoundError, match=r"not been executed yet \(no notebook in .*\): .*energy_estimation"):
         book.build(tmp_path)
 
 
