@@ -10,9 +10,13 @@ from .claims import CLAIM_COLUMNS, VERDICTS, claims_table
 
 #: The claims tables, in book order, with the chapter that writes each.
 CLAIM_TABLES = {
+    "attention_claims": "Attention mechanisms",
     "energy_claims": "Energy estimation",
     "potential_claims": "Experiment I: potential energy",
     "robustness_claims": "Experiment II: robustness",
+    "unified_claims": "A unified model",
+    "modes_claims": "More than two modes",
+    "conclusion_claims": "Conclusion",
 }
 __all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "VERDICTS", "collect_claims", "collect_errata"]
 
@@ -51,7 +55,7 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     ...     pd.DataFrame([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced"}]).to_csv(
     ...         folder / "tables" / f"{name}.csv", index=False)
     >>> collect_claims(folder)["chapter"].tolist()
-    ['Energy estimation', 'Experiment I: potential energy', 'Experiment II: robustness']
+    ['Attention mechanisms', 'Energy estimation', 'Experiment I: potential energy', 'Experiment II: robustness', 'A unified model', 'More than two modes', 'Conclusion']
     """
     frames = []
     for name, chapter in CLAIM_TABLES.items():

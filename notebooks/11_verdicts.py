@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Verdicts and errata
 #
-# This chapter computes nothing new: it gathers what the previous chapters decided. Every claim
+# This appendix computes nothing new: it gathers what the chapters decided. Every claim
 # they judged is listed with its evidence and verdict, and every statement of the thesis that a
 # check found wrong is listed with the check that shows it. It reads the tables the other
 # chapters wrote to `output_dir`, so run it after them (as `emma-book run` does).
@@ -68,22 +68,3 @@ counts
 errata = collect_errata(output_dir)
 save_table(errata, "book_errata", output_dir)
 errata
-
-# %% [markdown]
-# ## Open questions
-#
-# What the reproduction leaves open, each a natural next experiment for a new chapter that
-# imports the `emma` package:
-#
-# - **The threshold rule.** The robustness chapter shows that the thesis's ROC-corner threshold,
-#   on a data set with 9 % positives, shapes the F1 of every model and the ranking between EMMA
-#   and data augmentation. A study of EMMA under threshold-free metrics (average precision,
-#   AUROC) would separate the attention's effect from the threshold's.
-# - **The coupled gradient of Ω.** The derivation chapter measures how far the boxed gradient
-#   (eq. 5.19) is from the true one when shared energies couple the modes; an energy regularizer
-#   built on the exact gradient is untested.
-# - **A better failure signal.** Experiment I finds the reconstruction error at least as good as
-#   the potential energy at flagging a noisy HTRU2 mode. EMMA only needs *some* energy per mode;
-#   swapping the estimator is a one-line change to the energy models passed to `emma.EMMA`.
-# - **More than two modes.** Every result here has $M = 2$, where the update rules of
-#   eq. 5.20–5.22 degenerate; the module accepts any $M \ge 2$.
