@@ -25,7 +25,7 @@ def test_claims_from_every_chapter_are_gathered_in_book_order(tmp_path):
 
 def test_an_unknown_verdict_is_an_error_naming_the_table(tmp_path):
     _write_claims(tmp_path, verdict="partly")  # the old short form is no longer accepted
-    with pytest.raises(ValueError, match="energy_claims.*verdict.*'partly'"):
+    with pytest.raises(ValueError, match="attention_claims.*verdict.*'partly'"):
         collect_claims(tmp_path)
 
 
@@ -46,7 +46,7 @@ def test_extra_verdict_columns_are_accepted_and_checked(tmp_path):
 
 
 def test_a_missing_table_names_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="energy_claims"):
+    with pytest.raises(FileNotFoundError, match="attention_claims"):
         collect_claims(tmp_path)
 
 
