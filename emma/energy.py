@@ -3,8 +3,9 @@
 EMMA (thesis chapter 5) measures how badly each mode is failing by the potential
 energy Ψ_i of a tied-weight denoising autoencoder trained on that mode's clean
 training data (chapter 4, eq. 4.7). This module trains those autoencoders once per
-setting (cached on disk), records Ψ_min per mode for the correction of eq. 5.2,
-and evaluates both estimators, Ψ and the reconstruction error, on any samples.
+setting (cached on disk; many settings at once, stacked, with
+:func:`fit_mode_autoencoders_many`), records Ψ_min per mode for the correction of
+eq. 5.2, and evaluates both estimators, Ψ and the reconstruction error, on any samples.
 
 The potential used throughout is the per-sample one of
 :meth:`emma.autoencoder.DenoisingAutoencoder.potential`. The thesis's code added
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from .autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
+from .autoencoders_batched import train_autoencoders
 from .cache import cached
 from .data import MODE_NAMES, MODE_SLICES, Split, Splits, add_noise, sigma_to_nsr_db, tensor_fingerprint
 from .runtime import resolve_device
@@ -112,6 +115,7 @@ def fit_mode_autoencoders(
     where ``val_subset`` is True). The result is cached under a key made of every
     setting, the seed, the device type and a fingerprint of the data used, so the same
     call from another chapter loads it instead of training again.
+    :func:`fit_mode_autoencoders_many` trains many such calls at once and shares the cache.
 
     Parameters
     ----------
@@ -136,68 +140,196 @@ def fit_mode_autoencoders(
     -------
     ModeEnergies
     """
-    if not isinstance(splits, Splits):
-        raise TypeError(f"splits must be the Splits of emma.data.make_splits, got {type(splits).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    device = resolve_device(device)
-    train_mask = _check_subset(subset, len(splits.train), "subset")
-    val_mask = _check_subset(val_subset, len(splits.val), "val_subset")
-    x_train = splits.train.x.cpu() if train_mask is None else splits.train.x.cpu()[train_mask]  # (n, 8)
-    x_val = splits.val.x.cpu() if val_mask is None else splits.val.x.cpu()[val_mask]  # (n_val, 8)
-    settings = {
-        "model": "tied sigmoid DAE per mode",
-        "modes": {name: [MODE_SLICES[name].start, MODE_SLICES[name].stop] for name in MODE_NAMES},
-        "d_hidden": d_hidden,
-        "noise_std": noise_std,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": int(seed),
-        "device": device.type,
-        "train_data": tensor_fingerprint(x_train),
-        "val_data": tensor_fingerprint(x_val),
-    }
+    fit = _ModeFit.prepare(splits, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr,
+                           seed=seed, device=device, subset=subset, val_subset=val_subset)
 
     def compute():
-        states, psi_min, curves = [], [], []
-        for m, name in enumerate(MODE_NAMES):
-            mode_seed = len(MODE_NAMES) * int(seed) + m
+        models, curves = fit.new_models(), []
+        for m, (model, name) in enumerate(zip(models, MODE_NAMES)):
             columns = MODE_SLICES[name]
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(mode_seed)
-                model = DenoisingAutoencoder(columns.stop - columns.start, d_hidden, noise_std)
-            model = model.to(device)
-            curve = train_autoencoder(
+            curves.append(train_autoencoder(
                 model,
-                x_train[:, columns].to(device),
+                fit.x_train[:, columns].to(fit.device),
                 epochs=epochs,
                 batch_size=batch_size,
                 lr=lr,
-                x_val=x_val[:, columns].to(device),
-                seed=mode_seed,
+                x_val=fit.x_val[:, columns].to(fit.device),
+                seed=fit.mode_seed(m),
                 progress=progress,
                 desc=f"DAE {name} (seed {seed})",
-            )
-            with torch.no_grad():
-                psi_min.append(model.potential(x_train[:, columns].to(device)).min().item())  # Ψ_min of eq. 5.2
-            states.append({key: value.detach().cpu() for key, value in model.state_dict().items()})
-            curves.append(curve.assign(mode=name))
+            ))
+        return fit.stored(models, curves)
+
+    return fit.energies(cached("mode_autoencoders", fit.settings, compute, cache_dir))
+
+
+#: The arguments of :func:`fit_mode_autoencoders` that may differ between the runs of :func:`fit_mode_autoencoders_many`.
+PER_RUN = ("splits", "seed", "epochs", "subset", "val_subset")
+
+
+def fit_mode_autoencoders_many(
+    runs,
+    *,
+    splits: Splits | None = None,
+    d_hidden: int = 12,
+    noise_std: float = 0.01,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    device: str | torch.device = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    subset=None,
+    val_subset=None,
+    progress: bool | None = None,
+) -> list[ModeEnergies]:
+    """Many calls of :func:`fit_mode_autoencoders` at once: every autoencoder they train shares one stack.
+
+    Run i gives what ``fit_mode_autoencoders(**{**shared, **runs[i]})`` would give (to
+    float rounding; ``tests/test_energy.py``), with ``shared`` the keyword arguments here,
+    and shares its cache entry: a run already cached by either function is loaded, and
+    every (run, mode) that is not is trained in one stack by
+    :func:`emma.autoencoders_batched.train_autoencoders`, each with its own seed, data and
+    number of epochs.
+
+    Parameters
+    ----------
+    runs : sequence of dict
+        What differs between the runs, keys among :data:`PER_RUN` (``splits``, ``seed``,
+        ``epochs``, ``subset``, ``val_subset``); a run's value overrides the shared one.
+    splits, d_hidden, noise_std, epochs, batch_size, lr, device, cache_dir, subset, val_subset
+        Shared by every run, as in :func:`fit_mode_autoencoders` (``seed`` is 0 unless a run sets it).
+    progress : bool, optional
+        Show a progress bar over the stack's steps; by default unless :func:`emma.runtime.progress_disabled`.
+
+    Returns
+    -------
+    list of ModeEnergies
+        One per run, in the order of ``runs``: e.g. one per seed from
+        ``fit_mode_autoencoders_many([{"seed": s} for s in seeds], splits=splits)``.
+    """
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise TypeError("runs must be a non-empty list of dicts (the per-run arguments of fit_mode_autoencoders)")
+    shared = dict(splits=splits, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=0, device=device, subset=subset, val_subset=val_subset)
+    fits = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, Mapping):
+            raise TypeError(f"runs[{i}] must be a dict, got {type(run).__name__}")
+        unknown = sorted(set(run) - set(PER_RUN))
+        if unknown:
+            raise ValueError(f"runs[{i}] has {unknown}; a run may set only {list(PER_RUN)}, the rest is shared")
+        fits.append(_ModeFit.prepare(**{**shared, **run}))
+    stored = [_cached_or_none(fit.settings, cache_dir) for fit in fits]
+    missing = [i for i, value in enumerate(stored) if value is None]
+    if missing:
+        models = [fits[i].new_models() for i in missing]
+        columns = [MODE_SLICES[name] for name in MODE_NAMES]
+        curves = train_autoencoders(
+            [model for group in models for model in group],
+            [fits[i].x_train[:, c].to(fits[i].device) for i in missing for c in columns],
+            x_val=[fits[i].x_val[:, c].to(fits[i].device) for i in missing for c in columns],
+            seeds=[fits[i].mode_seed(m) for i in missing for m in range(len(MODE_NAMES))],
+            epochs=[fits[i].settings["epochs"] for i in missing for _ in MODE_NAMES],
+            batch_size=batch_size,
+            lr=lr,
+            progress=progress,
+            desc=f"{len(missing) * len(MODE_NAMES)} mode autoencoders",
+        )
+        for j, i in enumerate(missing):
+            modes = slice(j * len(MODE_NAMES), (j + 1) * len(MODE_NAMES))
+            value = fits[i].stored(models[j], curves[modes])
+            stored[i] = cached("mode_autoencoders", fits[i].settings, lambda value=value: value, cache_dir)
+    return [fit.energies(value) for fit, value in zip(fits, stored)]
+
+
+class _CacheMiss(Exception):
+    pass
+
+
+def _cached_or_none(settings: dict, cache_dir) -> dict | None:
+    """The cached ``mode_autoencoders`` entry of ``settings``, or None when there is none (or no cache)."""
+
+    def miss():
+        raise _CacheMiss
+
+    try:
+        return cached("mode_autoencoders", settings, miss, cache_dir)
+    except _CacheMiss:
+        return None
+
+
+@dataclass
+class _ModeFit:
+    """One call of :func:`fit_mode_autoencoders`: its checked inputs, its cache key, and how its models start and end."""
+
+    settings: dict
+    x_train: torch.Tensor  # (n, 8), on the CPU
+    x_val: torch.Tensor  # (n_val, 8), on the CPU
+    device: torch.device
+
+    @classmethod
+    def prepare(cls, splits, *, d_hidden, noise_std, epochs, batch_size, lr, seed, device, subset, val_subset) -> "_ModeFit":
+        if not isinstance(splits, Splits):
+            raise TypeError(f"splits must be the Splits of emma.data.make_splits, got {type(splits).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        device = resolve_device(device)
+        train_mask = _check_subset(subset, len(splits.train), "subset")
+        val_mask = _check_subset(val_subset, len(splits.val), "val_subset")
+        x_train = splits.train.x.cpu() if train_mask is None else splits.train.x.cpu()[train_mask]  # (n, 8)
+        x_val = splits.val.x.cpu() if val_mask is None else splits.val.x.cpu()[val_mask]  # (n_val, 8)
+        settings = {
+            "model": "tied sigmoid DAE per mode",
+            "modes": {name: [MODE_SLICES[name].start, MODE_SLICES[name].stop] for name in MODE_NAMES},
+            "d_hidden": d_hidden,
+            "noise_std": noise_std,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": int(seed),
+            "device": device.type,
+            "train_data": tensor_fingerprint(x_train),
+            "val_data": tensor_fingerprint(x_val),
+        }
+        return cls(settings, x_train, x_val, device)
+
+    def mode_seed(self, m: int) -> int:
+        return len(MODE_NAMES) * self.settings["seed"] + m
+
+    def new_models(self) -> list[DenoisingAutoencoder]:
+        """The untrained autoencoders, mode m's initial weights drawn with seed ``M·seed + m``."""
+        models = []
+        for m, name in enumerate(MODE_NAMES):
+            columns = MODE_SLICES[name]
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.mode_seed(m))
+                model = DenoisingAutoencoder(columns.stop - columns.start, self.settings["d_hidden"], self.settings["noise_std"])
+            models.append(model.to(self.device))
+        return models
+
+    @torch.no_grad()
+    def stored(self, models, curves) -> dict:
+        """What the cache keeps of trained models: their states, Ψ_min (eq. 5.2) and learning curves."""
+        psi_min = [model.potential(self.x_train[:, MODE_SLICES[name]].to(self.device)).min().item()
+                   for model, name in zip(models, MODE_NAMES)]
         return {
-            "states": states,
+            "states": [{key: value.detach().cpu() for key, value in model.state_dict().items()} for model in models],
             "psi_min": psi_min,
-            "curves": pd.concat(curves, ignore_index=True)[["mode", "epoch", "train_loss", "val_loss"]],
+            "curves": pd.concat([curve.assign(mode=name) for curve, name in zip(curves, MODE_NAMES)], ignore_index=True)[
+                ["mode", "epoch", "train_loss", "val_loss"]
+            ],
         }
 
-    stored = cached("mode_autoencoders", settings, compute, cache_dir)
-    models = []
-    for name, state in zip(MODE_NAMES, stored["states"]):
-        columns = MODE_SLICES[name]
-        model = DenoisingAutoencoder(columns.stop - columns.start, d_hidden, noise_std)
-        model.load_state_dict(state)
-        models.append(freeze(model.to(device)))
-    psi_min = torch.tensor(stored["psi_min"], dtype=torch.float32, device=device)
-    return ModeEnergies(models=models, psi_min=psi_min, curves=stored["curves"], settings=settings)
+    def energies(self, stored: dict) -> ModeEnergies:
+        """Frozen models on the device, from a :meth:`stored` value."""
+        models = []
+        for name, state in zip(MODE_NAMES, stored["states"]):
+            columns = MODE_SLICES[name]
+            model = DenoisingAutoencoder(columns.stop - columns.start, self.settings["d_hidden"], self.settings["noise_std"])
+            model.load_state_dict(state)
+            models.append(freeze(model.to(self.device)))
+        psi_min = torch.tensor(stored["psi_min"], dtype=torch.float32, device=self.device)
+        return ModeEnergies(models=models, psi_min=psi_min, curves=stored["curves"], settings=self.settings)
 
 
 @torch.no_grad()

@@ -10,13 +10,11 @@ whose protocols agree on every field that can change a family's models
 from __future__ import annotations
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .energy import fit_mode_autoencoders
+from .energy import fit_mode_autoencoders_many
 from .evaluation import base_for, select
 from .models import FAMILIES
 from .protocol import Protocol
-from .runtime import progress_disabled
 from .configs import TrainSettings
 from .streams import in_place_splits
 from .sweep import run_sweep
@@ -67,15 +65,14 @@ def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None,
 
     Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
     seed's corruption draw, as the code's in-place corruption left it (notes items 1–2).
+    ``dae`` holds the shared arguments of :func:`emma.energy.fit_mode_autoencoders_many`.
     """
     dae = dict(dae or {})
     kinds = sorted({p.autoencoders_on_corrupted for p in protocols})
-    out = {}
-    for seed in tqdm(list(seeds), desc="autoencoders", disable=progress_disabled()):
-        for on_corrupted in kinds:
-            data = in_place_splits(splits, seed, settings) if on_corrupted else splits
-            out[(int(seed), on_corrupted)] = fit_mode_autoencoders(data, seed=int(seed), device=device, cache_dir=cache_dir, **dae)
-    return out
+    keys = [(int(seed), on_corrupted) for seed in seeds for on_corrupted in kinds]
+    runs = [{"seed": seed, "splits": in_place_splits(splits, seed, settings) if on_corrupted else splits} for seed, on_corrupted in keys]
+    fitted = fit_mode_autoencoders_many(runs, device=device, cache_dir=cache_dir, **dae)  # one stack for every seed and kind
+    return dict(zip(keys, fitted))
 
 
 def _unique(rows: pd.DataFrame, family: str) -> pd.DataFrame:

@@ -53,9 +53,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from emma import DenoisingAutoencoder, UntiedAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
+from emma import DenoisingAutoencoder, UntiedAutoencoder, resolve_device, save_figure, save_table, seed_everything
 from emma import plots
 from emma.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.autoencoders_batched import train_autoencoders
 from emma.claims import claims_table, verdict_from_flags
 from emma.manifolds import MANIFOLDS, distance_to_manifold, grid, sample_manifold
 
@@ -132,23 +133,31 @@ save_figure(fig, "energy_manifolds", output_dir)
 # The thesis's setup: 8 sigmoid hidden units, tied weights, 25 epochs, batches of 100,
 # corruption $\sigma = 0.008$, Adam {cite:p}`kingma2015` with learning rate $10^{-3}$. The thesis
 # does not say how many samples it trained on; we draw `n_train` of them. One model is trained
-# per manifold and per seed; the figures show the first seed, the tables all of them.
+# per manifold and per seed; the figures show the first seed, the tables all of them. The
+# models are tiny, so they are trained together, stacked on a model axis
+# (`emma.autoencoders_batched.train_autoencoders`); each keeps its own seed's initial weights,
+# batch order and corruption noise, and ends where it would if trained alone.
 
 # %%
-models, untied, curves = {}, {}, {}
+models, untied, x_train, x_val = {}, {}, {}, {}
 for kind in MANIFOLDS:
     for seed in seeds:
         generator = seed_everything(seed)
-        x_train = sample_manifold(kind, n_train, generator).to(device)
-        x_val = sample_manifold(kind, n_train // 10, generator).to(device)
-        model = DenoisingAutoencoder(2, d_hidden, noise_std).to(device)
-        curves[kind, seed] = train_autoencoder(
-            model, x_train, x_val=x_val, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=f"{kind} seed {seed}"
-        )
-        models[kind, seed] = model
-        control = UntiedAutoencoder(2, d_hidden, noise_std).to(device)
-        train_autoencoder(control, x_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=f"untied {kind}")
-        untied[kind, seed] = control
+        x_train[kind, seed] = sample_manifold(kind, n_train, generator).to(device)
+        x_val[kind, seed] = sample_manifold(kind, n_train // 10, generator).to(device)
+        models[kind, seed] = DenoisingAutoencoder(2, d_hidden, noise_std).to(device)
+        untied[kind, seed] = UntiedAutoencoder(2, d_hidden, noise_std).to(device)  # the control, trained on the same data
+
+# Every autoencoder at once, each exactly as train_autoencoder would train it alone with its seed.
+keys = list(models)
+trained = train_autoencoders(
+    [models[key] for key in keys] + [untied[key] for key in keys],
+    [x_train[key] for key in keys] * 2,
+    x_val=[x_val[key] for key in keys] + [None] * len(keys),
+    seeds=[seed for _, seed in keys] * 2,
+    epochs=epochs, batch_size=batch_size, lr=lr, desc="manifold autoencoders",
+)
+curves = dict(zip(keys, trained))  # the tied models' learning curves
 
 fig = plots.learning_curves({kind: curves[kind, seeds[0]] for kind in MANIFOLDS}, title=f"Tied DAE learning curves (seed {seeds[0]})")
 save_figure(fig, "energy_learning_curves", output_dir)

@@ -61,14 +61,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from emma.claims import claims_table, per_mode, verdict_from_flags
 from emma.data import MODE_NAMES, MODE_SLICES, add_noise, fetch_htru2, make_splits, sigma_to_nsr_db
-from emma.energy import batch_coupled_potential, fit_mode_autoencoders, potential_vs_noise, unseen_class_auroc
+from emma.energy import batch_coupled_potential, fit_mode_autoencoders_many, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
 from emma.plots import learning_curves
-from emma.runtime import progress_disabled, resolve_device
+from emma.runtime import resolve_device
 from emma.thesis import NOISE_SWEEP_SIGMA
 
 device = resolve_device(device)
@@ -106,7 +105,9 @@ CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 # {cite:p}`kingma2015` with learning rate 10⁻³, 30 epochs, batch 64, on the training
 # split of the previous chapter (standardized with its own statistics). One pair of
 # autoencoders per seed; the trained models are cached, and the robustness chapters load
-# the same ones.
+# the same ones. All of them are trained at once, stacked on a model axis
+# (`emma.energy.fit_mode_autoencoders_many`); each ends where it would alone, with its own
+# seed's initial weights, batch order and corruption noise.
 
 # %%
 data = fetch_htru2(data_home)
@@ -114,10 +115,8 @@ splits = make_splits(data, seed=split_seed, device=device)
 dae_settings = dict(
     d_hidden=d_hidden, noise_std=dae_noise_std, batch_size=batch_size, lr=lr, device=device, cache_dir=cache_dir
 )
-energies = {
-    seed: fit_mode_autoencoders(splits, seed=seed, epochs=epochs, **dae_settings)
-    for seed in tqdm(seeds, desc="autoencoders (all training rows)", disable=progress_disabled())
-}
+fitted = fit_mode_autoencoders_many([{"seed": seed} for seed in seeds], splits=splits, epochs=epochs, **dae_settings)
+energies = dict(zip(seeds, fitted))  # seed -> ModeEnergies
 
 # %%
 first = energies[seeds[0]].curves
@@ -283,15 +282,13 @@ for _, row in at.iterrows():
 # %%
 seen_train, seen_val = splits.train.y == 1, splits.val.y == 1
 pulsar_mean = splits.train.x[seen_train].mean(dim=0)  # (8,)
-ood_energies, rows = {}, []
-for n_epochs in ood_epochs:
-    for seed in tqdm(seeds, desc=f"pulsar-only autoencoders, {n_epochs} epochs", disable=progress_disabled()):
-        energy = fit_mode_autoencoders(
-            splits, seed=seed, epochs=n_epochs, subset=seen_train, val_subset=seen_val, **dae_settings
-        )
-        ood_energies[n_epochs, seed] = energy
-        scores = unseen_class_auroc(energy, splits.test, splits.test.y == 0, reference_mean=pulsar_mean)
-        rows.append(scores.assign(trained_on="pulsars only", flagged_class="non-pulsar", epochs=n_epochs, seed=seed))
+pulsar_runs = [{"epochs": n_epochs, "seed": seed} for n_epochs in ood_epochs for seed in seeds]
+pulsar_fits = fit_mode_autoencoders_many(pulsar_runs, splits=splits, subset=seen_train, val_subset=seen_val, **dae_settings)
+ood_energies = {(run["epochs"], run["seed"]): energy for run, energy in zip(pulsar_runs, pulsar_fits)}
+rows = []
+for (n_epochs, seed), energy in ood_energies.items():
+    scores = unseen_class_auroc(energy, splits.test, splits.test.y == 0, reference_mean=pulsar_mean)
+    rows.append(scores.assign(trained_on="pulsars only", flagged_class="non-pulsar", epochs=n_epochs, seed=seed))
 for seed in seeds:  # the main autoencoders: 91 % of their training rows are non-pulsars
     scores = unseen_class_auroc(energies[seed], splits.test, splits.test.y == 1, reference_mean=splits.train.x.mean(dim=0))
     rows.append(scores.assign(trained_on="all training rows", flagged_class="pulsar (rare)", epochs=epochs, seed=seed))

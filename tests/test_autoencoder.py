@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -118,3 +119,100 @@ def test_trained_potential_is_lower_on_the_manifold_than_far_from_it():
 def test_distance_to_circle_is_radial_gap():
     points = torch.tensor([[0.0, 0.0], [0.0, 3.0], [5.0, 0.0]])
     torch.testing.assert_close(distance_to_manifold("circle", points), torch.tensor([3.0, 0.0, 2.0]), atol=1e-3, rtol=0)
+
+
+# --- many autoencoders in one stack (emma.autoencoders_batched) --------------------------------
+
+from emma.autoencoders_batched import train_autoencoders  # noqa: E402
+
+STACK_TOLERANCE = dict(atol=1e-5, rtol=0)  # float32 rounding of batched vs single products, after a few epochs
+
+
+def _fresh(cls, d_input, d_hidden, noise_std, init_seed):
+    torch.manual_seed(init_seed)
+    return cls(d_input, d_hidden, noise_std)
+
+
+def _stack_problem():
+    """Three models with data of unequal lengths (one a single partial batch), own seeds, epochs, noise and validation."""
+    generator = torch.Generator().manual_seed(0)
+    x_train = [torch.randn(n, 4, generator=generator) for n in (300, 257, 50)]
+    x_val = [torch.randn(40, 4, generator=generator), None, torch.randn(33, 4, generator=generator)]
+    return dict(x_train=x_train, x_val=x_val, seeds=[3, 5, 7], epochs=[4, 3, 6], noise_std=[0.1, 0.0, 0.3])
+
+
+@pytest.mark.parametrize("cls", [DenoisingAutoencoder, UntiedAutoencoder])
+def test_a_model_trained_in_a_stack_ends_where_it_ends_alone(cls):
+    problem = _stack_problem()
+    alone = [_fresh(cls, 4, 6, s, 100 + k) for k, s in enumerate(problem["noise_std"])]
+    alone_curves = [
+        train_autoencoder(model, x, x_val=v, epochs=e, batch_size=64, lr=1e-2, seed=seed, progress=False)
+        for model, x, v, e, seed in zip(alone, problem["x_train"], problem["x_val"], problem["epochs"], problem["seeds"])
+    ]
+    stacked = [_fresh(cls, 4, 6, s, 100 + k) for k, s in enumerate(problem["noise_std"])]
+    stacked_curves = train_autoencoders(stacked, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
+                                        epochs=problem["epochs"], batch_size=64, lr=1e-2, progress=False)
+    for a, b, curve_a, curve_b in zip(alone, stacked, alone_curves, stacked_curves):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            torch.testing.assert_close(q, p, **STACK_TOLERANCE, msg=name)
+        assert list(curve_b.columns) == list(curve_a.columns)
+        np.testing.assert_allclose(curve_b.to_numpy(), curve_a.to_numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_a_stack_of_several_architectures_trains_each_as_alone():
+    x = sample_manifold("circle", 500, torch.Generator().manual_seed(0))
+    specs = [(DenoisingAutoencoder, 8), (UntiedAutoencoder, 8), (DenoisingAutoencoder, 5)]
+    alone = [_fresh(cls, 2, h, 0.05, k) for k, (cls, h) in enumerate(specs)]
+    for k, model in enumerate(alone):
+        train_autoencoder(model, x, epochs=3, batch_size=100, lr=1e-2, seed=k, progress=False)
+    stacked = [_fresh(cls, 2, h, 0.05, k) for k, (cls, h) in enumerate(specs)]
+    train_autoencoders(stacked, [x] * 3, seeds=[0, 1, 2], epochs=3, batch_size=100, lr=1e-2, progress=False)
+    for a, b in zip(alone, stacked):
+        for p, q in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(q, p, **STACK_TOLERANCE)
+
+
+def test_a_stacked_model_hardly_depends_on_its_companions():
+    problem = _stack_problem()
+    alone = _fresh(DenoisingAutoencoder, 4, 6, 0.1, 0)
+    train_autoencoders([alone], problem["x_train"][:1], seeds=[3], epochs=4, batch_size=64, progress=False)
+    stacked = [_fresh(DenoisingAutoencoder, 4, 6, s, k) for k, s in enumerate(problem["noise_std"])]
+    train_autoencoders(stacked, problem["x_train"], seeds=problem["seeds"], epochs=problem["epochs"], batch_size=64, progress=False)
+    for p, q in zip(alone.parameters(), stacked[0].parameters()):
+        torch.testing.assert_close(q, p, atol=1e-6, rtol=0)
+
+
+def test_stacked_models_come_back_trained_in_eval_mode_with_curves():
+    problem = _stack_problem()
+    models = [_fresh(DenoisingAutoencoder, 4, 6, s, k) for k, s in enumerate(problem["noise_std"])]
+    before = [m.weight.detach().clone() for m in models]
+    curves = train_autoencoders(models, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
+                                epochs=problem["epochs"], batch_size=64, progress=False)
+    assert [len(c) for c in curves] == problem["epochs"]
+    assert [list(c.columns) for c in curves] == [["epoch", "train_loss", "val_loss"], ["epoch", "train_loss"], ["epoch", "train_loss", "val_loss"]]
+    assert all(not m.training and not torch.equal(m.weight, w) for m, w in zip(models, before))
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"seeds": [0, 1]}, ValueError, "seeds"),
+        ({"seeds": [0, 1, -1]}, ValueError, r"seeds\[2\]"),
+        ({"epochs": [1, 2]}, ValueError, "epochs"),
+        ({"x_train": [torch.zeros(5, 4), torch.zeros(5, 3), torch.zeros(5, 4)]}, ValueError, r"x_train\[1\]"),
+        ({"x_val": [None, None]}, ValueError, "x_val"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"models": "not a list"}, TypeError, "models"),
+    ],
+)
+def test_bad_stack_arguments_are_named(change, error, message):
+    arguments = dict(models=[DenoisingAutoencoder(4, 3, 0.1) for _ in range(3)], x_train=[torch.zeros(5, 4)] * 3,
+                     seeds=[0, 1, 2], epochs=1, batch_size=2, progress=False)
+    with pytest.raises(error, match=message):
+        train_autoencoders(**{**arguments, **change})
+
+
+def test_the_same_module_twice_in_a_stack_is_rejected():
+    model = DenoisingAutoencoder(2, 3, 0.1)
+    with pytest.raises(ValueError, match="distinct"):
+        train_autoencoders([model, model], [torch.zeros(4, 2)] * 2, seeds=[0, 1], epochs=1, batch_size=2, progress=False)

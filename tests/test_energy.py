@@ -13,6 +13,7 @@ from emma.data import make_splits, read_htru2
 from emma.energy import (
     batch_coupled_potential,
     fit_mode_autoencoders,
+    fit_mode_autoencoders_many,
     potential_vs_noise,
     unseen_class_auroc,
 )
@@ -43,6 +44,20 @@ def count_training(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(energy_module, "train_autoencoder", counting)
+    return calls
+
+
+@pytest.fixture
+def count_stacked(monkeypatch):
+    """The number of autoencoders each call of the stacked trainer trains."""
+    calls = []
+    real = energy_module.train_autoencoders
+
+    def counting(models, *args, **kwargs):
+        calls.append(len(models))
+        return real(models, *args, **kwargs)
+
+    monkeypatch.setattr(energy_module, "train_autoencoders", counting)
     return calls
 
 
@@ -143,3 +158,74 @@ def test_unseen_class_auroc_is_one_minus_the_auroc_of_the_other_class(splits, pu
     reversed_ = unseen_class_auroc(energies, splits.test, ~unseen)
     np.testing.assert_allclose(flagged["psi_auroc"], 1 - reversed_["psi_auroc"])
     assert "distance_auroc" not in flagged
+
+
+# --- many runs at once -------------------------------------------------------------------------
+
+SHARED = dict(d_hidden=6, batch_size=256, progress=False)
+
+
+def _runs(splits, pulsars):
+    """Runs of unequal training lengths (all rows, pulsars only), seeds and epochs."""
+    return [
+        {"splits": splits, "seed": 0, "epochs": 2},
+        {"splits": splits, "seed": 1, "epochs": 3, "subset": pulsars, "val_subset": splits.val.y == 1},
+        {"splits": splits, "seed": 2, "epochs": 1, "subset": pulsars},
+    ]
+
+
+def test_many_runs_at_once_give_what_each_run_gives_alone(splits, pulsars):
+    runs = _runs(splits, pulsars)
+    together = fit_mode_autoencoders_many(runs, **SHARED)
+    for run, energies in zip(runs, together):
+        alone = fit_mode_autoencoders(**run, **SHARED)
+        assert energies.settings == alone.settings
+        for a, b in zip(_parameters(alone), _parameters(energies)):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
+        torch.testing.assert_close(energies.psi_min, alone.psi_min, atol=1e-5, rtol=0)
+        assert list(energies.curves.columns) == list(alone.curves.columns)
+        np.testing.assert_allclose(energies.curves[["train_loss", "val_loss"]], alone.curves[["train_loss", "val_loss"]], rtol=1e-5)
+        assert not any(p.requires_grad for p in _parameters(energies))
+
+
+def test_runs_trained_together_fill_the_cache_of_single_runs(splits, pulsars, tmp_path, count_training, count_stacked):
+    runs = _runs(splits, pulsars)
+    together = fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
+    assert count_stacked == [6]  # every (run, mode) in one stack
+    for run, energies in zip(runs, together):
+        alone = fit_mode_autoencoders(**run, cache_dir=tmp_path, **SHARED)
+        for a, b in zip(_parameters(alone), _parameters(energies)):
+            assert torch.equal(a, b)
+    assert count_training == []  # every single run was a cache hit
+
+
+def test_runs_together_train_only_what_the_cache_lacks(splits, pulsars, tmp_path, count_training, count_stacked):
+    runs = _runs(splits, pulsars)
+    alone = fit_mode_autoencoders(**runs[1], cache_dir=tmp_path, **SHARED)
+    together = fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
+    assert count_stacked == [4]  # runs 0 and 2, two modes each
+    for a, b in zip(_parameters(alone), _parameters(together[1])):
+        assert torch.equal(a, b)
+    fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
+    assert count_stacked == [4]  # nothing left to train
+
+
+def test_shared_settings_apply_to_every_run_and_a_run_overrides_them(splits, pulsars):
+    fitted = fit_mode_autoencoders_many([{"seed": 0}, {"seed": 1, "epochs": 2}], splits=splits, epochs=1, subset=pulsars, **SHARED)
+    assert [e.settings["epochs"] for e in fitted] == [1, 2]
+    assert [e.settings["seed"] for e in fitted] == [0, 1]
+    assert fitted[0].settings["train_data"] == fitted[1].settings["train_data"]
+
+
+@pytest.mark.parametrize(
+    "runs, error, message",
+    [
+        ([], TypeError, "runs"),
+        ([{"seed": 0, "lr": 0.1}], ValueError, r"runs\[0\] has \['lr'\]"),
+        (["seed"], TypeError, r"runs\[0\]"),
+        ([{"seed": -1}], ValueError, "seed"),
+    ],
+)
+def test_bad_runs_are_rejected_with_the_argument_named(splits, runs, error, message):
+    with pytest.raises(error, match=message):
+        fit_mode_autoencoders_many(runs, splits=splits, **SHARED)
