@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "chapters"
 FAILED = ROOT / "_build" / "failed"
+PROFILES = ROOT / "profiles"  # quick.yaml, full.yaml: the parameters `emma-book run --profile` starts from
+DEFAULT_OUTPUT_DIR = "_build"
 _CHAPTER_FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.py$")
 
 
@@ -97,6 +99,14 @@ def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
             raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
         picked.extend(hit for hit in hits if hit not in picked)
     return picked
+
+
+def executed_path(chapter: Chapter, output_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run writes the executed notebook: ``book/chapters`` for the book's own output folder,
+    ``<output_dir>/chapters`` for any other, so that a run elsewhere leaves the book's pages alone."""
+    if output_dir is None or Path(output_dir) == Path(DEFAULT_OUTPUT_DIR) or Path(output_dir).resolve() == (ROOT / DEFAULT_OUTPUT_DIR).resolve():
+        return EXECUTED / f"{chapter.stem}.ipynb"
+    return Path(output_dir) / "chapters" / f"{chapter.stem}.ipynb"
 
 
 class ChapterFailed(RuntimeError):

@@ -1,7 +1,7 @@
 """``emma-book``: list, execute and build the chapters of the book.
 
     emma-book list
-    emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-p KEY VALUE ...]
+    emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force]
     emma-book build [--chapters DIR] [--builder html|linkcheck] [--no-strict]
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 
-from . import book
+from . import book, rerun
 from .runtime import DEVICES, progress_disabled
 
 
@@ -27,8 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present (default)")
     run.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-        help="another chapter parameter; VALUE is read as YAML (3, 0.5, [0, 1], true, text)",
+        help="a chapter parameter, applied to every chapter that declares it; VALUE is read as YAML (3, 0.5, [0, 1], true, text)",
     )
+    run.add_argument(
+        "-f", "--parameters-file", action="append", default=[], type=Path, metavar="FILE",
+        help="a YAML file of parameters (papermill's convention; a key naming a chapter holds that chapter's own); "
+        "later files and -p win",
+    )
+    run.add_argument("--force", action="store_true", help="execute even the chapters whose run key is unchanged")
     build = commands.add_parser("build", help="build the HTML book from the executed chapters")
     build.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
     build.add_argument(
@@ -52,13 +58,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder)
         selected = book.select(args.names)
-        extra = {key: yaml.safe_load(value) for key, value in args.parameter}
-        parameters = {"profile": args.profile, "device": args.device, **extra}
+        layers = [rerun.read_parameter_file(book.PROFILES / f"{args.profile}.yaml"), {"profile": args.profile, "device": args.device}]
+        layers += [rerun.read_parameter_file(path) for path in args.parameters_file]
+        layers.append({key: yaml.safe_load(value) for key, value in args.parameter})
+        parameters, not_declared = rerun.resolve_parameters(selected, layers)
+        for key, names in not_declared.items():
+            if key not in ("profile", "device"):
+                print(f"   parameter {key!r} applies only where declared; not to: {', '.join(names)}", flush=True)
         quiet = progress_disabled()
+        package = rerun.package_digest()
         for chapter in tqdm(selected, desc="chapters", unit="chapter", disable=quiet):
-            print(f"== {chapter.name}: {chapter.title} ({args.profile} profile)", flush=True)
-            path = book.execute(chapter, parameters, progress=not quiet)
-            print(f"   wrote {path.relative_to(book.ROOT)}", flush=True)
+            output = book.executed_path(chapter, parameters[chapter.name].get("output_dir"))
+            key = rerun.run_key(chapter, parameters[chapter.name], output.parent, package)
+            reasons = ["--force"] if args.force else rerun.stale(key, output)
+            if not reasons:
+                print(f"== {chapter.name}: skipped, nothing changed since it was executed ({output.relative_to(book.ROOT) if output.is_relative_to(book.ROOT) else output})", flush=True)
+                continue
+            print(f"== {chapter.name}: {chapter.title} ({args.profile} profile; {', '.join(reasons)})", flush=True)
+            path = book.execute(chapter, parameters[chapter.name], output=output, progress=not quiet)
+            rerun.store_key(path, key)
+            print(f"   wrote {path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path}", flush=True)
         return 0
     except (book.ChapterFailed, ValueError, FileNotFoundError) as error:
         print(f"emma-book: error: {error}", file=sys.stderr)

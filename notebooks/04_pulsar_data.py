@@ -24,11 +24,11 @@
 # %% tags=["parameters"]
 profile = "full"  # "full": the thesis's settings; "quick" only shrinks sizes so CI stays fast
 device = "auto"  # "auto" | "cpu" | "cuda"
-seed = 42  # random_state of both stratified splits (the thesis uses 42)
+split_seed = 42  # random_state of both stratified splits (the thesis uses 42)
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 test_size = 0.33  # fraction held out for validation + test
-noise_seed = 0  # seed of the noise drawn in this chapter
+seeds = [0]  # the noise drawn in this chapter uses the first seed
 noise_levels_db = [-20.0, -6.0, 6.0]  # noise-to-signal ratios shown
 training_sigma = 0.5  # σ of the thesis's corruption during training (−6 dB)
 max_points = None  # samples per class drawn in scatter plots (None: all)
@@ -260,7 +260,7 @@ cross_mode
 # `emma.thesis`).
 
 # %%
-splits = make_splits(data, seed=seed, test_size=test_size, device=device)
+splits = make_splits(data, seed=split_seed, test_size=test_size, device=device)
 thesis_splits = thesis_split_table()  # emma.thesis.THESIS_SPLITS
 pulsar_splits = splits.sizes().merge(thesis_splits, on="split")
 pulsar_splits["total_minus_thesis"] = pulsar_splits["total"] - pulsar_splits["thesis_total"]
@@ -326,11 +326,11 @@ levels.round(4)
 # is gone and the classes overlap heavily.
 
 # %%
-generator = torch.Generator().manual_seed(noise_seed)
+generator = torch.Generator().manual_seed(seeds[0])
 test_y = splits.test.y.cpu().numpy().astype(int)
 shown = np.concatenate(
     [
-        np.random.default_rng(noise_seed).permutation(np.flatnonzero(test_y == label))[:max_points]
+        np.random.default_rng(seeds[0]).permutation(np.flatnonzero(test_y == label))[:max_points]
         for label in (0, 1)
     ]
 )
@@ -392,7 +392,7 @@ noise_separation
 # %%
 rows = []
 for name, part in (("train", splits.train), ("validation", splits.val), ("test", splits.test)):
-    _, mask = corrupt(part.x, training_sigma, torch.Generator(device=device).manual_seed(noise_seed))
+    _, mask = corrupt(part.x, training_sigma, torch.Generator(device=device).manual_seed(seeds[0]))
     mask = mask.cpu()
     rows.append(
         {

@@ -21,7 +21,6 @@
 # %% tags=["parameters"]
 profile = "full"  # full: the thesis settings; quick: smaller sizes (nothing here depends on it)
 device = "auto"  # unused here, kept for a uniform interface
-seed = 0  # unused here, kept for a uniform interface
 output_dir = "_build"
 
 # %%
