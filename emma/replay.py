@@ -108,9 +108,6 @@ def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
                       plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
 
 
-#: The quick profile's study (CI): one seed, a few epochs, a 2 × 2 × 2 grid. Both chapters of the
-#: study shrink to it, so the second reads the first's models from the cache.
-QUICK_STUDY = {"n_seeds": 1, "dae_epochs": 5, "epochs": 3, "rhos": [1e-4, 1e-1], "lambdas_c": [0.0, 1e-3], "lambdas_e": [0.0, 1e-2]}
 
 
 def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None):

@@ -42,8 +42,7 @@ off_manifold = 0.75  # farther than this, as off it (points in between are left 
 # %%
 from emma.runtime import check_profile
 
-if check_profile(profile) == "quick":
-    seeds, n_train, epochs, heatmap_steps, n_check_points = seeds[:1], 2_000, 5, 61, 200
+check_profile(profile)
 
 # %%
 import matplotlib.pyplot as plt

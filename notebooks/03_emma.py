@@ -57,9 +57,7 @@ simulation_lr = 0.05
 # %%
 from emma.runtime import check_profile
 
-if check_profile(profile) == "quick":
-    demo_n_train, demo_n_test, demo_epochs = 1_000, 300, 5
-    check_grid, check_draws, coupling_draws, simulation_steps = 8, 2, 200, 100
+check_profile(profile)
 
 # %%
 import functools

@@ -37,8 +37,6 @@ max_points = None  # samples per class drawn in scatter plots (None: all)
 from emma.runtime import check_profile
 
 check_profile(profile)
-if profile == "quick":
-    max_points = max_points or 400
 
 # %%
 import matplotlib.pyplot as plt

@@ -48,11 +48,6 @@ missing_percentile = 95.0  # verdict rule: a missing mode reads as failing above
 from emma.runtime import check_profile
 
 check_profile(profile)
-if profile == "quick":
-    seeds = seeds[:2]
-    epochs = 5
-    n_sigmas = 9
-    ood_long_epochs = [20]
 
 # %%
 import os

@@ -68,19 +68,9 @@ level_off_top_k = 3  # "levels off": the flatness test runs over the highest lev
 slope_tolerance = 0.005  # ... flat when the slope's confidence interval lies within ± this F1 per dB
 
 # %%
-from emma.replay import QUICK_STUDY
 from emma.runtime import check_profile
 
 check_profile(profile)
-if profile == "quick":
-    seeds = seeds[: QUICK_STUDY["n_seeds"]]
-    dae_epochs, epochs = QUICK_STUDY["dae_epochs"], QUICK_STUDY["epochs"]
-    rhos, lambdas_c, lambdas_e = QUICK_STUDY["rhos"], QUICK_STUDY["lambdas_c"], QUICK_STUDY["lambdas_e"]
-    surface_sigmas = [0.0, 1.0, 2.0, 3.0]
-    continuum_sigmas = [0.0, 1.0, 2.0, 4.0]
-    both_modes_sigmas = [0.0, 1.0, 2.0, 4.0]
-    nsr_db_levels = [-20.0, -6.0, 0.0, 5.0, 10.0]
-    n_curve_models = 2
 
 # %%
 import os

@@ -51,14 +51,9 @@ lambda_reading = "slides"  # how to read the thesis table's λ columns (see "Exp
 switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopping", "retrain", "drop_last", "potential", "omega", "init", "selection"]
 
 # %%
-from emma.replay import QUICK_STUDY
 from emma.runtime import check_profile
 
 check_profile(profile)
-if profile == "quick":
-    seeds = seeds[: QUICK_STUDY["n_seeds"]]
-    dae_epochs, epochs = QUICK_STUDY["dae_epochs"], QUICK_STUDY["epochs"]
-    rhos, lambdas_c, lambdas_e = QUICK_STUDY["rhos"], QUICK_STUDY["lambdas_c"], QUICK_STUDY["lambdas_e"]
 
 # %%
 import os

@@ -54,8 +54,6 @@ from emma.report import collect_claims
 from emma.runtime import check_profile
 
 check_profile(profile)
-if profile == "quick":
-    seeds, epochs, n_train, n_points = seeds[:2], 5, 1_000, 100
 
 # %% [markdown]
 # ## The research questions

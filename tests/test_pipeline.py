@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from emma import book, cli
+from emma import book, cli, rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,10 +58,13 @@ def executed_quick_book(tmp_path_factory) -> Path:
     def execute_all() -> Path:
         root = tmp_path_factory.mktemp("book")
         _copy_book_sources(root)
-        for chapter in book.chapters():
+        chapters = book.chapters()
+        profile = rerun.read_parameter_file(book.PROFILES / "quick.yaml")  # as `emma-book run --profile quick`
+        parameters, _ = rerun.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
+        for chapter in chapters:
             book.execute(
                 chapter,
-                {"profile": "quick", "device": "cpu", "output_dir": str(root / "_build")},
+                parameters[chapter.name],
                 output=root / "book" / "chapters" / f"{chapter.stem}.ipynb",
                 progress=False,
             )
@@ -368,3 +371,17 @@ def test_the_parameters_and_setup_cells_are_folded_and_prose_is_not():
     assert all(c.cell_type == "code" for c in folded)
     assert any(c.source.startswith(("import", "from")) for c in folded[1:])
     assert not book._is_setup("fig, ax = plt.subplots()\nimport os")
+
+
+def test_profiles_are_parameter_files_that_name_real_chapters_and_parameters():
+    """The quick profile is a set of defaults that -p and -f override, never a cell that reassigns."""
+    chapters = book.chapters()
+    for name in ("quick", "full"):
+        layer = rerun.read_parameter_file(book.PROFILES / f"{name}.yaml")
+        assert layer["profile"] == name
+        rerun.resolve_parameters(chapters, [layer])  # raises on a chapter section naming an undeclared parameter
+    for chapter in chapters:
+        assert not re.search(r"profile\)?\s*==\s*[\"']quick", chapter.source.read_text()), f"{chapter.name} reassigns parameters in the quick profile"
+    quick = rerun.read_parameter_file(book.PROFILES / "quick.yaml")
+    parameters, _ = rerun.resolve_parameters(chapters, [quick, {"epochs": 2}])
+    assert all(p["epochs"] == 2 for name, p in parameters.items() if "epochs" in dict(book.select([name])[0].parameters()))
