@@ -23,6 +23,8 @@ import papermill
 import yaml
 from papermill.translators import papermill_translators
 
+from . import record
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "chapters"
@@ -168,6 +170,7 @@ def execute(
             os.environ["EMMA_QUIET"] = previous_quiet
         source.unlink(missing_ok=True)
     executed = nbformat.read(partial, as_version=4)
+    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, ROOT)  # the page "How this book was run"
     for cell in executed.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):  # stays in the notebook, not on the page
             cell.metadata["tags"] = sorted(set(cell.metadata["tags"]) | {"remove-cell"})
@@ -277,6 +280,8 @@ def stage(root: Path = ROOT, executed: Path | None = None) -> Path:
     for chapter in listed:
         shutil.copy2(executed / f"{chapter.stem}.ipynb", staging / "book" / "chapters" / f"{chapter.stem}.ipynb")
         shutil.copy2(chapter.source, staging / "_extra" / "notebooks" / chapter.source.name)
+    page = record.run_record_page({c.title: executed / f"{c.stem}.ipynb" for c in listed})
+    (staging / "book" / "run_record.md").write_text(page)  # "How this book was run", from the notebooks' metadata
     _stage_mathjax(staging / "_vendor" / "mathjax")
     return staging
 

@@ -309,7 +309,7 @@ def test_staging_holds_the_book_and_nothing_else_of_the_checkout(tmp_path):
     pages = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "book").rglob("*") if p.is_file() and "chapters" not in p.parts}
     executed = {f"book/chapters/{c.stem}.ipynb" for c in book.chapters()}
     sources = {f"_extra/notebooks/{c.source.name}" for c in book.chapters()}
-    assert staged == {"_config.yml", "_toc.yml"} | pages | executed | sources
+    assert staged == {"_config.yml", "_toc.yml", "book/run_record.md"} | pages | executed | sources  # run_record: generated
     assert (staging / "_vendor" / "mathjax" / book.MATHJAX_ENTRY).exists()
     assert (staging / "_vendor" / "mathjax" / "LICENSE").exists()
 
@@ -385,3 +385,17 @@ def test_profiles_are_parameter_files_that_name_real_chapters_and_parameters():
     quick = rerun.read_parameter_file(book.PROFILES / "quick.yaml")
     parameters, _ = rerun.resolve_parameters(chapters, [quick, {"epochs": 2}])
     assert all(p["epochs"] == 2 for name, p in parameters.items() if "epochs" in dict(book.select([name])[0].parameters()))
+
+
+def test_the_page_how_this_book_was_run_lists_each_chapter_with_what_produced_it(quick_book):
+    from emma import record
+
+    executed = {c.title: quick_book / "book" / "chapters" / f"{c.stem}.ipynb" for c in book.chapters()}
+    records = record.run_records(executed)
+    assert list(records["chapter"]) == list(executed)
+    assert set(records["profile"]) == {"quick"}
+    assert records["duration_s"].notna().all() and (records["duration_s"] > 0).all()
+    assert records["machine"].str.startswith(("CPU: ", "GPU: ")).all()
+    assert (records["torch"] != "not recorded").all() and records["commit"].str.len().gt(0).all()
+    page = record.run_record_page(executed)
+    assert page.startswith("# How this book was run") and all(title in page for title in executed)
