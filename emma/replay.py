@@ -68,6 +68,21 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
     return pd.DataFrame(rows)
 
 
+def headline(replay: pd.DataFrame) -> pd.DataFrame:
+    """The thesis's F1 beside the book's protocol and the replay (means over seeds), one row per row of its table.
+
+    The landing page's table: ``model``, and for clean, IP-noisy and DM-noisy test samples the
+    columns ``<subset>: thesis``, ``<subset>: book``, ``<subset>: replay``.
+    """
+    out = pd.DataFrame({"model": [m if m != "with" else f"with (ρ {r:g}, λ_c {c:g}, λ_e {e:g})" for m, r, c, e in
+                                  zip(replay["model"], replay["rho"], replay["lambda_c"], replay["lambda_e"])]})
+    for metric, label in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
+        out[f"{label}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
+        out[f"{label}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
+        out[f"{label}: replay"] = replay[f"{metric}_mean"].to_numpy()
+    return out.round(3)
+
+
 def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The replay's top ``n`` by the thesis's ranking rule (``rank_test``) beside the thesis's own top ``n``."""
     ours = ranked.sort_values("rank_test").head(n).reset_index(drop=True)

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from emma import plots
 from emma.data import make_splits
@@ -75,6 +76,7 @@ from emma.replay import (
     decomposition_plan,
     explain,
     outcome_alignment,
+    headline,
     replay_f1,
     robustness_study,
     top10_side_by_side,
@@ -135,6 +137,7 @@ thesis = thesis_results(lambda_reading)
 # %%
 replay = replay_f1(study, thesis)
 save_table(replay, "replay_f1", output_dir)
+glue("replay_headline", headline(replay), display=False)  # the landing page's table
 replay.round(4)
 
 # %%

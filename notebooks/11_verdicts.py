@@ -26,6 +26,8 @@ output_dir = "_build"
 # %%
 import matplotlib.pyplot as plt
 
+from myst_nb import glue
+
 from emma import save_figure, save_table
 from emma.report import VERDICTS, collect_claims, collect_errata
 from emma.runtime import check_profile
@@ -50,8 +52,10 @@ counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#e9c46a", "#e76f51"])
 ax.set(xlabel="claims", ylabel="", title="Verdicts on the thesis's claims")
 ax.legend(fontsize=8, loc="lower right")
 fig.tight_layout()
-save_figure(fig, "book_claim_verdicts", output_dir)
+_ = save_figure(fig, "book_claim_verdicts", output_dir)
 save_table(counts.reset_index(), "book_claim_counts", output_dir)
+glue("verdicts_figure", fig, display=False)  # the landing page's figure and table
+glue("verdicts_counts", counts, display=False)
 counts
 
 # %% [markdown]
