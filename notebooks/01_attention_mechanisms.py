@@ -1,0 +1,508 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Attention mechanisms
+#
+# EMMA is an attention mechanism, and the thesis places it against the attention mechanisms
+# of deep learning in a literature review (chapter 3 of the draft {cite:p}`werenne2019`),
+# which the draft leaves as an outline: a paragraph on attention in psychology, a reading list,
+# and the argument it meant to make, that earlier mechanisms attend to parts of a mode, are
+# specific to their architectures, and do nothing against noisy, missing or unseen modes. This
+# chapter writes that review as code. It asks: **what does an attention mechanism compute,
+# which kinds does deep learning have, and where among them does EMMA sit?**
+#
+# Each mechanism the review needs is implemented in `emma.mechanisms`, tested against its
+# definition (and against PyTorch's own where PyTorch has one), and trained on a small task it
+# was made for, with its weights drawn as a heatmap. The chapter ends with a taxonomy that
+# places EMMA, and with a verdict on the draft's two claims about the mechanisms before it.
+
+# %% tags=["parameters"]
+profile = "full"  # full: five seeds at the sizes below; quick: two seeds and shorter runs so that CI stays fast
+device = "auto"  # auto, cpu or cuda
+seeds = [0, 1, 2, 3, 4]  # one initialisation and one stream of generated training data per seed
+output_dir = "_build"
+batch_size = 256  # every task: one fresh batch of generated samples per Adam step
+n_test = 500  # held-out samples per task and seed
+alpha = 0.05  # level of every one-sided paired t-test over seeds
+# task 1, alignment: reverse sequences of n_symbols symbols, lengths min_length to max_length
+n_symbols = 8
+min_length = 4
+max_length = 8
+alignment_scores = ["additive", "dot", "general"]  # the score functions compared
+alignment_steps = 50
+alignment_lr = 0.03  # Adam learning rate
+# task 2, self-attention: reverse sequences of a fixed length
+reversal_length = 8
+n_heads = 2
+reversal_steps = 60
+reversal_lr = 0.02
+# task 3, two supporting facts: memory networks
+memory_width = 24  # embedding width
+memory_steps = 60
+memory_lr = 0.02
+n_stories_shown = 2  # held-out stories in the memory heatmaps
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+from myst_nb import glue
+from tqdm import tqdm
+
+from emma import mechanisms as mech
+from emma.claims import paired_test
+from emma.outputs import save_figure, save_table
+from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
+
+check_profile(profile)
+if profile == "quick":
+    seeds = seeds[:2]
+    alignment_steps, reversal_steps, memory_steps, n_test = 30, 40, 40, 200
+device = resolve_device(device)
+print(f"device: {device}, profile: {profile}, seeds: {seeds}")
+
+
+def mean_std(values, digits=3):
+    """A column of per-seed values as mean ± std (sample std)."""
+    values = np.asarray(values, dtype=float)
+    if np.isnan(values).all():
+        return "not defined"
+    spread = values.std(ddof=1) if values.size > 1 else float("nan")
+    return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
+
+
+# %% [markdown]
+# ## Attention in psychology
+#
+# In psychology, attention names the processes that select some of the incoming stimuli for
+# more thorough processing. It is oriented *endogenously* when we choose to attend, following
+# a goal (listening to one voice at a party), and *exogenously* when a stimulus captures it
+# reflexively (someone calls our name) {cite:p}`spence2010`. Attention also works *across*
+# the senses: where we attend in one modality steers where we attend in the others, which is
+# *crossmodal* attention {cite:p}`driver1998`. A second view, which the thesis borrows for
+# EMMA's capacity, treats attention as a limited resource shared among the inputs
+# {cite:p}`kahneman1973`. The draft's paragraph on psychology follows the opening of
+# {cite:t}`spence2010` closely; chapter 7 of the draft uses these three kinds to classify the
+# attention of deep learning, and so do we:
+
+# %%
+display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in mech.KINDS.items())))
+
+# %% [markdown]
+# The draft is not consistent about EMMA's own kind: its first contribution calls EMMA a
+# module "mimicking human's endogenous attention", its chapter 7 calls it the first
+# *exogenous* mechanism (a sentence earlier, the same chapter says that many *exogenous* and
+# crossmodal mechanisms already exist, where *endogenous* must be meant). EMMA's weights are
+# set by how unusual each mode's input is, not by a goal, so we follow chapter 7: exogenous.
+#
+# ## Attention in deep learning
+#
+# In deep learning an attention mechanism is a differentiable lookup. A *query*
+# $\mathbf q_i$ is compared with $n$ *keys* $\mathbf k_1, \dots, \mathbf k_n$; a softmax turns
+# the scores into weights that sum to one; the output is the weighted average of the *values*
+# $\mathbf v_j$ that go with the keys:
+#
+# $$
+# e_{ij} = \operatorname{score}(\mathbf q_i, \mathbf k_j), \qquad
+# a_{ij} = \frac{\exp e_{ij}}{\sum_{j'} \exp e_{ij'}}, \qquad
+# \mathbf o_i = \sum_j a_{ij} \mathbf v_j .
+# $$
+#
+# A boolean *mask* removes keys a query must not see (padding, the future): their score is
+# set to $-\infty$, so their weight is exactly zero. A query that may see no key at all has no
+# distribution to normalise; `emma.mechanisms` raises an error there, where PyTorch's own
+# function silently returns zeros. Every function returns `(output, weights)` and accepts
+# any leading batch shape. The mechanisms differ in the score:
+#
+# | mechanism | score$(\mathbf q, \mathbf k)$ | source |
+# |---|---|---|
+# | additive | $\mathbf v_a^\top \tanh(W_q \mathbf q + W_k \mathbf k)$ | {cite:t}`bahdanau2015` |
+# | dot | $\mathbf q^\top \mathbf k$ | {cite:t}`luong2015` |
+# | general | $\mathbf q^\top W \mathbf k$ | {cite:t}`luong2015` |
+# | scaled dot product | $\mathbf q^\top \mathbf k / \sqrt{d}$ | {cite:t}`vaswani2017` |
+#
+# and in what queries, keys and values are: positions of the sentence being translated,
+# positions of the same sequence, sentences of a story, regions of an image, or, for EMMA,
+# whole modes.
+#
+# ## Additive, dot and general attention: learning an alignment
+#
+# Attention entered deep learning in neural machine translation {cite:p}`bahdanau2015`:
+# instead of squeezing the source sentence into one vector, the decoder looks back at every
+# source position at every output step, and the weights form a soft *alignment* between the
+# two sentences. {cite:t}`luong2015` compared it with simpler, multiplicative scores.
+#
+# Our alignment task is the simplest translation there is: reverse a sequence of symbols, of
+# length between {glue:text}`attn_min_length` and {glue:text}`attn_max_length`. Output step
+# $t$ must read source position $\ell - 1 - t$, so the right alignment is the anti-diagonal
+# whose position depends on the length $\ell$. The model (`AlignmentModel`) keeps only what
+# this needs: keys and values are token plus position embeddings, the query of step $t$ is an
+# embedding of $t$ plus one of the length (what a recurrent decoder would know), padding is
+# masked, and the output is read from the context vector alone, so every token must come
+# through the attention. Only the score changes between the three runs.
+
+# %%
+glue("attn_min_length", min_length, display=False)
+glue("attn_max_length", max_length, display=False)
+runs = [(score, seed) for score in alignment_scores for seed in seeds]
+alignment = {}
+with single_cpu_thread(device):
+    for score, seed in tqdm(runs, desc="alignment", disable=progress_disabled()):
+        alignment[score, seed] = mech.train_alignment(
+            score, seed=seed, steps=alignment_steps, batch_size=batch_size, n_test=n_test, n_symbols=n_symbols,
+            min_length=min_length, max_length=max_length, lr=alignment_lr, device=device)
+alignment_runs = pd.DataFrame([
+    {"score": score, "seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment,
+     "mean_training_loss": float(r.losses.mean())} for (score, seed), r in alignment.items()])
+save_table(alignment_runs, "attention_alignment_runs", output_dir)
+alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(mean_std)
+
+# %% [markdown]
+# The table gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
+# the share whose largest attention weight sits on the mirrored source position, and the
+# training loss averaged over the run, a measure of how fast each score learns. The curves
+# show the loss step by step (geometric mean over seeds, with a band of one geometric standard
+# deviation).
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+for score in alignment_scores:
+    log_losses = torch.stack([alignment[score, seed].losses for seed in seeds]).log().numpy()  # (seeds, steps)
+    centre, spread = log_losses.mean(0), log_losses.std(0)  # geometric mean and spread: the axis is logarithmic
+    steps = np.arange(1, log_losses.shape[1] + 1)
+    ax.plot(steps, np.exp(centre), label=score)
+    ax.fill_between(steps, np.exp(centre - spread), np.exp(centre + spread), alpha=0.2)
+ax.set(xlabel="Adam step", ylabel="training cross-entropy", yscale="log", title="Reversal: training loss by score function")
+ax.legend()
+fig.tight_layout()
+_ = save_figure(fig, "attention_alignment_curves", output_dir)
+plt.show()
+
+# %%
+lines = []
+for other in alignment_scores[1:]:
+    test = paired_test(alignment_runs.query("score == 'additive'")["mean_training_loss"].to_numpy(),
+                       alignment_runs.query("score == @other")["mean_training_loss"].to_numpy(),
+                       higher_is_better=False, alpha=alpha)
+    verdict = "lower" if test.verdict == "reproduced" else "not significantly lower"
+    lines.append(f"* Mean training loss, additive minus {other}: {test.describe()}; additive is {verdict} "
+                 f"(one-sided paired t-test, α = {alpha}).")
+    glue(f"attn_align_additive_vs_{other}_p", test.p_value, display=False)
+display(Markdown("\n".join(lines)))
+for score in alignment_scores:
+    part = alignment_runs.query("score == @score")
+    glue(f"attn_align_{score}_accuracy", part["token_accuracy"].mean(), display=False)
+    glue(f"attn_align_{score}_alignment", part["alignment_accuracy"].mean(), display=False)
+
+# %% [markdown]
+# The heatmaps show the weights of the first seed's models on the held-out set, averaged over
+# the sequences of full length (top) and over those of length
+# {glue:text}`attn_min_length` (bottom). Rows are output steps, columns source positions. The
+# mass lies on the anti-diagonal, which moves with the length; in the bottom row the padded
+# columns get exactly zero weight, as the mask demands.
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(2, len(alignment_scores), figsize=(3.4 * len(alignment_scores), 6.6), squeeze=False,
+                         layout="constrained")
+for col, score in enumerate(alignment_scores):
+    result = alignment[score, seeds[0]]
+    lengths = (result.inputs != mech.PAD).sum(1)
+    for row, length in enumerate([max_length, min_length]):
+        mean_weights = result.weights[lengths == length][:, :length].mean(0).numpy()
+        image = axes[row, col].imshow(mean_weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        axes[row, col].set(title=f"{score}, length {length}", xlabel="source position", ylabel="output step",
+                           xticks=range(max_length), yticks=range(length))
+fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+_ = save_figure(fig, "attention_alignment_heatmaps", output_dir)
+plt.show()
+
+# %% [markdown]
+# ## Scaled dot-product and multi-head self-attention
+#
+# The Transformer {cite:p}`vaswani2017` drops recurrence and lets every position of a sequence
+# attend to every position of the same sequence (*self*-attention), with the dot product
+# scaled by $\sqrt d$ so that the softmax does not saturate as the width $d$ grows:
+#
+# $$
+# \operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{QK^\top}{\sqrt d}\Big) V .
+# $$
+#
+# *Multi-head* attention projects the inputs $h$ times, with separate learned matrices, runs
+# the heads side by side and projects their concatenated outputs back. Our
+# `scaled_dot_product_attention` and `MultiHeadSelfAttention` are built on the general form
+# above; before using them we check them against PyTorch's, with a mask and two leading batch
+# axes for the first, and with PyTorch's weights copied into ours for the second (the test
+# suite checks both too).
+
+# %%
+seed_everything(seeds[0])
+q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 6, 4), torch.randn(2, 3, 6, 7)  # (batch, heads, n, d)
+mask = torch.rand(2, 3, 5, 6) > 0.3
+mask[..., 0] = True  # every query may see at least one key
+ours = mech.scaled_dot_product_attention(q, k, v, mask)
+sdpa_difference = (ours.output - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
+x = torch.randn(4, 6, 8)  # (batch, positions, d_model)
+theirs = torch.nn.MultiheadAttention(8, n_heads, batch_first=True)
+mine = mech.MultiHeadSelfAttention(8, n_heads)
+mine.load_state_dict(theirs.state_dict())
+reference, reference_weights = theirs(x, x, x, average_attn_weights=False)
+out, weights = mine(x)
+mha_difference = max((out - reference).abs().max().item(), (weights - reference_weights).abs().max().item())
+glue("attn_sdpa_max_difference", sdpa_difference, display=False)
+glue("attn_mha_max_difference", mha_difference, display=False)
+
+# %% [markdown]
+# Both agree with PyTorch to rounding error: the largest differences are
+# {glue:text}`attn_sdpa_max_difference:.1e` (scaled dot product) and
+# {glue:text}`attn_mha_max_difference:.1e` (multi-head, outputs and weights).
+#
+# The task is reversal again, now of sequences of fixed length
+# {glue:text}`attn_reversal_length`: token and learned position embeddings, one layer of
+# {glue:text}`attn_n_heads`-head self-attention and a linear readout. Position $i$ has to find
+# position $L - 1 - i$ of its own sequence, from the position embeddings alone.
+
+# %%
+glue("attn_reversal_length", reversal_length, display=False)
+glue("attn_n_heads", n_heads, display=False)
+reversal = {}
+with single_cpu_thread(device):
+    for seed in tqdm(seeds, desc="self-attention", disable=progress_disabled()):
+        reversal[seed] = mech.train_reversal(seed=seed, steps=reversal_steps, batch_size=batch_size, n_test=n_test,
+                                             n_symbols=n_symbols, length=reversal_length, n_heads=n_heads,
+                                             lr=reversal_lr, device=device)
+reversal_runs = pd.DataFrame([{"seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment}
+                              for seed, r in reversal.items()])
+save_table(reversal_runs, "attention_self_attention_runs", output_dir)
+glue("attn_self_accuracy", reversal_runs["token_accuracy"].mean(), display=False)
+glue("attn_self_alignment", reversal_runs["alignment_accuracy"].mean(), display=False)
+reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(mean_std).to_frame("mean ± std over seeds")
+
+# %% tags=["hide-input"]
+weights = reversal[seeds[0]].weights.mean(0)  # (heads, L, L), averaged over the held-out sequences
+panels = [(f"head {h + 1}", weights[h]) for h in range(n_heads)] + [("mean of the heads", weights.mean(0))]
+fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), layout="constrained")
+for ax, (title, matrix) in zip(axes, panels):
+    image = ax.imshow(matrix.numpy(), cmap="viridis", vmin=0, vmax=1)
+    ax.set(title=title, xlabel="attended position", ylabel="attending position")
+fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
+_ = save_figure(fig, "attention_self_attention_heatmaps", output_dir)
+plt.show()
+
+# %% [markdown]
+# Held-out token accuracy {glue:text}`attn_self_accuracy:.3f` and share of positions whose
+# head-averaged weight peaks on the mirrored position {glue:text}`attn_self_alignment:.3f`
+# (means over seeds). The heads need not each draw the full anti-diagonal: they may split the
+# positions between them, and what matters is their combination.
+#
+# ## Memory networks: attention in hops
+#
+# An end-to-end memory network {cite:p}`sukhbaatar2015` answers a question about a story. Each
+# sentence $x_i$ is embedded twice, as a memory $\mathbf m_i = A x_i$ to be matched and as an
+# output $\mathbf c_i = C x_i$ to be read; the question embedding $\mathbf u = B q$ is the
+# query. One *hop* is one attention step, and its output updates the query:
+#
+# $$
+# p_i = \operatorname{softmax}_i(\mathbf u^\top \mathbf m_i), \qquad
+# \mathbf o = \sum_i p_i \mathbf c_i, \qquad \mathbf u \leftarrow \mathbf u + \mathbf o .
+# $$
+#
+# Stacking hops lets the network chain facts. Our stories are in the spirit of task 2 of bAbI,
+# "two supporting facts" {cite:p}`weston2016`: four people each move to a place, two of them
+# get an object, and the question asks where one object is. The answer needs the sentence
+# saying who got the object, then the sentence saying where that person went, and the question
+# names only the object. bAbI's stories are longer and people move several times, so the
+# order of events matters there; here each person moves once and the sentences are shuffled,
+# which keeps the two-fact chain and drops the bookkeeping of time. The generator is
+# `two_facts_batch`; one held-out story:
+
+# %%
+example = mech.two_facts_batch(1, mech.held_out_generator(seeds[0]))
+display(Markdown("\n".join(f"{i + 1}. {s}" for i, s in enumerate(mech.decode(example.stories[0])))
+                 + f"\n\n*{' '.join(mech.decode(example.questions))}?* → **{mech.VOCABULARY[int(example.answers[0])]}** "
+                 f"(supporting facts: sentences {int(example.support[0, 0]) + 1} then {int(example.support[0, 1]) + 1})"))
+
+# %% [markdown]
+# The network uses bag-of-words sentences and ties the embeddings of adjacent hops as the
+# paper does ($A_{k+1} = C_k$, $B = A_1$, answer matrix $C_K^\top$). We train it with one hop
+# and with two, {glue:text}`attn_memory_steps` Adam steps each. We also train the two-hop
+# network with *hard* attention, below.
+
+# %%
+glue("attn_memory_steps", memory_steps, display=False)
+configurations = {"one hop, soft": (1, "soft"), "two hops, soft": (2, "soft"), "two hops, hard": (2, "hard")}
+memory = {}
+with single_cpu_thread(device):
+    for (name, (hops, kind)), seed in tqdm([(c, s) for c in configurations.items() for s in seeds], desc="memory",
+                                           disable=progress_disabled()):
+        memory[name, seed] = mech.train_memory(hops, kind, seed=seed, steps=memory_steps, batch_size=batch_size,
+                                               n_test=n_test, d=memory_width, lr=memory_lr, device=device)
+    for seed in seeds:  # the soft two-hop network, tested with hard (argmax) attention
+        memory["two hops, soft, tested hard", seed] = mech.evaluate_memory(
+            memory["two hops, soft", seed].model, "argmax", seed=seed, n_test=n_test, device=device)
+memory_runs = pd.DataFrame([
+    {"network": name, "seed": seed, "answer_accuracy": r.accuracy, "both_facts_found": r.alignment}
+    for (name, seed), r in memory.items()])
+save_table(memory_runs, "attention_memory_runs", output_dir)
+memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(mean_std)
+
+# %% [markdown]
+# `both_facts_found` is the share of held-out stories whose largest weight at hop 1 is on the
+# sentence saying who got the object and at hop 2 on that person's move (undefined for one
+# hop). The paired tests compare the networks seed by seed:
+
+# %%
+def compare(better, worse, label):
+    test = paired_test(memory_runs.query("network == @better")["answer_accuracy"].to_numpy(),
+                       memory_runs.query("network == @worse")["answer_accuracy"].to_numpy(), alpha=alpha)
+    outcome = "higher" if test.verdict == "reproduced" else "not significantly higher"
+    glue(f"attn_memory_{label}_p", test.p_value, display=False)
+    return f"* Answer accuracy, {better} minus {worse}: {test.describe()}; {outcome} (one-sided paired t-test, α = {alpha})."
+
+
+display(Markdown("\n".join([compare("two hops, soft", "one hop, soft", "hops"),
+                            compare("two hops, soft", "two hops, hard", "soft_vs_hard")])))
+for name in memory_runs["network"].unique():
+    glue(f"attn_memory_{name.replace(', ', '_').replace(' ', '_')}_accuracy",
+         memory_runs.query("network == @name")["answer_accuracy"].mean(), display=False)
+
+# %% [markdown]
+# With one hop the network can find the sentence that names the object, but not the place of
+# the person in it: the question does not name that person. Two hops can find both facts.
+#
+# ## Hard against soft attention
+#
+# Soft attention returns a weighted average of all values and is trained by back-propagation.
+# *Hard* attention picks one value, the most likely one or one drawn from the weights
+# {cite:p}`xu2015`; the choice has no gradient, so a sampled hard attention is trained with the
+# score-function (REINFORCE) estimator {cite:p}`williams1992`: the log-probability of the
+# choices made is pushed up in proportion to how much better than average the answer turned
+# out. {cite:t}`xu2015` use it to caption images, choosing one image region per word. Here the
+# two-hop network samples one sentence per hop while training, with the batch's mean reward as
+# baseline, and takes the most likely sentence at test. The estimator is noisy, and a network
+# that keeps drawing the wrong sentences early is rarely rewarded for the right ones. The
+# reverse swap costs nothing: the soft network can be tested with an argmax at each hop (row
+# *tested hard* of the table), which keeps its accuracy only where its soft weights were
+# already peaked on one sentence.
+
+# %%
+by_network = memory_runs.groupby("network", sort=False)["answer_accuracy"]
+display(Markdown(
+    f"Answer accuracy over seeds: soft training {mean_std(by_network.get_group('two hops, soft'))}, "
+    f"hard training {mean_std(by_network.get_group('two hops, hard'))}; the soft networks tested with an argmax "
+    f"{mean_std(by_network.get_group('two hops, soft, tested hard'))}."))
+
+# %% [markdown]
+# The heatmaps show, on the same held-out stories, the weights of the soft two-hop network of
+# the first seed and of the hard-trained networks of the seeds with the highest and the lowest
+# held-out accuracy.
+
+# %% tags=["hide-input"]
+hard_accuracy = memory_runs.query("network == 'two hops, hard'").set_index("seed")["answer_accuracy"]
+rows = [("two hops, soft", seeds[0]), ("two hops, hard", hard_accuracy.idxmax()), ("two hops, hard", hard_accuracy.idxmin())]
+test_stories = mech.two_facts_batch(n_stories_shown, mech.held_out_generator(seeds[0]))  # the first seed's held-out stories
+fig, axes = plt.subplots(len(rows), n_stories_shown, figsize=(4.6 * n_stories_shown, 2.3 * len(rows)), squeeze=False,
+                         layout="constrained")
+for col in range(n_stories_shown):
+    sentences = mech.decode(test_stories.stories[col])
+    question = " ".join(mech.decode(test_stories.questions[col:col + 1]))
+    answer = mech.VOCABULARY[int(test_stories.answers[col])]
+    story, asked = test_stories.stories[col:col + 1].to(device), test_stories.questions[col:col + 1].to(device)
+    for row, (name, seed) in enumerate(rows):
+        with torch.no_grad():
+            hops = memory[name, seed].model(story, asked, "soft" if name.endswith("soft") else "argmax").weights[0]
+        image = axes[row, col].imshow(hops.cpu().numpy().T, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        axes[row, col].set(xticks=[0, 1], xticklabels=["hop 1", "hop 2"], yticks=range(len(sentences)), yticklabels=sentences)
+        axes[row, col].set_title(f"{question}? {answer}\n{name}, seed {seed}", fontsize=9)
+        axes[row, col].tick_params(axis="y", labelsize=8)
+fig.colorbar(image, ax=axes, shrink=0.5, label="attention weight")
+_ = save_figure(fig, "attention_memory_heatmaps", output_dir)
+plt.show()
+
+# %% [markdown]
+# ## Where EMMA sits
+#
+# The taxonomy puts every mechanism of this chapter, with two multi-modal ones, along the
+# three axes of the thesis: what the weights are spread over (positions within one mode,
+# positions of another mode, or whole modes), what sets them (the content of the inputs, a
+# query learned once for all inputs, or the quality of the input), and which kind of attention
+# that makes. The cross-attention of the Transformer and its multi-source variants
+# {cite:p}`vaswani2017,libovicky2018` attend from one sequence (or mode) over the positions of
+# another. The attention fusion of {cite:t}`shon2018`, the "alternative" of the robustness
+# chapter, weighs a voice and a face embedding as wholes, with one weight per mode from a
+# learned layer over both. Trained on corrupted data, as in the thesis's experiment, its
+# weights can learn to follow the noise they were shown, and only that noise. EMMA
+# {cite:p}`werenne2019` also weighs modes as wholes, but its weights come from an explicit
+# measure of how unusual each mode's input is, the potential energy of an autoencoder trained
+# on the clean mode, which reacts to any departure from the training data, seen or not (the
+# chapter on potential energy tests that premise).
+
+# %%
+taxonomy = mech.attention_taxonomy()
+save_table(taxonomy, "attention_taxonomy", output_dir)
+taxonomy[["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"]]
+
+# %% tags=["hide-input"]
+colours = {"endogenous": "tab:blue", "exogenous": "tab:red", "crossmodal": "tab:green"}
+fig, ax = plt.subplots(figsize=(9, 3.8))
+for (scope, driver), group in taxonomy.groupby(["attends_over", "weights_driven_by"]):
+    x, y = mech.SCOPES.index(scope), mech.DRIVERS.index(driver)
+    for k, (_, row) in enumerate(group.iterrows()):
+        ax.text(x, y + 0.18 * (k - (len(group) - 1) / 2), row["mechanism"], ha="center", va="center", fontsize=9,
+                color=colours[row["kind"]], bbox={"boxstyle": "round", "fc": "white", "ec": colours[row["kind"]]})
+ax.set(xticks=range(3), xticklabels=mech.SCOPES, yticks=range(3), yticklabels=mech.DRIVERS,
+       xlim=(-0.6, 2.6), ylim=(-0.6, 2.6), xlabel="attends over", ylabel="weights driven by")
+ax.grid(alpha=0.3)
+for kind, colour in colours.items():
+    ax.plot([], [], "s", color=colour, label=kind)
+ax.legend(loc="upper left", fontsize=8)
+fig.tight_layout()
+_ = save_figure(fig, "attention_taxonomy_map", output_dir)
+plt.show()
+
+# %% [markdown]
+# EMMA occupies the corner no other mechanism reaches: whole modes, weighed by the quality
+# of their input. The draft's outline makes two claims about the mechanisms before it, which
+# the taxonomy lets us judge (for the mechanisms reviewed here, not for the whole literature):
+
+# %%
+claims = mech.literature_claims(taxonomy)
+save_table(claims, "attention_claims", output_dir)
+claims
+
+# %% [markdown]
+# ## What this chapter finds
+#
+# * An attention mechanism is a softmax over scores between a query and keys, followed by an
+#   average of values; the mechanisms of the literature differ in the score and in what the
+#   queries, keys and values are. All of them are implemented in `emma.mechanisms`; the scaled
+#   dot-product and multi-head attention agree with PyTorch's to rounding error.
+# * On reversal, with the same budget of Adam steps, held-out token accuracy was
+#   {glue:text}`attn_align_additive_accuracy:.3f` with the additive score,
+#   {glue:text}`attn_align_dot_accuracy:.3f` with the dot score and
+#   {glue:text}`attn_align_general_accuracy:.3f` with the general score (means over seeds), and
+#   the weights concentrate on the anti-diagonal that moves with the length. The paired tests
+#   above say whether the additive score learned faster than the two products.
+# * One layer of multi-head self-attention reversed fixed-length sequences with held-out token
+#   accuracy {glue:text}`attn_self_accuracy:.3f`.
+# * On two supporting facts, the memory network answered
+#   {glue:text}`attn_memory_one_hop_soft_accuracy:.3f` of the held-out questions with one hop and
+#   {glue:text}`attn_memory_two_hops_soft_accuracy:.3f` with two; trained with sampled hard
+#   attention and REINFORCE, {glue:text}`attn_memory_two_hops_hard_accuracy:.3f`.
+# * Every mechanism of the literature reviewed here spreads its weights by content or by a
+#   learned query; EMMA is the one that weighs whole modes by the quality of their input, which
+#   makes it exogenous in the thesis's sense. The draft's claim that earlier multi-modal
+#   mechanisms attend only to parts of a mode is contradicted by the fusion of
+#   {cite:t}`shon2018`, which the thesis itself uses as its baseline.
