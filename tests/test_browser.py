@@ -91,6 +91,7 @@ class Visit:
     images: list[dict]
     links: list[str]  # every link's absolute URL
     ids: set[str]
+    overflowing: list[str]  # the start of each code block whose lines overflow its box
 
 
 COLLECT = """async () => {
@@ -117,6 +118,9 @@ COLLECT = """async () => {
             {src: image.getAttribute("src"), complete: image.complete, width: image.naturalWidth})),
         links: Array.from(document.querySelectorAll("a[href]")).map((link) => link.href),
         ids: Array.from(document.querySelectorAll("[id]")).map((element) => element.id),
+        overflowing: Array.from(document.querySelectorAll("div.cell_input pre"))
+            .filter((block) => block.scrollWidth > block.clientWidth + 1)
+            .map((block) => block.textContent.slice(0, 60)),
     };
 }"""
 
@@ -186,6 +190,11 @@ def test_the_book_has_math_for_mathjax(visit):
 def test_every_image_has_loaded(visit, page):
     broken = [image["src"] for image in visit(page).images if not (image["complete"] and image["width"] > 0)]
     assert not broken, f"images that did not load: {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_code_line_overflows_its_box(visit, page):
+    assert not visit(page).overflowing, f"code blocks wider than their box: {visit(page).overflowing}"
 
 
 @pytest.mark.parametrize("page", PAGES)
