@@ -215,6 +215,6 @@ def integrability_by_depth(models: dict, points: torch.Tensor) -> pd.DataFrame:
         asymmetry = jacobian_asymmetry(model, x)
         jac = torch.func.vmap(torch.func.jacrev(lambda row: model.reconstruct(row[None])[0]))(x)
         size = jac.abs().amax(dim=(1, 2)).clamp_min(1e-12)
-        rows.append({"depth": depth, "seed": seed, "asymmetry_max": float(asymmetry.max()), "asymmetry_median": float(asymmetry.median()),
-                     "relative_median": float((asymmetry / size).median())})
+        rows.append({"depth": depth, "seed": seed, "asymmetry_max": float(asymmetry.detach().max()), "asymmetry_median": float(asymmetry.detach().median()),
+                     "relative_median": float((asymmetry / size).detach().median())})
     return pd.DataFrame(rows)

@@ -76,7 +76,7 @@ DAE = thesis.MODE_DAE_SETTINGS
     "chapter, expected",
     [
         ("energy_estimation", dict(thesis.TOY_SETTINGS)),
-        ("pulsar_data", {"seed": thesis.SPLIT_SEED, "test_size": thesis.HELD_OUT_FRACTION, "training_sigma": thesis.TRAINING_SIGMA}),
+        ("pulsar_data", {"split_seed": thesis.SPLIT_SEED, "test_size": thesis.HELD_OUT_FRACTION, "training_sigma": thesis.TRAINING_SIGMA}),
         ("potential_energy", {"split_seed": thesis.SPLIT_SEED, "d_hidden": DAE["d_hidden"], "dae_noise_std": DAE["noise_std"],
                               "epochs": DAE["epochs"], "batch_size": DAE["batch_size"], "lr": DAE["lr"],
                               "sigma_max": thesis.NOISE_SWEEP_SIGMA[1], "training_sigma": thesis.TRAINING_SIGMA,
