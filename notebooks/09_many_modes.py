@@ -73,20 +73,12 @@ from myst_nb import glue
 from scipy import stats
 from tqdm.auto import tqdm
 
-from emma import modes
+from emma import modes, modes_study
 from emma.claims import claims_table, holm, paired_test, verdict_from_flags
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything
 
 check_profile(profile)
-if profile == "quick":
-    seeds = seeds[:2]
-    synthetic_n_modes = [3, 8]
-    digit_blocks = [4]
-    dae_epochs, epochs = 3, 4
-    sweep_coldness = [0.1, 1.0, 10.0]
-    step_cost_modes = [2, 8, 32]
-    step_cost_repeats = 3
 device = resolve_device(device)
 seed_everything(data_seed)
 chapter_start = time.perf_counter()
@@ -150,7 +142,8 @@ levels
 # ## The study
 #
 # For each data set and $M$, one tied denoising autoencoder per mode and seed gives the potentials
-# $\Psi_i$ (trained on the clean training split), and three classifiers share one small network
+# $\Psi_i$ (trained on the clean training split, all of them stacked by
+# `emma.autoencoders_batched.train_autoencoders`), and three classifiers share one small network
 # (one hidden layer of `hidden` ReLU units over the $M$ concatenated modes): **without**, trained
 # on the corrupted training set with no attention (data augmentation, the thesis's "without");
 # **with**, the same network behind EMMA (`emma.attention.attention_scores`, the steps of
@@ -164,21 +157,21 @@ levels
 # accuracy (as `sklearn.metrics.accuracy_score`) on the test set with $k$ corrupted modes in every
 # sample. On the synthetic task a coldness sweep trains "with" at every ρ of `sweep_coldness` at
 # $k = \lfloor M/2 \rfloor$, the most corrupted modes the constraint allows. Every model of one data set and $M$, all seeds and all $k$, is one batched
-# computation along a model axis (`emma.modes.run_study`).
+# computation along a model axis (`emma.modes_study.run_study`).
 
 # %%
-settings = modes.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae_hidden=dae_hidden, dae_noise_std=dae_noise_std,
-                               dae_epochs=dae_epochs, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
-                               lambda_e=lambda_e, lambda_c=lambda_c)
+settings = modes_study.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae_hidden=dae_hidden, dae_noise_std=dae_noise_std,
+                                     dae_epochs=dae_epochs, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
+                                     lambda_e=lambda_e, lambda_c=lambda_c)
 groups = [("synthetic", modes.synthetic_modes(n_samples, m, mode_dim=mode_dim, latent_dim=latent_dim, n_classes=n_classes,
                                               view_noise=view_noise, seed=data_seed)) for m in synthetic_n_modes]
 groups += [("digits", digits[block]) for block in digit_blocks]
 runs, histories, timing = [], [], []
 for name, data in tqdm(groups, desc="data sets and M", disable=progress_disabled()):
     start, m = time.perf_counter(), data.x.shape[1]
-    configs = modes.study_configs(m, modes.corrupted_levels(m, max_levels), seeds, coldness,
-                                  sweep_coldness if name == "synthetic" else ())
-    result, history, state = modes.run_study(data, configs, settings, fractions=split, device=device, dataset=name)
+    configs = modes_study.study_configs(m, modes.corrupted_levels(m, max_levels), seeds, coldness,
+                                        sweep_coldness if name == "synthetic" else ())
+    result, history, state = modes_study.run_study(data, configs, settings, fractions=split, device=device, dataset=name)
     runs.append(result), histories.append(history)
     timing.append({"dataset": name, "n_modes": m, "models": len(configs), "train_samples": len(state["splits"][seeds[0]][0].y),
                    "seconds": round(time.perf_counter() - start, 1)})
@@ -386,11 +379,11 @@ beta_by_m.round(3)
 # to run and with the load of the machine.
 
 # %%
-step_costs = modes.step_cost(step_cost_modes, mode_dim=mode_dim, hidden=hidden, n_classes=n_classes, batch_size=batch_size,
-                             repeats=step_cost_repeats, seed=data_seed)
+step_costs = modes_study.step_cost(step_cost_modes, mode_dim=mode_dim, hidden=hidden, n_classes=n_classes, batch_size=batch_size,
+                                   repeats=step_cost_repeats, seed=data_seed)
 save_table(step_costs, "modes_step_cost", output_dir)
 top = sorted(step_cost_modes)[-3:]
-exponents = {step: modes.loglog_slope(part.loc[part["n_modes"].isin(top), "n_modes"], part.loc[part["n_modes"].isin(top), "ms_median"])
+exponents = {step: modes_study.loglog_slope(part.loc[part["n_modes"].isin(top), "n_modes"], part.loc[part["n_modes"].isin(top), "ms_median"])
              for step, part in step_costs.groupby("step")}
 fig, ax = plt.subplots(figsize=(5, 3.4))
 for step, part in step_costs.groupby("step"):

@@ -1,20 +1,20 @@
-"""Specifications of EMMA with more than two modes (emma.modes)."""
+"""Specifications of EMMA with more than two modes (emma.modes, emma.modes_study)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import accuracy_score
 
-from emma import modes
+from emma import modes, modes_study
 
-TINY = modes.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
+TINY = modes_study.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
 
 
 @pytest.fixture(scope="module")
 def tiny_run():
     """One seed, M = 3, one corrupted mode, a few epochs: every model of the study, trained."""
-    configs = modes.study_configs(3, [1], [0], 1.0)
-    results, history, state = modes.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
+    configs = modes_study.study_configs(3, [1], [0], 1.0)
+    results, history, state = modes_study.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
     return state["splits"][0][2], configs, results, history, state
 
 
@@ -79,13 +79,22 @@ def test_clean_mode_constraint_follows_the_thesis():
 def test_autoencoders_give_corrupted_modes_a_higher_potential():
     data = modes.synthetic_modes(600, 3, seed=3)
     train, _, test = modes.split_standardize(data)
-    ae = modes.fit_autoencoders(train.x.expand(2, *train.x.shape), epochs=5, generator=torch.Generator().manual_seed(0))
-    clean = modes.potentials(ae, test.x.expand(2, *test.x.shape))
-    noisy = modes.potentials(ae, (test.x + 2.0 * torch.randn(test.x.shape)).expand(2, *test.x.shape))
+    ae = modes_study.fit_autoencoders(train.x.expand(2, *train.x.shape), epochs=5, generator=torch.Generator().manual_seed(0))
+    clean = modes_study.potentials(ae, test.x.expand(2, *test.x.shape))
+    noisy = modes_study.potentials(ae, (test.x + 2.0 * torch.randn(test.x.shape)).expand(2, *test.x.shape))
     assert (noisy.mean(1) > clean.mean(1) + 1.0).all()  # every seed, every mode
-    assert torch.allclose(ae["psi_min"], modes.potentials(ae, train.x.expand(2, *train.x.shape)).amin(1))
+    assert torch.allclose(ae["psi_min"], modes_study.potentials(ae, train.x.expand(2, *train.x.shape)).amin(1))
     with pytest.raises(ValueError, match="x"):
-        modes.fit_autoencoders(train.x)
+        modes_study.fit_autoencoders(train.x)
+
+
+def test_fitting_autoencoders_draws_from_its_generator_only():
+    x = modes.synthetic_modes(120, 2, seed=0).x[None]  # one seed, (1, n, M, d)
+    state = torch.get_rng_state()
+    first = modes_study.fit_autoencoders(x, epochs=1, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator is left as it was
+    again = modes_study.fit_autoencoders(x, epochs=1, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(first[name], again[name]) for name in first)
 
 
 def test_alpha_sums_to_one_and_is_lower_on_corrupted_modes_after_training(tiny_run):
@@ -101,8 +110,8 @@ def test_alpha_sums_to_one_and_is_lower_on_corrupted_modes_after_training(tiny_r
 def test_a_trained_model_is_an_emma_module_that_down_weights_a_corrupted_mode(tiny_run):
     test, configs, _, _, state = tiny_run
     index = int(configs.index[configs["model"] == "with"][0])
-    module = modes.as_emma(state, index)
-    batched = modes.potentials(state["autoencoders"], test.x[None])[0]  # seed 0
+    module = modes_study.as_emma(state, index)
+    batched = modes_study.potentials(state["autoencoders"], test.x[None])[0]  # seed 0
     x = [test.x[:, m] for m in range(3)]
     assert torch.allclose(torch.stack([dae.potential(part) for dae, part in zip(module.energy_models, x)], 1), batched, atol=1e-4)
     noisy = list(x)
@@ -111,19 +120,19 @@ def test_a_trained_model_is_an_emma_module_that_down_weights_a_corrupted_mode(ti
     assert torch.allclose(out.alpha.sum(1), torch.ones(len(test.y)), atol=1e-5)
     assert out.alpha[:, 1].mean() < out.alpha[:, [0, 2]].mean()
     with pytest.raises(ValueError, match="index"):
-        modes.as_emma(state, int(configs.index[configs["model"] == "without"][0]))
+        modes_study.as_emma(state, int(configs.index[configs["model"] == "without"][0]))
 
 
 def test_the_same_seeds_give_the_same_results(tiny_run):
     _, configs, results, _, _ = tiny_run
-    again, _, _ = modes.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
+    again, _, _ = modes_study.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
     pd.testing.assert_frame_equal(again, results)
 
 
 def test_each_seed_splits_the_data_its_own_way():
     data = modes.synthetic_modes(200, 2, seed=0)
-    configs = modes.study_configs(2, [1], [0, 1], 1.0)
-    _, _, state = modes.run_study(data, configs, modes.StudySettings(epochs=1, dae_epochs=1))
+    configs = modes_study.study_configs(2, [1], [0, 1], 1.0)
+    _, _, state = modes_study.run_study(data, configs, modes_study.StudySettings(epochs=1, dae_epochs=1))
     first, second = state["splits"][0][2], state["splits"][1][2]
     assert first.x.shape == second.x.shape and not torch.equal(first.x, second.x)
 
@@ -150,16 +159,16 @@ def test_coldness_needed_interpolates_where_the_separation_reaches_the_level():
 def test_model_accuracy_is_sklearns_accuracy_per_model():
     rng = np.random.default_rng(0)
     predicted, y = rng.integers(0, 3, (4, 50)), rng.integers(0, 3, 50)
-    assert np.allclose(modes.model_accuracy(predicted, y), [accuracy_score(y, p) for p in predicted])
+    assert np.allclose(modes_study.model_accuracy(predicted, y), [accuracy_score(y, p) for p in predicted])
     per_model = rng.integers(0, 3, (4, 50))
-    assert np.allclose(modes.model_accuracy(predicted, per_model), [accuracy_score(t, p) for t, p in zip(per_model, predicted)])
+    assert np.allclose(modes_study.model_accuracy(predicted, per_model), [accuracy_score(t, p) for t, p in zip(per_model, predicted)])
 
 
 def test_step_cost_reports_each_step_for_each_m():
-    table = modes.step_cost([2, 3], repeats=1, batch_size=8)
+    table = modes_study.step_cost([2, 3], repeats=1, batch_size=8)
     assert sorted(zip(table["n_modes"], table["step"])) == sorted((m, s) for m in (2, 3) for s in ("with", "without", "attention"))
     assert (table["ms_median"] > 0).all()
-    assert modes.loglog_slope([2, 4, 8], [5, 20, 80]) == pytest.approx(2.0)
+    assert modes_study.loglog_slope([2, 4, 8], [5, 20, 80]) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -173,11 +182,11 @@ def test_step_cost_reports_each_step_for_each_m():
     (lambda: modes.corrupt(torch.zeros(5, 3, 2), torch.zeros(5, 3, dtype=torch.bool), -1.0), "sigma"),
     (lambda: modes.clean_modes_needed(1), "n_modes"),
     (lambda: modes.constraint_holds(3, 4), "n_corrupted"),
-    (lambda: modes.study_configs(4, [4], [0], 1.0), "corrupted"),
+    (lambda: modes_study.study_configs(4, [4], [0], 1.0), "corrupted"),
     (lambda: modes.split_standardize(modes.synthetic_modes(50, 2), fractions=(0.5, 0.5, 0.5)), "fractions"),
-    (lambda: modes.model_accuracy(np.zeros((2, 3)), np.zeros(4)), "predicted"),
-    (lambda: modes.model_accuracy(np.zeros((2, 3)), np.zeros((3, 3))), "predicted"),
-    (lambda: modes.loglog_slope([1, 2], [0, 1]), "positive"),
+    (lambda: modes_study.model_accuracy(np.zeros((2, 3)), np.zeros(4)), "predicted"),
+    (lambda: modes_study.model_accuracy(np.zeros((2, 3)), np.zeros((3, 3))), "predicted"),
+    (lambda: modes_study.loglog_slope([1, 2], [0, 1]), "positive"),
 ])
 def test_bad_input_raises_a_value_error_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
@@ -188,6 +197,6 @@ def test_run_study_rejects_unknown_models_and_non_mode_data():
     data = modes.synthetic_modes(60, 2)
     bad = pd.DataFrame({"seed": [0], "n_corrupted": [1], "model": ["alternative"], "coldness": [1.0]})
     with pytest.raises(ValueError, match="model"):
-        modes.run_study(data, bad)
+        modes_study.run_study(data, bad)
     with pytest.raises(TypeError, match="ModeData"):
         modes.split_standardize((data.x, data.y))
