@@ -63,8 +63,33 @@ class EMMAOutput(NamedTuple):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _under_transform(*tensors) -> bool:
-    """True when a tensor is wrapped by a torch.func transform (vmap, grad): values are then unreadable."""
+def under_transform(*tensors) -> bool:
+    """Whether any of ``tensors`` is wrapped by a :mod:`torch.func` transform (vmap, grad).
+
+    Under such a transform a tensor's values cannot be read, so a check such as
+    ``torch.isfinite(x).all()`` must be skipped; code that validates its inputs and may
+    run under :func:`torch.func.vmap` asks this first. Arguments that are not tensors
+    are ignored.
+
+    Parameters
+    ----------
+    *tensors : torch.Tensor or anything
+        The values to inspect.
+
+    Returns
+    -------
+    bool
+        True when at least one of them is a wrapped tensor.
+
+    Examples
+    --------
+    >>> under_transform(torch.ones(3), None)
+    False
+    >>> seen = []
+    >>> _ = torch.func.vmap(lambda row: seen.append(under_transform(row)) or row)(torch.ones(2, 3))
+    >>> seen
+    [True]
+    """
     check = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
     return check is not None and any(isinstance(t, torch.Tensor) and check(t) for t in tensors)
 
@@ -291,7 +316,7 @@ def _gain_bias(gain, bias) -> tuple[torch.Tensor, torch.Tensor]:
     bias = torch.as_tensor(bias, dtype=gain.dtype, device=gain.device) if not isinstance(bias, torch.Tensor) else bias
     _check_tensor(gain, "gain")
     _check_tensor(bias, "bias")
-    if not _under_transform(gain, bias):
+    if not under_transform(gain, bias):
         if not torch.isfinite(gain).all() or (gain <= 0).any():
             raise ValueError("gain must be finite and > 0 (g_a > 0)")
         if not torch.isfinite(bias).all():

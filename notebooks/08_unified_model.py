@@ -26,7 +26,7 @@
 # The chapter asks: built as the figure describes, and given a task in which each part has a
 # job, does the composition beat its parts? And does it help on the thesis's data, HTRU2,
 # against EMMA alone? We build the module (`emma.unified`), train all eight on/off combinations
-# of its parts over several seeds, then take the best combination to HTRU2.
+# of its parts over several seeds (`emma.unified_study`), then take the best combination to HTRU2.
 
 # %% tags=["parameters"]
 profile = "full"  # full: all seeds and epochs; quick: the smaller sizes of profiles/quick.yaml so that CI stays fast
@@ -35,7 +35,7 @@ seeds = [0, 1, 2, 3, 4]  # one synthetic data set, set of autoencoders, initiali
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the user cache
 cache_dir = None  # the HTRU2 autoencoders are kept here; None: output_dir/cache
-# the synthetic task (emma.unified.make_task)
+# the synthetic task (emma.unified_study.make_task)
 widths = [6, 6, 6, 6]  # one width per mode; mode i carries factor i mod n_factors
 n_factors = 2  # the label is the sign of the product of this many latent factors
 n_train = 2000
@@ -78,7 +78,7 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma import DenoisingAutoencoder, unified
+from emma import DenoisingAutoencoder, unified, unified_study
 from emma.claims import paired_test
 from emma.data import make_splits
 from emma.energy import fit_mode_autoencoders
@@ -142,7 +142,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 # full model on the synthetic task.
 
 # %%
-demo_task = unified.make_task(64, widths, n_factors, corrupted_fraction, corruption_std, generator=torch.Generator().manual_seed(seeds[0]))
+demo_task = unified_study.make_task(64, widths, n_factors, corrupted_fraction, corruption_std, generator=torch.Generator().manual_seed(seeds[0]))
 demo_energy = [DenoisingAutoencoder(w, dae_hidden, dae_noise_std) for w in widths]  # untrained: only the shapes matter here
 demo = unified.build(dict(exogenous=True, endogenous=True, crossmodal=True), widths, demo_energy, [0.0] * len(widths), device=device, **options)
 out = demo([x.to(device) for x in demo_task.modes])
@@ -163,7 +163,7 @@ parameter_counts
 # %% [markdown]
 # ## A task in which every part has a job
 #
-# `emma.unified.make_task` draws latent factors $u_1, \dots, u_F \sim \mathcal N(0, 1)$ and sets
+# `emma.unified_study.make_task` draws latent factors $u_1, \dots, u_F \sim \mathcal N(0, 1)$ and sets
 # the label to 1 when their product is positive. The modes take the factors in turn (the first
 # mode carries $u_1$, the second $u_2$, ..., the $(F+1)$-th $u_1$ again) and each carries one
 # only, so the label is an interaction *across* modes: no mode alone says anything about it (the
@@ -182,7 +182,7 @@ parameter_counts
 tasks = {}
 for seed in seeds:
     generator = torch.Generator().manual_seed(seed)
-    tasks[seed] = tuple(unified.make_task(n, widths, n_factors, corrupted_fraction, corruption_std, generator=generator) for n in (n_train, n_test))
+    tasks[seed] = tuple(unified_study.make_task(n, widths, n_factors, corrupted_fraction, corruption_std, generator=generator) for n in (n_train, n_test))
 test = tasks[seeds[0]][1]
 rows = torch.arange(len(test.y))
 signal = torch.stack([test.modes[i][rows, test.signal_slot[:, i]] for i in range(n_factors)], dim=1)  # (n, F)
@@ -203,17 +203,17 @@ plt.show()
 #
 # For every seed: the data, one autoencoder per mode on the clean training samples (EMMA's
 # energy models, frozen), then the eight models, one per combination. All seeds of one
-# combination train as one batched computation (`emma.unified.fit`: the parameters of the
+# combination train as one batched computation (`emma.unified_study.fit`: the parameters of the
 # models stacked on a leading axis, the loss vmapped, which gives the same result as separate
 # runs). Binary cross-entropy, Adam {cite:p}`kingma2015`, no early stopping; EMMA's coldness is
 # `coldness` and its two regularizers of eq. 5.12 are off unless `lambda_e` and `lambda_c` say
 # otherwise. The table gives the accuracy on the test set, mean and standard deviation over seeds.
 
 # %%
-trained_energy = unified.fit_energy_models([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
+trained_energy = unified_study.fit_energy_models([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
 energies = dict(zip(seeds, trained_energy))
-scores, trained = unified.run_ablation(tasks, energies, epochs=epochs, batch_size=batch_size, lr=lr, lambda_e=lambda_e, lambda_c=lambda_c, device=device, **options)
-unified_ablation = unified.summarise(scores)
+scores, trained = unified_study.run_ablation(tasks, energies, epochs=epochs, batch_size=batch_size, lr=lr, lambda_e=lambda_e, lambda_c=lambda_c, device=device, **options)
+unified_ablation = unified_study.summarise(scores)
 unified_ablation.insert(0, "model", [unified.label(row) for _, row in unified_ablation.iterrows()])
 save_table(unified_ablation, "unified_ablation", output_dir)
 unified_ablation.round(3)
@@ -246,7 +246,7 @@ plt.show()
 
 # %%
 weight_columns = ["beta_clean", "beta_corrupted", "mask_signal", "mask_other", "cross_to_needed", "cross_to_needed_uniform"]
-unified_attention = unified.summarise(scores, weight_columns)
+unified_attention = unified_study.summarise(scores, weight_columns)
 unified_attention.insert(0, "model", [unified.label(row) for _, row in unified_attention.iterrows()])
 unified_attention = unified_attention[unified_attention[list(unified.PARTS)].any(axis=1)]
 save_table(unified_attention, "unified_attention", output_dir)
@@ -291,7 +291,7 @@ display(Markdown(
 # code from these numbers.
 
 # %%
-composition = pd.concat([unified.composition_tests(scores, c, alpha) for c in ("acc_clean", "acc_corrupted")], ignore_index=True)
+composition = pd.concat([unified_study.composition_tests(scores, c, alpha) for c in ("acc_clean", "acc_corrupted")], ignore_index=True)
 save_table(composition, "unified_composition_tests", output_dir)
 display(composition[["against", "score", "difference", "p_value", "verdict"]].round(4))
 
@@ -344,13 +344,13 @@ arms = {best_name: best_parts, "EMMA alone": emma_alone}
 
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 htru2_energy = fit_mode_autoencoders(splits, d_hidden=12, noise_std=0.01, epochs=htru2_dae_epochs, batch_size=256, lr=1e-2, seed=0, device=device, cache_dir=cache_dir)
-htru2 = unified.run_htru2(
+htru2 = unified_study.run_htru2(
     splits, htru2_energy.models, htru2_energy.psi_min.tolist(), htru2_seeds, arms, epochs=htru2_epochs, batch_size=htru2_batch_size,
     lr=htru2_lr, sigma=htru2_sigma, clean_fraction=htru2_clean_fraction, lambda_e=lambda_e, lambda_c=lambda_c, device=device,
     coldness=htru2_coldness, d_model=d_model, d_hidden=d_hidden, fusion=htru2_fusion,
 )
 f1_columns = ["f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy"]
-unified_htru2 = unified.summarise(htru2, f1_columns, by=["model"])
+unified_htru2 = unified_study.summarise(htru2, f1_columns, by=["model"])
 for column in f1_columns:
     ours, reference = (htru2[htru2["model"] == name].sort_values("seed")[column].to_numpy() for name in (best_name, "EMMA alone"))
     test_result = paired_test(ours, reference, alpha=alpha)
@@ -397,7 +397,7 @@ glue("unified_htru2_p", float(p_value), display=False)
 # complementary when the data calls for each of them, not that real data does.
 
 # %%
-unified_claims = unified.unified_claims(scores, htru2, (best_name, "EMMA alone"), alpha)
+unified_claims = unified_study.unified_claims(scores, htru2, (best_name, "EMMA alone"), alpha)
 save_table(unified_claims, "unified_claims", output_dir)
 unified_claims
 

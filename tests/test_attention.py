@@ -19,6 +19,7 @@ from emma.attention import (
     energy_threshold,
     initial_parameters,
     project_parameters_,
+    under_transform,
 )
 from emma.autoencoder import DenoisingAutoencoder
 
@@ -273,6 +274,14 @@ def test_capacity_relu_exceeds_eq_5_11_by_log_cosh_bias_over_gain():
 
 def test_capacity_stays_finite_for_large_gain():
     assert torch.isfinite(capacity(torch.tensor(500.0), torch.tensor(0.5)))
+
+
+def test_under_transform_is_true_only_for_tensors_inside_vmap():
+    x = torch.ones(2, 3)
+    assert under_transform(x, 1.0, None) is False
+    inside = []
+    vmap(lambda row: inside.append((under_transform(row), under_transform(x))) or row)(x)
+    assert inside == [(True, False)]  # the mapped row is wrapped; a tensor captured from outside is not
 
 
 def test_capacity_works_under_vmap_and_on_stacks():
