@@ -23,11 +23,12 @@
 #
 # Each mechanism the review needs is implemented in `emma.mechanisms`, tested against its
 # definition (and against PyTorch's own where PyTorch has one), and trained on a small task it
-# was made for, with its weights drawn as a heatmap. The chapter ends with a taxonomy that
-# places EMMA, and with a verdict on the draft's two claims about the mechanisms before it.
+# was made for (the tasks are in `emma.attention_tasks`), with its weights drawn as a heatmap.
+# The chapter ends with a taxonomy that places EMMA, and with a verdict on the draft's two
+# claims about the mechanisms before it.
 
 # %% tags=["parameters"]
-profile = "full"  # full: five seeds at the sizes below; quick: two seeds and shorter runs so that CI stays fast
+profile = "full"  # full: five seeds at the sizes below; quick (profiles/quick.yaml): two seeds and shorter runs so that CI stays fast
 device = "auto"  # auto, cpu or cuda
 seeds = [0, 1, 2, 3, 4]  # one initialisation and one stream of generated training data per seed
 output_dir = "_build"
@@ -62,27 +63,14 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from tqdm import tqdm
 
+from emma import attention_tasks as tasks
 from emma import mechanisms as mech
-from emma.claims import paired_test
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
 
 check_profile(profile)
-if profile == "quick":
-    seeds = seeds[:2]
-    alignment_steps, reversal_steps, memory_steps, n_test = 30, 40, 40, 200
 device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")
-
-
-def mean_std(values, digits=3):
-    """A column of per-seed values as mean ± std (sample std)."""
-    values = np.asarray(values, dtype=float)
-    if np.isnan(values).all():
-        return "not defined"
-    spread = values.std(ddof=1) if values.size > 1 else float("nan")
-    return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
-
 
 # %% [markdown]
 # ## Attention in psychology
@@ -99,7 +87,7 @@ def mean_std(values, digits=3):
 # attention of deep learning, and so do we:
 
 # %%
-display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in mech.KINDS.items())))
+display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in tasks.KINDS.items())))
 
 # %% [markdown]
 # The draft is not consistent about EMMA's own kind: its first contribution calls EMMA a
@@ -161,14 +149,14 @@ runs = [(score, seed) for score in alignment_scores for seed in seeds]
 alignment = {}
 with single_cpu_thread(device):
     for score, seed in tqdm(runs, desc="alignment", disable=progress_disabled()):
-        alignment[score, seed] = mech.train_alignment(
+        alignment[score, seed] = tasks.train_alignment(
             score, seed=seed, steps=alignment_steps, batch_size=batch_size, n_test=n_test, n_symbols=n_symbols,
             min_length=min_length, max_length=max_length, lr=alignment_lr, device=device)
 alignment_runs = pd.DataFrame([
     {"score": score, "seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment,
      "mean_training_loss": float(r.losses.mean())} for (score, seed), r in alignment.items()])
 save_table(alignment_runs, "attention_alignment_runs", output_dir)
-alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(mean_std)
+alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(tasks.mean_std)
 
 # %% [markdown]
 # The table gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
@@ -180,11 +168,10 @@ alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accura
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for score in alignment_scores:
-    log_losses = torch.stack([alignment[score, seed].losses for seed in seeds]).log().numpy()  # (seeds, steps)
-    centre, spread = log_losses.mean(0), log_losses.std(0)  # geometric mean and spread: the axis is logarithmic
-    steps = np.arange(1, log_losses.shape[1] + 1)
-    ax.plot(steps, np.exp(centre), label=score)
-    ax.fill_between(steps, np.exp(centre - spread), np.exp(centre + spread), alpha=0.2)
+    centre, low, high = tasks.loss_band([alignment[score, seed].losses for seed in seeds])  # the axis is logarithmic
+    steps = np.arange(1, len(centre) + 1)
+    ax.plot(steps, centre, label=score)
+    ax.fill_between(steps, low, high, alpha=0.2)
 ax.set(xlabel="Adam step", ylabel="training cross-entropy", yscale="log", title="Reversal: training loss by score function")
 ax.legend()
 fig.tight_layout()
@@ -194,9 +181,8 @@ plt.show()
 # %%
 lines = []
 for other in alignment_scores[1:]:
-    test = paired_test(alignment_runs.query("score == 'additive'")["mean_training_loss"].to_numpy(),
-                       alignment_runs.query("score == @other")["mean_training_loss"].to_numpy(),
-                       higher_is_better=False, alpha=alpha)
+    test = tasks.compare_runs(alignment_runs, "score", "mean_training_loss", "additive", other,
+                              higher_is_better=False, alpha=alpha)
     verdict = "lower" if test.verdict == "reproduced" else "not significantly lower"
     lines.append(f"* Mean training loss, additive minus {other}: {test.describe()}; additive is {verdict} "
                  f"(one-sided paired t-test, α = {alpha}).")
@@ -219,7 +205,7 @@ fig, axes = plt.subplots(2, len(alignment_scores), figsize=(3.4 * len(alignment_
                          layout="constrained")
 for col, score in enumerate(alignment_scores):
     result = alignment[score, seeds[0]]
-    lengths = (result.inputs != mech.PAD).sum(1)
+    lengths = (result.inputs != tasks.PAD).sum(1)
     for row, length in enumerate([max_length, min_length]):
         mean_weights = result.weights[lengths == length][:, :length].mean(0).numpy()
         image = axes[row, col].imshow(mean_weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -280,15 +266,15 @@ glue("attn_n_heads", n_heads, display=False)
 reversal = {}
 with single_cpu_thread(device):
     for seed in tqdm(seeds, desc="self-attention", disable=progress_disabled()):
-        reversal[seed] = mech.train_reversal(seed=seed, steps=reversal_steps, batch_size=batch_size, n_test=n_test,
-                                             n_symbols=n_symbols, length=reversal_length, n_heads=n_heads,
-                                             lr=reversal_lr, device=device)
+        reversal[seed] = tasks.train_reversal(seed=seed, steps=reversal_steps, batch_size=batch_size, n_test=n_test,
+                                              n_symbols=n_symbols, length=reversal_length, n_heads=n_heads,
+                                              lr=reversal_lr, device=device)
 reversal_runs = pd.DataFrame([{"seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment}
                               for seed, r in reversal.items()])
 save_table(reversal_runs, "attention_self_attention_runs", output_dir)
 glue("attn_self_accuracy", reversal_runs["token_accuracy"].mean(), display=False)
 glue("attn_self_alignment", reversal_runs["alignment_accuracy"].mean(), display=False)
-reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(mean_std).to_frame("mean ± std over seeds")
+reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds")
 
 # %% tags=["hide-input"]
 weights = reversal[seeds[0]].weights.mean(0)  # (heads, L, L), averaged over the held-out sequences
@@ -329,9 +315,9 @@ plt.show()
 # `two_facts_batch`; one held-out story:
 
 # %%
-example = mech.two_facts_batch(1, mech.held_out_generator(seeds[0]))
-display(Markdown("\n".join(f"{i + 1}. {s}" for i, s in enumerate(mech.decode(example.stories[0])))
-                 + f"\n\n*{' '.join(mech.decode(example.questions))}?* → **{mech.VOCABULARY[int(example.answers[0])]}** "
+example = tasks.two_facts_batch(1, tasks.held_out_generator(seeds[0]))
+display(Markdown("\n".join(f"{i + 1}. {s}" for i, s in enumerate(tasks.decode(example.stories[0])))
+                 + f"\n\n*{' '.join(tasks.decode(example.questions))}?* → **{tasks.VOCABULARY[int(example.answers[0])]}** "
                  f"(supporting facts: sentences {int(example.support[0, 0]) + 1} then {int(example.support[0, 1]) + 1})"))
 
 # %% [markdown]
@@ -347,16 +333,16 @@ memory = {}
 with single_cpu_thread(device):
     for (name, (hops, kind)), seed in tqdm([(c, s) for c in configurations.items() for s in seeds], desc="memory",
                                            disable=progress_disabled()):
-        memory[name, seed] = mech.train_memory(hops, kind, seed=seed, steps=memory_steps, batch_size=batch_size,
-                                               n_test=n_test, d=memory_width, lr=memory_lr, device=device)
+        memory[name, seed] = tasks.train_memory(hops, kind, seed=seed, steps=memory_steps, batch_size=batch_size,
+                                                n_test=n_test, d=memory_width, lr=memory_lr, device=device)
     for seed in seeds:  # the soft two-hop network, tested with hard (argmax) attention
-        memory["two hops, soft, tested hard", seed] = mech.evaluate_memory(
+        memory["two hops, soft, tested hard", seed] = tasks.evaluate_memory(
             memory["two hops, soft", seed].model, "argmax", seed=seed, n_test=n_test, device=device)
 memory_runs = pd.DataFrame([
     {"network": name, "seed": seed, "answer_accuracy": r.accuracy, "both_facts_found": r.alignment}
     for (name, seed), r in memory.items()])
 save_table(memory_runs, "attention_memory_runs", output_dir)
-memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(mean_std)
+memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(tasks.mean_std)
 
 # %% [markdown]
 # `both_facts_found` is the share of held-out stories whose largest weight at hop 1 is on the
@@ -364,16 +350,13 @@ memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found
 # hop). The paired tests compare the networks seed by seed:
 
 # %%
-def compare(better, worse, label):
-    test = paired_test(memory_runs.query("network == @better")["answer_accuracy"].to_numpy(),
-                       memory_runs.query("network == @worse")["answer_accuracy"].to_numpy(), alpha=alpha)
+lines = []
+for better, worse, label in [("two hops, soft", "one hop, soft", "hops"), ("two hops, soft", "two hops, hard", "soft_vs_hard")]:
+    test = tasks.compare_runs(memory_runs, "network", "answer_accuracy", better, worse, alpha=alpha)
     outcome = "higher" if test.verdict == "reproduced" else "not significantly higher"
     glue(f"attn_memory_{label}_p", test.p_value, display=False)
-    return f"* Answer accuracy, {better} minus {worse}: {test.describe()}; {outcome} (one-sided paired t-test, α = {alpha})."
-
-
-display(Markdown("\n".join([compare("two hops, soft", "one hop, soft", "hops"),
-                            compare("two hops, soft", "two hops, hard", "soft_vs_hard")])))
+    lines.append(f"* Answer accuracy, {better} minus {worse}: {test.describe()}; {outcome} (one-sided paired t-test, α = {alpha}).")
+display(Markdown("\n".join(lines)))
 for name in memory_runs["network"].unique():
     glue(f"attn_memory_{name.replace(', ', '_').replace(' ', '_')}_accuracy",
          memory_runs.query("network == @name")["answer_accuracy"].mean(), display=False)
@@ -400,9 +383,9 @@ for name in memory_runs["network"].unique():
 # %%
 by_network = memory_runs.groupby("network", sort=False)["answer_accuracy"]
 display(Markdown(
-    f"Answer accuracy over seeds: soft training {mean_std(by_network.get_group('two hops, soft'))}, "
-    f"hard training {mean_std(by_network.get_group('two hops, hard'))}; the soft networks tested with an argmax "
-    f"{mean_std(by_network.get_group('two hops, soft, tested hard'))}."))
+    f"Answer accuracy over seeds: soft training {tasks.mean_std(by_network.get_group('two hops, soft'))}, "
+    f"hard training {tasks.mean_std(by_network.get_group('two hops, hard'))}; the soft networks tested with an argmax "
+    f"{tasks.mean_std(by_network.get_group('two hops, soft, tested hard'))}."))
 
 # %% [markdown]
 # The heatmaps show, on the same held-out stories, the weights of the soft two-hop network of
@@ -412,13 +395,13 @@ display(Markdown(
 # %% tags=["hide-input"]
 hard_accuracy = memory_runs.query("network == 'two hops, hard'").set_index("seed")["answer_accuracy"]
 rows = [("two hops, soft", seeds[0]), ("two hops, hard", hard_accuracy.idxmax()), ("two hops, hard", hard_accuracy.idxmin())]
-test_stories = mech.two_facts_batch(n_stories_shown, mech.held_out_generator(seeds[0]))  # the first seed's held-out stories
+test_stories = tasks.two_facts_batch(n_stories_shown, tasks.held_out_generator(seeds[0]))  # the first seed's held-out stories
 fig, axes = plt.subplots(len(rows), n_stories_shown, figsize=(4.6 * n_stories_shown, 2.3 * len(rows)), squeeze=False,
                          layout="constrained")
 for col in range(n_stories_shown):
-    sentences = mech.decode(test_stories.stories[col])
-    question = " ".join(mech.decode(test_stories.questions[col:col + 1]))
-    answer = mech.VOCABULARY[int(test_stories.answers[col])]
+    sentences = tasks.decode(test_stories.stories[col])
+    question = " ".join(tasks.decode(test_stories.questions[col:col + 1]))
+    answer = tasks.VOCABULARY[int(test_stories.answers[col])]
     story, asked = test_stories.stories[col:col + 1].to(device), test_stories.questions[col:col + 1].to(device)
     for row, (name, seed) in enumerate(rows):
         with torch.no_grad():
@@ -450,25 +433,12 @@ plt.show()
 # chapter on potential energy tests that premise).
 
 # %%
-taxonomy = mech.attention_taxonomy()
+taxonomy = tasks.attention_taxonomy()
 save_table(taxonomy, "attention_taxonomy", output_dir)
 taxonomy[["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"]]
 
 # %% tags=["hide-input"]
-colours = {"endogenous": "tab:blue", "exogenous": "tab:red", "crossmodal": "tab:green"}
-fig, ax = plt.subplots(figsize=(9, 3.8))
-for (scope, driver), group in taxonomy.groupby(["attends_over", "weights_driven_by"]):
-    x, y = mech.SCOPES.index(scope), mech.DRIVERS.index(driver)
-    for k, (_, row) in enumerate(group.iterrows()):
-        ax.text(x, y + 0.18 * (k - (len(group) - 1) / 2), row["mechanism"], ha="center", va="center", fontsize=9,
-                color=colours[row["kind"]], bbox={"boxstyle": "round", "fc": "white", "ec": colours[row["kind"]]})
-ax.set(xticks=range(3), xticklabels=mech.SCOPES, yticks=range(3), yticklabels=mech.DRIVERS,
-       xlim=(-0.6, 2.6), ylim=(-0.6, 2.6), xlabel="attends over", ylabel="weights driven by")
-ax.grid(alpha=0.3)
-for kind, colour in colours.items():
-    ax.plot([], [], "s", color=colour, label=kind)
-ax.legend(loc="upper left", fontsize=8)
-fig.tight_layout()
+fig = tasks.taxonomy_figure(taxonomy)
 _ = save_figure(fig, "attention_taxonomy_map", output_dir)
 plt.show()
 
@@ -478,7 +448,7 @@ plt.show()
 # the taxonomy lets us judge (for the mechanisms reviewed here, not for the whole literature):
 
 # %%
-claims = mech.literature_claims(taxonomy)
+claims = tasks.literature_claims(taxonomy)
 save_table(claims, "attention_claims", output_dir)
 claims
 
