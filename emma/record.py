@@ -28,7 +28,7 @@ def _commit(root: Path) -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
-    return head + (" with uncommitted changes" if dirty else "")
+    return head + (" (modified)" if dirty else "")
 
 
 def _cpu_name() -> str:
@@ -93,7 +93,7 @@ def run_record_page(executed: dict) -> str:
              "machine, the versions of the tools, the date and how long the execution took.", "",
              f"All chapters together took {total / 60:.1f} minutes of execution.", ""]
     columns = ["chapter", "profile", "commit", "machine", "date", "duration_s"]
-    lines += ["| " + " | ".join(c.replace("_", " ") for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| chapter | profile | commit | machine | date | seconds |", "|" + "---|" * len(columns)]
     for _, row in records.iterrows():
         duration = f"{row['duration_s']:.0f}" if isinstance(row["duration_s"], (int, float)) else "?"
         lines.append("| " + " | ".join([str(row["chapter"]), str(row["profile"]), f"`{row['commit']}`", str(row["machine"]), str(row["date"]), duration]) + " |")

@@ -80,7 +80,7 @@ def headline(replay: pd.DataFrame) -> pd.DataFrame:
         out[f"{label}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
         out[f"{label}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
         out[f"{label}: replay"] = replay[f"{metric}_mean"].to_numpy()
-    return out.round(3)
+    return out.set_index("model").round(3)
 
 
 def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:

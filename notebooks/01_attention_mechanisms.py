@@ -186,12 +186,12 @@ for other in alignment_scores[1:]:
     verdict = "lower" if test.verdict == "reproduced" else "not significantly lower"
     lines.append(f"* Mean training loss, additive minus {other}: {test.describe()}; additive is {verdict} "
                  f"(one-sided paired t-test, α = {alpha}).")
-    glue(f"attn_align_additive_vs_{other}_p", test.p_value, display=False)
+    glue(f"attn_align_additive_vs_{other}_p", float(test.p_value), display=False)
 display(Markdown("\n".join(lines)))
 for score in alignment_scores:
     part = alignment_runs.query("score == @score")
-    glue(f"attn_align_{score}_accuracy", part["token_accuracy"].mean(), display=False)
-    glue(f"attn_align_{score}_alignment", part["alignment_accuracy"].mean(), display=False)
+    glue(f"attn_align_{score}_accuracy", float(part["token_accuracy"].mean()), display=False)
+    glue(f"attn_align_{score}_alignment", float(part["alignment_accuracy"].mean()), display=False)
 
 # %% [markdown]
 # The heatmaps show the weights of the first seed's models on the held-out set, averaged over
@@ -247,8 +247,8 @@ mine.load_state_dict(theirs.state_dict())
 reference, reference_weights = theirs(x, x, x, average_attn_weights=False)
 out, weights = mine(x)
 mha_difference = max((out - reference).abs().max().item(), (weights - reference_weights).abs().max().item())
-glue("attn_sdpa_max_difference", sdpa_difference, display=False)
-glue("attn_mha_max_difference", mha_difference, display=False)
+glue("attn_sdpa_max_difference", float(sdpa_difference), display=False)
+glue("attn_mha_max_difference", float(mha_difference), display=False)
 
 # %% [markdown]
 # Both agree with PyTorch to rounding error: the largest differences are
@@ -272,8 +272,8 @@ with single_cpu_thread(device):
 reversal_runs = pd.DataFrame([{"seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment}
                               for seed, r in reversal.items()])
 save_table(reversal_runs, "attention_self_attention_runs", output_dir)
-glue("attn_self_accuracy", reversal_runs["token_accuracy"].mean(), display=False)
-glue("attn_self_alignment", reversal_runs["alignment_accuracy"].mean(), display=False)
+glue("attn_self_accuracy", float(reversal_runs["token_accuracy"].mean()), display=False)
+glue("attn_self_alignment", float(reversal_runs["alignment_accuracy"].mean()), display=False)
 reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds")
 
 # %% tags=["hide-input"]
@@ -354,12 +354,12 @@ lines = []
 for better, worse, label in [("two hops, soft", "one hop, soft", "hops"), ("two hops, soft", "two hops, hard", "soft_vs_hard")]:
     test = tasks.compare_runs(memory_runs, "network", "answer_accuracy", better, worse, alpha=alpha)
     outcome = "higher" if test.verdict == "reproduced" else "not significantly higher"
-    glue(f"attn_memory_{label}_p", test.p_value, display=False)
+    glue(f"attn_memory_{label}_p", float(test.p_value), display=False)
     lines.append(f"* Answer accuracy, {better} minus {worse}: {test.describe()}; {outcome} (one-sided paired t-test, α = {alpha}).")
 display(Markdown("\n".join(lines)))
 for name in memory_runs["network"].unique():
     glue(f"attn_memory_{name.replace(', ', '_').replace(' ', '_')}_accuracy",
-         memory_runs.query("network == @name")["answer_accuracy"].mean(), display=False)
+         float(memory_runs.query("network == @name")["answer_accuracy"].mean()), display=False)
 
 # %% [markdown]
 # With one hop the network can find the sentence that names the object, but not the place of
