@@ -63,9 +63,9 @@ def resolve_parameters(chapters, layers) -> tuple[dict, dict]:
     ValueError
         A key no selected chapter declares (and that names no chapter).
     """
-    from .book import chapters as all_chapters
+    from .book import ROOT, chapters as book_chapters
 
-    sections = {c.name for c in all_chapters()} | {c.name for c in chapters}
+    sections = {c.name for c in book_chapters(ROOT / "notebooks")} | {c.name for c in chapters}  # the book's chapters, and those run
     declared = {c.name: set(c.parameters()) for c in chapters}
     everywhere = set().union(*declared.values()) if declared else set()
     parameters = {c.name: {} for c in chapters}

@@ -148,7 +148,7 @@ def test_unknown_parameter_is_rejected_with_the_declared_ones():
 
 
 def test_unknown_chapter_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown chapter 'nope'; known chapters: energy_estimation"):
+    with pytest.raises(ValueError, match="unknown chapter 'nope'; known chapters: attention_mechanisms, energy_estimation"):
         book.select(["nope"])
 
 
@@ -156,7 +156,7 @@ def test_list_prints_name_then_title():
     output = subprocess.run([sys.executable, "-m", "emma", "list"], capture_output=True, text=True, check=True).stdout
     lines = output.strip().splitlines()
     assert len(lines) == len(book.chapters())
-    assert lines[0].split()[0] == "energy_estimation" and "Energy estimation" in lines[0]
+    assert lines[0].split()[0] == "attention_mechanisms" and "Attention mechanisms" in lines[0]
 
 
 BROKEN = '''# %% [markdown]
