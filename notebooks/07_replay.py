@@ -303,3 +303,17 @@ strongest = single.assign(size=single["delta_f1_clean_mean"].abs()).sort_values(
 lines += ["", f"Switched alone, the field that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: "
           f"{strongest['delta_f1_clean_mean']:+.3f} from the replay)."]
 display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## What this chapter finds
+
+# %%
+distance = {name: np.nanmean(np.concatenate([(replay[f"{prefix}{m}_mean"] - replay[f"thesis_{m}"]).abs().to_numpy() for m in METRICS]))
+            for name, prefix in (("replay", ""), ("book", "sound_"))}
+inside = sum(int((replay[f"thesis_in_replay_range_{m[3:]}"] == True).sum()) for m in METRICS)  # noqa: E712
+printed = sum(int(replay[f"thesis_{m}"].notna().sum()) for m in METRICS)
+Markdown("\n".join([
+    f"- {inside} of the thesis's {printed} F1 numbers lie inside the replay's range over {len(seeds)} seeds.",
+    f"- On average the replay sits {distance['replay']:.3f} F1 from the thesis's numbers, the book's protocol {distance['book']:.3f}.",
+    f"- The single switch that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: {strongest['delta_f1_clean_mean']:+.3f}).",
+]))
