@@ -125,7 +125,7 @@ def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
 
 
 
-def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None):
+def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None, workers: int = 1):
     """The autoencoders and the first stage of the study (:func:`study_plan`), as both chapters train them.
 
     Returns
@@ -134,7 +134,8 @@ def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITC
     study : dict of family to sweep result
     """
     energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
-    study = run_study(splits, study_plan(seeds, configs, order), settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress)
+    study = run_study(splits, study_plan(seeds, configs, order), settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress,
+                      workers=workers)
     return energies, study
 
 

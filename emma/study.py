@@ -9,12 +9,16 @@ whose protocols agree on every field that can change a family's models
 """
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import pandas as pd
 
 from .energy import fit_mode_autoencoders_many
 from .evaluation import base_for, select
 from .models import FAMILIES
 from .protocol import Protocol
+from .runtime import resolve_device
 from .configs import TrainSettings
 from .streams import in_place_splits
 from .sweep import run_sweep
@@ -80,11 +84,16 @@ def _unique(rows: pd.DataFrame, family: str) -> pd.DataFrame:
     return rows.loc[~key.duplicated()].reset_index(drop=True)
 
 
-def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, base: dict | None = None, device="cpu", cache_dir=None, progress=None) -> dict:
+def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, base: dict | None = None, device="cpu",
+              cache_dir=None, progress=None, workers: int = 1) -> dict:
     """Train every model of a :func:`plan`; one sweep per family, every protocol stacked.
 
     ``base`` is a finished ``base`` sweep to start ``without`` and ``with`` from, for a plan
-    without the ``base`` family (a second stage of a study).
+    without the ``base`` family (a second stage of a study). With ``workers`` > 1 (on the CPU),
+    the families that start from nothing (``ip_only``, ``dm_only``, ``base``, ``alternative``)
+    train in that many worker processes at once: each sweep is independent of the others, so
+    the results are the same as one after the other (tested); the small sweeps use one core
+    each, and a second core would otherwise idle.
 
     Returns
     -------
@@ -93,17 +102,28 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     """
     if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
         raise TypeError("models must be the DataFrame of emma.study.plan")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     sweeps = {} if base is None else {"base": base}
     order = [f for f in ("ip_only", "dm_only", "base", "alternative", "without", "with") if f in set(models["family"])]
     needs_base = {"without", "with"} & set(order)
     if needs_base and "base" not in order and base is None:
         raise ValueError("a plan with 'without' or 'with' needs the 'base' family too, or base=<a finished base sweep>")
+    rows = {family: _unique(models[models["family"] == family].drop(columns="family"), family) for family in order}
+    independent = [f for f in ("base", "alternative", "ip_only", "dm_only") if f in order]  # the longest first
+    if workers > 1 and len(independent) > 1 and resolve_device(device).type == "cpu":
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context) as pool:
+            futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False)
+                       for family in independent}
+            sweeps.update({family: future.result() for family, future in futures.items()})
     for family in order:
-        rows = _unique(models[models["family"] == family].drop(columns="family"), family)
-        base = base_for(sweeps["base"], rows["seed"], rows["protocol"]) if family in needs_base else None
-        sweeps[family] = run_sweep(family, rows, splits, settings, energies=energies if family == "with" else None, base=base,
+        if family in sweeps and family in independent:
+            continue
+        base = base_for(sweeps["base"], rows[family]["seed"], rows[family]["protocol"]) if family in needs_base else None
+        sweeps[family] = run_sweep(family, rows[family], splits, settings, energies=energies if family == "with" else None, base=base,
                                    device=device, cache_dir=cache_dir, progress=progress)
-    return sweeps
+    return {family: sweeps[family] for family in (["base"] if "base" in sweeps and "base" not in order else []) + order}
 
 
 def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:

@@ -31,6 +31,7 @@ seeds = [0, 1, 2, 3, 4]  # one autoencoder pair, noise draw, data order and init
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained autoencoders and finished sweeps are kept here; None: <output_dir>/cache
+workers = 2  # processes training the small independent sweeps at once on the CPU (same results as 1)
 split_seed = 42  # the thesis's split
 # autoencoders (as in the chapter "Potential energy on HTRU2", so its cache is reused)
 d_hidden = 12
@@ -199,7 +200,7 @@ dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epoch
 
 # %%
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, device=device, cache_dir=cache_dir)
+energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, device=device, cache_dir=cache_dir, workers=workers)
 print("Ψ_min per (seed, fitted on corrupted data):", {k: [round(v, 2) for v in e.psi_min.tolist()] for k, e in energies.items()})
 sweeps = {family: under(result, SOUND) for family, result in study.items()}
 original = {family: under(result, ORIGINAL) for family, result in study.items()}

@@ -32,6 +32,7 @@ seeds = [0, 1, 2, 3, 4]  # one autoencoder pair, noise draw, data order and init
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained models are kept here; None: <output_dir>/cache (shared with "Experiment II")
+workers = 2  # processes training the small independent sweeps at once on the CPU (same results as 1)
 split_seed = 42  # the thesis's split
 # autoencoders and classifiers: as in the chapter "Experiment II", so its trained study is reused
 d_hidden = 12
@@ -123,7 +124,8 @@ splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
 dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, device=device, cache_dir=cache_dir)
+energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, device=device, cache_dir=cache_dir,
+                                   workers=workers)
 thesis = thesis_results(lambda_reading)
 
 # %% [markdown]

@@ -71,3 +71,17 @@ counts
 errata = collect_errata(output_dir)
 save_table(errata, "book_errata", output_dir)
 errata
+
+# %% [markdown]
+# ## What this appendix finds
+
+# %%
+from IPython.display import Markdown
+
+by_source = errata["source"].value_counts()
+where = {"draft": "the draft", "final": "the final text", "code": "the public code"}
+Markdown("\n".join([
+    f"- {len(claims)} claims judged across {claims['chapter'].nunique()} chapters: "
+    + ", ".join(f"{int(counts[v].sum())} {v}" for v in VERDICTS) + ".",
+    f"- {len(errata)} errata: " + ", ".join(f"{int(n)} in {where.get(s, s)}" for s, n in by_source.items()) + ".",
+]))

@@ -170,3 +170,19 @@ def test_f1_of_many_models_at_once_equals_sklearns_f1_score_per_model_and_subset
         for name, value in f1_by_subset(predicted[k], y, corrupted[k]).items():
             assert ours[name][k] == pytest.approx(value)
     assert np.isnan(f1_many(predicted, y, np.zeros((6, 50), bool))).all()
+
+
+def test_worker_processes_train_the_independent_families_to_the_same_models(splits):
+    """run_study(workers=2) trains ip_only, dm_only, base and alternative in processes: same tables and parameters."""
+    from emma.study import plan, run_study
+
+    models = plan([SOUND, ORIGINAL], [0, 1], families=("ip_only", "base", "alternative", "without"))
+    alone = run_study(splits, models, SETTINGS, energies=None, workers=1)
+    together = run_study(splits, models, SETTINGS, energies=None, workers=2)
+    assert list(together) == list(alone) == ["ip_only", "base", "alternative", "without"]
+    for family in alone:
+        pd.testing.assert_frame_equal(together[family]["table"], alone[family]["table"])
+        for name, value in alone[family]["params"].items():
+            assert torch.equal(together[family]["params"][name], value), (family, name)
+    with pytest.raises(ValueError, match="workers"):
+        run_study(splits, models, SETTINGS, energies=None, workers=0)
