@@ -64,6 +64,7 @@ from myst_nb import glue
 from tqdm import tqdm
 
 from emma import attention_tasks as tasks
+from emma import literature
 from emma import mechanisms as mech
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
@@ -87,7 +88,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 # attention of deep learning, and so do we:
 
 # %%
-display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in tasks.KINDS.items())))
+display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in literature.KINDS.items())))
 
 # %% [markdown]
 # The draft is not consistent about EMMA's own kind: its first contribution calls EMMA a
@@ -433,12 +434,12 @@ plt.show()
 # chapter on potential energy tests that premise).
 
 # %%
-taxonomy = tasks.attention_taxonomy()
+taxonomy = literature.attention_taxonomy()
 save_table(taxonomy, "attention_taxonomy", output_dir)
 taxonomy[["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"]]
 
 # %% tags=["hide-input"]
-fig = tasks.taxonomy_figure(taxonomy)
+fig = literature.taxonomy_figure(taxonomy)
 _ = save_figure(fig, "attention_taxonomy_map", output_dir)
 plt.show()
 
@@ -448,7 +449,7 @@ plt.show()
 # the taxonomy lets us judge (for the mechanisms reviewed here, not for the whole literature):
 
 # %%
-claims = tasks.literature_claims(taxonomy)
+claims = literature.literature_claims(taxonomy)
 save_table(claims, "attention_claims", output_dir)
 claims
 

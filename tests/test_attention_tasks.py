@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from emma import attention_tasks as tasks
+from emma import literature
 from emma.claims import VERDICTS
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
@@ -28,7 +29,7 @@ BAD_INPUTS = [
     (lambda: tasks.compare_runs(pd.DataFrame({"group": ["a"], "seed": [0], "score": [1.0]}), "group", "score", "a", "b"),
      ValueError, "worse"),
     (lambda: tasks.loss_band([torch.ones(3), torch.ones(4)]), ValueError, "losses"),
-    (lambda: tasks.taxonomy_positions(pd.DataFrame({"mechanism": ["x"]})), ValueError, "taxonomy"),
+    (lambda: literature.taxonomy_positions(pd.DataFrame({"mechanism": ["x"]})), ValueError, "taxonomy"),
 ]
 
 
@@ -96,41 +97,41 @@ def test_hard_training_returns_one_hot_weights_at_test():
 
 
 def test_taxonomy_places_emma_as_exogenous_attention_over_whole_modes():
-    table = tasks.attention_taxonomy().set_index("mechanism")
+    table = literature.attention_taxonomy().set_index("mechanism")
     emma = table.loc["EMMA"]
     assert (emma["attends_over"], emma["weights_driven_by"], emma["kind"]) == ("modes as wholes", "input quality", "exogenous")
     assert table.loc["attention-based fusion", "bibtex_key"] == "shon2018"
-    assert set(table["attends_over"]) <= set(tasks.SCOPES) and set(table["weights_driven_by"]) <= set(tasks.DRIVERS)
-    assert set(table["kind"]) <= set(tasks.KINDS)
+    assert set(table["attends_over"]) <= set(literature.SCOPES) and set(table["weights_driven_by"]) <= set(literature.DRIVERS)
+    assert set(table["kind"]) <= set(literature.KINDS)
 
 
 def test_every_taxonomy_citation_is_in_the_bibliography():
     keys = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), flags=re.MULTILINE))
-    cited = {key.strip() for entry in tasks.attention_taxonomy()["bibtex_key"] for key in entry.split(";")}
+    cited = {key.strip() for entry in literature.attention_taxonomy()["bibtex_key"] for key in entry.split(";")}
     assert cited <= keys, cited - keys
 
 
 def test_literature_claims_follow_the_taxonomy():
-    taxonomy = tasks.attention_taxonomy()
-    claims = tasks.literature_claims(taxonomy)
+    taxonomy = literature.attention_taxonomy()
+    claims = literature.literature_claims(taxonomy)
     assert set(claims["verdict"]) <= set(VERDICTS)
     assert list(claims["verdict"]) == ["partly reproduced", "partly reproduced"]
     blind = taxonomy.assign(quality_signal=taxonomy["quality_signal"].where(taxonomy["mechanism"] == "EMMA", "none"))
-    assert tasks.literature_claims(blind)["verdict"].iloc[1] == "reproduced"
+    assert literature.literature_claims(blind)["verdict"].iloc[1] == "reproduced"
 
 
 def test_taxonomy_map_gives_every_mechanism_its_own_place_in_its_cell():
-    positions = tasks.taxonomy_positions(tasks.attention_taxonomy())
+    positions = literature.taxonomy_positions(literature.attention_taxonomy())
     assert not positions[["x", "y"]].duplicated().any()
-    assert ((positions["x"] - positions["attends_over"].map(tasks.SCOPES.index)) == 0).all()
-    offsets = positions["y"] - positions["weights_driven_by"].map(tasks.DRIVERS.index)
+    assert ((positions["x"] - positions["attends_over"].map(literature.SCOPES.index)) == 0).all()
+    offsets = positions["y"] - positions["weights_driven_by"].map(literature.DRIVERS.index)
     assert (offsets.abs() < 0.5).all()  # a label stays within its own row
     assert offsets.groupby([positions["attends_over"], positions["weights_driven_by"]]).sum().abs().max() < 1e-12  # centred
 
 
 def test_taxonomy_figure_writes_one_label_per_mechanism():
-    taxonomy = tasks.attention_taxonomy()
-    fig = tasks.taxonomy_figure(taxonomy)
+    taxonomy = literature.attention_taxonomy()
+    fig = literature.taxonomy_figure(taxonomy)
     assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(taxonomy["mechanism"])
     plt.close(fig)
 
