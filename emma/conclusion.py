@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,9 @@ import torch
 from scipy import stats
 
 from .autoencoder import DenoisingAutoencoder, check_batch, jacobian_asymmetry
-from .claims import VERDICTS, verdict_from_flags
+from .claims import VERDICTS, claims_table, verdict_from_flags
+from .manifolds import sample_manifold
+from .report import read_table
 
 #: Each research question of §5.8, with the claims (table, start of the claim's text) that answer it.
 RESEARCH_QUESTIONS = {
@@ -45,13 +46,6 @@ RESEARCH_QUESTIONS = {
 _HEADLINE_VERDICT = {"robustness_claims": "verdict_sound"}
 
 
-def _read(output_dir, name: str) -> pd.DataFrame:
-    path = Path(output_dir) / "tables" / f"{name}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: execute the chapter that writes the table {name!r} first")
-    return pd.read_csv(path)
-
-
 def answer_questions(output_dir: str | os.PathLike = "_build", tables: dict | None = None) -> pd.DataFrame:
     """One row per (research question, claim): the claim's evidence and verdict from the chapter that judged it.
 
@@ -73,7 +67,7 @@ def answer_questions(output_dir: str | os.PathLike = "_build", tables: dict | No
     for question, claims in RESEARCH_QUESTIONS.items():
         for name, start in claims:
             if name not in tables:
-                tables[name] = _read(output_dir, name)
+                tables[name] = read_table(output_dir, name)
             table = tables[name]
             hits = table[table["claim"].astype(str).str.startswith(start)]
             if len(hits) != 1:
@@ -101,6 +95,17 @@ def question_verdicts(answers: pd.DataFrame) -> pd.DataFrame:
         rows.append({"question": question, "claims": len(verdicts), **{v: verdicts.count(v) for v in VERDICTS},
                      "verdict": verdict_from_flags([v == VERDICTS[0] for v in verdicts], [v != VERDICTS[2] for v in verdicts])})
     return pd.DataFrame(rows)
+
+
+def answer_sentences(answers: pd.DataFrame) -> list[str]:
+    """Each research question in words: the claims behind it reproduced in full, and those not."""
+    lines = []
+    for question, rows in answers.groupby("question", sort=False):
+        held = rows[rows["verdict"] == VERDICTS[0]]["claim"].tolist()
+        missed = rows[rows["verdict"] != VERDICTS[0]]["claim"].tolist()
+        text = f"**{question}** " + (("Reproduced in full: " + "; ".join(held) + ". ") if held else "No claim behind it is reproduced in full. ")
+        lines.append(text + (("Not in full: " + "; ".join(missed) + ".") if missed else ""))
+    return lines
 
 
 def regularizer_effect(grid: pd.DataFrame, name: str, alpha: float = 0.05) -> dict:
@@ -218,3 +223,38 @@ def integrability_by_depth(models: dict, points: torch.Tensor) -> pd.DataFrame:
         rows.append({"depth": depth, "seed": seed, "asymmetry_max": float(asymmetry.detach().max()), "asymmetry_median": float(asymmetry.detach().median()),
                      "relative_median": float((asymmetry / size).detach().median())})
     return pd.DataFrame(rows)
+
+
+def fit_by_depth(seeds, *, manifold: str = "circle", n_train: int, d_hidden: int, d_second: int, noise_std: float, epochs: int,
+                 batch_size: int, lr: float) -> dict:
+    """One tied autoencoder with one and one with two hidden layers per seed, trained in float64 on a manifold of chapter 4.
+
+    Returns ``{(depth, seed): model}`` for :func:`integrability_by_depth`.
+    """
+    from .autoencoder import train_autoencoder
+
+    models = {}
+    for seed in seeds:
+        x_train = sample_manifold(manifold, n_train, torch.Generator().manual_seed(seed)).double()
+        for depth in (1, 2):
+            torch.manual_seed(seed)
+            model = (DenoisingAutoencoder(2, d_hidden, noise_std) if depth == 1 else DeepTiedAutoencoder(2, d_hidden, d_second, noise_std)).double()
+            train_autoencoder(model, x_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=f"depth {depth}, seed {seed}")
+            models[depth, seed] = model.eval()
+    return models
+
+
+def integrability_claim(table: pd.DataFrame, n_points: int, factor: float = 1e3) -> pd.DataFrame:
+    """The claim of §4.4 judged from :func:`integrability_by_depth`: every two-layer model's relative asymmetry
+    exceeds ``factor`` times the largest one-layer model's (rounding)."""
+    shallow, deep = table.loc[table["depth"] == 1, "relative_median"], table.loc[table["depth"] == 2, "relative_median"]
+    if shallow.empty or deep.empty:
+        raise ValueError("table must hold models of depth 1 and of depth 2 (see integrability_by_depth)")
+    holds = [bool(d > factor * max(float(shallow.max()), 1e-15)) for d in deep]
+    return claims_table([{
+        "claim": "With two hidden layers, tied weights no longer make the reconstruction field a gradient (§4.4)",
+        "thesis_evidence": "§4.4, stated without a check",
+        "our_evidence": f"median |J − Jᵀ| / |J| over {n_points} points: one hidden layer at most {shallow.max():.1e}, two hidden "
+                        f"layers {deep.mean():.3f} on average (minimum {deep.min():.3f}) over {len(deep)} seeds",
+        "verdict": verdict_from_flags(holds),
+    }])

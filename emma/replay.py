@@ -83,6 +83,24 @@ def headline(replay: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("model").round(3)
 
 
+def thesis_gap(replay: pd.DataFrame) -> pd.DataFrame:
+    """Per test subset, and over all three (``metric`` = ``all``): how many thesis F1 numbers the replay's seed
+    range holds, and how far each protocol sits from them.
+
+    Columns ``metric, printed, inside_replay_range, replay_offset`` (mean signed replay − thesis),
+    ``replay_distance`` and ``book_distance`` (mean absolute distance to the thesis's numbers).
+    """
+    def row(metric, metrics):
+        thesis = replay[[f"thesis_{m}" for m in metrics]].to_numpy(dtype=float)
+        ours, book = (replay[[f"{prefix}{m}_mean" for m in metrics]].to_numpy(dtype=float) for prefix in ("", "sound_"))
+        inside = replay[[f"thesis_in_replay_range_{m[3:]}" for m in metrics]]
+        return {"metric": metric, "printed": int(np.isfinite(thesis).sum()), "inside_replay_range": int((inside == True).sum().sum()),  # noqa: E712
+                "replay_offset": float(np.nanmean(ours - thesis)), "replay_distance": float(np.nanmean(np.abs(ours - thesis))),
+                "book_distance": float(np.nanmean(np.abs(book - thesis)))}
+
+    return pd.DataFrame([row(m, [m]) for m in METRICS] + [row("all", list(METRICS))])
+
+
 def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The replay's top ``n`` by the thesis's ranking rule (``rank_test``) beside the thesis's own top ``n``."""
     ours = ranked.sort_values("rank_test").head(n).reset_index(drop=True)

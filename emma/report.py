@@ -18,10 +18,11 @@ CLAIM_TABLES = {
     "modes_claims": "More than two modes",
     "conclusion_claims": "Conclusion",
 }
-__all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "VERDICTS", "collect_claims", "collect_errata"]
+__all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
 
 
-def _read(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
+def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
+    """The table ``name`` a chapter wrote to ``<output_dir>/tables``; a missing one names its file."""
     path = Path(output_dir) / "tables" / f"{name}.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: execute the chapter that writes the table {name!r} first")
@@ -60,7 +61,7 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     frames = []
     for name, chapter in CLAIM_TABLES.items():
         try:
-            table = claims_table(_read(output_dir, name))
+            table = claims_table(read_table(output_dir, name))
         except ValueError as error:
             raise ValueError(f"table {name!r}: {error}") from None
         table.insert(0, "chapter", chapter)
@@ -96,6 +97,17 @@ def _effect(decomposition: pd.DataFrame, switch: str) -> str:
     return f"protocol_decomposition, {switch} switched alone: largest clean-F1 change {biggest['delta_f1_clean_mean']:+.3f}{spread} ({biggest['family']})"
 
 
+def claim_counts(claims: pd.DataFrame) -> pd.DataFrame:
+    """Claims per chapter (rows, book order) and verdict (columns, :data:`VERDICTS`), from :func:`collect_claims`.
+
+    >>> claim_counts(pd.DataFrame({"chapter": ["a", "a"], "verdict": ["reproduced", "not reproduced"]})).values.tolist()
+    [[1, 0, 1]]
+    """
+    if not {"chapter", "verdict"} <= set(claims.columns):
+        raise ValueError("claims must have the columns 'chapter' and 'verdict' (see collect_claims)")
+    return claims.groupby(["chapter", "verdict"], sort=False).size().unstack(fill_value=0).reindex(columns=list(VERDICTS), fill_value=0)
+
+
 def collect_errata(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     """Every disagreement among the draft, the final text, the code and the checks, with the table or check that shows it.
 
@@ -106,29 +118,29 @@ def collect_errata(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
         ``finding``, ``evidence`` (a table of ``output_dir`` and the number it holds, or a test).
     """
     rows = []
-    energy = _read(output_dir, "energy_gradient_check")
+    energy = read_table(output_dir, "energy_gradient_check")
     for check in energy.loc[~energy["expected_to_hold"] & energy["check"].str.contains("eq. 4.6"), "check"].unique():
         rows.append({"source": "draft", "where": "eq. 4.6", "finding": check + " fails: the quadratic term has the wrong sign",
                      "evidence": "energy_gradient_check"})
-    derivation = _read(output_dir, "derivation_checks")
+    derivation = read_table(output_dir, "derivation_checks")
     flagged = derivation[derivation["thesis_verdict"].str.contains("wrong|only", regex=True)]
     for _, row in flagged.iterrows():
         rows.append({"source": "draft", "where": f"eq. {row['equation']}", "finding": row["thesis_verdict"], "evidence": f"derivation_checks: {row['check']}"})
-    fields = _read(output_dir, "protocol_fields").set_index("field")
+    fields = read_table(output_dir, "protocol_fields").set_index("field")
     rows.append({"source": "final", "where": "Experiment II, training", "finding": "the text trains 30 epochs; the code trains up to 35",
                  "evidence": "robustness chapter parameters (epochs = 35); emma.thesis.CLASSIFIER_SETTINGS"})
     rows.append({"source": "final", "where": "Experiment II, loss", "finding": "the text weighs the classes in the cross-entropy; the code's line with pos_weight = 10 is commented out",
                  "evidence": "protocol_fields: class_weight " + ("None (unweighted)" if pd.isna(fields.loc["class_weight", "original"]) or fields.loc["class_weight", "original"] == "None" else str(fields.loc["class_weight", "original"])) + " in the original protocol"})
     rows.append({"source": "final", "where": "Experiment II, results table", "finding": "the final thesis heads the λ columns ρ, λ_c, λ_e; the slides and the thesis's own figure captions read the same numbers as ρ, λ_e, λ_c",
                  "evidence": "emma.thesis.thesis_results(reading); the robustness chapter adopts the slides' reading (lambda_reading)"})
-    decomposition = _read(output_dir, "protocol_decomposition")
+    decomposition = read_table(output_dir, "protocol_decomposition")
     for switch, (where, finding) in CODE_FINDINGS.items():
         rows.append({"source": "code", "where": where, "finding": finding, "evidence": _effect(decomposition, switch)})
     rows.append({"source": "code", "where": "code/experiment-3/main.py, __main__", "finding": "by default (retrain = False) it loads trained models from dumps/ files that are not in the repository",
                  "evidence": "read from the code; the book retrains every model (emma.study)"})
     rows.append({"source": "code", "where": "code/data/data.py, SNR", "finding": "the function named SNR computes 10·log10 σ², a noise-to-signal ratio",
                  "evidence": "emma.data.sigma_to_nsr_db; the book says NSR"})
-    alignment = _read(output_dir, "outcome_alignment")
+    alignment = read_table(output_dir, "outcome_alignment")
     pulsar = alignment[alignment["class"] == "pulsar"]
     rows.append({"source": "code", "where": "code/experiment-3/main.py, refined_matrix call", "finding": "the per-sample outcome table pairs predictions on the re-corrupted, unpermuted X_test with the labels and indicator of its permuted copy",
                  "evidence": f"outcome_alignment: mean correct rate of pulsars {pulsar['rate_correct_as_coded'].mean():.3f} as coded, {pulsar['rate_correct_aligned'].mean():.3f} aligned, slides {pulsar['slides_rate_correct'].mean():.3f}"})

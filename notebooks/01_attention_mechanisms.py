@@ -69,7 +69,7 @@ from emma import mechanisms as mech
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
 
-check_profile(profile)
+_ = check_profile(profile)
 device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 

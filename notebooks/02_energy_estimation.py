@@ -42,7 +42,7 @@ off_manifold = 0.75  # farther than this, as off it (points in between are left 
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import matplotlib.pyplot as plt

@@ -57,7 +57,7 @@ simulation_lr = 0.05
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import functools

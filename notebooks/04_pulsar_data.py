@@ -36,7 +36,7 @@ max_points = None  # samples per class drawn in scatter plots (None: all)
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import matplotlib.pyplot as plt

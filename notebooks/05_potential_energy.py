@@ -47,7 +47,7 @@ missing_percentile = 95.0  # verdict rule: a missing mode reads as failing above
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import os

@@ -71,7 +71,7 @@ slope_tolerance = 0.005  # ... flat when the slope's confidence interval lies wi
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import os

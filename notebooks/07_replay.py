@@ -54,7 +54,7 @@ switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopp
 # %%
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %%
 import os
@@ -78,6 +78,7 @@ from emma.replay import (
     explain,
     outcome_alignment,
     headline,
+    thesis_gap,
     replay_f1,
     robustness_study,
     top10_side_by_side,
@@ -143,14 +144,12 @@ glue("replay_headline", headline(replay), display=False)  # the landing page's t
 replay.round(4)
 
 # %%
-inside = replay[[c for c in replay if c.startswith("thesis_in_replay_range_")]]
-n_inside, n_numbers = int((inside == True).sum().sum()), int(inside.notna().sum().sum())  # noqa: E712
-gap_sound = np.nanmean(np.abs(replay[[f"thesis_{m}" for m in METRICS]].to_numpy(dtype=float) - replay[[f"sound_{m}_mean" for m in METRICS]].to_numpy(dtype=float)))
-gap_replay = np.nanmean(np.abs(replay[[f"thesis_{m}" for m in METRICS]].to_numpy(dtype=float) - replay[[f"{m}_mean" for m in METRICS]].to_numpy(dtype=float)))
+gap = thesis_gap(replay)
+overall = gap.set_index("metric").loc["all"]
 display(Markdown(
-    f"Of the thesis's {n_numbers} F1 numbers that the grid covers, **{n_inside}** lie within the replay's range over "
-    f"{len(seeds)} seed(s). The mean absolute distance from the thesis's numbers is {gap_replay:.3f} for the replay and "
-    f"{gap_sound:.3f} for the book's protocol."
+    f"Of the thesis's {int(overall['printed'])} F1 numbers that the grid covers, **{int(overall['inside_replay_range'])}** lie within the "
+    f"replay's range over {len(seeds)} seed(s). The mean absolute distance from the thesis's numbers is "
+    f"{overall['replay_distance']:.3f} for the replay and {overall['book_distance']:.3f} for the book's protocol."
 ))
 
 # %% [markdown]
@@ -295,11 +294,9 @@ plt.show()
 lines = ["**Clean test samples.**"] + explain(replay, decomposition, "f1_clean")
 lines += ["", "**IP-noisy test samples.**"] + explain(replay, decomposition, "f1_ip_noisy")
 lines += ["", "**DM-noisy test samples.**"] + explain(replay, decomposition, "f1_dm_noisy")
-residual = {m: replay[f"{m}_mean"] - replay[f"thesis_{m}"] for m in METRICS}
-in_range = {m: replay[f"thesis_in_replay_range_{m[3:]}"] for m in METRICS}
 lines += ["", "**What the protocol does not explain.** " + "; ".join(
-    f"on {m[3:].replace('_', '-')} samples, {int((in_range[m] == True).sum())} of {int(in_range[m].notna().sum())} thesis numbers lie in the "  # noqa: E712
-    f"replay's range and the replay sits {np.nanmean(residual[m]):+.3f} from the thesis on average" for m in METRICS) + "."]
+    f"on {g.metric[3:].replace('_', '-')} samples, {g.inside_replay_range} of {g.printed} thesis numbers lie in the "
+    f"replay's range and the replay sits {g.replay_offset:+.3f} from the thesis on average" for g in gap[gap["metric"] != "all"].itertuples()) + "."]
 single = decomposition[decomposition["step"] == "single"]
 strongest = single.assign(size=single["delta_f1_clean_mean"].abs()).sort_values("size", ascending=False).iloc[0]
 lines += ["", f"Switched alone, the field that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: "
@@ -310,12 +307,8 @@ display(Markdown("\n".join(lines)))
 # ## What this chapter finds
 
 # %%
-distance = {name: np.nanmean(np.concatenate([(replay[f"{prefix}{m}_mean"] - replay[f"thesis_{m}"]).abs().to_numpy() for m in METRICS]))
-            for name, prefix in (("replay", ""), ("book", "sound_"))}
-inside = sum(int((replay[f"thesis_in_replay_range_{m[3:]}"] == True).sum()) for m in METRICS)  # noqa: E712
-printed = sum(int(replay[f"thesis_{m}"].notna().sum()) for m in METRICS)
 Markdown("\n".join([
-    f"- {inside} of the thesis's {printed} F1 numbers lie inside the replay's range over {len(seeds)} seeds.",
-    f"- On average the replay sits {distance['replay']:.3f} F1 from the thesis's numbers, the book's protocol {distance['book']:.3f}.",
+    f"- {int(overall['inside_replay_range'])} of the thesis's {int(overall['printed'])} F1 numbers lie inside the replay's range over {len(seeds)} seeds.",
+    f"- On average the replay sits {overall['replay_distance']:.3f} F1 from the thesis's numbers, the book's protocol {overall['book_distance']:.3f}.",
     f"- The single switch that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: {strongest['delta_f1_clean_mean']:+.3f}).",
 ]))

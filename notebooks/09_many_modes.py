@@ -78,7 +78,7 @@ from emma.claims import claims_table, holm, paired_test, verdict_from_flags
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything
 
-check_profile(profile)
+_ = check_profile(profile)
 device = resolve_device(device)
 seed_everything(data_seed)
 chapter_start = time.perf_counter()

@@ -29,10 +29,10 @@ import matplotlib.pyplot as plt
 from myst_nb import glue
 
 from emma import save_figure, save_table
-from emma.report import VERDICTS, collect_claims, collect_errata
+from emma.report import VERDICTS, claim_counts, collect_claims, collect_errata
 from emma.runtime import check_profile
 
-check_profile(profile)
+_ = check_profile(profile)
 
 # %% [markdown]
 # ## Every claim, with its verdict
@@ -46,7 +46,7 @@ save_table(claims, "book_claims", output_dir)
 claims
 
 # %%
-counts = claims.groupby(["chapter", "verdict"]).size().unstack(fill_value=0).reindex(columns=list(VERDICTS), fill_value=0)
+counts = claim_counts(claims)
 fig, ax = plt.subplots(figsize=(7, 3))
 counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#e9c46a", "#e76f51"])
 ax.set(xlabel="claims", ylabel="", title="Verdicts on the thesis's claims")

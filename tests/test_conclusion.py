@@ -102,3 +102,24 @@ def test_tied_weights_give_a_symmetric_jacobian_with_one_hidden_layer_but_not_wi
 def test_deep_autoencoder_checks_its_second_width():
     with pytest.raises(ValueError, match="d_second"):
         DeepTiedAutoencoder(2, 4, 0, 0.0)
+
+
+def test_answer_sentences_name_the_claims_held_and_missed():
+    from emma.conclusion import answer_sentences
+
+    answers = pd.DataFrame({"question": ["q1", "q1", "q2"], "claim": ["a", "b", "c"],
+                            "verdict": ["reproduced", "partly reproduced", "not reproduced"]})
+    first, second = answer_sentences(answers)
+    assert first == "**q1** Reproduced in full: a. Not in full: b."
+    assert second == "**q2** No claim behind it is reproduced in full. Not in full: c."
+
+
+def test_the_integrability_claim_needs_both_depths_and_compares_them():
+    from emma.conclusion import integrability_claim
+
+    table = pd.DataFrame({"depth": [1, 2, 1, 2], "seed": [0, 0, 1, 1], "relative_median": [0.0, 0.2, 1e-17, 0.1]})
+    assert integrability_claim(table, 10)["verdict"].item() == "reproduced"
+    table.loc[3, "relative_median"] = 1e-17
+    assert integrability_claim(table, 10)["verdict"].item() == "partly reproduced"
+    with pytest.raises(ValueError, match="depth"):
+        integrability_claim(table[table["depth"] == 1], 10)

@@ -153,3 +153,22 @@ def test_one_claims_table_carries_both_protocols_verdicts():
     both = both_protocols(sound, original)
     assert list(both["verdict"]) == list(both["verdict_sound"])
     assert both["verdict_original"].iloc[0] == "not reproduced" and both["verdict_sound"].iloc[0] == "reproduced"
+
+
+def test_thesis_gap_counts_and_distances_per_subset_and_overall():
+    import numpy as np
+    import pandas as pd
+
+    from emma.replay import METRICS, thesis_gap
+
+    replay = pd.DataFrame({"model": ["a", "b"]})
+    for m in METRICS:
+        replay[f"thesis_{m}"] = [0.8, np.nan]
+        replay[f"{m}_mean"] = [0.7, 0.5]
+        replay[f"sound_{m}_mean"] = [0.6, 0.5]
+        replay[f"thesis_in_replay_range_{m[3:]}"] = [True, np.nan]
+    gap = thesis_gap(replay).set_index("metric")
+    assert list(gap.index) == [*METRICS, "all"]
+    assert gap.loc["all", "printed"] == 3 and gap.loc["all", "inside_replay_range"] == 3
+    assert gap.loc["f1_clean", "replay_offset"] == pytest.approx(-0.1)
+    assert gap.loc["all", "replay_distance"] == pytest.approx(0.1) and gap.loc["all", "book_distance"] == pytest.approx(0.2)
