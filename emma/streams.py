@@ -113,6 +113,7 @@ class StreamData:
     softplus: torch.Tensor | None = None  # (R, n, 2)
     quadratic: torch.Tensor | None = None
     _table: torch.Tensor | None = dataclasses.field(default=None, repr=False)
+    _columns: torch.Tensor | None = dataclasses.field(default=None, repr=False)
 
     def table(self) -> torch.Tensor:
         """Every per-row quantity in one float table (R·n, 8 + 4 [+ 4]): x | ξ | the code's Ω weights | softplus | quadratic.
@@ -127,6 +128,12 @@ class StreamData:
                 parts += [self.softplus, self.quadratic]
             self._table = torch.cat(parts, dim=-1).flatten(0, 1)
         return self._table
+
+    def columns(self) -> torch.Tensor:
+        """:meth:`table` transposed, (columns, R·n): a gather along its rows keeps each quantity's batch contiguous."""
+        if self._columns is None:
+            self._columns = self.table().t().contiguous()
+        return self._columns
 
 
 def _stream_data(splits, split, streams, settings, energies, device, noisy_test=False) -> StreamData:

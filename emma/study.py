@@ -93,7 +93,8 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     the families that start from nothing (``ip_only``, ``dm_only``, ``base``, ``alternative``)
     train in that many worker processes at once: each sweep is independent of the others, so
     the results are the same as one after the other (tested); the small sweeps use one core
-    each, and a second core would otherwise idle.
+    each, and a second core would otherwise idle. The large sweeps that follow (``with``
+    over a grid) are cut into ``workers`` parts trained at once (:func:`emma.sweep.run_sweep`).
 
     Returns
     -------
@@ -122,7 +123,7 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
             continue
         base = base_for(sweeps["base"], rows[family]["seed"], rows[family]["protocol"]) if family in needs_base else None
         sweeps[family] = run_sweep(family, rows[family], splits, settings, energies=energies if family == "with" else None, base=base,
-                                   device=device, cache_dir=cache_dir, progress=progress)
+                                   device=device, cache_dir=cache_dir, progress=progress, workers=workers)
     return {family: sweeps[family] for family in (["base"] if "base" in sweeps and "base" not in order else []) + order}
 
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Mapping
 
 import numpy as np
@@ -33,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .attention import PARAMETER_NAMES, capacity, capacity_relu, project_parameters_
+from .backprop import loss_and_gradients
 from .cache import cached
 from .configs import TrainSettings, check_configs, grid  # noqa: F401 (re-exported)
 from .data import Splits, tensor_fingerprint
@@ -55,9 +58,11 @@ from .streams import (  # noqa: F401 (re-exported)
 from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
 BLOCK = 512
+#: Where each quantity sits among the columns of :meth:`emma.streams.StreamData.table`.
+TABLE_COLUMNS = {"x": (0, 8), "xi": (8, 10), "code_weight": (10, 12), "softplus": (12, 14), "quadratic": (14, 16)}
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.runtime.single_cpu_thread`).
 SMALL_SWEEP = 64
 
@@ -121,7 +126,11 @@ class SweepEngine:
                     psi_min[key] = coupled_psi_min(model_energies, x_ae, settings.batch_size).cpu()
             self.psi_min = torch.stack([psi_min[(s, ae, p.potential)] for (s, _, ae), p in zip(keys, self.protocols)]).to(self.device)  # (K, 2)
         params = init_parameters(family, seeds, base=base)
-        self.params = {name: value.to(self.device).requires_grad_(True) for name, value in params.items()}
+        # one (K, P) buffer holds every parameter, and ``params`` are views of it: Adam updates
+        # the whole buffer in a handful of operations instead of a handful per tensor
+        self.flat = torch.cat([value.reshape(len(seeds), -1) for value in params.values()], dim=1).to(self.device)
+        sizes = [value[0].numel() for value in params.values()]
+        self.params = {name: part.view(value.shape) for (name, value), part in zip(params.items(), self.flat.split(sizes, dim=1))}
 
         def column(values, dtype=torch.float32):
             return torch.tensor(list(values), dtype=dtype, device=self.device)
@@ -143,8 +152,8 @@ class SweepEngine:
         self.pair_of = torch.tensor([pairs.index(p) for p in zip(self.stream_of.tolist(), self.order_of.tolist())], device=self.device)
         # the code's early-stopping pass reshuffles too; its own stream keeps the training order independent of the stack
         self.pass_generators = [torch.Generator().manual_seed(o + 7_777_777) for o in unique_orders]
-        self.optimizer = BatchedAdam(self.params, lr=settings.lr)
-        self.best = BestState(self.params, self.optimizer)
+        self.optimizer = BatchedAdam({"flat": self.flat}, lr=settings.lr)
+        self.best = BestState({"flat": self.flat}, self.optimizer)
 
     @property
     def any_omega_code(self) -> bool:
@@ -177,16 +186,15 @@ class SweepEngine:
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators or self.order_generators]).to(self.device)
         return orders[self.order_of] if per_model else orders[self.pair_order]
 
-    def _rows_of_pairs(self, data: StreamData, rows: torch.Tensor):
-        """Features, classes, corruption and potential parts of mini-batch rows (U, b) of each (stream, order) pair, per model."""
+    def _batch_of_pairs(self, data: StreamData, rows: torch.Tensor):
+        """The table columns (:meth:`StreamData.columns`) of mini-batch rows (U, b) of each (stream, order) pair, per model.
+
+        Returns the columns as (columns, K, b), each model's batch contiguous, and the classes (K, b).
+        """
         (u, b), n = rows.shape, data.x.shape[1]
         flat = (self.pair_stream.unsqueeze(1) * n + rows).reshape(-1)  # (U·b,) rows of the stacked streams
-        picked = data.table().index_select(0, flat).view(u, b, -1).index_select(0, self.pair_of)  # gather once per pair, copy to its models
-        batch = {"x": picked[..., :8], "xi": picked[..., 8:10], "code_weight": picked[..., 10:12],
-                 "y": data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)}
-        if data.softplus is not None:
-            batch["softplus"], batch["quadratic"] = picked[..., 12:14], picked[..., 14:16]
-        return batch
+        columns = data.columns().index_select(1, flat).view(-1, u, b).index_select(1, self.pair_of)  # gather once per pair, copy to its models
+        return columns, data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)
 
     def _gather(self, data: StreamData, rows: torch.Tensor) -> torch.Tensor:
         """The table rows (:meth:`StreamData.table`) of rows ``rows`` (K, m) of each model's stream, (K, m, columns)."""
@@ -210,15 +218,13 @@ class SweepEngine:
         logits, out = forward(self.family, params, picked[..., :8], potentials, self.psi_min, self.rho)
         return logits, out, picked
 
-    def _batch_omega(self, log_alpha, batch) -> torch.Tensor:
-        """Ω of each model on its mini-batch, (K,): eq. 5.12 (mean over the batch) or as coded (sum), by protocol."""
+    def _omega_weights(self, xi: torch.Tensor, code_weight: torch.Tensor, b: int) -> torch.Tensor:
+        """The weights w of Ω = Σ_n Σ_i w log α on each model's mini-batch of ``b`` rows: eq. 5.12 (ξ/b) or as coded, by protocol."""
         if not self.any_omega_code:
-            weights = batch["xi"] / log_alpha.shape[1]  # eq. 5.12
-        elif self.all_omega_code:
-            weights = batch["code_weight"]  # notes item 5
-        else:
-            weights = torch.where(self.omega_code.view(-1, 1, 1), batch["code_weight"], batch["xi"] / log_alpha.shape[1])
-        return (weights * log_alpha).sum(dim=(1, 2))  # the terms of emma.training.omega_per_sample
+            return xi / b  # eq. 5.12
+        if self.all_omega_code:
+            return code_weight  # notes item 5
+        return torch.where(self.omega_code.view(-1, 1, 1), code_weight, xi / b)
 
     def _penalties(self, params) -> torch.Tensor:
         return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)
@@ -228,20 +234,20 @@ class SweepEngine:
 
         ``rows`` comes from :meth:`new_order` with ``per_model=False``.
         """
-        batch = self._rows_of_pairs(data, rows)  # each (K, b, ...)
-        potentials = None
+        columns, y = self._batch_of_pairs(data, rows)
+        column = {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in TABLE_COLUMNS.items()}  # each (K, c, b)
+        extra = {}
         if self.family == "with":
-            potentials = coupled_potentials(batch["softplus"], batch["quadratic"], self.coupled)  # (K, b, 2)
-        logits, out = forward(self.family, self.params, batch["x"], potentials, self.psi_min, self.rho)
-        loss = bce_per_sample(logits, batch["y"], self.pos_weight).mean(1)  # (K,)
-        if self.family == "with":
-            loss = loss + self._penalties(self.params) - self.lambda_e * self._batch_omega(out.log_alpha, batch)
-        self.optimizer.zero_grad()
-        loss.sum().backward()
+            potentials = coupled_potentials(column["softplus"].mT, column["quadratic"].mT, self.coupled).mT
+            extra = {"potentials": potentials, "psi_min": self.psi_min, "coldness": self.rho, "lambda_c": self.lambda_c,
+                     "lambda_e": self.lambda_e, "omega_weights": self._omega_weights(column["xi"], column["code_weight"], rows.shape[1])}
+        # the gradients are written out (emma.backprop): no graph to record
+        loss, grads = loss_and_gradients(self.family, self.params, column["x"], y, pos_weight=self.pos_weight, batch_last=True, **extra)
+        self.flat.grad = torch.cat([grads[name].reshape(self.flat.shape[0], -1) for name in self.params], dim=1)
         self.optimizer.step(active)
         if self.family == "with":
             project_parameters_(*(self.params[name] for name in PARAMETER_NAMES))
-        return loss.detach()
+        return loss
 
     @torch.no_grad()
     def pass_losses(self, params, data: StreamData, rows: torch.Tensor, groups=None, batch_size=None):
@@ -326,11 +332,9 @@ class SweepEngine:
                     with self._subset(models):
                         stop[models] = self.training_pass_loss({name: value[models] for name, value in self.params.items()})
             curves["stop_loss"][:, epoch] = stop
-            self.best.update(epoch + 1, stop, self.params, self.optimizer)
+            self.best.update(epoch + 1, stop, {"flat": self.flat}, self.optimizer)
         self.curves = {name: value.cpu() for name, value in curves.items()}
-        with torch.no_grad():
-            for name, value in self.best.params.items():
-                self.params[name].copy_(value)
+        self.flat.copy_(self.best.params["flat"])
         self.optimizer.load(self.best.optimizer_state)
         rules = [p.threshold for p in self.protocols]
         self.val_probabilities = torch.sigmoid(self.pass_losses(self.params, self.val, self.all_rows(self.val))["logits"])
@@ -380,7 +384,7 @@ class SweepEngine:
 
 def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,
               energies=None, base: Mapping[str, torch.Tensor] | None = None, device="cpu", cache_dir: str | os.PathLike | None = None,
-              progress: bool | None = None) -> dict:
+              progress: bool | None = None, workers: int = 1) -> dict:
     """Train K models of one family as one batched computation, or load the finished sweep from the cache.
 
     Parameters
@@ -394,6 +398,12 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         the base parameters, the device type and the engine version.
     progress : bool, optional
         Show a progress bar (default: unless :func:`emma.runtime.progress_disabled`).
+    workers : int
+        On the CPU, a sweep of at least :data:`SMALL_SWEEP` models is cut into this many
+        parts of consecutive models, trained at once on one thread each: one in this process
+        (with the progress bar), the others in worker processes. A model's row does not depend
+        on what is stacked beside it, so the parts give the models of one sweep up to the last
+        bits of float arithmetic; the number of parts is part of the cache key all the same.
 
     Returns
     -------
@@ -404,10 +414,14 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         ``threshold``, ``best_epoch``, ``best_loss``, ``retrain_epochs``, for ``with``
         the learned ``capacity``), ``curves`` (per model and epoch: ``train_loss``,
         ``val_loss``, ``stop_loss``), ``params`` (final parameters, leading axis K),
-        ``protocols``, ``psi_min``, ``settings``, ``family`` and ``seconds``.
+        ``protocols``, ``psi_min``, ``settings``, ``family``, ``seconds`` (wall time) and
+        ``timing`` (seconds to build the engine, to fit and to score; the slowest part's).
     """
     device = resolve_device(device)
     frame = check_configs(configs, protocol)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    parts = workers if device.type == "cpu" and len(frame) >= SMALL_SWEEP else 1
     protocols = list(frame["protocol"])
     ae_keys = sorted({(s, p.autoencoders_on_corrupted) for s, p in zip(frame["seed"], protocols)})
     key = {
@@ -423,15 +437,49 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         "base": None if base is None or family not in FROM_BASE else tensor_fingerprint(*[base[n] for n in sorted(base)]),
         "device": device.type,
         "torch": torch.__version__.split("+")[0],
+        **({"parts": parts} if parts > 1 else {}),
     }
 
     def compute():
         start = time.perf_counter()
-        # a few small models gain nothing from intra-op threads; hundreds stacked do
-        with single_cpu_thread(device) if len(frame) < SMALL_SWEEP else contextlib.nullcontext():
-            engine = SweepEngine(family, frame, splits, settings, energies=energies, base=base, device=device)
-            out = engine.fit(progress=progress).result()
+        if parts == 1:
+            out = _train(family, frame, splits, settings, energies, base, device, progress, one_thread=len(frame) < SMALL_SWEEP)
+        else:
+            chunks = [c for c in np.array_split(np.arange(len(frame)), parts) if len(c)]
+            jobs = [(family, frame.iloc[c].reset_index(drop=True), splits, settings, energies,
+                     None if base is None else {n: v[torch.as_tensor(c)] for n, v in base.items()}, device) for c in chunks]
+            with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_train, *job, False, True) for job in jobs[1:]]
+                first = _train(*jobs[0], progress, True)
+                out = _merge([first] + [f.result() for f in futures])
         out["seconds"] = time.perf_counter() - start
         return out
 
     return cached(f"sweep_{family}", key, compute, cache_dir)
+
+
+def _train(family, frame, splits, settings, energies, base, device, progress, one_thread: bool) -> dict:
+    """One engine's sweep, trained and scored (in this process or a worker's)."""
+    # a few small models gain nothing from intra-op threads; hundreds stacked do, unless the other core trains a part
+    with single_cpu_thread(device) if one_thread else contextlib.nullcontext():
+        start = time.perf_counter()
+        engine = SweepEngine(family, frame, splits, settings, energies=energies, base=base, device=device)
+        built = time.perf_counter()
+        engine.fit(progress=progress)
+        fitted = time.perf_counter()
+        out = engine.result()
+    out["timing"] = {"build": built - start, "fit": fitted - built, "score": time.perf_counter() - fitted}
+    return out
+
+
+def _merge(parts: list[dict]) -> dict:
+    """The sweep of consecutive parts, as one engine would have returned it."""
+    out = dict(parts[0])
+    out["table"] = pd.concat([p["table"] for p in parts], ignore_index=True)
+    offsets = np.cumsum([0] + [len(p["table"]) for p in parts[:-1]])
+    out["curves"] = pd.concat([p["curves"].assign(model_index=p["curves"]["model_index"] + o) for p, o in zip(parts, offsets)], ignore_index=True)
+    out["params"] = {name: torch.cat([p["params"][name] for p in parts]) for name in parts[0]["params"]}
+    out["protocols"] = [q for p in parts for q in p["protocols"]]
+    out["psi_min"] = None if parts[0]["psi_min"] is None else torch.cat([p["psi_min"] for p in parts])
+    out["timing"] = {stage: max(p["timing"][stage] for p in parts) for stage in parts[0]["timing"]}  # the parts run at once
+    return out

@@ -31,7 +31,7 @@ seeds = [0, 1, 2, 3, 4]  # one autoencoder pair, noise draw, data order and init
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained autoencoders and finished sweeps are kept here; None: <output_dir>/cache
-workers = 2  # processes training the small independent sweeps at once on the CPU (same results as 1)
+workers = 2  # CPU processes training at once: the small independent sweeps, parts of the large ones
 split_seed = 42  # the thesis's split
 # autoencoders (as in the chapter "Potential energy on HTRU2", so its cache is reused)
 d_hidden = 12

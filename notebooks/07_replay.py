@@ -32,7 +32,7 @@ seeds = [0, 1, 2, 3, 4]  # one autoencoder pair, noise draw, data order and init
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained models are kept here; None: <output_dir>/cache (shared with "Experiment II")
-workers = 2  # processes training the small independent sweeps at once on the CPU (same results as 1)
+workers = 2  # CPU processes training at once: the small independent sweeps, parts of the large ones
 split_seed = 42  # the thesis's split
 # autoencoders and classifiers: as in the chapter "Experiment II", so its trained study is reused
 d_hidden = 12
@@ -251,7 +251,8 @@ if not configs.apply(lambda r: all(np.isclose(r[k], rank1[k]) for k in rank1), a
     print("the thesis's rank-1 configuration is not in this grid; the replay's own rank 1 stands in for it")
 selected = {"test": selected_config(original_grid, "test"), "validation": selected_config(sound_grid, "validation")}
 steps = decomposition_steps(order=switch_order)
-second_stage = run_study(splits, decomposition_plan(steps, seeds, rank1, selected), settings, energies=energies, base=study["base"], device=device, cache_dir=cache_dir)
+second_stage = run_study(splits, decomposition_plan(steps, seeds, rank1, selected), settings, energies=energies, base=study["base"], device=device, cache_dir=cache_dir,
+                          workers=workers)
 decomposition = decompose({**study, "with": second_stage["with"]}, steps, rank1, selected)
 save_table(decomposition, "protocol_decomposition", output_dir)
 decomposition[decomposition["step"] == "single"].round(4)

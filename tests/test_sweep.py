@@ -8,7 +8,7 @@ from emma.energy import ModeEnergies, batch_coupled_potential
 from emma.models import init_parameters
 from emma.evaluation import score_on_test
 from emma.protocol import ORIGINAL, SOUND
-from emma.configs import TrainSettings
+from emma.configs import TrainSettings, grid
 from emma.streams import corrupted_split, coupled_potentials
 from emma.sweep import SweepEngine, run_sweep
 from emma.training import BestState, f1_by_subset, select_threshold
@@ -186,3 +186,23 @@ def test_worker_processes_train_the_independent_families_to_the_same_models(spli
             assert torch.equal(together[family]["params"][name], value), (family, name)
     with pytest.raises(ValueError, match="workers"):
         run_study(splits, models, SETTINGS, energies=None, workers=0)
+
+
+def test_a_sweep_cut_into_parts_gives_the_models_of_one_engine(splits, energies, tmp_path):
+    """run_sweep(workers=2) trains two halves in two processes; the merged sweep is the one engine's, up to float rounding."""
+    from emma.sweep import SMALL_SWEEP, run_sweep
+
+    configs = grid([1e-2, 1.0], [0.0, 1e-2], [0.0, 1e-1], list(range(SMALL_SWEEP // 8)))
+    base = init_parameters("base", configs["seed"].tolist())
+    one = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False)
+    parts = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)
+    assert len(parts["table"]) == len(one["table"]) == SMALL_SWEEP
+    pd.testing.assert_frame_equal(parts["table"].drop(columns=["best_loss", "capacity", "capacity_relu"]),
+                                  one["table"].drop(columns=["best_loss", "capacity", "capacity_relu"]))
+    assert np.allclose(parts["table"]["best_loss"], one["table"]["best_loss"], rtol=1e-5)
+    pd.testing.assert_frame_equal(parts["curves"], one["curves"], rtol=1e-4)
+    for name, value in one["params"].items():
+        assert torch.allclose(parts["params"][name], value, atol=1e-5), name
+    assert run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)["seconds"] == parts["seconds"]
+    with pytest.raises(ValueError, match="workers"):
+        run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, workers=0)
