@@ -118,6 +118,40 @@ def _emma_backward(params, saved, coldness, d_beta, d_log_alpha, grads: dict) ->
     grads["self_weight"] = (d_s * saved["corrected"]).sum(dim=2)
 
 
+def _forward(family, params, x, potentials, psi_min, coldness):
+    """Logits (K, B), each layer's input and EMMA's saved values, on ``x`` (K, 8, B)."""
+    x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
+    saved = {}
+    if family in ("ip_only", "dm_only"):
+        h = x_ip if family == "ip_only" else x_dm
+    elif family == "alternative":
+        a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B): one weight per mode
+        h = torch.addcmul(a[:, :1] * x_ip, a[:, 1:], x_dm)
+    elif family == "with":
+        saved["log_alpha"], beta, emma = _emma(params, potentials, psi_min, coldness)
+        saved.update(emma)
+        h = (beta.unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2)  # β_i x_i
+    else:
+        h = x
+    logits, inputs = _mlp_forward(params, h, len(LAYERS[family]) - 1)
+    return logits, inputs, saved
+
+
+def forward_columns(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, potentials=None, psi_min=None, coldness=None):
+    """:func:`emma.models.forward` on batch-last inputs: logits (K, B) and, for ``with``, log α (K, 2, B).
+
+    ``x`` is (K, 8, B) and ``potentials`` (K, 2, B) (strided views are fine); the evaluation
+    passes of :mod:`emma.sweep` use it, in the layout the training step computes in.
+    """
+    check_family(family)
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] != N_MODES * MODE_WIDTH:
+        raise ValueError(f"x must be a tensor of shape (K, 8, B), got {getattr(x, 'shape', type(x))}")
+    if family == "with" and any(v is None for v in (potentials, psi_min, coldness)):
+        raise ValueError("family 'with' needs potentials (K, 2, B), psi_min (K, 2) and coldness (K,)")
+    logits, _, saved = _forward(family, params, x, potentials, psi_min, coldness)
+    return logits, saved.get("log_alpha")
+
+
 def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, *, pos_weight=None,
                        potentials=None, psi_min=None, coldness=None, lambda_c=None, lambda_e=None, omega_weights=None,
                        batch_last: bool = False):
@@ -160,22 +194,11 @@ def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch
         x = x.transpose(1, 2)
         potentials = None if potentials is None else potentials.transpose(1, 2)
         omega_weights = None if omega_weights is None else omega_weights.transpose(1, 2)
-    n_layers = len(LAYERS[family]) - 1
+    if family == "with" and any(v is None for v in (potentials, psi_min, coldness, lambda_c, lambda_e, omega_weights)):
+        raise ValueError("family 'with' needs potentials, psi_min, coldness, lambda_c, lambda_e and omega_weights")
+    logits, inputs, saved = _forward(family, params, x, potentials, psi_min, coldness)
     grads: dict[str, torch.Tensor] = {}
     x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
-    if family in ("ip_only", "dm_only"):
-        h = x_ip if family == "ip_only" else x_dm
-    elif family == "alternative":
-        a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B)
-        h = torch.addcmul(a[:, :1] * x_ip, a[:, 1:], x_dm)
-    elif family == "with":
-        if any(v is None for v in (potentials, psi_min, coldness, lambda_c, lambda_e, omega_weights)):
-            raise ValueError("family 'with' needs potentials, psi_min, coldness, lambda_c, lambda_e and omega_weights")
-        log_alpha, beta, saved = _emma(params, potentials, psi_min, coldness)
-        h = (beta.unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2)  # β_i x_i
-    else:
-        h = x
-    logits, inputs = _mlp_forward(params, h, n_layers)
     loss, d_logits = _bce(logits, y, pos_weight)
     d_h = _mlp_backward(params, inputs, d_logits, grads, input_grad=family in ("alternative", "with"))
     if family == "alternative":
@@ -183,7 +206,7 @@ def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch
         grads["wa"] = torch.bmm(x, d_a.transpose(1, 2))
         grads["ba"] = d_a.sum(dim=2).unsqueeze(1)
     elif family == "with":
-        omega = (omega_weights * log_alpha).sum(dim=(1, 2))
+        omega = (omega_weights * saved["log_alpha"]).sum(dim=(1, 2))
         loss = loss + lambda_c * (params["gain"] - params["bias"]) - lambda_e * omega
         d_beta = (d_h.unflatten(1, (N_MODES, MODE_WIDTH)) * x.unflatten(1, (N_MODES, MODE_WIDTH))).sum(2)
         _emma_backward(params, saved, coldness, d_beta, -lambda_e.view(-1, 1, 1) * omega_weights, grads)

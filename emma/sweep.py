@@ -35,11 +35,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .attention import PARAMETER_NAMES, capacity, capacity_relu, project_parameters_
-from .backprop import loss_and_gradients
+from .backprop import forward_columns, loss_and_gradients
 from .cache import cached
 from .configs import TrainSettings, check_configs, grid  # noqa: F401 (re-exported)
 from .data import Splits, tensor_fingerprint
-from .models import CORRUPTED_TRAINING, FROM_BASE, check_family, forward, init_parameters
+from .models import CORRUPTED_TRAINING, FROM_BASE, check_family, init_parameters
 from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device, single_cpu_thread
 from .streams import (  # noqa: F401 (re-exported)
@@ -68,6 +68,11 @@ SMALL_SWEEP = 64
 
 
 # ----------------------------------------------------------------------------- the engine
+
+
+def _split_columns(columns: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gathered table columns (columns, K, m) -> each quantity of :data:`TABLE_COLUMNS` as a (K, c, m) view."""
+    return {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in TABLE_COLUMNS.items() if start < columns.shape[0]}
 
 
 class SweepEngine:
@@ -196,27 +201,28 @@ class SweepEngine:
         columns = data.columns().index_select(1, flat).view(-1, u, b).index_select(1, self.pair_of)  # gather once per pair, copy to its models
         return columns, data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)
 
-    def _gather(self, data: StreamData, rows: torch.Tensor) -> torch.Tensor:
-        """The table rows (:meth:`StreamData.table`) of rows ``rows`` (K, m) of each model's stream, (K, m, columns)."""
+    def _gather(self, data: StreamData, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The table columns (:data:`TABLE_COLUMNS`) of rows ``rows`` (K, m) of each model's stream, each (K, c, m)."""
         flat = (self.stream_of.unsqueeze(1) * data.x.shape[1] + rows).reshape(-1)
-        return data.table().index_select(0, flat).view(*rows.shape, -1)
+        return _split_columns(data.columns().index_select(1, flat).view(-1, *rows.shape))
 
     def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None, quadratic_sum=None):
-        """Logits (K, m), EMMA's output and the gathered table rows of every model on its rows ``rows`` (K, m).
+        """Logits (K, m), for ``with`` log α (K, 2, m), and the gathered columns of every model on its rows ``rows`` (K, m).
 
         Batch-coupled potentials sum within ``groups`` (K, m), or add ``quadratic_sum`` (K, 1, 2)
         when the call spans more rows than ``rows``, or sum over ``rows`` otherwise.
         """
-        picked = self._gather(data, rows)
+        column = self._gather(data, rows)
         potentials = None
         if self.family == "with":
-            softplus, quadratic = picked[..., 12:14], picked[..., 14:16]
+            softplus, quadratic = column["softplus"].mT, column["quadratic"].mT  # (K, m, 2) views
             if quadratic_sum is None:
-                potentials = coupled_potentials(softplus, quadratic, self.coupled, groups)  # (K, m, 2)
+                potentials = coupled_potentials(softplus, quadratic, self.coupled, groups)
             else:
                 potentials = torch.where(self.coupled.view(-1, 1, 1), quadratic_sum - softplus, quadratic - softplus)
-        logits, out = forward(self.family, params, picked[..., :8], potentials, self.psi_min, self.rho)
-        return logits, out, picked
+            potentials = potentials.mT
+        logits, log_alpha = forward_columns(self.family, params, column["x"], potentials, self.psi_min, self.rho)
+        return logits, log_alpha, column
 
     def _omega_weights(self, xi: torch.Tensor, code_weight: torch.Tensor, b: int) -> torch.Tensor:
         """The weights w of Ω = Σ_n Σ_i w log α on each model's mini-batch of ``b`` rows: eq. 5.12 (ξ/b) or as coded, by protocol."""
@@ -235,7 +241,7 @@ class SweepEngine:
         ``rows`` comes from :meth:`new_order` with ``per_model=False``.
         """
         columns, y = self._batch_of_pairs(data, rows)
-        column = {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in TABLE_COLUMNS.items()}  # each (K, c, b)
+        column = _split_columns(columns)
         extra = {}
         if self.family == "with":
             potentials = coupled_potentials(column["softplus"].mT, column["quadratic"].mT, self.coupled).mT
@@ -267,12 +273,12 @@ class SweepEngine:
         for start in range(0, n, block):
             part = rows[:, start : start + block]
             g = None if groups is None else (groups[start : start + block] - groups[start]).expand(self.k, -1)
-            logits, out, picked = self._forward(params, data, part, g, quadratic_sum)
+            logits, log_alpha, column = self._forward(params, data, part, g, quadratic_sum)
             pieces["logits"].append(logits)
             pieces["bce"].append(bce_per_sample(logits, data.y[part], self.pos_weight))
-            if out is not None:  # the terms of emma.training.omega_per_sample, from the gathered weights
-                pieces["omega_mean"].append((picked[..., 8:10] * out.log_alpha).sum(dim=-1))
-                pieces["omega_code"].append((picked[..., 10:12] * out.log_alpha).sum(dim=-1))
+            if log_alpha is not None:  # the terms of emma.training.omega_per_sample, from the gathered weights
+                pieces["omega_mean"].append((column["xi"] * log_alpha).sum(dim=1))
+                pieces["omega_code"].append((column["code_weight"] * log_alpha).sum(dim=1))
         return {name: torch.cat(v, dim=1) if v else None for name, v in pieces.items()}
 
     def all_rows(self, data: StreamData) -> torch.Tensor:

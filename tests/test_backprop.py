@@ -91,3 +91,23 @@ def test_bad_input_is_named():
         loss_and_gradients("nope", params, torch.zeros(K, B, 8), torch.zeros(B))
     with pytest.raises(ValueError, match="omega_weights"):
         loss_and_gradients("with", _params("with"), torch.zeros(K, B, 8, dtype=torch.float64), torch.zeros(B))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_forward_columns_equals_the_models_forward(family):
+    from emma.backprop import forward_columns
+
+    g = torch.Generator().manual_seed(3)
+    params = _params(family)
+    x, _ = _inputs(g)
+    extra = _with_extra(g) if family == "with" else {}
+    logits, out = forward(family, params, x, extra.get("potentials"), extra.get("psi_min"), extra.get("coldness"))
+    potentials = extra["potentials"].transpose(1, 2) if family == "with" else None
+    ours, log_alpha = forward_columns(family, params, x.transpose(1, 2), potentials, extra.get("psi_min"), extra.get("coldness"))
+    torch.testing.assert_close(ours, logits, rtol=1e-12, atol=1e-12)
+    if family == "with":
+        torch.testing.assert_close(log_alpha, out.log_alpha.transpose(1, 2), rtol=1e-12, atol=1e-12)
+    else:
+        assert log_alpha is None and out is None
+    with pytest.raises(ValueError, match=r"x must be a tensor of shape \(K, 8, B\)"):
+        forward_columns(family, params, x)
