@@ -14,28 +14,26 @@ The module multiplies each mode by its β_i before the multi-modal network.
 
 The whole computation lives in the pure function :func:`attention_scores`, which
 works on any leading batch shape and under :func:`torch.func.vmap` (so a sweep can
-stack K models' parameters on a leading axis). :class:`EMMA` wraps it with frozen
-energy models and learnable parameters. The parameter constraints live in one place,
-:func:`project_parameters_`.
+stack K models' parameters on a leading axis). :class:`emma.module.EMMA` wraps it with
+frozen energy models and learnable parameters. The parameter constraints live in one
+place, :func:`project_parameters_`; the capacity and the regularizers in :mod:`emma.regularizers`.
 
 Training loss (eq. 5.12 as the final thesis states it)::
 
     L̃ = L(y, ŷ) + λ_c (g_a − b_a) − λ_e Ω,   Ω = Σ_k ξ_k log α_k,
     ξ_k = −1 if mode k is corrupted, +1 otherwise,
 
-see :func:`capacity_penalty` and :func:`energy_regularizer`; clamp the parameters with
-:meth:`EMMA.clamp_` after every optimizer step.
+see :func:`emma.regularizers.capacity_penalty` and :func:`emma.regularizers.energy_regularizer`;
+clamp the parameters with :meth:`emma.module.EMMA.clamp_` after every optimizer step.
 """
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .autoencoder import freeze
 
 #: Euler's number: the floor of the corrected potential Ψ' (eq. 5.2).
 EULER = math.e
@@ -306,229 +304,3 @@ def initial_parameters(
         "gain": torch.tensor(1.0, dtype=dtype),
         "bias": torch.tensor(0.0, dtype=dtype),
     }
-
-
-# ----------------------------------------------------------------------------- capacity and regularizers
-
-
-def _gain_bias(gain, bias) -> tuple[torch.Tensor, torch.Tensor]:
-    gain = torch.as_tensor(gain, dtype=torch.get_default_dtype()) if not isinstance(gain, torch.Tensor) else gain
-    bias = torch.as_tensor(bias, dtype=gain.dtype, device=gain.device) if not isinstance(bias, torch.Tensor) else bias
-    _check_tensor(gain, "gain")
-    _check_tensor(bias, "bias")
-    if not under_transform(gain, bias):
-        if not torch.isfinite(gain).all() or (gain <= 0).any():
-            raise ValueError("gain must be finite and > 0 (g_a > 0)")
-        if not torch.isfinite(bias).all():
-            raise ValueError("bias must be finite")
-    return gain, bias
-
-
-def capacity(gain, bias) -> torch.Tensor:
-    """Capacity of eq. 5.11 (final thesis): ∫₀¹ tanh(g_a α − b_a) dα = log[cosh(g_a − b_a) / cosh(b_a)] / g_a.
-
-    This is the integral of tanh *without* the max-operator, so it turns negative when
-    b_a > g_a / 2. The draft writes cosh(g_a + b_a), the integral of tanh(g_a α + b_a).
-
-    Parameters
-    ----------
-    gain : float or Tensor
-        g_a > 0; any shape (for example a stack of models).
-    bias : float or Tensor
-        b_a, broadcastable with ``gain``.
-
-    Returns
-    -------
-    Tensor
-
-    Examples
-    --------
-    >>> round(capacity(1.0, 0.0).item(), 4)   # log cosh(1)
-    0.4338
-    """
-    gain, bias = _gain_bias(gain, bias)
-    return (_log_cosh(gain - bias) - _log_cosh(bias)) / gain  # eq. 5.11
-
-
-def capacity_relu(gain, bias) -> torch.Tensor:
-    """Capacity of the function the module uses: ∫₀¹ max(0, tanh(g_a α − b_a)) dα.
-
-    For g_a > 0 this is [log cosh(max(g_a − b_a, 0)) − log cosh(max(−b_a, 0))] / g_a, which
-    for b_a ∈ [0, 1] reads log cosh(max(g_a − b_a, 0)) / g_a: the area right of the
-    threshold α = b_a / g_a. It is never negative and exceeds eq. 5.11 by log cosh(b_a) / g_a
-    whenever b_a ≤ g_a (derivation check 2).
-
-    Parameters
-    ----------
-    gain, bias : float or Tensor
-        As in :func:`capacity`.
-
-    Returns
-    -------
-    Tensor
-    """
-    gain, bias = _gain_bias(gain, bias)
-    return (_log_cosh(F.relu(gain - bias)) - _log_cosh(F.relu(-bias))) / gain
-
-
-def capacity_penalty(gain, bias) -> torch.Tensor:
-    """The capacity regularizer g_a − b_a of the loss L + λ_c (g_a − b_a) − λ_e Ω (eq. 5.12, final thesis).
-
-    The draft penalises g_a alone. Both g_a↓ and b_a↑ lower the capacity, so λ_c > 0 shrinks it.
-    Any shape; returns ``gain - bias``.
-    """
-    if not isinstance(gain, torch.Tensor) or not isinstance(bias, torch.Tensor):
-        raise TypeError("gain and bias must be tensors (the module's parameters)")
-    return gain - bias
-
-
-def energy_regularizer(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
-    """Ω = Σ_k ξ_k log α_k averaged over the batch (eq. 5.12); ξ_k = −1 if mode k is corrupted, +1 otherwise.
-
-    Maximising Ω (the loss subtracts λ_e Ω) lowers the energies of clean modes and raises
-    those of corrupted ones.
-
-    Parameters
-    ----------
-    log_alpha : Tensor, shape (batch, M)
-        ``EMMAOutput.log_alpha``.
-    corrupted : bool Tensor, shape (batch, M)
-        True where a mode of a sample is corrupted.
-
-    Returns
-    -------
-    Tensor, shape ()
-    """
-    _check_tensor(log_alpha, "log_alpha")
-    if not isinstance(corrupted, torch.Tensor) or corrupted.dtype != torch.bool:
-        raise TypeError(f"corrupted must be a bool tensor of shape {tuple(log_alpha.shape)}")
-    if log_alpha.dim() != 2 or corrupted.shape != log_alpha.shape:
-        raise ValueError(
-            f"log_alpha and corrupted must both have shape (batch, M); got {tuple(log_alpha.shape)} "
-            f"and {tuple(corrupted.shape)}"
-        )
-    xi = 1.0 - 2.0 * corrupted.to(log_alpha.dtype)  # ξ_k ∈ {+1, −1}   (batch, M)
-    return (xi * log_alpha).sum(dim=-1).mean()  # eq. 5.12
-
-
-# ----------------------------------------------------------------------------- the module
-
-
-class EMMA(nn.Module):
-    """Energy-based Multi-Modal Attention: weights each mode by an attention score β_i.
-
-    Parameters
-    ----------
-    energy_models : sequence of nn.Module
-        One energy model per mode (M ≥ 2), each with a method ``potential(x)`` returning
-        (batch,) potentials, e.g. :class:`emma.DenoisingAutoencoder`. They are frozen
-        (``requires_grad`` off, eval mode) and registered, so ``.to(device)`` moves them.
-    psi_min : sequence of float or Tensor, length M
-        Ψ_i^min, the lowest training-set potential of each mode (eq. 5.2).
-    coldness : float
-        ρ > 0 (eq. 5.6), kept as a buffer.
-    generator : torch.Generator, optional
-        Source of randomness for the initial w_ij.
-
-    Examples
-    --------
-    >>> from emma.autoencoder import DenoisingAutoencoder
-    >>> daes = [DenoisingAutoencoder(4, 12, 0.01), DenoisingAutoencoder(3, 12, 0.01)]
-    >>> model = EMMA(daes, psi_min=[0.0, 0.0], coldness=0.1)
-    >>> weighted, out = model([torch.randn(8, 4), torch.randn(8, 3)])
-    >>> out.beta.shape
-    torch.Size([8, 2])
-    """
-
-    def __init__(self, energy_models: Sequence[nn.Module], psi_min, coldness, generator: torch.Generator | None = None):
-        super().__init__()
-        if isinstance(energy_models, nn.Module) or not isinstance(energy_models, (list, tuple, nn.ModuleList)):
-            raise TypeError("energy_models must be a list or tuple of modules, one per mode")
-        if len(energy_models) < 2:
-            raise ValueError(f"energy_models must hold M >= 2 modules, got {len(energy_models)}")
-        for i, model in enumerate(energy_models):
-            if not isinstance(model, nn.Module) or not callable(getattr(model, "potential", None)):
-                raise TypeError(f"energy_models[{i}] must be an nn.Module with a potential(x) method")
-        m = len(energy_models)
-        psi_min = torch.as_tensor(psi_min, dtype=torch.get_default_dtype()).detach().clone()
-        if psi_min.shape != (m,):
-            raise ValueError(f"psi_min must have length M = {m} (one value per mode), got shape {tuple(psi_min.shape)}")
-        if not torch.isfinite(psi_min).all():
-            raise ValueError("psi_min must be finite")
-        if isinstance(coldness, torch.Tensor):
-            coldness = coldness.item() if coldness.numel() == 1 else coldness
-        if isinstance(coldness, bool) or not isinstance(coldness, (int, float)) or not math.isfinite(coldness) or coldness <= 0:
-            raise ValueError(f"coldness must be a finite number > 0 (ρ), got {coldness!r}")
-
-        self.n_modes = m
-        self.energy_models = nn.ModuleList(freeze(model) for model in energy_models)
-        self.register_buffer("psi_min", psi_min)
-        self.register_buffer("coldness", torch.tensor(float(coldness)))
-        for name, value in initial_parameters(m, generator).items():
-            setattr(self, name, nn.Parameter(value))
-
-    def extra_repr(self) -> str:
-        return f"n_modes={self.n_modes}, coldness={self.coldness.item():g}"
-
-    def train(self, mode: bool = True) -> "EMMA":
-        """Set EMMA's train flag; the energy models always stay in eval mode."""
-        super().train(mode)
-        self.energy_models.eval()
-        return self
-
-    def parameters_dict(self) -> dict[str, torch.Tensor]:
-        """The six learnable parameters by name, in :data:`PARAMETER_NAMES` order."""
-        return {name: getattr(self, name) for name in PARAMETER_NAMES}
-
-    def _check_modes(self, modes) -> None:
-        if not isinstance(modes, (list, tuple)):
-            raise TypeError(f"modes must be a list of {self.n_modes} tensors of shape (batch, d_i)")
-        if len(modes) != self.n_modes:
-            raise ValueError(f"modes must hold one tensor per mode: expected {self.n_modes}, got {len(modes)}")
-        batch = None
-        for i, (x, model) in enumerate(zip(modes, self.energy_models)):
-            width = getattr(model, "d_input", None)
-            expected = f"(batch, {width})" if width is not None else "(batch, d_i)"
-            _check_tensor(x, f"modes[{i}]")
-            if x.dim() != 2 or (width is not None and x.shape[1] != width):
-                raise ValueError(f"modes[{i}] must have shape {expected}, got {tuple(x.shape)}")
-            if batch is None:
-                batch = x.shape[0]
-            elif x.shape[0] != batch:
-                raise ValueError(f"modes[{i}] has batch size {x.shape[0]} but modes[0] has {batch}: all modes need the same batch")
-            if not torch.isfinite(x).all():
-                raise ValueError(f"modes[{i}] contains non-finite values (nan or inf)")
-
-    def forward(self, modes: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], EMMAOutput]:
-        """Weight each mode by its attention score.
-
-        Parameters
-        ----------
-        modes : list of M Tensors, shapes (batch, d_i)
-
-        Returns
-        -------
-        weighted : list of M Tensors, shapes (batch, d_i)
-            β_i · x_i.
-        output : EMMAOutput
-            Potentials, energies, α, β, total energy, each with leading dim batch.
-        """
-        self._check_modes(modes)
-        potentials = torch.stack([model.potential(x) for model, x in zip(self.energy_models, modes)], dim=-1)  # (batch, M)
-        output = attention_scores(potentials, self.psi_min, **self.parameters_dict(), coldness=self.coldness)
-        weighted = [output.beta[:, i : i + 1] * x for i, x in enumerate(modes)]  # β_i x_i, (batch, d_i)
-        return weighted, output
-
-    def clamp_(self) -> "EMMA":
-        """Project the parameters onto their constraints (call after each optimizer step)."""
-        project_parameters_(*self.parameters_dict().values())
-        return self
-
-    def capacity(self, relu: bool = False) -> torch.Tensor:
-        """Learned capacity: eq. 5.11 (default, the thesis's definition) or, with ``relu=True``,
-        the capacity of the function actually used, ∫₀¹ max(0, tanh(g_a α − b_a)) dα."""
-        return (capacity_relu if relu else capacity)(self.gain, self.bias)
-
-    def energy_threshold(self, output: EMMAOutput) -> torch.Tensor:
-        """Per-sample energy threshold of eq. 5.8 for an output of this module; shape (batch,)."""
-        return energy_threshold(output.log_partition, self.gain, self.bias, self.coldness)

@@ -1,27 +1,18 @@
-"""The HTRU2 pulsar data: loading, the thesis's split protocol, and corruption.
+"""The HTRU2 pulsar data: finding, fetching and checking the file.
 
 HTRU2 (Lyon et al., 2016; UCI data set 372, CC BY 4.0) holds 17,898 pulsar
 candidates, 1,639 of them real pulsars. Each candidate has two *modes* of four
 numbers each: the mean, standard deviation, excess kurtosis and skewness of its
 integrated pulse profile (IP, columns 0–3) and of its DM-SNR curve (DM, columns 4–7).
 
-Three layers live here:
-
-* :func:`fetch_htru2` finds ``HTRU_2.csv`` (``data_home``, then ``$EMMA_DATA_DIR``,
-  then a user cache folder), downloads it into the cache when it is nowhere, and
-  checks the parsed content before anything uses it (:func:`read_htru2`).
-* :func:`make_splits` is the thesis's protocol: a stratified split holding out 33 %
-  (seed 42), the held-out part halved (stratified) into validation and test, and
-  every feature standardized with the training split's mean and population std.
-* :func:`add_noise` and :func:`corrupt` add Gaussian white noise to whole modes;
-  :func:`sigma_to_nsr_db` and :func:`nsr_db_to_sigma` convert between the noise
-  standard deviation and the noise-to-signal ratio in decibels.
+:func:`fetch_htru2` finds ``HTRU_2.csv`` (``data_home``, then ``$EMMA_DATA_DIR``, then a
+user cache folder), downloads it into the cache when it is nowhere, and checks the
+parsed content before anything uses it (:func:`read_htru2`). The thesis's split
+protocol lives in :mod:`emma.splits`, the corruption of modes in :mod:`emma.noise`.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
-import math
 import os
 import shutil
 import tempfile
@@ -30,17 +21,15 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from .outputs import atomic_write
-from .runtime import progress_disabled, resolve_device
+from .runtime import progress_disabled
 
 #: Where the UCI Machine Learning Repository serves the data set (a zip holding HTRU_2.csv).
 HTRU2_URL = "https://archive.ics.uci.edu/static/public/372/htru2.zip"
@@ -64,6 +53,13 @@ MODE_SLICES = {"IP": slice(0, 4), "DM": slice(4, 8)}
 
 N_SAMPLES = 17_898
 N_PULSARS = 1_639
+
+
+def check_mode_name(name: str) -> str:
+    """Return ``name`` if it names a mode ("IP" or "DM"), else raise a ValueError naming them."""
+    if name not in MODE_SLICES:
+        raise ValueError(f"mode must be one of {MODE_NAMES} or an index 0..{len(MODE_NAMES) - 1}, got {name!r}")
+    return name
 
 
 class HTRU2FormatError(ValueError):
@@ -97,7 +93,7 @@ class HTRU2:
 
     def mode(self, name: str) -> np.ndarray:
         """The four columns of mode ``name`` ("IP" or "DM"). Shape (n, 4)."""
-        return self.features[:, MODE_SLICES[_check_mode_name(name)]]
+        return self.features[:, MODE_SLICES[check_mode_name(name)]]
 
 
 # --------------------------------------------------------------------------- finding the file
@@ -337,310 +333,6 @@ def _first_non_number(rows: list[list[str]]) -> tuple[int, int, str]:
 
 def _column_name(column: int) -> str:
     return FEATURE_NAMES[column] if column < len(FEATURE_NAMES) else "class"
-
-
-# --------------------------------------------------------------------------- the split protocol
-
-
-def tensor_fingerprint(*tensors: torch.Tensor) -> str:
-    """SHA-256 (hex) of the shapes, dtypes and bytes of some tensors: a data key for caches."""
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        array = tensor.detach().cpu().contiguous()
-        digest.update(f"{tuple(array.shape)}{array.dtype}".encode())
-        digest.update(array.numpy().tobytes())
-    return digest.hexdigest()
-
-
-@dataclass
-class Split:
-    """One part of the data (train, validation or test), standardized.
-
-    Attributes
-    ----------
-    x : torch.Tensor
-        Standardized features, float32, shape (n, 8).
-    y : torch.Tensor
-        Class, float32, shape (n,): 1.0 for a pulsar.
-    index : numpy.ndarray
-        Row numbers (0-based) of these samples in ``HTRU_2.csv``. Shape (n,).
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    index: np.ndarray
-
-    @property
-    def modes(self) -> list[torch.Tensor]:
-        """The modes as a list ``[x[:, 0:4], x[:, 4:8]]`` (IP then DM), each (n, 4)."""
-        return [self.x[:, MODE_SLICES[name]] for name in MODE_NAMES]
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def fingerprint(self) -> str:
-        """SHA-256 (hex) of ``x`` and ``y``: identifies the data in cache keys."""
-        return tensor_fingerprint(self.x, self.y)
-
-
-@dataclass
-class Splits:
-    """The train / validation / test splits and the statistics used to standardize them.
-
-    Attributes
-    ----------
-    train, val, test : Split
-    mean, std : numpy.ndarray
-        Per-feature mean and population standard deviation of the *training* split
-        in raw units, shape (8,). Every split was standardized as (x − mean) / std.
-    seed : int
-        The ``random_state`` of both stratified splits.
-    """
-
-    train: Split
-    val: Split
-    test: Split
-    mean: np.ndarray
-    std: np.ndarray
-    seed: int
-
-    def sizes(self) -> pd.DataFrame:
-        """Counts per split: columns ``split``, ``positives``, ``negatives``, ``total``."""
-        rows = []
-        for name, split in (("train", self.train), ("validation", self.val), ("test", self.test)):
-            positives = int(split.y.sum().item())
-            rows.append({"split": name, "positives": positives, "negatives": len(split) - positives, "total": len(split)})
-        return pd.DataFrame(rows)
-
-
-def make_splits(
-    data: HTRU2 | None = None,
-    *,
-    seed: int = 42,
-    test_size: float = 0.33,
-    data_home: str | os.PathLike | None = None,
-    device: str | torch.device = "cpu",
-) -> Splits:
-    """Split and standardize HTRU2 as the thesis does.
-
-    1. Hold out ``test_size`` of the samples, stratified by class, with ``random_state=seed``.
-    2. Halve the held-out part, stratified, with the same seed: validation, then test.
-    3. Standardize all three with the training split's mean and population standard deviation.
-
-    Parameters
-    ----------
-    data : HTRU2, optional
-        The table; :func:`fetch_htru2` (``data_home``) when None.
-    seed : int, default 42
-        Seed of both splits (the thesis uses 42).
-    test_size : float, default 0.33
-        Fraction held out for validation and test together, in (0, 1).
-    data_home : str or path-like, optional
-        Passed to :func:`fetch_htru2` when ``data`` is None.
-    device : {"cpu", "cuda", "auto"} or torch.device
-        Where the tensors live.
-
-    Returns
-    -------
-    Splits
-    """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}")
-    if data is None:
-        data = fetch_htru2(data_home)
-    if not isinstance(data, HTRU2):
-        raise TypeError(f"data must be an HTRU2 (from fetch_htru2) or None, got {type(data).__name__}")
-    device = resolve_device(device)
-    rows = np.arange(len(data.target))
-    train_rows, held_rows = train_test_split(
-        rows, test_size=test_size, random_state=int(seed), stratify=data.target
-    )
-    val_rows, test_rows = train_test_split(
-        held_rows, test_size=0.5, random_state=int(seed), stratify=data.target[held_rows]
-    )
-    mean = data.features[train_rows].mean(axis=0)
-    std = data.features[train_rows].std(axis=0)  # population std (ddof=0)
-    if (std == 0).any():
-        raise ValueError(f"features {np.flatnonzero(std == 0).tolist()} are constant on the training split")
-
-    def build(part: np.ndarray) -> Split:
-        x = (data.features[part] - mean) / std
-        return Split(
-            x=torch.as_tensor(x, dtype=torch.float32, device=device),
-            y=torch.as_tensor(data.target[part], dtype=torch.float32, device=device),
-            index=part,
-        )
-
-    return Splits(build(train_rows), build(val_rows), build(test_rows), mean, std, int(seed))
-
-
-# --------------------------------------------------------------------------- corruption
-
-
-def _check_mode_name(name: str) -> str:
-    if name not in MODE_SLICES:
-        raise ValueError(f"mode must be one of {MODE_NAMES} or an index 0..{len(MODE_NAMES) - 1}, got {name!r}")
-    return name
-
-
-def _mode_slices(modes) -> list[slice]:
-    if isinstance(modes, (str, int, np.integer)):
-        modes = [modes]
-    if not isinstance(modes, Iterable):
-        raise TypeError(f"modes must be a mode name, an index or a list of them, got {type(modes).__name__}")
-    slices = []
-    for mode in modes:
-        if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool):
-            if not 0 <= mode < len(MODE_NAMES):
-                raise ValueError(f"modes: index {mode} is out of range 0..{len(MODE_NAMES) - 1}")
-            mode = MODE_NAMES[mode]
-        slices.append(MODE_SLICES[_check_mode_name(mode)])
-    return slices
-
-
-def _check_sigma(sigma) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    return float(sigma)
-
-
-def _gaussian(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
-    """Standard normal noise drawn on the generator's device, moved next to ``like``."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
-
-
-def add_noise(x: torch.Tensor, sigma: float, modes, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Add Gaussian white noise N(0, σ²) to every column of the chosen modes.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Standardized samples, shape (n, 8). Not modified.
-    sigma : float
-        Noise standard deviation σ ≥ 0 (in units of the standardized features).
-    modes : str, int or list of them
-        "IP" / "DM" or their indices 0 / 1.
-    generator : torch.Generator, optional
-        Source of the noise; the global generator when None.
-
-    Returns
-    -------
-    torch.Tensor
-        A noisy copy of ``x``, shape (n, 8).
-    """
-    _check_features(x)
-    sigma = _check_sigma(sigma)
-    out = x.clone()
-    for columns in _mode_slices(modes):
-        block = out[:, columns]  # (n, 4)
-        out[:, columns] = block + sigma * _gaussian(block.shape, generator, block)
-    return out
-
-
-def corrupt(
-    x: torch.Tensor,
-    sigma: float,
-    generator: torch.Generator | None = None,
-    clean_fraction: float = 0.5,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The thesis's corruption scheme: some samples clean, the rest noisy on exactly one mode.
-
-    ``floor(n · (1 − clean_fraction))`` samples, drawn at random, are corrupted; half of
-    them (rounded down) on IP only, the others on DM only. With the default
-    ``clean_fraction=0.5``: 50 % clean, 25 % IP noisy, 25 % DM noisy.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Standardized samples, shape (n, 8). Not modified.
-    sigma : float
-        Noise standard deviation σ ≥ 0.
-    generator : torch.Generator, optional
-        Source of the choice of samples and of the noise; seed it for reproducible data.
-    clean_fraction : float, default 0.5
-        Fraction of samples left clean, in [0, 1].
-
-    Returns
-    -------
-    x_noisy : torch.Tensor
-        Shape (n, 8).
-    mask : torch.Tensor
-        Bool, shape (n, 2): ``mask[k, m]`` is True when mode m of sample k received
-        noise (it is set by the scheme, also when σ = 0). At most one True per row.
-    """
-    _check_features(x)
-    sigma = _check_sigma(sigma)
-    if isinstance(clean_fraction, bool) or not isinstance(clean_fraction, (int, float)) or not 0 <= clean_fraction <= 1:
-        raise ValueError(f"clean_fraction must be a fraction in [0, 1], got {clean_fraction!r}")
-    n = x.shape[0]
-    n_corrupted = int(math.floor(n * (1 - clean_fraction) + 1e-9))
-    n_ip = n_corrupted // 2
-    gen_device = generator.device if generator is not None else x.device
-    order = torch.randperm(n, generator=generator, device=gen_device).to(x.device)
-    mask = torch.zeros(n, len(MODE_NAMES), dtype=torch.bool, device=x.device)  # (n, modes)
-    mask[order[:n_ip], 0] = True
-    mask[order[n_ip:n_corrupted], 1] = True
-    width = x.shape[1] // len(MODE_NAMES)
-    column_mask = mask.repeat_interleave(width, dim=1)  # (n, 8): mode m covers columns 4m..4m+3
-    noise = sigma * _gaussian(x.shape, generator, x)
-    return x + noise * column_mask, mask
-
-
-def _check_features(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point torch.Tensor of shape (n, 8), got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"x must have shape (n, {len(FEATURE_NAMES)}), got {tuple(x.shape)}")
-    return x
-
-
-def sigma_to_nsr_db(sigma):
-    """Noise-to-signal ratio in dB of Gaussian noise with standard deviation σ.
-
-    NSR(dB) = 10·log10(σ² / 1): the signal variance is 1 after standardization.
-    σ = 0.5 gives −6.02 dB, σ = 1 gives 0 dB, σ = 0 gives −inf. (The thesis's code
-    calls this quantity ``SNR``; it grows with the noise, so it is a noise-to-signal
-    ratio.)
-
-    Parameters
-    ----------
-    sigma : float or array-like
-        Noise standard deviation(s), each ≥ 0.
-
-    Returns
-    -------
-    float or numpy.ndarray
-    """
-    values = np.asarray(sigma, dtype=np.float64)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
-    with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(values**2)
-    return float(db) if db.ndim == 0 else db
-
-
-def nsr_db_to_sigma(db):
-    """Noise standard deviation σ for a noise-to-signal ratio in dB: σ = 10^(dB/20).
-
-    The inverse of :func:`sigma_to_nsr_db`; −6 dB gives σ ≈ 0.501.
-
-    Parameters
-    ----------
-    db : float or array-like
-        Noise-to-signal ratio(s) in decibels (−inf allowed, giving σ = 0).
-
-    Returns
-    -------
-    float or numpy.ndarray
-    """
-    values = np.asarray(db, dtype=np.float64)
-    if np.any(np.isnan(values)) or np.any(values == np.inf):
-        raise ValueError(f"db must be a number or -inf, got {db!r}")
-    sigma = 10.0 ** (values / 20.0)
-    return float(sigma) if sigma.ndim == 0 else sigma
 
 
 def feature_separation(features, target) -> pd.DataFrame:

@@ -26,7 +26,9 @@ from sklearn.metrics import roc_auc_score
 from .autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
 from .autoencoders_batched import train_autoencoders
 from .cache import cached
-from .data import MODE_NAMES, MODE_SLICES, Split, Splits, add_noise, sigma_to_nsr_db, tensor_fingerprint
+from .data import MODE_NAMES, MODE_SLICES
+from .noise import add_noise, sigma_to_nsr_db
+from .splits import Split, Splits, tensor_fingerprint
 from .runtime import resolve_device
 
 
@@ -120,7 +122,7 @@ def fit_mode_autoencoders(
     Parameters
     ----------
     splits : Splits
-        From :func:`emma.data.make_splits`.
+        From :func:`emma.splits.make_splits`.
     d_hidden, noise_std, epochs, batch_size, lr
         Autoencoder width, corruption σ, and training settings (thesis: 12, 0.01, 30, 64, 1e-3).
     seed : int
@@ -270,7 +272,7 @@ class _ModeFit:
     @classmethod
     def prepare(cls, splits, *, d_hidden, noise_std, epochs, batch_size, lr, seed, device, subset, val_subset) -> "_ModeFit":
         if not isinstance(splits, Splits):
-            raise TypeError(f"splits must be the Splits of emma.data.make_splits, got {type(splits).__name__}")
+            raise TypeError(f"splits must be the Splits of emma.splits.make_splits, got {type(splits).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         device = resolve_device(device)

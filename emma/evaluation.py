@@ -1,6 +1,6 @@
 """Scoring finished sweeps: model outputs, per-subset F1, noise responses, curves and rankings.
 
-Every function takes the ``result`` of :func:`emma.sweep.run_sweep` and respects each
+Every function takes the ``result`` of :func:`emma.launch.run_sweep` and respects each
 model's protocol: a batch-coupled model's potentials are summed over the rows of each
 *call*, and each function documents its call (the whole input by default), as the
 original code's evaluation did (notes item 7).
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from .noise import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 from .models import forward
 from .configs import TrainSettings
 from .streams import corrupted_split, coupled_potentials, energies_for, potential_parts
@@ -71,7 +71,7 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
     Parameters
     ----------
     result : dict
-        From :func:`emma.sweep.run_sweep` (or :func:`select`).
+        From :func:`emma.launch.run_sweep` (or :func:`select`).
     x : Tensor, shape (K, n, 8)
         Each model's own inputs.
     energies : ModeEnergies or dict, optional

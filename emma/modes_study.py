@@ -24,9 +24,11 @@ from torch import nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from .attention import (
-    EMMA, PARAMETER_NAMES, attention_scores, energy_regularizer, initial_parameters, project_parameters_,
-)
+from .attention import PARAMETER_NAMES, attention_scores, initial_parameters, project_parameters_
+
+from .module import EMMA
+
+from .regularizers import energy_regularizer
 from .autoencoder import DenoisingAutoencoder
 from .autoencoders_batched import train_autoencoders
 from .models import mlp

@@ -12,7 +12,7 @@ Two named instances:
 * :data:`ORIGINAL`, everything as the code did, replayed only to explain the
   thesis's numbers.
 
-Every experiment function (:func:`emma.sweep.run_sweep`, :mod:`emma.evaluation`,
+Every experiment function (:func:`emma.launch.run_sweep`, :mod:`emma.evaluation`,
 :mod:`emma.study`) takes a ``Protocol``; the cache key of a sweep holds the fields
 that can change its models (:meth:`Protocol.key`).
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import corrupt
+from .noise import corrupt
 from .evaluation import CASES, model_outputs, select
 from .protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
 from .study import fit_energies, plan, rows_for, run_study

@@ -139,7 +139,7 @@ def collect_errata(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     rows.append({"source": "code", "where": "code/experiment-3/main.py, __main__", "finding": "by default (retrain = False) it loads trained models from dumps/ files that are not in the repository",
                  "evidence": "read from the code; the book retrains every model (emma.study)"})
     rows.append({"source": "code", "where": "code/data/data.py, SNR", "finding": "the function named SNR computes 10·log10 σ², a noise-to-signal ratio",
-                 "evidence": "emma.data.sigma_to_nsr_db; the book says NSR"})
+                 "evidence": "emma.noise.sigma_to_nsr_db; the book says NSR"})
     alignment = read_table(output_dir, "outcome_alignment")
     pulsar = alignment[alignment["class"] == "pulsar"]
     rows.append({"source": "code", "where": "code/experiment-3/main.py, refined_matrix call", "finding": "the per-sample outcome table pairs predictions on the re-corrupted, unpermuted X_test with the labels and indicator of its permuted copy",

@@ -16,7 +16,8 @@ from typing import Mapping
 import torch
 
 from .configs import TrainSettings
-from .data import Split, Splits, corrupt
+from .noise import corrupt
+from .splits import Split, Splits
 from .training import omega_weights
 
 

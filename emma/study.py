@@ -2,7 +2,7 @@
 
 A *plan* lists the models to train: one row per (family, seed, configuration, protocol).
 :func:`run_study` fits the autoencoders each protocol needs, then trains every family as
-one batched sweep (:func:`emma.sweep.run_sweep`) with all the plan's protocols stacked
+one batched sweep (:func:`emma.launch.run_sweep`) with all the plan's protocols stacked
 on the model axis, in dependency order (``base`` before ``without`` and ``with``). Rows
 whose protocols agree on every field that can change a family's models
 (:meth:`emma.protocol.Protocol.key`) are trained once.
@@ -21,7 +21,7 @@ from .protocol import Protocol
 from .runtime import resolve_device
 from .configs import TrainSettings
 from .streams import in_place_splits
-from .sweep import run_sweep
+from .launch import run_sweep
 
 
 def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
@@ -94,12 +94,12 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     train in that many worker processes at once: each sweep is independent of the others, so
     the results are the same as one after the other (tested); the small sweeps use one core
     each, and a second core would otherwise idle. The large sweeps that follow (``with``
-    over a grid) are cut into ``workers`` parts trained at once (:func:`emma.sweep.run_sweep`).
+    over a grid) are cut into ``workers`` parts trained at once (:func:`emma.launch.run_sweep`).
 
     Returns
     -------
     dict of family to sweep result
-        As :func:`emma.sweep.run_sweep`; look a protocol's models up with :func:`rows_for`.
+        As :func:`emma.launch.run_sweep`; look a protocol's models up with :func:`rows_for`.
     """
     if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
         raise TypeError("models must be the DataFrame of emma.study.plan")

@@ -67,7 +67,7 @@ def omega_per_sample(log_alpha: torch.Tensor, corrupted: torch.Tensor) -> tuple[
     """Each sample's term of the two forms of Ω, each of shape (..., batch).
 
     * eq. 5.12: Σ_k ξ_k log α_k, with ξ_k = −1 on a corrupted mode and +1 otherwise
-      (:func:`emma.attention.energy_regularizer` averages it over the batch);
+      (:func:`emma.regularizers.energy_regularizer` averages it over the batch);
     * the thesis's code (its ``regul_loss``, notes item 5): log α of each *clean* mode of a
       sample that has a corrupted mode, 0 for clean samples and corrupted modes
       (:func:`omega_as_coded` sums it over the batch).

@@ -35,7 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import EMMA, attention_scores, under_transform
+from .attention import attention_scores, under_transform
+
+from .module import EMMA
 
 #: The three parts of Figure 7.1, in the order of the constructor's flags.
 PARTS = ("exogenous", "endogenous", "crossmodal")

@@ -22,11 +22,14 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from .attention import PARAMETER_NAMES, energy_regularizer, project_parameters_
+from .attention import PARAMETER_NAMES, project_parameters_
+
+from .regularizers import energy_regularizer
 from .autoencoder import DenoisingAutoencoder, freeze
 from .autoencoders_batched import train_autoencoders
 from .claims import apply_holm, claims_table, paired_test, verdict_from_flags
-from .data import MODE_NAMES, MODE_SLICES, corrupt
+from .data import MODE_NAMES, MODE_SLICES
+from .noise import corrupt
 from .runtime import progress_disabled, single_cpu_thread
 from .training import f1_by_subset, select_threshold
 from .unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
@@ -294,7 +297,7 @@ def summarise(scores: pd.DataFrame, columns: Sequence[str] = ("acc_clean", "acc_
 
 
 def htru2_tasks(splits, seed: int, sigma: float = 0.5, clean_fraction: float = 0.5) -> dict[str, Task]:
-    """The three splits of HTRU2 as Tasks (modes IP, DM), corrupted by the thesis's scheme (:func:`emma.data.corrupt`)."""
+    """The three splits of HTRU2 as Tasks (modes IP, DM), corrupted by the thesis's scheme (:func:`emma.noise.corrupt`)."""
     generator = torch.Generator().manual_seed(int(seed))
     out = {}
     for name in ("train", "val", "test"):

@@ -73,7 +73,8 @@ from matplotlib.patches import FancyBboxPatch
 
 from emma import DenoisingAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
 from emma import derivations
-from emma.attention import EMMA, capacity, capacity_relu
+from emma.module import EMMA
+from emma.regularizers import capacity, capacity_relu
 
 device = resolve_device(device)
 seed = seeds[0]

@@ -44,19 +44,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.data import (
-    CLASS_COLUMN,
-    FEATURE_NAMES,
-    MODE_NAMES,
-    MODE_SLICES,
-    add_noise,
-    corrupt,
-    feature_separation as separation_of,
-    fetch_htru2,
-    make_splits,
-    nsr_db_to_sigma,
-    sigma_to_nsr_db,
-)
+from emma.data import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, feature_separation as separation_of, fetch_htru2
+
+from emma.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+
+from emma.splits import make_splits
 from emma.outputs import save_figure, save_table
 from emma.runtime import resolve_device
 from emma.thesis import thesis_split_table

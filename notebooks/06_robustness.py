@@ -83,7 +83,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from emma import plots
-from emma.data import make_splits, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.noise import nsr_db_to_sigma, sigma_to_nsr_db
+from emma.splits import make_splits
 from emma.evaluation import (
     config_rows,
     generalisation_curves,

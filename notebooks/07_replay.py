@@ -67,7 +67,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from emma import plots
-from emma.data import make_splits
+from emma.splits import make_splits
 from emma.evaluation import rank_grid, selected_config
 from emma.outputs import save_figure, save_table
 from emma.protocol import ORIGINAL, SOUND, decomposition_steps

@@ -80,7 +80,7 @@ from myst_nb import glue
 
 from emma import DenoisingAutoencoder, unified, unified_study
 from emma.claims import paired_test
-from emma.data import make_splits
+from emma.splits import make_splits
 from emma.energy import fit_mode_autoencoders
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, resolve_device, seed_everything

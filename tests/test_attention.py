@@ -6,21 +6,30 @@ import torch
 from torch.func import vmap
 
 from emma.attention import (
-    EMMA,
+
     EULER,
+
     GAIN_FLOOR,
+
     PARAMETER_NAMES,
+
     EMMAOutput,
+
     attention_scores,
-    capacity,
-    capacity_penalty,
-    capacity_relu,
-    energy_regularizer,
+
     energy_threshold,
+
     initial_parameters,
+
     project_parameters_,
+
     under_transform,
+
 )
+
+from emma.module import EMMA
+
+from emma.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
 from emma.autoencoder import DenoisingAutoencoder
 
 WIDTHS = {2: [4, 4], 3: [4, 2, 3], 5: [1, 2, 3, 4, 5]}

@@ -12,20 +12,9 @@ import pytest
 import torch
 
 import emma.data as data_module
-from emma.data import (
-    FEATURE_NAMES,
-    HTRU2FormatError,
-    HTRU2NotFoundError,
-    MODE_NAMES,
-    MODE_SLICES,
-    add_noise,
-    corrupt,
-    fetch_htru2,
-    make_splits,
-    nsr_db_to_sigma,
-    read_htru2,
-    sigma_to_nsr_db,
-)
+from emma.data import FEATURE_NAMES, HTRU2FormatError, HTRU2NotFoundError, MODE_NAMES, MODE_SLICES, fetch_htru2, read_htru2
+from emma.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.splits import make_splits
 
 # CI sets EMMA_DATA_DIR=../shared/data; outside CI the same folder next to the repository.
 DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")

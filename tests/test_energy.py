@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import emma.energy as energy_module
-from emma.data import make_splits, read_htru2
+from emma.data import read_htru2
+from emma.splits import make_splits
 from emma.energy import (
     batch_coupled_potential,
     fit_mode_autoencoders,

@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.attention import EMMA, energy_regularizer
+from emma.module import EMMA
+
+from emma.regularizers import energy_regularizer
 from emma.data import MODE_SLICES
 from emma.energy import batch_coupled_potential
 from emma.evaluation import model_outputs, score_on_test
@@ -253,7 +255,7 @@ def test_a_models_row_does_not_depend_on_the_protocols_stacked_beside_it(splits,
 
 
 def test_autoencoders_under_the_original_protocol_are_fitted_on_the_corrupted_training_set(splits, tmp_path):
-    from emma.data import tensor_fingerprint
+    from emma.splits import tensor_fingerprint
     from emma.study import fit_energies
 
     fitted = fit_energies(splits, [0], [SOUND, ORIGINAL], SETTINGS, dae=dict(epochs=1, d_hidden=4), cache_dir=tmp_path)

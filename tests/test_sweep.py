@@ -10,7 +10,8 @@ from emma.evaluation import score_on_test
 from emma.protocol import ORIGINAL, SOUND
 from emma.configs import TrainSettings, grid
 from emma.streams import corrupted_split, coupled_potentials
-from emma.sweep import SweepEngine, run_sweep
+from emma.launch import run_sweep
+from emma.sweep import SweepEngine
 from emma.training import BestState, f1_by_subset, select_threshold
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
@@ -190,7 +191,8 @@ def test_worker_processes_train_the_independent_families_to_the_same_models(spli
 
 def test_a_sweep_cut_into_parts_gives_the_models_of_one_engine(splits, energies, tmp_path):
     """run_sweep(workers=2) trains two halves in two processes; the merged sweep is the one engine's, up to float rounding."""
-    from emma.sweep import SMALL_SWEEP, run_sweep
+    from emma.launch import run_sweep
+    from emma.sweep import SMALL_SWEEP
 
     configs = grid([1e-2, 1.0], [0.0, 1e-2], [0.0, 1e-1], list(range(SMALL_SWEEP // 8)))
     base = init_parameters("base", configs["seed"].tolist())

@@ -6,7 +6,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from ..attention import EMMA
+from ..module import EMMA
 from ..autoencoder import DenoisingAutoencoder
 
 

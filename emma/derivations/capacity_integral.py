@@ -14,7 +14,7 @@ import sympy as sp
 import torch
 from scipy import integrate as sci_integrate
 
-from ..attention import capacity, capacity_relu
+from ..regularizers import capacity, capacity_relu
 from ._common import DTYPE, _row, _worst
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 import sympy as sp
 import torch
 
-from ..attention import PARAMETER_NAMES, attention_scores, energy_regularizer
+from ..attention import PARAMETER_NAMES, attention_scores
+from ..regularizers import energy_regularizer
 from ._common import DTYPE, _random_emma, _row, _widths, _worst, _xi, random_parameters
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import sympy as sp
 import torch
 
-from ..attention import PARAMETER_NAMES, attention_scores, energy_regularizer
+from ..attention import PARAMETER_NAMES, attention_scores
+from ..regularizers import energy_regularizer
 from ._common import DTYPE, _row, _worst, _xi
 
 
