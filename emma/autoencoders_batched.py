@@ -4,7 +4,7 @@ The autoencoders of the book are tiny (4 → 12 → 4): training one of them for
 thousand Adam steps costs per-step Python and PyTorch overhead, not arithmetic. Here K
 of them share every step: their parameters are stacked along a leading model axis,
 W (K, hidden, input), the layers are batched matrix products (``torch.baddbmm``) and one
-:class:`emma.training.BatchedAdam` updates them all.
+:class:`emma.optim.BatchedAdam` updates them all.
 
 Each model keeps everything :func:`emma.autoencoder.train_autoencoder` would give it
 alone: its own initial weights (the modules passed in), its own training and validation
@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch
 from .runtime import progress_disabled, single_cpu_thread
-from .training import BatchedAdam
+from .optim import BatchedAdam
 
 
 def _per_model(value, k: int, name: str) -> list:

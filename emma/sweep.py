@@ -3,7 +3,7 @@
 Each of the K models has its own hyperparameters (ρ, λ_c, λ_e), seed, **protocol**
 (:class:`emma.protocol.Protocol`), data order, noise draw, early-stopping state and
 threshold, yet all K take every optimiser step together: the parameters are stacked on
-a leading model axis (:mod:`emma.models`), one :class:`emma.training.BatchedAdam`
+a leading model axis (:mod:`emma.models`), one :class:`emma.optim.BatchedAdam`
 updates them all, and each evaluation pass is one batched computation. So the book's
 protocol and the original code's, and every step between them, train side by side.
 
@@ -40,7 +40,8 @@ from .models import CORRUPTED_TRAINING, check_family, init_parameters
 from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device
 from .streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
-from .training import BatchedAdam, BestState, bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
+from .optim import BatchedAdam, BestState
+from .training import bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 4

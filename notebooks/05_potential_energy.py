@@ -61,7 +61,8 @@ from emma.claims import claims_table, per_mode, verdict_from_flags
 from emma.data import MODE_NAMES, MODE_SLICES, fetch_htru2
 from emma.noise import add_noise, sigma_to_nsr_db
 from emma.splits import make_splits
-from emma.energy import batch_coupled_potential, fit_mode_autoencoders_many, potential_vs_noise, unseen_class_auroc
+from emma.energy import fit_mode_autoencoders_many
+from emma.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
 from emma.plots import learning_curves
 from emma.runtime import resolve_device

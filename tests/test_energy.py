@@ -11,13 +11,8 @@ import torch
 import emma.energy as energy_module
 from emma.data import read_htru2
 from emma.splits import make_splits
-from emma.energy import (
-    batch_coupled_potential,
-    fit_mode_autoencoders,
-    fit_mode_autoencoders_many,
-    potential_vs_noise,
-    unseen_class_auroc,
-)
+from emma.energy import fit_mode_autoencoders, fit_mode_autoencoders_many
+from emma.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
 
 DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 

@@ -8,14 +8,15 @@ from emma.module import EMMA
 
 from emma.regularizers import energy_regularizer
 from emma.data import MODE_SLICES
-from emma.energy import batch_coupled_potential
+from emma.potentials import batch_coupled_potential
 from emma.evaluation import model_outputs, score_on_test
 from emma.models import init_parameters
 from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
 from emma.configs import TrainSettings
 from emma.streams import code_batches, corrupted_split, coupled_potentials, coupled_psi_min, in_place_splits
 from emma.sweep import SweepEngine
-from emma.training import BatchedAdam, omega_as_coded, omega_per_sample
+from emma.optim import BatchedAdam
+from emma.training import omega_as_coded, omega_per_sample
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 

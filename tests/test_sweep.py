@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.energy import ModeEnergies, batch_coupled_potential
+from emma.energy import ModeEnergies
+from emma.potentials import batch_coupled_potential
 from emma.models import init_parameters
 from emma.evaluation import score_on_test
 from emma.protocol import ORIGINAL, SOUND
@@ -12,7 +13,8 @@ from emma.configs import TrainSettings, grid
 from emma.streams import corrupted_split, coupled_potentials
 from emma.launch import run_sweep
 from emma.sweep import SweepEngine
-from emma.training import BestState, f1_by_subset, select_threshold
+from emma.optim import BestState
+from emma.training import f1_by_subset, select_threshold
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 
