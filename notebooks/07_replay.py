@@ -125,8 +125,8 @@ splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
 dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, device=device, cache_dir=cache_dir,
-                                   workers=workers)
+training_args = dict(device=device, cache_dir=cache_dir, workers=workers)
+energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, **training_args)
 thesis = thesis_results(lambda_reading)
 
 # %% [markdown]
@@ -251,8 +251,8 @@ if not configs.apply(lambda r: all(np.isclose(r[k], rank1[k]) for k in rank1), a
     print("the thesis's rank-1 configuration is not in this grid; the replay's own rank 1 stands in for it")
 selected = {"test": selected_config(original_grid, "test"), "validation": selected_config(sound_grid, "validation")}
 steps = decomposition_steps(order=switch_order)
-second_stage = run_study(splits, decomposition_plan(steps, seeds, rank1, selected), settings, energies=energies, base=study["base"], device=device, cache_dir=cache_dir,
-                          workers=workers)
+second_plan = decomposition_plan(steps, seeds, rank1, selected)
+second_stage = run_study(splits, second_plan, settings, energies=energies, base=study["base"], **training_args)
 decomposition = decompose({**study, "with": second_stage["with"]}, steps, rank1, selected)
 save_table(decomposition, "protocol_decomposition", output_dir)
 decomposition[decomposition["step"] == "single"].round(4)

@@ -91,7 +91,7 @@ class Visit:
     images: list[dict]
     links: list[str]  # every link's absolute URL
     ids: set[str]
-    overflowing: list[str]  # the start of each code block whose lines overflow its box
+    overflowing: list[str]  # the start of each code block or printed output whose lines overflow its box
 
 
 COLLECT = """async () => {
@@ -118,7 +118,7 @@ COLLECT = """async () => {
             {src: image.getAttribute("src"), complete: image.complete, width: image.naturalWidth})),
         links: Array.from(document.querySelectorAll("a[href]")).map((link) => link.href),
         ids: Array.from(document.querySelectorAll("[id]")).map((element) => element.id),
-        overflowing: Array.from(document.querySelectorAll("div.cell_input pre"))
+        overflowing: Array.from(document.querySelectorAll("div.cell_input pre, div.cell_output div.output pre"))
             .filter((block) => block.scrollWidth > block.clientWidth + 1)
             .map((block) => block.textContent.slice(0, 60)),
     };
@@ -194,7 +194,7 @@ def test_every_image_has_loaded(visit, page):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_no_code_line_overflows_its_box(visit, page):
-    assert not visit(page).overflowing, f"code blocks wider than their box: {visit(page).overflowing}"
+    assert not visit(page).overflowing, f"code blocks or outputs wider than their box: {visit(page).overflowing}"
 
 
 @pytest.mark.parametrize("page", PAGES)
