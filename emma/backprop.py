@@ -2,15 +2,17 @@
 
 The sweep engine (:mod:`emma.sweep`) takes tens of thousands of Adam steps per sweep,
 each on K models of a few dozen parameters and a mini-batch of 32. At that size a
-step's time is the number of tensor operations, not arithmetic, and autograd records
-and replays about three operations for each one of the forward pass. Here the
-backward pass of the six families (:mod:`emma.models`) is written out: the perceptron
-layer by layer, the fusion of ``alternative``, and EMMA's closed form for two modes
-(:func:`emma.models._emma_batched`), with the loss of eq. 5.12. The forward values are
-computed by the same formulas as :func:`emma.models.forward`, so the loss is the same
-number; ``tests/test_backprop.py`` checks every gradient against autograd in float64,
-for every family and every protocol choice that enters the loss (batch-coupled
-potentials, Ω as written or as coded, a class weight).
+step's time is the number and the memory layout of its tensor operations, not its
+arithmetic. Here the backward pass of the six families (:mod:`emma.models`) is written
+out: the perceptron layer by layer, the fusion of ``alternative``, and EMMA's closed form
+for two modes (:func:`emma.models._emma_batched`), with the loss of eq. 5.12. Everything
+is computed *batch-last*, (K, features, B): a per-model parameter then broadcasts along
+a contiguous batch, several times cheaper on the CPU than along a last axis of 2 modes.
+The forward pass uses the formulas of :func:`emma.models.forward` (equal to float
+rounding: the last layer, of one output, is a weighted sum rather than a batched
+product). ``tests/test_backprop.py`` checks the loss and every gradient against autograd
+in float64, for every family and every protocol choice that enters the loss
+(batch-coupled potentials, Ω as written or as coded, a class weight).
 
 The derivatives, per model, sample n and mode i (j the other mode), with
 s_i = b_i + w_i c_i, t_i = s_i^γ_i s_j^(1−γ_i), E_i = s_i + w_ij t_i,
@@ -20,7 +22,7 @@ g = ρ (E_1 − E_0), log α_0 = log σ(g), log α_1 = log σ(−g), u_i = g_a �
 * ∂β_i/∂u_i = (1 − β_i²) [u_i > 0];  ∂u_i/∂g_a = α_i, ∂u_i/∂b_a = −1, ∂u_i/∂α_i = g_a;
 * ∂ log α_0/∂g = α_1, ∂ log α_1/∂g = −α_0;  ∂g/∂E_1 = ρ = −∂g/∂E_0;
 * ∂E_i/∂w_ij = t_i, ∂E_i/∂γ_i = w_ij t_i (log s_i − log s_j),
-  ∂E_i/∂ log s_i = 1·s_i + w_ij t_i γ_i, ∂E_i/∂ log s_j = w_ij t_i (1 − γ_i);
+  ∂E_i/∂ log s_i = s_i + w_ij t_i γ_i, ∂E_i/∂ log s_j = w_ij t_i (1 − γ_i);
 * ∂s_i/∂b_i = 1, ∂s_i/∂w_i = c_i (the corrected potential, data only: the autoencoders are frozen).
 """
 from __future__ import annotations
