@@ -185,16 +185,22 @@ def _is_setup(source: str) -> bool:
     return bool(lines) and lines[0].startswith(("import ", "from "))
 
 
-def fold_boilerplate(notebook):
-    """Tag the cells a reader should meet folded: the parameters cell and the setup cells (``hide-input``).
+def _draws_figure(source: str) -> bool:
+    """A cell that draws and saves a figure: its plotting code is boilerplate, its figure is not."""
+    return "save_figure(" in source
 
-    Their code stays one click away on the page and their outputs stay visible.
+
+def fold_boilerplate(notebook):
+    """Tag the cells a reader should meet folded (``hide-input``): the parameters cell, the setup
+    cells and the cells that draw a figure.
+
+    Their code stays one click away on the page and their outputs (the figures) stay visible.
     """
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         tags = set(cell.metadata.get("tags", []))
-        if "parameters" in tags or _is_setup(cell.source):
+        if "parameters" in tags or _is_setup(cell.source) or _draws_figure(cell.source):
             cell.metadata["tags"] = sorted(tags | {"hide-input"})
     return notebook
 

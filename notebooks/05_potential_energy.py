@@ -57,16 +57,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.claims import claims_table, per_mode, verdict_from_flags
 from emma.data import MODE_NAMES, MODE_SLICES, fetch_htru2
 from emma.noise import add_noise, sigma_to_nsr_db
 from emma.splits import make_splits
 from emma.energy import fit_mode_autoencoders_many
+from emma.potentials import potential_claims
 from emma.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
 from emma.plots import learning_curves
 from emma.runtime import resolve_device
-from emma.thesis import NOISE_SWEEP_SIGMA
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -492,91 +491,16 @@ coupling.round(2)
 # a clear separation, and a missing mode counts as flagged when its Ψ is above the
 # `missing_percentile`-th percentile of clean test samples. *Reproduced* means the claim
 # holds in every case tested, *partly reproduced* in some, *not reproduced* in none
-# (`emma.claims.verdict_from_flags`). The prose of this chapter describes the full
-# profile; the quick profile trains for a few epochs only, and its numbers and verdicts
-# differ.
+# (`emma.claims.verdict_from_flags`, applied by `emma.potentials.potential_claims`). The
+# prose of this chapter describes the full profile; the quick profile trains for a few
+# epochs only, and its numbers and verdicts differ.
 
 
 # %%
-claims = []
-
-# 1. Ψ rises with noise: increasing at every step of the sweep, for every mode and seed.
-monotone = runs.sort_values("sigma").groupby(["mode", "seed"])["psi_mean"].apply(lambda s: bool(np.all(np.diff(s) > 0)))
-at_max = potential_table[np.isclose(potential_table["sigma"], sigmas.max())].assign(
-    quadratic_rise=lambda t: t["quadratic_mean"].to_numpy()
-    - potential_table.loc[potential_table["sigma"] == 0, "quadratic_mean"].to_numpy()
-)
-claims.append(
-    {
-        "claim": "Ψ of a mode rises as noise on it grows",
-        "thesis_evidence": f"eq. 4.4 (Ψ ∝ −log p); the thesis's noise sweep (σ {NOISE_SWEEP_SIGMA[0]:g} to {NOISE_SWEEP_SIGMA[1]:g})",
-        "our_evidence": f"rise of mean Ψ from σ=0 to σ={sigmas.max():g}: {per_mode(at_max, 'psi_rise', '{:+.2f}')} "
-        f"(the ½‖x − b_r‖² term alone: {per_mode(at_max, 'quadratic_rise', '{:+.2f}')}); "
-        f"rising at every step in {int(monotone.sum())} of {len(monotone)} (mode, seed) runs",
-        "verdict": verdict_from_flags(monotone),
-    }
-)
-
-# 2. Ψ flags a noisy mode: AUROC noisy vs clean at the classifiers' training noise (and at sigma_max).
-at_train = potential_table[np.isclose(potential_table["sigma"], training_sigma)]
-flags_train = at_train["psi_auroc"] >= good_auroc
-flags_max = at_max["psi_auroc"] >= good_auroc
-claims.append(
-    {
-        "claim": "Ψ tells a noisy mode from a clean one",
-        "thesis_evidence": "EMMA's premise: Ψ_i is the failure intensity of mode i (ch. 5, slides)",
-        "our_evidence": f"AUROC noisy vs clean at σ={training_sigma}: {per_mode(at_train, 'psi_auroc')}; "
-        f"at σ={sigmas.max():g}: {per_mode(at_max, 'psi_auroc')}",
-        "verdict": verdict_from_flags(flags_train, partly_flags=flags_max),
-    }
-)
-
-# 3. Out of distribution: pulsar-only autoencoders give non-pulsars a higher Ψ, at every training length.
-pulsar_only = ood_table[ood_table["trained_on"] == "pulsars only"]
-claims.append(
-    {
-        "claim": "autoencoders trained on pulsars give non-pulsars a higher Ψ",
-        "thesis_evidence": "the thesis's out-of-distribution figure; code: 'higher energy on the unseen class'",
-        "our_evidence": "; ".join(
-            f"{n} epochs: {per_mode(pulsar_only[pulsar_only['epochs'] == n], 'psi_auroc')}" for n in ood_epochs
-        ),
-        "verdict": verdict_from_flags(pulsar_only["psi_auroc"] >= good_auroc),
-    }
-)
-
-# 4. Ψ is a better score than the reconstruction error, case by case.
-cases = pd.concat(
-    [
-        ood_table[["psi_auroc", "recon_auroc"]],
-        at_train[["psi_auroc", "recon_auroc"]],
-        at_max[["psi_auroc", "recon_auroc"]],
-    ]
-)
-claims.append(
-    {
-        "claim": "Ψ is a better failure measure than the reconstruction error",
-        "thesis_evidence": "ch. 4: the reconstruction error 'can lead to false positives'; Ψ 'more theoretically grounded'",
-        "our_evidence": f"Ψ has the higher AUROC in {int((cases['psi_auroc'] > cases['recon_auroc']).sum())} "
-        f"of {len(cases)} cases (out-of-distribution and noise tables)",
-        "verdict": verdict_from_flags(cases["psi_auroc"] > cases["recon_auroc"]),
-    }
-)
-
-# 5. A missing mode (zeros) reads as failing for the autoencoders EMMA uses.
-main = missing_table[missing_table["trained_on"] == "all training rows"]
-claims.append(
-    {
-        "claim": "a missing mode (zeros) gets a high Ψ",
-        "thesis_evidence": "the thesis's code, experiment 2.1 (missing-mode figures); needed for EMMA to damp it",
-        "our_evidence": f"percentile of Ψ(0) among clean test Ψ: {per_mode(main, 'percentile_of_missing', '{:.1f}')}; "
-        f"Ψ(0) − median clean Ψ: {per_mode(main, 'missing_minus_median', '{:+.3f}')}, against a mean rise of "
-        f"{per_mode(at_train, 'psi_rise', '{:+.3f}')} under noise σ={training_sigma}",
-        "verdict": verdict_from_flags(main["percentile_of_missing"] >= missing_percentile),
-    }
-)
-potential_claims = claims_table(claims)
-save_table(potential_claims, "potential_claims", output_dir)
-potential_claims.style.hide(axis="index")
+claims = potential_claims(runs, potential_table, ood_table, missing_table, training_sigma=training_sigma, good_auroc=good_auroc,
+                          missing_percentile=missing_percentile)
+save_table(claims, "potential_claims", output_dir)
+claims.style.hide(axis="index")
 
 # %% [markdown]
 # ## What this means for EMMA
@@ -601,4 +525,4 @@ potential_claims.style.hide(axis="index")
 # %%
 from IPython.display import Markdown
 
-Markdown("\n".join(f"- *{row.claim}*: **{row.verdict}** ({row.our_evidence})." for row in potential_claims.itertuples()))
+Markdown("\n".join(f"- *{row.claim}*: **{row.verdict}** ({row.our_evidence})." for row in claims.itertuples()))

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -225,3 +226,33 @@ def test_shared_settings_apply_to_every_run_and_a_run_overrides_them(splits, pul
 def test_bad_runs_are_rejected_with_the_argument_named(splits, runs, error, message):
     with pytest.raises(error, match=message):
         fit_mode_autoencoders_many(runs, splits=splits, **SHARED)
+
+
+def _claim_tables(rising=True, auroc=0.9, missing=99.0):
+    """Hand-made tables for emma.potentials.potential_claims: two modes, σ ∈ {0, 0.5, 1}, two seeds."""
+    sigmas = [0.0, 0.5, 1.0]
+    runs = pd.DataFrame([{"mode": m, "seed": s, "sigma": x, "psi_mean": (x if rising else -x) + s}
+                         for m in ("IP", "DM") for s in (0, 1) for x in sigmas])
+    noise = pd.DataFrame([{"mode": m, "sigma": x, "psi_rise": x, "quadratic_mean": 1 + x, "psi_auroc": auroc if x else 0.5,
+                           "recon_auroc": 0.6} for x in sigmas for m in ("IP", "DM")])
+    ood = pd.DataFrame([{"trained_on": "pulsars only", "epochs": e, "mode": m, "psi_auroc": auroc, "recon_auroc": 0.6}
+                        for e in (10, 100) for m in ("IP", "DM")])
+    missing = pd.DataFrame([{"trained_on": "all training rows", "mode": m, "percentile_of_missing": missing, "missing_minus_median": 1.0}
+                            for m in ("IP", "DM")])
+    return runs, noise, ood, missing
+
+
+def test_potential_claims_follow_their_rules():
+    from emma.potentials import potential_claims
+
+    rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
+    good = potential_claims(*_claim_tables(), **rules)
+    assert list(good["verdict"]) == ["reproduced"] * 5
+    bad = potential_claims(*_claim_tables(rising=False, auroc=0.55, missing=50.0), **rules)
+    assert list(bad["verdict"]) == ["not reproduced"] * 5  # falling Ψ, weak AUROCs, below the reconstruction error, missing unflagged
+    assert "10 epochs" in good["our_evidence"].iloc[2] and "100 epochs" in good["our_evidence"].iloc[2]
+    runs, noise, ood, missing = _claim_tables()
+    with pytest.raises(ValueError, match="ood_table"):
+        potential_claims(runs, noise, ood.drop(columns="epochs"), missing, **rules)
+    with pytest.raises(ValueError, match="training_sigma"):
+        potential_claims(runs, noise, ood, missing, **{**rules, "training_sigma": 0.3})

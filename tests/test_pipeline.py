@@ -362,7 +362,7 @@ def test_readme_papermill_recipe_reexecutes_a_chapter_with_changed_parameters(tm
     assert "seeds = [3]" in injected[0].source
 
 
-def test_the_parameters_and_setup_cells_are_folded_and_prose_is_not():
+def test_the_parameters_setup_and_figure_cells_are_folded_and_prose_is_not():
     import jupytext
 
     notebook = book.fold_boilerplate(jupytext.read(book.chapters()[0].source))
@@ -371,6 +371,10 @@ def test_the_parameters_and_setup_cells_are_folded_and_prose_is_not():
     assert all(c.cell_type == "code" for c in folded)
     assert any(c.source.startswith(("import", "from")) for c in folded[1:])
     assert not book._is_setup("fig, ax = plt.subplots()\nimport os")
+    drawing = [c for c in notebook.cells if c.cell_type == "code" and "save_figure(" in c.source]
+    assert drawing and all("hide-input" in c.metadata.get("tags", []) for c in drawing)
+    computing = [c for c in notebook.cells if c.cell_type == "code" and "save_table(" in c.source and "save_figure(" not in c.source]
+    assert computing and not any("hide-input" in c.metadata.get("tags", []) for c in computing), "a table's cell stays open"
 
 
 def test_profiles_are_parameter_files_that_name_real_chapters_and_parameters():
