@@ -475,5 +475,5 @@ claims
 # * Every mechanism of the literature reviewed here spreads its weights by content or by a
 #   learned query; EMMA is the one that weighs whole modes by the quality of their input, which
 #   makes it exogenous in the thesis's sense. The draft's claim that earlier multi-modal
-#   mechanisms attend only to parts of a mode is contradicted by the fusion of
-#   {cite:t}`shon2018`, which the thesis itself uses as its baseline.
+#   mechanisms attend only to parts of a mode holds only in part (the claims table): the fusion of
+#   {cite:t}`shon2018`, which the thesis itself uses as its baseline, weighs modes as wholes.

@@ -342,9 +342,9 @@ claims
 #   on the quadratic term and on $\mathbf{b}_r$ (see the check table).
 # - The reconstruction field of a tied autoencoder is a gradient field; an untied one's is not.
 # - At the centre of the circle the reconstruction error is small while the potential energy is
-#   not: the table `energy_circle_centre` gives the percentiles over seeds. Over the whole square,
-#   however, the two estimators separate on- from off-manifold points comparably well
-#   (`energy_estimator_separation`): the potential energy's advantage is the centre, not the
-#   whole plane.
+#   not: the table `energy_circle_centre` gives the percentiles over seeds. Over the whole square
+#   the table `energy_estimator_separation` compares how well each estimator separates on- from
+#   off-manifold points, manifold by manifold: the potential energy's distinct advantage is the
+#   centre, not the whole plane.
 # - $\Psi$ is defined only up to a constant, so its values can be negative; chapter 5 shifts it by
 #   the training-set minimum before use.

@@ -175,8 +175,9 @@ for _, row in best.iterrows():
     print(f"most separating feature of {row['mode']}: {row.feature} (AUROC {row.separation_auroc:.3f})")
 
 # %% [markdown]
-# Both modes carry information about the class, and the IP features separate it
-# better one by one than the DM features: pulsars have a narrower, more peaked profile
+# Both modes carry information about the class, and three of the four IP features separate
+# it better one by one than any DM feature (the table; the IP standard deviation is the
+# exception): pulsars have a narrower, more peaked profile
 # (lower mean and standard deviation, higher excess kurtosis and skewness) and a
 # broader, less peaked DM-SNR curve. That asymmetry matters later: a classifier that
 # loses the IP mode loses more than one that loses the DM mode.

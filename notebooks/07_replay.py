@@ -14,8 +14,7 @@
 # # Explaining the thesis's numbers: the original protocol replayed
 #
 # Under the book's protocol (chapter "Experiment II"), most models of the robustness study
-# score below the thesis's table, on clean test samples most of all, even the base model
-# trained on clean data. The thesis's text cannot explain this: its code followed a protocol
+# score below the thesis's table, even the base model trained on clean data. The thesis's text cannot explain this: its code followed a protocol
 # the text never describes. Reading and running that code
 # (github.com/awerenne/energy-based-multimodal-attention, `code/experiment-3/main.py` and
 # `code/data/data.py`) shows at least nine differences, each a field of
@@ -156,7 +155,7 @@ display(Markdown(
 # ### The ranking
 #
 # The thesis ranked its 125 models by F1 on the whole noisy test set, scored in one call
-# (notes item 8; under the batch-coupled potential, one call couples all 2,953 samples).
+# (notes item 8; under the batch-coupled potential, one call couples every test sample).
 # The replay's own top 10 by that rule, mean over seeds, beside the thesis's top 10, and
 # where the replay ranks each of the thesis's configurations.
 

@@ -330,7 +330,7 @@ glue("unified_min_gain", float(composition["difference"].min()), display=False)
 # same few epochs; they differ only in the parts switched on. The threshold is the thesis's
 # ROC-corner rule on the validation set; the score is F1 on the test set. This is a small, fast
 # comparison (few epochs, no early stopping), not a replay of the thesis's training protocol,
-# so its F1 values sit below those of the chapter "Experiment II".
+# so its F1 values are to be compared within this table, not with the chapter "Experiment II".
 
 # %%
 ranked = unified_ablation.sort_values(["acc_corrupted_mean", "acc_clean_mean"])

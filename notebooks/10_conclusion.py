@@ -143,8 +143,8 @@ _ = save_figure(fig, "integrability_by_depth", output_dir)
 # {glue:text}`conclusion_asym_shallow:.1e` of its size); with two it is not (on average
 # {glue:text}`conclusion_asym_deep:.3f` of its size, at least {glue:text}`conclusion_asym_deep_min:.3f`
 # on any seed). A deeper, convolutional or recurrent autoencoder therefore needs another measure of
-# outlyingness than eq. 4.7; the reconstruction error, which the chapter on HTRU2 finds at least as
-# good, needs no integrability at all.
+# outlyingness than eq. 4.7; the reconstruction error, which the chapter on HTRU2 compares with Ψ
+# case by case, needs no integrability at all.
 
 # %% [markdown]
 # ## What the book confirms of the thesis

@@ -256,3 +256,21 @@ def test_potential_claims_follow_their_rules():
         potential_claims(runs, noise, ood.drop(columns="epochs"), missing, **rules)
     with pytest.raises(ValueError, match="training_sigma"):
         potential_claims(runs, noise, ood, missing, **{**rules, "training_sigma": 0.3})
+
+
+def test_the_failure_signal_summary_says_what_the_tables_show():
+    from emma.potentials import failure_signal_summary
+
+    rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
+    _, noise, ood, missing = _claim_tables()
+    text = failure_signal_summary(noise, ood, missing, **rules)
+    assert "AUROC of IP 0.900, DM 0.900" in text
+    assert "higher AUROC in 0 of the 4 noise tests" in text
+    assert "at every training length tested" in text and "in IP, DM" in text
+    ood.loc[ood["epochs"] == 100, "psi_auroc"] = 0.3
+    noise["recon_auroc"] = 0.95
+    missing.loc[missing["mode"] == "IP", "percentile_of_missing"] = 50.0
+    text = failure_signal_summary(noise, ood, missing, **rules)
+    assert "higher AUROC in 4 of the 4 noise tests" in text
+    assert "only after 10 epochs of training, not after 100" in text
+    assert "in DM:" in text
