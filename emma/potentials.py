@@ -245,6 +245,12 @@ def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: p
     return claims_table(claims)
 
 
+def _either(values) -> str:
+    """``[30]`` -> "30", ``[30, 100]`` -> "30 or 100", ``[1, 2, 3]`` -> "1, 2 or 3"."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def failure_signal_summary(noise_table: pd.DataFrame, ood_table: pd.DataFrame, missing_table: pd.DataFrame, *, training_sigma: float,
                            good_auroc: float, missing_percentile: float) -> str:
     """One paragraph, written from the numbers, on how well Ψ measures a failing mode (tables as :func:`potential_claims`)."""
@@ -257,8 +263,7 @@ def failure_signal_summary(noise_table: pd.DataFrame, ood_table: pd.DataFrame, m
     flagged = [m for m, p in zip(missing["mode"], missing["percentile_of_missing"]) if p >= missing_percentile]
     unseen = ("at every training length tested" if clear.all() else
               "at no training length tested" if not clear.any() else
-              f"only after {', '.join(str(e) for e in clear.index[clear])} epochs of training, not after "
-              f"{', '.join(str(e) for e in clear.index[~clear])}")
+              f"only after {_either(clear.index[clear])} epochs of training, not after {_either(clear.index[~clear])}")
     return (f"At the classifiers' training noise (σ = {training_sigma:g}) Ψ separates a noisy mode from a clean one with an AUROC of "
             f"{per_mode(at_train, 'psi_auroc')}. The reconstruction error, which the thesis sets aside, has the higher AUROC in "
             f"{recon_wins} of the {len(noisy)} noise tests (every mode and σ > 0). Ψ separates an unseen class clearly (AUROC ≥ "
