@@ -114,7 +114,7 @@ from emma.thesis import (
     TEMPERATURE_LAMBDA_E,
     thesis_results,
 )
-from emma.verdicts import both_protocols, robustness_claims, robustness_evidence
+from emma.verdicts import both_protocols, robustness_claims, robustness_evidence, robustness_summary
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -612,38 +612,9 @@ robustness_claims_table[["claim", "thesis_evidence", "our_evidence_sound", "verd
 # thesis describes, and whether the original code's protocol changes the answer.
 
 # %%
-def sentence(row):
-    return (f"- {row['claim']}: **{row['verdict_sound']}** under the book's protocol ({row['our_evidence_sound']}; "
-            f"thesis: {row['thesis_evidence']}); **{row['verdict_original']}** under the original code's.")
-
-
-beats = robustness_claims_table.iloc[:2]["verdict_sound"].eq("reproduced").all()
-lines = [sentence(r) for _, r in robustness_claims_table.iterrows()]
-lines.append("- Overall, under the book's protocol EMMA " + ("beats" if beats else "does **not** clearly beat")
-             + f" data augmentation at the training noise on this data over {len(seeds)} seed(s).")
-rank = int(best["rank_test"])
-first_row = robustness_f1.loc[robustness_f1["model"] == "with (thesis top 10, rank 1)", "rank_validation"]
-first_rank = f"{int(first_row.iloc[0])}" if first_row.notna().all() else "n/a (not in this grid)"
-lines.append(
-    f"- The configuration chosen on the validation set (ρ = {best_config['rho']:g}, λ_c = {best_config['lambda_c']:g}, "
-    f"λ_e = {best_config['lambda_e']:g}) ranks {rank} of {len(grid_summary)} by the thesis's test-set procedure; "
-    f"the thesis's own first row ranks {first_rank} on our validation set."
-)
-gap = baselines.set_index("model")
-lines.append(
-    "- Our baselines against the thesis's, clean test F1: "
-    + ", ".join(f"{m} {gap.loc[m, 'f1_clean_mean']:.3f} vs {gap.loc[m, 'thesis_f1_clean']:.3f}" for m in gap.index)
-    + ". The chapter \"Explaining the thesis's numbers\" replays the original code's protocol and decomposes this gap."
-)
-fixed = threshold_rule[threshold_rule["threshold_rule"] != "ROC corner (thesis)"].set_index("model")
-lines.append(
-    f"- At a fixed threshold of {fixed_threshold:g} instead of the ROC-corner rule, noisy-sample F1 (IP / DM): "
-    f"with {fixed.loc['with (selected)', 'f1_ip_noisy_mean']:.3f} / {fixed.loc['with (selected)', 'f1_dm_noisy_mean']:.3f}, "
-    f"without {fixed.loc['without', 'f1_ip_noisy_mean']:.3f} / {fixed.loc['without', 'f1_dm_noisy_mean']:.3f}, "
-    f"base {fixed.loc['base', 'f1_ip_noisy_mean']:.3f} / {fixed.loc['base', 'f1_dm_noisy_mean']:.3f}: "
-    "how much of EMMA's margin survives a change of the decision rule."
-)
-display(Markdown("\n".join(lines)))
+selected = {**best_config, "rank_test": best["rank_test"]}
+display(Markdown(robustness_summary(robustness_claims_table, robustness_f1, baselines, threshold_rule, selected=selected,
+                                    grid_size=len(grid_summary), fixed_threshold=fixed_threshold, n_seeds=len(seeds))))
 
 # %%
 print(f"chapter run time: {time.perf_counter() - chapter_start:.0f} s (training time of the sweeps, cached or not: {timing['training_seconds'].sum():.0f} s)")

@@ -213,3 +213,36 @@ def test_paired_inputs_must_match_and_alpha_must_be_a_level():
         paired_test([], [])
     with pytest.raises(ValueError, match="alpha must be"):
         paired_test([0.2, 0.3], [0.1, 0.2], alpha=1.5)
+
+
+def _summary_tables(first_verdicts=("reproduced", "reproduced"), thesis_rank1_rank=3.0):
+    claims = pd.DataFrame({"claim": ["with beats without on IP", "with beats without on DM", "levels off"],
+                           "verdict_sound": [*first_verdicts, "not reproduced"], "verdict_original": ["partly reproduced"] * 3,
+                           "our_evidence_sound": ["p = 0.01", "p = 0.02", "slope 0.1"], "thesis_evidence": ["table 5.2"] * 3})
+    f1 = pd.DataFrame({"model": ["base", "with (thesis top 10, rank 1)"], "rank_validation": [np.nan, thesis_rank1_rank]})
+    baselines = pd.DataFrame({"model": ["base", "without"], "f1_clean_mean": [0.8, 0.79], "thesis_f1_clean": [0.883, 0.867]})
+    rule = pd.DataFrame({"model": ["with (selected)", "without", "base"] * 2,
+                         "threshold_rule": ["ROC corner (thesis)"] * 3 + ["fixed 0.5"] * 3,
+                         "f1_ip_noisy_mean": [0.7, 0.6, 0.5, 0.71, 0.62, 0.52], "f1_dm_noisy_mean": [0.8, 0.7, 0.6, 0.81, 0.72, 0.62]})
+    return claims, f1, baselines, rule
+
+
+def test_the_robustness_summary_is_written_from_its_tables():
+    from emma.verdicts import robustness_summary
+
+    selected = {"rho": 1e-4, "lambda_c": 1e-2, "lambda_e": 1e-3, "rank_test": 7}
+    text = robustness_summary(*_summary_tables(), selected=selected, grid_size=125, fixed_threshold=0.5, n_seeds=5)
+    lines = text.splitlines()
+    assert len(lines) == 3 + 4
+    assert lines[0].startswith("- with beats without on IP: **reproduced** under the book's protocol (p = 0.01; thesis: table 5.2)")
+    assert "EMMA beats data augmentation" in lines[3] and "over 5 seed(s)" in lines[3]
+    assert "ranks 7 of 125" in lines[4] and "first row ranks 3 on our validation set" in lines[4]
+    assert "base 0.800 vs 0.883, without 0.790 vs 0.867" in lines[5]
+    assert "with 0.710 / 0.810, without 0.620 / 0.720, base 0.520 / 0.620" in lines[6]  # the fixed rule's rows, not the corner's
+    text = robustness_summary(*_summary_tables(("reproduced", "partly reproduced"), np.nan), selected=selected, grid_size=125,
+                              fixed_threshold=0.5, n_seeds=5)
+    assert "does **not** clearly beat" in text and "n/a (not in this grid)" in text
+    claims, f1, baselines, rule = _summary_tables()
+    with pytest.raises(ValueError, match="threshold_rule"):
+        robustness_summary(claims, f1, baselines, rule.drop(columns="threshold_rule"), selected=selected, grid_size=125,
+                           fixed_threshold=0.5, n_seeds=5)
