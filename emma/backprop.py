@@ -1,18 +1,15 @@
-"""The training loss of K stacked models and its gradients, written out by hand.
+"""The gradients of K stacked models' training loss, written out by hand.
 
 The sweep engine (:mod:`emma.sweep`) takes tens of thousands of Adam steps per sweep,
 each on K models of a few dozen parameters and a mini-batch of 32. At that size a
 step's time is the number and the memory layout of its tensor operations, not its
-arithmetic. Here the backward pass of the six families (:mod:`emma.models`) is written
-out: the perceptron layer by layer, the fusion of ``alternative``, and EMMA's closed form
-for two modes (:func:`emma.models._emma_batched`), with the loss of eq. 5.12. Everything
-is computed *batch-last*, (K, features, B): a per-model parameter then broadcasts along
-a contiguous batch, several times cheaper on the CPU than along a last axis of 2 modes.
-The forward pass uses the formulas of :func:`emma.models.forward` (equal to float
-rounding: the last layer, of one output, is a weighted sum rather than a batched
-product). ``tests/test_backprop.py`` checks the loss and every gradient against autograd
-in float64, for every family and every protocol choice that enters the loss
-(batch-coupled potentials, Ω as written or as coded, a class weight).
+arithmetic. The forward pass is :func:`emma.models.forward_columns` (batch-last, the
+layout :mod:`emma.models` computes in); here its backward pass is written out: the
+perceptron layer by layer, the fusion of ``alternative``, and EMMA's closed form for two
+modes (:func:`emma.models.emma_columns`), with the loss of eq. 5.12.
+``tests/test_backprop.py`` checks the loss and every gradient against autograd of
+:func:`emma.models.forward` in float64, for every family and every protocol choice that
+enters the loss (batch-coupled potentials, Ω as written or as coded, a class weight).
 
 The derivatives, per model, sample n and mode i (j the other mode), with
 s_i = b_i + w_i c_i, t_i = s_i^γ_i s_j^(1−γ_i), E_i = s_i + w_ij t_i,
@@ -32,26 +29,7 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from .attention import EULER
-from .models import LAYERS, MODE_WIDTH, N_MODES, check_family
-
-_OFF_DIAGONAL = slice(1, 3)  # entries (0, 1) and (1, 0) of a flattened 2 × 2 matrix
-
-
-def _mlp_forward(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int):
-    """Logits (K, B) of :func:`emma.models.mlp` on ``h`` (K, in, B), and each layer's input."""
-    inputs = []
-    for i in range(n_layers):
-        inputs.append(h)
-        weight, bias = params[f"w{i}"], params[f"b{i}"]  # (K, in, out), (K, 1, out)
-        if weight.shape[-1] == 1:  # one output: a weighted sum is cheaper than a batched product
-            h = (weight * h).sum(dim=1, keepdim=True) + bias
-        else:
-            h = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), h)  # (K, out, B)
-        if i < n_layers - 1:
-            h = F.relu(h)
-    return h.squeeze(1), inputs
-
+from .models import OFF_DIAGONAL, MODE_WIDTH, N_MODES, check_family, forward_columns
 
 def _mlp_backward(params, inputs, d_logits: torch.Tensor, grads: dict, input_grad: bool) -> torch.Tensor | None:
     """Gradients of the perceptron's weights into ``grads``; returns the gradient of its input, (K, in, B), or None."""
@@ -78,28 +56,6 @@ def _bce(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None)
     return loss, d / logits.shape[1]
 
 
-def _off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
-    """(K, 2, 2) -> (K, 2, 1): the entries (0, 1) and (1, 0), one per mode."""
-    return matrix.flatten(1)[:, _OFF_DIAGONAL].unsqueeze(-1)
-
-
-def _emma(params, potentials, psi_min, coldness):
-    """EMMA's forward pass for two modes (eq. 5.2–5.7, as :func:`emma.models._emma_batched`) on (K, 2, B)."""
-    corrected = torch.clamp_min(potentials - psi_min.unsqueeze(-1) + EULER, EULER)  # eq. 5.2
-    s = torch.addcmul(params["self_bias"].unsqueeze(-1), params["self_weight"].unsqueeze(-1), corrected)  # eq. 5.3
-    log_s = torch.log(s)
-    gamma = _off_diagonal(params["shared_gamma"])
-    t = torch.exp(torch.lerp(log_s.flip(1), log_s, gamma))  # s_i^γ s_j^(1−γ)
-    cross = _off_diagonal(params["shared_weight"]) * t  # eq. 5.4
-    logits = -coldness.view(-1, 1, 1) * (s + cross)  # eq. 5.5, times −ρ
-    gap = logits[:, :1] - logits[:, 1:]
-    log_alpha = F.logsigmoid(torch.cat([gap, -gap], dim=1))  # eq. 5.6
-    alpha = torch.exp(log_alpha)
-    beta = F.relu(torch.tanh(params["gain"].view(-1, 1, 1) * alpha - params["bias"].view(-1, 1, 1)))  # eq. 5.7
-    saved = {"corrected": corrected, "s": s, "log_s": log_s, "gamma": gamma, "t": t, "cross": cross, "alpha": alpha, "beta": beta}
-    return log_alpha, beta, saved
-
-
 def _emma_backward(params, saved, coldness, d_beta, d_log_alpha, grads: dict) -> None:
     """EMMA's parameter gradients from those of β and log α (each (K, 2, B)), into ``grads``."""
     alpha, beta, k = saved["alpha"], saved["beta"], d_beta.shape[0]
@@ -112,46 +68,12 @@ def _emma_backward(params, saved, coldness, d_beta, d_log_alpha, grads: dict) ->
     d_lerp = d_modal * saved["cross"]
     for name, value in (("shared_weight", d_modal * saved["t"]), ("shared_gamma", d_lerp * (saved["log_s"] - saved["log_s"].flip(1)))):
         grad = torch.zeros(k, 4, dtype=value.dtype, device=value.device)
-        grad[:, _OFF_DIAGONAL] = value.sum(dim=2)
+        grad[:, OFF_DIAGONAL] = value.sum(dim=2)
         grads[name] = grad.view(k, 2, 2)
     gamma = saved["gamma"]
     d_s = d_modal + (d_lerp * gamma + (d_lerp * (1 - gamma)).flip(1)) / saved["s"]  # through log s
     grads["self_bias"] = d_s.sum(dim=2)
     grads["self_weight"] = (d_s * saved["corrected"]).sum(dim=2)
-
-
-def _forward(family, params, x, potentials, psi_min, coldness):
-    """Logits (K, B), each layer's input and EMMA's saved values, on ``x`` (K, 8, B)."""
-    x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
-    saved = {}
-    if family in ("ip_only", "dm_only"):
-        h = x_ip if family == "ip_only" else x_dm
-    elif family == "alternative":
-        a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B): one weight per mode
-        h = torch.addcmul(a[:, :1] * x_ip, a[:, 1:], x_dm)
-    elif family == "with":
-        saved["log_alpha"], beta, emma = _emma(params, potentials, psi_min, coldness)
-        saved.update(emma)
-        h = (beta.unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2)  # β_i x_i
-    else:
-        h = x
-    logits, inputs = _mlp_forward(params, h, len(LAYERS[family]) - 1)
-    return logits, inputs, saved
-
-
-def forward_columns(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, potentials=None, psi_min=None, coldness=None):
-    """:func:`emma.models.forward` on batch-last inputs: logits (K, B) and, for ``with``, log α (K, 2, B).
-
-    ``x`` is (K, 8, B) and ``potentials`` (K, 2, B) (strided views are fine); the evaluation
-    passes of :mod:`emma.sweep` use it, in the layout the training step computes in.
-    """
-    check_family(family)
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] != N_MODES * MODE_WIDTH:
-        raise ValueError(f"x must be a tensor of shape (K, 8, B), got {getattr(x, 'shape', type(x))}")
-    if family == "with" and any(v is None for v in (potentials, psi_min, coldness)):
-        raise ValueError("family 'with' needs potentials (K, 2, B), psi_min (K, 2) and coldness (K,)")
-    logits, _, saved = _forward(family, params, x, potentials, psi_min, coldness)
-    return logits, saved.get("log_alpha")
 
 
 def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, *, pos_weight=None,
@@ -198,7 +120,7 @@ def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch
         omega_weights = None if omega_weights is None else omega_weights.transpose(1, 2)
     if family == "with" and any(v is None for v in (potentials, psi_min, coldness, lambda_c, lambda_e, omega_weights)):
         raise ValueError("family 'with' needs potentials, psi_min, coldness, lambda_c, lambda_e and omega_weights")
-    logits, inputs, saved = _forward(family, params, x, potentials, psi_min, coldness)
+    logits, inputs, saved = forward_columns(family, params, x, potentials, psi_min, coldness)
     grads: dict[str, torch.Tensor] = {}
     x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
     loss, d_logits = _bce(logits, y, pos_weight)

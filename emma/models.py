@@ -126,47 +126,107 @@ def mlp_names(family: str) -> list[str]:
     return [f"{kind}{i}" for i in range(n_layers) for kind in ("w", "b")]
 
 
-def mlp(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """K perceptrons with ReLU between layers; ``h`` (K, B, in) -> logits (K, B)."""
+def mlp_columns(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int):
+    """K perceptrons with ReLU between layers on batch-last inputs ``h`` (K, in, B): logits (K, B)
+    ((K, out, B) for several outputs) and each layer's input.
+
+    The layout every per-model computation here uses: a parameter of shape (K, out, 1) then
+    broadcasts along a contiguous batch (several times cheaper on the CPU than along a last
+    axis of a few features). A layer of one output is a weighted sum, cheaper than a
+    batched matrix product.
+    """
+    inputs = []
     for i in range(n_layers):
-        h = torch.baddbmm(params[f"b{i}"], h, params[f"w{i}"])  # (K, B, out_i)
+        inputs.append(h)
+        weight, bias = params[f"w{i}"], params[f"b{i}"]  # (K, in, out), (K, 1, out)
+        if weight.shape[-1] == 1:
+            h = (weight * h).sum(dim=1, keepdim=True) + bias
+        else:
+            h = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), h)  # (K, out, B)
         if i < n_layers - 1:
             h = F.relu(h)
-    return h.squeeze(-1)
+    return h.squeeze(1), inputs
 
 
-def _emma_batched(params: Mapping[str, torch.Tensor], potentials, psi_min, coldness) -> EMMAOutput:
-    """EMMA's steps 2–4 for K models of two modes, in closed form: eq. 5.2–5.7 as
-    :func:`emma.attention.attention_scores` computes them, without its (M, M) loops.
+def mlp(params: Mapping[str, torch.Tensor], h: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """K perceptrons with ReLU between layers; ``h`` (K, B, in) -> logits (K, B), or (K, B, out) for several outputs."""
+    logits = mlp_columns(params, h.transpose(1, 2), n_layers)[0]
+    return logits if logits.dim() == 2 else logits.transpose(1, 2)
 
-    With two modes the shared energy of each mode has one term (e_01, e_10), and the
-    Boltzmann distribution is a logistic function of the energy gap:
-    log α_0 = log σ(ρ (E_1 − E_0)). ``tests/test_models.py`` checks values and gradients
-    against ``vmap(attention_scores)``; this form is ~3× cheaper in the sweep engine.
 
-    Shapes: ``potentials`` (K, B, 2), ``psi_min`` (2,) or (K, 2), ``coldness`` (K,);
-    every field of the output has leading axes (K, B).
+#: The entries (0, 1) and (1, 0) of a flattened 2 × 2 matrix: one per mode.
+OFF_DIAGONAL = slice(1, 3)  # entries (0, 1) and (1, 0) of a flattened 2 × 2 matrix
+
+
+def _off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
+    """(K, 2, 2) -> (K, 2, 1): the entries (0, 1) and (1, 0), one per mode."""
+    return matrix.flatten(1)[:, OFF_DIAGONAL].unsqueeze(-1)
+
+
+def emma_columns(params: Mapping[str, torch.Tensor], potentials, psi_min, coldness) -> dict[str, torch.Tensor]:
+    """EMMA's steps 2–4 for K models of two modes, in closed form, on batch-last potentials (K, 2, B).
+
+    Eq. 5.2–5.7 as :func:`emma.attention.attention_scores` computes them, without its (M, M)
+    loops: with two modes the shared energy of each mode has one term (e_01, e_10), and the
+    Boltzmann distribution is a logistic function of the energy gap, log α_0 = log σ(ρ (E_1 − E_0)).
+    ``tests/test_models.py`` checks values and gradients against ``vmap(attention_scores)``.
+
+    Returns every intermediate quantity, each (K, 2, B): ``corrected`` (Ψ'), ``s`` (self
+    energies), ``log_s``, ``t`` (s_i^γ s_j^(1−γ)), ``cross`` (shared energies), ``modal``,
+    ``log_alpha``, ``alpha``, ``beta``; and ``gamma`` (K, 2, 1).
     """
-    k = potentials.shape[0]
-    psi_min = psi_min.expand(k, -1) if psi_min.dim() == 1 else psi_min  # (K, 2)
-    corrected = torch.clamp_min(potentials - psi_min.unsqueeze(1) + EULER, EULER)  # eq. 5.2   (K, B, 2)
-    self_energy = torch.addcmul(params["self_bias"].unsqueeze(1), params["self_weight"].unsqueeze(1), corrected)  # eq. 5.3
-    log_self = torch.log(self_energy)
-    pair = ([0, 1], [1, 0])  # the off-diagonal entries (0, 1) and (1, 0), one per mode
-    gamma = params["shared_gamma"][:, pair[0], pair[1]].unsqueeze(1)  # (K, 1, 2): γ_01, γ_10
-    weight = params["shared_weight"][:, pair[0], pair[1]].unsqueeze(1)  # (K, 1, 2): w_01, w_10
-    cross = weight * torch.exp(torch.lerp(log_self.flip(-1), log_self, gamma))  # eq. 5.4: w_ij e_i^γ e_j^(1−γ)
-    modal = self_energy + cross  # eq. 5.5   (K, B, 2)
+    corrected = torch.clamp_min(potentials - psi_min.unsqueeze(-1) + EULER, EULER)  # eq. 5.2
+    s = torch.addcmul(params["self_bias"].unsqueeze(-1), params["self_weight"].unsqueeze(-1), corrected)  # eq. 5.3
+    log_s = torch.log(s)
+    gamma = _off_diagonal(params["shared_gamma"])
+    t = torch.exp(torch.lerp(log_s.flip(1), log_s, gamma))
+    cross = _off_diagonal(params["shared_weight"]) * t  # eq. 5.4
+    modal = s + cross  # eq. 5.5
     logits = -coldness.view(-1, 1, 1) * modal
-    gap = logits[..., :1] - logits[..., 1:]  # (K, B, 1)
-    log_alpha = F.logsigmoid(torch.cat([gap, -gap], dim=-1))  # eq. 5.6 for M = 2
+    gap = logits[:, :1] - logits[:, 1:]
+    log_alpha = F.logsigmoid(torch.cat([gap, -gap], dim=1))  # eq. 5.6
     alpha = torch.exp(log_alpha)
     beta = F.relu(torch.tanh(params["gain"].view(-1, 1, 1) * alpha - params["bias"].view(-1, 1, 1)))  # eq. 5.7
-    zero = torch.zeros_like(cross[..., :1])
-    shared = torch.cat([zero, cross[..., :1], cross[..., 1:], zero], dim=-1).unflatten(-1, (2, 2))  # (K, B, 2, 2)
-    return EMMAOutput(potentials=potentials, corrected_potentials=corrected, self_energies=self_energy, shared_energies=shared,
-                      modal_energies=modal, alpha=alpha, log_alpha=log_alpha, beta=beta, total_energy=modal.sum(dim=-1),
-                      log_partition=logits[..., 1] - log_alpha[..., 1])  # log Z = −ρE_1 − log α_1
+    return {"corrected": corrected, "s": s, "log_s": log_s, "gamma": gamma, "t": t, "cross": cross, "modal": modal,
+            "log_alpha": log_alpha, "alpha": alpha, "beta": beta}
+
+
+def _emma_output(quantities: dict[str, torch.Tensor], potentials: torch.Tensor, coldness: torch.Tensor) -> EMMAOutput:
+    """:func:`emma_columns`' quantities as an :class:`~emma.attention.EMMAOutput` with leading axes (K, B); ``potentials`` (K, B, 2)."""
+    q = {name: value.transpose(1, 2) for name, value in quantities.items() if name != "gamma"}  # each (K, B, 2)
+    zero = torch.zeros_like(q["cross"][..., :1])
+    shared = torch.cat([zero, q["cross"][..., :1], q["cross"][..., 1:], zero], dim=-1).unflatten(-1, (2, 2))  # (K, B, 2, 2)
+    return EMMAOutput(potentials=potentials, corrected_potentials=q["corrected"], self_energies=q["s"], shared_energies=shared,
+                      modal_energies=q["modal"], alpha=q["alpha"], log_alpha=q["log_alpha"], beta=q["beta"],
+                      total_energy=q["modal"].sum(dim=-1),
+                      log_partition=-coldness.view(-1, 1) * q["modal"][..., 1] - q["log_alpha"][..., 1])  # log Z = −ρE_1 − log α_1
+
+
+def forward_columns(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, potentials=None, psi_min=None, coldness=None):
+    """The logits of :func:`forward` on batch-last inputs ``x`` (K, 8, B), ``potentials`` (K, 2, B).
+
+    Returns logits (K, B), each perceptron layer's input (K, in, B), and for ``with`` EMMA's
+    quantities (:func:`emma_columns`; empty otherwise): what :mod:`emma.backprop` differentiates.
+    """
+    check_family(family)
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] != N_MODES * MODE_WIDTH:
+        raise ValueError(f"x must be a tensor of shape (K, {N_MODES * MODE_WIDTH}, B), got {getattr(x, 'shape', type(x))}")
+    x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
+    emma = {}
+    if family in ("ip_only", "dm_only"):
+        h = x_ip if family == "ip_only" else x_dm
+    elif family == "alternative":
+        a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B): one unnormalised weight per mode
+        h = torch.addcmul(a[:, :1] * x_ip, a[:, 1:], x_dm)  # a_1 x_IP + a_2 x_DM
+    elif family == "with":
+        if any(v is None for v in (potentials, psi_min, coldness)):
+            raise ValueError("family 'with' needs potentials (K, 2, B), psi_min (K, 2) and coldness (K,)")
+        emma = emma_columns(params, potentials, psi_min, coldness)
+        h = (emma["beta"].unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2)  # β_i x_i
+    else:
+        h = x
+    logits, inputs = mlp_columns(params, h, len(LAYERS[family]) - 1)
+    return logits, inputs, emma
 
 
 def forward(
@@ -203,22 +263,12 @@ def forward(
     check_family(family)
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != 2 * MODE_WIDTH:
         raise ValueError(f"x must be a tensor of shape (K, B, {2 * MODE_WIDTH}), got {getattr(x, 'shape', type(x))}")
-    n_layers = len(LAYERS[family]) - 1
-    if family == "ip_only":
-        return mlp(params, x[..., :MODE_WIDTH], n_layers), None
-    if family == "dm_only":
-        return mlp(params, x[..., MODE_WIDTH:], n_layers), None
-    if family in ("base", "without"):
-        return mlp(params, x, n_layers), None
-    if family == "alternative":
-        a = torch.baddbmm(params["ba"], x, params["wa"])  # (K, B, 2): one unnormalised weight per mode
-        fused = a[..., :1] * x[..., :MODE_WIDTH] + a[..., 1:] * x[..., MODE_WIDTH:]  # (K, B, 4)
-        return mlp(params, fused, n_layers), None
-    # family == "with"
+    if family != "with":
+        return forward_columns(family, params, x.transpose(1, 2))[0], None
     if potentials is None or psi_min is None or coldness is None:
         raise ValueError("family 'with' needs potentials (K, B, 2), psi_min (2,) and coldness (K,)")
     if potentials.shape != x.shape[:2] + (N_MODES,):
         raise ValueError(f"potentials must have shape {tuple(x.shape[:2]) + (N_MODES,)}, got {tuple(potentials.shape)}")
-    out = _emma_batched(params, potentials, psi_min, coldness)
-    scaled = (out.beta.unsqueeze(-1) * x.unflatten(-1, (N_MODES, MODE_WIDTH))).flatten(-2)  # (K, B, 8): β_i x_i
-    return mlp(params, scaled, n_layers), out
+    psi_min = psi_min.expand(x.shape[0], -1) if psi_min.dim() == 1 else psi_min
+    logits, _, quantities = forward_columns(family, params, x.transpose(1, 2), potentials.transpose(1, 2), psi_min, coldness)
+    return logits, _emma_output(quantities, potentials, coldness)

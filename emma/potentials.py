@@ -135,6 +135,24 @@ def batch_coupled_potential(model: DenoisingAutoencoder, x: torch.Tensor) -> tor
     return softplus_part + 0.5 * ((x - model.bias_visible) ** 2).sum()
 
 
+def _cases(noise_table, ood_table, missing_table, training_sigma: float, runs=None):
+    """Check the chapter's tables and pick the cases its claims judge: Ψ at the training noise, the
+    pulsar-only autoencoders on the unseen class, the missing mode for the autoencoders EMMA uses."""
+    needs = {"noise_table": (noise_table, {"mode", "sigma", "psi_rise", "quadratic_mean", "psi_auroc", "recon_auroc"}),
+             "ood_table": (ood_table, {"trained_on", "epochs", "mode", "psi_auroc", "recon_auroc"}),
+             "missing_table": (missing_table, {"trained_on", "mode", "percentile_of_missing", "missing_minus_median"})}
+    if runs is not None:
+        needs["runs"] = (runs, {"mode", "seed", "sigma", "psi_mean"})
+    for name, (table, columns) in needs.items():
+        if not isinstance(table, pd.DataFrame) or not columns <= set(table.columns):
+            raise ValueError(f"{name} must be a DataFrame with the columns {sorted(columns)}")
+    if not np.isclose(noise_table["sigma"], training_sigma).any() or not (noise_table["sigma"] == 0).any():
+        raise ValueError(f"noise_table must hold rows at sigma = 0 and at training_sigma = {training_sigma!r}")
+    return (noise_table[np.isclose(noise_table["sigma"], training_sigma)],
+            ood_table[ood_table["trained_on"] == "pulsars only"],
+            missing_table[missing_table["trained_on"] == "all training rows"])
+
+
 def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: pd.DataFrame, missing_table: pd.DataFrame, *,
                      training_sigma: float, good_auroc: float, missing_percentile: float) -> pd.DataFrame:
     """The chapter "Potential energy"'s claims table (:func:`emma.claims.claims_table`), one row per claim of the thesis.
@@ -157,15 +175,7 @@ def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: p
     missing_percentile : float
         Verdict rule: a missing mode reads as failing above this percentile of clean Ψ.
     """
-    needs = {"runs": (runs, {"mode", "seed", "sigma", "psi_mean"}),
-             "noise_table": (noise_table, {"mode", "sigma", "psi_rise", "quadratic_mean", "psi_auroc", "recon_auroc"}),
-             "ood_table": (ood_table, {"trained_on", "epochs", "mode", "psi_auroc", "recon_auroc"}),
-             "missing_table": (missing_table, {"trained_on", "mode", "percentile_of_missing", "missing_minus_median"})}
-    for name, (table, columns) in needs.items():
-        if not isinstance(table, pd.DataFrame) or not columns <= set(table.columns):
-            raise ValueError(f"{name} must be a DataFrame with the columns {sorted(columns)}")
-    if not np.isclose(noise_table["sigma"], training_sigma).any() or not (noise_table["sigma"] == 0).any():
-        raise ValueError(f"noise_table must hold rows at sigma = 0 and at training_sigma = {training_sigma!r}")
+    at_train, pulsar_only, main = _cases(noise_table, ood_table, missing_table, training_sigma, runs=runs)
     claims, sigma_max = [], noise_table["sigma"].max()
 
     # 1. Ψ rises with noise: increasing at every step of the sweep, for every mode and seed.
@@ -186,7 +196,6 @@ def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: p
     )
 
     # 2. Ψ flags a noisy mode: AUROC noisy vs clean at the classifiers' training noise (and at sigma_max).
-    at_train = noise_table[np.isclose(noise_table["sigma"], training_sigma)]
     flags_train = at_train["psi_auroc"] >= good_auroc
     flags_max = at_max["psi_auroc"] >= good_auroc
     claims.append(
@@ -200,7 +209,6 @@ def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: p
     )
 
     # 3. Out of distribution: pulsar-only autoencoders give non-pulsars a higher Ψ, at every training length.
-    pulsar_only = ood_table[ood_table["trained_on"] == "pulsars only"]
     claims.append(
         {
             "claim": "autoencoders trained on pulsars give non-pulsars a higher Ψ",
@@ -231,7 +239,6 @@ def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: p
     )
 
     # 5. A missing mode (zeros) reads as failing for the autoencoders EMMA uses.
-    main = missing_table[missing_table["trained_on"] == "all training rows"]
     claims.append(
         {
             "claim": "a missing mode (zeros) gets a high Ψ",
@@ -254,12 +261,10 @@ def _either(values) -> str:
 def failure_signal_summary(noise_table: pd.DataFrame, ood_table: pd.DataFrame, missing_table: pd.DataFrame, *, training_sigma: float,
                            good_auroc: float, missing_percentile: float) -> str:
     """One paragraph, written from the numbers, on how well Ψ measures a failing mode (tables as :func:`potential_claims`)."""
-    at_train = noise_table[np.isclose(noise_table["sigma"], training_sigma)]
+    at_train, pulsar_only, missing = _cases(noise_table, ood_table, missing_table, training_sigma)
     noisy = noise_table[noise_table["sigma"] > 0]
     recon_wins = int((noisy["recon_auroc"] > noisy["psi_auroc"]).sum())
-    pulsar_only = ood_table[ood_table["trained_on"] == "pulsars only"]
     clear = pulsar_only.groupby("epochs", sort=False)["psi_auroc"].min() >= good_auroc
-    missing = missing_table[missing_table["trained_on"] == "all training rows"]
     flagged = [m for m, p in zip(missing["mode"], missing["percentile_of_missing"]) if p >= missing_percentile]
     unseen = ("at every training length tested" if clear.all() else
               "at no training length tested" if not clear.any() else

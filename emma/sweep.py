@@ -31,12 +31,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .attention import PARAMETER_NAMES, project_parameters_
-
+from .backprop import loss_and_gradients
 from .regularizers import capacity, capacity_relu
-from .backprop import forward_columns, loss_and_gradients
 from .configs import TrainSettings, check_configs
 from .splits import Splits
-from .models import CORRUPTED_TRAINING, check_family, init_parameters
+from .models import CORRUPTED_TRAINING, check_family, forward_columns, init_parameters
 from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device
 from .streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
@@ -207,8 +206,8 @@ class SweepEngine:
             else:
                 potentials = torch.where(self.coupled.view(-1, 1, 1), quadratic_sum - softplus, quadratic - softplus)
             potentials = potentials.mT
-        logits, log_alpha = forward_columns(self.family, params, column["x"], potentials, self.psi_min, self.rho)
-        return logits, log_alpha, column
+        logits, _, emma = forward_columns(self.family, params, column["x"], potentials, self.psi_min, self.rho)
+        return logits, emma.get("log_alpha"), column
 
     def _omega_weights(self, xi: torch.Tensor, code_weight: torch.Tensor, b: int) -> torch.Tensor:
         """The weights w of Ω = Σ_n Σ_i w log α on each model's mini-batch of ``b`` rows: eq. 5.12 (ξ/b) or as coded, by protocol."""

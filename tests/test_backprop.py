@@ -4,7 +4,7 @@ import torch
 
 from emma.attention import project_parameters_, PARAMETER_NAMES
 from emma.backprop import loss_and_gradients
-from emma.models import FAMILIES, FROM_BASE, forward, init_parameters
+from emma.models import FAMILIES, FROM_BASE, LAYERS, forward, init_parameters
 from emma.training import bce_per_sample
 
 K, B = 4, 9
@@ -94,8 +94,8 @@ def test_bad_input_is_named():
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_forward_columns_equals_the_models_forward(family):
-    from emma.backprop import forward_columns
+def test_forward_columns_gives_the_logits_of_forward_and_names_bad_input(family):
+    from emma.models import forward_columns
 
     g = torch.Generator().manual_seed(3)
     params = _params(family)
@@ -103,11 +103,12 @@ def test_forward_columns_equals_the_models_forward(family):
     extra = _with_extra(g) if family == "with" else {}
     logits, out = forward(family, params, x, extra.get("potentials"), extra.get("psi_min"), extra.get("coldness"))
     potentials = extra["potentials"].transpose(1, 2) if family == "with" else None
-    ours, log_alpha = forward_columns(family, params, x.transpose(1, 2), potentials, extra.get("psi_min"), extra.get("coldness"))
+    ours, inputs, emma = forward_columns(family, params, x.transpose(1, 2), potentials, extra.get("psi_min"), extra.get("coldness"))
     torch.testing.assert_close(ours, logits, rtol=1e-12, atol=1e-12)
+    assert len(inputs) == len(LAYERS[family]) - 1
     if family == "with":
-        torch.testing.assert_close(log_alpha, out.log_alpha.transpose(1, 2), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(emma["log_alpha"], out.log_alpha.transpose(1, 2), rtol=1e-12, atol=1e-12)
     else:
-        assert log_alpha is None and out is None
+        assert emma == {} and out is None
     with pytest.raises(ValueError, match=r"x must be a tensor of shape \(K, 8, B\)"):
         forward_columns(family, params, x)

@@ -275,4 +275,6 @@ def test_the_failure_signal_summary_says_what_the_tables_show():
     assert "only after 10 epochs of training, not after 100" in text
     ood = pd.concat([ood, ood[ood["epochs"] == 10].assign(epochs=1000)])
     assert "only after 10 or 1000 epochs of training, not after 100" in failure_signal_summary(noise, ood, missing, **rules)
+    with pytest.raises(ValueError, match="missing_table"):
+        failure_signal_summary(noise, ood, missing.drop(columns="trained_on"), **rules)
     assert "in DM:" in text

@@ -90,7 +90,7 @@ def test_closed_form_two_mode_emma_equals_the_generic_module_in_values_and_gradi
     from torch.func import vmap
 
     from emma.attention import PARAMETER_NAMES, attention_scores
-    from emma.models import _emma_batched
+    from emma.models import _emma_output, emma_columns
 
     k, b = 6, 5
     g = torch.Generator().manual_seed(3)
@@ -107,7 +107,7 @@ def test_closed_form_two_mode_emma_equals_the_generic_module_in_values_and_gradi
     potentials = 4 * torch.randn(k, b, 2, generator=g, dtype=torch.float64)
     psi_min = torch.randn(k, 2, generator=g, dtype=torch.float64)
     coldness = torch.tensor([1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0], dtype=torch.float64)
-    ours = _emma_batched(params, potentials, psi_min, coldness)
+    ours = _emma_output(emma_columns(params, potentials.transpose(1, 2), psi_min, coldness), potentials, coldness)
     reference = vmap(attention_scores)(potentials, psi_min, *(params[n] for n in PARAMETER_NAMES), coldness)
     for field in ours._fields:
         assert torch.allclose(getattr(ours, field), getattr(reference, field), atol=1e-12), field
