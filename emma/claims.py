@@ -1,8 +1,11 @@
 """The thesis's claims and the rules that decide their verdicts, used by every chapter.
 
 One vocabulary, :data:`VERDICTS`: *reproduced*, *partly reproduced*, *not reproduced*.
-A chapter writes one row per claim (:data:`CLAIM_COLUMNS`, built and checked by
-:func:`claims_table`) and decides the verdict by one of these rules:
+Every claim also has a kind, :data:`KINDS`: *core* (what the thesis's abstract, contributions
+and research questions assert), *secondary* (any other statement of the thesis) or *book* (a
+conjecture the book tests beyond the thesis). A chapter writes one row per claim
+(:data:`CLAIM_COLUMNS`, built and checked by :func:`claims_table`), decides its kind where it
+writes the row, and decides the verdict by one of these rules:
 
 * :func:`verdict_from_flags`: a claim checked case by case (all hold, some, none);
 * :func:`paired_test`: "A beats B", a one-sided paired t-test over seeds;
@@ -27,8 +30,13 @@ from scipy import stats
 
 #: The verdicts a claim can get, from best to worst.
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
+#: What a claim is, from the thesis's centre outwards: *core* (its abstract, contributions and
+#: research questions assert it), *secondary* (another statement of the thesis: literature,
+#: derivation details, figure descriptions, side comparisons), *book* (a conjecture the book
+#: tests beyond the thesis).
+KINDS = ("core", "secondary", "book")
 #: The columns every claims table has, in this order (others may follow).
-CLAIM_COLUMNS = ("claim", "thesis_evidence", "our_evidence", "verdict")
+CLAIM_COLUMNS = ("claim", "thesis_evidence", "our_evidence", "verdict", "kind")
 _NO_TEST = "one seed: no test is possible, the sign of the difference alone decides"
 
 
@@ -40,6 +48,17 @@ def check_verdict(value: str) -> str:
     """
     if not isinstance(value, str) or value not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {value!r}")
+    return value
+
+
+def check_kind(value: str) -> str:
+    """``value`` if it is one of :data:`KINDS`, else a ``ValueError`` naming them.
+
+    >>> check_kind("core")
+    'core'
+    """
+    if not isinstance(value, str) or value not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {value!r}")
     return value
 
 
@@ -369,28 +388,34 @@ def claims_table(rows) -> pd.DataFrame:
     ----------
     rows : list of dict or DataFrame
         One claim per row. Every column named ``verdict`` or ``verdict_*`` must hold words
-        of :data:`VERDICTS`.
+        of :data:`VERDICTS`; ``kind`` must hold words of :data:`KINDS`.
 
     Returns
     -------
     DataFrame
 
     >>> claims_table([{"claim": "Ψ rises with noise", "thesis_evidence": "figure",
-    ...                "our_evidence": "+3.1", "verdict": "reproduced"}]).columns.tolist()
-    ['claim', 'thesis_evidence', 'our_evidence', 'verdict']
+    ...                "our_evidence": "+3.1", "verdict": "reproduced", "kind": "core"}]).columns.tolist()
+    ['claim', 'thesis_evidence', 'our_evidence', 'verdict', 'kind']
     """
     if isinstance(rows, dict) or not isinstance(rows, (list, tuple, pd.DataFrame)):
         raise TypeError(f"rows must be a list of dicts (one per claim) or a DataFrame, got {type(rows).__name__}")
     table = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows).reset_index(drop=True)
     missing = [column for column in CLAIM_COLUMNS if column not in table.columns]
     if missing:
-        raise ValueError(f"rows lack the column(s) {missing}; a claims table has {CLAIM_COLUMNS}")
+        kinds = f" (kind: one of {KINDS} per claim)" if "kind" in missing else ""
+        raise ValueError(f"rows lack the column(s) {missing}; a claims table has {CLAIM_COLUMNS}{kinds}")
     for column in [c for c in table.columns if c == "verdict" or str(c).startswith("verdict_")]:
         for value in table[column]:
             try:
                 check_verdict(value)
             except ValueError as error:
                 raise ValueError(f"column {column!r}: {error}") from None
+    for claim, value in zip(table["claim"], table["kind"]):
+        try:
+            check_kind(value)
+        except ValueError as error:
+            raise ValueError(f"column 'kind', claim {claim!r}: {error}") from None
     return table[list(CLAIM_COLUMNS) + [c for c in table.columns if c not in CLAIM_COLUMNS]]
 
 
@@ -413,7 +438,7 @@ def apply_holm(claims_frame: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         A copy, with ``p_holm`` after ``p_value``.
 
     >>> table = claims_table([{"claim": c, "thesis_evidence": "", "our_evidence": "", "verdict": "reproduced",
-    ...                        "p_value": p} for c, p in (("a", 0.001), ("b", 0.03), ("c", 0.04))])
+    ...                        "kind": "core", "p_value": p} for c, p in (("a", 0.001), ("b", 0.03), ("c", 0.04))])
     >>> apply_holm(table)[["p_holm", "verdict"]].values.tolist()
     [[0.003, 'reproduced'], [0.06, 'partly reproduced'], [0.06, 'partly reproduced']]
     """

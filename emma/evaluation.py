@@ -3,7 +3,7 @@
 Every function takes the ``result`` of :func:`emma.launch.run_sweep` and respects each
 model's protocol: a batch-coupled model's potentials are summed over the rows of each
 *call*, and each function documents its call (the whole input by default), as the
-original code's evaluation did (notes item 7).
+original code's evaluation did (appendix: original-coupled-potential).
 """
 from __future__ import annotations
 
@@ -53,6 +53,39 @@ def select(result: dict, rows) -> dict:
     if result.get("psi_min") is not None:
         out["psi_min"] = result["psi_min"][rows]
     return out
+
+
+#: The scores a sweep's table holds for every threshold rule, as ``<score>_at_<rule>`` (:meth:`emma.sweep.SweepEngine.result`).
+RULE_SCORES = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_clean", "val_f1_ip_noisy", "val_f1_dm_noisy", "threshold")
+
+
+def apply_rules(result: dict, protocols) -> dict:
+    """The sweep as scored under ``protocols`` (one per model): each model's F1 columns and threshold at its protocol's rule.
+
+    The decision threshold never changes how a model trains (it is chosen after training,
+    before any retraining), so it is not part of a sweep's cache key
+    (:data:`emma.protocol.EVALUATION_ONLY`): one trained sweep serves every rule. Its table
+    keeps every rule's scores as ``<score>_at_<rule>``; this copies the right ones into
+    ``f1_clean`` ... ``threshold`` and relabels ``protocol``.
+    """
+    protocols = list(protocols)
+    table = result["table"]
+    if len(protocols) != len(table):
+        raise ValueError(f"protocols must hold one Protocol per model ({len(table)}), got {len(protocols)}")
+    rules = np.array([p.threshold for p in protocols])
+    changed = rules != np.array([p.threshold for p in result["protocols"]])  # rows scored under another rule than asked
+    missing = sorted({f"threshold_at_{rule}" for rule in rules[changed]} - set(table.columns))
+    if missing:
+        raise ValueError(f"the sweep's table has no scores for the rule(s) {missing}: it was trained before ENGINE_VERSION 5")
+    table = table.copy()
+    for score in RULE_SCORES if changed.any() else ():
+        values = table[score].to_numpy(dtype=float).copy()
+        for rule in set(rules[changed]):
+            rows = changed & (rules == rule)
+            values[rows] = table[f"{score}_at_{rule}"].to_numpy(dtype=float)[rows]
+        table[score] = values
+    table["protocol"] = [p.label() for p in protocols]
+    return {**result, "table": table, "protocols": protocols}
 
 
 def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, protocol: str | None = None) -> list[int]:
@@ -122,7 +155,7 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
     The noise of a pair is drawn once per seed (the same draw for every model of that
     seed, and for every family), from a generator seeded by seed, pair and ``draw``; it
     is added to the clean test set, or, under ``corruption_in_place``, to the test set
-    carrying the seed's draw at the training σ (notes item 1).
+    carrying the seed's draw at the training σ (appendix: original-in-place-corruption).
 
     Returns
     -------
@@ -277,7 +310,7 @@ def rank_grid(with_table: pd.DataFrame) -> pd.DataFrame:
 
     ``rank_validation``: by the mean validation F1 on IP- and DM-noisy samples (the
     book's selection). ``rank_test``: by the F1 on the whole noisy test set, scored as one
-    call (the thesis's selection, notes item 8). Both are 1 for the best.
+    call (the thesis's selection; appendix: original-ranking). Both are 1 for the best.
     """
     summary = summarise(with_table, columns=["f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_ip_noisy", "val_f1_dm_noisy", "capacity"])
     summary["validation_score"] = summary[["val_f1_ip_noisy_mean", "val_f1_dm_noisy_mean"]].mean(axis=1)

@@ -23,6 +23,7 @@ import torch
 
 from .cache import cached
 from .configs import TrainSettings, check_configs
+from .evaluation import apply_rules
 from .models import FROM_BASE, check_family
 from .protocol import SOUND, Protocol
 from .runtime import resolve_device, single_cpu_thread
@@ -104,7 +105,8 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         out["seconds"] = time.perf_counter() - start
         return out
 
-    return cached(f"sweep_{family}", key, compute, cache_dir)
+    # the threshold rule is not in the key (it never changes training): score under the protocols asked for
+    return apply_rules(cached(f"sweep_{family}", key, compute, cache_dir), protocols)
 
 
 def _train(family, frame, splits, settings, energies, base, device, progress, one_thread: bool) -> dict:

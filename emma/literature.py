@@ -85,12 +85,14 @@ def literature_claims(taxonomy: pd.DataFrame) -> pd.DataFrame:
          "thesis_evidence": "an argument of the outline, no review written",
          "our_evidence": f"{int(part.sum())} of {len(multimodal)} multi-modal mechanisms reviewed attend to positions; "
                          f"modes as wholes: {listed(multimodal[~part])}",
-         "verdict": verdict_from_flags(part.tolist())},
+         "verdict": verdict_from_flags(part.tolist()),
+         "kind": "secondary"},  # a literature statement of the outline
         {"claim": "no attention mechanism before EMMA is exogenous, driven by the input's quality (draft, chapter 7)",
          "thesis_evidence": "stated, to the best of the author's knowledge",
          "our_evidence": f"{int(blind.sum())} of {len(others)} mechanisms reviewed never see the input's quality; "
                          f"implicitly, through training on corrupted data: {listed(others[~blind])}",
-         "verdict": verdict_from_flags(blind.tolist())},
+         "verdict": verdict_from_flags(blind.tolist()),
+         "kind": "secondary"},  # a literature statement, the gap EMMA was built for
     ])
 
 

@@ -102,3 +102,26 @@ def waterfall(ax, bars: pd.DataFrame, title: str = ""):
     low, high = bars[["start", "end"]].to_numpy()[~totals].min(), bars[["start", "end"]].to_numpy().max()
     ax.set_ylim(max(0.0, min(low, bars["end"].iloc[-1], bars["end"].iloc[0]) - 0.05), min(1.0, high + 0.03))
     ax.set_title(title, fontsize=9)
+
+
+def decision_rules(summary: pd.DataFrame, rules: dict, families, subsets=("clean", "ip_noisy", "dm_noisy")):
+    """Each family's score under each decision rule, one panel per test subset, mean ± std over seeds.
+
+    ``summary`` is :func:`emma.decision.rule_summary` of one protocol; ``rules`` maps each
+    rule to its label (:data:`emma.decision.RULES`). Returns the Figure.
+    """
+    fig, axes = plt.subplots(1, len(subsets), figsize=(4.2 * len(subsets), 4.0), sharey=True, squeeze=False)
+    x = np.arange(len(rules))
+    for ax, subset in zip(axes[0], subsets):
+        for i, family in enumerate(families):
+            part = summary[(summary["family"] == family) & (summary["subset"] == subset)].set_index("rule").reindex(list(rules))
+            color = FAMILY_COLORS.get(family.split(" ")[0], f"C{i + 4}")
+            ax.errorbar(x + 0.08 * (i - len(families) / 2), part["mean"], yerr=part["std"], marker="o", ms=4, capsize=2, color=color,
+                        ls="-" if family.startswith("with") else "--", label=family, alpha=0.9 if family.startswith("with") else 0.7)
+        ax.set_xticks(x, [label.replace(" (", "\n(") for label in rules.values()], fontsize=8)
+        ax.set_title(f"{subset.replace('_', '-')} test samples", fontsize=10)
+        ax.axvline(2.5, color="0.8", lw=0.8)
+    axes[0, 0].set_ylabel("F1 (three thresholds) or AUROC / AP")
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -2,9 +2,10 @@
 
 The thesis's text describes one protocol for its robustness study; its public code
 (github.com/awerenne/energy-based-multimodal-attention, ``code/experiment-3/main.py``
-and ``code/data/data.py``) followed another. ``../shared/thesis-notes.md``, section
-"The original code's protocol, step by step", lists the differences as items 1–10;
-each field of :class:`Protocol` is one of them and cites its item.
+and ``code/data/data.py``) followed another. The book's appendix "The original code, step
+by step" (``book/original_code.md``) gives each difference a section, with links to the
+code's lines; each field of :class:`Protocol` is one of them and cites its section's label
+(``source`` in :meth:`Protocol.table`), written below as "(appendix: label)".
 
 Two named instances:
 
@@ -41,8 +42,9 @@ CHOICES = {
 }
 #: Fields that change how the ``with`` models train, but not the baselines.
 EMMA_ONLY = ("autoencoders_on_corrupted", "potential", "omega", "init")
-#: Fields that change only how finished models are scored or chosen, never their training.
-EVALUATION_ONLY = ("selection",)
+#: Fields that change only how finished models are scored or chosen, never their training: the
+#: threshold is picked after training (before any retraining), and a sweep keeps every rule's scores.
+EVALUATION_ONLY = ("selection", "threshold")
 
 
 def _doc(text: str, default):
@@ -56,65 +58,69 @@ class Protocol:
     Attributes
     ----------
     corruption_in_place : bool
-        Notes item 1. The code's ``apply_corruption`` writes its noise into the array it
+        The code's ``apply_corruption`` writes its noise into the array it
         is given, so after the three calls the "clean" training, validation and test sets
         carry the noisy copy's draw, unpermuted: the base, IP-only and DM-only models train
         and pick their threshold on half-corrupted data, and the generalisation curves add
         their noise to a test set already corrupted at σ = 0.5. False: clean sets are clean.
+        (appendix: original-in-place-corruption)
     autoencoders_on_corrupted : bool
-        Notes items 1–2. The autoencoders and Ψ_min are fitted on that half-corrupted
-        training set (True), or on the clean training set (False).
+        The autoencoders and Ψ_min are fitted on that half-corrupted
+        training set (True), or on the clean training set (False). (appendix: original-psi-min)
     early_stopping : {"validation", "training"}
-        Notes item 3. The curve whose lowest point picks the epoch: the validation
+        The curve whose lowest point picks the epoch: the validation
         cross-entropy, or the code's loss on the *training* set, with both regularizers
-        for ``with`` (mini-batches of 32, shuffled afresh).
+        for ``with`` (mini-batches of 32, shuffled afresh). (appendix: original-early-stopping)
     retrain : bool
-        Notes item 4. After the threshold is chosen on the early-stopped model, the code
+        After the threshold is chosen on the early-stopped model, the code
         trains the baselines ``best_epoch`` more epochs on train + validation from the
         restored optimizer state and keeps the threshold; EMMA models never update
         ``best_epoch`` and so retrain 0 epochs. ``with`` and ``without`` start from the
-        retrained base.
+        retrained base. (appendix: original-retrain)
     potential : {"per_sample", "batch_coupled"}
-        Notes items 2 and 7. Ψ per sample (eq. 4.7), or the code's ½‖X − b_r‖² summed over
+        Ψ per sample (eq. 4.7), or the code's ½‖X − b_r‖² summed over
         the whole batch of each call: mini-batches of 32 in training, the whole validation
         set for the threshold, each test subset for the table, the whole noisy test set
         for the ranking, the whole test set per noise level for the curves. Ψ_min is then
         the lowest coupled potential over mini-batches of 32 of the training set.
+        (appendix: original-coupled-potential)
     omega : {"mean", "code"}
-        Notes item 5. Ω of eq. 5.12 (ξ = −1 on corrupted modes, +1 elsewhere) averaged
+        Ω of eq. 5.12 (ξ = −1 on corrupted modes, +1 elsewhere) averaged
         over the batch, or the code's ``regul_loss``: weight +1 on the clean mode of each
-        sample with a corrupted mode, 0 elsewhere, summed over the batch.
+        sample with a corrupted mode, 0 elsewhere, summed over the batch. (appendix: original-omega)
     init : {"per_seed", "shared"}
-        Notes item 6. Both start every configuration of a seed from one EMMA draw in front
+        Both start every configuration of a seed from one EMMA draw in front
         of one copy of that seed's base. "per_seed" (the book) also gives every
         configuration of a seed the same mini-batch order (common random numbers);
         "shared" is the code's single unseeded run, where each configuration drew its own
-        order from the running global generator.
+        order from the running global generator. (appendix: original-shared-init)
     selection : {"validation", "test"}
-        Notes item 8. The configuration is chosen by its mean validation F1 on noisy
+        The configuration is chosen by its mean validation F1 on noisy
         samples over seeds, or by its F1 on the whole noisy *test* set (the thesis).
+        (appendix: original-ranking)
     threshold : {"roc_corner", "f1_validation", "fixed"}
         The decision threshold: the one of 21 in [0, 1] closest to the validation ROC
         corner (thesis text and code), the one with the best validation F1, or 0.5.
+        (appendix: original-threshold)
     class_weight : float or None
-        Notes item 9. ``pos_weight`` of the cross-entropy; the code's line with 10 is
-        commented out (None).
+        ``pos_weight`` of the cross-entropy; the code's line with 10 is
+        commented out (None). (appendix: original-class-weight)
     drop_last : bool
         The code's loops ``range(0, n − 32, 32)`` skip the last (partial) mini-batch of
-        every pass (True); the book uses every sample (False).
+        every pass (True); the book uses every sample (False). (appendix: original-drop-last)
     """
 
-    corruption_in_place: bool = _doc("notes item 1", False)
-    autoencoders_on_corrupted: bool = _doc("notes items 1-2", False)
-    early_stopping: str = _doc("notes item 3", "validation")
-    retrain: bool = _doc("notes item 4", False)
-    potential: str = _doc("notes items 2, 7", "per_sample")
-    omega: str = _doc("notes item 5", "mean")
-    init: str = _doc("notes item 6", "per_seed")
-    selection: str = _doc("notes item 8", "validation")
-    threshold: str = _doc("thesis text; code", "roc_corner")
-    class_weight: float | None = _doc("notes item 9", None)
-    drop_last: bool = _doc("code's loops", False)
+    corruption_in_place: bool = _doc("original-in-place-corruption", False)
+    autoencoders_on_corrupted: bool = _doc("original-psi-min", False)
+    early_stopping: str = _doc("original-early-stopping", "validation")
+    retrain: bool = _doc("original-retrain", False)
+    potential: str = _doc("original-coupled-potential", "per_sample")
+    omega: str = _doc("original-omega", "mean")
+    init: str = _doc("original-shared-init", "per_seed")
+    selection: str = _doc("original-ranking", "validation")
+    threshold: str = _doc("original-threshold", "roc_corner")
+    class_weight: float | None = _doc("original-class-weight", None)
+    drop_last: bool = _doc("original-drop-last", False)
 
     def __post_init__(self):
         for name in ("corruption_in_place", "autoencoders_on_corrupted", "retrain", "drop_last"):
@@ -129,7 +135,7 @@ class Protocol:
 
     @classmethod
     def fields(cls) -> list[str]:
-        """The field names, in the order of the notes."""
+        """The field names, in declaration order."""
         return [f.name for f in dataclasses.fields(cls)]
 
     def switch(self, **changes) -> "Protocol":
@@ -159,7 +165,11 @@ class Protocol:
         return "sound but " + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.differences(SOUND))
 
     def table(self) -> pd.DataFrame:
-        """One row per field: ``field``, ``value`` (as text, ``None`` included), ``source`` (the notes' item)."""
+        """One row per field: ``field``, ``value`` (as text, ``None`` included), ``source``.
+
+        ``source`` is the label of the field's section in the book's appendix "The original
+        code, step by step" (``book/original_code.md``).
+        """
         return pd.DataFrame(
             [{"field": f.name, "value": str(getattr(self, f.name)), "source": f.metadata["doc"]} for f in dataclasses.fields(self)]
         )
@@ -169,7 +179,7 @@ class Protocol:
 #: per-sample potential, eq. 5.12, common random numbers, selection on validation.
 SOUND = Protocol()
 
-#: Everything as the thesis's code did (notes, "The original code's protocol, step by step").
+#: Everything as the thesis's code did (the appendix "The original code, step by step").
 ORIGINAL = Protocol(
     corruption_in_place=True,
     autoencoders_on_corrupted=True,
@@ -199,21 +209,33 @@ SWITCH_ORDER = (
 )
 
 
-def decomposition_steps(start: Protocol = ORIGINAL, end: Protocol = SOUND, order=SWITCH_ORDER) -> list[dict]:
+#: Switches of the decomposition where SOUND and ORIGINAL agree but the code itself offers another
+#: value: the fixed threshold its models keep unless the ROC rule overrides it, and the class
+#: weight of its commented-out line (appendix: original-threshold, original-class-weight).
+#: Each is switched alone from ORIGINAL (a *single* step); they are not part of the cumulative path.
+EXTRA_SWITCHES = (("threshold", "fixed"), ("class_weight", 10.0))
+
+
+def decomposition_steps(start: Protocol = ORIGINAL, end: Protocol = SOUND, order=SWITCH_ORDER, extra=EXTRA_SWITCHES) -> list[dict]:
     """The protocols of the decomposition: each field switched alone, then all cumulatively.
+
+    Parameters
+    ----------
+    extra : sequence of (field, value)
+        Single switches to values that neither endpoint has (:data:`EXTRA_SWITCHES`).
 
     Returns
     -------
     list of dict
         ``{"switch": field, "step": "single" | "cumulative", "protocol": Protocol}``; the
-        singles first (``start`` with one field of ``end``), then the cumulative steps in
-        ``order`` (the last one equals ``end`` on every field of ``order``).
+        singles first (``start`` with one field of ``end``, then the ``extra`` ones), then the
+        cumulative steps in ``order`` (the last one equals ``end`` on every field of ``order``).
 
     Examples
     --------
     >>> steps = decomposition_steps()
     >>> steps[-1]["protocol"] == SOUND, len(steps)
-    (True, 18)
+    (True, 20)
     """
     order = list(order)
     differ = set(start.differences(end))
@@ -223,6 +245,8 @@ def decomposition_steps(start: Protocol = ORIGINAL, end: Protocol = SOUND, order
     steps, current = [], start
     for name in order:
         steps.append({"switch": name, "step": "single", "protocol": start.switch(**{name: getattr(end, name)})})
+    for name, value in extra:
+        steps.append({"switch": name, "step": "single", "protocol": start.switch(**{name: value})})
     for name in order:
         current = current.switch(**{name: getattr(end, name)})
         steps.append({"switch": name, "step": "cumulative", "protocol": current})

@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from .noise import corrupt
-from .evaluation import CASES, model_outputs, select
+from .evaluation import CASES, apply_rules, model_outputs, select
 from .protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
+from .forensics import variants
 from .study import fit_energies, plan, rows_for, run_study
 from .streams import corrupted_split
 
@@ -30,7 +31,7 @@ DECOMPOSITION_FAMILIES = ("base", "without", "alternative", "with (thesis rank 1
 def _config_table(result: dict, protocol: Protocol, rho=None, lambda_c=None, lambda_e=None) -> pd.DataFrame:
     config = {} if rho is None else {"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}
     rows = rows_for(result, protocol, **config)
-    return select(result, rows)["table"] if rows else pd.DataFrame(columns=result["table"].columns)
+    return apply_rules(select(result, rows), [protocol] * len(rows))["table"] if rows else pd.DataFrame(columns=result["table"].columns)
 
 
 def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, sound: Protocol = SOUND) -> pd.DataFrame:
@@ -40,7 +41,7 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
     -------
     DataFrame
         One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds``, the replay's
-        ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean``, ``thesis_<metric>``
+        ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean`` / ``sound_<metric>_std``, ``thesis_<metric>``
         and ``thesis_in_replay_range_<clean|ip_noisy|dm_noisy>`` (min ≤ thesis ≤ max over
         seeds; NaN where the thesis printed no number or the grid lacks the configuration).
     """
@@ -58,6 +59,7 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
         for metric in METRICS:
             row[f"sound_{metric}_mean"] = ours[metric].mean() if len(ours) else np.nan
+            row[f"sound_{metric}_std"] = ours[metric].std(ddof=1) if len(ours) > 1 else np.nan
         for metric in METRICS:
             row[f"thesis_{metric}"] = t[f"thesis_{metric}"]
         for metric in METRICS:
@@ -101,6 +103,61 @@ def thesis_gap(replay: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([row(m, [m]) for m in METRICS] + [row("all", list(METRICS))])
 
 
+#: The groups of the thesis's rows in :func:`gap_explained`, in the table's order.
+GAP_GROUPS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "data augmentation (without)",
+              "alternative": "attention fusion (alternative)", "with": "EMMA (thesis top 10)"}
+
+
+def gap_explained(replay: pd.DataFrame) -> pd.DataFrame:
+    """How much of the distance from the book's numbers to the thesis's the replay of the code closes.
+
+    For each group of the thesis's rows (:data:`GAP_GROUPS`; the ten EMMA rows together) and
+    test subset, over the thesis numbers printed there:
+
+    * ``gap``: thesis − book (what the book's protocol misses, mean over the rows);
+    * ``closed``: replay − book (how far the replay moves towards the thesis);
+    * ``share_closed``: closed / gap (1: the replay explains the gap; 0: it explains nothing;
+      negative: it moves away; NaN where the gap is under 0.001);
+    * ``remaining``: thesis − replay.
+
+    Rows ``all`` pool every group of a subset, and the last row pools everything.
+
+    Parameters
+    ----------
+    replay : DataFrame
+        :func:`replay_f1`.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"model": ["base"], **{f"{p}{m}{q}": [np.nan] for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}})
+    >>> r[["thesis_f1_clean", "sound_f1_clean_mean", "f1_clean_mean"]] = [0.88, 0.80, 0.82]
+    >>> gap_explained(r).iloc[0][["gap", "closed", "share_closed", "remaining"]].astype(float).round(3).tolist()
+    [0.08, 0.02, 0.25, 0.06]
+    """
+    needed = {"model"} | {f"{p}{m}{q}" for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}
+    if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
+        raise ValueError(f"replay must be the DataFrame of replay_f1, with the columns {sorted(needed)}")
+    family = replay["model"].str.replace(r" \(thesis rank \d+\)", "", regex=True)
+    long = []
+    for metric in METRICS:
+        long.append(pd.DataFrame({"group": family.map(GAP_GROUPS).fillna(family), "subset": metric[3:], "thesis": replay[f"thesis_{metric}"],
+                                  "book": replay[f"sound_{metric}_mean"], "replay": replay[f"{metric}_mean"]}))
+    long = pd.concat(long, ignore_index=True).dropna(subset=["thesis", "book", "replay"])
+
+    def summary(part, group, subset):
+        gap, closed = (part["thesis"] - part["book"]).mean(), (part["replay"] - part["book"]).mean()
+        return {"group": group, "subset": subset, "printed": len(part), "thesis": part["thesis"].mean(), "book": part["book"].mean(),
+                "replay": part["replay"].mean(), "gap": gap, "closed": closed, "share_closed": closed / gap if abs(gap) >= 1e-3 else np.nan,
+                "remaining": (part["thesis"] - part["replay"]).mean()}
+
+    order = [g for g in GAP_GROUPS.values() if g in set(long["group"])]
+    rows = [summary(long[(long["group"] == g) & (long["subset"] == m[3:])], g, m[3:]) for m in METRICS for g in order
+            if ((long["group"] == g) & (long["subset"] == m[3:])).any()]
+    rows += [summary(long[long["subset"] == m[3:]], "all", m[3:]) for m in METRICS]
+    rows.append(summary(long, "all", "all"))
+    return pd.DataFrame(rows)
+
+
 def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The replay's top ``n`` by the thesis's ranking rule (``rank_test``) beside the thesis's own top ``n``."""
     ours = ranked.sort_values("rank_test").head(n).reset_index(drop=True)
@@ -130,14 +187,15 @@ def _unique(protocols) -> list[Protocol]:
 def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
     """The first stage of the study, shared by the chapters "Experiment II" and "Explaining the thesis's numbers".
 
-    Every baseline under SOUND, ORIGINAL and every step of the decomposition (they are
-    cheap, and stacked they train in the time of a few), and the whole grid of ``with``
-    under SOUND and ORIGINAL. Both chapters call it with the same arguments, so the second
-    reads the first's models from the cache.
+    Every baseline under SOUND, ORIGINAL, every step of the decomposition and every
+    variant of the forensic test (:func:`emma.forensics.variants`; they are cheap, and
+    stacked they train in the time of a few), and the whole grid of ``with`` under SOUND and
+    ORIGINAL. Both chapters call it with the same arguments, so the second reads the first's
+    models from the cache.
     """
     steps = [s["protocol"] for s in decomposition_steps(order=order)]
-    return pd.concat([plan([SOUND, ORIGINAL], seeds, families=("ip_only", "dm_only")),
-                      plan(_unique([SOUND, ORIGINAL] + steps), seeds, families=("base", "alternative", "without")),
+    baselines = _unique([SOUND, ORIGINAL] + steps + variants())
+    return pd.concat([plan(baselines, seeds, families=("ip_only", "dm_only", "base", "alternative", "without")),
                       plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
 
 
@@ -249,10 +307,10 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
 
 
 def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0) -> pd.DataFrame:
-    """Notes item 10: the code's per-sample outcome table, with its rows as the code paired them and aligned.
+    """The code's per-sample outcome table, with its rows as the code paired them and aligned.
 
-    The code corrupts ``X_test`` in place once more (a second draw on top of the first,
-    notes item 1), predicts on that unpermuted ``X_test``, and counts outcomes against the
+    (appendix: original-outcome-table) The code corrupts ``X_test`` in place once more (a
+    second draw on top of the first; appendix: original-in-place-corruption), predicts on that unpermuted ``X_test``, and counts outcomes against the
     labels and indicator of the *permuted* noisy copy. ``rate_correct_as_coded`` pairs them
     that way; ``rate_correct_aligned`` pairs each prediction with its own sample. One model
     per seed is expected; the rates are means over seeds.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import CLAIM_COLUMNS, VERDICTS, claims_table
+from .claims import CLAIM_COLUMNS, KINDS, VERDICTS, claims_table
 
 #: The claims tables, in book order, with the chapter that writes each.
 CLAIM_TABLES = {
@@ -18,7 +18,7 @@ CLAIM_TABLES = {
     "modes_claims": "More than two modes",
     "conclusion_claims": "Conclusion",
 }
-__all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
+__all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
 
 
 def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
@@ -30,10 +30,11 @@ def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
 
 
 def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
-    """One row per thesis claim judged anywhere in the book: chapter, claim, evidence, verdict.
+    """One row per claim judged anywhere in the book: chapter, claim, evidence, verdict, kind.
 
-    Each chapter's table must have the columns of :data:`emma.claims.CLAIM_COLUMNS` and
-    verdicts from :data:`emma.claims.VERDICTS` (checked by :func:`emma.claims.claims_table`);
+    Each chapter's table must have the columns of :data:`emma.claims.CLAIM_COLUMNS`,
+    verdicts from :data:`emma.claims.VERDICTS` and kinds from :data:`emma.claims.KINDS`
+    (checked by :func:`emma.claims.claims_table`);
     other columns (p-values, ``verdict_sound``, ...) are allowed and left out here.
 
     Parameters
@@ -53,7 +54,7 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     >>> folder = Path(tempfile.mkdtemp())
     >>> (folder / "tables").mkdir()
     >>> for name in CLAIM_TABLES:
-    ...     pd.DataFrame([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced"}]).to_csv(
+    ...     pd.DataFrame([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core"}]).to_csv(
     ...         folder / "tables" / f"{name}.csv", index=False)
     >>> collect_claims(folder)["chapter"].tolist()
     ['Attention mechanisms', 'Energy estimation', 'Experiment I: potential energy', 'Experiment II: robustness', 'A unified model', 'More than two modes', 'Conclusion']
@@ -97,15 +98,37 @@ def _effect(decomposition: pd.DataFrame, switch: str) -> str:
     return f"protocol_decomposition, {switch} switched alone: largest clean-F1 change {biggest['delta_f1_clean_mean']:+.3f}{spread} ({biggest['family']})"
 
 
-def claim_counts(claims: pd.DataFrame) -> pd.DataFrame:
-    """Claims per chapter (rows, book order) and verdict (columns, :data:`VERDICTS`), from :func:`collect_claims`.
+def claim_counts(claims: pd.DataFrame, by: str | list = "chapter") -> pd.DataFrame:
+    """Claims per ``by`` (rows) and verdict (columns, :data:`VERDICTS`), from :func:`collect_claims`.
 
-    >>> claim_counts(pd.DataFrame({"chapter": ["a", "a"], "verdict": ["reproduced", "not reproduced"]})).values.tolist()
-    [[1, 0, 1]]
+    Parameters
+    ----------
+    claims : DataFrame
+        :func:`collect_claims`' table (at least ``verdict`` and the columns of ``by``).
+    by : str or list of str
+        ``"chapter"`` (rows in book order: their order in ``claims``), ``"kind"`` (one row per
+        kind of :data:`KINDS`, in that order, zeros where a kind has no claim), or a list of
+        both, e.g. ``["chapter", "kind"]`` (rows in the order they first appear).
+
+    Examples
+    --------
+    >>> claims = pd.DataFrame({"chapter": ["a", "a", "b"], "verdict": ["reproduced", "not reproduced", "reproduced"],
+    ...                        "kind": ["core", "secondary", "core"]})
+    >>> claim_counts(claims).values.tolist()
+    [[1, 0, 1], [1, 0, 0]]
+    >>> claim_counts(claims, by="kind").values.tolist()
+    [[2, 0, 0], [0, 0, 1], [0, 0, 0]]
     """
-    if not {"chapter", "verdict"} <= set(claims.columns):
-        raise ValueError("claims must have the columns 'chapter' and 'verdict' (see collect_claims)")
-    return claims.groupby(["chapter", "verdict"], sort=False).size().unstack(fill_value=0).reindex(columns=list(VERDICTS), fill_value=0)
+    keys = [by] if isinstance(by, str) else list(by)
+    if not keys or not set(keys) <= {"chapter", "kind"} or len(set(keys)) != len(keys):
+        raise ValueError(f"by must be 'chapter', 'kind' or a list of both, got {by!r}")
+    if not {*keys, "verdict"} <= set(claims.columns):
+        raise ValueError(f"claims must have the columns {[*keys, 'verdict']} (see collect_claims)")
+    counts = claims.groupby([*keys, "verdict"], sort=False).size().unstack(fill_value=0).reindex(columns=list(VERDICTS), fill_value=0)
+    counts.columns.name = "verdict"
+    if keys == ["kind"]:
+        counts = counts.reindex(list(KINDS), fill_value=0)
+    return counts
 
 
 def collect_errata(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:

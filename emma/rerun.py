@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parent
 #: The chapters whose outputs (tables, trained-model cache) another chapter reads.
 READS = {
     "replay": ["robustness"],
-    "conclusion": ["attention_mechanisms", "energy_estimation", "potential_energy", "robustness", "replay", "unified_model", "many_modes"],
+    "conclusion": ["attention_mechanisms", "energy_estimation", "emma", "potential_energy", "robustness", "replay", "unified_model", "many_modes"],
     "verdicts": ["attention_mechanisms", "energy_estimation", "emma", "potential_energy", "robustness", "replay", "unified_model", "many_modes", "conclusion"],
 }
 #: Where the key lives in an executed notebook's metadata.

@@ -3,7 +3,7 @@
 A *stream* is one seed's split, clean or carrying the seed's corruption draw (the book's
 corrupted copy, or the "clean" set as the original code's in-place corruption left it), with
 the two parts of every sample's potential under the seed's autoencoders. A batch-coupled
-potential (the original code's, notes item 7) sums ½‖X − b_r‖² over the rows of one *call*
+potential (the original code's; appendix: original-coupled-potential) sums ½‖X − b_r‖² over the rows of one *call*
 (:func:`coupled_potentials`).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def corrupted_split(splits: Splits, split: str, seed: int, settings: TrainSettin
 
 
 def in_place_splits(splits: Splits, seed: int, settings: TrainSettings) -> Splits:
-    """The splits as the code left them after ``apply_corruption`` (notes item 1): each carries the seed's draw."""
+    """The splits as the code left them after ``apply_corruption`` (appendix: original-in-place-corruption): each carries the seed's draw."""
     parts = {s: Split(corrupted_split(splits, s, seed, settings)[0], getattr(splits, s).y.cpu(), getattr(splits, s).index) for s in ("train", "val", "test")}
     return dataclasses.replace(splits, train=parts["train"], val=parts["val"], test=parts["test"])
 
@@ -60,7 +60,8 @@ def coupled_potentials(softplus: torch.Tensor, quadratic: torch.Tensor, coupled:
     softplus, quadratic : Tensor, shape (K, n, 2)
     coupled : bool Tensor, shape (K,)
         Models whose potential is batch-coupled: ½‖X − b_r‖² summed over the rows of one
-        call is added to every sample of that call (the original code, notes item 7).
+        call is added to every sample of that call (the original code; appendix:
+        original-coupled-potential).
     groups : long Tensor, shape (K, n), optional
         The call each row belongs to (e.g. its mini-batch or its test subset); one call
         for all rows when None.

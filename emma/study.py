@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from .energy import fit_mode_autoencoders_many
-from .evaluation import base_for, select
+from .evaluation import apply_rules, base_for, select
 from .models import FAMILIES
 from .protocol import Protocol
 from .runtime import resolve_device
@@ -68,7 +68,8 @@ def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None,
     """The autoencoders every (seed, protocol) needs: ``{(seed, fitted_on_corrupted): ModeEnergies}``.
 
     Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
-    seed's corruption draw, as the code's in-place corruption left it (notes items 1–2).
+    seed's corruption draw, as the code's in-place corruption left it (appendix:
+    original-psi-min).
     ``dae`` holds the shared arguments of :func:`emma.energy.fit_mode_autoencoders_many`.
     """
     dae = dict(dae or {})
@@ -146,7 +147,4 @@ def under(result: dict, protocol: Protocol, **config) -> dict:
     rows = rows_for(result, protocol, **config)
     if not rows:
         raise ValueError(f"the {result['family']!r} sweep has no model under {protocol.label()} {config or ''}")
-    out = select(result, rows)
-    out["protocols"] = [protocol] * len(rows)
-    out["table"] = out["table"].assign(protocol=protocol.label())
-    return out
+    return apply_rules(select(result, rows), [protocol] * len(rows))

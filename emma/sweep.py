@@ -40,10 +40,10 @@ from .protocol import SOUND, Protocol
 from .runtime import progress_disabled, resolve_device
 from .streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
 from .optim import BatchedAdam, BestState
-from .training import bce_per_sample, f1_many, f1_many_by_subset, select_thresholds
+from .training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
 
 #: Bump when a change here alters what a cached sweep contains.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
 BLOCK = 512
 #: Where each quantity sits among the columns of :meth:`emma.streams.StreamData.table`.
@@ -214,7 +214,7 @@ class SweepEngine:
         if not self.any_omega_code:
             return xi / b  # eq. 5.12
         if self.all_omega_code:
-            return code_weight  # notes item 5
+            return code_weight  # (appendix: original-omega)
         return torch.where(self.omega_code.view(-1, 1, 1), code_weight, xi / b)
 
     def _penalties(self, params) -> torch.Tensor:
@@ -327,11 +327,12 @@ class SweepEngine:
         self.curves = {name: value.cpu() for name, value in curves.items()}
         self.flat.copy_(self.best.params["flat"])
         self.optimizer.load(self.best.optimizer_state)
-        rules = [p.threshold for p in self.protocols]
         self.val_probabilities = torch.sigmoid(self.pass_losses(self.params, self.val, self.all_rows(self.val))["logits"])
-        self.thresholds = select_thresholds(self.val_probabilities, self.val.y, rules=rules)
+        # every rule's threshold, chosen before any retraining (appendix: original-retrain); each model's own rule in ``thresholds``
+        self.rule_thresholds = rule_thresholds(self.val_probabilities.cpu().numpy(), self.val.y.cpu().numpy())
+        self.thresholds = np.array([self.rule_thresholds[p.threshold][k] for k, p in enumerate(self.protocols)])
         self.retrain_epochs = torch.where(self.retrains, self.best.epoch, torch.zeros_like(self.best.epoch))
-        if bool(self.retrain_epochs.gt(0).any()):  # notes item 4: train + validation, from the restored optimiser
+        if bool(self.retrain_epochs.gt(0).any()):  # train + validation, from the restored optimiser (appendix: original-retrain)
             both = StreamData(torch.cat([self.train.x, self.val.x], 1), torch.cat([self.train.y, self.val.y]), torch.cat([self.train.corrupted, self.val.corrupted], 1))
             for epoch in range(int(self.retrain_epochs.max())):
                 self._epoch(both, self.retrain_epochs > epoch)
@@ -349,12 +350,16 @@ class SweepEngine:
         p_val = self.val_probabilities.cpu().numpy()
         y_test, y_val = self.test.y.cpu().numpy(), self.val.y.cpu().numpy()
         stream = self.stream_of.cpu().numpy()
-        t = np.asarray(self.thresholds).reshape(-1, 1)
         test_masks, val_masks = self.test.corrupted.cpu().numpy()[stream], self.val.corrupted.cpu().numpy()[stream]
-        scores = {f"f1_{n}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
-        scores["f1_noisy_test"] = f1_many(p_whole >= t, y_test)
-        scores.update({f"val_f1_{n}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
-        rows = pd.DataFrame(scores)
+
+        def scores(thresholds, suffix=""):
+            t = np.asarray(thresholds).reshape(-1, 1)
+            out = {f"f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
+            out[f"f1_noisy_test{suffix}"] = f1_many(p_whole >= t, y_test)
+            out.update({f"val_f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
+            return out
+
+        rows = pd.DataFrame(scores(self.thresholds))  # each model's own rule
         table = pd.concat([self.configs.drop(columns="protocol"), rows], axis=1)
         table.insert(0, "model", self.family)
         table.insert(5, "protocol", [p.label() for p in self.protocols])
@@ -365,6 +370,10 @@ class SweepEngine:
         if self.family == "with":
             table["capacity"] = capacity(params["gain"], params["bias"]).cpu().numpy()  # eq. 5.11
             table["capacity_relu"] = capacity_relu(params["gain"], params["bias"]).cpu().numpy()
+        for rule, thresholds in self.rule_thresholds.items():  # every rule, for :func:`emma.evaluation.apply_rules`
+            for name, values in scores(thresholds, f"_at_{rule}").items():
+                table[name] = values
+            table[f"threshold_at_{rule}"] = thresholds
         epochs = self.settings.epochs
         curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(), "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
                                **{name: value.numpy().ravel() for name, value in self.curves.items()}})

@@ -541,7 +541,7 @@ assert checks["passed"].all(), checks.loc[~checks["passed"], ["check", "note"]]
 checks[["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict"]]
 
 # %% [markdown]
-# The notes of each row:
+# The `note` of each row:
 
 # %%
 for _, row in checks.iterrows():

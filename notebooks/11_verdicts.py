@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 from myst_nb import glue
 
 from emma import save_figure, save_table
-from emma.report import VERDICTS, claim_counts, collect_claims, collect_errata
+from emma.report import KINDS, VERDICTS, claim_counts, collect_claims, collect_errata
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -59,6 +59,17 @@ glue("verdicts_counts", counts, display=False)
 counts
 
 # %% [markdown]
+# The same claims by kind: *core* (what the thesis's abstract, contributions and research
+# questions assert), *secondary* (its other statements: literature, details of a derivation,
+# descriptions of a figure, side comparisons) and *book* (conjectures this book tests beyond the
+# thesis); the column `kind` of the table above says which each claim is.
+
+# %%
+kind_counts = claim_counts(claims, by="kind")
+save_table(kind_counts.reset_index(), "book_claim_counts_by_kind", output_dir)
+kind_counts
+
+# %% [markdown]
 # ## Errata
 #
 # Every disagreement found among the thesis's draft, its final text, its public code and the
@@ -82,6 +93,7 @@ by_source = errata["source"].value_counts()
 where = {"draft": "the draft", "final": "the final text", "code": "the public code"}
 Markdown("\n".join([
     f"- {len(claims)} claims judged across {claims['chapter'].nunique()} chapters: "
-    + ", ".join(f"{int(counts[v].sum())} {v}" for v in VERDICTS) + ".",
+    + ", ".join(f"{int(counts[v].sum())} {v}" for v in VERDICTS) + "; by kind: "
+    + "; ".join(f"{k} {int(kind_counts.loc[k].sum())} (" + ", ".join(f"{int(kind_counts.loc[k, v])} {v}" for v in VERDICTS) + ")" for k in KINDS) + ".",
     f"- {len(errata)} errata: " + ", ".join(f"{int(n)} in {where.get(s, s)}" for s, n in by_source.items()) + ".",
 ]))

@@ -7,8 +7,10 @@ import pytest
 
 from emma.claims import (
     CLAIM_COLUMNS,
+    KINDS,
     VERDICTS,
     apply_holm,
+    check_kind,
     check_verdict,
     claims_table,
     holm,
@@ -162,7 +164,7 @@ def test_holm_rejects_values_that_are_not_probabilities():
 
 
 def _claims(p_values, verdicts):
-    return claims_table([{"claim": f"c{i}", "thesis_evidence": "t", "our_evidence": "o", "verdict": v, "p_value": p}
+    return claims_table([{"claim": f"c{i}", "thesis_evidence": "t", "our_evidence": "o", "verdict": v, "kind": "core", "p_value": p}
                          for i, (p, v) in enumerate(zip(p_values, verdicts))])
 
 
@@ -172,12 +174,13 @@ def test_apply_holm_downgrades_what_the_family_no_longer_supports():
     np.testing.assert_allclose(adjusted["p_holm"], [0.004, 0.09, 0.09, np.nan, 0.5])
     assert adjusted["verdict"].tolist() == ["reproduced", "partly reproduced", "partly reproduced", "reproduced", "not reproduced"]
     assert table["verdict"].tolist()[1] == "reproduced", "the input is left unchanged"
-    assert list(adjusted.columns[:6]) == [*CLAIM_COLUMNS, "p_value", "p_holm"]
+    assert list(adjusted.columns[:len(CLAIM_COLUMNS) + 2]) == [*CLAIM_COLUMNS, "p_value", "p_holm"]
+    assert adjusted["kind"].tolist() == ["core"] * 5
 
 
 def test_apply_holm_needs_p_values():
     with pytest.raises(ValueError, match="p_value"):
-        apply_holm(claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced"}]))
+        apply_holm(claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core"}]))
 
 
 # ----------------------------------------------------------------------------- vocabulary and tables
@@ -198,12 +201,31 @@ def test_verdict_from_flags_all_some_none():
 
 
 def test_claims_table_puts_the_canonical_columns_first_and_checks_them():
-    table = claims_table([{"verdict": "reproduced", "p_value": 0.01, "claim": "c", "our_evidence": "o", "thesis_evidence": "t"}])
+    table = claims_table([{"verdict": "reproduced", "p_value": 0.01, "claim": "c", "our_evidence": "o", "thesis_evidence": "t", "kind": "book"}])
     assert list(table.columns) == [*CLAIM_COLUMNS, "p_value"]
     with pytest.raises(ValueError, match=r"lack the column\(s\) \['thesis_evidence'\]"):
-        claims_table([{"claim": "c", "our_evidence": "o", "verdict": "reproduced"}])
+        claims_table([{"claim": "c", "our_evidence": "o", "verdict": "reproduced", "kind": "core"}])
     with pytest.raises(ValueError, match="'verdict_sound'.*'maybe'"):
-        claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "verdict_sound": "maybe"}])
+        claims_table([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core", "verdict_sound": "maybe"}])
+
+
+def test_check_kind_names_the_kinds():
+    assert KINDS == ("core", "secondary", "book")
+    assert [check_kind(k) for k in KINDS] == list(KINDS)
+    for bad in ("Core", "thesis", None, float("nan")):
+        with pytest.raises(ValueError, match=r"kind must be one of \('core', 'secondary', 'book'\)"):
+            check_kind(bad)
+
+
+def test_a_claims_table_without_a_kind_is_rejected_naming_kind_and_its_values():
+    row = {"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced"}
+    with pytest.raises(ValueError, match=r"lack the column\(s\) \['kind'\].*kind: one of \('core', 'secondary', 'book'\)"):
+        claims_table([row])
+    with pytest.raises(ValueError, match=r"column 'kind', claim 'c2'.*one of \('core', 'secondary', 'book'\), got 'central'"):
+        claims_table([{**row, "kind": "core"}, {**row, "claim": "c2", "kind": "central"}])
+    with pytest.raises(ValueError, match=r"column 'kind', claim 'c'.*got nan"):  # an empty cell read back from a CSV
+        claims_table(pd.DataFrame([{**row, "kind": np.nan}]))
+    assert claims_table([{**row, "kind": k} for k in KINDS])["kind"].tolist() == list(KINDS)
 
 
 def test_paired_inputs_must_match_and_alpha_must_be_a_level():
@@ -221,9 +243,8 @@ def _summary_tables(first_verdicts=("reproduced", "reproduced"), thesis_rank1_ra
                            "our_evidence_sound": ["p = 0.01", "p = 0.02", "slope 0.1"], "thesis_evidence": ["table 5.2"] * 3})
     f1 = pd.DataFrame({"model": ["base", "with (thesis top 10, rank 1)"], "rank_validation": [np.nan, thesis_rank1_rank]})
     baselines = pd.DataFrame({"model": ["base", "without"], "f1_clean_mean": [0.8, 0.79], "thesis_f1_clean": [0.883, 0.867]})
-    rule = pd.DataFrame({"model": ["with (selected)", "without", "base"] * 2,
-                         "threshold_rule": ["ROC corner (thesis)"] * 3 + ["fixed 0.5"] * 3,
-                         "f1_ip_noisy_mean": [0.7, 0.6, 0.5, 0.71, 0.62, 0.52], "f1_dm_noisy_mean": [0.8, 0.7, 0.6, 0.81, 0.72, 0.62]})
+    rule = pd.DataFrame({"claim": claims["claim"], "verdict_roc_corner": ["reproduced"] * 3, "verdict_fixed": ["reproduced", "not reproduced", "reproduced"],
+                         "verdict_f1_validation": ["reproduced"] * 3, "verdict_auroc": ["reproduced"] * 3, "verdict_ap": ["partly reproduced"] * 3})
     return claims, f1, baselines, rule
 
 
@@ -231,18 +252,18 @@ def test_the_robustness_summary_is_written_from_its_tables():
     from emma.verdicts import robustness_summary
 
     selected = {"rho": 1e-4, "lambda_c": 1e-2, "lambda_e": 1e-3, "rank_test": 7}
-    text = robustness_summary(*_summary_tables(), selected=selected, grid_size=125, fixed_threshold=0.5, n_seeds=5)
+    text = robustness_summary(*_summary_tables(), selected=selected, grid_size=125, n_seeds=5)
     lines = text.splitlines()
     assert len(lines) == 3 + 4
     assert lines[0].startswith("- with beats without on IP: **reproduced** under the book's protocol (p = 0.01; thesis: table 5.2)")
     assert "EMMA beats data augmentation" in lines[3] and "over 5 seed(s)" in lines[3]
     assert "ranks 7 of 125" in lines[4] and "first row ranks 3 on our validation set" in lines[4]
     assert "base 0.800 vs 0.883, without 0.790 vs 0.867" in lines[5]
-    assert "with 0.710 / 0.810, without 0.620 / 0.720, base 0.520 / 0.620" in lines[6]  # the fixed rule's rows, not the corner's
-    text = robustness_summary(*_summary_tables(("reproduced", "partly reproduced"), np.nan), selected=selected, grid_size=125,
-                              fixed_threshold=0.5, n_seeds=5)
+    # both claims against "without" hold under the ROC corner and the F1-optimal rule only
+    assert lines[6] == ("- EMMA's edge over data augmentation on both noisy subsets is significant under ROC corner (thesis), F1-optimal on "
+                        "validation, AUROC (no threshold); not under fixed 0.5 (code's default), average precision (no threshold).")
+    text = robustness_summary(*_summary_tables(("reproduced", "partly reproduced"), np.nan), selected=selected, grid_size=125, n_seeds=5)
     assert "does **not** clearly beat" in text and "n/a (not in this grid)" in text
     claims, f1, baselines, rule = _summary_tables()
-    with pytest.raises(ValueError, match="threshold_rule"):
-        robustness_summary(claims, f1, baselines, rule.drop(columns="threshold_rule"), selected=selected, grid_size=125,
-                           fixed_threshold=0.5, n_seeds=5)
+    with pytest.raises(ValueError, match="rules must be a DataFrame"):
+        robustness_summary(claims, f1, baselines, rule.drop(columns="verdict_ap"), selected=selected, grid_size=125, n_seeds=5)

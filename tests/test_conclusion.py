@@ -36,6 +36,17 @@ def test_a_regularizer_that_helps_everywhere_is_reproduced_and_one_that_does_not
     assert flat["mean_gain"] == pytest.approx(0.0) and flat["verdict"] == "not reproduced"
 
 
+def test_the_regularizer_claims_are_core_and_answer_the_second_question():
+    from emma.claims import claims_table
+    from emma.conclusion import regularizer_claims
+
+    claims = claims_table(regularizer_claims({"sound": _grid(0.05, 0.0), "original": _grid(0.0, 0.05)}))
+    assert claims["kind"].tolist() == ["core", "core"]
+    assert claims["verdict"].tolist() == ["reproduced", "not reproduced"]
+    starts = [start for _, start in RESEARCH_QUESTIONS["Is the use of the two regularizers experimentally validated?"]]
+    assert [c.startswith(tuple(starts)) for c in claims["claim"]] == [True, True]
+
+
 def test_a_regularizer_that_hurts_is_not_reproduced():
     grid = _grid(gain_c=0.0, gain_e=0.0, noise=0.001)
     for column in ("validation_score", "f1_ip_noisy_mean", "f1_dm_noisy_mean"):
@@ -53,17 +64,25 @@ def test_regularizer_effect_rejects_bad_input_by_name():
         regularizer_effect(_grid(0.0, 0.0), "lambda_c", alpha=1.5)
 
 
-def test_questions_read_each_claims_verdict_and_summarise_it(tmp_path):
-    (tmp_path / "tables").mkdir()
+def _question_tables(folder, kinds=None):
+    """One hand-made claim per entry of RESEARCH_QUESTIONS, of kind ``kinds.get(start, "core")``, written under ``folder``."""
+    (folder / "tables").mkdir(exist_ok=True)
     tables = {}
     for claims in RESEARCH_QUESTIONS.values():
         for name, start in claims:
             tables.setdefault(name, []).append({"claim": start + " (test)", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced",
-                                                "our_evidence_sound": "o", "verdict_sound": "not reproduced", "verdict_original": "reproduced"})
+                                                "kind": (kinds or {}).get(start, "core"), "our_evidence_sound": "o",
+                                                "verdict_sound": "not reproduced", "verdict_original": "reproduced"})
     for name, rows in tables.items():
-        pd.DataFrame(rows).to_csv(tmp_path / "tables" / f"{name}.csv", index=False)
+        pd.DataFrame(rows).to_csv(folder / "tables" / f"{name}.csv", index=False)
+    return tables
+
+
+def test_questions_read_each_claims_verdict_and_summarise_it(tmp_path):
+    _question_tables(tmp_path)
     answers = answer_questions(tmp_path)
     assert len(answers) == sum(len(c) for c in RESEARCH_QUESTIONS.values())
+    assert set(answers["kind"]) == {"core"}
     robustness = answers[answers["table"] == "robustness_claims"]
     assert set(robustness["verdict"]) == {"not reproduced"}  # the book's protocol is the headline there
     assert set(answers[answers["table"] != "robustness_claims"]["verdict"]) == {"reproduced"}
@@ -72,12 +91,54 @@ def test_questions_read_each_claims_verdict_and_summarise_it(tmp_path):
     assert summary["claims"].sum() == len(answers)
 
 
+def test_the_robustness_question_rests_on_robustness_claims_only():
+    topics = {q: [start for _, start in claims] for q, claims in RESEARCH_QUESTIONS.items()}
+    robustness = topics["Does EMMA increase the robustness compared to data augmentation?"]
+    assert all("data augmentation" in s or "training NSR" in s for s in robustness)
+    assert not any("clean accuracy" in s or "more than two modes" in s for starts in topics.values() for s in starts)
+    assert not any("capacity both hurt" in s for starts in topics.values() for s in starts)
+
+
+def test_a_research_question_ignores_secondary_and_book_claims(tmp_path):
+    ip, dm = (start for _, start in RESEARCH_QUESTIONS["Does EMMA increase the robustness compared to data augmentation?"][:2])
+    energy = RESEARCH_QUESTIONS["Is the use of the two regularizers experimentally validated?"][1][1]
+    _question_tables(tmp_path, kinds={ip: "secondary", dm: "book", energy: "book"})
+    tables = {name: pd.read_csv(tmp_path / "tables" / f"{name}.csv") for name in ("robustness_claims", "conclusion_claims")}
+    tables["conclusion_claims"].loc[tables["conclusion_claims"]["claim"].str.startswith(energy), "verdict"] = "not reproduced"  # would spoil the answer
+    answers = answer_questions(tmp_path, tables=tables)
+    assert not answers["claim"].str.startswith((ip, dm, energy)).any()
+    assert len(answers) == sum(len(c) for c in RESEARCH_QUESTIONS.values()) - 3
+    summary = question_verdicts(answers).set_index("question")
+    assert summary.loc["Is the use of the two regularizers experimentally validated?", "verdict"] == "reproduced"
+    assert summary.loc["Does EMMA increase the robustness compared to data augmentation?", "claims"] == len(RESEARCH_QUESTIONS[
+        "Does EMMA increase the robustness compared to data augmentation?"]) - 2
+    mixed = pd.DataFrame({"question": ["q"] * 3, "claim": ["a", "b", "c"], "kind": ["core", "secondary", "book"],
+                          "verdict": ["reproduced", "not reproduced", "not reproduced"]})
+    assert question_verdicts(mixed)[["claims", "verdict"]].values.tolist() == [[1, "reproduced"]]
+    from emma.conclusion import answer_sentences
+    assert answer_sentences(mixed) == ["**q** Reproduced in full: a. "]
+
+
+def test_a_question_without_a_core_claim_or_a_table_without_kind_is_an_error(tmp_path):
+    question = "Is the end-to-end model more interpretable with EMMA?"
+    _question_tables(tmp_path, kinds={start: "secondary" for _, start in RESEARCH_QUESTIONS[question]})
+    with pytest.raises(ValueError, match="no core claim answers the research question 'Is the end-to-end model"):
+        answer_questions(tmp_path)
+    _question_tables(tmp_path)
+    pd.read_csv(tmp_path / "tables" / "robustness_claims.csv").drop(columns="kind").to_csv(tmp_path / "tables" / "robustness_claims.csv", index=False)
+    with pytest.raises(ValueError, match=r"robustness_claims.*'kind'.*\('core', 'secondary', 'book'\)"):
+        answer_questions(tmp_path)
+    _question_tables(tmp_path, kinds={RESEARCH_QUESTIONS[question][0][1]: "central"})
+    with pytest.raises(ValueError, match="kind must be one of.*'central'"):
+        answer_questions(tmp_path)
+
+
 def test_a_missing_claim_is_an_error_that_names_it(tmp_path):
     (tmp_path / "tables").mkdir()
     with pytest.raises(FileNotFoundError, match="robustness_claims"):
         answer_questions(tmp_path)
-    pd.DataFrame([{"claim": "something else", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "verdict_sound": "reproduced"}]).to_csv(
-        tmp_path / "tables" / "robustness_claims.csv", index=False)
+    pd.DataFrame([{"claim": "something else", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core",
+                   "verdict_sound": "reproduced"}]).to_csv(tmp_path / "tables" / "robustness_claims.csv", index=False)
     with pytest.raises(ValueError, match="EMMA beats data augmentation"):
         answer_questions(tmp_path)
 
@@ -119,6 +180,7 @@ def test_the_integrability_claim_needs_both_depths_and_compares_them():
 
     table = pd.DataFrame({"depth": [1, 2, 1, 2], "seed": [0, 0, 1, 1], "relative_median": [0.0, 0.2, 1e-17, 0.1]})
     assert integrability_claim(table, 10)["verdict"].item() == "reproduced"
+    assert integrability_claim(table, 10)["kind"].item() == "secondary"  # a statement of §4.4, not a core claim
     table.loc[3, "relative_median"] = 1e-17
     assert integrability_claim(table, 10)["verdict"].item() == "partly reproduced"
     with pytest.raises(ValueError, match="depth"):

@@ -120,7 +120,7 @@ def test_potentials_are_per_mode_in_ip_dm_order(splits, pulsars):
     psi = energies.potentials(x)
     assert psi.shape == (20, 2)
     assert torch.allclose(psi[:, 1], energies.models[1].potential(x[:, 4:8]))
-    assert torch.equal(energies.potentials(splits.test.modes)[:20], psi)
+    assert torch.allclose(energies.potentials(splits.test.modes)[:20], psi, atol=1e-6)  # a larger batch may sum in another order
     assert energies.reconstruction_errors(x).shape == (20, 2)
 
 
@@ -248,6 +248,7 @@ def test_potential_claims_follow_their_rules():
     rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
     good = potential_claims(*_claim_tables(), **rules)
     assert list(good["verdict"]) == ["reproduced"] * 5
+    assert list(good["kind"]) == ["core", "core", "secondary", "secondary", "secondary"]
     bad = potential_claims(*_claim_tables(rising=False, auroc=0.55, missing=50.0), **rules)
     assert list(bad["verdict"]) == ["not reproduced"] * 5  # falling Ψ, weak AUROCs, below the reconstruction error, missing unflagged
     assert "10 epochs" in good["our_evidence"].iloc[2] and "100 epochs" in good["our_evidence"].iloc[2]

@@ -35,8 +35,11 @@ def _fake_study(protocols):
             for config in configs:
                 for seed in SEEDS:
                     score = _score(protocol, family, seed, config if family == "with" else None)
-                    rows.append({"model": family, "seed": seed, **config, "protocol": protocol.label(),
-                                 "f1_clean": score, "f1_ip_noisy": score - 0.1, "f1_dm_noisy": score - 0.05})
+                    scores = {"f1_clean": score, "f1_ip_noisy": score - 0.1, "f1_dm_noisy": score - 0.05, "f1_noisy_test": score - 0.07,
+                              "val_f1_clean": score, "val_f1_ip_noisy": score - 0.1, "val_f1_dm_noisy": score - 0.05, "threshold": 0.35}
+                    by_rule = {f"{name}_at_{rule}": value + (0.005 if rule == "fixed" and name != "threshold" else 0.0)
+                               for rule in ("roc_corner", "fixed", "f1_validation") for name, value in scores.items()}  # a fixed 0.5 adds 0.005
+                    rows.append({"model": family, "seed": seed, **config, "protocol": protocol.label(), **scores, **by_rule})
                     used.append(protocol)
         study[family] = {"family": family, "table": pd.DataFrame(rows), "protocols": used, "params": {}, "psi_min": None}
     return study
@@ -79,6 +82,26 @@ def test_cumulative_switches_add_up_to_sound_minus_original(study, steps):
     assert single.loc[("corruption_in_place", "base"), "delta_f1_clean_mean"] == pytest.approx(-0.10)
     assert single.loc[("potential", "base"), "delta_f1_clean_mean"] == pytest.approx(0.0)
     assert single.loc[("potential", "with (thesis rank 1)"), "delta_f1_clean_std"] == pytest.approx(0.0)
+    # the code's own alternatives, switched alone: the fixed threshold rescores the same models (+0.005 here)
+    assert single.loc[("threshold", "base"), "delta_f1_clean_mean"] == pytest.approx(0.005)
+    assert single.loc[("class_weight", "base"), "delta_f1_clean_mean"] == pytest.approx(0.0)
+    assert "threshold" not in set(table[table["step"] == "cumulative"]["switch"])
+
+
+def test_the_share_of_the_gap_the_replay_closes_is_stated_per_group_and_subset(study):
+    from emma.replay import gap_explained
+
+    replay = replay_f1(study, thesis_results("slides"))
+    explained = gap_explained(replay).set_index(["group", "subset"])
+    base = explained.loc[("base", "clean")]
+    # book (sound) 0.71, replay 0.83, thesis 0.8830 for seed-mean scores 0.71 / 0.83
+    assert base["gap"] == pytest.approx(0.8830 - 0.71) and base["closed"] == pytest.approx(0.12)
+    assert base["share_closed"] == pytest.approx(0.12 / 0.173) and base["remaining"] == pytest.approx(0.053)
+    metrics = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
+    both = sum((replay[f"thesis_{m}"].notna() & replay[f"{m}_mean"].notna()).sum() for m in metrics)  # rows the grid covers
+    assert explained.loc[("all", "all"), "printed"] == both < replay[[f"thesis_{m}" for m in metrics]].notna().sum().sum()
+    with pytest.raises(ValueError, match="replay must be the DataFrame of replay_f1"):
+        gap_explained(replay.drop(columns="sound_f1_clean_mean"))
 
 
 def test_waterfall_goes_from_the_thesis_through_the_replay_to_sound(study, steps):
@@ -153,6 +176,9 @@ def test_one_claims_table_carries_both_protocols_verdicts():
     both = both_protocols(sound, original)
     assert list(both["verdict"]) == list(both["verdict_sound"])
     assert both["verdict_original"].iloc[0] == "not reproduced" and both["verdict_sound"].iloc[0] == "reproduced"
+    core = both.loc[both["kind"] == "core", "claim"].tolist()  # EMMA vs data augmentation, clean accuracy, generalisation, β, energy
+    assert len(core) == 7 and all("Shon" not in c and "levels off" not in c and "Yerkes" not in c for c in core)
+    assert set(both["kind"]) == {"core", "secondary"}
 
 
 def test_thesis_gap_counts_and_distances_per_subset_and_overall():

@@ -1,15 +1,15 @@
 import pandas as pd
 import pytest
 
-from emma.claims import CLAIM_COLUMNS
+from emma.claims import CLAIM_COLUMNS, KINDS, VERDICTS
 from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER
-from emma.report import CLAIM_TABLES, collect_claims, collect_errata
+from emma.report import CLAIM_TABLES, claim_counts, collect_claims, collect_errata
 
 
-def _write_claims(folder, verdict="partly reproduced", **extra):
+def _write_claims(folder, verdict="partly reproduced", kind="core", **extra):
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name in CLAIM_TABLES:
-        row = {"claim": [f"claim of {name}"], "thesis_evidence": ["t"], "our_evidence": ["o"], "verdict": [verdict]}
+        row = {"claim": [f"claim of {name}"], "thesis_evidence": ["t"], "our_evidence": ["o"], "verdict": [verdict], "kind": [kind]}
         if name == "robustness_claims":
             row.update({key: [value] for key, value in extra.items()})
         pd.DataFrame(row).to_csv(folder / "tables" / f"{name}.csv", index=False)
@@ -43,6 +43,48 @@ def test_extra_verdict_columns_are_accepted_and_checked(tmp_path):
     _write_claims(tmp_path, verdict_sound="sort of")
     with pytest.raises(ValueError, match="robustness_claims.*'verdict_sound'.*'sort of'"):
         collect_claims(tmp_path)
+
+
+def test_a_table_without_kind_is_an_error_naming_the_table_and_kind(tmp_path):
+    _write_claims(tmp_path)
+    pd.DataFrame({"claim": ["c"], "thesis_evidence": ["t"], "our_evidence": ["o"], "verdict": ["reproduced"]}).to_csv(
+        tmp_path / "tables" / "modes_claims.csv", index=False)
+    with pytest.raises(ValueError, match=r"modes_claims.*\['kind'\].*\('core', 'secondary', 'book'\)"):
+        collect_claims(tmp_path)
+    _write_claims(tmp_path, kind="thesis")
+    with pytest.raises(ValueError, match=r"attention_claims.*kind.*'thesis'"):
+        collect_claims(tmp_path)
+
+
+def _hand_claims():
+    rows = [("A", "core", "reproduced"), ("A", "core", "not reproduced"), ("A", "secondary", "reproduced"),
+            ("B", "book", "partly reproduced"), ("B", "core", "reproduced"), ("B", "secondary", "reproduced")]
+    return pd.DataFrame(rows, columns=["chapter", "kind", "verdict"])
+
+
+def test_claims_are_counted_per_chapter_and_per_kind():
+    claims = _hand_claims()
+    by_chapter = claim_counts(claims)
+    assert list(by_chapter.index) == ["A", "B"] and list(by_chapter.columns) == list(VERDICTS)
+    assert by_chapter.values.tolist() == [[2, 0, 1], [2, 1, 0]]
+    by_kind = claim_counts(claims, by="kind")
+    assert list(by_kind.index) == list(KINDS) and by_kind.index.name == "kind"
+    assert by_kind.values.tolist() == [[2, 0, 1], [2, 0, 0], [0, 1, 0]]
+    assert by_kind.loc["core"].sum() == 3 and by_kind.values.sum() == len(claims)
+    no_book = claim_counts(claims[claims["kind"] != "book"], by="kind")
+    assert no_book.loc["book"].tolist() == [0, 0, 0], "every kind has a row, zeros where it has no claim"
+    both = claim_counts(claims, by=["chapter", "kind"])
+    assert both.loc[("A", "core")].tolist() == [1, 0, 1] and both.loc[("B", "book")].tolist() == [0, 1, 0]
+    with pytest.raises(ValueError, match="by must be"):
+        claim_counts(claims, by="verdict")
+    with pytest.raises(ValueError, match="'kind'"):
+        claim_counts(claims.drop(columns="kind"), by="kind")
+
+
+def test_collected_claims_carry_their_kind(tmp_path):
+    _write_claims(tmp_path, kind="secondary")
+    counts = claim_counts(collect_claims(tmp_path), by="kind")
+    assert counts.loc["secondary", "partly reproduced"] == len(CLAIM_TABLES) and counts.values.sum() == len(CLAIM_TABLES)
 
 
 def test_a_missing_table_names_the_file(tmp_path):

@@ -39,6 +39,31 @@ def test_threshold_separates_perfectly_separable_scores():
     assert select_threshold([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1]) == pytest.approx(0.45)
 
 
+def test_every_rule_picks_for_many_models_what_it_picks_model_by_model():
+    from emma.training import rule_thresholds, select_threshold_f1
+
+    generator = np.random.default_rng(0)
+    y = generator.random((40, 300)) < 0.1
+    y[:, :2] = [True, False]  # both classes for every model
+    p = np.clip(0.3 * y + generator.random((40, 300)) * 0.8, 0, 1).round(2)  # ties on the threshold grid too
+    rules = rule_thresholds(p, y)
+    assert rules["roc_corner"].tolist() == [select_threshold(p[k], y[k]) for k in range(40)]
+    assert rules["f1_validation"].tolist() == [select_threshold_f1(p[k], y[k]) for k in range(40)]
+    assert set(rules["fixed"]) == {0.5}
+
+
+def test_a_sweep_scored_under_another_threshold_rule_is_its_own_models_at_that_rule(splits, tmp_path):
+    from emma.study import under
+
+    result = run_sweep("base", [{"seed": 0}], splits, SETTINGS, protocol=SOUND, cache_dir=tmp_path, progress=False)
+    fixed = under(result, SOUND.switch(threshold="fixed"))["table"]
+    rescored = score_on_test(result, splits, threshold=0.5)
+    assert fixed["threshold"].iloc[0] == 0.5 and fixed["protocol"].iloc[0] == "sound but threshold='fixed'"
+    assert fixed["f1_clean"].iloc[0] == pytest.approx(rescored["f1_clean"].iloc[0])
+    again = run_sweep("base", [{"seed": 0}], splits, SETTINGS, protocol=SOUND.switch(threshold="fixed"), cache_dir=tmp_path, progress=False)
+    assert again["table"]["f1_clean"].iloc[0] == pytest.approx(fixed["f1_clean"].iloc[0])  # the same cached models
+
+
 def test_f1_is_reported_separately_on_clean_ip_noisy_and_dm_noisy_samples():
     y = [1, 1, 0, 0, 1, 0, 1, 1]
     predicted = [1, 0, 0, 1, 1, 0, 0, 0]

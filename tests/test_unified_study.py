@@ -163,6 +163,7 @@ def test_claims_follow_the_evidence():
     assert strong["verdict"].tolist()[:2] == ["reproduced", "reproduced"]
     assert strong["verdict"].iloc[2] == "partly reproduced"  # crossmodal weights below uniform in every seed
     assert strong["verdict"].iloc[3] == "reproduced"
+    assert set(strong["kind"]) == {"book"}  # chapter 7 proposes the model, the book tests it
     weak = unified_claims(_fake_scores(-0.1), htru2, ("full", "EMMA alone"))
     assert weak["verdict"].iloc[3] == "not reproduced"
     assert (composition_tests(_fake_scores(-0.1), "acc_clean")["verdict"] == "not reproduced").all()
