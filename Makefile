@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK_VENV := _build/lock-venv
 
-.PHONY: book run html test linkcheck lock benchmark clean
+.PHONY: book run html pdf test linkcheck lock benchmark clean
 
 # The environment: torch first (pinned, so pip does not pick another build), then the project.
 $(STAMP): pyproject.toml
@@ -26,6 +26,11 @@ run: $(STAMP)
 
 html: $(STAMP)
 	$(BIN)/emma-book build
+
+## The PDF edition, _build/pdf/emma-book.pdf: the whole book on one page (Sphinx's singlehtml),
+## printed by headless Chromium (Debian's chromium); then the HTML book, whose every page offers it.
+pdf: $(STAMP)
+	$(BIN)/emma-book build --pdf
 
 ## Run the tests (they execute every chapter in the quick profile, build the book from it and open
 ## every page in headless Chromium; without Chromium the browser tests skip, except in CI).

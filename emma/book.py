@@ -170,7 +170,7 @@ def execute(
             os.environ["EMMA_QUIET"] = previous_quiet
         source.unlink(missing_ok=True)
     executed = nbformat.read(partial, as_version=4)
-    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, ROOT)  # the page "How this book was run"
+    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, ROOT, declared)  # the page "How this book was run"
     for cell in executed.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):  # stays in the notebook, not on the page
             cell.metadata["tags"] = sorted(set(cell.metadata["tags"]) | {"remove-cell"})
@@ -190,17 +190,25 @@ def _draws_figure(source: str) -> bool:
     return "save_figure(" in source
 
 
+#: A code cell with more lines than this meets the reader folded, whatever it does.
+LONG_CELL = 10
+
+
+def _is_long(source: str) -> bool:
+    return len([line for line in source.splitlines() if line.strip()]) > LONG_CELL
+
+
 def fold_boilerplate(notebook):
     """Tag the cells a reader should meet folded (``hide-input``): the parameters cell, the setup
-    cells and the cells that draw a figure.
+    cells, the cells that draw a figure and every cell longer than :data:`LONG_CELL` lines.
 
-    Their code stays one click away on the page and their outputs (the figures) stay visible.
+    Their code stays one click away on the page and their outputs (figures, tables) stay visible.
     """
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         tags = set(cell.metadata.get("tags", []))
-        if "parameters" in tags or _is_setup(cell.source) or _draws_figure(cell.source):
+        if "parameters" in tags or _is_setup(cell.source) or _draws_figure(cell.source) or _is_long(cell.source):
             cell.metadata["tags"] = sorted(tags | {"hide-input"})
     return notebook
 
@@ -250,16 +258,18 @@ STAGING = Path("_build") / "staging"  # under the root; what Sphinx reads, and n
 MATHJAX_ENTRY = "tex-chtml.js"  # the MathJax 3 component _config.yml names (mathjax_path)
 
 
-def stage(root: Path = ROOT, executed: Path | None = None) -> Path:
+def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = None) -> Path:
     """Copy what the book reads, and only that, into ``<root>/_build/staging``; return that folder.
 
     The book reads ``_config.yml``, ``_toc.yml``, ``book/`` (its pages, ``references.bib``, images;
     not ``book/chapters``) and the executed notebook ``NN_name.ipynb`` of every chapter, taken
     from ``executed`` (default ``<root>/book/chapters``). Beside them go the chapters' jupytext
-    sources (``_extra/notebooks/``, offered for download by the pages) and MathJax
-    (``_vendor/mathjax/``, served by the site). Another virtual environment, a ``node_modules``
+    sources (``_extra/notebooks/``, offered for download by the pages), the run's full tables
+    (``book/_static/tables/``, linked under each table) and MathJax (``_vendor/mathjax/``, served
+    by the site). Another virtual environment, a ``node_modules``
     or stray notes in the checkout never reach Sphinx. A chapter without an executed notebook
-    stops the staging with its name: nothing is executed here.
+    stops the staging with its name: nothing is executed here. ``pdf``, the book's PDF edition
+    (:mod:`emma.pdf`), goes to ``_extra/emma-book.pdf``: the site's root, offered by every page.
     """
     root = Path(root).resolve()
     executed = Path(executed).resolve() if executed is not None else root / "book" / "chapters"
@@ -286,10 +296,25 @@ def stage(root: Path = ROOT, executed: Path | None = None) -> Path:
     for chapter in listed:
         shutil.copy2(executed / f"{chapter.stem}.ipynb", staging / "book" / "chapters" / f"{chapter.stem}.ipynb")
         shutil.copy2(chapter.source, staging / "_extra" / "notebooks" / chapter.source.name)
+    _stage_tables(executed, root, staging / "book" / "_static" / "tables")
     page = record.run_record_page({c.title: executed / f"{c.stem}.ipynb" for c in listed})
     (staging / "book" / "run_record.md").write_text(page)  # "How this book was run", from the notebooks' metadata
     _stage_mathjax(staging / "_vendor" / "mathjax")
+    if pdf is not None:
+        shutil.copy2(pdf, staging / "_extra" / PDF_EDITION)
     return staging
+
+
+def _stage_tables(executed: Path, root: Path, destination: Path) -> None:
+    """The full tables of the run that executed the chapters, so each view's link to its CSV resolves (:mod:`emma.display`).
+
+    They sit beside the executed notebooks' folder (``<output_dir>/tables`` for ``<output_dir>/chapters``),
+    or in ``<root>/_build/tables`` for the default ``book/chapters``.
+    """
+    tables = executed.parent / "tables" if (executed.parent / "tables").is_dir() else root / "_build" / "tables"
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in sorted(tables.glob("*.csv")) if tables.is_dir() else []:
+        shutil.copy2(path, destination / path.name)
 
 
 def _mathjax_distribution() -> Path:
@@ -325,9 +350,12 @@ def _stage_mathjax(destination: Path) -> None:
 
 
 BUILDERS = ("html", "linkcheck")
+PDF_EDITION = "emma-book.pdf"  # the PDF edition's name, in _build/pdf/ and at the site's root (emma.pdf.NAME)
 
 
-def build(root: Path = ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html") -> int:
+def build(
+    root: Path = ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html", pdf: bool = False,
+) -> int:
     """Build the book into ``<root>/_build/<builder>`` from a staging folder; return the exit code.
 
     :func:`stage` gathers the book's own pages and the executed notebooks (from ``executed``,
@@ -336,11 +364,25 @@ def build(root: Path = ROOT, strict: bool = True, executed: Path | None = None, 
     ``<root>/_build/html`` anew. ``builder="linkcheck"`` checks every external link instead
     (report in ``<root>/_build/linkcheck``). Warnings are errors when ``strict``. Nothing is
     executed: a chapter that has not been run is reported and the build stops.
+
+    ``pdf=True`` (HTML only) first makes the PDF edition, ``<root>/_build/pdf/emma-book.pdf``
+    (:func:`emma.pdf.build`: the ``singlehtml`` builder, then headless Chromium), then builds the
+    HTML with the PDF at the site's root and offered in every page's download menu.
     """
-    if builder not in BUILDERS:
+    if builder not in (*BUILDERS, "singlehtml"):  # singlehtml: the page emma.pdf prints
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+    if pdf and builder != "html":
+        raise ValueError(f"the PDF edition comes with the HTML book, not with the builder {builder!r}")
     root = Path(root).resolve()
-    staging = stage(root, executed)
+    edition = None
+    if pdf:
+        from . import pdf as pdf_edition
+
+        code = pdf_edition.build(root, executed=executed, strict=strict)
+        if code != 0:
+            return code
+        edition = root / "_build" / "pdf" / pdf_edition.NAME
+    staging = stage(root, executed, pdf=edition)
     shutil.rmtree(root / "_build" / builder, ignore_errors=True)
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [
@@ -353,13 +395,15 @@ def build(root: Path = ROOT, strict: bool = True, executed: Path | None = None, 
 
 
 def setup(app):
-    """Sphinx extension (``_config.yml`` lists ``emma.book``): the book's two page-level touches.
+    """Sphinx extension (``_config.yml`` lists ``emma.book``): the book's page-level touches.
 
     sphinx-book-theme's download menu offers the page's source, here the executed notebook
     (``.ipynb``); chapter pages also offer their ``notebooks/NN_name.py``, which :func:`stage`
-    puts in the site through ``html_extra_path``. And every script appears once per page.
+    puts in the site through ``html_extra_path``, and every page the book's PDF edition when the
+    build has one. And every script appears once per page.
     """
     app.connect("html-page-context", _offer_jupytext_source, priority=502)  # after the theme's buttons (501)
+    app.connect("html-page-context", _offer_pdf_edition, priority=503)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
@@ -394,3 +438,20 @@ def _offer_jupytext_source(app, pagename, templatename, context, doctree) -> Non
             "icon": "fas fa-file-code",
             "label": "download-jupytext-button",
         })
+
+
+def _offer_pdf_edition(app, pagename, templatename, context, doctree) -> None:
+    """Every page's download menu offers the PDF edition when the build has one (``stage(pdf=...)``),
+    after the theme's ``.pdf`` button, which prints the page alone."""
+    if not (Path(app.srcdir) / "_extra" / PDF_EDITION).exists():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].append({
+                "type": "link",
+                "url": context["pathto"](PDF_EDITION, 1),
+                "text": "PDF edition",
+                "tooltip": "Download the whole book as one PDF",
+                "icon": "fas fa-book",
+                "label": "download-pdf-edition-button",
+            })

@@ -2,7 +2,7 @@
 
     emma-book list
     emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force]
-    emma-book build [--chapters DIR] [--builder html|linkcheck] [--no-strict]
+    emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 
-from . import book, rerun
+from . import book, pdf, rerun
 from .runtime import DEVICES, progress_disabled
 
 
@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         "--builder", choices=book.BUILDERS, default="html",
         help="html: the book in _build/html (default); linkcheck: check every external link",
     )
+    build.add_argument(
+        "--pdf", action="store_true",
+        help="also the PDF edition, _build/pdf/emma-book.pdf (printed by headless Chromium), offered by every page",
+    )
     return parser
 
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{chapter.name:<24} {chapter.title}")
             return 0
         if args.command == "build":
-            return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder)
+            return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder, pdf=args.pdf)
         selected = book.select(args.names)
         layers = [rerun.read_parameter_file(book.PROFILES / f"{args.profile}.yaml"), {"profile": args.profile, "device": args.device}]
         layers += [rerun.read_parameter_file(path) for path in args.parameters_file]
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             rerun.store_key(path, key)
             print(f"   wrote {path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path}", flush=True)
         return 0
-    except (book.ChapterFailed, ValueError, FileNotFoundError) as error:
+    except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError) as error:
         print(f"emma-book: error: {error}", file=sys.stderr)
         return 1
 

@@ -154,7 +154,20 @@ def rule_scores(results: dict, splits, *, energies=None, protocol: str = "") -> 
     return out[["protocol", "family", "seed", "subset", "rule", "score"]]
 
 
-def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", comparisons=COMPARISONS, margin: float = 0.01, alpha: float = 0.05) -> pd.DataFrame:
+#: The robustness-generalisation claim (:func:`emma.verdicts.robustness_claims`), judged per rule on the curves.
+GENERALISATION_CLAIM = "Past the training NSR, 'with' stays above 'without' (robustness generalisation)"
+#: The curve column of each rule (:func:`emma.evaluation.generalisation_curves`).
+CURVE_COLUMNS = {"roc_corner": "f1_at_roc_corner", "fixed": "f1_at_fixed", "f1_validation": "f1_at_f1_validation", "auroc": "auroc", "ap": "ap"}
+
+
+def past_training_noise(curves: pd.DataFrame, rule: str, training_nsr_db: float) -> dict[str, pd.Series]:
+    """Per seed, ``with``'s and ``without``'s score under ``rule``, averaged over the NSR levels above the training NSR and both modes."""
+    beyond = curves[curves["nsr_db"] > training_nsr_db + 1e-6]
+    return {family: beyond[beyond["family"] == family].groupby("seed")[CURVE_COLUMNS[rule]].mean().sort_index() for family in ("with", "without")}
+
+
+def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", comparisons=COMPARISONS, margin: float = 0.01, alpha: float = 0.05,
+                  curves: pd.DataFrame | None = None, training_nsr_db: float | None = None) -> pd.DataFrame:
     """Each comparison of :data:`COMPARISONS` judged under each rule, with Holm's correction within each rule.
 
     Parameters
@@ -163,6 +176,9 @@ def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", compar
         :func:`rule_scores` of one protocol, holding the family ``emma`` and every baseline named.
     margin : float
         The non-inferiority margin of a "keeps" comparison, in the units of the rule's score.
+    curves : DataFrame, optional
+        :func:`emma.evaluation.study_curves` of the same protocol, with every rule's columns: then
+        :data:`GENERALISATION_CLAIM` is judged under each rule too, past ``training_nsr_db``.
 
     Returns
     -------
@@ -188,6 +204,11 @@ def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", compar
                     else non_inferiority(ours[common], theirs[common], margin, alpha=alpha))
             rows.append({"claim": claim, "rule": rule, "baseline": baseline, "subset": subset, "mean": test.mean, "std": test.std,
                          "p_value": test.p_value, "verdict": test.verdict, "evidence": test.describe()})
+        if curves is not None:
+            past = past_training_noise(curves, rule, training_nsr_db)
+            test = paired_test(past["with"], past["without"], alpha=alpha)
+            rows.append({"claim": GENERALISATION_CLAIM, "rule": rule, "baseline": "without", "subset": "past the training NSR", "mean": test.mean,
+                         "std": test.std, "p_value": test.p_value, "verdict": test.verdict, "evidence": test.describe()})
         judged = pd.DataFrame(rows)
         judged["p_holm"] = holm(judged["p_value"].to_numpy(dtype=float))  # the rule's tests are one family
         downgrade = (judged["verdict"] == VERDICTS[0]) & (judged["p_holm"] >= alpha)
@@ -249,7 +270,8 @@ class DecisionStudy:
         return pd.concat(frames, axis=1).reset_index()
 
 
-def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 0.01, alpha: float = 0.05) -> DecisionStudy:
+def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 0.01, alpha: float = 0.05, curves: dict | None = None,
+                   training_nsr_db: float | None = None) -> DecisionStudy:
     """Score and judge every comparison of :data:`COMPARISONS` under every rule, for each protocol.
 
     Parameters
@@ -261,10 +283,13 @@ def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 
         ``rho, lambda_c, lambda_e`` of the thesis's top 10 (:func:`comparison_families`).
     margin, alpha
         As :func:`rule_verdicts`.
+    curves : dict, optional
+        ``{label: study_curves of that protocol}``, to judge :data:`GENERALISATION_CLAIM` per rule.
     """
     scores = pd.concat([rule_scores(comparison_families(sweeps, selected, top10), splits, energies=energies, protocol=label)
                         for label, (sweeps, selected) in protocols.items()], ignore_index=True)
-    per_rule = {label: rule_verdicts(scores[scores["protocol"] == label], margin=margin, alpha=alpha) for label in protocols}
+    per_rule = {label: rule_verdicts(scores[scores["protocol"] == label], margin=margin, alpha=alpha, training_nsr_db=training_nsr_db,
+                                     curves=None if curves is None else curves[label]) for label in protocols}
     return DecisionStudy(scores, rule_summary(scores), pd.concat([v.assign(protocol=label) for label, v in per_rule.items()], ignore_index=True),
                          {label: combine_rules(v) for label, v in per_rule.items()})
 

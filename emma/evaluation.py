@@ -12,12 +12,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .noise import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 from .models import forward
 from .configs import TrainSettings
 from .streams import corrupted_split, coupled_potentials, energies_for, potential_parts
-from .training import f1_by_subset
+from .training import THRESHOLD_RULES, f1_by_subset, f1_many
 
 #: The columns that identify a model in a sweep's table.
 ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
@@ -149,7 +150,7 @@ def _check_same_base(result: dict) -> None:
 
 
 @torch.no_grad()
-def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0) -> pd.DataFrame:
+def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False) -> pd.DataFrame:
     """How every model of a sweep responds when *all* test samples get noise (σ_IP, σ_DM); the whole test set is one call.
 
     The noise of a pair is drawn once per seed (the same draw for every model of that
@@ -163,6 +164,8 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
         One row per (model, pair): ``model_index``, the model's identity, ``sigma_ip``,
         ``sigma_dm``, ``f1`` (whole test set, the model's own threshold), and for ``with``
         the means over samples of ``alpha_ip``, ``alpha_dm``, ``beta_ip``, ``beta_dm``, ``total_energy``.
+        With ``rules``, also ``f1_at_<rule>`` at every threshold rule of the sweep's table and the
+        threshold-free ``auroc`` and ``ap`` (:mod:`sklearn.metrics`).
     """
     _check_same_base(result)
     table = result["table"]
@@ -175,10 +178,14 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
         draws = {s: bases[s] + scale * torch.randn(bases[s].shape, generator=torch.Generator().manual_seed(3_000_017 * (1 + draw) + 7919 * p + s)) for s in bases}
         prob, out = model_outputs(result, torch.stack([draws[s] for s in seeds]), energies)
         prob = prob.numpy()
+        rule_f1 = {rule: f1_many(prob >= table[f"threshold_at_{rule}"].to_numpy()[:, None], y) for rule in THRESHOLD_RULES} if rules else {}
         for k in range(len(table)):
             row = {"model_index": k, **table.iloc[k][ID_COLUMNS].to_dict(), "sigma_ip": sigma_ip, "sigma_dm": sigma_dm}
             if f1:
                 row["f1"] = f1_by_subset(prob[k] >= table["threshold"].iloc[k], y, np.zeros((len(y), 2), bool))["clean"]
+            if rules:
+                row.update({f"f1_at_{rule}": values[k] for rule, values in rule_f1.items()})
+                row["auroc"], row["ap"] = float(roc_auc_score(y, prob[k])), float(average_precision_score(y, prob[k]))
             if out is not None:
                 alpha, beta = out.alpha[k].mean(0), out.beta[k].mean(0)
                 row.update(alpha_ip=alpha[0].item(), alpha_dm=alpha[1].item(), beta_ip=beta[0].item(), beta_dm=beta[1].item(), total_energy=out.total_energy[k].mean().item())
@@ -193,7 +200,7 @@ def generalisation_curves(result: dict, splits, nsr_db_levels, *, energies=None)
     """
     sigmas = [float(nsr_db_to_sigma(db)) for db in nsr_db_levels]
     pairs = [(s, 0.0) for s in sigmas] + [(0.0, s) for s in sigmas]
-    out = noise_response(result, splits, pairs, energies=energies)
+    out = noise_response(result, splits, pairs, energies=energies, rules=True)
     out["corrupted"] = np.where(out["sigma_dm"] == 0.0, "IP", "DM")
     out["nsr_db"] = sigma_to_nsr_db(out[["sigma_ip", "sigma_dm"]].max(axis=1).to_numpy())
     return out

@@ -205,6 +205,26 @@ def choose(fits: pd.DataFrame) -> str:
 EXPLAINS = 0.5
 
 
+#: The forensic table as the chapter shows it: columns and their labels.
+VIEW = {"threshold": "threshold", "class_weight": "class weight", "corruption_in_place": "in-place corruption", "early_stopping": "early stopping",
+        "retrain": "retrain", "baselines_mad": "baselines: mean |Δ|", "baselines_inside": "baselines: inside", "emma_mad": "EMMA: mean |Δ|",
+        "emma_inside": "EMMA: inside", "chosen": "chosen"}
+
+
+def forensic_test(studies, protocols, thesis: pd.DataFrame, chosen: str, book_mad: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The finished test: every variant's fit (baselines and, where trained, EMMA), the scores behind it, and its sentence.
+
+    ``chosen`` was picked by :func:`choose` on the baselines before the EMMA models were scored;
+    the EMMA rows cannot change it (checked).
+    """
+    scores = collect_scores(studies, protocols, thesis)
+    fits = fit_table(scores, protocols, printed_numbers(thesis))
+    if choose(fits) != chosen:
+        raise RuntimeError(f"the choice changed from {chosen!r} to {choose(fits)!r}: the baselines' scores must not depend on the EMMA rows")
+    fits["chosen"] = fits["variant"] == chosen
+    return fits, scores, verdict_sentence(fits, chosen, book_mad)
+
+
 def explains(row) -> dict:
     """Whether a variant explains each group of thesis numbers by :data:`EXPLAINS` (None where not trained)."""
     return {group: None if not np.isfinite(row[f"{group}_printed"]) else bool(row[f"{group}_inside"] >= EXPLAINS * row[f"{group}_printed"])

@@ -3,8 +3,43 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
+from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
 import numpy as np
 import pandas as pd
+
+
+#: The width of the book's text column, in inches of a figure drawn at the notebooks' 100 dpi (784 px).
+COLUMN_INCHES = 7.84
+#: The smallest text a figure may show, in points, once a wider figure is shrunk to the column.
+MIN_POINTS = 8.0
+
+
+def legible(fig, min_points: float = MIN_POINTS, column_inches: float = COLUMN_INCHES):
+    """Enlarge every text of ``fig`` (tick labels, axis labels, titles, legends, annotations) that
+    would read smaller than ``min_points`` once the page shrinks the figure to its column.
+
+    A figure wider than the column is drawn smaller on the page: at 11 inches a 10-point label reads
+    as 7 points. Call it before the layout (``tight_layout``) and before :func:`emma.save_figure`;
+    it returns ``fig``.
+    """
+    scale = min(1.0, column_inches / float(fig.get_size_inches()[0]))
+    floor = min_points / scale
+    for ax in fig.axes:
+        for name in ("x", "y", "z"):
+            axis = getattr(ax, f"{name}axis", None)
+            if axis is None:
+                continue
+            for which in ("major", "minor"):
+                labels = axis.get_ticklabels(which=which)
+                default = plt.rcParams["ytick.labelsize" if name == "y" else "xtick.labelsize"]
+                size = labels[0].get_fontsize() if labels else FontProperties(size=default).get_size_in_points()
+                if size < floor:  # for the ticks drawn later too
+                    ax.tick_params(axis=name, which=which, labelsize=floor)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < floor:
+            text.set_fontsize(floor)
+    return fig
 
 
 def learning_curves(curves: dict[str, pd.DataFrame], title: str = "Learning curves", ylabel: str = "loss"):
@@ -91,17 +126,25 @@ def beta_vs_nsr(axes, curves: pd.DataFrame, training_nsr_db: float):
     axes[-1].legend(fontsize=7)
 
 
-def waterfall(ax, bars: pd.DataFrame, title: str = ""):
-    """A waterfall of :func:`emma.replay.waterfall` bars: totals in grey, rises in green, falls in red."""
-    x = np.arange(len(bars))
+def waterfall(ax, bars: pd.DataFrame, title: str = "", labels: bool = True, xlabel: str = "test F1"):
+    """A horizontal waterfall of :func:`emma.replay.waterfall` bars, read from the top: totals in grey,
+    rises in green, falls in red. ``labels=False`` leaves out the names of the steps (a panel right of
+    one that shows them)."""
+    y = np.arange(len(bars))
     totals = bars["label"].isin(["thesis", "sound"]).to_numpy()
     colors = np.where(totals, "tab:gray", np.where(bars["delta"] >= 0, "tab:green", "tab:red"))
-    bottoms = np.minimum(bars["start"], bars["end"])
-    ax.bar(x, np.abs(bars["delta"]), bottom=bottoms, color=colors, edgecolor="k", linewidth=0.4)
-    ax.set_xticks(x, bars["label"], rotation=60, ha="right", fontsize=7)
-    low, high = bars[["start", "end"]].to_numpy()[~totals].min(), bars[["start", "end"]].to_numpy().max()
-    ax.set_ylim(max(0.0, min(low, bars["end"].iloc[-1], bars["end"].iloc[0]) - 0.05), min(1.0, high + 0.03))
-    ax.set_title(title, fontsize=9)
+    lefts = np.minimum(bars["start"], bars["end"])
+    ax.barh(y, np.abs(bars["delta"]), left=lefts, height=0.7, color=colors, edgecolor="k", linewidth=0.4)
+    ax.set_yticks(y, bars["label"] if labels else [])
+    ax.set_ylim(len(bars) - 0.5, -0.5)  # the thesis on top, the book's protocol at the bottom
+    ends = bars[["start", "end"]].to_numpy()
+    low, high = np.nanmin(ends[~totals], initial=np.inf), np.nanmax(ends, initial=-np.inf)
+    if np.isfinite(low) and np.isfinite(high):
+        lowest = np.nanmin([low, bars["end"].iloc[-1], bars["end"].iloc[0]])
+        ax.set_xlim(max(0.0, lowest - 0.05), min(1.0, high + 0.03))
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set(xlabel=xlabel, title=title)
 
 
 def decision_rules(summary: pd.DataFrame, rules: dict, families, subsets=("clean", "ip_noisy", "dm_noisy")):

@@ -268,6 +268,23 @@ def decompose(study: dict, steps, rank1: dict, selected: dict, families=DECOMPOS
     return pd.DataFrame(rows)
 
 
+def decomposition_view(decomposition: pd.DataFrame, step: str, metric: str = "f1_clean") -> pd.DataFrame:
+    """The decomposition for reading: one row per switch, one column per family, "mean ± std" of ``metric``'s change.
+
+    >>> d = pd.DataFrame({"switch": ["retrain"], "family": ["base"], "step": ["single"], "delta_f1_clean_mean": [0.0123], "delta_f1_clean_std": [0.004]})
+    >>> decomposition_view(d, "single").loc["retrain", "base"]
+    '+0.012 ± 0.004'
+    """
+    if step not in ("single", "cumulative"):
+        raise ValueError(f"step must be 'single' or 'cumulative', got {step!r}")
+    if f"delta_{metric}_mean" not in decomposition:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    part = decomposition[decomposition["step"] == step]
+    text = [f"{m:+.3f}" + (f" ± {sd:.3f}" if pd.notna(sd) else "") for m, sd in zip(part[f"delta_{metric}_mean"], part[f"delta_{metric}_std"])]
+    view = part.assign(change=text).pivot(index="switch", columns="family", values="change")
+    return view.loc[list(dict.fromkeys(part["switch"])), list(dict.fromkeys(part["family"]))].rename_axis(index=None, columns=None)
+
+
 def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, metric: str, thesis_row: str) -> pd.DataFrame:
     """The bars of one waterfall: thesis → replay (residual) → each cumulative switch → SOUND.
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .decision import GENERALISATION_CLAIM
 from .claims import VERDICTS, apply_holm, claims_table, levels_off, non_inferiority, paired_test
 from .evaluation import noise_response
 from .thesis import THESIS_TABLE, TRAINING_NSR_DB
@@ -120,7 +121,7 @@ def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alp
     def past(family):
         return beyond[beyond["family"] == family].groupby("seed")["f1"].mean().sort_index().to_numpy()
 
-    add("Past the training NSR, 'with' stays above 'without' (robustness generalisation)", "core", "Figure: with above without from −6 dB to +10 dB",
+    add(GENERALISATION_CLAIM, "core", "Figure: with above without from −6 dB to +10 dB",
         "F1 averaged over NSR levels above −6 dB and both modes, with − without", paired_test(past("with"), past("without"), alpha=alpha))
     for mode in ("IP", "DM"):
         part = c[(c["family"] == "with") & (c["corrupted"] == mode)].pivot_table(index="seed", columns="nsr_db", values="f1")

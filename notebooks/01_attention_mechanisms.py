@@ -14,7 +14,7 @@
 # # Attention mechanisms
 #
 # EMMA is an attention mechanism, and the thesis places it against the attention mechanisms
-# of deep learning in a literature review (chapter 3 of the draft {cite:p}`werenne2019`),
+# of deep learning in a literature review (thesis §3, in the draft {cite:p}`werenne2019`),
 # which the draft leaves as an outline: a paragraph on attention in psychology, a reading list,
 # and the argument it meant to make, that earlier mechanisms attend to parts of a mode, are
 # specific to their architectures, and do nothing against noisy, missing or unseen modes. This
@@ -63,6 +63,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from tqdm import tqdm
 
+from emma.display import show
 from emma import attention_tasks as tasks
 from emma import literature
 from emma import mechanisms as mech
@@ -84,7 +85,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 # *crossmodal* attention {cite:p}`driver1998`. A second view, which the thesis borrows for
 # EMMA's capacity, treats attention as a limited resource shared among the inputs
 # {cite:p}`kahneman1973`. The draft's paragraph on psychology follows the opening of
-# {cite:t}`spence2010` closely; chapter 7 of the draft uses these three kinds to classify the
+# {cite:t}`spence2010` closely; thesis §7 (in the draft) uses these three kinds to classify the
 # attention of deep learning, and so do we:
 
 # %%
@@ -92,10 +93,10 @@ display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in lite
 
 # %% [markdown]
 # The draft is not consistent about EMMA's own kind: its first contribution calls EMMA a
-# module "mimicking human's endogenous attention", its chapter 7 calls it the first
+# module "mimicking human's endogenous attention", thesis §7 calls it the first
 # *exogenous* mechanism (a sentence earlier, the same chapter says that many *exogenous* and
 # crossmodal mechanisms already exist, where *endogenous* must be meant). EMMA's weights are
-# set by how unusual each mode's input is, not by a goal, so we follow chapter 7: exogenous.
+# set by how unusual each mode's input is, not by a goal, so we follow thesis §7: exogenous.
 #
 # ## Attention in deep learning
 #
@@ -157,7 +158,7 @@ alignment_runs = pd.DataFrame([
     {"score": score, "seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment,
      "mean_training_loss": float(r.losses.mean())} for (score, seed), r in alignment.items()])
 save_table(alignment_runs, "attention_alignment_runs", output_dir)
-alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(tasks.mean_std)
+show(alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(tasks.mean_std), "attention_alignment_runs")
 
 # %% [markdown]
 # The table gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
@@ -275,7 +276,7 @@ reversal_runs = pd.DataFrame([{"seed": seed, "token_accuracy": r.accuracy, "alig
 save_table(reversal_runs, "attention_self_attention_runs", output_dir)
 glue("attn_self_accuracy", float(reversal_runs["token_accuracy"].mean()), display=False)
 glue("attn_self_alignment", float(reversal_runs["alignment_accuracy"].mean()), display=False)
-reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds")
+show(reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds"), "attention_self_attention_runs")
 
 # %% tags=["hide-input"]
 weights = reversal[seeds[0]].weights.mean(0)  # (heads, L, L), averaged over the held-out sequences
@@ -343,7 +344,7 @@ memory_runs = pd.DataFrame([
     {"network": name, "seed": seed, "answer_accuracy": r.accuracy, "both_facts_found": r.alignment}
     for (name, seed), r in memory.items()])
 save_table(memory_runs, "attention_memory_runs", output_dir)
-memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(tasks.mean_std)
+show(memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(tasks.mean_std), "attention_memory_runs")
 
 # %% [markdown]
 # `both_facts_found` is the share of held-out stories whose largest weight at hop 1 is on the
@@ -425,18 +426,18 @@ plt.show()
 # that makes. The cross-attention of the Transformer and its multi-source variants
 # {cite:p}`vaswani2017,libovicky2018` attend from one sequence (or mode) over the positions of
 # another. The attention fusion of {cite:t}`shon2018`, the "alternative" of the robustness
-# chapter, weighs a voice and a face embedding as wholes, with one weight per mode from a
+# chapter ({doc}`06_robustness`), weighs a voice and a face embedding as wholes, with one weight per mode from a
 # learned layer over both. Trained on corrupted data, as in the thesis's experiment, its
 # weights can learn to follow the noise they were shown, and only that noise. EMMA
 # {cite:p}`werenne2019` also weighs modes as wholes, but its weights come from an explicit
 # measure of how unusual each mode's input is, the potential energy of an autoencoder trained
-# on the clean mode, which reacts to any departure from the training data, seen or not (the
-# chapter on potential energy tests that premise).
+# on the clean mode, which reacts to any departure from the training data, seen or not
+# ({doc}`05_potential_energy` tests that premise).
 
 # %%
 taxonomy = literature.attention_taxonomy()
 save_table(taxonomy, "attention_taxonomy", output_dir)
-taxonomy[["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"]]
+show(taxonomy, "attention_taxonomy", columns=["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"])
 
 # %% tags=["hide-input"]
 fig = literature.taxonomy_figure(taxonomy)
@@ -451,7 +452,7 @@ plt.show()
 # %%
 claims = literature.literature_claims(taxonomy)
 save_table(claims, "attention_claims", output_dir)
-claims
+show(claims, "attention_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %% [markdown]
 # ## What this chapter finds

@@ -14,7 +14,7 @@
 # # Energy estimation
 #
 # EMMA needs, for every mode, a number that is low when the mode's input looks like the
-# training data and high when it does not. Thesis chapter 4 derives two such numbers from a
+# training data and high when it does not. Thesis §4 derives two such numbers from a
 # denoising autoencoder, the *reconstruction error* and the *potential energy*, and compares
 # them on two toy manifolds. This chapter re-derives both, checks the derivation numerically on
 # the trained models, and turns the chapter's one qualitative claim, that only the potential
@@ -40,6 +40,7 @@ on_manifold = 0.25  # a grid point closer than this to the manifold counts as on
 off_manifold = 0.75  # farther than this, as off it (points in between are left out of the AUROC)
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -63,6 +64,7 @@ device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 
 # %% [markdown]
+# (energy-denoising-loss)=
 # ## Autoencoders and the denoising loss
 #
 # An autoencoder maps its input $\mathbf{x} \in \mathbb{R}^L$ through an encoder
@@ -85,6 +87,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 #
 # so its norm is small near the data: the first estimator, $\lVert r(\mathbf{x}) - \mathbf{x} \rVert^2$.
 #
+# (energy-potential)=
 # ## The potential energy
 #
 # With tied weights ($W_g = W^\top$) the Jacobian of the field is symmetric,
@@ -107,13 +110,13 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 # The draft's intermediate eq. 4.6 writes the quadratic term as $-\tfrac12\lVert\mathbf{x} + \mathbf{b}_r\rVert^2$:
 # both its sign and the sign of $\mathbf{b}_r$ differ from eq. 4.7. Differentiating eq. 4.7 gives back
 # $-\nabla\Psi = W^\top\sigma(W\mathbf{x} + \mathbf{b}_h) + \mathbf{b}_r - \mathbf{x} = r(\mathbf{x}) - \mathbf{x}$, so eq. 4.7 is the right one; the checks below
-# confirm it on trained models, and the derivation chapter confirms it symbolically.
+# confirm it on trained models, and {ref}`check 1 <emma-check-1>` of {doc}`03_emma` confirms it symbolically.
 # `emma.DenoisingAutoencoder.potential` implements eq. 4.7 sample by sample, with a softplus that does
 # not overflow.
 #
 # ## The two manifolds
 #
-# Following section 4.3 of the thesis, $t \sim \mathcal{U}[0, 2\pi]$ is mapped onto a wave,
+# Following thesis §4.3, $t \sim \mathcal{U}[0, 2\pi]$ is mapped onto a wave,
 # $(t - \pi, \sin t)$, and onto a circle of radius 3, $(3 \sin t, 3 \cos t)$.
 
 # %%
@@ -204,6 +207,7 @@ fig.tight_layout()
 save_figure(fig, "energy_estimator_heatmaps", output_dir)
 
 # %% [markdown]
+# (energy-checks)=
 # ## Numerical checks of the derivation
 #
 # Three checks at `n_check_points` random points of the square, on every trained model:
@@ -245,7 +249,7 @@ for kind in MANIFOLDS:
 gradient_checks = pd.DataFrame(rows)
 save_table(gradient_checks, "energy_gradient_check", output_dir)
 assert (gradient_checks["passed"] == gradient_checks["expected_to_hold"]).all(), "a derivation check did not come out as expected"
-gradient_checks
+show(gradient_checks, "energy_gradient_check")
 
 # %% [markdown]
 # Every check comes out as expected: eq. 4.7 is the potential of the tied autoencoder, the
@@ -254,7 +258,7 @@ gradient_checks
 #
 # ## Which estimator sees the centre of the circle?
 #
-# The thesis's claim (section 4.3): *the norm of the reconstruction error at the source is small
+# The thesis's claim (thesis §4.3): *the norm of the reconstruction error at the source is small
 # just as on the manifold itself*, while the potential energy is not fooled. At the centre of the
 # circle the field vanishes (it is a source), so $\lVert r - x\rVert^2$ is near zero there, yet the
 # centre is 3 units from any training point.
@@ -290,7 +294,7 @@ separation = (
     .reset_index()
 )
 save_table(separation, "energy_estimator_separation", output_dir)
-separation
+show(separation, "energy_estimator_separation")
 
 # %%
 circle = per_seed[per_seed.manifold == "circle"]
@@ -303,7 +307,7 @@ centre_table = (
     .reset_index()
 )
 save_table(centre_table, "energy_circle_centre", output_dir)
-centre_table
+show(centre_table, "energy_circle_centre")
 
 # %% [markdown]
 # The verdict is decided by the numbers above: the claim holds for a seed when the reconstruction
@@ -335,7 +339,7 @@ claims = claims_table([
     },
 ])
 save_table(claims, "energy_claims", output_dir)
-claims
+show(claims, "energy_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %% [markdown]
 # ## What this chapter establishes
@@ -348,5 +352,5 @@ claims
 #   the table `energy_estimator_separation` compares how well each estimator separates on- from
 #   off-manifold points, manifold by manifold: the potential energy's distinct advantage is the
 #   centre, not the whole plane.
-# - $\Psi$ is defined only up to a constant, so its values can be negative; chapter 5 shifts it by
-#   the training-set minimum before use.
+# - $\Psi$ is defined only up to a constant, so its values can be negative; thesis §5 shifts it by
+#   the training-set minimum before use (eq. 5.2, {ref}`emma-step-2`).

@@ -13,11 +13,11 @@
 # %% [markdown]
 # # Energy-based Multi-Modal Attention
 #
-# This chapter builds the EMMA module of thesis chapter 5 {cite:p}`werenne2019` step by step:
+# This chapter builds the EMMA module of thesis §5 {cite:p}`werenne2019` step by step:
 # potential energies become self, shared and modal energies, a Boltzmann distribution turns the
 # modal energies into importance scores, and a clipped hyperbolic tangent turns those into the
-# attention scores that scale each mode. We then re-derive every piece of mathematics in the
-# chapter and in appendix B, check each step twice, once with sympy {cite:p}`meurer2017` and
+# attention scores that scale each mode. We then re-derive every piece of mathematics in
+# thesis §5 and in its appendix B, check each step twice, once with sympy {cite:p}`meurer2017` and
 # once with numbers computed on the module itself (autograd, quadrature, simulation), and end
 # with the list of places where the draft, the final thesis and the checks disagree.
 
@@ -55,6 +55,7 @@ simulation_steps = 300  # gradient steps on the energy regularizer alone (check 
 simulation_lr = 0.05
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -92,6 +93,7 @@ print(f"device: {device}, profile: {profile}, seed: {seed}")
 # $\mathbf{x}_i$. It sits in front of an existing network and needs nothing from it except the
 # gradient of its loss.
 #
+# (emma-framework)=
 # ## The framework
 #
 # The importance of a mode mixes three things: how much it helps the prediction (*relevance*),
@@ -102,7 +104,7 @@ print(f"device: {device}, profile: {profile}, seed: {seed}")
 # E_i = f(\Psi_i) + \sum_{k \neq i} g\big[f(\Psi_i), f(\Psi_k)\big], \tag{5.1}
 # $$
 #
-# a learnable function of the potential energies $\Psi_i$ of the previous chapter: $f$ relates
+# a learnable function of the potential energies $\Psi_i$ of the previous chapter ({doc}`02_energy_estimation`): $f$ relates
 # outlyingness to relevance, $g$ learns the coupling. The rest is normalisation (energies to
 # importance scores) and a gate (importance to attention). The figure shows the five steps.
 
@@ -145,9 +147,10 @@ save_figure(fig, "emma_framework", output_dir)
 plt.show()
 
 # %% [markdown]
+# (emma-step-1)=
 # ## Step 1: potential energies
 #
-# The previous chapter derived, for a tied-weight denoising autoencoder with a sigmoid hidden
+# The previous chapter ({ref}`energy-potential`) derived, for a tied-weight denoising autoencoder with a sigmoid hidden
 # layer, a potential energy whose negative gradient is the reconstruction field
 # {cite:p}`kamyshanska2014`:
 #
@@ -160,6 +163,7 @@ plt.show()
 # from the integral of eq. 4.5 and settles the sign of the quadratic term, on which the
 # draft's intermediate eq. 4.6 disagrees.
 #
+# (emma-step-2)=
 # ## Step 2: from potential to modal energies
 #
 # The constant dropped from eq. 4.7 lets $\Psi$ take any real value, yet later steps raise
@@ -216,6 +220,7 @@ save_figure(fig, "emma_shared_energy", output_dir)
 plt.show()
 
 # %% [markdown]
+# (emma-step-3)=
 # ## Step 3: from modal energies to importance scores
 #
 # The modal energies become importance scores through a Boltzmann (Gibbs) distribution over
@@ -251,6 +256,7 @@ save_figure(fig, "emma_boltzmann_temperatures", output_dir)
 plt.show()
 
 # %% [markdown]
+# (emma-step-4)=
 # ## Step 4: from importance to attention scores
 #
 # The attention score of a mode is a gain and a bias applied to its importance, passed
@@ -338,6 +344,7 @@ save_figure(fig, "emma_attention_function", output_dir)
 plt.show()
 
 # %% [markdown]
+# (emma-step-5)=
 # ## Step 5: training and regularisation
 #
 # Training has two phases: the autoencoders are trained on their own modes and frozen, then
@@ -406,6 +413,7 @@ plt.show()
 # and concludes that all energies collapse downwards. Checks 4 and 5 test the assumption
 # behind eq. 5.16 and each of these formulas.
 #
+# (emma-module)=
 # ## The module
 #
 # `emma.EMMA` implements steps 2 to 4 on top of frozen energy models, one per mode. The whole
@@ -465,14 +473,15 @@ save_table(demo_scores, "emma_demo_scores", output_dir)
 alpha_table = demo_scores.pivot(index="corrupted", columns="mode", values="alpha")
 for i in range(n_modes):  # the demonstration's point: a corrupted mode loses importance
     assert alpha_table.loc[f"mode {i + 1}", i + 1] < alpha_table.loc["none", i + 1]
-demo_scores.pivot(index="corrupted", columns="mode", values=["psi", "alpha", "beta"]).round(3)
+show(demo_scores.pivot(index="corrupted", columns="mode", values=["psi", "alpha", "beta"]), "emma_demo_scores")
 
 # %% [markdown]
 # Each row averages over the test samples. Corrupting a mode raises its potential and with it
 # its modal energy, so its importance and attention fall, and the importance it loses is shared
 # among the other modes (through the shared energies the corruption also nudges the other modes'
 # energies a little). This is only the mechanism at the initial parameters: whether learning $w$, $\gamma$, $g_a$ and
-# $b_a$ end to end helps a classifier is the question of the experiments chapters.
+# $b_a$ end to end helps a classifier is the question of the experiments chapters
+# ({doc}`05_potential_energy`, {doc}`06_robustness`).
 #
 # ## Checking the derivation
 #
@@ -538,7 +547,7 @@ checks = derivations.derivation_checks(
 )
 save_table(checks, "derivation_checks", output_dir)
 assert checks["passed"].all(), checks.loc[~checks["passed"], ["check", "note"]]
-checks[["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict"]]
+show(checks, "derivation_checks", columns=["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict"])
 
 # %% [markdown]
 # The `note` of each row:
@@ -548,6 +557,7 @@ for _, row in checks.iterrows():
     print(f"{row['check']} (eq. {row['equation']}): {row['note']}\n")
 
 # %% [markdown]
+# (emma-check-1)=
 # ### Check 1: the potential energy
 #
 # Integrating $-(r(\mathbf{x}) - \mathbf{x})$ along the segment from $0$ to $\mathbf{x}$
@@ -566,6 +576,7 @@ display(Math(r"\nabla\Psi_{4.6} + r(\mathbf{x}) - \mathbf{x} = " + sp.latex(pote
 # the `potential` of `emma.DenoisingAutoencoder`, are right; autograd and a Gauss–Legendre line
 # integral on a random autoencoder agree with them to rounding error.
 #
+# (emma-check-2)=
 # ### Check 2: the capacity
 #
 # sympy's integral of eq. 5.9 (with $-b_a$, as in eq. 5.7), before any simplification:
@@ -582,6 +593,7 @@ display(Math(r"\int_{b_a/g_a}^1 \tanh(g_a\alpha - b_a)\,d\alpha = " + sp.latex(c
 # draft's substitution step keeps the limits $0$ and $1$ for $u$; they become $-b_a$ and
 # $g_a - b_a$.
 #
+# (emma-check-3)=
 # ### Check 3: the energy threshold
 #
 # sympy solves $g_a e^{-\rho E}/Z = b_a$ for $E$ and finds the derivative of the left side
@@ -589,6 +601,7 @@ display(Math(r"\int_{b_a/g_a}^1 \tanh(g_a\alpha - b_a)\,d\alpha = " + sp.latex(c
 # random parameters and energies, $\beta_i > 0$ and $E_i < E_{\text{threshold}}$ agree on every
 # pair, and the draft's $\ge$ disagrees on every pair.
 #
+# (emma-check-4)=
 # ### Check 4: the gradient of the energy regulariser
 #
 # Eq. 5.15 and the bracket of eq. 5.19, $\partial\Omega/\partial E_i = -\rho[(M - 2M')\alpha_i + \xi_i]$,
@@ -641,7 +654,7 @@ plt.show()
 for m, part in discrepancy.groupby("n_modes"):
     at_init = np.interp(1 / (m - 1), part["coupling"], part["median_relative_error"])
     print(f"M = {m}: median relative error at the initial coupling s = 1/(M-1): {at_init:.2f}")
-discrepancy.round(3)
+show(discrepancy, "boxed_gradient_discrepancy")
 
 # %% [markdown]
 # The error grows roughly in proportion to the coupling and with the number of modes. It is
@@ -650,6 +663,7 @@ discrepancy.round(3)
 # thesis draws from eq. 5.19, eq. 5.20–5.22, are therefore exact only for uncoupled modes.
 # This does not affect training, which uses autograd, only the reading of the regulariser.
 #
+# (emma-check-5)=
 # ### Check 5: the update rules and the "collapse"
 #
 # sympy reduces the bracket $(M - 2M')\alpha_i + \xi_i$ with $M = 2n$ or $2n + 1$:
@@ -706,7 +720,7 @@ save_figure(fig, "emma_energy_regularizer_simulation", output_dir)
 plt.show()
 directions = pd.DataFrame(shares)
 save_table(directions, "energy_regularizer_directions", output_dir)
-directions.round(3)
+show(directions, "energy_regularizer_directions")
 
 # %% [markdown]
 # The table gives, for each run, the share of steps at which each clean energy fell and each
@@ -726,9 +740,10 @@ directions.round(3)
 # $M' = 2 = \lfloor 3/2 \rfloor + 1$: half of the training samples are exactly the case of
 # eq. 5.22, where the regulariser pulls the two importance scores towards $\tfrac12$ each.
 #
+# (emma-check-6)=
 # ### Check 6: the derivative with respect to $\gamma_{ij}$
 #
-# Appendix B.2 differentiates eq. 5.4:
+# The thesis's appendix B.2 differentiates eq. 5.4:
 
 # %%
 gamma_sym = derivations.symbolic_gamma_gradient()
@@ -741,6 +756,7 @@ display(Math(r"\frac{\partial e_{ij}}{\partial\gamma_{ij}} - \text{B.2} = " + sp
 # Autograd through `attention_scores` agrees with the corrected form. This is also where the
 # floor at $e$ of eq. 5.2 matters: with $e_i \ge e$, $\log e_i$ is defined and at least 1.
 #
+# (emma-check-7)=
 # ### Check 7: the module against the equations
 #
 # The table's last row compares `EMMA` (potentials from random autoencoders, random parameters
@@ -748,6 +764,7 @@ display(Math(r"\frac{\partial e_{ij}}{\partial\gamma_{ij}} - \text{B.2} = " + sp
 # $b_a > 0$ so that some $\beta_i$ are exactly zero) with the sympy evaluation written above; the
 # potentials themselves are compared with eq. 4.7 in numpy. They agree to rounding error.
 #
+# (emma-disagreements)=
 # ## Disagreements found
 #
 # Between the draft, the final thesis (as summarised in the project notes) and the checks of
@@ -759,8 +776,8 @@ display(Math(r"\frac{\partial e_{ij}}{\partial\gamma_{ij}} - \text{B.2} = " + sp
 #    $w_{ij} \in [-\tfrac{1}{M-1}, \tfrac{1}{M-1}]$; the final thesis constrains $w_i \ge 1$ and
 #    $w_{ij} \in [-1, 1]$, with $\pm\tfrac{1}{M-1}$ only as the range of the initial values. The
 #    module follows the final thesis (check 7).
-# 3. **After eq. 5.4** (draft): a symmetry constraint $\gamma_{ij} = \gamma_{ji}$, which appendix
-#    B.1 relies on; the final constraint list has no such constraint and the module keeps
+# 3. **After eq. 5.4** (draft): a symmetry constraint $\gamma_{ij} = \gamma_{ji}$, which thesis
+#    appendix B.1 relies on; the final constraint list has no such constraint and the module keeps
 #    $\gamma$ free (check 6).
 # 4. **Eq. 5.7** (draft): printed without the $\max(0, \cdot)$ that Figure 5.5 and the final
 #    thesis use (check 7).
@@ -779,9 +796,9 @@ display(Math(r"\frac{\partial e_{ij}}{\partial\gamma_{ij}} - \text{B.2} = " + sp
 #    $M$), not $\alpha_i + \xi_i$, and the predicted collapse does not happen: the energies can
 #    never all decrease. Through EMMA's own parameters the clean energies oscillate instead of
 #    falling steadily, and with too few clean modes a corrupted energy is driven down (check 5).
-# 10. **Appendix B.2**: $\partial e_{ij}/\partial\gamma_{ij} = e_{ij}(\log e_i - \log e_j)$, not
+# 10. **Thesis appendix B.2**: $\partial e_{ij}/\partial\gamma_{ij} = e_{ij}(\log e_i - \log e_j)$, not
 #     $e_{ij}(\log e_i + \log e_j)$ (check 6).
-# 11. **Section 5.3** (draft): the logarithm that needs positive arguments is that of the self
+# 11. **Thesis §5.3** (draft): the logarithm that needs positive arguments is that of the self
 #     energies $e_i$ in the gradient with respect to $\gamma_{ij}$, not of $\Psi_i$; the floor at $e$
 #     with $w_i \ge 1$, $b_i \ge 0$ guarantees $\log e_i \ge 1$ (check 6).
 

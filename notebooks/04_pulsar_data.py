@@ -34,6 +34,7 @@ training_sigma = 0.5  # σ of the thesis's corruption during training (−6 dB)
 max_points = None  # samples per class drawn in scatter plots (None: all)
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -58,6 +59,7 @@ CLASS_NAMES = {0: "non-pulsar", 1: "pulsar"}
 CLASS_COLORS = {0: "tab:gray", 1: "tab:red"}
 
 # %% [markdown]
+# (pulsar-candidate)=
 # ## What a candidate is
 #
 # A pulsar is a rotating neutron star whose beam of radio emission sweeps past the
@@ -96,7 +98,7 @@ CLASS_COLORS = {0: "tab:gray", 1: "tab:red"}
 # %%
 data = fetch_htru2(data_home)
 print(f"read {data.path}")
-data.frame.head()
+show(data.frame.head(), index=True)
 
 # %% [markdown]
 # ## Class imbalance
@@ -116,7 +118,7 @@ class_balance = pd.DataFrame(
     }
 )
 save_table(class_balance, "pulsar_class_balance", output_dir)
-class_balance
+show(class_balance, "pulsar_class_balance")
 
 # %% [markdown]
 # ## The features per class and per mode
@@ -167,7 +169,7 @@ feature_separation = pd.concat(
     axis=1,
 ).round(4)
 save_table(feature_separation, "pulsar_feature_separation", output_dir)
-feature_separation
+show(feature_separation, "pulsar_feature_separation")
 
 # %%
 best = feature_separation.loc[feature_separation.groupby("mode")["separation_auroc"].idxmax()]
@@ -232,7 +234,7 @@ for group, frame in [("all", data.frame)] + [(CLASS_NAMES[c], data.frame[data.fr
     )
 cross_mode = pd.DataFrame(rows).round(3)
 save_table(cross_mode, "pulsar_cross_mode_correlation", output_dir)
-cross_mode
+show(cross_mode, "pulsar_cross_mode_correlation")
 
 # %% [markdown]
 # Pooled over all candidates the two modes look nearly independent; among the pulsars
@@ -242,6 +244,7 @@ cross_mode
 # coupling EMMA's shared energies are meant to capture.
 
 # %% [markdown]
+# (pulsar-split)=
 # ## The split
 #
 # The thesis's code holds out 33 % of the candidates with a stratified split
@@ -256,7 +259,7 @@ thesis_splits = thesis_split_table()  # emma.thesis.THESIS_SPLITS
 pulsar_splits = splits.sizes().merge(thesis_splits, on="split")
 pulsar_splits["total_minus_thesis"] = pulsar_splits["total"] - pulsar_splits["thesis_total"]
 save_table(pulsar_splits, "pulsar_splits", output_dir)
-pulsar_splits
+show(pulsar_splits, "pulsar_splits")
 
 # %% [markdown]
 # The positives agree in every split. One non-pulsar sits in our test split where the
@@ -287,9 +290,10 @@ for name, part in (("train", splits.train), ("val", splits.val), ("test", splits
     standardization[f"{name}_std"] = part.x.std(dim=0, unbiased=False).cpu().numpy()
 standardization = standardization.round(4)
 save_table(standardization, "pulsar_standardization", output_dir)
-standardization
+show(standardization, "pulsar_standardization")
 
 # %% [markdown]
+# (pulsar-noise)=
 # ## Noise on a mode
 #
 # The thesis simulates a failing sensor by adding Gaussian white noise
@@ -307,7 +311,7 @@ standardization
 levels = pd.DataFrame({"nsr_db": noise_levels_db, "sigma": nsr_db_to_sigma(np.array(noise_levels_db))})
 levels["sigma_to_nsr_db"] = sigma_to_nsr_db(levels["sigma"].to_numpy())
 print(f"training noise σ = {training_sigma} is {sigma_to_nsr_db(training_sigma):.2f} dB")
-levels.round(4)
+show(levels, digits=4)
 
 # %% [markdown]
 # The figure shows the test samples in the plane of each mode's two most separating
@@ -368,12 +372,14 @@ for mode in MODE_NAMES:
                      "mean_separation_auroc": separation.mean(), "best_separation_auroc": separation.max()})
 noise_separation = pd.DataFrame(rows).round(4)
 save_table(noise_separation, "pulsar_noise_separation", output_dir)
-noise_separation
+show(noise_separation, "pulsar_noise_separation")
 
 # %% [markdown]
+# (pulsar-corruption)=
 # ## The corruption scheme
 #
-# For training and evaluating the classifiers of the later chapters the thesis corrupts
+# For training and evaluating the classifiers of the later chapters ({doc}`06_robustness`,
+# {doc}`07_replay`) the thesis corrupts
 # each split separately: half of the samples stay clean, a quarter get noise on the IP
 # mode only and a quarter on the DM mode only, at σ = 0.5 during training. `corrupt`
 # draws which samples get which from a seeded generator and returns, beside the noisy
@@ -398,12 +404,12 @@ for name, part in (("train", splits.train), ("validation", splits.val), ("test",
     )
 corruption_counts = pd.DataFrame(rows)
 save_table(corruption_counts, "pulsar_corruption_counts", output_dir)
-corruption_counts
+show(corruption_counts, "pulsar_corruption_counts")
 
 # %% [markdown]
 # The samples to corrupt are drawn regardless of their class, so the share of pulsars
-# among the noisy samples only matches the overall 9 % on average. The next chapter
-# asks whether the potential energy of an autoencoder trained on each mode notices
+# among the noisy samples only matches the overall 9 % on average. The next chapter,
+# {doc}`05_potential_energy`, asks whether the potential energy of an autoencoder trained on each mode notices
 # such noise.
 
 # %% [markdown]

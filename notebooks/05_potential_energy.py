@@ -45,6 +45,7 @@ good_auroc = 0.8  # verdict rule: an AUROC at or above this counts as a clear se
 missing_percentile = 95.0  # verdict rule: a missing mode reads as failing above this percentile
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -79,7 +80,7 @@ CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 # Each mode $i$ gets its own tied-weight denoising autoencoder with a sigmoid hidden
 # layer, $r(x) = W^\top \sigma(Wx + b_h) + b_r$, trained to undo a small Gaussian
 # corruption of its four standardized features. Its reconstruction field is the
-# negative gradient of the potential energy (chapter 4)
+# negative gradient of the potential energy (thesis §4; {ref}`energy-potential`)
 #
 # $$\Psi(x) = -\sum_k \operatorname{softplus}(W_k x + b_{h,k}) + \tfrac12 \lVert x - b_r \rVert^2 + \text{const}, \tag{4.7}$$
 #
@@ -96,13 +97,14 @@ CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 # original code measured" shows what that does.
 
 # %% [markdown]
+# (potential-autoencoders)=
 # ## Autoencoders per mode
 #
 # The thesis's setup: 4 inputs, 12 hidden units, corruption σ = 0.01, Adam
 # {cite:p}`kingma2015` with learning rate 10⁻³, 30 epochs, batch 64, on the training
-# split of the previous chapter (standardized with its own statistics). One pair of
-# autoencoders per seed; the trained models are cached, and the robustness chapters load
-# the same ones. All of them are trained at once, stacked on a model axis
+# split of the previous chapter ({ref}`pulsar-split`; standardized with its own statistics). One pair of
+# autoencoders per seed; the trained models are cached, and the robustness chapters
+# ({doc}`06_robustness`, {doc}`07_replay`) load the same ones. All of them are trained at once, stacked on a model axis
 # (`emma.energy.fit_mode_autoencoders_many`); each ends where it would alone, with its own
 # seed's initial weights, batch order and corruption noise.
 
@@ -130,7 +132,7 @@ plt.show()
 # corruption of σ = 0.01 the corruption alone barely separates them; the curves show how
 # far apart each mode's are). The thesis stops at epoch 30, and so do we, since the
 # following chapters use exactly these autoencoders. The DM mode, whose four features are nearly one quantity (previous
-# chapter), is the easier to reconstruct. The table lists Ψ_min per mode and seed for
+# chapter, {doc}`04_pulsar_data`), is the easier to reconstruct. The table lists Ψ_min per mode and seed for
 # eq. 5.2; its spread across seeds is mostly the free additive constant of Ψ.
 
 # %%
@@ -149,7 +151,7 @@ for seed, energy in energies.items():
         )
 psi_min_table = pd.DataFrame(rows)
 save_table(psi_min_table, "potential_psi_min", output_dir)
-psi_min_table.groupby("mode", sort=False).agg(["mean", "std"]).drop(columns="seed").round(3)
+show(psi_min_table.groupby("mode", sort=False).agg(["mean", "std"]).drop(columns="seed"), "potential_psi_min")
 
 # %% [markdown]
 # ## Ψ as noise grows
@@ -197,7 +199,7 @@ potential_table = (
     .reset_index()
 )
 save_table(potential_table, "potential_vs_noise", output_dir)
-potential_table.round(3)
+show(potential_table, "potential_vs_noise", columns=["mode", "sigma", "nsr_db", "psi_mean", "psi_rise", "psi_auroc", "recon_auroc", "n_seeds"])
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -303,7 +305,7 @@ ood_table = (
     .reset_index()
 )
 save_table(ood_table, "potential_ood_auroc", output_dir)
-ood_table.round(3)
+show(ood_table, "potential_ood_auroc", columns=["trained_on", "flagged_class", "epochs", "mode", "psi_auroc", "recon_auroc", "distance_auroc", "n_seeds"])
 
 # %% [markdown]
 # The histograms show one seed: Ψ at the thesis's 30 epochs, Ψ after the longest
@@ -405,7 +407,7 @@ missing_table = missing_runs.groupby(["trained_on", "mode"], sort=False).agg(
     percentile_sd=("percentile_of_missing", "std"),
 ).reset_index()
 save_table(missing_table, "potential_missing_mode", output_dir)
-missing_table.round(3)
+show(missing_table, "potential_missing_mode", columns=["trained_on", "mode", "psi_missing", "test_median", "test_q95", "percentile_of_missing"])
 
 # %%
 energy = energies[seed0]
@@ -442,6 +444,7 @@ plt.show()
 # does pass the percentile rule, it passes by a margin far smaller than noise produces.
 
 # %% [markdown]
+# (potential-original-code)=
 # ## What the original code measured
 #
 # The thesis's code computed Ψ for a batch of test samples at once and added
@@ -471,7 +474,7 @@ for m, mode in enumerate(MODE_NAMES):
         )
 coupling = pd.DataFrame(rows)
 save_table(coupling, "potential_batch_coupling", output_dir)
-coupling.round(2)
+show(coupling, "potential_batch_coupling", digits=2)
 
 # %% [markdown]
 # In the batch-coupled version the mean climbs far faster with σ (the table above), while
@@ -499,7 +502,7 @@ coupling.round(2)
 claims = potential_claims(runs, potential_table, ood_table, missing_table, training_sigma=training_sigma, good_auroc=good_auroc,
                           missing_percentile=missing_percentile)
 save_table(claims, "potential_claims", output_dir)
-claims.style.hide(axis="index")
+show(claims, "potential_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %% [markdown]
 # ## What this means for EMMA
@@ -514,7 +517,8 @@ Markdown(failure_signal_summary(potential_table, ood_table, missing_table, train
 # %% [markdown]
 # None of this decides whether EMMA helps: its self-energy $e_i = w_i\Psi'_i + b_i$ is
 # trained end to end, and the classifier behind it still sees the noisy mode itself. It
-# does bound what the energy can contribute, and the robustness chapters should be read
+# does bound what the energy can contribute, and the robustness chapters ({doc}`06_robustness`,
+# {doc}`07_replay`) should be read
 # with it in mind: where EMMA helps, part of the help may come from the learned weights
 # and the classifier rather than from Ψ measuring failure.
 

@@ -21,8 +21,8 @@
 # chapter trains every model of that study, the whole grid of 125 EMMA configurations over
 # several seeds, as one batched computation; selects the configuration on the validation
 # set; redraws every figure of the thesis's study with seed spread; measures how much of the
-# thesis's numbers the original code's protocol reproduces (the chapter "Explaining the
-# thesis's numbers" takes that apart); and closes with a verdict per claim under both protocols.
+# thesis's numbers the original code's protocol reproduces ({doc}`07_replay`
+# takes that apart); and closes with a verdict per claim under both protocols.
 
 # %% tags=["parameters"]
 profile = "full"  # "full": the thesis's settings; "quick" only shrinks sizes so CI stays fast
@@ -68,6 +68,7 @@ level_off_top_k = 3  # "levels off": the flatness test runs over the highest lev
 slope_tolerance = 0.005  # ... flat when the slope's confidence interval lies within ± this F1 per dB
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -123,9 +124,10 @@ chapter_start = time.perf_counter()
 print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}, grid: {len(rhos) * len(lambdas_c) * len(lambdas_e)} configurations")
 
 # %% [markdown]
+# (robustness-protocol)=
 # ## The protocol, and the choices the thesis left open
 #
-# **Data.** HTRU2 split as in the chapter "The pulsar data" (stratified, seed 42, 67 / 16.5 /
+# **Data.** HTRU2 split as in {doc}`04_pulsar_data` (stratified, seed 42, 67 / 16.5 /
 # 16.5 %), standardized with the training split's statistics. Each split is corrupted
 # separately by the thesis's scheme: 50 % of the samples clean, 25 % with Gaussian noise of
 # σ = 0.5 on IP only, 25 % on DM only. Since every feature has unit variance, the
@@ -139,8 +141,8 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}, 
 # 8 → 8 → 4 → 1, ReLU; without: base fine-tuned on corrupted data; alternative: the
 # attention fusion of {cite:t}`shon2018` as the code has it, a linear layer 8 → 2 giving one
 # unnormalised weight $a_i$ per mode, the fused input $a_1 x_{IP} + a_2 x_{DM}$, then
-# 4 → 2 → 1; with: EMMA (frozen autoencoders, one pair per seed, from the chapter "Potential
-# energy on HTRU2") multiplying each mode by its $\beta_i$, in front of the base network,
+# 4 → 2 → 1; with: EMMA (frozen autoencoders, one pair per seed, from
+# {doc}`05_potential_energy`) multiplying each mode by its $\beta_i$, in front of the base network,
 # started from the trained base and trained end to end with
 #
 # $$ \tilde{\mathcal{L}} = \mathcal{L}(y, \hat y) + \lambda_c (g_a - b_a) - \lambda_e \Omega, \qquad \Omega = \sum_k \xi_k \log \alpha_k . \tag{5.12} $$
@@ -175,15 +177,15 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}, 
 # **Two protocols.** Everything above is the book's protocol, `emma.protocol.SOUND`, and
 # gives this chapter's headline numbers. The thesis's code followed another one, which its
 # text never describes (in-place corruption of the "clean" sets, early stopping on the
-# training loss, retraining after the threshold, a batch-coupled potential, ...; see the
-# chapter "Explaining the thesis's numbers"). `emma.protocol.ORIGINAL` replays it. Both are
+# training loss, retraining after the threshold, a batch-coupled potential, ...; see
+# {doc}`07_replay`). `emma.protocol.ORIGINAL` replays it. Both are
 # trained side by side here, stacked on the engine's model axis, so that every claim below
 # gets a verdict under each; the table lists every field of the two, and its `source` names the
 # section of the appendix {doc}`../original_code` that documents the field.
 
 # %%
 protocol_fields = SOUND.table().rename(columns={"value": "sound"}).assign(original=ORIGINAL.table()["value"])
-protocol_fields[["field", "sound", "original", "source"]]
+show(protocol_fields, "protocol_fields", columns=["field", "sound", "original", "source"])
 
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
@@ -196,7 +198,7 @@ dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epoch
 # The autoencoders of each seed (on the clean training set for the book's protocol, on the
 # half-corrupted one for the replay), then one sweep per family, with both protocols and every
 # seed stacked on the model axis: the baselines first (also under each intermediate protocol
-# of the next chapter's decomposition), then "without" and the grid of EMMA configurations,
+# of the next chapter's decomposition, {ref}`replay-decomposition`), then "without" and the grid of EMMA configurations,
 # which start from the trained base of their seed and protocol.
 
 # %%
@@ -209,9 +211,10 @@ timing = pd.DataFrame(
     [{"family": f, "models (both protocols)": len(r["table"]), "training_seconds": round(r["seconds"], 1)} for f, r in study.items()]
 )
 save_table(timing, "robustness_training_time", output_dir)
-timing
+show(timing, "robustness_training_time")
 
 # %% [markdown]
+# (robustness-selection)=
 # ## Selecting the configuration
 #
 # Every configuration's scores, averaged over seeds. The selected configuration maximises
@@ -256,7 +259,7 @@ robustness_f1 = pd.concat(
     [baselines, top10, selected_row], ignore_index=True
 )[OUT_COLUMNS + THESIS_COLUMNS + ["rank_validation", "rank_test", "capacity_mean"]]
 save_table(robustness_f1, "robustness_f1", output_dir)
-robustness_f1.round(4)
+show(robustness_f1, "robustness_f1", columns=["model", "rho", "lambda_c", "lambda_e", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy", "rank_validation"])
 
 # %%
 robustness_grid = grid_summary.merge(thesis_with, on=["rho", "lambda_c", "lambda_e"], how="left")
@@ -264,7 +267,7 @@ robustness_grid = robustness_grid[
     OUT_COLUMNS + THESIS_COLUMNS + ["validation_score", "rank_validation", "test_score", "rank_test", "capacity_mean", "capacity_std"]
 ].sort_values("rank_validation")
 save_table(robustness_grid, "robustness_grid", output_dir)
-robustness_grid.head(15).round(4)
+show(robustness_grid.head(15), "robustness_grid", columns=["rho", "lambda_c", "lambda_e", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "validation_score", "rank_validation", "rank_test", "capacity_mean"])
 
 # %% [markdown]
 # The thesis's ten best configurations were picked by their test F1 on one seed. Over
@@ -321,6 +324,7 @@ save_figure(fig, "robustness_training_curves", output_dir)
 plt.show()
 
 # %% [markdown]
+# (robustness-capacities)=
 # ## Learned capacities
 #
 # The capacity $\int_0^1 \tanh(g_a\alpha - b_a)\,d\alpha = \frac{1}{g_a}\log\frac{\cosh(g_a - b_a)}{\cosh b_a}$
@@ -350,7 +354,7 @@ reported = pd.DataFrame(reported).merge(capacities[["rho", "lambda_c", "lambda_e
 reported = pd.concat([reported, pd.DataFrame([{"model": "the model of the robustness figure (ours: the selected one)", "thesis_capacity": ROBUSTNESS_FIGURE_CAPACITY,
                                               "capacity_mean": best["capacity_mean"], "capacity_std": best["capacity_std"]}])], ignore_index=True)
 save_table(reported, "robustness_capacity_reported", output_dir)
-reported.round(3)
+show(reported, "robustness_capacity_reported")
 
 # %% [markdown]
 # ## What the selected EMMA attends to
@@ -457,6 +461,7 @@ save_figure(fig, "robustness_total_energy", output_dir)
 plt.show()
 
 # %% [markdown]
+# (robustness-generalisation)=
 # ## Robustness generalisation
 #
 # The thesis's headline figure: F1 on the test set when *every* sample has one mode
@@ -551,9 +556,10 @@ outcomes["slides_rate_correct"] = [SLIDES_OUTCOMES[(c, k)] for c, k in zip(outco
 outcomes["slides_rate_wrong"] = 1 - outcomes["slides_rate_correct"]
 outcomes = outcomes.sort_values(["class", "case"], ascending=[False, True]).reset_index(drop=True)
 save_table(outcomes, "robustness_outcomes_5db", output_dir)
-outcomes.round(4)
+show(outcomes, "robustness_outcomes_5db", columns=["class", "case", "rate_correct_mean", "rate_correct_std", "slides_rate_correct"])
 
 # %% [markdown]
+# (robustness-decision-rule)=
 # ## The decision rule, settled
 #
 # F1 needs a threshold, and the rule that picks it shapes every F1 of this chapter: on a set
@@ -566,14 +572,16 @@ outcomes.round(4)
 # average precision (`sklearn.metrics`). The families: base, data augmentation ("without"),
 # the attention fusion ("alternative"), EMMA at the configuration selected on validation,
 # and EMMA averaged over the thesis's ten best configurations, each under both protocols and
-# over every seed.
+# over every seed. The robustness-generalisation claim (EMMA above data augmentation past the
+# training noise) is judged under each rule too, on the curves of the section above.
 
 # %%
 decision = decision_study({"sound": (sweeps, best_sweep), "original": (original, original_best)}, splits, energies=energies,
-                          top10=thesis[thesis["model"] == "with"], margin=non_inferiority_margin, alpha=alpha)
+                          top10=thesis[thesis["model"] == "with"], margin=non_inferiority_margin, alpha=alpha,
+                          curves={"sound": robustness_curves, "original": original_curves}, training_nsr_db=sigma_to_nsr_db(sigma_train))
 for name, table in (("decision_rule_scores", decision.scores), ("decision_rules", decision.summary), ("decision_rule_verdicts", decision.per_rule)):
     save_table(table, name, output_dir)
-decision.view("sound", "noisy").round(3)  # mean of the IP- and DM-noisy scores over seeds, book's protocol
+show(decision.view("sound", "noisy"), "decision_rules")  # mean of the IP- and DM-noisy scores over seeds, book's protocol
 
 # %%
 fig = plots.decision_rules(decision.summary[decision.summary["protocol"] == "sound"], RULES, ["base", "without", "alternative", "with (selected)", "with (thesis top 10)"])
@@ -587,9 +595,10 @@ plt.show()
 # fails under another is at most *partly reproduced*; `holds_under` names where it holds.
 
 # %%
-decision.verdicts()
+show(decision.verdicts(), "decision_rule_verdicts")
 
 # %% [markdown]
+# (robustness-verdicts)=
 # ## Verdicts
 #
 # One row per claim of the thesis in this experiment, judged under both protocols. A
@@ -614,7 +623,7 @@ original_claims = robustness_claims(
 )
 robustness_claims_table = judge_claims_under_rules(both_protocols(sound_claims, original_claims), decision.combined)
 save_table(robustness_claims_table, "robustness_claims", output_dir)
-robustness_claims_table[["claim", "kind", "thesis_evidence", "our_evidence_sound", "verdict_sound", "holds_under_sound", "verdict_original"]]
+show(robustness_claims_table, "robustness_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence_sound", "verdict_sound", "holds_under_sound", "verdict_original"])
 
 # %% [markdown]
 # ## What this chapter finds

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Explaining the thesis's numbers: the original protocol replayed
 #
-# Under the book's protocol (chapter "Experiment II"), most models of the robustness study
+# Under the book's protocol ({doc}`06_robustness`), most models of the robustness study
 # score below the thesis's table, even the base model trained on clean data. Could the thesis's
 # code explain this? It followed a protocol the text never describes. Reading and running that
 # code (github.com/awerenne/energy-based-multimodal-attention, `code/experiment-3/main.py` and
@@ -55,6 +55,7 @@ switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopp
 forensic_emma = "chosen"
 
 # %%
+from emma.display import show
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -73,12 +74,13 @@ from emma import plots
 from emma.splits import make_splits
 from emma.evaluation import rank_grid, selected_config
 from emma.outputs import save_figure, save_table
-from emma.forensics import candidates_table, choose, collect_scores, fit_table, printed_numbers, variants, verdict_sentence
+from emma.forensics import VIEW, candidates_table, choose, collect_scores, fit_table, forensic_test, printed_numbers, variants
 from emma.protocol import ORIGINAL, SOUND, decomposition_steps
 from emma.replay import (
     METRICS,
     decompose,
     decomposition_plan,
+    decomposition_view,
     explain,
     gap_explained,
     outcome_alignment,
@@ -99,6 +101,7 @@ cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "ca
 print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 
 # %% [markdown]
+# (replay-protocols)=
 # ## The two protocols
 #
 # One row per field of `Protocol`; the appendix {doc}`../original_code` documents the code's
@@ -115,7 +118,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 fields = SOUND.table().rename(columns={"value": "sound"})
 fields["original"] = ORIGINAL.table()["value"].to_numpy()
 save_table(fields, "protocol_fields", output_dir)
-fields[["field", "sound", "original", "source"]]
+show(fields, "protocol_fields", columns=["field", "sound", "original", "source"])
 
 # %% [markdown]
 # Each `source` is the label of a section of the appendix {doc}`../original_code`: what the
@@ -127,7 +130,7 @@ fields[["field", "sound", "original", "source"]]
 # ## The replay
 #
 # The whole study under both protocols: six families, every configuration of the grid, every
-# seed, stacked on the engine's model axis (the same call as the chapter "Experiment II", so
+# seed, stacked on the engine's model axis (the same call as {doc}`06_robustness`, so
 # its trained models are read from the cache).
 
 # %%
@@ -140,6 +143,7 @@ energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_set
 thesis = thesis_results(lambda_reading)
 
 # %% [markdown]
+# (replay-table)=
 # ### The thesis's table, replayed
 #
 # One row per row of the thesis's table: the replay's F1 (mean and std over the seeds), the
@@ -149,9 +153,11 @@ thesis = thesis_results(lambda_reading)
 
 # %%
 replay = replay_f1(study, thesis)
+REPLAY_LABELS = {f"{prefix}f1_{subset}_mean": f"{who}: {name}" for prefix, who in (("", "replay"), ("sound_", "book"))
+                 for subset, name in (("clean", "clean"), ("ip_noisy", "IP-noisy"), ("dm_noisy", "DM-noisy"))}
 save_table(replay, "replay_f1", output_dir)
 glue("replay_headline", headline(replay), display=False)  # the landing page's table
-replay.round(4)
+show(replay, "replay_f1", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "sound_f1_clean_mean", "sound_f1_ip_noisy_mean", "sound_f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"], labels=REPLAY_LABELS)
 
 # %%
 gap = thesis_gap(replay)
@@ -174,6 +180,7 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# (replay-gap)=
 # ### How much of the gap the replay explains
 #
 # For each group of the thesis's rows and each test subset: the distance from the book's
@@ -183,7 +190,7 @@ display(Markdown(
 # that it explains nothing; a negative share, that the replay moves away from the thesis.
 
 # %%
-explained.round(3)
+show(explained, "gap_explained", columns=["group", "subset", "printed", "thesis", "book", "replay", "gap", "closed", "share_closed", "remaining"])
 
 # %%
 Markdown(
@@ -209,7 +216,7 @@ original_grid = rank_grid(under(study["with"], ORIGINAL)["table"])
 sound_grid = rank_grid(under(study["with"], SOUND)["table"])
 top10 = top10_side_by_side(original_grid, thesis)
 save_table(top10, "replay_top10", output_dir)
-top10.round(4)
+show(top10, "replay_top10")
 
 # %% [markdown]
 # ## What the original code drew that the book had not
@@ -217,8 +224,8 @@ top10.round(4)
 # The code's plotting module draws three figures from the grid that the thesis's text uses
 # without showing: the learned capacity against the coldness ρ, the F1 over (λ_e, λ_c) for
 # each ρ, and the curve the draft plans under "Yerkes-Dodson", noisy-sample F1 against the
-# learned capacity. §5.5 argues from the last that too little and too much capacity both
-# hurt; the chapter "Experiment II" judges that claim under both protocols.
+# learned capacity. Thesis §5.5 argues from the last that too little and too much capacity both
+# hurt; {doc}`06_robustness` judges that claim under both protocols.
 
 # %%
 grids = pd.concat([sound_grid.assign(protocol="sound"), original_grid.assign(protocol="original")], ignore_index=True)
@@ -274,9 +281,10 @@ display(Markdown(
        if abs(pulsar['slides_rate_correct'].mean() - pulsar['rate_correct_aligned'].mean()) < abs(pulsar['slides_rate_correct'].mean() - pulsar['rate_correct_as_coded'].mean())
        else "The slides' numbers sit closer to the misaligned pairing.")
 ))
-alignment.round(4)
+show(alignment, "outcome_alignment")
 
 # %% [markdown]
+# (replay-forensic-test)=
 # ## A forensic test of what the thesis ran
 #
 # The replay follows the code line by line and still misses most of the thesis's table. Could
@@ -292,7 +300,7 @@ alignment.round(4)
 # line each comes from:
 
 # %%
-candidates_table()
+show(candidates_table(), columns=["field", "value", "as_coded", "source"])
 
 # %%
 all_variants = variants()
@@ -304,6 +312,7 @@ chosen = all_variants[list(baseline_fits["variant"]).index(chosen_name)]
 print(f"chosen on the baselines, before any EMMA model of it is scored: {chosen_name}")
 
 # %% [markdown]
+# (replay-decomposition)=
 # ## The decomposition
 #
 # Start from `ORIGINAL`; switch one field at a time to its `SOUND` value (*single*), then
@@ -313,7 +322,10 @@ print(f"chosen on the baselines, before any EMMA model of it is scored: {chosen_
 # std. The families: base, without and alternative; EMMA at the thesis's rank-1
 # configuration; and EMMA at the *selected* configuration, which each protocol picks by its
 # own `selection` rule on its full grid (the test set under ORIGINAL, the validation set
-# under SOUND).
+# under SOUND). Two single switches go to values that neither protocol has but the code itself
+# offers: the fixed threshold 0.5 ({ref}`original-threshold`) and the class weight 10 of its
+# commented-out line ({ref}`original-class-weight`). The tables show the change of the clean
+# F1 (mean ± std over seeds) per switch and family; the CSV holds all three test subsets.
 
 # %%
 rank1 = {k: float(thesis[thesis["thesis_rank"] == 1][k].iloc[0]) for k in ("rho", "lambda_c", "lambda_e")}
@@ -327,12 +339,13 @@ second_plan = pd.concat([decomposition_plan(steps, seeds, rank1, selected), plan
 second_stage = run_study(splits, second_plan, settings, energies=energies, base=study["base"], **training_args)
 decomposition = decompose({**study, "with": second_stage["with"]}, steps, rank1, selected)
 save_table(decomposition, "protocol_decomposition", output_dir)
-decomposition[decomposition["step"] == "single"].round(4)
+show(decomposition_view(decomposition, "single"), "protocol_decomposition")
 
 # %%
-decomposition[decomposition["step"] == "cumulative"].round(4)
+show(decomposition_view(decomposition, "cumulative"), "protocol_decomposition")
 
 # %% [markdown]
+# (replay-forensic-result)=
 # ### The forensic test's result
 #
 # Every variant's fit on the baselines; the EMMA columns hold the out-of-sample test where the
@@ -340,20 +353,12 @@ decomposition[decomposition["step"] == "cumulative"].round(4)
 # the code as it is and its threshold twin; with `forensic_emma = "all"`, every variant).
 
 # %%
-forensic_scores = collect_scores([study, {"with": second_stage["with"]}], all_variants, thesis)
-forensic = fit_table(forensic_scores, all_variants, printed)
-assert choose(forensic) == chosen_name  # the EMMA rows cannot change the choice
-forensic["chosen"] = forensic["variant"] == chosen_name
-save_table(forensic, "forensic_variants", output_dir)
-save_table(forensic_scores, "forensic_scores", output_dir)
 book_emma = replay[replay["model"].str.startswith("with")]
 book_mad = float(np.nanmean(np.abs(book_emma[[f"sound_{m}_mean" for m in METRICS]].to_numpy() - book_emma[[f"thesis_{m}" for m in METRICS]].to_numpy())))
-forensic_text = verdict_sentence(forensic, chosen_name, book_mad)
-glue("forensic_sentence", Markdown(forensic_text), display=False)
-FORENSIC_VIEW = {"threshold": "threshold", "class_weight": "class weight", "corruption_in_place": "in-place corruption", "early_stopping": "early stopping",
-                 "retrain": "retrain", "baselines_mad": "baselines: mean |Δ|", "baselines_inside": "baselines: inside", "emma_mad": "EMMA: mean |Δ|",
-                 "emma_inside": "EMMA: inside", "chosen": "chosen"}
-forensic.sort_values("baselines_mad")[list(FORENSIC_VIEW)].rename(columns=FORENSIC_VIEW).round(3)
+forensic, forensic_scores, forensic_text = forensic_test([study, {"with": second_stage["with"]}], all_variants, thesis, chosen_name, book_mad)
+save_table(forensic, "forensic_variants", output_dir)
+save_table(forensic_scores, "forensic_scores", output_dir)
+show(forensic.sort_values("baselines_mad"), "forensic_variants", columns=list(VIEW), labels=VIEW, max_rows=12, summary="all 32 variants, best fit on the baselines first")
 
 # %%
 Markdown(forensic_text)

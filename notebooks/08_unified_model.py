@@ -13,12 +13,12 @@
 # %% [markdown]
 # # A unified model of multi-modal attention
 #
-# The thesis ends its technical part with a proposal rather than an experiment (chapter 7,
+# The thesis ends its technical part with a proposal rather than an experiment (thesis §7,
 # Figure 7.1 {cite:p}`werenne2019`). Psychology distinguishes three kinds of multi-modal
 # attention {cite:p}`driver1998`: *endogenous* (we choose to attend to something), *exogenous*
 # (attention is captured by an unexpected event) and *crossmodal* (what one sense perceives
 # steers another).
-# EMMA was built as the exogenous kind; deep learning already had the other two. Chapter 7
+# EMMA was built as the exogenous kind; deep learning already had the other two. Thesis §7
 # puts the three in one module and sums up what each should do: "the exogenous module masks
 # perturbations, the endogenous module learns to attend to important information inside each
 # mode, and the crossmodal extracts knowledge by looking at the whole picture."
@@ -78,6 +78,7 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
+from emma.display import show
 from emma import DenoisingAutoencoder, unified, unified_study
 from emma.claims import paired_test
 from emma.splits import make_splits
@@ -98,7 +99,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 #
 # The whole description is one paragraph: "the multi-modal input is forwarded in parallel
 # through an exo- and endogenous module. The exogenous module outputs attention scores as in
-# Chapter 5. In a similar way, the endogenous module outputs attention masks, where each mask
+# Chapter 5 [thesis §5]. In a similar way, the endogenous module outputs attention masks, where each mask
 # is structured as the corresponding mode and indicates where to focus attention inside the
 # mode. The scores and masks are multiplied and applied to the input. To refine the result is
 # processed by the crossmodal component." For modes $x_1, \dots, x_M$ ($x_i$ of width $d_i$)
@@ -114,7 +115,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 # followed by a classifier on the $h_i$. Where the text leaves a choice, we make the simplest one
 # and say so:
 #
-# - **Exogenous**: $\beta$ is EMMA exactly as in chapter 5 (`emma.EMMA`, with one denoising
+# - **Exogenous**: $\beta$ is EMMA exactly as in thesis §5 ({doc}`03_emma`; `emma.EMMA`, with one denoising
 #   autoencoder per mode {cite:p}`vincent2008` as its energy model). The module holds an
 #   `EMMA` instance and calls its functional core.
 # - **Endogenous**: "structured as the corresponding mode" and "in parallel" — a mask of the
@@ -158,7 +159,7 @@ parameter_counts = pd.DataFrame(
      ]]
 )
 save_table(parameter_counts, "unified_parameter_counts", output_dir)
-parameter_counts
+show(parameter_counts, "unified_parameter_counts")
 
 # %% [markdown]
 # ## A task in which every part has a job
@@ -216,7 +217,7 @@ scores, trained = unified_study.run_ablation(tasks, energies, epochs=epochs, bat
 unified_ablation = unified_study.summarise(scores)
 unified_ablation.insert(0, "model", [unified.label(row) for _, row in unified_ablation.iterrows()])
 save_table(unified_ablation, "unified_ablation", output_dir)
-unified_ablation.round(3)
+show(unified_ablation, "unified_ablation", columns=["model", "exogenous", "endogenous", "crossmodal", "acc_clean_mean", "acc_corrupted_mean", "n_seeds"])
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 4))
@@ -250,7 +251,7 @@ unified_attention = unified_study.summarise(scores, weight_columns)
 unified_attention.insert(0, "model", [unified.label(row) for _, row in unified_attention.iterrows()])
 unified_attention = unified_attention[unified_attention[list(unified.PARTS)].any(axis=1)]
 save_table(unified_attention, "unified_attention", output_dir)
-unified_attention[["model"] + [f"{c}_mean" for c in weight_columns]].round(3)
+show(unified_attention, "unified_attention", columns=["model"] + [f"{c}_mean" for c in weight_columns])
 
 # %%
 pairs = [("exogenous", ("beta_clean", "clean modes"), ("beta_corrupted", "corrupted modes"), "exogenous: mean β"),
@@ -322,15 +323,15 @@ glue("unified_min_gain", float(composition["difference"].min()), display=False)
 #
 # The best combination of the ablation (highest mean accuracy on corrupted samples; if that
 # were EMMA alone, the full model) against EMMA alone, on the thesis's data and corruption
-# scheme: HTRU2 split and standardised as in the chapter "The pulsar data", each split corrupted
-# as in the chapter "Experiment II" (half the samples clean, a quarter with Gaussian noise of
+# scheme: HTRU2 split and standardised as in {doc}`04_pulsar_data`, each split corrupted
+# as in {doc}`06_robustness` (half the samples clean, a quarter with Gaussian noise of
 # σ = `htru2_sigma` on IP only, a quarter on DM only), modes IP = features 0–3 and DM = 4–7
 # {cite:p}`lyon2016`. Both arms are the same module with the same classifier (early fusion),
 # the same pair of autoencoders, the same corrupted data per seed, trained from scratch for the
 # same few epochs; they differ only in the parts switched on. The threshold is the thesis's
 # ROC-corner rule on the validation set; the score is F1 on the test set. This is a small, fast
 # comparison (few epochs, no early stopping), not a replay of the thesis's training protocol,
-# so its F1 values are to be compared within this table, not with the chapter "Experiment II".
+# so its F1 values are to be compared within this table, not with {doc}`06_robustness`.
 
 # %%
 ranked = unified_ablation.sort_values(["acc_corrupted_mean", "acc_clean_mean"])
@@ -356,7 +357,7 @@ for column in f1_columns:
     test_result = paired_test(ours, reference, alpha=alpha)
     unified_htru2.loc[unified_htru2["model"] == best_name, [f"{column}_diff", f"{column}_p"]] = [test_result.mean, test_result.p_value]
 save_table(unified_htru2, "unified_htru2", output_dir)
-unified_htru2.round(4)
+show(unified_htru2, "unified_htru2", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "f1_noisy_mean", "f1_noisy_diff", "f1_noisy_p"])
 
 # %%
 fig, axes = plt.subplots(1, len(f1_columns), figsize=(12, 3.4), sharey=True)
@@ -388,7 +389,7 @@ glue("unified_htru2_p", float(p_value), display=False)
 # %% [markdown]
 # ## Claims
 #
-# Chapter 7 makes no measurement, but its summary sentence is testable: each part does its own
+# Thesis §7 makes no measurement, but its summary sentence is testable: each part does its own
 # job, and together they make a *complete* multi-modal attention. One row per part (the
 # mechanism shows in every seed, and removing the part from the full model costs accuracy), one
 # for the composition, and one for the question the proposal implies on real data. The verdict
@@ -399,7 +400,7 @@ glue("unified_htru2_p", float(p_value), display=False)
 # %%
 unified_claims = unified_study.unified_claims(scores, htru2, (best_name, "EMMA alone"), alpha)
 save_table(unified_claims, "unified_claims", output_dir)
-unified_claims
+show(unified_claims, "unified_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %% [markdown]
 # ## What this chapter finds

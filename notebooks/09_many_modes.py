@@ -17,7 +17,7 @@
 # {cite:p}`werenne2019`: the shared energies $e_{ij}$ couple every pair of modes, the importance
 # scores are a Boltzmann distribution over all $M$ modal energies, and the derivation of the
 # energy regularizer (eq. 5.19–5.22) rests on a constraint on how many modes are clean,
-# $M' = \lfloor (M+1)/2 \rfloor$. The draft's notes for future work (§8.3) are terse: with multiple
+# $M' = \lfloor (M+1)/2 \rfloor$. The draft's notes for future work (thesis §8.3) are terse: with multiple
 # modes something "blows up", with a hundred modes something "tends to zero", "add a common gain?";
 # and its conclusion notes that EMMA "scales up quadratically with the number of modes". We read
 # them as three testable expectations: the coldness ρ needed grows without bound with $M$, the
@@ -73,6 +73,7 @@ from myst_nb import glue
 from scipy import stats
 from tqdm.auto import tqdm
 
+from emma.display import show
 from emma import modes, modes_study
 from emma.claims import claims_table, holm, paired_test, verdict_from_flags
 from emma.outputs import save_figure, save_table
@@ -85,6 +86,7 @@ chapter_start = time.perf_counter()
 print(f"device: {device}, profile: {profile}, seeds: {seeds}, synthetic M: {synthetic_n_modes}, digit blocks: {digit_blocks}")
 
 # %% [markdown]
+# (modes-constraint)=
 # ## Modes, corruption and the constraint
 #
 # **Synthetic modes.** A latent $z \in \mathbb{R}^2$ is drawn from a standard normal, and mode
@@ -126,7 +128,7 @@ plt.show()
 # $\xi_i$ (even $M$, eq. 5.20) or $\xi_i - \alpha_i$ (odd $M$, eq. 5.21), and warns that other
 # values have "undesired effects". A sample with $k$ corrupted modes keeps $M - k$ clean ones, so
 # the constraint holds for $k \le M - M'$. With $M - k$ clean modes the factor $M - 2M'$ of the
-# bracket is $2k - M$; check 5 of the chapter "Energy-based Multi-Modal Attention" found that the
+# bracket is $2k - M$; {ref}`check 5 <emma-check-5>` of {doc}`03_emma` found that the
 # bracket turns against the regularizer's purpose only once $2k - M \ge 2$, and then only for a
 # corrupted mode whose importance exceeds $1/(2k - M)$: that mode's energy is pushed *down*. Here
 # we train with every $k$ and look.
@@ -136,7 +138,7 @@ levels = pd.DataFrame([{"M": m, "M' = floor((M+1)/2)": modes.clean_modes_needed(
                         "k with the constraint": str([k for k in modes.corrupted_levels(m, max_levels) if modes.constraint_holds(m, k)]),
                         "k without it": str([k for k in modes.corrupted_levels(m, max_levels) if not modes.constraint_holds(m, k)])}
                        for m in sorted(set(synthetic_n_modes) | {64 // b**2 for b in digit_blocks})])
-levels
+show(levels)
 
 # %% [markdown]
 # ## The study
@@ -244,7 +246,7 @@ above_two = gain_table["n_modes"] > 2
 gain_table.loc[above_two, "p_holm"] = holm(gain_table.loc[above_two, "p_value"].to_numpy())
 gain_table.loc[above_two & (gain_table["verdict"] == "reproduced") & (gain_table["p_holm"] >= alpha), "verdict"] = "partly reproduced"
 save_table(gain_table, "modes_gain", output_dir)
-gain_table.round(4)
+show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain_std", "p_value", "verdict"], digits=4)
 
 # %% [markdown]
 # ## The constraint on clean modes
@@ -312,9 +314,10 @@ display(Markdown(
     + (", ".join(f"{r.dataset} M = {r.n_modes}, k = {r.n_corrupted} ({r.d_score_mean:+.3f})" for r in costly.itertuples()) or "none") + "."))
 
 # %% [markdown]
+# (modes-coldness)=
 # ## The coldness as $M$ grows
 #
-# Section 8.3 expects the coldness ρ needed to "blow up" with many modes. On the synthetic task,
+# Thesis §8.3 expects the coldness ρ needed to "blow up" with many modes. On the synthetic task,
 # "with" trained at each ρ of the sweep with $k = \lfloor M/2 \rfloor$: the accuracy, and the
 # *separation* $(\bar\alpha_{clean} - \bar\alpha_{corrupted})\cdot(M - k)$, which is 0 for uniform
 # importance and 1 when the clean modes hold all of it. The coldness *needed* is where the
@@ -355,7 +358,7 @@ axes[0].legend(fontsize=7), axes[2].legend(fontsize=7)
 fig.tight_layout()
 _ = save_figure(fig, "modes_coldness", output_dir)
 plt.show()
-coldness_table[["n_modes", "n_corrupted", "coldness", "score_mean", "score_std", "separation_mean", "beta_clean_mean", "gain_mean", "rho_needed_median", "rho_best_median"]].round(3)
+show(coldness_table, "modes_coldness", columns=["n_modes", "n_corrupted", "coldness", "score_mean", "score_std", "separation_mean", "beta_clean_mean", "gain_mean", "rho_needed_median", "rho_best_median"])
 
 # %% [markdown]
 # The same section of the thesis expects the scores to "tend to zero" with many modes, and asks
@@ -366,7 +369,7 @@ coldness_table[["n_modes", "n_corrupted", "coldness", "score_mean", "score_std",
 # %%
 one = runs[(runs["dataset"] == "synthetic") & (runs["model"] == "with") & (runs["n_corrupted"] == 1) & np.isclose(runs["coldness"], coldness)]
 beta_by_m = one.groupby("n_modes")[["alpha_clean", "beta_clean", "gain"]].mean()
-beta_by_m.round(3)
+show(beta_by_m)
 
 # %% [markdown]
 # ## The cost of a training step
@@ -396,7 +399,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 _ = save_figure(fig, "modes_step_cost", output_dir)
 plt.show()
-step_costs.pivot(index="n_modes", columns="step", values="ms_median").round(2)
+show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "modes_step_cost", digits=2)
 
 # %% [markdown]
 # ## Verdicts
@@ -469,7 +472,7 @@ rows.append({"claim": "EMMA scales up quadratically with the number of modes (ch
              "kind": "secondary"})  # stated in the conclusion's notes
 modes_claims = claims_table(rows)
 save_table(modes_claims, "modes_claims", output_dir)
-modes_claims
+show(modes_claims, "modes_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %%
 glue("modes_gain_min", float(big["gain_mean"].min()), display=False)

@@ -14,10 +14,11 @@
 # # Conclusion
 #
 # The thesis ends with an outline: a summary, its contributions, the answers to the three research
-# questions of §5.8, and future work (chapter 8). This chapter writes that conclusion from the
+# questions of thesis §5.8, and future work (thesis §8). This chapter writes that conclusion from the
 # book's evidence. Each research question is answered by the claims the chapters judged, under the
 # book's protocol and under the replay of the thesis's code; the two regularizers are tested on
-# the whole grid of Experiment II; and the limit of the potential energy that §4.4 states in one
+# the whole grid of Experiment II ({doc}`06_robustness`); and the limit of the potential energy
+# that thesis §4.4 states in one
 # sentence, that tied weights make the reconstruction field a gradient only with one hidden
 # layer, is measured. It reads the tables the other chapters wrote to `output_dir`, so run it
 # after them (as `emma-book run` does).
@@ -46,6 +47,7 @@ import torch
 from IPython.display import Markdown
 from myst_nb import glue
 
+from emma.display import show
 from emma import save_figure, save_table
 from emma.claims import KINDS, VERDICTS, claims_table
 from emma.conclusion import (
@@ -67,7 +69,7 @@ _ = check_profile(profile)
 # %% [markdown]
 # ## The research questions
 #
-# §5.8 asks whether EMMA increases the robustness compared with data augmentation, whether its two
+# Thesis §5.8 asks whether EMMA increases the robustness compared with data augmentation, whether its two
 # regularizers are experimentally validated, and whether the model is more interpretable with
 # EMMA. The second question has no claim of its own in the chapters yet, so it is tested here:
 # for each regularizer, the level λ* > 0 with the best validation score is compared with λ = 0
@@ -79,7 +81,7 @@ _ = check_profile(profile)
 grid = pd.read_csv(f"{output_dir}/tables/replay_grid.csv")
 grids = {protocol: grid[grid["protocol"] == protocol] for protocol in ("sound", "original")}
 regularizers = regularizer_claims(grids, alpha=alpha)
-regularizers[["claim", "our_evidence_sound", "verdict_sound", "verdict_original"]]
+show(regularizers, columns=["claim", "our_evidence_sound", "verdict_sound", "verdict_original"])
 
 # %% [markdown]
 # Each question gathers the *core* claims on its topic (those the thesis's abstract, contributions
@@ -90,7 +92,7 @@ regularizers[["claim", "our_evidence_sound", "verdict_sound", "verdict_original"
 # %%
 answers = answer_questions(output_dir, tables={"conclusion_claims": claims_table(regularizers)})
 save_table(answers, "research_questions", output_dir)
-answers[["question", "claim", "verdict", "verdict_original"]]
+show(answers, "research_questions", columns=["question", "claim", "verdict", "verdict_original"])
 
 # %%
 summary = question_verdicts(answers)
@@ -103,7 +105,7 @@ Markdown("\n".join(lines))
 
 # %% [markdown]
 # The answers in words, generated from the same tables: the first question's claims are the rows
-# of Experiment II comparing EMMA with data augmentation on noisy samples, at and past the training
+# of Experiment II ({doc}`06_robustness`) comparing EMMA with data augmentation on noisy samples, at and past the training
 # noise (that EMMA keeps the clean accuracy is a core claim too, but not one about robustness; the
 # test with more than two modes is the book's own); the second's, the regularizer rows above; the
 # third's, the attention and energy rows of Experiment II.
@@ -114,7 +116,7 @@ Markdown("\n\n".join(answer_sentences(answers)))
 # %% [markdown]
 # ## A limitation: deeper autoencoders have no potential energy
 #
-# §4.4 notes that the integrability criterion (eq. 4.3, a symmetric Jacobian of the reconstruction)
+# Thesis §4.4 notes that the integrability criterion (eq. 4.3, a symmetric Jacobian of the reconstruction)
 # holds for tied weights only because there is one hidden layer. With a second hidden layer and
 # tied weights, r(x) = W₁ᵀ σ(W₂ᵀ σ(W₂ σ(W₁x))) has the Jacobian W₁ᵀ D′ W₂ᵀ D₂ W₂ D₁ W₁, whose two
 # diagonal factors D₁ and D′ differ, so it is in general not symmetric. Measured on autoencoders
@@ -126,14 +128,11 @@ models = fit_by_depth(seeds, manifold=manifold, n_train=n_train, d_hidden=d_hidd
 points = sample_manifold(manifold, n_points, torch.Generator().manual_seed(10_000)).double()
 integrability = integrability_by_depth(models, points)
 save_table(integrability, "integrability_by_depth", output_dir)
-integrability.groupby("depth")[["asymmetry_max", "relative_median"]].agg(["mean", "std"])
+show(integrability.groupby("depth")[["asymmetry_max", "relative_median"]].agg(["mean", "std"]), "integrability_by_depth")
 
 # %%
 by_depth = integrability.groupby("depth")["relative_median"]
 shallow, deep = by_depth.get_group(1), by_depth.get_group(2)
-glue("conclusion_asym_shallow", float(shallow.max()), display=False)
-glue("conclusion_asym_deep", float(deep.mean()), display=False)
-glue("conclusion_asym_deep_min", float(deep.min()), display=False)
 limit = integrability_claim(integrability, n_points)
 save_table(pd.concat([claims_table(regularizers[list(limit.columns)]), limit], ignore_index=True), "conclusion_claims", output_dir)
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -142,18 +141,19 @@ ax.set(xticks=[1, 2], xlim=(0.5, 2.5), xlabel="hidden layers (tied weights)", yl
 fig.tight_layout()
 _ = save_figure(fig, "integrability_by_depth", output_dir)
 
-# %% [markdown]
-# With one hidden layer the Jacobian is symmetric to rounding (at most
-# {glue:text}`conclusion_asym_shallow:.1e` of its size); with two it is not (on average
-# {glue:text}`conclusion_asym_deep:.3f` of its size, at least {glue:text}`conclusion_asym_deep_min:.3f`
-# on any seed). A deeper, convolutional or recurrent autoencoder therefore needs another measure of
-# outlyingness than eq. 4.7; the reconstruction error, which the chapter on HTRU2 compares with Ψ
-# case by case, needs no integrability at all.
+# %%
+Markdown(
+    f"With one hidden layer the Jacobian's asymmetry is at most {shallow.max():.1e} of its size; with two it is {deep.mean():.3f} on "
+    f"average and at least {deep.min():.3f} on any seed: the limit of thesis §4.4 is **{limit['verdict'].iloc[0]}**. "
+    + ("A deeper, convolutional or recurrent autoencoder therefore needs another measure of outlyingness than eq. 4.7; the "
+       "reconstruction error, which the chapter on HTRU2 ({doc}`05_potential_energy`) compares with Ψ case by case, needs no integrability at all."
+       if limit["verdict"].iloc[0] == VERDICTS[0] else "")
+)
 
 # %% [markdown]
 # ## What the book confirms of the thesis
 #
-# Every claim judged in the book, counted by chapter and verdict (the page "Verdicts and errata"
+# Every claim judged in the book, counted by chapter and verdict (the appendix {doc}`11_verdicts`
 # lists them one by one, with their evidence), then by kind: *core* (what the thesis's abstract,
 # contributions and research questions assert), *secondary* (its other statements) and *book*
 # (conjectures this book tests beyond the thesis):
@@ -165,7 +165,7 @@ save_table(counts.reset_index(), "conclusion_claim_counts", output_dir)
 for verdict in VERDICTS:
     glue(f"conclusion_n_{verdict.replace(' ', '_')}", int(counts[verdict].sum()), display=False)
 glue("conclusion_n_claims", int(counts.values.sum()), display=False)
-counts
+show(counts, "conclusion_claim_counts")
 
 # %%
 kind_counts = claim_counts(claims, by="kind")
@@ -174,7 +174,7 @@ for kind in KINDS:
     glue(f"conclusion_n_{kind}", int(kind_counts.loc[kind].sum()), display=False)
     for verdict in VERDICTS:
         glue(f"conclusion_n_{kind}_{verdict.replace(' ', '_')}", int(kind_counts.loc[kind, verdict]), display=False)
-kind_counts
+show(kind_counts, "conclusion_claim_counts_by_kind")
 
 # %% [markdown]
 # Of {glue:text}`conclusion_n_claims` claims, {glue:text}`conclusion_n_reproduced` are reproduced,
@@ -185,17 +185,17 @@ kind_counts
 # secondary ones, {glue:text}`conclusion_n_secondary_reproduced` are reproduced; of the
 # {glue:text}`conclusion_n_book` conjectures of the book, {glue:text}`conclusion_n_book_reproduced`.
 # The thesis's contributions stand or fall with the core claims: the potential energy as a measure
-# of a mode's failure (the chapter on HTRU2), the robustness EMMA brings, the clean accuracy it
-# keeps and the interpretability of its attention and energy (Experiment II), and its two
-# regularizers (above). The EMMA module and its derivation are checked equation by equation in the
-# chapter on EMMA (with the errata of its gradient) rather than judged as claims.
+# of a mode's failure ({doc}`05_potential_energy`), the robustness EMMA brings, the clean accuracy it
+# keeps and the interpretability of its attention and energy ({doc}`06_robustness`), and its two
+# regularizers (above). The EMMA module and its derivation are checked equation by equation in
+# {doc}`03_emma` (with the errata of its gradient) rather than judged as claims.
 
 # %% [markdown]
 # ## The verdict in words
 #
 # What the book finds, written by the code from the tables of the chapters (the decision-rule
-# verdicts of Experiment II, the share of the gap the replay closes and the forensic test of the
-# replay chapter, the errata, the claims by kind); the landing page opens with these sentences
+# verdicts of {doc}`06_robustness`, the share of the gap the replay closes and the forensic test of
+# {doc}`07_replay`, the errata, the claims by kind); the landing page opens with these sentences
 # and the figure below.
 
 # %%
@@ -216,32 +216,31 @@ plt.show()
 #
 # What the book leaves open, each a natural next experiment for a new chapter that imports `emma`:
 #
-# - **The rest of the thesis's table.** Neither the replay of the code nor any variant of its own
-#   alternatives that the replay chapter tested lands on most of the thesis's numbers (see the
-#   sentences above). What the repository cannot show remains: the thesis's figures and table were
-#   made from trained models loaded from files that are not in it ({ref}`original-dumps`), from one
-#   unseeded run.
-# - **The coupled gradient of Ω.** The chapter on EMMA measures how far the boxed gradient
+# - **The rest of the thesis's table.** Whatever part of the thesis's table the replay and the
+#   variants of the code leave unexplained (the sentences above say how much) points to what the
+#   repository cannot show: its figures and table were made from trained models loaded from files
+#   that are not in it ({ref}`original-dumps`), in one unseeded run.
+# - **The coupled gradient of Ω.** {ref}`Check 4 <emma-check-4>` of {doc}`03_emma` measures how far the boxed gradient
 #   (eq. 5.19) is from the true one when shared energies couple the modes; an energy regularizer
 #   built on the exact gradient is untested.
 # - **A better failure signal.** EMMA only needs *some* energy per mode; swapping the estimator is a
 #   one-line change to the energy models passed to `emma.EMMA`.
-# - **Many modes.** The chapter on more than two modes tests the constraint on the number of clean
+# - **Many modes.** The chapter {doc}`09_many_modes` tests the constraint on the number of clean
 #   modes and the coldness as M grows; annealing the coldness, and a common gain for many modes
-#   (§8.3), are left open.
-# - **The unified model on real data.** The chapter on the unified model composes exogenous,
+#   (thesis §8.3), are left open.
+# - **The unified model on real data.** The chapter {doc}`08_unified_model` composes exogenous,
 #   endogenous and crossmodal attention on a task built for it; a real multi-modal data set with
-#   sequences, as §7 suggests, is the next test.
+#   sequences, as thesis §7 suggests, is the next test.
 #
 # ## What this chapter finds
 
 # %%
 Markdown(
-    f"- The three research questions of §5.8, answered from {len(answers)} core claims: "
+    f"- The three research questions of thesis §5.8, answered from {len(answers)} core claims: "
     + "; ".join(f"*{q}* — {v}" for q, v in zip(summary["question"], summary["verdict"])) + ".\n"
     + f"- Across the book, {int(counts[VERDICTS[0]].sum())} of {int(counts.values.sum())} judged claims are reproduced, "
     + f"{int(counts[VERDICTS[1]].sum())} partly and {int(counts[VERDICTS[2]].sum())} not; of the {int(kind_counts.loc['core'].sum())} core claims, "
     + ", ".join(f"{int(kind_counts.loc['core', v])} {v}" for v in VERDICTS) + ".\n"
-    + f"- The integrability limit of §4.4: {limit['verdict'].iloc[0]} (Jacobian asymmetry relative to its size: "
+    + f"- The integrability limit of thesis §4.4: {limit['verdict'].iloc[0]} (Jacobian asymmetry relative to its size: "
     + f"{shallow.max():.1e} with one hidden layer, {deep.mean():.3f} with two)."
 )

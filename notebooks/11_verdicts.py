@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 
 from myst_nb import glue
 
+from emma.display import show
 from emma import save_figure, save_table
 from emma.report import KINDS, VERDICTS, claim_counts, collect_claims, collect_errata
 from emma.runtime import check_profile
@@ -43,7 +44,7 @@ _ = check_profile(profile)
 # %%
 claims = collect_claims(output_dir)
 save_table(claims, "book_claims", output_dir)
-claims
+show(claims, "book_claims", columns=["chapter", "claim", "kind", "our_evidence", "verdict"], max_rows=60, summary="every claim of the book, with its evidence and verdict")
 
 # %%
 counts = claim_counts(claims)
@@ -56,7 +57,7 @@ _ = save_figure(fig, "book_claim_verdicts", output_dir)
 save_table(counts.reset_index(), "book_claim_counts", output_dir)
 glue("verdicts_figure", fig, display=False)  # the landing page's figure and table
 glue("verdicts_counts", counts, display=False)
-counts
+show(counts, "book_claim_counts")
 
 # %% [markdown]
 # The same claims by kind: *core* (what the thesis's abstract, contributions and research
@@ -67,7 +68,7 @@ counts
 # %%
 kind_counts = claim_counts(claims, by="kind")
 save_table(kind_counts.reset_index(), "book_claim_counts_by_kind", output_dir)
-kind_counts
+show(kind_counts, "book_claim_counts_by_kind")
 
 # %% [markdown]
 # ## Errata
@@ -75,13 +76,13 @@ kind_counts
 # Every disagreement found among the thesis's draft, its final text, its public code and the
 # book's checks, each with the table (and the number in it) or the check that shows it. The
 # corrected statements are in the chapters, next to the checks; the code's differences are
-# the fields of `emma.protocol.Protocol`, replayed and measured in the chapter "Explaining the
-# thesis's numbers".
+# the fields of `emma.protocol.Protocol`, replayed and measured in
+# {doc}`07_replay` and documented in the appendix {doc}`../original_code`.
 
 # %%
 errata = collect_errata(output_dir)
 save_table(errata, "book_errata", output_dir)
-errata
+show(errata, "book_errata")
 
 # %% [markdown]
 # ## What this appendix finds

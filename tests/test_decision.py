@@ -72,3 +72,18 @@ def test_the_decision_study_views_fit_a_page():
     view = study.view("sound", "noisy")
     assert list(view.columns) == list(RULES.values()) and "with (selected)" in view.index
     assert list(study.verdicts().columns) == ["claim", "verdict (sound)", "holds under (sound)"]
+
+
+def test_robustness_generalisation_is_judged_per_rule_on_the_curves():
+    from emma.decision import CURVE_COLUMNS, GENERALISATION_CLAIM
+
+    rows = []
+    for seed in range(5):
+        for nsr in (-10.0, 0.0, 5.0):
+            for family, edge in (("with", 0.05), ("without", 0.0)):
+                rows.append({"family": family, "seed": seed, "nsr_db": nsr, **{c: 0.6 + 0.01 * seed + edge * (1 + 0.1 * seed) * ((nsr > -6) - (c == "ap"))
+                                                                                  for c in CURVE_COLUMNS.values()}})
+    verdicts = rule_verdicts(_scores({rule: 0.05 for rule in RULES}), curves=pd.DataFrame(rows), training_nsr_db=-6.0)
+    past = verdicts[verdicts["claim"] == GENERALISATION_CLAIM].set_index("rule")
+    assert past.loc["roc_corner", "verdict"] == "reproduced" and past.loc["ap", "verdict"] == "not reproduced"
+    assert combine_rules(verdicts).set_index("claim").loc[GENERALISATION_CLAIM, "verdict"] == "partly reproduced"
