@@ -297,6 +297,7 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
         shutil.copy2(executed / f"{chapter.stem}.ipynb", staging / "book" / "chapters" / f"{chapter.stem}.ipynb")
         shutil.copy2(chapter.source, staging / "_extra" / "notebooks" / chapter.source.name)
     _stage_tables(executed, root, staging / "book" / "_static" / "tables")
+    _stage_tables(executed, root, staging / "book" / "_static" / "figures", kind="figures", pattern="*.png")
     page = record.run_record_page({c.title: executed / f"{c.stem}.ipynb" for c in listed})
     (staging / "book" / "run_record.md").write_text(page)  # "How this book was run", from the notebooks' metadata
     _stage_mathjax(staging / "_vendor" / "mathjax")
@@ -305,15 +306,16 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
     return staging
 
 
-def _stage_tables(executed: Path, root: Path, destination: Path) -> None:
-    """The full tables of the run that executed the chapters, so each view's link to its CSV resolves (:mod:`emma.display`).
+def _stage_tables(executed: Path, root: Path, destination: Path, kind: str = "tables", pattern: str = "*.csv") -> None:
+    """The full tables (or figures) of the run that executed the chapters: each view's link to its CSV
+    resolves (:mod:`emma.display`), and the landing page shows the run's figures with captions.
 
     They sit beside the executed notebooks' folder (``<output_dir>/tables`` for ``<output_dir>/chapters``),
     or in ``<root>/_build/tables`` for the default ``book/chapters``.
     """
-    tables = executed.parent / "tables" if (executed.parent / "tables").is_dir() else root / "_build" / "tables"
+    source = executed.parent / kind if (executed.parent / kind).is_dir() else root / "_build" / kind
     destination.mkdir(parents=True, exist_ok=True)
-    for path in sorted(tables.glob("*.csv")) if tables.is_dir() else []:
+    for path in sorted(source.glob(pattern)) if source.is_dir() else []:
         shutil.copy2(path, destination / path.name)
 
 

@@ -97,7 +97,7 @@ class TableView:
 
 
 def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: dict | None = None, digits: int = 3,
-         max_rows: int = 20, summary: str | None = None, index: bool | None = None) -> TableView:
+         max_rows: int = 20, summary: str | None = None, index: bool | None = None, links: dict | None = None) -> TableView:
     """A narrow view of ``table`` for the page, with a link to the full CSV ``name`` (:func:`emma.outputs.save_table`).
 
     Parameters
@@ -117,6 +117,8 @@ def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: 
         That line (default: how many rows, and the first column's first and last values).
     index : bool, optional
         Show the index (default: when it is not a plain 0..n−1 range).
+    links : dict, optional
+        ``{column: {value: href}}``: the cells of ``column`` holding a listed value link to its page.
     """
     if not isinstance(table, pd.DataFrame):
         if isinstance(table, pd.Series):
@@ -142,10 +144,15 @@ def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: 
     show_index = index if index is not None else not isinstance(table.index, pd.RangeIndex)
     head = ([_html.escape(text_of(table.index.name)) if table.index.name else ""] if show_index else []) + [_html.escape(text_of(c)) for c in table.columns]
     rows = []
+    links = links or {}
     for key, row in table.iterrows():
-        values = [cell(v, digits) if not isinstance(v, str) else names.get(v, v) for v in row.tolist()]
+        cells = []
+        for column, v in row.items():
+            text = _html.escape(cell(v, digits) if not isinstance(v, str) else names.get(v, v))
+            href = links.get(column, {}).get(v) if isinstance(v, str) else None
+            cells.append(f"<td><a href=\"{_html.escape(href)}\">{text}</a></td>" if href else f"<td>{text}</td>")
         lead = [f"<th>{_html.escape(text_of(key))}</th>"] if show_index else []
-        rows.append("<tr>" + "".join(lead) + "".join(f"<td>{_html.escape(v)}</td>" for v in values) + "</tr>")
+        rows.append("<tr>" + "".join(lead) + "".join(cells) + "</tr>")
     body = ("<table class=\"emma-view\"><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
     if len(table) > max_rows:

@@ -23,6 +23,7 @@ import pandas as pd
 from .claims import VERDICTS
 from .decision import COMPARISONS, RULES
 from .forensics import explains
+from .plots import legible
 from .report import claim_counts, collect_claims, collect_errata, read_table
 
 #: The groups of the thesis's rows in the summary figure, in order, with their labels.
@@ -142,7 +143,7 @@ def summary_figure(replay: pd.DataFrame):
     there is left out. Returns the Figure.
     """
     labels = [FIGURE_ROWS.get(m, m.replace("with (thesis rank ", "EMMA #").replace(")", "")) for m in replay["model"]]
-    fig, axes = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8.5), sharex=True)
     x = np.arange(len(replay))
     for ax, metric, title in zip(axes, ("f1_clean", "f1_ip_noisy", "f1_dm_noisy"), ("clean", "IP-noisy", "DM-noisy")):
         printed = replay[f"thesis_{metric}"].notna().to_numpy()
@@ -154,7 +155,9 @@ def summary_figure(replay: pd.DataFrame):
         ax.set_ylabel(f"F1, {title}\ntest samples")
         ax.axvline(4.5, color="0.8", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right", ncol=3)
+    axes[0].legend(fontsize=8, loc="lower right", ncol=2)
     axes[-1].set_xticks(x, labels, rotation=40, ha="right", fontsize=9)
+    axes[-1].set_xlabel("row of the thesis's results table")
+    legible(fig)
     fig.tight_layout()
     return fig

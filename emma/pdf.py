@@ -5,8 +5,9 @@ builder into ``<root>/_build/singlehtml``, makes that page printable (:func:`pri
 prints it to ``<root>/_build/pdf/emma-book.pdf`` with the Chromium the browser tests use (Debian's
 ``chromium``, driven by Playwright; :func:`print_pdf`): A4, math typeset by the site's own MathJax,
 figures, a page break before each chapter, PDF bookmarks from the headings and page numbers in the
-footer. Nothing is fetched from the network. The HTML book built next offers the PDF in every
-page's download menu (:func:`emma.book.build` with ``pdf=True``).
+footer; pypdf then gives the bookmarks the headings' own text (:func:`retitle_outline`). Nothing
+is fetched from the network. The HTML book built next offers the PDF in every page's download
+menu (:func:`emma.book.build` with ``pdf=True``).
 
 This route needs no TeX: jupyter-book's ``pdflatex`` needs TeX Live (hundreds of MB of packages)
 and its ``pdfhtml`` downloads its own Chromium through pyppeteer, which an offline machine cannot.
@@ -46,6 +47,7 @@ PRINT_CSS = """
 #emma-contents p.caption { font-weight: bold; margin: 1em 0 0.2em; }
 #emma-contents ul { list-style: none; padding-left: 1.5em; margin: 0; }
 #emma-contents a { text-decoration: none; }
+.emma-table details > summary, .emma-download { display: none; }  /* unfolded; the CSV's link is the site's */
 span[id^="document-"] + section { break-before: page; }
 .bd-main .bd-content .bd-article span[id^="document-"] + section > h1 { display: block !important; margin-top: 0; }
 .bd-main .bd-content .bd-article h1 { font-size: 2em; }
@@ -73,9 +75,11 @@ FIT_TABLES = """() => {
     return fitted;
 }"""
 
-# Resolves when the page is ready to print: MathJax has typeset every formula, the fonts and every
-# image have loaded (the theme loads images lazily: they are made eager first).
+# Resolves when the page is ready to print: every fold is open (paper cannot unfold a long table;
+# the folded code is left out by the print stylesheet), MathJax has typeset every formula, the
+# fonts and every image have loaded (the theme loads images lazily: they are made eager first).
 READY = """async () => {
+    document.querySelectorAll("details").forEach((fold) => { fold.open = true; });
     document.querySelectorAll("img[loading=lazy]").forEach((image) => { image.loading = "eager"; });
     if (!window.MathJax || !window.MathJax.startup || !window.MathJax.startup.promise) {
         throw new Error("MathJax did not load: the page has no window.MathJax.startup.promise");
@@ -277,7 +281,7 @@ def retitle_outline(path: Path, headings: list[str]) -> None:
             walk(node.get("/First"))
             node = node.get("/Next")
 
-    outlines = writer._root_object.get("/Outlines")
+    outlines = writer.root_object.get("/Outlines")
     walk(outlines.get_object().get("/First") if outlines is not None else None)
     if not items:
         raise PdfError(f"{path} has no outline: Chromium wrote no bookmarks")

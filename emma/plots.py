@@ -1,6 +1,8 @@
 """Plot recipes shared by the chapters (each returns the matplotlib Figure it drew)."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.font_manager import FontProperties
@@ -50,6 +52,7 @@ def learning_curves(curves: dict[str, pd.DataFrame], title: str = "Learning curv
             ax.plot(frame["epoch"], frame[column], label=f"{label}: {column.replace('_', ' ')}")
     ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log")
     ax.legend(fontsize=8)
+    legible(fig)
     fig.tight_layout()
     return fig
 
@@ -148,23 +151,26 @@ def waterfall(ax, bars: pd.DataFrame, title: str = "", labels: bool = True, xlab
 
 
 def decision_rules(summary: pd.DataFrame, rules: dict, families, subsets=("clean", "ip_noisy", "dm_noisy")):
-    """Each family's score under each decision rule, one panel per test subset, mean ± std over seeds.
+    """Each family's score under each decision rule, one panel per test subset (stacked, the rules
+    along the shared horizontal axis), mean ± std over seeds.
 
     ``summary`` is :func:`emma.decision.rule_summary` of one protocol; ``rules`` maps each
     rule to its label (:data:`emma.decision.RULES`). Returns the Figure.
     """
-    fig, axes = plt.subplots(1, len(subsets), figsize=(4.2 * len(subsets), 4.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(subsets), 1, figsize=(7.6, 2.4 * len(subsets) + 1.2), sharex=True, squeeze=False, layout="constrained")
     x = np.arange(len(rules))
-    for ax, subset in zip(axes[0], subsets):
+    for ax, subset in zip(axes[:, 0], subsets):
         for i, family in enumerate(families):
             part = summary[(summary["family"] == family) & (summary["subset"] == subset)].set_index("rule").reindex(list(rules))
             color = FAMILY_COLORS.get(family.split(" ")[0], f"C{i + 4}")
-            ax.errorbar(x + 0.08 * (i - len(families) / 2), part["mean"], yerr=part["std"], marker="o", ms=4, capsize=2, color=color,
+            ax.errorbar(x + 0.08 * (i - len(families) / 2), part["mean"], yerr=part["std"], marker="s" if "top 10" in family else "o",
+                        ms=4, capsize=2, color=color,
                         ls="-" if family.startswith("with") else "--", label=family, alpha=0.9 if family.startswith("with") else 0.7)
-        ax.set_xticks(x, [label.replace(" (", "\n(") for label in rules.values()], fontsize=8)
-        ax.set_title(f"{subset.replace('_', '-')} test samples", fontsize=10)
-        ax.axvline(2.5, color="0.8", lw=0.8)
-    axes[0, 0].set_ylabel("F1 (three thresholds) or AUROC / AP")
-    axes[0, -1].legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+        ax.set_title(f"{subset.replace('_', '-').replace('ip', 'IP').replace('dm', 'DM')} test samples")
+        ax.set_ylabel("F1, or AUROC / AP")
+        ax.axvline(2.5, color="0.8", lw=0.8)  # left: F1 at the three thresholds; right: the threshold-free scores
+    axes[-1, 0].set_xticks(x, [textwrap.fill(label, 16) for label in rules.values()])
+    axes[-1, 0].set_xlabel("decision rule (F1 at a threshold) or threshold-free score")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    legible(fig)
     return fig

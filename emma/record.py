@@ -95,12 +95,10 @@ def notebook_parameters(notebook) -> tuple[dict, list[str]]:
     notebook's own cell tagged ``parameters`` (papermill's parser) and the parameters papermill
     injected.
     """
-    metadata = notebook.metadata
-    info, injected = metadata.get(METADATA_KEY, {}), metadata.get("papermill", {}).get("parameters", {})
-    if "parameters" in info:
-        return info["parameters"], list(info.get("set_by_run", injected))
     from papermill.translators import papermill_translators
 
+    metadata = notebook.metadata
+    info, injected = metadata.get(METADATA_KEY, {}), metadata.get("papermill", {}).get("parameters", {})
     declared = {}
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
@@ -108,6 +106,10 @@ def notebook_parameters(notebook) -> tuple[dict, list[str]]:
             translator = papermill_translators.find_translator("python3", "python")
             declared = {p.name: p.default for p in translator.inspect(cell)}
             break
+    if "parameters" in info:  # stored by run_info; the notebook's JSON sorts them, the cell gives their order back
+        stored = info["parameters"]
+        order = [name for name in declared if name in stored] + [name for name in stored if name not in declared]
+        return {name: stored[name] for name in order}, list(info.get("set_by_run", injected))
     return resolved_parameters(declared, injected), sorted(injected)
 
 

@@ -18,7 +18,24 @@ CLAIM_TABLES = {
     "modes_claims": "More than two modes",
     "conclusion_claims": "Conclusion",
 }
-__all__ = ["CLAIM_TABLES", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
+#: Where each claims table is judged: the chapter's page and the section that shows the table.
+CLAIM_PAGES = {
+    "attention_claims": "01_attention_mechanisms.html#where-emma-sits",
+    "energy_claims": "02_energy_estimation.html#which-estimator-sees-the-centre-of-the-circle",
+    "potential_claims": "05_potential_energy.html#the-thesis-s-claims",
+    "robustness_claims": "06_robustness.html#verdicts",
+    "unified_claims": "08_unified_model.html#claims",
+    "modes_claims": "09_many_modes.html#verdicts",
+    "conclusion_claims": "10_conclusion.html#the-research-questions",
+}
+
+
+def chapter_links() -> dict[str, str]:
+    """Each chapter name of :func:`collect_claims` and the section that judges its claims (for :func:`emma.display.show`'s ``links``)."""
+    return {chapter: CLAIM_PAGES[name] for name, chapter in CLAIM_TABLES.items()}
+
+
+__all__ = ["CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
 
 
 def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:

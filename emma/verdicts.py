@@ -199,7 +199,7 @@ def robustness_summary(claims: pd.DataFrame, robustness_f1: pd.DataFrame, baseli
     gap = baselines.set_index("model")
     lines.append("- Our baselines against the thesis's, clean test F1: "
                  + ", ".join(f"{m} {gap.loc[m, 'f1_clean_mean']:.3f} vs {gap.loc[m, 'thesis_f1_clean']:.3f}" for m in gap.index)
-                 + ". The chapter \"Explaining the thesis's numbers\" replays the original code's protocol and decomposes this gap.")
+                 + ". The chapter {doc}`07_replay` replays the original code's protocol and decomposes this gap.")
     both = rules.set_index("claim").loc[claims["claim"].iloc[:2]]
     holds = [label for r, label in RULES.items() if (both[f"verdict_{r}"] == "reproduced").all()]
     fails = [label for r, label in RULES.items() if label not in holds]

@@ -67,6 +67,7 @@ from emma.display import show
 from emma import attention_tasks as tasks
 from emma import literature
 from emma import mechanisms as mech
+from emma.plots import legible
 from emma.outputs import save_figure, save_table
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
 
@@ -164,10 +165,10 @@ show(alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_a
 # The table gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
 # the share whose largest attention weight sits on the mirrored source position, and the
 # training loss averaged over the run, a measure of how fast each score learns. The curves
-# show the loss step by step (geometric mean over seeds, with a band of one geometric standard
+# show the loss step by step ({numref}`fig-attention-alignment-curves`: geometric mean over seeds, with a band of one geometric standard
 # deviation).
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss of the reversal model under each score function: geometric mean over seeds, with a band of one geometric standard deviation. The lower a curve lies, the faster that score learns the alignment.", "name": "fig-attention-alignment-curves"}, "image": {"alt": "Line plot of the training cross-entropy, on a logarithmic axis, against the Adam step: one curve with a shaded band for each score function, additive, dot and general."}}
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for score in alignment_scores:
     centre, low, high = tasks.loss_band([alignment[score, seed].losses for seed in seeds])  # the axis is logarithmic
@@ -176,6 +177,7 @@ for score in alignment_scores:
     ax.fill_between(steps, low, high, alpha=0.2)
 ax.set(xlabel="Adam step", ylabel="training cross-entropy", yscale="log", title="Reversal: training loss by score function")
 ax.legend()
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "attention_alignment_curves", output_dir)
 plt.show()
@@ -196,13 +198,13 @@ for score in alignment_scores:
     glue(f"attn_align_{score}_alignment", float(part["alignment_accuracy"].mean()), display=False)
 
 # %% [markdown]
-# The heatmaps show the weights of the first seed's models on the held-out set, averaged over
+# The heatmaps ({numref}`fig-attention-alignment-heatmaps`) show the weights of the first seed's models on the held-out set, averaged over
 # the sequences of full length (top) and over those of length
 # {glue:text}`attn_min_length` (bottom). Rows are output steps, columns source positions. The
 # mass lies on the anti-diagonal, which moves with the length; in the bottom row the padded
 # columns get exactly zero weight, as the mask demands.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Attention weights of the three scores on held-out sequences, averaged over those of full length (top row) and of the shortest length (bottom row). Look for the anti-diagonal: it moves with the length, and the padded columns of the bottom row get no weight.", "name": "fig-attention-alignment-heatmaps"}, "image": {"alt": "Two rows of heatmaps, one column per score function (additive, dot, general): output step against source position, coloured by attention weight from 0 to 1. The bright cells run along the anti-diagonal."}}
 fig, axes = plt.subplots(2, len(alignment_scores), figsize=(3.4 * len(alignment_scores), 6.6), squeeze=False,
                          layout="constrained")
 for col, score in enumerate(alignment_scores):
@@ -214,6 +216,7 @@ for col, score in enumerate(alignment_scores):
         axes[row, col].set(title=f"{score}, length {length}", xlabel="source position", ylabel="output step",
                            xticks=range(max_length), yticks=range(length))
 fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+legible(fig)
 _ = save_figure(fig, "attention_alignment_heatmaps", output_dir)
 plt.show()
 
@@ -260,7 +263,8 @@ glue("attn_mha_max_difference", float(mha_difference), display=False)
 # The task is reversal again, now of sequences of fixed length
 # {glue:text}`attn_reversal_length`: token and learned position embeddings, one layer of
 # {glue:text}`attn_n_heads`-head self-attention and a linear readout. Position $i$ has to find
-# position $L - 1 - i$ of its own sequence, from the position embeddings alone.
+# position $L - 1 - i$ of its own sequence, from the position embeddings alone ({numref}`fig-attention-self-attention-heatmaps`
+# shows the weights it learns).
 
 # %%
 glue("attn_reversal_length", reversal_length, display=False)
@@ -278,7 +282,7 @@ glue("attn_self_accuracy", float(reversal_runs["token_accuracy"].mean()), displa
 glue("attn_self_alignment", float(reversal_runs["alignment_accuracy"].mean()), display=False)
 show(reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds"), "attention_self_attention_runs")
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Self-attention weights of each head, and of their mean, averaged over the held-out sequences (first seed). The mean of the heads should draw the anti-diagonal, each position attending to its mirror; a single head may cover only part of it.", "name": "fig-attention-self-attention-heatmaps"}, "image": {"alt": "A row of square heatmaps, one per attention head and one for the mean of the heads: attending position against attended position, coloured by attention weight from 0 to 1."}}
 weights = reversal[seeds[0]].weights.mean(0)  # (heads, L, L), averaged over the held-out sequences
 panels = [(f"head {h + 1}", weights[h]) for h in range(n_heads)] + [("mean of the heads", weights.mean(0))]
 fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), layout="constrained")
@@ -286,6 +290,7 @@ for ax, (title, matrix) in zip(axes, panels):
     image = ax.imshow(matrix.numpy(), cmap="viridis", vmin=0, vmax=1)
     ax.set(title=title, xlabel="attended position", ylabel="attending position")
 fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
+legible(fig)
 _ = save_figure(fig, "attention_self_attention_heatmaps", output_dir)
 plt.show()
 
@@ -390,11 +395,11 @@ display(Markdown(
     f"{tasks.mean_std(by_network.get_group('two hops, soft, tested hard'))}."))
 
 # %% [markdown]
-# The heatmaps show, on the same held-out stories, the weights of the soft two-hop network of
+# The heatmaps ({numref}`fig-attention-memory-heatmaps`) show, on the same held-out stories, the weights of the soft two-hop network of
 # the first seed and of the hard-trained networks of the seeds with the highest and the lowest
 # held-out accuracy.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Where each hop looks: the weights of hop 1 and hop 2 over the sentences of held-out stories (one column per story), for the soft two-hop network (top) and the hard-trained networks of the seeds with the highest and the lowest accuracy. A network that chains the two facts puts hop 1 on the sentence saying who got the object and hop 2 on where that person went.", "name": "fig-attention-memory-heatmaps"}, "image": {"alt": "A grid of small heatmaps, one row per network and one column per story, each with two columns (hop 1, hop 2) and one row per sentence of the story, the sentences written as row labels; a bright cell marks the sentence a hop attends to."}}
 hard_accuracy = memory_runs.query("network == 'two hops, hard'").set_index("seed")["answer_accuracy"]
 rows = [("two hops, soft", seeds[0]), ("two hops, hard", hard_accuracy.idxmax()), ("two hops, hard", hard_accuracy.idxmin())]
 test_stories = tasks.two_facts_batch(n_stories_shown, tasks.held_out_generator(seeds[0]))  # the first seed's held-out stories
@@ -409,17 +414,19 @@ for col in range(n_stories_shown):
         with torch.no_grad():
             hops = memory[name, seed].model(story, asked, "soft" if name.endswith("soft") else "argmax").weights[0]
         image = axes[row, col].imshow(hops.cpu().numpy().T, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        axes[row, col].set(xticks=[0, 1], xticklabels=["hop 1", "hop 2"], yticks=range(len(sentences)), yticklabels=sentences)
+        axes[row, col].set(xticks=[0, 1], xticklabels=["1", "2"], yticks=range(len(sentences)), yticklabels=sentences,
+                           xlabel="hop" if row == len(rows) - 1 else "", ylabel="sentence of the story" if col == 0 else "")
         axes[row, col].set_title(f"{question}? {answer}\n{name}, seed {seed}", fontsize=9)
         axes[row, col].tick_params(axis="y", labelsize=8)
 fig.colorbar(image, ax=axes, shrink=0.5, label="attention weight")
+legible(fig)
 _ = save_figure(fig, "attention_memory_heatmaps", output_dir)
 plt.show()
 
 # %% [markdown]
 # ## Where EMMA sits
 #
-# The taxonomy puts every mechanism of this chapter, with two multi-modal ones, along the
+# The taxonomy (the table, and the map of {numref}`fig-attention-taxonomy-map`) puts every mechanism of this chapter, with two multi-modal ones, along the
 # three axes of the thesis: what the weights are spread over (positions within one mode,
 # positions of another mode, or whole modes), what sets them (the content of the inputs, a
 # query learned once for all inputs, or the quality of the input), and which kind of attention
@@ -439,8 +446,9 @@ taxonomy = literature.attention_taxonomy()
 save_table(taxonomy, "attention_taxonomy", output_dir)
 show(taxonomy, "attention_taxonomy", columns=["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "citation", "demonstrated_in"])
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The mechanisms of the chapter, placed by what their weights are spread over (horizontal) and by what sets them (vertical), coloured by kind. EMMA sits alone in the top right corner: whole modes, weighed by the quality of their input.", "name": "fig-attention-taxonomy-map"}, "image": {"alt": "A three by three map. Horizontal: positions within a mode, positions across modes, modes as wholes. Vertical: content, learned query, input quality. Each mechanism is a labelled box; the within-mode mechanisms cluster at content, the attention-based fusion at modes as wholes and learned query, and EMMA alone at modes as wholes and input quality."}}
 fig = literature.taxonomy_figure(taxonomy)
+legible(fig).tight_layout()
 _ = save_figure(fig, "attention_taxonomy_map", output_dir)
 plt.show()
 

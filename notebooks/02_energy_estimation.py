@@ -117,17 +117,18 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 # ## The two manifolds
 #
 # Following thesis §4.3, $t \sim \mathcal{U}[0, 2\pi]$ is mapped onto a wave,
-# $(t - \pi, \sin t)$, and onto a circle of radius 3, $(3 \sin t, 3 \cos t)$.
+# $(t - \pi, \sin t)$, and onto a circle of radius 3, $(3 \sin t, 3 \cos t)$ ({numref}`fig-energy-manifolds`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Samples of the two training manifolds: the wave and the circle of radius 3. These are the data each autoencoder learns; every later figure of the chapter draws its field or its energy over the same square.", "name": "fig-energy-manifolds"}, "image": {"alt": "Two scatter plots in the plane, x_2 against x_1: left, points along one period of a sine wave; right, points on a circle of radius 3 centred at the origin."}}
 generator = seed_everything(seeds[0])
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
 for ax, kind in zip(axes, MANIFOLDS):
     points = sample_manifold(kind, n_figure, generator)
     ax.scatter(points[:, 0], points[:, 1], s=6)
     ax.set(title=f"{kind} ({n_figure} samples)", aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
+plots.legible(fig)
 fig.tight_layout()
-save_figure(fig, "energy_manifolds", output_dir)
+_ = save_figure(fig, "energy_manifolds", output_dir)
 
 # %% [markdown]
 # ## Training one autoencoder per manifold
@@ -135,12 +136,12 @@ save_figure(fig, "energy_manifolds", output_dir)
 # The thesis's setup: 8 sigmoid hidden units, tied weights, 25 epochs, batches of 100,
 # corruption $\sigma = 0.008$, Adam {cite:p}`kingma2015` with learning rate $10^{-3}$. The thesis
 # does not say how many samples it trained on; we draw `n_train` of them. One model is trained
-# per manifold and per seed; the figures show the first seed, the tables all of them. The
+# per manifold and per seed; the figures show the first seed (its learning curves: {numref}`fig-energy-learning-curves`), the tables all of them. The
 # models are tiny, so they are trained together, stacked on a model axis
 # (`emma.autoencoders_batched.train_autoencoders`); each keeps its own seed's initial weights,
 # batch order and corruption noise, and ends where it would if trained alone.
 
-# %%
+# %% mystnb={"figure": {"caption": "Learning curves of the tied denoising autoencoders of the first seed, one per manifold: training loss on corrupted inputs and validation loss on clean ones. Both should fall and flatten, the sign that the models are trained before their fields are read.", "name": "fig-energy-learning-curves"}, "image": {"alt": "Line plot of the loss, on a logarithmic axis, against the epoch: a training and a validation curve for the wave and for the circle autoencoder."}}
 models, untied, x_train, x_val = {}, {}, {}, {}
 for kind in MANIFOLDS:
     for seed in seeds:
@@ -162,15 +163,15 @@ trained = train_autoencoders(
 curves = dict(zip(keys, trained))  # the tied models' learning curves
 
 fig = plots.learning_curves({kind: curves[kind, seeds[0]] for kind in MANIFOLDS}, title=f"Tied DAE learning curves (seed {seeds[0]})")
-save_figure(fig, "energy_learning_curves", output_dir)
+_ = save_figure(fig, "energy_learning_curves", output_dir)
 
 # %% [markdown]
 # ## The reconstruction field
 #
-# On a grid, the arrows are $r(\mathbf{x}) - \mathbf{x}$ without corruption (thesis Figure 4.6).
+# On a grid, the arrows are $r(\mathbf{x}) - \mathbf{x}$ without corruption (thesis Figure 4.6; here {numref}`fig-energy-vector-fields`).
 # The manifolds are sinks; inside the circle the arrows point away from the centre, which is a source.
 
-# %%
+# %% mystnb={"figure": {"caption": "The reconstruction field r(x) − x of each trained autoencoder on a grid, with its training manifold in red, arrows coloured by their length. Look where the arrows converge: onto the manifold, which is a sink; inside the circle they point away from the centre, a source.", "name": "fig-energy-vector-fields"}, "image": {"alt": "Two quiver plots in the plane, x_2 against x_1, for the wave and the circle: arrows on a regular grid point towards the red training points, and inside the circle away from its centre."}}
 xs, ys, mesh = grid(grid_limit, field_steps)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
 for ax, kind in zip(axes, MANIFOLDS):
@@ -178,17 +179,18 @@ for ax, kind in zip(axes, MANIFOLDS):
     with torch.no_grad():
         field = (model.reconstruct(mesh.to(device)) - mesh.to(device)).cpu()
     plots.vector_field(ax, xs, ys, field, data=sample_manifold(kind, n_figure, seed_everything(seeds[0])), title=f"$r(x) - x$, {kind}")
+plots.legible(fig)
 fig.tight_layout()
-save_figure(fig, "energy_vector_fields", output_dir)
+_ = save_figure(fig, "energy_vector_fields", output_dir)
 
 # %% [markdown]
 # ## The two estimators on a grid
 #
-# Thesis Figure 4.7: $\lVert r(\mathbf{x}) - \mathbf{x}\rVert^2$ and $\Psi(\mathbf{x})$ over the same square.
+# Thesis Figure 4.7 (here {numref}`fig-energy-estimator-heatmaps`): $\lVert r(\mathbf{x}) - \mathbf{x}\rVert^2$ and $\Psi(\mathbf{x})$ over the same square.
 # Both span orders of magnitude, so the colours follow a logarithmic scale; since $\Psi$ is only
 # defined up to a constant, it is drawn shifted by its minimum over the grid (plus $10^{-3}$).
 
-# %%
+# %% mystnb={"figure": {"caption": "The two estimators over the square for each manifold, first seed, on a logarithmic colour scale: the squared reconstruction error (top) and the potential energy Ψ shifted by its minimum (bottom). Both should be darkest along the manifold; compare how each grows away from it.", "name": "fig-energy-estimator-heatmaps"}, "image": {"alt": "Four heatmaps in two rows and two columns, x_2 against x_1: top row the reconstruction error, bottom row Ψ minus its minimum, left the wave, right the circle; dark low values trace the shape of each manifold."}}
 hx, hy, points = grid(grid_limit, heatmap_steps)
 estimates = {}
 for (kind, seed), model in models.items():
@@ -203,8 +205,9 @@ for column, kind in enumerate(MANIFOLDS):
     for row, (estimator, values) in enumerate(estimates[kind, seeds[0]].items()):
         shown, label = (values - values.min() + 1e-3, "Ψ − min Ψ") if estimator == "potential energy" else (values, "‖r(x) − x‖²")
         plots.heatmap(axes[row, column], hx, hy, shown, title=f"{estimator}, {kind}", label=f"{label} (log scale)", log=True)
+plots.legible(fig)
 fig.tight_layout()
-save_figure(fig, "energy_estimator_heatmaps", output_dir)
+_ = save_figure(fig, "energy_estimator_heatmaps", output_dir)
 
 # %% [markdown]
 # (energy-checks)=

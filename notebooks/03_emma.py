@@ -75,6 +75,7 @@ from matplotlib.patches import FancyBboxPatch
 from emma import DenoisingAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
 from emma import derivations
 from emma.module import EMMA
+from emma.plots import legible
 from emma.regularizers import capacity, capacity_relu
 
 device = resolve_device(device)
@@ -106,9 +107,9 @@ print(f"device: {device}, profile: {profile}, seed: {seed}")
 #
 # a learnable function of the potential energies $\Psi_i$ of the previous chapter ({doc}`02_energy_estimation`): $f$ relates
 # outlyingness to relevance, $g$ learns the coupling. The rest is normalisation (energies to
-# importance scores) and a gate (importance to attention). The figure shows the five steps.
+# importance scores) and a gate (importance to attention). The figure ({numref}`fig-emma-framework`) shows the five steps.
 
-# %%
+# %% mystnb={"figure": {"caption": "The EMMA framework in five steps: each mode's input goes through its frozen autoencoder to a potential energy Ψ (step 1); the energies become modal energies (step 2), importance scores α (step 3) and attention scores β (step 4); each mode enters the network scaled by its β, and everything after step 1 is trained end to end (step 5).", "name": "fig-emma-framework"}, "image": {"alt": "Block diagram read from left to right: inputs x_1, x_2 to x_M, each into its own denoising autoencoder giving Ψ; arrows join into three green boxes, energies, importance, attention; arrows fan out to the inputs scaled by β, which feed a red box, the multi-modal network, giving the prediction."}}
 def draw_box(ax, x, y, w, h, text, color):
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="0.3"))
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
@@ -199,9 +200,9 @@ plt.show()
 # energy is $w_{ij} e_i$ and ignores mode $j$; at $\gamma_{ij} = 0$ it is $w_{ij} e_j$ and
 # follows mode $j$ alone. The sign of $w_{ij}$ decides the direction: with $w_{ij} > 0$ a rise
 # of $e_j$ raises $E_i$, with $w_{ij} < 0$ it lowers it. $w_{ij}$ and $w_{ji}$ are separate,
-# so the influence can be one-sided. The figure holds $e_i$ fixed and moves $e_j$.
+# so the influence can be one-sided. The figure ({numref}`fig-emma-shared-energy`) holds $e_i$ fixed and moves $e_j$.
 
-# %%
+# %% mystnb={"figure": {"caption": "The shared energy e_ij of eq. 5.4 as the other mode's self energy e_j grows, with e_i fixed (dotted line). Left: γ_ij sets how much e_ij follows e_j, from not at all (γ_ij = 1) to entirely (γ_ij = 0). Right: the sign and size of w_ij decide whether a rise of e_j raises or lowers e_ij.", "name": "fig-emma-shared-energy"}, "image": {"alt": "Two line plots of the shared energy e_ij against e_j. Left: five curves for gamma from 0 to 1, from a straight rising line to a flat one. Right: five curves for w from 1 to minus 1, rising, flat at zero or falling."}}
 e_j = np.linspace(math.e, 4 * shared_self_energy, 200)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for gamma in [0.0, 0.25, 0.5, 0.75, 1.0]:
@@ -215,6 +216,7 @@ for ax in axes:
     ax.set_xlabel("self energy of the other mode, $e_j$")
     ax.legend(fontsize=8)
 axes[0].set_ylabel("shared energy $e_{ij}$ (eq. 5.4)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "emma_shared_energy", output_dir)
 plt.show()
@@ -233,12 +235,12 @@ plt.show()
 # so that $\alpha$ is positive, sums to one, and favours low energies. The *coldness* $\rho$ is
 # the inverse temperature: a cold distribution (large $\rho$) gives almost all importance to the
 # lowest energy, a hot one (small $\rho$) spreads it evenly. The module computes
-# $\log\alpha$ with a log-softmax, which stays finite for any $\rho E$. The figure is the
+# $\log\alpha$ with a log-softmax, which stays finite for any $\rho E$. The figure ({numref}`fig-emma-boltzmann-temperatures`) is the
 # thesis's Figure 5.4 with our choice of energies.
 
-# %%
+# %% mystnb={"figure": {"caption": "The Boltzmann distribution of eq. 5.6 turns modal energies (left) into importance scores (right). At low temperature (large coldness ρ) nearly all the importance goes to the mode of lowest energy; at high temperature it is spread almost evenly.", "name": "fig-emma-boltzmann-temperatures"}, "image": {"alt": "Two bar charts over the modes. Left: the modal energy of each mode. Right: paired bars of the importance alpha of each mode at a low and at a high temperature; the low-temperature bars concentrate on the lowest-energy mode, the high-temperature ones are nearly equal."}}
 energies = torch.tensor(boltzmann_energies, dtype=torch.float64)
-labels = [f"mode {i + 1}" for i in range(len(energies))]
+labels = [f"{i + 1}" for i in range(len(energies))]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 axes[0].bar(labels, energies.numpy(), color="0.6")
 axes[0].set_ylabel("modal energy $E_i$")
@@ -251,6 +253,9 @@ axes[1].set_xticks(range(len(energies)), labels)
 axes[1].set_ylabel("importance $\\alpha_i$ (eq. 5.6)")
 axes[1].set_title("output")
 axes[1].legend(fontsize=8)
+for ax in axes:
+    ax.set_xlabel("mode $i$")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "emma_boltzmann_temperatures", output_dir)
 plt.show()
@@ -311,12 +316,12 @@ plt.show()
 # $$
 #
 # the area right of the threshold $\alpha = b_a/g_a$, never negative. Both are implemented
-# (`capacity`, `capacity_relu`) and checked in check 2. The figure is the thesis's Figure 5.5
+# (`capacity`, `capacity_relu`) and checked in check 2. The figure ({numref}`fig-emma-attention-function`) is the thesis's Figure 5.5
 # with the threshold and both capacities drawn on it.
 
-# %%
+# %% mystnb={"figure": {"caption": "The attention function of eq. 5.7 for three settings of the gain g_a and bias b_a. The blue area is the capacity with the max, the red one what eq. 5.11 subtracts because it ignores the max, and the dotted line the threshold of eq. 5.8; compare the two capacities in each panel's title.", "name": "fig-emma-attention-function"}, "image": {"alt": "Three panels of attention beta against importance alpha: a dashed tanh curve, the solid clipped curve max(0, tanh), a blue shaded area under the clipped curve between alpha 0 and 1, and, where the bias is positive, a red shaded area between the tanh curve and zero left of a dotted vertical threshold line."}}
 alpha_axis = torch.linspace(-0.25, 1.0, 400, dtype=torch.float64)
-fig, axes = plt.subplots(1, len(attention_settings), figsize=(4.2 * len(attention_settings), 3.6), sharey=True)
+fig, axes = plt.subplots(1, len(attention_settings), figsize=(3.4 * len(attention_settings), 3.8), sharey=True)
 for ax, (g_a, b_a) in zip(np.atleast_1d(axes), attention_settings):
     raw = torch.tanh(g_a * alpha_axis - b_a)
     used = raw.clamp_min(0.0)
@@ -331,15 +336,16 @@ for ax, (g_a, b_a) in zip(np.atleast_1d(axes), attention_settings):
     if b_a > 0:
         ax.axvline(b_a / g_a, color="C3", ls=":", label="threshold $\\alpha = b_a/g_a$ (eq. 5.8)")
     ax.axhline(0, color="0.8", lw=0.8)
-    ax.set_title(f"$g_a = {g_a:g}$, $b_a = {b_a:g}$\ncapacity: eq. 5.11 = {cap:.3f}, with max = {cap_relu:.3f}", fontsize=9)
+    ax.set_title(f"$g_a = {g_a:g}$, $b_a = {b_a:g}$\ncapacity: eq. 5.11 = {cap:.3f},\nwith max = {cap_relu:.3f}", fontsize=9)
     ax.set_xlabel("importance $\\alpha$")
 np.atleast_1d(axes)[0].set_ylabel("attention $\\beta$")
 legend = {}
 for ax in np.atleast_1d(axes):
     for handle, label in zip(*ax.get_legend_handles_labels()):
         legend.setdefault(label, handle)
-fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
-fig.tight_layout(rect=(0, 0.08, 1, 1))
+fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=8, frameon=False)
+legible(fig)
+fig.tight_layout(rect=(0, 0.17, 1, 1))
 save_figure(fig, "emma_attention_function", output_dir)
 plt.show()
 
@@ -352,11 +358,13 @@ plt.show()
 # of clean and corrupted samples. The final thesis adds two regularisers to the network's loss
 # $\mathcal{L}$:
 #
-# \begin{equation}
+# \begin{equation*}
+# \begin{gathered}
 # \tilde{\mathcal{L}} = \mathcal{L}(y, \hat y) + \lambda_c (g_a - b_a) - \lambda_e \Omega, \qquad
-# \Omega = \sum_{k=1}^M \xi_k \log\alpha_k, \qquad
-# \xi_k = \begin{cases} -1 & \text{if } \mathbf{x}_k \text{ is corrupted} \\ +1 & \text{otherwise.} \end{cases} \tag{5.12}
-# \end{equation}
+# \Omega = \sum_{k=1}^M \xi_k \log\alpha_k, \\
+# \xi_k = \begin{cases} -1 & \text{if } \mathbf{x}_k \text{ is corrupted} \\ +1 & \text{otherwise.} \end{cases}
+# \end{gathered} \tag{5.12}
+# \end{equation*}
 #
 # The capacity term pushes $g_a$ down and $b_a$ up for $\lambda_c > 0$, both of which shrink the
 # capacity (the draft penalises $g_a$ alone). The energy term keeps modal energies faithful to
@@ -381,9 +389,9 @@ plt.show()
 # The thesis then assumes that the parameters $\theta_i = \{w_i, b_i, w_{ik}, \gamma_{ik}\}$
 # enter $E_i$ only, so that
 #
-# \begin{equation}
+# \begin{equation*}
 # \nabla_{\theta_i}\log\alpha_k = \begin{cases} -\rho(1-\alpha_i)\nabla_{\theta_i}E_i & i = k \\ \rho\,\alpha_i\nabla_{\theta_i}E_i & i \neq k, \end{cases} \tag{5.16}
-# \end{equation}
+# \end{equation*}
 #
 # and, summing over clean and corrupted modes (eq. 5.17 and 5.18, with $M'$ the number of clean
 # modes of the sample),
@@ -399,9 +407,9 @@ plt.show()
 # \theta'_i \leftarrow \theta_i - \epsilon\lambda_e\rho\,\xi_i\nabla_{\theta_i}E_i \qquad (M \text{ even}), \tag{5.20}
 # $$
 #
-# \begin{equation}
+# \begin{equation*}
 # \theta'_i \leftarrow \begin{cases} \theta_i - \epsilon\lambda_e\rho(1-\alpha_i)\nabla_{\theta_i}E_i & \text{clean} \\ \theta_i + \epsilon\lambda_e\rho(1+\alpha_i)\nabla_{\theta_i}E_i & \text{corrupted} \end{cases} \qquad (M \text{ odd}), \tag{5.21}
-# \end{equation}
+# \end{equation*}
 #
 # so clean energies go down and corrupted ones go up. For one more clean mode,
 # $M' = \lfloor (M+1)/2 \rfloor + 1$, the thesis writes
@@ -536,7 +544,7 @@ def by_sympy(potentials, psi_min, params, coldness):
 
 
 modal_3, *_ = emma_equations(3)
-display(Math("E_1 = " + sp.latex(modal_3[0])))
+display(Math(derivations.aligned_terms("E_1", modal_3[0])))  # one term of the sum per line
 
 # %% [markdown]
 # ### The checks table
@@ -618,19 +626,21 @@ display(Math(r"\frac{\partial E_2}{\partial \gamma_{1 2}} = " + sp.latex(couplin
 # so the exact gradient is
 #
 # $$
-# \nabla_{\theta_i}\Omega = -\rho\sum_{k=1}^M \big[(M - 2M')\alpha_k + \xi_k\big]\nabla_{\theta_i}E_k ,
-# \qquad \frac{\partial E_k}{\partial b_i} = (1 - \gamma_{ki})\frac{e_{ki}}{e_i},\quad
+# \begin{gathered}
+# \nabla_{\theta_i}\Omega = -\rho\sum_{k=1}^M \big[(M - 2M')\alpha_k + \xi_k\big]\nabla_{\theta_i}E_k , \\
+# \frac{\partial E_k}{\partial b_i} = (1 - \gamma_{ki})\frac{e_{ki}}{e_i},\quad
 # \frac{\partial E_k}{\partial w_i} = \Psi'_i (1 - \gamma_{ki})\frac{e_{ki}}{e_i} \quad (k \neq i),
+# \end{gathered}
 # $$
 #
 # which autograd through the module confirms. The boxed eq. 5.19 keeps only $k = i$: it is exact
 # for $w_{ik}$ and $\gamma_{ik}$, and for $w_i, b_i$ when no shared weight couples the modes.
-# How far off it is otherwise depends on the coupling. Below, single samples with random
+# How far off it is otherwise depends on the coupling. Below ({numref}`fig-emma-boxed-gradient-error`), single samples with random
 # parameters in the constraint set, $w_{ij} \sim \mathcal U(-s, s)$, and the error of the boxed
 # gradient with respect to the self biases $b_i$ (the one for $w_i$ is the same up to the factor
 # $\Psi'_i$). The thesis's initial coupling is $s = 1/(M-1)$.
 
-# %%
+# %% mystnb={"figure": {"caption": "How far the boxed gradient of eq. 5.19 is from the exact one, for the self biases, as the coupling of the shared weights grows, per number of modes M. Left: median relative error (band up to the 90th percentile; dotted: the initial coupling 1/(M − 1)). Right: share of gradient components with the wrong sign. Both should be zero for uncoupled modes and grow with the coupling.", "name": "fig-emma-boxed-gradient-error"}, "image": {"alt": "Two line plots against the coupling s. Left: the relative error of the boxed gradient, one rising curve per number of modes with a shaded band and a dotted vertical line at its initial coupling. Right: the share of components with the wrong sign, rising from zero with the coupling."}}
 discrepancy = derivations.boxed_gradient_discrepancy(
     n_modes_list=tuple(coupling_modes), couplings=tuple(couplings), n_draws=coupling_draws, seed=seed
 )
@@ -648,9 +658,12 @@ axes[1].set_title("boxed eq. 5.19 points the wrong way", fontsize=9)
 for ax in axes:
     ax.set_xlabel("coupling $s$: $w_{ij} \\sim U(-s, s)$")
     ax.legend(fontsize=8)
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "emma_boxed_gradient_error", output_dir)
 plt.show()
+
+# %% tags=["hide-input"]
 for m, part in discrepancy.groupby("n_modes"):
     at_init = np.interp(1 / (m - 1), part["coupling"], part["median_relative_error"])
     print(f"M = {m}: median relative error at the initial coupling s = 1/(M-1): {at_init:.2f}")
@@ -685,15 +698,15 @@ display(Math(r"M' = \lfloor\tfrac{M+1}{2}\rfloor + 1:\quad " + sp.latex(rules["e
 # clean modes ($2M' - M \le -2$, e.g. every mode corrupted): a corrupted mode with
 # $\alpha_i > 1/(M - 2M')$ is pushed *down*, which raises its $\alpha_i$ further.
 #
-# The simulations run gradient ascent on $\Omega$ alone for one sample whose clean modes start
+# The simulations ({numref}`fig-emma-energy-regularizer-simulation`) run gradient ascent on $\Omega$ alone for one sample whose clean modes start
 # near a potential of 2 and corrupted ones near 6. Top row: the energies are the parameters, the
 # setting of the derivation. Bottom row: EMMA's own parameters, clamped after every step, with
 # the coupling of eq. 5.4.
 
-# %%
+# %% mystnb={"figure": {"caption": "Gradient ascent on the energy regularizer Ω alone, one sample, for four combinations of the number of modes M and of clean modes M′ (columns): the energy of each clean (solid green) and corrupted (dashed red) mode, step by step. Top: the energies are the parameters; bottom: EMMA's own parameters. Look for which energies rise and which fall, and whether any collapse.", "name": "fig-emma-energy-regularizer-simulation"}, "image": {"alt": "Two rows of four line plots of the modal energies against the gradient step: green solid lines for clean modes and red dashed lines for corrupted modes. In the top row straight diverging lines; the bottom row on a symmetric logarithmic axis."}}
 cases = [(4, 2, "M = 4, M' = 2 (eq. 5.20)"), (3, 2, "M = 3, M' = 2 (eq. 5.21)"),
          (4, 3, "M = 4, M' = 3 (eq. 5.22)"), (3, 0, "M = 3, M' = 0 (all corrupted)")]
-fig, axes = plt.subplots(2, len(cases), figsize=(3.6 * len(cases), 6.4), sharex=True)
+fig, axes = plt.subplots(2, len(cases), figsize=(2.9 * len(cases), 6.4), sharex=True)
 shares = []
 for col, (m, clean, title) in enumerate(cases):
     for row, parametrisation in enumerate(["energies", "module"]):
@@ -715,9 +728,12 @@ for col, (m, clean, title) in enumerate(cases):
     axes[1, col].set_xlabel("gradient step on $\\Omega$")
 axes[0, 0].set_ylabel("$E_i$, parameters $\\theta_i = E_i$")
 axes[1, 0].set_ylabel("$E_i$, EMMA's parameters (symlog)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "emma_energy_regularizer_simulation", output_dir)
 plt.show()
+
+# %%
 directions = pd.DataFrame(shares)
 save_table(directions, "energy_regularizer_directions", output_dir)
 show(directions, "energy_regularizer_directions")

@@ -51,6 +51,7 @@ from emma.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 
 from emma.splits import make_splits
 from emma.outputs import save_figure, save_table
+from emma.plots import legible
 from emma.runtime import resolve_device
 from emma.thesis import thesis_split_table
 
@@ -123,13 +124,13 @@ show(class_balance, "pulsar_class_balance")
 # %% [markdown]
 # ## The features per class and per mode
 #
-# The histograms show each feature for the two classes separately (each normalised to
+# The histograms ({numref}`fig-pulsar-feature-distributions`) show each feature for the two classes separately (each normalised to
 # unit area, so the small pulsar class stays visible). The features have long tails:
 # each panel's horizontal axis spans the 0.5 % to 99.5 % quantiles of that feature, and
 # the few values outside are not drawn (they are still in the data).
 
-# %%
-fig, axes = plt.subplots(2, 4, figsize=(13, 5.5))
+# %% mystnb={"figure": {"caption": "Each HTRU2 feature for non-pulsars (grey) and pulsars (red), each class normalised to unit area; top row the four features of the integrated profile (IP), bottom row those of the DM-SNR curve (DM). Look for the panels where the two classes overlap least: they are the features that separate the classes on their own.", "name": "fig-pulsar-feature-distributions"}, "image": {"alt": "Eight overlaid histograms in two rows of four, one per feature, grey for non-pulsars and red for pulsars; in most IP panels the red pulsar histogram sits apart from the grey one, in the DM panels they overlap more."}}
+fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
 for row, mode in enumerate(MODE_NAMES):
     for col, name in enumerate(FEATURE_NAMES[MODE_SLICES[mode]]):
         ax = axes[row, col]
@@ -139,10 +140,11 @@ for row, mode in enumerate(MODE_NAMES):
             values = data.frame.loc[data.frame[CLASS_COLUMN] == label, name]
             ax.hist(values, bins=bins, density=True, histtype="stepfilled", alpha=0.45,
                     color=CLASS_COLORS[label], label=CLASS_NAMES[label])
-        ax.set(title=name, yticks=[])
+        ax.set(xlabel=name, yticks=[])
     axes[row, 0].set_ylabel(f"mode {mode}\ndensity")
 axes[0, 0].legend(fontsize=8)
 fig.suptitle("HTRU2 features by class (each class normalised to unit area)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "pulsar_feature_distributions", output_dir)
 plt.show()
@@ -189,10 +191,10 @@ for _, row in best.iterrows():
 #
 # EMMA's *shared energies* exist because modes can depend on each other. We measure
 # the dependence with Spearman's rank correlation, which is insensitive to the long
-# tails seen above. The heat map shows all eight features; the block framed by the
+# tails seen above. The heat map ({numref}`fig-pulsar-feature-correlation`) shows all eight features; the block framed by the
 # lines is the IP–DM cross-correlation.
 
-# %%
+# %% mystnb={"figure": {"caption": "Spearman rank correlation between the eight HTRU2 features, red positive and blue negative. The two blocks on the diagonal are the correlations within the IP and within the DM mode; the framed off-diagonal block is the correlation across the two modes.", "name": "fig-pulsar-feature-correlation"}, "image": {"alt": "An 8 by 8 heatmap of rank correlations from minus 1 (blue) to 1 (red), each cell annotated with its value, the features named along both axes; black lines split it into IP and DM blocks, with strong correlations inside the diagonal blocks and weak ones across."}}
 spearman = data.frame[list(FEATURE_NAMES)].corr(method="spearman")
 fig, ax = plt.subplots(figsize=(6.5, 5.5))
 image = ax.imshow(spearman.values, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -206,6 +208,7 @@ ax.axhline(3.5, color="k", lw=1)
 ax.axvline(3.5, color="k", lw=1)
 fig.colorbar(image, ax=ax, label="Spearman correlation")
 ax.set_title("Rank correlation of the HTRU2 features")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "pulsar_feature_correlation", output_dir)
 plt.show()
@@ -314,13 +317,13 @@ print(f"training noise σ = {training_sigma} is {sigma_to_nsr_db(training_sigma)
 show(levels, digits=4)
 
 # %% [markdown]
-# The figure shows the test samples in the plane of each mode's two most separating
+# The figure ({numref}`fig-pulsar-noise-levels`) shows the test samples in the plane of each mode's two most separating
 # features, clean and with noise added to that mode at each level. At −20 dB the cloud
 # barely moves; at −6 dB the thin curve the samples lie on thickens into a band but the
 # classes still separate; at +6 dB the noise has twice the spread of the data, the curve
 # is gone and the classes overlap heavily.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test samples in the plane of each mode's two most separating features, standardized, non-pulsars grey and pulsars red: clean (left), then with Gaussian noise of growing power on that mode only; top row the IP mode, bottom row the DM mode. Watch the thin curve the clean samples lie on thicken into a band and the two classes merge as the noise grows.", "name": "fig-pulsar-noise-levels"}, "image": {"alt": "Two rows of scatter plots, one column per noise level starting with clean: grey non-pulsar and red pulsar points, first along a thin curve, then in an ever wider cloud in which the classes overlap."}}
 generator = torch.Generator().manual_seed(seeds[0])
 test_y = splits.test.y.cpu().numpy().astype(int)
 shown = np.concatenate(
@@ -330,7 +333,7 @@ shown = np.concatenate(
     ]
 )
 panels = [("clean", 0.0)] + [(f"{db:+.0f} dB (σ = {nsr_db_to_sigma(db):.2f})", nsr_db_to_sigma(db)) for db in noise_levels_db]
-fig, axes = plt.subplots(2, len(panels), figsize=(3.2 * len(panels), 6.4), sharex="row", sharey="row")
+fig, axes = plt.subplots(2, len(panels), figsize=(2.5 * len(panels), 6.0), sharex="row", sharey="row")
 for row, mode in enumerate(MODE_NAMES):
     pair = (
         feature_separation[feature_separation["mode"] == mode]
@@ -350,6 +353,7 @@ for row, mode in enumerate(MODE_NAMES):
             ax.set_ylabel(FEATURE_NAMES[pair[1]])
 axes[0, 0].legend(fontsize=8, markerscale=3)
 fig.suptitle("Test samples, standardized, with noise on one mode")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "pulsar_noise_levels", output_dir)
 plt.show()

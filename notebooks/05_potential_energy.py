@@ -65,7 +65,7 @@ from emma.splits import make_splits
 from emma.energy import fit_mode_autoencoders_many
 from emma.potentials import batch_coupled_potential, failure_signal_summary, potential_claims, potential_vs_noise, unseen_class_auroc
 from emma.outputs import save_figure, save_table
-from emma.plots import learning_curves
+from emma.plots import learning_curves, legible
 from emma.runtime import resolve_device
 
 device = resolve_device(device)
@@ -117,7 +117,7 @@ dae_settings = dict(
 fitted = fit_mode_autoencoders_many([{"seed": seed} for seed in seeds], splits=splits, epochs=epochs, **dae_settings)
 energies = dict(zip(seeds, fitted))  # seed -> ModeEnergies
 
-# %%
+# %% mystnb={"figure": {"caption": "Learning curves of the two per-mode autoencoders of the first seed: training loss on corrupted inputs, validation loss on clean ones, per epoch. Look at how close each mode's two curves are, and at which mode reconstructs better.", "name": "fig-potential-learning-curves"}, "image": {"alt": "Line plot of the mean squared reconstruction error per sample, on a logarithmic axis, against the epoch: a training and a validation curve for the IP and for the DM autoencoder, all falling."}}
 first = energies[seeds[0]].curves
 fig = learning_curves(
     {mode: first[first["mode"] == mode] for mode in MODE_NAMES},
@@ -129,7 +129,7 @@ plt.show()
 
 # %% [markdown]
 # Training loss is measured on corrupted inputs, validation loss on clean ones (with a
-# corruption of σ = 0.01 the corruption alone barely separates them; the curves show how
+# corruption of σ = 0.01 the corruption alone barely separates them; the curves of {numref}`fig-potential-learning-curves` show how
 # far apart each mode's are). The thesis stops at epoch 30, and so do we, since the
 # following chapters use exactly these autoencoders. The DM mode, whose four features are nearly one quantity (previous
 # chapter, {doc}`04_pulsar_data`), is the easier to reconstruct. The table lists Ψ_min per mode and seed for
@@ -161,7 +161,7 @@ show(psi_min_table.groupby("mode", sort=False).agg(["mean", "std"]).drop(columns
 # mode's Ψ. The thesis plots the mean and ±2 standard deviations; we do the same for
 # each seed and average over seeds. Ψ is only defined up to an additive constant (the
 # one eq. 4.7 drops), and its level differs from one trained autoencoder to the next,
-# so the figure shows the *rise* of Ψ over the clean mean of the same seed (the table
+# so the figure ({numref}`fig-potential-vs-noise`) shows the *rise* of Ψ over the clean mean of the same seed (the table
 # keeps both). One caveat before the numbers: the quadratic term
 # of eq. 4.7 grows with the noise whatever the autoencoder learned, by
 # $\tfrac12 \cdot 4\sigma^2 = 2\sigma^2$ on average for four features. The dashed line
@@ -201,8 +201,8 @@ potential_table = (
 save_table(potential_table, "potential_vs_noise", output_dir)
 show(potential_table, "potential_vs_noise", columns=["mode", "sigma", "nsr_db", "psi_mean", "psi_rise", "psi_auroc", "recon_auroc", "n_seeds"])
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+# %% mystnb={"figure": {"caption": "The rise of Ψ over its clean mean as Gaussian noise of standard deviation σ is added to one mode, per mode: mean over seeds (thick; thin lines one seed each) with a band of ± 2 standard deviations over the test samples. The dashed line is what the quadratic term of eq. 4.7 alone adds; the gap between it and the thick curve is what the autoencoder learned.", "name": "fig-potential-vs-noise"}, "image": {"alt": "Two line plots, IP and DM, of the rise of Ψ against the noise σ: a rising thick curve with thin per-seed curves and a widening shaded band, below a steeper dashed curve; a dotted vertical line marks the training noise."}}
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
 for ax, mode in zip(axes, MODE_NAMES):
     table = potential_table[potential_table["mode"] == mode]
     for seed in seeds:
@@ -220,6 +220,7 @@ for ax, mode in zip(axes, MODE_NAMES):
 axes[0].set_ylabel("Ψ of the test samples − mean clean Ψ")
 axes[0].legend(fontsize=8, loc="upper left")
 fig.suptitle(f"Ψ as noise grows ({len(seeds)} seeds)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "potential_vs_noise", output_dir)
 plt.show()
@@ -234,10 +235,10 @@ plt.show()
 # Whether a noisy mode can be told from a clean one is a ranking question, so we
 # measure it with the AUROC of Ψ, noisy test samples against the same samples clean
 # (0.5 = chance, 1 = every noisy sample above every clean one), and the same for the
-# reconstruction error $\lVert r(x) - x \rVert^2$.
+# reconstruction error $\lVert r(x) - x \rVert^2$ ({numref}`fig-potential-noise-detection`).
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+# %% mystnb={"figure": {"caption": "How well each score tells noisy test samples from the same samples clean, as the noise σ on the mode grows: AUROC of the potential Ψ (solid) and of the reconstruction error (dashed), mean ± standard deviation over seeds; 0.5 is chance, the grey line our threshold for a clear separation. The higher curve is the better detector of a failing mode.", "name": "fig-potential-noise-detection"}, "image": {"alt": "Two line plots, IP and DM, of the AUROC against the noise σ, with error bars: a solid curve for Ψ and a dashed one for the reconstruction error, both rising from 0.5; a grey horizontal threshold line and a dotted vertical line at the training noise."}}
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
 for ax, mode in zip(axes, MODE_NAMES):
     table = potential_table[potential_table["mode"] == mode]
     for column, style, label in (("psi_auroc", "-", "potential Ψ"), ("recon_auroc", "--", "reconstruction error")):
@@ -248,6 +249,7 @@ for ax, mode in zip(axes, MODE_NAMES):
 axes[0].set_ylabel("AUROC, noisy vs clean test samples")
 axes[0].legend(fontsize=8)
 fig.suptitle("How well each score flags a noisy mode (mean ± sd over seeds)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "potential_noise_detection", output_dir)
 plt.show()
@@ -308,11 +310,11 @@ save_table(ood_table, "potential_ood_auroc", output_dir)
 show(ood_table, "potential_ood_auroc", columns=["trained_on", "flagged_class", "epochs", "mode", "psi_auroc", "recon_auroc", "distance_auroc", "n_seeds"])
 
 # %% [markdown]
-# The histograms show one seed: Ψ at the thesis's 30 epochs, Ψ after the longest
+# The histograms ({numref}`fig-potential-ood-histograms`) show one seed: Ψ at the thesis's 30 epochs, Ψ after the longest
 # training, and the reconstruction error at 30 epochs (as log₁₀), for test pulsars and
 # non-pulsars. The Ψ panels span the values up to their 99.5 % quantile.
 
-# %%
+# %% mystnb={"figure": {"caption": "Autoencoders trained on pulsars only (first seed): the distribution of each score on test pulsars (seen class) and non-pulsars (unseen class), per mode (rows). Columns: Ψ after the thesis's number of epochs, Ψ after the longest training, and the reconstruction error. A good score puts the unseen class to the right of the seen one.", "name": "fig-potential-ood-histograms"}, "image": {"alt": "Two rows (IP, DM) of three overlaid histograms each, one colour for non-pulsars and one for pulsars; the horizontal axes are Ψ after short and long training and the log10 reconstruction error."}}
 seed0, longest = seeds[0], ood_epochs[-1]
 test_pulsar = (splits.test.y == 1).cpu().numpy()
 columns = [
@@ -321,7 +323,7 @@ columns = [
     (f"log₁₀ reconstruction error, {epochs} epochs",
      ood_energies[epochs, seed0].reconstruction_errors(splits.test.x).log10(), True),
 ]
-fig, axes = plt.subplots(2, 3, figsize=(13, 6))
+fig, axes = plt.subplots(2, 3, figsize=(10, 6))
 for col, (title, values, logscale) in enumerate(columns):  # logscale: values already log₁₀, keep the full range
     values = values.cpu().numpy()
     for m, mode in enumerate(MODE_NAMES):
@@ -331,14 +333,15 @@ for col, (title, values, logscale) in enumerate(columns):  # logscale: values al
         for name, selected in (("non-pulsar", ~test_pulsar), ("pulsar", test_pulsar)):
             ax.hist(v[selected], bins=bins, density=True, histtype="stepfilled", alpha=0.5,
                     color=CLASS_COLORS[name], label=f"{name} (test)")
-        ax.set(title=f"{mode}: {title}", yticks=[])
+        ax.set(title=f"mode {mode}", xlabel=title, yticks=[], ylabel="density" if col == 0 else "")
 axes[0, 0].legend(fontsize=8)
 fig.suptitle(f"Autoencoders trained on pulsars only (seed {seed0}): seen vs unseen class")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "potential_ood_histograms", output_dir)
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Learning curves of the pulsar-only autoencoders trained longest (first seed), per mode; the dotted line marks the thesis's number of epochs. Look at how far the losses still fall after that line: at the thesis's stopping point these autoencoders are far from trained.", "name": "fig-potential-ood-learning-curves"}, "image": {"alt": "Line plot of the mean squared reconstruction error per sample, on a logarithmic axis, against the epoch: training and validation curves for the IP and DM autoencoders, still falling well after a dotted vertical line labelled with the thesis's number of epochs."}}
 curves = ood_energies[longest, seed0].curves
 fig = learning_curves(
     {mode: curves[curves["mode"] == mode] for mode in MODE_NAMES},
@@ -356,7 +359,7 @@ plt.show()
 # which barely separates the classes in the IP mode. Three things qualify it.
 #
 # - The distance to the pulsars' mean, with no autoencoder at all, does almost as well.
-# - The learning curves show that at 30 epochs the pulsar-only autoencoders are far from
+# - The learning curves ({numref}`fig-potential-ood-learning-curves`) show that at 30 epochs the pulsar-only autoencoders are far from
 #   trained. Trained ten times longer, the DM autoencoder gives the unseen non-pulsars a
 #   *lower* Ψ than the pulsars it was trained on, and the IP separation weakens; the
 #   reconstruction error is then the better score in both modes. The separation at 30 epochs belongs to an
@@ -409,9 +412,9 @@ missing_table = missing_runs.groupby(["trained_on", "mode"], sort=False).agg(
 save_table(missing_table, "potential_missing_mode", output_dir)
 show(missing_table, "potential_missing_mode", columns=["trained_on", "mode", "psi_missing", "test_median", "test_q95", "percentile_of_missing"])
 
-# %%
+# %% mystnb={"figure": {"caption": "Where a missing mode, fed as zeros, lands among the Ψ of clean and of noisy test samples (autoencoders on all training rows, first seed), per mode: the solid black line is Ψ of the zeros, the dotted one the training minimum Ψ_min. Compare the distance of the black line from the clean peak with the shift that noise produces.", "name": "fig-potential-missing-mode"}, "image": {"alt": "Two panels, IP and DM, of step histograms of Ψ for clean test samples and for two noise levels, with a solid black vertical line for the missing mode and a dotted one for Ψ_min; the clean histogram is a narrow peak near the left."}}
 energy = energies[seed0]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 generator = torch.Generator().manual_seed(seed0)
 for m, (ax, mode) in enumerate(zip(axes, MODE_NAMES)):
     samples = {"clean": splits.test.x}
@@ -427,15 +430,17 @@ for m, (ax, mode) in enumerate(zip(axes, MODE_NAMES)):
     ax.axvline(energy.potentials(zeros)[0, m].item(), color="k", lw=1.5, label="missing mode (zeros)")
     ax.axvline(energy.psi_min[m].item(), color="k", lw=0.8, ls=":", label="Ψ_min (training)")
     ax.set(title=f"mode {mode}", xlabel="Ψ", yticks=[])
+axes[0].set_ylabel("density")
 axes[0].legend(fontsize=8)
-fig.suptitle(f"Where a missing mode lands (autoencoders on all training rows, seed {seed0}; "
+fig.suptitle(f"Where a missing mode lands (autoencoders on all training rows, seed {seed0};\n"
              f"the σ = {sigma_max:g} values run far beyond the right edge)")
+legible(fig)
 fig.tight_layout()
 save_figure(fig, "potential_missing_mode", output_dir)
 plt.show()
 
 # %% [markdown]
-# Clean Ψ is concentrated in a narrow peak, so the missing mode's percentile is a
+# Clean Ψ is concentrated in a narrow peak ({numref}`fig-potential-missing-mode`), so the missing mode's percentile is a
 # misleading number on its own: compare the distance of Ψ(0) from the clean median with
 # the rise that noise at the classifiers' training σ produces (the claims table below
 # gives both), and with the values of a mode at the largest σ, far to the right. After

@@ -272,10 +272,10 @@ show(robustness_grid.head(15), "robustness_grid", columns=["rho", "lambda_c", "l
 # %% [markdown]
 # The thesis's ten best configurations were picked by their test F1 on one seed. Over
 # several seeds, how far apart the configurations of the grid really are shows in the seed
-# spread: the next figure puts every configuration's noisy-sample F1 (mean ± std) in the
+# spread: the next figure ({numref}`fig-robustness-grid-ranking`) puts every configuration's noisy-sample F1 (mean ± std) in the
 # order of our validation ranking, with the thesis's top 10 marked.
 
-# %%
+# %% mystnb={"figure": {"caption": "Every EMMA configuration of the grid, in the order of the validation ranking: noisy-sample test F1, mean ± standard deviation over seeds, with the thesis's top 10 circled and the baselines as dashed lines. Compare the error bars with the differences between neighbouring configurations: where the bars overlap, the ranking is mostly noise.", "name": "fig-robustness-grid-ranking"}, "image": {"alt": "Scatter of points with error bars, test F1 against the configuration's validation rank; some points circled in red; three horizontal dashed lines for the without, base and alternative models."}}
 fig, ax = plt.subplots(figsize=(9, 3.5))
 order = robustness_grid.reset_index(drop=True)
 ax.errorbar(np.arange(len(order)), order["test_score"], yerr=order[["f1_ip_noisy_std", "f1_dm_noisy_std"]].mean(axis=1), fmt=".", color="tab:blue", alpha=0.7, label="with: mean noisy test F1 ± std over seeds")
@@ -286,6 +286,7 @@ for family in ["without", "base", "alternative"]:
     ax.axhline(value, color=FAMILY_COLORS[family], ls="--", label=f"{family}")
 ax.set(xlabel="configuration, in the order of the validation ranking", ylabel="F1, mean of IP- and DM-noisy test samples", title="The whole grid")
 ax.legend(fontsize=7, loc="lower left")
+plots.legible(fig)
 save_figure(fig, "robustness_grid_ranking", output_dir)
 plt.show()
 
@@ -294,9 +295,9 @@ plt.show()
 #
 # Mean cross-entropy per epoch (training: corrupted or clean training data as the family
 # trains on; validation: the matching validation data) for the base model, the without model
-# and a few EMMA models, first seed. The dot marks the epoch early stopping kept.
+# and a few EMMA models, first seed ({numref}`fig-robustness-training-curves`). The dot marks the epoch early stopping kept.
 
-# %%
+# %% mystnb={"figure": {"caption": "Training (left) and validation (right) cross-entropy per epoch for the base model, the without model and a few EMMA models of the first seed; the dots mark the epoch early stopping kept. Look at where the validation curves stop improving and how far apart the families end.", "name": "fig-robustness-training-curves"}, "image": {"alt": "Two line plots of binary cross-entropy on a logarithmic axis against the epoch, one colour per model; the validation panel carries one dot per model at the epoch kept; the legend below names the models."}}
 def curve_of(result, row):
     c = result["curves"]
     return c[c["model_index"] == row], int(result["table"]["best_epoch"].iloc[row])
@@ -310,16 +311,16 @@ shown = [config_rows(sweeps["with"], **best_config)[0]] + list(
 for row in shown:
     r = with_table.iloc[row]
     curve_models.append((f"with ρ={r.rho:g}, λc={r.lambda_c:g}, λe={r.lambda_e:g}", sweeps["with"], row))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=False)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False, layout="constrained")
 for (label, result, row), color in zip(curve_models, plt.cm.tab10.colors):
     curve, kept = curve_of(result, row)
     axes[0].plot(curve["epoch"], curve["train_loss"], color=color, label=label)
     axes[1].plot(curve["epoch"], curve["val_loss"], color=color, label=label)
     axes[1].plot(kept, curve["val_loss"].iloc[kept - 1], "o", color=color)
 axes[0].set(title="training loss", xlabel="epoch", ylabel="binary cross-entropy", yscale="log")
-axes[1].set(title="validation loss (dot: epoch kept)", xlabel="epoch", yscale="log")
-axes[1].legend(fontsize=7)
-fig.tight_layout()
+axes[1].set(title="validation loss (dot: epoch kept)", xlabel="epoch", ylabel="binary cross-entropy", yscale="log")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7)
+plots.legible(fig)
 save_figure(fig, "robustness_training_curves", output_dir)
 plt.show()
 
@@ -329,10 +330,10 @@ plt.show()
 #
 # The capacity $\int_0^1 \tanh(g_a\alpha - b_a)\,d\alpha = \frac{1}{g_a}\log\frac{\cosh(g_a - b_a)}{\cosh b_a}$
 # (eq. 5.11) of every trained EMMA, against λ_c: the regularizer λ_c (g_a − b_a) is meant to
-# shrink it. The thesis reports the learned capacities of three of its models; the table
+# shrink it ({numref}`fig-robustness-capacities`). The thesis reports the learned capacities of three of its models; the table
 # after the figure puts ours beside them.
 
-# %%
+# %% mystnb={"figure": {"caption": "The learned capacity of every trained EMMA against the capacity regularizer's weight λ_c, one line per coldness ρ, mean ± standard deviation over λ_e and seeds. If the regularizer works, each line falls as λ_c grows.", "name": "fig-robustness-capacities"}, "image": {"alt": "Line plot with error bars of the learned capacity against lambda_c on a categorical axis, one coloured line per value of rho."}}
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for rho, color in zip(rhos, plt.cm.viridis(np.linspace(0, 0.9, len(rhos)))):
     part = with_table[np.isclose(with_table["rho"], rho)].groupby("lambda_c")["capacity"].agg(["mean", "std"]).reset_index()
@@ -341,8 +342,11 @@ for rho, color in zip(rhos, plt.cm.viridis(np.linspace(0, 0.9, len(rhos)))):
 ax.set_xticks(np.arange(len(lambdas_c)), [f"{v:g}" for v in lambdas_c])
 ax.set(xlabel="λ_c", ylabel="learned capacity (eq. 5.11)", title="Capacity of every EMMA (mean ± std over λ_e and seeds)")
 ax.legend(fontsize=7)
+plots.legible(fig)
 save_figure(fig, "robustness_capacities", output_dir)
 plt.show()
+
+# %% tags=["hide-input"]
 capacities = summarise(with_table, columns=["capacity", "capacity_relu"])
 capacities["capacity_selected"] = (
     np.isclose(capacities["rho"], best_config["rho"]) & np.isclose(capacities["lambda_c"], best_config["lambda_c"]) & np.isclose(capacities["lambda_e"], best_config["lambda_e"])
@@ -361,13 +365,13 @@ show(reported, "robustness_capacity_reported")
 #
 # ### Importance and attention at σ = 0.5 and σ = 2
 #
-# The thesis's first figure: the distributions of α and β of its best model over the test
+# The thesis's first figure ({numref}`fig-robustness-alpha-beta-distributions`): the distributions of α and β of its best model over the test
 # samples, corrupted by the training scheme at σ = 0.5 and at σ = 2, per corruption case.
 # Here for the validation-selected configuration, all seeds pooled. Since α_DM = 1 − α_IP,
 # α_IP alone is shown.
 
-# %%
-fig, axes = plt.subplots(len(distribution_sigmas), 3, figsize=(11, 3 * len(distribution_sigmas)), squeeze=False)
+# %% mystnb={"figure": {"caption": "Distributions of the importance α_IP and of the attention β_IP and β_DM of the selected EMMA over the test samples, by corruption case, at the training noise (top row) and at a stronger noise (bottom row); all seeds pooled. EMMA works as intended when the samples with a noisy mode get a lower β for that mode than the clean samples.", "name": "fig-robustness-alpha-beta-distributions"}, "image": {"alt": "A grid of overlaid histograms, one row per noise level and three columns, alpha IP, beta IP and beta DM, one colour per corruption case: clean, IP noisy, DM noisy."}}
+fig, axes = plt.subplots(len(distribution_sigmas), 3, figsize=(9.5, 3 * len(distribution_sigmas)), squeeze=False)
 for i, sigma in enumerate(distribution_sigmas):
     samples = per_sample_outcomes(best_sweep, splits, sigma, energies=energies, clean_fraction=clean_fraction)
     for j, column in enumerate(["alpha_ip", "beta_ip", "beta_dm"]):
@@ -378,7 +382,10 @@ for i, sigma in enumerate(distribution_sigmas):
             ax.hist(samples.loc[samples["case"] == case, column], bins=bins, color=color, alpha=0.5, density=True, label=case)
         ax.set(title=f"{column.replace('_', ' ').replace('ip', 'IP').replace('dm', 'DM')}, σ = {sigma:g} ({sigma_to_nsr_db(sigma):.0f} dB)", xlabel=column.split("_")[0])
 axes[0, 0].legend(fontsize=7)
+for ax in axes[:, 0]:
+    ax.set_ylabel("density")
 fig.suptitle(f"Selected EMMA (ρ={best_config['rho']:g}, λc={best_config['lambda_c']:g}, λe={best_config['lambda_e']:g}), capacity {best['capacity_mean']:.2f}")
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "robustness_alpha_beta_distributions", output_dir)
 plt.show()
@@ -387,9 +394,9 @@ plt.show()
 # ### Attention over two noise levels
 #
 # β_IP and β_DM as the noise on each mode varies independently (all test samples noisy at
-# (σ_IP, σ_DM)), mean over samples and seeds: the thesis's 3-D surfaces.
+# (σ_IP, σ_DM)), mean over samples and seeds: the thesis's 3-D surfaces ({numref}`fig-robustness-beta-surfaces`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean attention of the selected EMMA over the test samples when both modes are noisy, as surfaces over the noise σ_IP on IP and σ_DM on DM: β_IP (left) and β_DM (right). Each mode's β should fall along its own noise axis and hold, or rise, along the other mode's.", "name": "fig-robustness-beta-surfaces"}, "image": {"alt": "Two 3-D surface plots over the plane of sigma IP and sigma DM, the height being beta IP on the left and beta DM on the right, coloured by height."}}
 pairs = [(a, b) for a in surface_sigmas for b in surface_sigmas]
 surface = noise_response(best_sweep, splits, pairs, energies=energies, f1=False).groupby(["sigma_ip", "sigma_dm"])[["beta_ip", "beta_dm"]].mean().reset_index()
 save_table(surface, "robustness_beta_surface", output_dir)
@@ -400,6 +407,7 @@ for i, column in enumerate(["beta_ip", "beta_dm"]):
     z = surface.set_index(["sigma_ip", "sigma_dm"])[column].unstack().loc[surface_sigmas, surface_sigmas].to_numpy()
     ax.plot_surface(S_IP, S_DM, z, cmap="viridis", edgecolor="k", linewidth=0.2)
     ax.set(xlabel="σ_IP", ylabel="σ_DM", zlabel=f"β_{column[-2:].upper()}", title=f"β_{column[-2:].upper()} of the selected EMMA")
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "robustness_beta_surfaces", output_dir)
 plt.show()
@@ -409,33 +417,34 @@ plt.show()
 #
 # The thesis compares ρ = 10⁻⁴ and ρ = 10⁻¹ (λ_e = 10⁻², λ_c = 10⁻³): the distributions of
 # α at σ = 0.5 and 2, and β as noise grows on one mode (their learned capacities are in the
-# table of the previous section).
+# table of the previous section); {numref}`fig-robustness-temperatures` shows both.
 
-# %%
+# %% mystnb={"figure": {"caption": "Two coldnesses ρ compared (rows). Left and middle: the distribution of α_IP over the test samples by corruption case, at two noise levels. Right: the mean β of the noisy mode (red) and of the clean mode (green) as noise grows on IP (solid) or on DM (dashed), with the learned capacity in the title. A colder EMMA separates the cases more sharply.", "name": "fig-robustness-temperatures"}, "image": {"alt": "A two by three grid: in each row two panels of overlaid alpha IP histograms, one colour per corruption case, and a line plot of beta against the noise of one mode, red lines for the noisy mode and green for the clean one."}}
 temperature = {}
 for rho in temperature_rhos:
     rows = config_rows(sweeps["with"], rho, temperature_lambda_c, temperature_lambda_e)
     if rows:
         temperature[rho] = select(sweeps["with"], rows)
-fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), squeeze=False)
+fig, axes = plt.subplots(2, 3, figsize=(10, 6.5), squeeze=False)
 for i, (rho, result) in enumerate(temperature.items()):
     cap = result["table"]["capacity"]
     for j, sigma in enumerate(distribution_sigmas[:2]):
         samples = per_sample_outcomes(result, splits, sigma, energies=energies, clean_fraction=clean_fraction)
         for case, color in CASE_COLORS.items():
             axes[i, j].hist(samples.loc[samples["case"] == case, "alpha_ip"], bins=40, color=color, alpha=0.5, density=True, label=case)
-        axes[i, j].set(title=f"ρ = {rho:g}: α_IP at σ = {sigma:g}", xlabel="α_IP")
+        axes[i, j].set(title=f"ρ = {rho:g}: α_IP at σ = {sigma:g}", xlabel="α_IP", ylabel="density")
     one_mode = [(s, 0.0) for s in continuum_sigmas] + [(0.0, s) for s in continuum_sigmas]
     response = noise_response(result, splits, one_mode, energies=energies, f1=False)
     for noisy, clean, style in [("ip", "dm", "-"), ("dm", "ip", "--")]:
         part = response[response[f"sigma_{clean}"] == 0.0]
         stats = part.groupby(f"sigma_{noisy}")[[f"beta_{noisy}", f"beta_{clean}"]].mean()
-        axes[i, 2].plot(stats.index, stats[f"beta_{noisy}"], style, color="crimson", label=f"noise on {noisy.upper()}: β of the noisy mode")
-        axes[i, 2].plot(stats.index, stats[f"beta_{clean}"], style, color="tab:green", label=f"noise on {noisy.upper()}: β of the clean mode")
+        axes[i, 2].plot(stats.index, stats[f"beta_{noisy}"], style, color="crimson", label=f"{noisy.upper()} noisy: β_{noisy.upper()}")
+        axes[i, 2].plot(stats.index, stats[f"beta_{clean}"], style, color="tab:green", label=f"{noisy.upper()} noisy: β_{clean.upper()}")
     axes[i, 2].set_title(f"ρ = {rho:g}: β vs noise on one mode\n(capacity {cap.mean():.2f} ± {cap.std() if len(cap) > 1 else 0:.2f})", fontsize=9)
     axes[i, 2].set(xlabel="σ of the noisy mode", ylabel="β")
 axes[0, 0].legend(fontsize=7)
 axes[0, 2].legend(fontsize=6)
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "robustness_temperatures", output_dir)
 plt.show()
@@ -444,19 +453,21 @@ plt.show()
 # ### Total energy as an uncertainty proxy
 #
 # With noise growing on *both* modes, the thesis reads the total energy $\sum_i E_i$ as a
-# measure of how uncertain the prediction is: it should rise as F1 falls.
+# measure of how uncertain the prediction is: it should rise as F1 falls ({numref}`fig-robustness-total-energy`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean total energy Σ E_i of the selected EMMA (purple, left axis) and test F1 (blue, right axis) as the noise σ grows on both modes at once, mean ± standard deviation over seeds. For the total energy to act as an uncertainty proxy, it must rise while F1 falls.", "name": "fig-robustness-total-energy"}, "image": {"alt": "Line plot with two vertical axes against sigma on both modes: the mean total energy on the left axis in purple with circles, and F1 on the right axis in blue with squares."}}
 both = noise_response(best_sweep, splits, [(s, s) for s in both_modes_sigmas], energies=energies)
 stats = both.groupby("sigma_ip")[["total_energy", "f1"]].agg(["mean", "std"]).fillna(0)
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
 x = sigma_to_nsr_db(np.maximum(stats.index.to_numpy(), 1e-3))
 ax.errorbar(stats.index, stats[("total_energy", "mean")], yerr=stats[("total_energy", "std")], color="tab:purple", marker="o", label="total energy Σ E_i")
-ax.set(xlabel="σ on both modes", ylabel="mean total energy", title="Total energy and F1 as both modes get noisier")
+ax.set(xlabel="σ on both modes", ylabel="mean total energy Σ E_i", title="Total energy and F1 as both modes get noisier")
+ax.yaxis.label.set_color("tab:purple")
 twin = ax.twinx()
 twin.errorbar(stats.index, stats[("f1", "mean")], yerr=stats[("f1", "std")], color="tab:blue", marker="s", label="F1")
-twin.set_ylabel("F1")
-fig.legend(fontsize=7, loc="center right")
+twin.set_ylabel("F1 on the test set", color="tab:blue")
+fig.legend(fontsize=7, loc="outside lower center", ncol=2)
+plots.legible(fig)
 save_figure(fig, "robustness_total_energy", output_dir)
 plt.show()
 
@@ -464,44 +475,48 @@ plt.show()
 # (robustness-generalisation)=
 # ## Robustness generalisation
 #
-# The thesis's headline figure: F1 on the test set when *every* sample has one mode
+# The thesis's headline figure ({numref}`fig-robustness-generalisation`): F1 on the test set when *every* sample has one mode
 # corrupted, as the noise grows past the training noise (dashed vertical line, −6 dB). The
 # horizontal line is the F1 of the single-mode classifier on the other, clean mode: what
 # a model that learned to ignore the failing mode could reach. Bands: ± std over seeds.
-# Left, the book's protocol; right, the original code's, with its own selected
+# Top row, the book's protocol; bottom row, the original code's, with its own selected
 # configuration (chosen on the test set) and its test set already corrupted in place.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test F1 when every sample has one mode corrupted (left: IP, right: DM), as the noise grows past the training noise (dashed vertical line), for the four families, mean ± standard deviation over seeds; the dotted line is the single-mode classifier on the clean mode. Top row: the book's protocol; bottom row: the original code's. The thesis's claim holds where the blue EMMA curve stays above the others to the right of the dashed line.", "name": "fig-robustness-generalisation"}, "image": {"alt": "A two by two grid of line plots of F1 against NSR in dB, each with four coloured curves and shaded bands (base grey, without orange, alternative green, with blue), a dashed vertical line at the training noise and a dotted horizontal line; the legend sits below the grid."}}
 robustness_curves = study_curves(sweeps, best_sweep, splits, nsr_db_levels, energies=energies)
 original_curves = study_curves(original, original_best, splits, nsr_db_levels, energies=energies)
 single_mode, original_single_mode = single_mode_f1(sweeps, splits), single_mode_f1(original, splits)
 save_table(pd.concat([robustness_curves.assign(protocol="sound"), original_curves.assign(protocol="original")]), "robustness_generalisation", output_dir)
 styles = [(f, FAMILY_COLORS[f], f) for f in ["base", "without", "alternative", "with"]]
-fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
+fig, axes = plt.subplots(2, 2, figsize=(9, 7.8), sharey=True, layout="constrained")
 plots.generalisation(axes[0], robustness_curves, styles, sigma_to_nsr_db(sigma_train), single_mode)
 plots.generalisation(axes[1], original_curves, styles, sigma_to_nsr_db(sigma_train), original_single_mode)
 for row, name in zip(axes, ["book's protocol (SOUND)", "original code's protocol (ORIGINAL)"]):
     for ax in row:
         ax.set_title(f"{name}: {ax.get_title()}", fontsize=9)
+fig.legend(*axes[0, -1].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=7)
+for ax in axes[:, -1]:
+    ax.get_legend().remove()
 fig.suptitle(f"Robustness generalisation (with: capacity {best['capacity_mean']:.2f} sound, {original_grid.set_index(['rho', 'lambda_c', 'lambda_e']).loc[tuple(original_config.values()), 'capacity_mean']:.2f} original)")
-fig.tight_layout()
+plots.legible(fig)
 save_figure(fig, "robustness_generalisation", output_dir)
 plt.show()
 
 # %% [markdown]
 # ### Attention against the noise of one mode
 #
-# The slides' Figures 2 and 4: the mean attention β of each mode as one mode's noise grows,
+# The slides' Figures 2 and 4 ({numref}`fig-robustness-beta-vs-nsr`): the mean attention β of each mode as one mode's noise grows,
 # for the selected EMMA, under both protocols. EMMA works as the thesis describes when the
 # noisy mode's β falls and the clean mode's does not.
 
-# %%
-fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharey=True)
+# %% mystnb={"figure": {"caption": "Mean attention β_IP (blue) and β_DM (orange) of the selected EMMA as the noise grows on IP only (left) or on DM only (right), mean ± standard deviation over seeds; the dashed line is the training noise. Top row: the book's protocol; bottom row: the original code's. Look for the noisy mode's β falling while the clean mode's holds.", "name": "fig-robustness-beta-vs-nsr"}, "image": {"alt": "A two by two grid of line plots of mean attention beta between 0 and 1 against NSR in dB, a blue curve for beta IP and an orange one for beta DM, with shaded bands and a dashed vertical line."}}
+fig, axes = plt.subplots(2, 2, figsize=(9, 7), sharey=True)
 plots.beta_vs_nsr(axes[0], robustness_curves, sigma_to_nsr_db(sigma_train))
 plots.beta_vs_nsr(axes[1], original_curves, sigma_to_nsr_db(sigma_train))
 for row, name in zip(axes, ["SOUND", "ORIGINAL"]):
     for ax in row:
         ax.set_title(f"{name}: {ax.get_title()}", fontsize=9)
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "robustness_beta_vs_nsr", output_dir)
 plt.show()
@@ -511,11 +526,11 @@ plt.show()
 #
 # Holding ρ and the other λ at the selected configuration, λ_c (then λ_e) set to none (0),
 # the selected ("good") value, and the largest of the grid ("high"): F1 and the attention
-# of the noisy mode as noise grows on IP, then on DM. Where the selected value is 0, "good"
+# of the noisy mode as noise grows on IP, then on DM ({numref}`fig-robustness-regularizers`). Where the selected value is 0, "good"
 # is the best non-zero value by validation.
 
-# %%
-fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
+# %% mystnb={"figure": {"caption": "The effect of each regularizer with the rest of the selected configuration held fixed: λ_c (top two rows) and λ_e (bottom two rows) at none, the selected (good) and the largest (high) value. For each, test F1 and the mean attention β of the noisy mode as noise grows on IP (left) or on DM (right). A useful regularizer raises F1 and lowers the noisy mode's β at high noise.", "name": "fig-robustness-regularizers"}, "image": {"alt": "A four by two grid of line plots against NSR in dB: rows alternate F1 and beta of the noisy mode, for lambda_c and then lambda_e; one line per level of the regularizer, grey for none, blue for good, red for high."}}
+fig, axes = plt.subplots(4, 2, figsize=(8, 10.5))
 influence_rows = []
 for i, name in enumerate(["lambda_c", "lambda_e"]):
     for (tag, value), color in zip(regularizer_levels(grid_summary, best_config, name, lambdas_c if name == "lambda_c" else lambdas_e).items(), ["tab:gray", "tab:blue", "crimson"]):
@@ -528,15 +543,16 @@ for i, name in enumerate(["lambda_c", "lambda_e"]):
         for j, mode in enumerate(["IP", "DM"]):
             part = frame[frame["corrupted"] == mode]
             stats = part.groupby("nsr_db")[["f1", f"beta_{mode.lower()}"]].mean()
-            axes[i, j].plot(stats.index, stats["f1"], marker="o", color=color, label=f"{tag}: {name.replace('lambda_', 'λ_')} = {value:g}")
-            axes[i, j + 2].plot(stats.index, stats[f"beta_{mode.lower()}"], marker="o", color=color, label=f"{tag}")
-            axes[i, j].set(title=f"{name.replace('lambda_', 'λ_')}: F1, noise on {mode}", xlabel="NSR (dB)", ylabel="F1")
-            axes[i, j + 2].set(title=f"{name.replace('lambda_', 'λ_')}: β_{mode}, noise on {mode}", xlabel="NSR (dB)", ylabel="β of the noisy mode")
-    axes[i, 0].legend(fontsize=7)
+            axes[2 * i, j].plot(stats.index, stats["f1"], marker="o", color=color, label=f"{tag}: {name.replace('lambda_', 'λ_')} = {value:g}")
+            axes[2 * i + 1, j].plot(stats.index, stats[f"beta_{mode.lower()}"], marker="o", color=color, label=f"{tag}")
+            axes[2 * i, j].set(title=f"{name.replace('lambda_', 'λ_')}: F1, noise on {mode}", xlabel="NSR (dB)", ylabel="F1")
+            axes[2 * i + 1, j].set(title=f"{name.replace('lambda_', 'λ_')}: β_{mode}, noise on {mode}", xlabel="NSR (dB)", ylabel="β of the noisy mode")
+    axes[2 * i, 0].legend(fontsize=7)
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "robustness_regularizers", output_dir)
 plt.show()
-save_table(pd.concat(influence_rows, ignore_index=True), "robustness_regularizer_curves", output_dir)
+_ = save_table(pd.concat(influence_rows, ignore_index=True), "robustness_regularizer_curves", output_dir)
 
 # %% [markdown]
 # ## Per-sample outcomes at NSR 5 dB
@@ -562,7 +578,7 @@ show(outcomes, "robustness_outcomes_5db", columns=["class", "case", "rate_correc
 # (robustness-decision-rule)=
 # ## The decision rule, settled
 #
-# F1 needs a threshold, and the rule that picks it shapes every F1 of this chapter: on a set
+# F1 needs a threshold, and the rule that picks it shapes every F1 of this chapter ({numref}`fig-robustness-decision-rules`): on a set
 # with 9 % pulsars, the ROC point closest to the corner trades many false positives for
 # recall, and F1 pays for false positives. So every comparison of the thesis is judged here
 # five times, on the same trained models and the same corrupted test set: F1 at three
@@ -583,9 +599,9 @@ for name, table in (("decision_rule_scores", decision.scores), ("decision_rules"
     save_table(table, name, output_dir)
 show(decision.view("sound", "noisy"), "decision_rules")  # mean of the IP- and DM-noisy scores over seeds, book's protocol
 
-# %%
+# %% mystnb={"figure": {"caption": "Each family's score under the book's protocol on clean, IP-noisy and DM-noisy test samples (panels), under each decision rule: F1 at three thresholds, then the threshold-free AUROC and average precision, mean ± standard deviation over seeds. Follow one family across the rules: a comparison that flips between rules is decided by the threshold, not by the model.", "name": "fig-robustness-decision-rules"}, "image": {"alt": "Three stacked panels sharing a horizontal axis of five decision rules, with one line of points and error bars per family: base, without, alternative, and two EMMA variants."}}
 fig = plots.decision_rules(decision.summary[decision.summary["protocol"] == "sound"], RULES, ["base", "without", "alternative", "with (selected)", "with (thesis top 10)"])
-fig.suptitle("Under the book's protocol: each family under each decision rule (mean ± std over seeds)", y=1.02)
+fig.suptitle("Under the book's protocol: each family under each decision rule (mean ± std over seeds)")
 save_figure(fig, "decision_rules", output_dir)
 plt.show()
 

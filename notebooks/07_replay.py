@@ -156,7 +156,7 @@ replay = replay_f1(study, thesis)
 REPLAY_LABELS = {f"{prefix}f1_{subset}_mean": f"{who}: {name}" for prefix, who in (("", "replay"), ("sound_", "book"))
                  for subset, name in (("clean", "clean"), ("ip_noisy", "IP-noisy"), ("dm_noisy", "DM-noisy"))}
 save_table(replay, "replay_f1", output_dir)
-glue("replay_headline", headline(replay), display=False)  # the landing page's table
+glue("replay_headline", show(headline(replay), index=True), display=False)  # the landing page's table
 show(replay, "replay_f1", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "sound_f1_clean_mean", "sound_f1_ip_noisy_mean", "sound_f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"], labels=REPLAY_LABELS)
 
 # %%
@@ -221,16 +221,17 @@ show(top10, "replay_top10")
 # %% [markdown]
 # ## What the original code drew that the book had not
 #
-# The code's plotting module draws three figures from the grid that the thesis's text uses
+# The code's plotting module draws three figures from the grid ({numref}`fig-replay-capacity` and
+# {numref}`fig-replay-f1-heatmaps` redraw them) that the thesis's text uses
 # without showing: the learned capacity against the coldness ρ, the F1 over (λ_e, λ_c) for
 # each ρ, and the curve the draft plans under "Yerkes-Dodson", noisy-sample F1 against the
 # learned capacity. Thesis §5.5 argues from the last that too little and too much capacity both
 # hurt; {doc}`06_robustness` judges that claim under both protocols.
 
-# %%
+# %% mystnb={"figure": {"caption": "Two readings of the grid under the book's protocol (blue) and the original code's (red). Left: the learned capacity against the coldness ρ, mean ± standard deviation over the regularizer weights. Right: each configuration's F1 on the whole noisy test set against its learned capacity, the draft's Yerkes-Dodson curve; an inverted U would mean that too little and too much capacity both hurt.", "name": "fig-replay-capacity"}, "image": {"alt": "Left, a line plot with error bars of learned capacity against rho on a logarithmic axis, one line per protocol. Right, a scatter plot of noisy-test F1 against learned capacity, blue points for the book's protocol and red for the original code's."}}
 grids = pd.concat([sound_grid.assign(protocol="sound"), original_grid.assign(protocol="original")], ignore_index=True)
 save_table(grids, "replay_grid", output_dir)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
 for protocol, color in (("sound", "tab:blue"), ("original", "tab:red")):
     part = grids[grids["protocol"] == protocol]
     stats = part.groupby("rho")["capacity_mean"].agg(["mean", "std"]).fillna(0)
@@ -240,20 +241,23 @@ axes[0].set(xscale="log", xlabel="coldness ρ", ylabel="learned capacity (eq. 5.
 axes[1].set(xlabel="learned capacity (mean over seeds)", ylabel="F1 on the whole noisy test set", title="\"Yerkes-Dodson\": noisy F1 against capacity")
 for ax in axes:
     ax.legend(fontsize=8)
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "replay_capacity", output_dir)
 plt.show()
 
-# %%
-fig, axes = plt.subplots(2, len(rhos), figsize=(3.2 * len(rhos), 6), squeeze=False)
-for i, (protocol, frame) in enumerate((("sound", sound_grid), ("original", original_grid))):
-    for j, rho in enumerate(rhos):
+# %% mystnb={"figure": {"caption": "F1 on the whole noisy test set for every configuration of the grid, mean over seeds: one heatmap over the regularizer weights λ_c (columns) and λ_e (rows) per coldness ρ (rows of panels), under the book's protocol (left) and the original code's (right), on one colour scale. Compare the two columns: where the bright cells sit says which regularizers each protocol rewards.", "name": "fig-replay-f1-heatmaps"}, "image": {"alt": "A grid of annotated heatmaps, two columns (sound and original protocol) and one row per value of rho; each heatmap has lambda_c along the horizontal axis and lambda_e along the vertical one, each cell coloured and labelled with its F1, with one shared colour bar."}}
+fig, axes = plt.subplots(len(rhos), 2, figsize=(7.6, 2.3 * len(rhos) + 0.7), squeeze=False, layout="constrained")
+for j, (protocol, frame) in enumerate((("sound", sound_grid), ("original", original_grid))):
+    for i, rho in enumerate(rhos):
         part = frame[np.isclose(frame["rho"], rho)].pivot_table(index="lambda_e", columns="lambda_c", values="f1_noisy_test_mean")
         sns.heatmap(part, ax=axes[i, j], vmin=grids["f1_noisy_test_mean"].min(), vmax=grids["f1_noisy_test_mean"].max(), cmap="viridis", annot=True, fmt=".2f",
-                    annot_kws={"fontsize": 6}, cbar=j == len(rhos) - 1)
-        axes[i, j].set_title(f"{protocol}, ρ = {rho:g}", fontsize=9)
+                    annot_kws={"fontsize": 8}, cbar=False, xticklabels=[f"{v:g}" for v in part.columns], yticklabels=[f"{v:g}" for v in part.index])
+        axes[i, j].set(title=f"{protocol}, ρ = {rho:g}", xlabel="λ_c", ylabel="λ_e")
+        axes[i, j].tick_params(axis="y", rotation=0)
+fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.5, label="F1, whole noisy test set")
 fig.suptitle("F1 on the whole noisy test set over (λ_e, λ_c), mean over seeds")
-fig.tight_layout()
+plots.legible(fig)
 save_figure(fig, "replay_f1_heatmaps", output_dir)
 plt.show()
 
@@ -366,23 +370,27 @@ Markdown(forensic_text)
 # %% [markdown]
 # ### From the thesis's numbers to the book's
 #
-# Each panel starts at the thesis's number, steps to the replay (the residual the protocol
+# Each panel of {numref}`fig-replay-waterfall` starts at the thesis's number, steps to the replay (the residual the protocol
 # does not explain), then through the cumulative switches to the book's protocol. Green
 # bars raise F1, red bars lower it.
 
-# %%
+# %% mystnb={"figure": {"caption": "From the thesis's F1 to the book's, per family (rows) and test subset (columns), read from the top: the thesis's number (grey), the replay's residual, then each cumulative switch from the original code's protocol to the book's, and the book's number (grey). Green bars raise F1, red bars lower it; the longest coloured bars are the fields that explain most of the gap.", "name": "fig-replay-waterfall"}, "image": {"alt": "A grid of horizontal waterfall charts, one row per family and one column per test subset, with F1 along the horizontal axis; the steps are named along the vertical axis of the first panel of each row, thesis at the top and sound at the bottom; grey total bars, green rises and red falls."}}
 replay_rows = {"base": "base", "without": "without", "alternative": "alternative", "with (thesis rank 1)": "with (thesis rank 1)"}
 families = [f for f in replay_rows if f in set(decomposition["family"])]
-fig, axes = plt.subplots(len(METRICS), len(families), figsize=(3.6 * len(families), 3.2 * len(METRICS)), squeeze=False)
+fig, axes = plt.subplots(len(families), len(METRICS), figsize=(10, 3.0 * len(families)), squeeze=False)
 waterfalls = []
-for j, family in enumerate(families):
-    for i, metric in enumerate(METRICS):
+for i, family in enumerate(families):
+    labelled = False  # the steps are named once per row, on its first panel
+    for j, metric in enumerate(METRICS):
         bars = waterfall(replay, decomposition, family, metric, replay_rows[family])
         waterfalls.append(bars.assign(family=family, metric=metric))
         if bars["delta"].isna().iloc[0]:
             axes[i, j].set_axis_off()  # the thesis printed no number here
             continue
-        plots.waterfall(axes[i, j], bars, f"{family}: {metric.replace('_', ' ')}")
+        subset = metric.removeprefix("f1_").replace("_", "-").replace("ip", "IP").replace("dm", "DM")
+        plots.waterfall(axes[i, j], bars, f"{family}: {subset}", labels=not labelled)
+        labelled = True
+plots.legible(fig)
 fig.tight_layout()
 save_figure(fig, "protocol_waterfall", output_dir)
 save_table(pd.concat(waterfalls, ignore_index=True), "protocol_waterfall", output_dir)

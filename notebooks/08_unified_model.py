@@ -84,6 +84,7 @@ from emma.claims import paired_test
 from emma.splits import make_splits
 from emma.energy import fit_mode_autoencoders
 from emma.outputs import save_figure, save_table
+from emma.plots import legible
 from emma.runtime import check_profile, resolve_device, seed_everything
 
 check_profile(profile)  # the quick profile's sizes live in profiles/quick.yaml (section unified_model)
@@ -176,10 +177,10 @@ show(parameter_counts, "unified_parameter_counts")
 # a clean copy of each (the exogenous part's job). The score is **accuracy** (the classes are
 # balanced), on clean and on corrupted test samples separately.
 #
-# The left panel shows the interaction on the test samples of the first seed, the right one how
+# The left panel of {numref}`fig-unified-task` shows the interaction on the test samples of the first seed, the right one how
 # far the corruption pushes a mode from its clean distribution.
 
-# %%
+# %% mystnb={"figure": {"caption": "The synthetic task on the test samples of the first seed. Left: the factors carried by modes 1 and 2 for samples whose two modes are clean, coloured by label (blue 0, red 1); the label is the sign of their product, so each quadrant has one colour and neither factor alone decides it. Right: the norm of mode 1 when clean and when corrupted; the further apart the two distributions, the easier a corrupted mode is to spot.", "name": "fig-unified-task"}, "image": {"alt": "Left, a scatter plot of the factor of mode 2 against the factor of mode 1, blue and red points filling opposite quadrants like a checkerboard. Right, two step histograms of the norm of mode 1, a narrow clean one and a wider corrupted one further right."}}
 tasks = {}
 for seed in seeds:
     generator = torch.Generator().manual_seed(seed)
@@ -195,6 +196,7 @@ norms = test.modes[0].norm(dim=1)
 axes[1].hist([norms[~test.corrupted[:, 0]].numpy(), norms[test.corrupted[:, 0]].numpy()], bins=40, density=True, histtype="step", label=["clean", "corrupted"])
 axes[1].set(xlabel="norm of mode 1", ylabel="density", title=f"corruption: noise std {corruption_std:g}")
 axes[1].legend()
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "unified_task", output_dir)
 plt.show()
@@ -208,7 +210,8 @@ plt.show()
 # models stacked on a leading axis, the loss vmapped, which gives the same result as separate
 # runs). Binary cross-entropy, Adam {cite:p}`kingma2015`, no early stopping; EMMA's coldness is
 # `coldness` and its two regularizers of eq. 5.12 are off unless `lambda_e` and `lambda_c` say
-# otherwise. The table gives the accuracy on the test set, mean and standard deviation over seeds.
+# otherwise. The table gives the accuracy on the test set, mean and standard deviation over seeds
+# ({numref}`fig-unified-ablation` draws every seed).
 
 # %%
 trained_energy = unified_study.fit_energy_models([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
@@ -219,7 +222,7 @@ unified_ablation.insert(0, "model", [unified.label(row) for _, row in unified_ab
 save_table(unified_ablation, "unified_ablation", output_dir)
 show(unified_ablation, "unified_ablation", columns=["model", "exogenous", "endogenous", "crossmodal", "acc_clean_mean", "acc_corrupted_mean", "n_seeds"])
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy of the eight combinations of the three parts, on clean (grey) and on corrupted (red) test samples: bars are means over seeds with their standard deviation, dots single seeds, the dotted line chance. Look for the combinations that rise above chance on the corrupted samples, and for the full model against the others.", "name": "fig-unified-ablation"}, "image": {"alt": "Bar chart with paired grey and red bars for each of the eight combinations of parts, named along the horizontal axis, with error bars and black dots for the seeds, and a dotted horizontal line at accuracy 0.5."}}
 fig, ax = plt.subplots(figsize=(10, 4))
 x = np.arange(len(unified_ablation))
 for offset, column, color in ((-0.18, "acc_clean", "tab:gray"), (0.18, "acc_corrupted", "tab:red")):
@@ -230,8 +233,9 @@ for offset, column, color in ((-0.18, "acc_clean", "tab:gray"), (0.18, "acc_corr
         ax.scatter(np.full(len(values), i + offset), values, color="k", s=8, zorder=3)
 ax.axhline(0.5, color="k", ls=":", lw=1, label="chance")
 ax.set_xticks(x, unified_ablation["model"], rotation=20)
-ax.set(ylabel="test accuracy", ylim=(0.4, 1.0), title=f"Ablation of the unified model ({len(seeds)} seeds, dots: one seed each)")
+ax.set(xlabel="parts switched on", ylabel="test accuracy", ylim=(0.4, 1.0), title=f"Ablation of the unified model ({len(seeds)} seeds, dots: one seed each)")
 ax.legend(fontsize=8, loc="upper left")
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "unified_ablation", output_dir)
 plt.show()
@@ -243,7 +247,7 @@ plt.show()
 # thesis gives*. For every model with the part on: the exogenous β of corrupted and of clean
 # modes; the endogenous mask on the feature that holds the signal and on the other features
 # (clean modes); the crossmodal weight a mode puts on the clean modes that carry the *other*
-# factor (the ones it needs), next to what uniform weights would put there.
+# factor (the ones it needs), next to what uniform weights would put there ({numref}`fig-unified-attention`).
 
 # %%
 weight_columns = ["beta_clean", "beta_corrupted", "mask_signal", "mask_other", "cross_to_needed", "cross_to_needed_uniform"]
@@ -253,23 +257,25 @@ unified_attention = unified_attention[unified_attention[list(unified.PARTS)].any
 save_table(unified_attention, "unified_attention", output_dir)
 show(unified_attention, "unified_attention", columns=["model"] + [f"{c}_mean" for c in weight_columns])
 
-# %%
+# %% mystnb={"figure": {"caption": "What each part attends to, for every model that has it (mean ± standard deviation over seeds). Top: EMMA's β of clean and of corrupted modes; middle: the endogenous mask on the feature holding the signal and on the others; bottom: the crossmodal weight on the modes a mode needs, learned and under uniform weights. A part works for the thesis's reason when its two markers sit far apart.", "name": "fig-unified-attention"}, "image": {"alt": "Three stacked dot plots with horizontal error bars, one row per model along the vertical axis and a weight between 0 and 1 along the horizontal axis, blue circles and orange squares for the two quantities compared in each panel."}}
 pairs = [("exogenous", ("beta_clean", "clean modes"), ("beta_corrupted", "corrupted modes"), "exogenous: mean β"),
          ("endogenous", ("mask_signal", "feature holding the signal"), ("mask_other", "other features"), "endogenous: mean mask"),
          ("crossmodal", ("cross_to_needed", "learned"), ("cross_to_needed_uniform", "uniform weights"), "crossmodal: weight on the modes needed")]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+fig, axes = plt.subplots(3, 1, figsize=(7.6, 8.4))
 for ax, (part, (first, first_label), (second, second_label), title) in zip(axes, pairs):
     rows_on = unified_attention[unified_attention[part]]
     y = np.arange(len(rows_on))
     ax.errorbar(rows_on[f"{first}_mean"], y, xerr=rows_on[f"{first}_std"], fmt="o", color="tab:blue", label=first_label)
     ax.errorbar(rows_on[f"{second}_mean"], y, xerr=rows_on[f"{second}_std"], fmt="s", color="tab:orange", label=second_label)
     ax.set_yticks(y, rows_on["model"])
-    ax.set(title=title, xlim=(0, 1), ylim=(-0.5, len(rows_on) + 0.5))
+    ax.set(title=title, xlabel=title.split(": ", 1)[1], ylabel="model", xlim=(0, 1), ylim=(-0.5, len(rows_on) + 0.5))
     ax.legend(fontsize=7, loc="upper right", ncol=2)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "unified_attention", output_dir)
 plt.show()
 
+# %%
 full_weights = unified_attention[unified_attention[list(unified.PARTS)].all(axis=1)].iloc[0]
 lift = full_weights["cross_to_needed_mean"] - full_weights["cross_to_needed_uniform_mean"]
 display(Markdown(
@@ -331,7 +337,8 @@ glue("unified_min_gain", float(composition["difference"].min()), display=False)
 # same few epochs; they differ only in the parts switched on. The threshold is the thesis's
 # ROC-corner rule on the validation set; the score is F1 on the test set. This is a small, fast
 # comparison (few epochs, no early stopping), not a replay of the thesis's training protocol,
-# so its F1 values are to be compared within this table, not with {doc}`06_robustness`.
+# so its F1 values are to be compared within this table, not with {doc}`06_robustness`;
+# {numref}`fig-unified-htru2` pairs the two arms seed by seed.
 
 # %%
 ranked = unified_ablation.sort_values(["acc_corrupted_mean", "acc_clean_mean"])
@@ -359,15 +366,19 @@ for column in f1_columns:
 save_table(unified_htru2, "unified_htru2", output_dir)
 show(unified_htru2, "unified_htru2", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "f1_noisy_mean", "f1_noisy_diff", "f1_noisy_p"])
 
-# %%
-fig, axes = plt.subplots(1, len(f1_columns), figsize=(12, 3.4), sharey=True)
-for ax, column in zip(axes, f1_columns):
+# %% mystnb={"figure": {"caption": "F1 on HTRU2 test samples of EMMA alone (left end of each line) and of the best combination of the ablation (right end), one line per seed: on clean samples, with IP noisy, with DM noisy and on all noisy samples. Lines rising to the right mean the extra parts help on that seed.", "name": "fig-unified-htru2"}, "image": {"alt": "Four panels of paired points joined by grey lines, one line per seed, from EMMA alone on the left to the best combination on the right, with test F1 on the vertical axis."}}
+fig, axes = plt.subplots(2, len(f1_columns) // 2, figsize=(7.6, 6.4), sharex=True, sharey=True)
+for ax, column in zip(axes.ravel(), f1_columns):
     wide = htru2.pivot(index="seed", columns="model", values=column)[["EMMA alone", best_name]]
     for _, row in wide.iterrows():
         ax.plot([0, 1], row.to_numpy(), color="tab:gray", marker="o", lw=1)
-    ax.set_xticks([0, 1], ["EMMA alone", best_name], rotation=15)
+    ax.set_xticks([0, 1], ["EMMA alone", best_name])
     ax.set(title=column.replace("f1_", "F1, ").replace("_", " ").replace("ip", "IP").replace("dm", "DM"), xlim=(-0.3, 1.3))
-axes[0].set_ylabel("test F1 (one line per seed)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("test F1 (one line per seed)")
+for ax in axes[-1]:
+    ax.set_xlabel("model")
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "unified_htru2", output_dir)
 plt.show()

@@ -74,9 +74,10 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from emma.display import show
-from emma import modes, modes_study
-from emma.claims import claims_table, holm, paired_test, verdict_from_flags
+from emma import modes, modes_study, modes_verdicts
+from emma.claims import holm, paired_test
 from emma.outputs import save_figure, save_table
+from emma.plots import legible
 from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything
 
 _ = check_profile(profile)
@@ -101,10 +102,10 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, synthetic M: {synt
 # **Corruption.** As in the thesis, a corrupted mode gets Gaussian white noise on every
 # (standardized) feature, and half of the training samples stay clean. The other half, and
 # every validation and test sample, have exactly $k$ corrupted modes, chosen at random per
-# sample. Below, one digit with its 16 patch modes at four corruption levels (for the picture,
+# sample. Below ({numref}`fig-modes-digit-patches`), one digit with its 16 patch modes at four corruption levels (for the picture,
 # noise of standard deviation 0.5 on pixels scaled to [0, 1]).
 
-# %%
+# %% mystnb={"figure": {"caption": "One 8×8 digit cut into 16 patch modes of 2×2 pixels (blue grid), with more and more of its patches corrupted by Gaussian noise, from none to all but one. Watch the digit fade as the corrupted patches take over.", "name": "fig-modes-digit-patches"}, "image": {"alt": "Four grey-scale images of the same handwritten digit on an 8 by 8 pixel grid divided by blue lines into 16 patches; from left to right more patches are replaced by noise until the digit is no longer recognisable."}}
 digits = {block: modes.digit_modes(block) for block in sorted(set(digit_blocks) | {2, 4})}
 image = digits[2].x[0]  # (16, 4): one digit as 16 patch modes
 fig, axes = plt.subplots(1, 4, figsize=(9, 2.6))
@@ -117,6 +118,7 @@ for ax, k in zip(axes, [0, 4, 8, 15]):
     ax.set_xticks(np.arange(-0.5, 8, 2), minor=False, labels=[]), ax.set_yticks(np.arange(-0.5, 8, 2), labels=[])
     ax.grid(color="tab:blue", lw=0.8)
     ax.set_title(f"k = {k} of 16 patches corrupted", fontsize=8)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "modes_digit_patches", output_dir)
 plt.show()
@@ -187,19 +189,20 @@ pd.DataFrame(timing)
 # %% [markdown]
 # The table `modes_scaling` holds, per data set, $M$, $k$ and model, the mean and standard
 # deviation over seeds of the test accuracy (`score`), of the accuracy on the clean test set
-# (`score_clean`), and the mean α and β of the corrupted and of the clean modes.
+# (`score_clean`), and the mean α and β of the corrupted and of the clean modes. The view below
+# averages it over the $k$ on each side of the constraint: each model's test accuracy, and the mean
+# α of a corrupted mode under "with".
 
 # %%
-scaling[["dataset", "n_modes", "n_corrupted", "constraint_holds", "model", "score_mean", "score_std", "score_clean_mean",
-         "alpha_corrupted_mean", "alpha_clean_mean", "beta_corrupted_mean", "beta_clean_mean"]].round(3)
+show(modes_verdicts.scaling_view(scaling), "modes_scaling", labels=modes_verdicts.SCALING_LABELS)
 
 # %% [markdown]
 # ## Robustness for $M > 2$
 #
-# Test accuracy against the number of corrupted modes, mean ± std over seeds. The dotted line
+# Test accuracy against the number of corrupted modes, mean ± std over seeds ({numref}`fig-modes-scores`). The dotted line
 # marks the last $k$ for which the constraint holds ($M - k \ge M'$).
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy against the number k of corrupted modes, per data set and number of modes M, for the classifier without attention (grey), with EMMA (blue) and with EMMA but no energy regularizer (orange), mean ± standard deviation over seeds. Left of the dotted line the constraint on clean modes holds; the thesis's claim is the blue curve above the grey one there.", "name": "fig-modes-scores"}, "image": {"alt": "A grid of small line plots with error bars, test accuracy against k corrupted modes, three coloured lines per panel, each panel one data set and number of modes, with a dotted vertical line."}}
 COLORS = {"without": "tab:gray", "with": "tab:blue", "with, λ_e = 0": "tab:orange"}
 panels = scaling[["dataset", "n_modes"]].drop_duplicates().to_numpy().tolist()
 fig, axes = plt.subplots(2, (len(panels) + 1) // 2, figsize=(3.0 * ((len(panels) + 1) // 2), 5.6), squeeze=False)
@@ -214,11 +217,15 @@ for ax, (name, m) in zip(axes.ravel(), panels):
     ax.set_xlabel("k corrupted modes", fontsize=8)
 for ax in axes.ravel()[len(panels):]:
     ax.axis("off")
-axes[0, 0].set_ylabel("test accuracy")
+for ax in axes[:, 0]:
+    ax.set_ylabel("test accuracy")
 axes[0, 0].legend(fontsize=7)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "modes_scores", output_dir)
 plt.show()
+
+# %% tags=["hide-input"]
 wins = modes.paired_differences(runs, "with", "without", coldness).groupby(["dataset", "n_modes", "n_corrupted", "constraint_holds"])["d_score"].mean().reset_index()
 losses = wins[wins["d_score"] < 0]
 display(Markdown(
@@ -253,9 +260,9 @@ show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain
 #
 # **In training.** The mean importance of the corrupted modes (times $M$, so that 1 means "as
 # important as a uniform share") over the corrupted training samples, epoch by epoch, for the
-# largest synthetic $M$ with every $k$, with and without the energy regularizer.
+# largest synthetic $M$ with every $k$, with and without the energy regularizer ({numref}`fig-modes-training-alpha`).
 
-# %%
+# %% mystnb={"figure": {"caption": "The mean importance of the corrupted modes, times M, over the corrupted training samples, epoch by epoch, for the largest synthetic M and every number k of corrupted modes, with the energy regularizer (left) and without it (right); dashed lines break the constraint on clean modes. 1 means as important as a uniform share; EMMA works when the curves fall below it.", "name": "fig-modes-training-alpha"}, "image": {"alt": "Two line plots against the epoch, one line per k coloured from dark to light, solid where the constraint holds and dashed where it is broken."}}
 largest = max(m for m in synthetic_n_modes if m - 1 <= max_levels)
 trace = histories[(histories["dataset"] == "synthetic") & (histories["n_modes"] == largest) & np.isclose(histories["coldness"], coldness)]
 trace = trace.groupby(["n_corrupted", "model", "epoch"])["alpha_corrupted"].mean().reset_index()
@@ -269,35 +276,37 @@ for ax, model in zip(axes, ["with", "with, λ_e = 0"]):
     ax.title.set_fontsize(9)
 axes[0].set_ylabel(r"mean $\alpha$ of corrupted modes $\times M$")
 axes[1].legend(fontsize=7, ncol=2)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "modes_training_alpha", output_dir)
 plt.show()
 
 # %% [markdown]
-# **In the scores.** The effect of the energy regularizer, "with" minus "with, λ_e = 0" per seed,
+# **In the scores** ({numref}`fig-modes-regularizer-effect`). The effect of the energy regularizer, "with" minus "with, λ_e = 0" per seed,
 # on the accuracy and on the importance of the corrupted modes, against the factor $2k - M$ of
 # eq. 5.19. Right of the dotted line, fewer than $M'$ clean modes; on it or just left of it,
 # exactly $M'$ (the thesis's setting); further left, more clean modes than $M'$, the case of
 # eq. 5.22 (as are the clean half of the training samples, where $2k - M = -M$).
 
-# %%
+# %% mystnb={"figure": {"caption": "The effect of the energy regularizer Ω, with minus without it per seed, on the test accuracy (left) and on the mean importance α of the corrupted modes (right), against the factor 2k − M of eq. 5.19, per data set and number of modes; mean ± standard deviation over seeds. Right of the dotted line fewer than M′ modes are clean. Ω helps where the left markers sit above zero and the right ones below.", "name": "fig-modes-regularizer-effect"}, "image": {"alt": "Two scatter plots with error bars against 2k minus M, one marker series per data set and number of modes, with a horizontal line at zero and a dotted vertical line; the legend sits below."}}
 effect = modes.paired_differences(runs, "with", "with, λ_e = 0", coldness)
 cells = effect.groupby(["dataset", "n_modes", "n_corrupted", "bracket", "constraint_holds"])[["d_score", "d_alpha_corrupted"]].agg(["mean", "std"])
 cells.columns = [f"{a}_{b}" for a, b in cells.columns]
 cells = cells.reset_index()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
 for ax, column, label in zip(axes, ["d_score", "d_alpha_corrupted"], ["accuracy", r"mean $\alpha$ of corrupted modes"]):
     for (name, m), part in cells.groupby(["dataset", "n_modes"]):
         ax.errorbar(part["bracket"] + 0.01 * m, part[f"{column}_mean"], part[f"{column}_std"], marker="o" if name == "synthetic" else "s",
                     ms=3, lw=0.8, capsize=2, label=f"{name}, M = {m}")
     ax.axhline(0, color="k", lw=0.6)
     ax.axvline(0.5, color="k", ls=":", lw=0.8)
-    ax.set(xlabel="2k − M   (right of the dotted line: fewer than M' clean modes)", ylabel=f"effect of Ω on {label}")
-    ax.xaxis.label.set_fontsize(8)
-axes[1].legend(fontsize=6, ncol=2)
-fig.tight_layout()
+    ax.set(xlabel="2k − M\n(right of the dotted line: fewer than M' clean modes)", ylabel=f"effect of Ω on {label}")
+fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=6)
+legible(fig)
 _ = save_figure(fig, "modes_regularizer_effect", output_dir)
 plt.show()
+
+# %% tags=["hide-input"]
 holds, broken = effect[effect["constraint_holds"]], effect[~effect["constraint_holds"]]
 score_test = stats.mannwhitneyu(broken["d_score"], holds["d_score"], alternative="less")
 alpha_test = stats.mannwhitneyu(broken["d_alpha_corrupted"], holds["d_alpha_corrupted"], alternative="greater")
@@ -321,7 +330,7 @@ display(Markdown(
 # "with" trained at each ρ of the sweep with $k = \lfloor M/2 \rfloor$: the accuracy, and the
 # *separation* $(\bar\alpha_{clean} - \bar\alpha_{corrupted})\cdot(M - k)$, which is 0 for uniform
 # importance and 1 when the clean modes hold all of it. The coldness *needed* is where the
-# separation reaches `separation_level` (interpolated in $\log\rho$, per seed).
+# separation reaches `separation_level` (interpolated in $\log\rho$, per seed; {numref}`fig-modes-coldness`).
 #
 # Two properties of eq. 5.6 frame what to expect. If every corrupted mode sits an energy $\Delta$
 # above every clean one, the separation is $(M-k)(1-u)/(M-k+ku)$ with $u = e^{-\rho\Delta}$: with
@@ -330,7 +339,7 @@ display(Markdown(
 # And coldness cuts both ways: as $\rho \to \infty$ all the importance goes to the one mode of
 # lowest energy, so with many clean modes all but one of them are silenced too.
 
-# %%
+# %% mystnb={"figure": {"caption": "The coldness ρ on the synthetic task with half of the modes corrupted. Left: the separation of clean from corrupted importance against ρ, per number of modes M (dotted: the level that defines the coldness needed). Middle: test accuracy against ρ. Right: the coldness needed (per seed and median) and the best on validation against M. The thesis expects the needed coldness to blow up with M; look at how steeply the right panel rises.", "name": "fig-modes-coldness"}, "image": {"alt": "Three panels on logarithmic axes: separation and test accuracy against rho, one line per number of modes; and rho against M with blue dots per seed, a blue median line and a green dashed line for the best rho on validation."}}
 sweep = runs[(runs["dataset"] == "synthetic") & (runs["model"] == "with") & (runs["n_corrupted"] == runs["n_modes"] // 2)]
 sweep = sweep.assign(separation=(sweep["alpha_clean"] - sweep["alpha_corrupted"]) * (sweep["n_modes"] - sweep["n_corrupted"]))
 sweep_table = sweep.groupby(["dataset", "n_modes", "n_corrupted", "coldness"])[["score", "score_val", "separation", "alpha_clean", "alpha_corrupted", "beta_clean", "gain"]]
@@ -341,7 +350,7 @@ needed = modes.coldness_needed(sweep, level=separation_level)
 needed_summary = needed.groupby("n_modes").agg(rho_needed_median=("rho_needed", "median"), rho_best_median=("rho_best", "median")).reset_index()
 coldness_table = sweep_table.merge(needed_summary, on="n_modes")
 save_table(coldness_table, "modes_coldness", output_dir)
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 for m, part in sweep_table.groupby("n_modes"):
     axes[0].errorbar(part["coldness"], part["separation_mean"], part["separation_std"], marker="o", ms=3, capsize=2, label=f"M = {m}")
     axes[1].errorbar(part["coldness"], part["score_mean"], part["score_std"], marker="o", ms=3, capsize=2, label=f"M = {m}")
@@ -355,9 +364,12 @@ axes[2].set(xscale="log", yscale="log", xlabel="M", ylabel=r"$\rho$")
 axes[2].set_xticks(needed_summary["n_modes"], labels=needed_summary["n_modes"].astype(str))
 axes[2].minorticks_off()
 axes[0].legend(fontsize=7), axes[2].legend(fontsize=7)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "modes_coldness", output_dir)
 plt.show()
+
+# %%
 show(coldness_table, "modes_coldness", columns=["n_modes", "n_corrupted", "coldness", "score_mean", "score_std", "separation_mean", "beta_clean_mean", "gain_mean", "rho_needed_median", "rho_best_median"])
 
 # %% [markdown]
@@ -378,10 +390,10 @@ show(beta_by_m)
 # module with $M$ autoencoders, batch `batch_size`, against the same classifier alone and
 # against EMMA's steps 2–4 alone (whose shared energies form an $M \times M$ matrix per sample);
 # one CPU thread, median over `step_cost_repeats` steps. The exponent $p$ of time $\propto M^p$ is
-# fitted on the three largest $M$. Timings, unlike every other table of the book, change from run
+# fitted on the three largest $M$ ({numref}`fig-modes-step-cost`). Timings, unlike every other table of the book, change from run
 # to run and with the load of the machine.
 
-# %%
+# %% mystnb={"figure": {"caption": "Milliseconds per training step against the number of modes M on logarithmic axes, for the classifier alone, EMMA's steps 2–4 alone and the classifier behind EMMA: median with the interquartile band; the legend gives each fitted exponent p of time ∝ M^p. A slope of 2 would be the quadratic cost of the shared energies.", "name": "fig-modes-step-cost"}, "image": {"alt": "Log-log line plot of milliseconds per training step against M, three lines with shaded bands, one per step being timed."}}
 step_costs = modes_study.step_cost(step_cost_modes, mode_dim=mode_dim, hidden=hidden, n_classes=n_classes, batch_size=batch_size,
                                    repeats=step_cost_repeats, seed=data_seed)
 save_table(step_costs, "modes_step_cost", output_dir)
@@ -396,9 +408,12 @@ ax.set(xscale="log", yscale="log", xlabel="M", ylabel="ms per training step (med
 ax.set_xticks(sorted(step_cost_modes), labels=[str(m) for m in sorted(step_cost_modes)])
 ax.minorticks_off()
 ax.legend(fontsize=8)
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "modes_step_cost", output_dir)
 plt.show()
+
+# %%
 show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "modes_step_cost", digits=2)
 
 # %% [markdown]
@@ -421,70 +436,16 @@ show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "mod
 # energies do).
 
 # %%
-rows = []
-big = gain_table[gain_table["n_modes"] > 2]
-rows.append({"claim": "EMMA's robustness gain over data augmentation holds for more than two modes (§5.8, §8.3)",
-             "thesis_evidence": "tested on M = 2 only (HTRU2); more modes left to future work",
-             "our_evidence": "; ".join(f"{r.dataset} M = {r.n_modes}: gain {r.gain_mean:+.3f} ± {r.gain_std:.3f}, p_holm = {r.p_holm:.2g}"
-                                       for r in big.itertuples()),
-             "verdict": verdict_from_flags(big["verdict"].eq("reproduced"), big["gain_mean"] > 0),
-             "kind": "book"})  # the thesis tests M = 2 only: the book's conjecture
-
-broken_cells, holding_cells = cells[~cells["constraint_holds"]], cells[cells["constraint_holds"]]
-harm = lambda part: (part["d_score_mean"] < 0) & (part["d_alpha_corrupted_mean"] > 0)  # noqa: E731
-harm_broken, harm_holding = harm(broken_cells), harm(holding_cells)
-rows.append({"claim": "Fewer than M' = ⌊(M+1)/2⌋ clean modes make the energy regularizer misbehave (eq. 5.20–5.22)",
-             "thesis_evidence": "derivation of eq. 5.19–5.22, no experiment",
-             "our_evidence": (f"effect of Ω on accuracy {holds['d_score'].mean():+.3f} with the constraint, {broken['d_score'].mean():+.3f} without "
-                              f"(p = {score_test.pvalue:.2g}); on the corrupted α {holds['d_alpha_corrupted'].mean():+.4f} vs "
-                              f"{broken['d_alpha_corrupted'].mean():+.4f} (p = {alpha_test.pvalue:.2g}); Ω lowers the accuracy and raises the "
-                              f"corrupted α in {int(harm_broken.sum())} of {len(broken_cells)} cells without the constraint ("
-                              + ", ".join(f"{r.dataset} M = {r.n_modes}, k = {r.n_corrupted}" for r in broken_cells[harm_broken].itertuples())
-                              + f"), {int(harm_holding.sum())} of {len(holding_cells)} with it"),
-             "verdict": verdict_from_flags([bool(harm_broken.all()), not harm_holding.any()],
-                                           [(bool(harm_broken.any()) and not harm_holding.any()) or score_test.pvalue < alpha]),
-             "kind": "secondary"})  # a consequence the thesis derives from the boxed gradient of Ω
-
-rho_corr = stats.spearmanr(needed["n_modes"], needed["rho_needed"], alternative="greater")
-rows.append({"claim": "The coldness needed blows up as the number of modes grows (§8.3)",
-             "thesis_evidence": "conjecture in the future-work notes",
-             "our_evidence": (f"coldness where the separation reaches {separation_level:g}, median per M: "
-                              + ", ".join(f"M = {r.n_modes}: {r.rho_needed_median:.3g}" for r in needed_summary.itertuples())
-                              + f"; Spearman with M {rho_corr.statistic:+.2f} (p = {rho_corr.pvalue:.2g}); best ρ on validation: "
-                              + ", ".join(f"{r.rho_best_median:g}" for r in needed_summary.itertuples())),
-             "verdict": "reproduced" if rho_corr.statistic > 0 and rho_corr.pvalue < alpha else "partly reproduced" if rho_corr.statistic > 0 else "not reproduced",
-             "kind": "book"})  # the thesis only speculates (future-work notes)
-
-beta_corr = stats.spearmanr(one["n_modes"], one["beta_clean"], alternative="less")
-rows.append({"claim": "With many modes the attention scores tend to zero, calling for a common gain (§8.3)",
-             "thesis_evidence": "conjecture in the future-work notes",
-             "our_evidence": ("synthetic, k = 1: mean β of the clean modes " + ", ".join(f"M = {m}: {b:.3f}" for m, b in beta_by_m["beta_clean"].items())
-                              + f" (Spearman with M {beta_corr.statistic:+.2f}, p = {beta_corr.pvalue:.2g}); the learned gain g_a moves from "
-                              f"{beta_by_m['gain'].iloc[0]:.2f} to {beta_by_m['gain'].iloc[-1]:.2f}"),
-             "verdict": "reproduced" if beta_corr.statistic < 0 and beta_corr.pvalue < alpha else "partly reproduced" if beta_corr.statistic < 0 else "not reproduced",
-             "kind": "book"})  # the thesis only speculates (future-work notes)
-
-rows.append({"claim": "EMMA scales up quadratically with the number of modes (chapter 8)",
-             "thesis_evidence": "stated in the conclusion's notes (M² shared energies)",
-             "our_evidence": (f"time per step ∝ M^p over M in {top}: p = {exponents['with']:.2f} for the whole step with emma.EMMA, "
-                              f"{exponents['attention']:.2f} for EMMA's steps 2–4 alone, {exponents['without']:.2f} without EMMA"),
-             "verdict": "reproduced" if exponents["with"] >= 1.5 else "partly reproduced" if exponents["attention"] >= 1.5 else "not reproduced",
-             "kind": "secondary"})  # stated in the conclusion's notes
-modes_claims = claims_table(rows)
+verdicts = modes_verdicts.modes_claims(
+    gain_table, effect, cells, needed, needed_summary, one, exponents, top, alpha=alpha, separation_level=separation_level
+)
+modes_claims = verdicts.claims
 save_table(modes_claims, "modes_claims", output_dir)
 show(modes_claims, "modes_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
 
 # %%
-glue("modes_gain_min", float(big["gain_mean"].min()), display=False)
-glue("modes_gain_max", float(big["gain_mean"].max()), display=False)
-glue("modes_omega_holds", float(holds["d_score"].mean()), display=False)
-glue("modes_omega_broken", float(broken["d_score"].mean()), display=False)
-glue("modes_omega_p", float(score_test.pvalue), display=False)
-glue("modes_rho_spearman", float(rho_corr.statistic), display=False)
-glue("modes_beta_spearman", float(beta_corr.statistic), display=False)
-glue("modes_exponent_with", float(exponents["with"]), display=False)
-glue("modes_exponent_attention", float(exponents["attention"]), display=False)
-glue("modes_exponent_without", float(exponents["without"]), display=False)
+for name, value in verdicts.statistics.items():  # modes_gain_min, modes_omega_p, ... in the prose below
+    glue(f"modes_{name}", value, display=False)
 
 # %% [markdown]
 # ## What this chapter finds

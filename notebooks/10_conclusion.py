@@ -61,6 +61,7 @@ from emma.conclusion import (
 )
 from emma.manifolds import sample_manifold
 from emma.findings import Prose, book_findings, summary_figure
+from emma.plots import legible
 from emma.report import claim_counts, collect_claims, read_table
 from emma.runtime import check_profile
 
@@ -120,7 +121,7 @@ Markdown("\n\n".join(answer_sentences(answers)))
 # holds for tied weights only because there is one hidden layer. With a second hidden layer and
 # tied weights, r(x) = W₁ᵀ σ(W₂ᵀ σ(W₂ σ(W₁x))) has the Jacobian W₁ᵀ D′ W₂ᵀ D₂ W₂ D₁ W₁, whose two
 # diagonal factors D₁ and D′ differ, so it is in general not symmetric. Measured on autoencoders
-# trained on the circle manifold, with one and two hidden layers, one pair per seed:
+# trained on the circle manifold, with one and two hidden layers, one pair per seed ({numref}`fig-conclusion-integrability`):
 
 # %%
 models = fit_by_depth(seeds, manifold=manifold, n_train=n_train, d_hidden=d_hidden, d_second=d_second, noise_std=noise_std,
@@ -130,7 +131,7 @@ integrability = integrability_by_depth(models, points)
 save_table(integrability, "integrability_by_depth", output_dir)
 show(integrability.groupby("depth")[["asymmetry_max", "relative_median"]].agg(["mean", "std"]), "integrability_by_depth")
 
-# %%
+# %% mystnb={"figure": {"caption": "How far the Jacobian of the reconstruction field is from symmetric, median over points of |J − Jᵀ| / |J|, for tied-weight autoencoders with one and with two hidden layers, one point per seed. With one hidden layer it is zero up to rounding, so Ψ exists; with two it is not, and eq. 4.7 no longer applies.", "name": "fig-conclusion-integrability"}, "image": {"alt": "Scatter plot of the relative asymmetry of the Jacobian against the number of hidden layers, 1 or 2: the points for one layer lie at zero, those for two layers well above it."}}
 by_depth = integrability.groupby("depth")["relative_median"]
 shallow, deep = by_depth.get_group(1), by_depth.get_group(2)
 limit = integrability_claim(integrability, n_points)
@@ -138,6 +139,7 @@ save_table(pd.concat([claims_table(regularizers[list(limit.columns)]), limit], i
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.scatter(integrability["depth"], integrability["relative_median"], color="tab:blue")
 ax.set(xticks=[1, 2], xlim=(0.5, 2.5), xlabel="hidden layers (tied weights)", ylabel="median |J − Jᵀ| / |J|", title="Integrability by depth")
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "integrability_by_depth", output_dir)
 
@@ -196,7 +198,7 @@ show(kind_counts, "conclusion_claim_counts_by_kind")
 # What the book finds, written by the code from the tables of the chapters (the decision-rule
 # verdicts of {doc}`06_robustness`, the share of the gap the replay closes and the forensic test of
 # {doc}`07_replay`, the errata, the claims by kind); the landing page opens with these sentences
-# and the figure below.
+# and the figure below ({numref}`fig-conclusion-summary`).
 
 # %%
 findings = book_findings(output_dir)
@@ -204,10 +206,10 @@ glue("book_findings", Prose(" ".join(findings)), display=False)
 save_table(pd.DataFrame({"finding": findings}), "book_findings", output_dir)
 Markdown(" ".join(findings))
 
-# %%
+# %% mystnb={"figure": {"caption": "The thesis's results table, row by row (IP only, DM only, base, data augmentation, the attention fusion, then EMMA's ten best configurations), on clean, IP-noisy and DM-noisy test samples: the thesis's F1 (black cross) beside this book's protocol (blue) and the replay of the thesis's own code (red), mean ± standard deviation over seeds. Where a cross sits outside both error bars, neither protocol reproduces the thesis's number.", "name": "fig-conclusion-summary"}, "image": {"alt": "Three stacked panels of F1 against the rows of the thesis's results table, named along the bottom axis: a black cross for the thesis, a blue circle with error bar for the book and a red square with error bar for the replay at each row; a grey vertical line separates the baselines from EMMA's configurations."}}
 replay_table = read_table(output_dir, "replay_f1")
 summary_fig = summary_figure(replay_table)
-save_figure(summary_fig, "book_summary", output_dir)
+_ = save_figure(summary_fig, "book_summary", output_dir)
 glue("book_summary_figure", summary_fig, display=False)
 plt.show()
 

@@ -30,7 +30,8 @@ from myst_nb import glue
 
 from emma.display import show
 from emma import save_figure, save_table
-from emma.report import KINDS, VERDICTS, claim_counts, collect_claims, collect_errata
+from emma.plots import legible
+from emma.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
 from emma.runtime import check_profile
 
 _ = check_profile(profile)
@@ -39,24 +40,29 @@ _ = check_profile(profile)
 # ## Every claim, with its verdict
 #
 # The verdicts were decided in each chapter by rules stated there, from numbers computed by this
-# run (with their spread over seeds where randomness enters).
+# run (with their spread over seeds where randomness enters). {numref}`fig-verdicts-claims` counts them by chapter
+# and verdict.
 
 # %%
 claims = collect_claims(output_dir)
 save_table(claims, "book_claims", output_dir)
-show(claims, "book_claims", columns=["chapter", "claim", "kind", "our_evidence", "verdict"], max_rows=60, summary="every claim of the book, with its evidence and verdict")
+show(claims, "book_claims", columns=["chapter", "claim", "kind", "our_evidence", "verdict"], max_rows=60, summary="every claim of the book, with its evidence and verdict",
+     links={"chapter": chapter_links()})  # each chapter name links to the section that judges its claims
 
-# %%
+# %% mystnb={"figure": {"caption": "The claims judged in each chapter, split by verdict: reproduced (teal), partly reproduced (yellow) and not reproduced (orange). The length of a bar is the number of claims a chapter judged; its colours show how many of them stand.", "name": "fig-verdicts-claims"}, "image": {"alt": "Horizontal stacked bar chart, one bar per chapter, with teal, yellow and orange segments for the reproduced, partly reproduced and not reproduced claims, and the number of claims along the horizontal axis."}}
 counts = claim_counts(claims)
 fig, ax = plt.subplots(figsize=(7, 3))
 counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#e9c46a", "#e76f51"])
-ax.set(xlabel="claims", ylabel="", title="Verdicts on the thesis's claims")
+ax.set(xlabel="claims", ylabel="chapter", title="Verdicts on the thesis's claims")
 ax.legend(fontsize=8, loc="lower right")
+legible(fig)
 fig.tight_layout()
 _ = save_figure(fig, "book_claim_verdicts", output_dir)
 save_table(counts.reset_index(), "book_claim_counts", output_dir)
 glue("verdicts_figure", fig, display=False)  # the landing page's figure and table
 glue("verdicts_counts", counts, display=False)
+
+# %%
 show(counts, "book_claim_counts")
 
 # %% [markdown]

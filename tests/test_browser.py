@@ -2,9 +2,11 @@
 
 Headless Chromium (Debian's package ``chromium``, driven by Playwright) opens every page of the
 book that tests/test_pipeline.py builds (once per test run) from ``file://``, with every request
-that would leave the machine refused. On each page: MathJax has typeset the math and left no raw
-TeX, every image has loaded, no JavaScript error was logged, nothing was fetched from the network
-and every internal link resolves. A screenshot of each page lands in ``_build/screenshots/``.
+that would leave the machine refused, at 1400 px. On each page: MathJax has typeset the math and
+left no raw TeX, every image has loaded, no JavaScript error was logged, nothing was fetched from
+the network, every internal link resolves, no table or figure is wider than its column, no table
+cell is truncated, no NaN or bare repr shows, every image is a captioned figure with alt text,
+every equation shows its number once and every chapter is cited by a link. A screenshot of each page lands in ``_build/screenshots/``.
 
 Without Chromium the tests skip, saying so, except in CI (``CI`` set), where they fail. Set
 ``CHROMIUM`` to use another Chromium executable.
@@ -92,6 +94,10 @@ class Visit:
     links: list[str]  # every link's absolute URL
     ids: set[str]
     overflowing: list[str]  # the start of each code block or printed output whose lines overflow its box
+    wide: list[str]  # tables and figures wider than the page's column
+    truncated: list[str]  # table cells that pandas cut to "…"
+    uncaptioned: list[str]  # images of the page's article outside a captioned figure, or with no alt text or a hash for one
+    numbers: list[str]  # display equations that show more than one number
 
 
 COLLECT = """async () => {
@@ -121,6 +127,23 @@ COLLECT = """async () => {
         overflowing: Array.from(document.querySelectorAll("div.cell_input pre, div.cell_output div.output pre"))
             .filter((block) => block.scrollWidth > block.clientWidth + 1)
             .map((block) => block.textContent.slice(0, 60)),
+        wide: (() => {
+            const article = document.querySelector("article.bd-article") || document.querySelector("main");
+            if (!article) return [];
+            const column = article.getBoundingClientRect().width;
+            return Array.from(article.querySelectorAll("table, img, figure"))
+                .filter((element) => element.getBoundingClientRect().width > column + 1)
+                .map((element) => `${element.tagName.toLowerCase()}: ${(element.getAttribute("alt") || element.textContent || "").trim().slice(0, 60)}`);
+        })(),
+        truncated: Array.from(document.querySelectorAll("article td, article th"))
+            .filter((cell) => ["...", "…"].includes(cell.textContent.trim())).map((cell) => cell.closest("table").textContent.trim().slice(0, 60)),
+        uncaptioned: Array.from(document.querySelectorAll("article.bd-article img"))
+            .filter((image) => !image.closest("figure") || !image.closest("figure").querySelector("figcaption")
+                || !(image.getAttribute("alt") || "").trim() || /^[0-9a-f]{16,}$/i.test((image.getAttribute("alt") || "").trim()))
+            .map((image) => `${image.getAttribute("src")} (alt: ${image.getAttribute("alt")})`),
+        numbers: Array.from(document.querySelectorAll("div.math"))
+            .filter((element) => element.querySelectorAll("span.eqno").length + element.querySelectorAll("mjx-labels").length > 1)
+            .map((element) => element.textContent.trim().slice(0, 60)),
     };
 }"""
 
@@ -144,7 +167,7 @@ def visit(browser, site):
                 network.append(route.request.url)
                 route.abort("internetdisconnected")
 
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900})  # the width the book is checked at
         context.route("**/*", offline)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"uncaught {error}"))
@@ -232,3 +255,41 @@ def test_every_internal_link_resolves(visit, site, page):
             if unquote(url.fragment) not in ids:
                 broken.append(href)
     assert not broken, f"links to nothing: {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_table_or_figure_is_wider_than_its_column(visit, page):
+    assert not visit(page).wide, f"wider than the page's column at 1400 px: {visit(page).wide}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_table_cell_is_truncated(visit, page):
+    assert not visit(page).truncated, f"tables with cells cut to '…': {visit(page).truncated}"
+
+
+# What a reader must never see: a missing value as NaN, a path object, an object's address.
+BARE_REPRS = re.compile(r"\bNaN\b|PosixPath\(|<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_nan_or_bare_repr_is_shown(visit, page):
+    assert not BARE_REPRS.findall(visit(page).text), f"shown to the reader: {BARE_REPRS.findall(visit(page).text)[:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_image_is_a_captioned_figure_with_alt_text(visit, page):
+    assert not visit(page).uncaptioned, f"images without a caption or a describing alt text: {visit(page).uncaptioned}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_equation_shows_its_number_once(visit, page):
+    assert not visit(page).numbers, f"equations numbered twice: {visit(page).numbers}"
+
+
+# A chapter cited by its quoted title instead of a link.
+QUOTED_CHAPTER = re.compile(r"\b[Cc]hapters? [\"“][^\"”]+[\"”]")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_chapter_reference_is_a_link(visit, page):
+    assert not QUOTED_CHAPTER.findall(visit(page).text), f"chapters cited by quoted title: {QUOTED_CHAPTER.findall(visit(page).text)[:5]}"

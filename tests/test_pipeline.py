@@ -325,7 +325,11 @@ def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkey
     calls = []
     monkeypatch.setattr(book, "build", lambda **kwargs: calls.append(kwargs) or 0)
     assert cli.main(["build", "--chapters", str(elsewhere)]) == 0
-    assert calls == [{"strict": True, "executed": elsewhere, "builder": "html"}]
+    assert cli.main(["build", "--pdf"]) == 0
+    assert calls == [
+        {"strict": True, "executed": elsewhere, "builder": "html", "pdf": False},
+        {"strict": True, "executed": None, "builder": "html", "pdf": True},
+    ]
 
 
 def test_citation_cites_the_book_and_the_thesis():

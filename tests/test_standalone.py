@@ -160,3 +160,39 @@ def test_notation_page_defines_every_symbol():
     assert "file: book/notation" in toc and toc.index("file: book/notation") < toc.index("file: book/run_record"), (
         "_toc.yml must list book/notation among the appendices, before book/run_record"
     )
+
+
+def test_every_figure_cell_has_a_caption_alt_and_label():
+    """Every figure of the book is numbered, captioned, described for screen readers and cited by
+    the prose of its chapter: a cell that calls ``save_figure(`` carries the myst-nb metadata
+    ``mystnb.figure.caption``, ``mystnb.figure.name`` (``fig-...``, unique across the book) and
+    ``mystnb.image.alt``, and the chapter's markdown refers to the name with ``{numref}``."""
+    import jupytext
+
+    problems, owners = [], {}
+    notebooks = sorted((ROOT / "notebooks").glob("*.py"))
+    assert notebooks, "no chapter in notebooks/"
+    for path in notebooks:
+        notebook = jupytext.read(path)
+        markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+        for cell in notebook.cells:
+            if cell.cell_type != "code" or "save_figure(" not in cell.source:
+                continue
+            where = f"{path.name}, cell {cell.source.strip().splitlines()[0][:60]!r}"
+            mystnb = cell.metadata.get("mystnb", {})
+            figure, image = mystnb.get("figure", {}), mystnb.get("image", {})
+            caption, name, alt = figure.get("caption", ""), figure.get("name", ""), image.get("alt", "")
+            if not str(caption).strip():
+                problems.append(f"{where}: no mystnb.figure.caption")
+            if not str(alt).strip():
+                problems.append(f"{where}: no mystnb.image.alt")
+            if not str(name).startswith("fig-"):
+                problems.append(f"{where}: mystnb.figure.name {name!r} does not start with 'fig-'")
+                continue
+            if name in owners:
+                problems.append(f"{where}: the figure name {name!r} is also used in {owners[name]}")
+            owners[name] = path.name
+            if not re.search(r"\{numref\}`(?:[^`<]*<)?" + re.escape(name) + r">?`", markdown):  # {numref}`fig-x` or `Fig. %s <fig-x>`
+                problems.append(f"{where}: the markdown of {path.name} never cites {{numref}}`{name}`")
+    assert owners, "no figure cell found"
+    assert not problems, "\n".join(problems)

@@ -32,7 +32,8 @@ The seven checks, and the module that holds each:
    (``equations_by_hand``, ``potential_by_hand``, ``check_module_against_equations``).
 
 :mod:`.table` runs all seven (``derivation_checks``); :mod:`._common` holds what they
-share (``DTYPE``, ``random_parameters``, the row and error helpers). Every name is
+share (``DTYPE``, ``random_parameters``, the row and error helpers); :mod:`.latex`
+writes a long sympy sum on aligned lines for the page (``aligned_terms``). Every name is
 importable from ``emma.derivations`` itself.
 
 The ``symbolic_*`` functions are cached (sympy is slow); treat what they return as read-only.
@@ -41,6 +42,7 @@ from ._common import DTYPE, random_parameters
 from .capacity_integral import check_capacity, symbolic_capacity
 from .equations import check_module_against_equations, equations_by_hand, potential_by_hand
 from .gamma import check_gamma_gradient, symbolic_gamma_gradient
+from .latex import aligned_terms
 from .gradient import (
     boxed_gradient_discrepancy,
     check_log_alpha_gradient,
@@ -63,6 +65,7 @@ from .update_rules import (
 
 __all__ = [
     "DTYPE",
+    "aligned_terms",
     "random_parameters",
     "symbolic_potential",
     "check_potential_energy",

@@ -1,0 +1,95 @@
+"""The verdicts of the chapter "More than two modes" and the view of its study (emma.modes_verdicts), on hand-made tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emma import modes, modes_verdicts
+from emma.claims import VERDICTS
+
+
+def scaling_table() -> pd.DataFrame:
+    """emma.modes.summarise's columns for synthetic M = 3 (k = 1, 2) and M = 8 (k = 1, 4, 7), three models."""
+    rows = []
+    for m, levels in ((3, (1, 2)), (8, (1, 4, 7))):
+        for k in levels:
+            for model, score in zip(modes_verdicts.MODELS, (0.70, 0.80, 0.75)):
+                rows.append({"dataset": "synthetic", "n_modes": m, "n_corrupted": k, "constraint_holds": modes.constraint_holds(m, k),
+                             "model": model, "score_mean": score - 0.05 * k, "score_std": 0.01,
+                             "alpha_corrupted_mean": np.nan if model == "without" else 0.1 * k / m})
+    rows.append({**rows[0], "dataset": "digits", "n_modes": 4, "n_corrupted": 1, "constraint_holds": True})
+    return pd.DataFrame(rows)
+
+
+def test_the_scaling_view_has_one_row_per_data_set_m_and_side_of_the_constraint():
+    scaling = scaling_table()
+    view = modes_verdicts.scaling_view(scaling)
+    assert len(view) == 5 and len(view) < len(scaling)
+    assert list(view.columns) == ["dataset", "n_modes", "constraint_holds", "k", *modes_verdicts.MODELS, "gain", "alpha_corrupted_with"]
+    assert set(view.columns) - {"dataset"} <= set(modes_verdicts.SCALING_LABELS), "every column has a reader's label"
+    m8 = view[view["n_modes"] == 8].set_index("constraint_holds")
+    assert m8.loc[True, "k"] == "1, 4" and m8.loc[False, "k"] == "7"
+    assert m8.loc[True, "with"] == pytest.approx(0.80 - 0.05 * 2.5) and m8.loc[True, "gain"] == pytest.approx(0.10)
+    assert m8.loc[False, "alpha_corrupted_with"] == pytest.approx(0.1 * 7 / 8)
+    digits = view[view["dataset"] == "digits"]
+    assert len(digits) == 1 and np.isnan(digits["with"].iloc[0]) and np.isnan(digits["gain"].iloc[0])  # only "without" ran there
+
+
+def test_the_scaling_view_names_what_it_lacks():
+    with pytest.raises(ValueError, match="score_mean"):
+        modes_verdicts.scaling_view(scaling_table().drop(columns="score_mean"))
+
+
+def inputs(gain=0.05, harm_without_constraint=True, rho_rises=True, beta_falls=True, exponent=2.0):
+    """The chapter's tables, hand-made: two M > 2, cells on both sides of the constraint, a coldness sweep, step costs."""
+    gain_table = pd.DataFrame({"dataset": ["synthetic", "synthetic", "synthetic"], "n_modes": [2, 3, 8], "gain_mean": [0.01, gain, gain],
+                               "gain_std": 0.01, "p_value": 0.01, "p_holm": [np.nan, 0.01, 0.02],
+                               "verdict": "reproduced" if gain > 0 else "not reproduced"})
+    effect = []
+    for seed in range(4):
+        for m, k in ((3, 1), (3, 2), (8, 4), (8, 7)):
+            holds = modes.constraint_holds(m, k)
+            bad = not holds and harm_without_constraint
+            effect.append({"dataset": "synthetic", "n_modes": m, "n_corrupted": k, "seed": seed, "constraint_holds": holds,
+                           "bracket": 2 * k - m, "d_score": (-0.05 if bad else 0.01) + 0.001 * seed,
+                           "d_alpha_corrupted": (0.04 if bad else -0.02) + 0.001 * seed})
+    effect = pd.DataFrame(effect)
+    cells = effect.groupby(["dataset", "n_modes", "n_corrupted", "bracket", "constraint_holds"])[["d_score", "d_alpha_corrupted"]].agg(["mean", "std"])
+    cells.columns = [f"{a}_{b}" for a, b in cells.columns]
+    cells = cells.reset_index()
+    ms = [3, 8, 16]
+    needed = pd.DataFrame([{"dataset": "synthetic", "n_modes": m, "seed": s, "rho_needed": (m if rho_rises else 1 / m) + 0.1 * s, "rho_best": 1.0}
+                           for m in ms for s in range(3)])
+    needed_summary = needed.groupby("n_modes").agg(rho_needed_median=("rho_needed", "median"), rho_best_median=("rho_best", "median")).reset_index()
+    one = pd.DataFrame([{"n_modes": m, "alpha_clean": 1 / m, "beta_clean": (1 / m if beta_falls else m / 10) + 0.001 * s, "gain": 1.0 + 0.1 * m}
+                        for m in ms for s in range(3)])
+    exponents = {"with": exponent, "attention": exponent, "without": 1.0}
+    return gain_table, effect, cells, needed, needed_summary, one, exponents, [32, 64, 128]
+
+
+def test_the_claims_when_every_expectation_holds():
+    result = modes_verdicts.modes_claims(*inputs(), alpha=0.05, separation_level=0.5)
+    assert list(result.claims["verdict"]) == ["reproduced"] * 5
+    assert list(result.claims["kind"]) == ["book", "secondary", "book", "book", "secondary"]
+    assert "M = 3: gain +0.050" in result.claims["our_evidence"].iloc[0]
+    assert "in 2 of 2 cells without the constraint (synthetic M = 3, k = 2, synthetic M = 8, k = 7), 0 of 2 with it" in result.claims["our_evidence"].iloc[1]
+    assert "over M in [32, 64, 128]: p = 2.00" in result.claims["our_evidence"].iloc[4]
+    stats = result.statistics
+    assert set(stats) == {"gain_min", "gain_max", "omega_holds", "omega_broken", "omega_p", "rho_spearman", "beta_spearman",
+                          "exponent_with", "exponent_attention", "exponent_without"}
+    assert stats["gain_min"] == pytest.approx(0.05) and stats["omega_broken"] < 0 < stats["omega_holds"]
+    assert stats["rho_spearman"] > 0 > stats["beta_spearman"] and stats["exponent_with"] == 2.0
+    assert all(isinstance(v, float) for v in stats.values())
+
+
+def test_the_claims_when_no_expectation_holds():
+    result = modes_verdicts.modes_claims(*inputs(gain=-0.02, harm_without_constraint=False, rho_rises=False, beta_falls=False, exponent=1.0))
+    assert list(result.claims["verdict"]) == ["not reproduced"] * 5
+    assert set(result.claims["verdict"]) <= set(VERDICTS)
+
+
+def test_the_claims_need_some_m_above_two():
+    gain_table, *rest = inputs()
+    with pytest.raises(ValueError, match="M > 2"):
+        modes_verdicts.modes_claims(gain_table[gain_table["n_modes"] == 2], *rest)
