@@ -116,7 +116,8 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     if workers > 1 and len(independent) > 1 and resolve_device(device).type == "cpu":
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context) as pool:
-            futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False)
+            futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False,
+                                              one_thread=True)
                        for family in independent}
             sweeps.update({family: future.result() for family, future in futures.items()})
     for family in order:

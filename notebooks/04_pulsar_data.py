@@ -98,7 +98,7 @@ CLASS_COLORS = {0: "tab:gray", 1: "tab:red"}
 
 # %%
 data = fetch_htru2(data_home)
-print(f"read {data.path}")
+print(f"read {data.path.name} ({data.path.stat().st_size:,} bytes)")  # the folder is the machine's, not the reader's
 show(data.frame.head(), index=True)
 
 # %% [markdown]

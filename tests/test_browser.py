@@ -293,3 +293,12 @@ QUOTED_CHAPTER = re.compile(r"\b[Cc]hapters? [\"“][^\"”]+[\"”]")
 @pytest.mark.parametrize("page", PAGES)
 def test_every_chapter_reference_is_a_link(visit, page):
     assert not QUOTED_CHAPTER.findall(visit(page).text), f"chapters cited by quoted title: {QUOTED_CHAPTER.findall(visit(page).text)[:5]}"
+
+
+# The project's private notes, which a reader of the published book cannot open.
+PRIVATE_NOTES = re.compile(r"shared/|thesis-notes|notes item", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_cites_the_private_notes(visit, page):
+    assert not PRIVATE_NOTES.findall(visit(page).text), f"cites notes a reader cannot open: {PRIVATE_NOTES.findall(visit(page).text)[:5]}"
