@@ -100,7 +100,17 @@ class Visit:
     numbers: list[str]  # display equations that show more than one number
 
 
+WIDE_AT = """() => {
+    const article = document.querySelector("article.bd-article") || document.querySelector("main");
+    if (!article) return [];
+    const column = article.getBoundingClientRect().width;
+    return Array.from(article.querySelectorAll("table, img, figure"))
+        .filter((element) => element.getBoundingClientRect().width > column + 1)
+        .map((element) => `${element.tagName.toLowerCase()}: ${(element.getAttribute("alt") || element.textContent || "").trim().slice(0, 60)}`);
+}"""
+
 COLLECT = """async () => {
+    const WIDE_AT = """ + WIDE_AT + """;
     if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
         await window.MathJax.startup.promise;
     }
@@ -127,14 +137,7 @@ COLLECT = """async () => {
         overflowing: Array.from(document.querySelectorAll("div.cell_input pre, div.cell_output div.output pre"))
             .filter((block) => block.scrollWidth > block.clientWidth + 1)
             .map((block) => block.textContent.slice(0, 60)),
-        wide: (() => {
-            const article = document.querySelector("article.bd-article") || document.querySelector("main");
-            if (!article) return [];
-            const column = article.getBoundingClientRect().width;
-            return Array.from(article.querySelectorAll("table, img, figure"))
-                .filter((element) => element.getBoundingClientRect().width > column + 1)
-                .map((element) => `${element.tagName.toLowerCase()}: ${(element.getAttribute("alt") || element.textContent || "").trim().slice(0, 60)}`);
-        })(),
+        wide: (WIDE_AT)(),
         truncated: Array.from(document.querySelectorAll("article td, article th"))
             .filter((cell) => ["...", "…"].includes(cell.textContent.trim())).map((cell) => cell.closest("table").textContent.trim().slice(0, 60)),
         uncaptioned: Array.from(document.querySelectorAll("article.bd-article img"))
@@ -260,6 +263,23 @@ def test_every_internal_link_resolves(visit, site, page):
 @pytest.mark.parametrize("page", PAGES)
 def test_no_table_or_figure_is_wider_than_its_column(visit, page):
     assert not visit(page).wide, f"wider than the page's column at 1400 px: {visit(page).wide}"
+
+
+
+
+
+def test_no_table_or_figure_is_wider_than_its_column_on_a_narrow_screen(browser, site):
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort())
+    page = context.new_page()
+    wide = {}
+    for name in PAGES:
+        page.goto((site / name).as_uri(), wait_until="load")
+        found = page.evaluate(WIDE_AT)
+        if found:
+            wide[name] = found
+    context.close()
+    assert not wide, f"wider than the page's column at 800 px: {wide}"
 
 
 @pytest.mark.parametrize("page", PAGES)
