@@ -23,7 +23,7 @@ import papermill
 import yaml
 from papermill.translators import papermill_translators
 
-from . import record
+from . import record, rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -258,6 +258,20 @@ STAGING = Path("_build") / "staging"  # under the root; what Sphinx reads, and n
 MATHJAX_ENTRY = "tex-chtml.js"  # the MathJax 3 component _config.yml names (mathjax_path)
 
 
+def check_executed(path: Path, name: str) -> None:
+    """Refuse to publish a notebook that ``emma-book run`` did not finish: no run key, or an error output.
+
+    Raises ``ValueError`` naming the chapter and the file.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    if rerun.METADATA_KEY not in notebook.metadata:
+        raise ValueError(f"chapter {name!r}: {path} has no run key, so `emma-book run` did not execute it to the end; "
+                         f"run `emma-book run {name}` before building")
+    failed = [i for i, cell in enumerate(notebook.cells) if any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
+    if failed:
+        raise ValueError(f"chapter {name!r}: {path} holds an error output (cell {failed[0]}); the book publishes only chapters that ran without error")
+
+
 def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = None) -> Path:
     """Copy what the book reads, and only that, into ``<root>/_build/staging``; return that folder.
 
@@ -280,6 +294,8 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
             f"these chapters have not been executed yet (no notebook in {executed}): {', '.join(missing)}; "
             "run `emma-book run` first"
         )
+    for chapter in listed:
+        check_executed(executed / f"{chapter.stem}.ipynb", chapter.name)
     staging = root / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

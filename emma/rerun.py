@@ -5,12 +5,16 @@
   a key some chapters do not declare is applied where it is declared and reported for the rest,
   and only a key that no selected chapter declares is an error.
 * :func:`run_key` fingerprints everything that produced an executed notebook: the chapter's
-  source, its resolved parameters, the ``emma`` package's source, the data file, and the keys of
-  the chapters whose outputs it reads (:data:`READS`). :func:`stale` compares it with the key
-  stored in the executed notebook and says what changed.
+  source, its resolved parameters, the source of the ``emma`` modules it imports (:func:`package_modules`,
+  one digest per module), the data file, and the keys of the chapters whose outputs it reads
+  (:data:`READS`). :func:`stale` compares it with the key stored in the executed notebook and says
+  what changed (``emma/decision.py changed``), so an edit to the package makes stale only the
+  chapters that import the edited module.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
 import os
@@ -99,10 +103,114 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-def package_digest() -> str:
-    """The source of the ``emma`` package (every ``.py`` file, by path and content)."""
-    files = sorted(PACKAGE.rglob("*.py"))
-    return _digest(*(str(f.relative_to(PACKAGE)).encode() + f.read_bytes() for f in files))
+def _module_file(folder: Path, parts) -> Path | None:
+    """The file of the module ``parts`` (dotted name, split) below ``folder``: ``x/y.py`` or ``x/y/__init__.py``."""
+    base = folder.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(tree: ast.AST, folder: Path | None, package: Path) -> set[Path]:
+    """The files of the ``package`` modules that the statements of ``tree`` import.
+
+    ``folder`` is the package folder of the module parsed (for relative imports; None for a chapter).
+    ``import emma`` and names re-exported by a package (``from emma import EMMA``) count as its
+    ``__init__.py``; a submodule (``from emma import plots``) as its own file. Importing a module
+    of a subpackage also counts the subpackage's ``__init__.py``, but never ``emma/__init__.py``.
+    """
+    name = package.name
+    found: set[Path] = set()
+
+    def add(base: Path, parts, names=()):
+        target = _module_file(base, parts)
+        if target is None:
+            return
+        for depth in range(1, len(parts)):  # the subpackages a dotted import executes on the way
+            init = _module_file(base, parts[:depth])
+            if init is not None and init != package / "__init__.py":
+                found.add(init)
+        if target.name != "__init__.py" or not names:
+            found.add(target)
+            return
+        for alias in names:  # from package import x: a submodule, or a name its __init__ re-exports
+            sub = _module_file(target.parent, [alias]) if alias != "*" else None
+            found.add(sub if sub is not None else target)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == name:
+                    if parts[1:]:
+                        add(package, parts[1:])
+                    else:
+                        found.add(package / "__init__.py")
+        elif isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names]
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] == name and parts[1:]:
+                    add(package, parts[1:], names)
+                elif parts == [name]:
+                    add(package.parent, [name], names)
+            elif folder is not None:
+                base = folder
+                for _ in range(node.level - 1):
+                    base = base.parent
+                if not base.is_relative_to(package):
+                    continue
+                parts = node.module.split(".") if node.module else []
+                if parts:
+                    add(base, parts, names)
+                else:
+                    add(base.parent, [base.name], names)
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_imports(module: Path, mtime_ns: int, size: int, package: Path) -> frozenset[Path]:
+    """:func:`_imported` for one module of the package, parsed once per version of the file."""
+    return frozenset(_imported(ast.parse(module.read_text()), module.parent, package))
+
+
+def package_modules(source_path: str | os.PathLike, package: str | os.PathLike | None = None) -> list[Path]:
+    """The files of the ``emma`` modules a chapter uses: those its source imports, followed through their own imports.
+
+    The chapter's source (a jupytext ``.py``) and the modules are parsed with :mod:`ast`; nothing is
+    imported. ``package`` is the package's folder (default: this package).
+
+    >>> [str(p.relative_to(PACKAGE.parent)) for p in package_modules(PACKAGE / "claims.py")][:1]
+    ['emma/claims.py']
+    >>> PACKAGE / "__init__.py" in package_modules(PACKAGE / "rerun.py")
+    False
+    """
+    package = Path(package) if package is not None else PACKAGE
+    source_path = Path(source_path).resolve()
+    start = source_path if source_path.is_relative_to(package) else None
+    pending = [start] if start else []
+    found: set[Path] = {start} if start else set()
+    if start is None:
+        found |= _imported(ast.parse(source_path.read_text()), None, package)
+        pending = sorted(found)
+    while pending:
+        module = pending.pop()
+        stat = module.stat()
+        for target in _module_imports(module, stat.st_mtime_ns, stat.st_size, package):
+            if target not in found:
+                found.add(target)
+                pending.append(target)
+    return sorted(found)
+
+
+def package_digest(source_path: str | os.PathLike, package: str | os.PathLike | None = None) -> dict:
+    """Each ``emma`` module a chapter uses (:func:`package_modules`), by path (``emma/x.py``), to a digest of its source."""
+    package = Path(package) if package is not None else PACKAGE
+    return {
+        f"{package.name}/{path.relative_to(package).as_posix()}": _digest(path.read_bytes())
+        for path in package_modules(source_path, package)
+    }
 
 
 def data_digest(data_home=None) -> str:
@@ -121,8 +229,10 @@ def stored_key(path: str | os.PathLike) -> dict | None:
     return nbformat.read(path, as_version=4).metadata.get(METADATA_KEY)
 
 
-def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package: str | None = None) -> dict:
-    """The parts of a chapter's key, each a short digest (see the module's docstring)."""
+def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package: dict | None = None) -> dict:
+    """The parts of a chapter's key, each a short digest (see the module's docstring).
+
+    ``package`` replaces the digests of the ``emma`` modules the chapter uses (:func:`package_digest`)."""
     upstream = {}
     for name in READS.get(chapter.name, []):
         hits = sorted(Path(executed_dir).glob(f"[0-9][0-9]_{name}.ipynb"))
@@ -131,11 +241,11 @@ def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package:
     parts = {
         "chapter source": _digest(Path(chapter.source).read_bytes()),
         "parameters": _digest(json.dumps(parameters, sort_keys=True, default=str).encode()),
-        "package source": package or package_digest(),
+        "package source": package if package is not None else package_digest(chapter.source),
         "data": data_digest(parameters.get("data_home")),
         "chapters read": _digest(json.dumps(upstream, sort_keys=True).encode()),
     }
-    return {"key": _digest(*(f"{k}={v}".encode() for k, v in parts.items())), "parts": parts}
+    return {"key": _digest(*(f"{k}={json.dumps(v, sort_keys=True)}".encode() for k, v in parts.items())), "parts": parts}
 
 
 def stale(key: dict, executed: str | os.PathLike) -> list[str]:
@@ -146,7 +256,18 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
     if stored.get("key") == key["key"]:
         return []
     old = stored.get("parts", {})
-    return [f"{part} changed" for part, value in key["parts"].items() if old.get(part) != value] or ["key changed"]
+    reasons = []
+    for part, value in key["parts"].items():
+        before = old.get(part)
+        if before == value:
+            continue
+        if isinstance(value, dict) and isinstance(before, dict):  # the package: say which module
+            reasons += [f"{m} changed" for m in value if m in before and before[m] != value[m]]
+            reasons += [f"{m} now imported" for m in value if m not in before]
+            reasons += [f"{m} no longer imported" for m in before if m not in value]
+        else:
+            reasons.append(f"{part} changed")
+    return reasons or ["key changed"]
 
 
 def store_key(path: str | os.PathLike, key: dict) -> None:

@@ -295,7 +295,7 @@ def _fake_checkout(root: Path, executed: Path) -> None:
     _copy_book_sources(root)
     executed.mkdir(parents=True, exist_ok=True)
     for chapter in book.chapters():
-        nbformat.write(nbformat.v4.new_notebook(), executed / f"{chapter.stem}.ipynb")
+        nbformat.write(nbformat.v4.new_notebook(metadata={rerun.METADATA_KEY: {"source": "fake"}}), executed / f"{chapter.stem}.ipynb")
     for name, text in STRAYS.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -314,11 +314,25 @@ def test_staging_holds_the_book_and_nothing_else_of_the_checkout(tmp_path):
     assert (staging / "_vendor" / "mathjax" / "LICENSE").exists()
 
 
+def test_build_refuses_a_notebook_that_run_did_not_finish_naming_the_chapter(tmp_path):
+    executed = tmp_path / "book" / "chapters"
+    _fake_checkout(tmp_path, executed)
+    first = book.chapters()[0]
+    nbformat.write(nbformat.v4.new_notebook(), executed / f"{first.stem}.ipynb")  # no run key
+    with pytest.raises(ValueError, match=f"chapter '{first.name}'.*no run key"):
+        book.stage(tmp_path)
+    failed = nbformat.v4.new_notebook(metadata={rerun.METADATA_KEY: {"source": "fake"}})
+    failed.cells = [nbformat.v4.new_code_cell("1 / 0", outputs=[nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="", traceback=[])])]
+    nbformat.write(failed, executed / f"{first.stem}.ipynb")
+    with pytest.raises(ValueError, match=f"chapter '{first.name}'.*error output"):
+        book.stage(tmp_path)
+
+
 def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     _fake_checkout(tmp_path / "root", elsewhere)
     marked = book.chapters()[0].stem
-    nbformat.write(nbformat.v4.new_notebook(metadata={"marker": "elsewhere"}), elsewhere / f"{marked}.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(metadata={"marker": "elsewhere", rerun.METADATA_KEY: {"source": "fake"}}), elsewhere / f"{marked}.ipynb")
     staging = book.stage(tmp_path / "root", executed=elsewhere)
     assert nbformat.read(staging / "book" / "chapters" / f"{marked}.ipynb", as_version=4).metadata["marker"] == "elsewhere"
 
