@@ -62,12 +62,10 @@ def executed_quick_book(tmp_path_factory) -> Path:
         profile = rerun.read_parameter_file(book.PROFILES / "quick.yaml")  # as `emma-book run --profile quick`
         parameters, _ = rerun.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
         for chapter in chapters:
-            book.execute(
-                chapter,
-                parameters[chapter.name],
-                output=root / "book" / "chapters" / f"{chapter.stem}.ipynb",
-                progress=False,
-            )
+            output = root / "book" / "chapters" / f"{chapter.stem}.ipynb"
+            key = rerun.run_key(chapter, parameters[chapter.name], output.parent)
+            book.execute(chapter, parameters[chapter.name], output=output, progress=False)
+            rerun.store_key(output, key)  # as `emma-book run` does: the build publishes only finished runs
         return root
 
     return _once("executed", execute_all)
