@@ -1,4 +1,4 @@
-"""Benchmark of the batched sweep engine (emma.sweep) on this machine.
+"""Benchmark of the batched sweep engine (emma.engine.sweep) on this machine.
 
 Prints, measured in one run:
 
@@ -26,14 +26,14 @@ import time
 
 import torch
 
-from emma.splits import make_splits
-from emma.energy import fit_mode_autoencoders
-from emma.models import init_parameters
-from emma.runtime import resolve_device
-from emma.protocol import ORIGINAL, SOUND
-from emma.configs import TrainSettings, grid
-from emma.launch import run_sweep
-from emma.sweep import SweepEngine
+from emma.data.splits import make_splits
+from emma.engine.energy import fit_mode_autoencoders
+from emma.engine.families import init_parameters
+from emma.util.runtime import resolve_device
+from emma.engine.protocol import ORIGINAL, SOUND
+from emma.engine.configs import TrainSettings, grid
+from emma.engine.launch import run_sweep
+from emma.engine.sweep import SweepEngine
 
 GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 GRID_LAMBDA = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]
@@ -73,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=None, help="timed steps per K (default 200, quick 20)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the full-grid run (default 35, quick 1)")
-    parser.add_argument("--workers", type=int, default=2, help="parts of the full grid trained at once on the CPU (emma.launch.run_sweep)")
+    parser.add_argument("--workers", type=int, default=2, help="parts of the full grid trained at once on the CPU (emma.engine.launch.run_sweep)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     steps = args.steps or (20 if args.quick else 200)
@@ -82,7 +82,7 @@ def main(argv=None):
 
     splits = make_splits(device="cpu")
     energies = fit_mode_autoencoders(splits, cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)
-    run(args, splits, energies, device, steps, epochs)  # default threads, as emma.launch.run_sweep trains large sweeps
+    run(args, splits, energies, device, steps, epochs)  # default threads, as emma.engine.launch.run_sweep trains large sweeps
 
 
 def run(args, splits, energies, device, steps, epochs):

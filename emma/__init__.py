@@ -1,18 +1,23 @@
-"""emma: the code behind the book *Energy-based Multi-Modal Attention, reproduced*."""
-from .attention import EMMAOutput, attention_scores, energy_threshold, initial_parameters, project_parameters_
-from .module import EMMA
-from .regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
-from .data import fetch_htru2
-from .noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
-from .splits import make_splits
-from .energy import ModeEnergies, fit_mode_autoencoders
-from .protocol import ORIGINAL, SOUND, Protocol
-from .configs import TrainSettings
-from .launch import run_sweep
-from .sweep import SweepEngine
-from .autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_autoencoder
-from .outputs import save_figure, save_table
-from .runtime import resolve_device, seed_everything
+"""emma: the code behind the book *Energy-based Multi-Modal Attention, reproduced*.
+
+The package has one subpackage per layer, each stating its API in its ``__init__``:
+
+* :mod:`emma.method`: what EMMA computes (energies, attention, regularizers, autoencoders, derivations);
+* :mod:`emma.data`: HTRU2, its splits, corruption of a mode;
+* :mod:`emma.engine`: the batched training engine (families, optimisation, sweeps, evaluation);
+* :mod:`emma.experiments`: one module per study of the book;
+* :mod:`emma.claims`: verdict rules, the thesis's numbers, collected verdicts;
+* :mod:`emma.util`: devices, seeds, atomic outputs, caches, tables and figures;
+* :mod:`emma.book`: the ``emma-book`` command, run keys, the site and the PDF.
+
+The names below are the ones a new experiment needs most.
+"""
+from emma.method import (EMMA, DenoisingAutoencoder, EMMAOutput, UntiedAutoencoder, attention_scores, capacity, capacity_penalty,
+                         capacity_relu, energy_regularizer, energy_threshold, freeze, initial_parameters, project_parameters_,
+                         train_autoencoder)
+from emma.data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.engine import ORIGINAL, SOUND, ModeEnergies, Protocol, SweepEngine, TrainSettings, fit_mode_autoencoders, run_sweep
+from emma.util import resolve_device, save_figure, save_table, seed_everything
 
 __all__ = [
     "EMMA",

@@ -21,9 +21,9 @@
 # chapter writes that review as code. It asks: **what does an attention mechanism compute,
 # which kinds does deep learning have, and where among them does EMMA sit?**
 #
-# Each mechanism the review needs is implemented in `emma.mechanisms`, tested against its
+# Each mechanism the review needs is implemented in `emma.experiments.mechanisms`, tested against its
 # definition (and against PyTorch's own where PyTorch has one), and trained on a small task it
-# was made for (the tasks are in `emma.attention_tasks`), with its weights drawn as a heatmap.
+# was made for (the tasks are in `emma.experiments.attention_tasks`), with its weights drawn as a heatmap.
 # The chapter ends with a taxonomy that places EMMA, and with a verdict on the draft's two
 # claims about the mechanisms before it.
 
@@ -63,13 +63,13 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from tqdm import tqdm
 
-from emma.display import show
-from emma import attention_tasks as tasks
-from emma import literature
-from emma import mechanisms as mech
-from emma.plots import legible
-from emma.outputs import save_figure, save_table
-from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
+from emma.util.display import show
+from emma.experiments import attention_tasks as tasks
+from emma.experiments import literature
+from emma.experiments import mechanisms as mech
+from emma.util.plots import legible
+from emma.util.outputs import save_figure, save_table
+from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
 
 _ = check_profile(profile)
 device = resolve_device(device)
@@ -114,7 +114,7 @@ display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in lite
 #
 # A boolean *mask* removes keys a query must not see (padding, the future): their score is
 # set to $-\infty$, so their weight is exactly zero. A query that may see no key at all has no
-# distribution to normalise; `emma.mechanisms` raises an error there, where PyTorch's own
+# distribution to normalise; `emma.experiments.mechanisms` raises an error there, where PyTorch's own
 # function silently returns zeros. Every function returns `(output, weights)` and accepts
 # any leading batch shape. The mechanisms differ in the score:
 #
@@ -467,7 +467,7 @@ show(claims, "attention_claims", columns=["claim", "kind", "thesis_evidence", "o
 #
 # * An attention mechanism is a softmax over scores between a query and keys, followed by an
 #   average of values; the mechanisms of the literature differ in the score and in what the
-#   queries, keys and values are. All of them are implemented in `emma.mechanisms`; the scaled
+#   queries, keys and values are. All of them are implemented in `emma.experiments.mechanisms`; the scaled
 #   dot-product and multi-head attention agree with PyTorch's to rounding error.
 # * On reversal, with the same budget of Adam steps, held-out token accuracy was
 #   {glue:text}`attn_align_additive_accuracy:.3f` with the additive score,

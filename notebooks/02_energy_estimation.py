@@ -40,8 +40,8 @@ on_manifold = 0.25  # a grid point closer than this to the manifold counts as on
 off_manifold = 0.75  # farther than this, as off it (points in between are left out of the AUROC)
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -54,11 +54,11 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from emma import DenoisingAutoencoder, UntiedAutoencoder, resolve_device, save_figure, save_table, seed_everything
-from emma import plots
-from emma.autoencoder import jacobian_asymmetry, potential_gradient_error
-from emma.autoencoders_batched import train_autoencoders
-from emma.claims import claims_table, verdict_from_flags
-from emma.manifolds import MANIFOLDS, distance_to_manifold, grid, sample_manifold
+from emma.util import plots
+from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.engine.autoencoders import train_autoencoders
+from emma.claims.rules import claims_table, verdict_from_flags
+from emma.experiments.manifolds import MANIFOLDS, distance_to_manifold, grid, sample_manifold
 
 device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")
@@ -138,7 +138,7 @@ _ = save_figure(fig, "energy_manifolds", output_dir)
 # does not say how many samples it trained on; we draw `n_train` of them. One model is trained
 # per manifold and per seed; the figures show the first seed (its learning curves: {numref}`fig-energy-learning-curves`), the tables all of them. The
 # models are tiny, so they are trained together, stacked on a model axis
-# (`emma.autoencoders_batched.train_autoencoders`); each keeps its own seed's initial weights,
+# (`emma.engine.autoencoders.train_autoencoders`); each keeps its own seed's initial weights,
 # batch order and corruption noise, and ends where it would if trained alone.
 
 # %% mystnb={"figure": {"caption": "Learning curves of the tied denoising autoencoders of the first seed, one per manifold: training loss on corrupted inputs and validation loss on clean ones. Both should fall and flatten, the sign that the models are trained before their fields are read.", "name": "fig-energy-learning-curves"}, "image": {"alt": "Line plot of the loss, on a logarithmic axis, against the epoch: a training and a validation curve for the wave and for the circle autoencoder."}}

@@ -55,8 +55,8 @@ simulation_steps = 300  # gradient steps on the energy regularizer alone (check 
 simulation_lr = 0.05
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -73,10 +73,10 @@ from IPython.display import Math, display
 from matplotlib.patches import FancyBboxPatch
 
 from emma import DenoisingAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
-from emma import derivations
-from emma.module import EMMA
-from emma.plots import legible
-from emma.regularizers import capacity, capacity_relu
+from emma.method import derivations
+from emma.method.module import EMMA
+from emma.util.plots import legible
+from emma.method.regularizers import capacity, capacity_relu
 
 device = resolve_device(device)
 seed = seeds[0]
@@ -425,7 +425,7 @@ plt.show()
 # ## The module
 #
 # `emma.EMMA` implements steps 2 to 4 on top of frozen energy models, one per mode. The whole
-# computation is one pure function, `emma.attention.attention_scores`, vectorised over samples,
+# computation is one pure function, `emma.method.attention.attention_scores`, vectorised over samples,
 # modes and pairs of modes, which a sweep can also map over a stack of models with
 # `torch.func.vmap`. The constraints of eq. 5.3, 5.4 and 5.7 live in one function,
 # `project_parameters_`, which `EMMA.clamp_()` calls after every optimiser step; the starting

@@ -19,7 +19,7 @@
 # unbalanced the classes are, how each feature differs between pulsars and the rest,
 # how strongly the two modes are correlated, how the thesis splits and standardizes
 # the data (our split table beside the thesis's), and what Gaussian noise at −20, −6
-# and +6 dB does to a mode. Everything here comes from `emma.data`.
+# and +6 dB does to a mode. Everything here comes from `emma.data.htru2`.
 
 # %% tags=["parameters"]
 profile = "full"  # "full": the thesis's settings; "quick" only shrinks sizes so CI stays fast
@@ -34,8 +34,8 @@ training_sigma = 0.5  # σ of the thesis's corruption during training (−6 dB)
 max_points = None  # samples per class drawn in scatter plots (None: all)
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -45,15 +45,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.data import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, feature_separation as separation_of, fetch_htru2
+from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, feature_separation as separation_of, fetch_htru2
 
-from emma.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 
-from emma.splits import make_splits
-from emma.outputs import save_figure, save_table
-from emma.plots import legible
-from emma.runtime import resolve_device
-from emma.thesis import thesis_split_table
+from emma.data.splits import make_splits
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import legible
+from emma.util.runtime import resolve_device
+from emma.claims.thesis import thesis_split_table
 
 device = resolve_device(device)
 CLASS_NAMES = {0: "non-pulsar", 1: "pulsar"}
@@ -254,11 +254,11 @@ show(cross_mode, "pulsar_cross_mode_correlation")
 # (`random_state=42`), then halves the held-out part, again stratified, into a
 # validation and a test set. `make_splits` does the same with scikit-learn's
 # `train_test_split`. Our counts stand beside the thesis's (columns `thesis_*`, from
-# `emma.thesis`).
+# `emma.claims.thesis`).
 
 # %%
 splits = make_splits(data, seed=split_seed, test_size=test_size, device=device)
-thesis_splits = thesis_split_table()  # emma.thesis.THESIS_SPLITS
+thesis_splits = thesis_split_table()  # emma.claims.thesis.THESIS_SPLITS
 pulsar_splits = splits.sizes().merge(thesis_splits, on="split")
 pulsar_splits["total_minus_thesis"] = pulsar_splits["total"] - pulsar_splits["thesis_total"]
 save_table(pulsar_splits, "pulsar_splits", output_dir)

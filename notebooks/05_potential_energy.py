@@ -45,8 +45,8 @@ good_auroc = 0.8  # verdict rule: an AUROC at or above this counts as a clear se
 missing_percentile = 95.0  # verdict rule: a missing mode reads as failing above this percentile
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -59,14 +59,14 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from emma.data import MODE_NAMES, MODE_SLICES, fetch_htru2
-from emma.noise import add_noise, sigma_to_nsr_db
-from emma.splits import make_splits
-from emma.energy import fit_mode_autoencoders_many
-from emma.potentials import batch_coupled_potential, failure_signal_summary, potential_claims, potential_vs_noise, unseen_class_auroc
-from emma.outputs import save_figure, save_table
-from emma.plots import learning_curves, legible
-from emma.runtime import resolve_device
+from emma.data.htru2 import MODE_NAMES, MODE_SLICES, fetch_htru2
+from emma.data.noise import add_noise, sigma_to_nsr_db
+from emma.data.splits import make_splits
+from emma.engine.energy import fit_mode_autoencoders_many
+from emma.experiments.potentials import batch_coupled_potential, failure_signal_summary, potential_claims, potential_vs_noise, unseen_class_auroc
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import learning_curves, legible
+from emma.util.runtime import resolve_device
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -105,7 +105,7 @@ CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 # split of the previous chapter ({ref}`pulsar-split`; standardized with its own statistics). One pair of
 # autoencoders per seed; the trained models are cached, and the robustness chapters
 # ({doc}`06_robustness`, {doc}`07_replay`) load the same ones. All of them are trained at once, stacked on a model axis
-# (`emma.energy.fit_mode_autoencoders_many`); each ends where it would alone, with its own
+# (`emma.engine.energy.fit_mode_autoencoders_many`); each ends where it would alone, with its own
 # seed's initial weights, batch order and corruption noise.
 
 # %%
@@ -498,7 +498,7 @@ show(coupling, "potential_batch_coupling", digits=2)
 # a clear separation, and a missing mode counts as flagged when its Ψ is above the
 # `missing_percentile`-th percentile of clean test samples. *Reproduced* means the claim
 # holds in every case tested, *partly reproduced* in some, *not reproduced* in none
-# (`emma.claims.verdict_from_flags`, applied by `emma.potentials.potential_claims`). The
+# (`emma.claims.rules.verdict_from_flags`, applied by `emma.experiments.potentials.potential_claims`). The
 # prose of this chapter describes the full profile; the quick profile trains for a few
 # epochs only, and its numbers and verdicts differ.
 

@@ -61,15 +61,15 @@ both_modes_sigmas = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0]  # nois
 nsr_db_levels = [-20.0, -15.0, -10.0, -6.0, -3.0, 0.0, 3.0, 5.0, 7.5, 10.0]  # robustness generalisation
 outcome_nsr_db = 5.0  # the slides' per-sample outcome table
 level_off_tolerance = 0.05  # "levels off near the single-mode F1": mean F1 there within this of the single-mode F1
-# verdict rules (emma.claims)
+# verdict rules (emma.claims.rules)
 alpha = 0.05  # level of every one-sided test, Holm-corrected over the chapter's claims
 non_inferiority_margin = 0.01  # "keeps the clean accuracy": with may lose at most this much F1 against base
 level_off_top_k = 3  # "levels off": the flatness test runs over the highest level_off_top_k NSR levels
 slope_tolerance = 0.005  # ... flat when the slope's confidence interval lies within ± this F1 per dB
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -82,10 +82,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from emma import plots
-from emma.noise import nsr_db_to_sigma, sigma_to_nsr_db
-from emma.splits import make_splits
-from emma.evaluation import (
+from emma.util import plots
+from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
+from emma.data.splits import make_splits
+from emma.engine.evaluation import (
     config_rows,
     generalisation_curves,
     noise_response,
@@ -98,14 +98,14 @@ from emma.evaluation import (
     study_curves,
     summarise,
 )
-from emma.outputs import save_figure, save_table
-from emma.plots import FAMILY_COLORS
-from emma.protocol import ORIGINAL, SOUND
-from emma.runtime import resolve_device
-from emma.replay import robustness_study
-from emma.study import under
-from emma.configs import TrainSettings, grid
-from emma.thesis import (
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import FAMILY_COLORS
+from emma.engine.protocol import ORIGINAL, SOUND
+from emma.util.runtime import resolve_device
+from emma.experiments.replay import robustness_study
+from emma.experiments.study import under
+from emma.engine.configs import TrainSettings, grid
+from emma.claims.thesis import (
     ROBUSTNESS_FIGURE_CAPACITY,
     SLIDES_OUTCOMES,
     TEMPERATURE_CAPACITIES,
@@ -113,8 +113,8 @@ from emma.thesis import (
     TEMPERATURE_LAMBDA_E,
     thesis_results,
 )
-from emma.decision import RULES, decision_study, judge_claims_under_rules
-from emma.verdicts import both_protocols, robustness_claims, robustness_evidence, robustness_summary
+from emma.experiments.decision import RULES, decision_study, judge_claims_under_rules
+from emma.experiments.verdicts import both_protocols, robustness_claims, robustness_evidence, robustness_summary
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -169,16 +169,16 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}, 
 #
 # **The engine.** Trained one after another, as the original code did, the 125
 # configurations take about 100 minutes for one seed on a 2-core machine. Here all models of a
-# family are one batched computation (`emma.sweep`): parameters stacked on a model axis,
+# family are one batched computation (`emma.engine.sweep`): parameters stacked on a model axis,
 # one Adam step for all, one batched validation pass per epoch; each model keeps its own
 # hyperparameters, seed, data order, noise draw, early stopping and threshold. Finished
 # sweeps are cached under a key of everything that produced them.
 #
-# **Two protocols.** Everything above is the book's protocol, `emma.protocol.SOUND`, and
+# **Two protocols.** Everything above is the book's protocol, `emma.engine.protocol.SOUND`, and
 # gives this chapter's headline numbers. The thesis's code followed another one, which its
 # text never describes (in-place corruption of the "clean" sets, early stopping on the
 # training loss, retraining after the threshold, a batch-coupled potential, ...; see
-# {doc}`07_replay`). `emma.protocol.ORIGINAL` replays it. Both are
+# {doc}`07_replay`). `emma.engine.protocol.ORIGINAL` replays it. Both are
 # trained side by side here, stacked on the engine's model axis, so that every claim below
 # gets a verdict under each; the table lists every field of the two, and its `source` names the
 # section of the appendix {doc}`../original_code` that documents the field.
@@ -627,7 +627,7 @@ show(decision.verdicts(), "decision_rule_verdicts")
 # rule of the section above, else it is at most *partly reproduced* (`holds_under_sound` names
 # the rules under which it holds). "Keeps the clean accuracy" is a non-inferiority test with margin
 # `non_inferiority_margin`; "levels off" is a flatness test of the slope over the highest
-# `level_off_top_k` NSR levels plus closeness to the single-mode F1 (`emma.claims`). The
+# `level_off_top_k` NSR levels plus closeness to the single-mode F1 (`emma.claims.rules`). The
 # headline `verdict` is the book's protocol's.
 
 # %%

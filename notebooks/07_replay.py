@@ -18,7 +18,7 @@
 # code explain this? It followed a protocol the text never describes. Reading and running that
 # code (github.com/awerenne/energy-based-multimodal-attention, `code/experiment-3/main.py` and
 # `code/data/data.py`) shows at least nine differences, each a field of
-# `emma.protocol.Protocol` and a section of the appendix {doc}`../original_code`. This chapter
+# `emma.engine.protocol.Protocol` and a section of the appendix {doc}`../original_code`. This chapter
 # replays the whole study under the code's protocol (`ORIGINAL`), puts the replay beside every
 # row of the thesis's table, states the share of the gap the replay closes, switches the fields
 # back to the book's protocol (`SOUND`) one at a time and cumulatively to say which difference
@@ -55,8 +55,8 @@ switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopp
 forensic_emma = "chosen"
 
 # %%
-from emma.display import show
-from emma.runtime import check_profile
+from emma.util.display import show
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -70,13 +70,13 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma import plots
-from emma.splits import make_splits
-from emma.evaluation import rank_grid, selected_config
-from emma.outputs import save_figure, save_table
-from emma.forensics import VIEW, candidates_table, choose, collect_scores, fit_table, forensic_test, printed_numbers, variants
-from emma.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.replay import (
+from emma.util import plots
+from emma.data.splits import make_splits
+from emma.engine.evaluation import rank_grid, selected_config
+from emma.util.outputs import save_figure, save_table
+from emma.experiments.forensics import VIEW, candidates_table, choose, collect_scores, fit_table, forensic_test, printed_numbers, variants
+from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
+from emma.experiments.replay import (
     METRICS,
     decompose,
     decomposition_plan,
@@ -91,10 +91,10 @@ from emma.replay import (
     top10_side_by_side,
     waterfall,
 )
-from emma.runtime import resolve_device
-from emma.study import plan, run_study, under
-from emma.configs import TrainSettings, grid
-from emma.thesis import SLIDES_OUTCOMES, thesis_results
+from emma.util.runtime import resolve_device
+from emma.experiments.study import plan, run_study, under
+from emma.engine.configs import TrainSettings, grid
+from emma.claims.thesis import SLIDES_OUTCOMES, thesis_results
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
@@ -297,7 +297,7 @@ show(alignment, "outcome_alignment")
 # ({ref}`original-threshold`), the class weight on a commented-out line
 # ({ref}`original-class-weight`), and, against the text's description, the in-place corruption,
 # early stopping on the training loss and the retraining. The test was fixed in code
-# (`emma.forensics`) before any model was scored: every combination of these values (32
+# (`emma.experiments.forensics`) before any model was scored: every combination of these values (32
 # variants of the code), the variant that best fits the thesis's **baseline** numbers (mean
 # absolute difference of the mean over seeds), and then, out of sample, that variant's fit on
 # the thesis's **EMMA** numbers, which played no part in the choice. The candidates and the

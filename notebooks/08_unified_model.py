@@ -25,8 +25,8 @@
 #
 # The chapter asks: built as the figure describes, and given a task in which each part has a
 # job, does the composition beat its parts? And does it help on the thesis's data, HTRU2,
-# against EMMA alone? We build the module (`emma.unified`), train all eight on/off combinations
-# of its parts over several seeds (`emma.unified_study`), then take the best combination to HTRU2.
+# against EMMA alone? We build the module (`emma.experiments.unified`), train all eight on/off combinations
+# of its parts over several seeds (`emma.experiments.unified_study`), then take the best combination to HTRU2.
 
 # %% tags=["parameters"]
 profile = "full"  # full: all seeds and epochs; quick: the smaller sizes of profiles/quick.yaml so that CI stays fast
@@ -35,7 +35,7 @@ seeds = [0, 1, 2, 3, 4]  # one synthetic data set, set of autoencoders, initiali
 output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the user cache
 cache_dir = None  # the HTRU2 autoencoders are kept here; None: output_dir/cache
-# the synthetic task (emma.unified_study.make_task)
+# the synthetic task (emma.experiments.unified_study.make_task)
 widths = [6, 6, 6, 6]  # one width per mode; mode i carries factor i mod n_factors
 n_factors = 2  # the label is the sign of the product of this many latent factors
 n_train = 2000
@@ -78,14 +78,16 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma.display import show
-from emma import DenoisingAutoencoder, unified, unified_study
-from emma.claims import paired_test
-from emma.splits import make_splits
-from emma.energy import fit_mode_autoencoders
-from emma.outputs import save_figure, save_table
-from emma.plots import legible
-from emma.runtime import check_profile, resolve_device, seed_everything
+from emma.util.display import show
+from emma import DenoisingAutoencoder
+from emma.experiments import unified
+from emma.experiments import unified_study
+from emma.claims.rules import paired_test
+from emma.data.splits import make_splits
+from emma.engine.energy import fit_mode_autoencoders
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import legible
+from emma.util.runtime import check_profile, resolve_device, seed_everything
 
 check_profile(profile)  # the quick profile's sizes live in profiles/quick.yaml (section unified_model)
 device = resolve_device(device)
@@ -165,7 +167,7 @@ show(parameter_counts, "unified_parameter_counts")
 # %% [markdown]
 # ## A task in which every part has a job
 #
-# `emma.unified_study.make_task` draws latent factors $u_1, \dots, u_F \sim \mathcal N(0, 1)$ and sets
+# `emma.experiments.unified_study.make_task` draws latent factors $u_1, \dots, u_F \sim \mathcal N(0, 1)$ and sets
 # the label to 1 when their product is positive. The modes take the factors in turn (the first
 # mode carries $u_1$, the second $u_2$, ..., the $(F+1)$-th $u_1$ again) and each carries one
 # only, so the label is an interaction *across* modes: no mode alone says anything about it (the
@@ -206,7 +208,7 @@ plt.show()
 #
 # For every seed: the data, one autoencoder per mode on the clean training samples (EMMA's
 # energy models, frozen), then the eight models, one per combination. All seeds of one
-# combination train as one batched computation (`emma.unified_study.fit`: the parameters of the
+# combination train as one batched computation (`emma.experiments.unified_study.fit`: the parameters of the
 # models stacked on a leading axis, the loss vmapped, which gives the same result as separate
 # runs). Binary cross-entropy, Adam {cite:p}`kingma2015`, no early stopping; EMMA's coldness is
 # `coldness` and its two regularizers of eq. 5.12 are off unless `lambda_e` and `lambda_c` say
@@ -294,7 +296,7 @@ display(Markdown(
 #
 # The full model against each of the seven other combinations, seed by seed (the models of a
 # seed share the data): a one-sided paired t-test (`scipy.stats.ttest_rel` through
-# `emma.claims.paired_test`) on each score. The sentences under the table are written by the
+# `emma.claims.rules.paired_test`) on each score. The sentences under the table are written by the
 # code from these numbers.
 
 # %%
@@ -404,7 +406,7 @@ glue("unified_htru2_p", float(p_value), display=False)
 # job, and together they make a *complete* multi-modal attention. One row per part (the
 # mechanism shows in every seed, and removing the part from the full model costs accuracy), one
 # for the composition, and one for the question the proposal implies on real data. The verdict
-# rules are those of `emma.claims`; p-values are Holm-adjusted over the table. The synthetic task
+# rules are those of `emma.claims.rules`; p-values are Holm-adjusted over the table. The synthetic task
 # was built so that each part *can* help; a *reproduced* there means the parts are
 # complementary when the data calls for each of them, not that real data does.
 

@@ -73,12 +73,14 @@ from myst_nb import glue
 from scipy import stats
 from tqdm.auto import tqdm
 
-from emma.display import show
-from emma import modes, modes_study, modes_verdicts
-from emma.claims import holm, paired_test
-from emma.outputs import save_figure, save_table
-from emma.plots import legible
-from emma.runtime import check_profile, progress_disabled, resolve_device, seed_everything
+from emma.util.display import show
+from emma.experiments import modes
+from emma.experiments import modes_study
+from emma.experiments import modes_verdicts
+from emma.claims.rules import holm, paired_test
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import legible
+from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything
 
 _ = check_profile(profile)
 device = resolve_device(device)
@@ -147,10 +149,10 @@ show(levels)
 #
 # For each data set and $M$, one tied denoising autoencoder per mode and seed gives the potentials
 # $\Psi_i$ (trained on the clean training split, all of them stacked by
-# `emma.autoencoders_batched.train_autoencoders`), and three classifiers share one small network
+# `emma.engine.autoencoders.train_autoencoders`), and three classifiers share one small network
 # (one hidden layer of `hidden` ReLU units over the $M$ concatenated modes): **without**, trained
 # on the corrupted training set with no attention (data augmentation, the thesis's "without");
-# **with**, the same network behind EMMA (`emma.attention.attention_scores`, the steps of
+# **with**, the same network behind EMMA (`emma.method.attention.attention_scores`, the steps of
 # `emma.EMMA`, with the thesis's initial values and constraints) trained end to end with the loss
 # of eq. 5.12 and the energy regularizer $\lambda_e$; and **with, λ_e = 0**, the same without the
 # regularizer. *Our choices:* each seed draws its own stratified split (shares `split`,
@@ -161,7 +163,7 @@ show(levels)
 # accuracy (as `sklearn.metrics.accuracy_score`) on the test set with $k$ corrupted modes in every
 # sample. On the synthetic task a coldness sweep trains "with" at every ρ of `sweep_coldness` at
 # $k = \lfloor M/2 \rfloor$, the most corrupted modes the constraint allows. Every model of one data set and $M$, all seeds and all $k$, is one batched
-# computation along a model axis (`emma.modes_study.run_study`).
+# computation along a model axis (`emma.experiments.modes_study.run_study`).
 
 # %%
 settings = modes_study.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae_hidden=dae_hidden, dae_noise_std=dae_noise_std,

@@ -47,10 +47,10 @@ import torch
 from IPython.display import Markdown
 from myst_nb import glue
 
-from emma.display import show
+from emma.util.display import show
 from emma import save_figure, save_table
-from emma.claims import KINDS, VERDICTS, claims_table
-from emma.conclusion import (
+from emma.claims.rules import KINDS, VERDICTS, claims_table
+from emma.experiments.conclusion import (
     answer_questions,
     answer_sentences,
     fit_by_depth,
@@ -59,11 +59,11 @@ from emma.conclusion import (
     question_verdicts,
     regularizer_claims,
 )
-from emma.manifolds import sample_manifold
-from emma.findings import Prose, book_findings, summary_figure
-from emma.plots import legible
-from emma.report import claim_counts, collect_claims, read_table
-from emma.runtime import check_profile
+from emma.experiments.manifolds import sample_manifold
+from emma.experiments.findings import Prose, book_findings, summary_figure
+from emma.util.plots import legible
+from emma.claims.report import claim_counts, collect_claims, read_table
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 

@@ -28,11 +28,11 @@ import matplotlib.pyplot as plt
 
 from myst_nb import glue
 
-from emma.display import show
+from emma.util.display import show
 from emma import save_figure, save_table
-from emma.plots import legible
-from emma.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
-from emma.runtime import check_profile
+from emma.util.plots import legible
+from emma.claims.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
+from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
 
@@ -82,7 +82,7 @@ show(kind_counts, "book_claim_counts_by_kind")
 # Every disagreement found among the thesis's draft, its final text, its public code and the
 # book's checks, each with the table (and the number in it) or the check that shows it. The
 # corrected statements are in the chapters, next to the checks; the code's differences are
-# the fields of `emma.protocol.Protocol`, replayed and measured in
+# the fields of `emma.engine.protocol.Protocol`, replayed and measured in
 # {doc}`07_replay` and documented in the appendix {doc}`../original_code`.
 
 # %%

@@ -20,7 +20,7 @@ def _split(n, generator):
     import numpy as np
     import torch
 
-    from emma.splits import Split
+    from emma.data.splits import Split
 
     x = torch.randn(n, 8, generator=generator)
     y = ((x[:, 0] + x[:, 4] + 0.5 * torch.randn(n, generator=generator)) > 1.0).float()
@@ -33,7 +33,7 @@ def splits():
     import numpy as np
     import torch
 
-    from emma.splits import Splits
+    from emma.data.splits import Splits
 
     g = torch.Generator().manual_seed(0)
     return Splits(_split(200, g), _split(120, g), _split(120, g), np.zeros(8), np.ones(8), 0)
@@ -45,8 +45,8 @@ def energies():
     import pandas as pd
     import torch
 
-    from emma.autoencoder import DenoisingAutoencoder, freeze
-    from emma.energy import ModeEnergies
+    from emma.method.autoencoder import DenoisingAutoencoder, freeze
+    from emma.engine.energy import ModeEnergies
 
     models = []
     for m in range(2):

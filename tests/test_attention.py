@@ -1,11 +1,11 @@
-"""Specifications of the EMMA module (emma/attention.py, thesis eq. 5.2–5.12)."""
+"""Specifications of the EMMA module (emma/method/attention.py, thesis eq. 5.2–5.12)."""
 import math
 
 import pytest
 import torch
 from torch.func import vmap
 
-from emma.attention import (
+from emma.method.attention import (
 
     EULER,
 
@@ -27,10 +27,10 @@ from emma.attention import (
 
 )
 
-from emma.module import EMMA
+from emma.method.module import EMMA
 
-from emma.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
-from emma.autoencoder import DenoisingAutoencoder
+from emma.method.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
+from emma.method.autoencoder import DenoisingAutoencoder
 
 WIDTHS = {2: [4, 4], 3: [4, 2, 3], 5: [1, 2, 3, 4, 5]}
 

@@ -1,4 +1,4 @@
-"""Specifications of the toy tasks, the taxonomy and the seed summaries of chapter 1 (emma/attention_tasks.py)."""
+"""Specifications of the toy tasks, the taxonomy and the seed summaries of chapter 1 (emma/experiments/attention_tasks.py)."""
 import re
 from pathlib import Path
 
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from emma import attention_tasks as tasks
-from emma import literature
-from emma.claims import VERDICTS
+from emma.experiments import attention_tasks as tasks
+from emma.experiments import literature
+from emma.claims.rules import VERDICTS
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from emma import DenoisingAutoencoder, UntiedAutoencoder, train_autoencoder
-from emma.autoencoder import jacobian_asymmetry, potential_gradient_error
-from emma.manifolds import distance_to_manifold, sample_manifold
+from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.experiments.manifolds import distance_to_manifold, sample_manifold
 
 
 @pytest.fixture
@@ -121,9 +121,9 @@ def test_distance_to_circle_is_radial_gap():
     torch.testing.assert_close(distance_to_manifold("circle", points), torch.tensor([3.0, 0.0, 2.0]), atol=1e-3, rtol=0)
 
 
-# --- many autoencoders in one stack (emma.autoencoders_batched) --------------------------------
+# --- many autoencoders in one stack (emma.engine.autoencoders) --------------------------------
 
-from emma.autoencoders_batched import train_autoencoders  # noqa: E402
+from emma.engine.autoencoders import train_autoencoders  # noqa: E402
 
 STACK_TOLERANCE = dict(atol=1e-5, rtol=0)  # float32 rounding of batched vs single products, after a few epochs
 

@@ -1,11 +1,11 @@
-"""The hand-written gradients of emma.backprop against autograd, for every family and loss option."""
+"""The hand-written gradients of emma.engine.backprop against autograd, for every family and loss option."""
 import pytest
 import torch
 
-from emma.attention import project_parameters_, PARAMETER_NAMES
-from emma.backprop import loss_and_gradients
-from emma.models import FAMILIES, FROM_BASE, LAYERS, forward, init_parameters
-from emma.training import bce_per_sample
+from emma.method.attention import project_parameters_, PARAMETER_NAMES
+from emma.engine.backprop import loss_and_gradients
+from emma.engine.families import FAMILIES, FROM_BASE, LAYERS, forward, init_parameters
+from emma.engine.training import bce_per_sample
 
 K, B = 4, 9
 
@@ -95,7 +95,7 @@ def test_bad_input_is_named():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_forward_columns_gives_the_logits_of_forward_and_names_bad_input(family):
-    from emma.models import forward_columns
+    from emma.engine.families import forward_columns
 
     g = torch.Generator().manual_seed(3)
     params = _params(family)

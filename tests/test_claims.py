@@ -1,11 +1,11 @@
-"""The verdict rules of emma.claims, on cases small enough to compute by hand."""
+"""The verdict rules of emma.claims.rules, on cases small enough to compute by hand."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma.claims import (
+from emma.claims.rules import (
     CLAIM_COLUMNS,
     KINDS,
     VERDICTS,
@@ -249,7 +249,7 @@ def _summary_tables(first_verdicts=("reproduced", "reproduced"), thesis_rank1_ra
 
 
 def test_the_robustness_summary_is_written_from_its_tables():
-    from emma.verdicts import robustness_summary
+    from emma.experiments.verdicts import robustness_summary
 
     selected = {"rho": 1e-4, "lambda_c": 1e-2, "lambda_e": 1e-3, "rank_test": 7}
     text = robustness_summary(*_summary_tables(), selected=selected, grid_size=125, n_seeds=5)

@@ -1,12 +1,12 @@
-"""The conclusion's evidence (emma.conclusion): research questions, regularizer tests, integrability by depth."""
+"""The conclusion's evidence (emma.experiments.conclusion): research questions, regularizer tests, integrability by depth."""
 import itertools
 
 import pandas as pd
 import pytest
 import torch
 
-from emma.autoencoder import DenoisingAutoencoder, jacobian_asymmetry
-from emma.conclusion import (
+from emma.method.autoencoder import DenoisingAutoencoder, jacobian_asymmetry
+from emma.experiments.conclusion import (
     RESEARCH_QUESTIONS,
     DeepTiedAutoencoder,
     answer_questions,
@@ -37,8 +37,8 @@ def test_a_regularizer_that_helps_everywhere_is_reproduced_and_one_that_does_not
 
 
 def test_the_regularizer_claims_are_core_and_answer_the_second_question():
-    from emma.claims import claims_table
-    from emma.conclusion import regularizer_claims
+    from emma.claims.rules import claims_table
+    from emma.experiments.conclusion import regularizer_claims
 
     claims = claims_table(regularizer_claims({"sound": _grid(0.05, 0.0), "original": _grid(0.0, 0.05)}))
     assert claims["kind"].tolist() == ["core", "core"]
@@ -115,7 +115,7 @@ def test_a_research_question_ignores_secondary_and_book_claims(tmp_path):
     mixed = pd.DataFrame({"question": ["q"] * 3, "claim": ["a", "b", "c"], "kind": ["core", "secondary", "book"],
                           "verdict": ["reproduced", "not reproduced", "not reproduced"]})
     assert question_verdicts(mixed)[["claims", "verdict"]].values.tolist() == [[1, "reproduced"]]
-    from emma.conclusion import answer_sentences
+    from emma.experiments.conclusion import answer_sentences
     assert answer_sentences(mixed) == ["**q** Reproduced in full: a. "]
 
 
@@ -166,7 +166,7 @@ def test_deep_autoencoder_checks_its_second_width():
 
 
 def test_answer_sentences_name_the_claims_held_and_missed():
-    from emma.conclusion import answer_sentences
+    from emma.experiments.conclusion import answer_sentences
 
     answers = pd.DataFrame({"question": ["q1", "q1", "q2"], "claim": ["a", "b", "c"],
                             "verdict": ["reproduced", "partly reproduced", "not reproduced"]})
@@ -176,7 +176,7 @@ def test_answer_sentences_name_the_claims_held_and_missed():
 
 
 def test_the_integrability_claim_needs_both_depths_and_compares_them():
-    from emma.conclusion import integrability_claim
+    from emma.experiments.conclusion import integrability_claim
 
     table = pd.DataFrame({"depth": [1, 2, 1, 2], "seed": [0, 0, 1, 1], "relative_median": [0.0, 0.2, 1e-17, 0.1]})
     assert integrability_claim(table, 10)["verdict"].item() == "reproduced"

@@ -1,4 +1,4 @@
-"""Specification of emma.data: finding and checking HTRU2, the split protocol, corruption."""
+"""Specification of emma.data.htru2: finding and checking HTRU2, the split protocol, corruption."""
 from __future__ import annotations
 
 import io
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-import emma.data as data_module
-from emma.data import FEATURE_NAMES, HTRU2FormatError, HTRU2NotFoundError, MODE_NAMES, MODE_SLICES, fetch_htru2, read_htru2
-from emma.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
-from emma.splits import make_splits
+import emma.data.htru2 as data_module
+from emma.data.htru2 import FEATURE_NAMES, HTRU2FormatError, HTRU2NotFoundError, MODE_NAMES, MODE_SLICES, fetch_htru2, read_htru2
+from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.data.splits import make_splits
 
 # CI sets EMMA_DATA_DIR=../shared/data; outside CI the same folder next to the repository.
 DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -398,7 +398,7 @@ def test_a_negative_sigma_has_no_decibels():
 
 
 def test_feature_separation_is_direction_free_auroc():
-    from emma.data import feature_separation
+    from emma.data.htru2 import feature_separation
 
     target = np.array([0, 0, 1, 1])
     features = np.array([[0.0, 3.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])  # one rises with the class, one falls

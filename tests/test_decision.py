@@ -1,9 +1,9 @@
-"""Specifications of EMMA's verdicts under every decision rule (emma.decision), on hand-made tables."""
+"""Specifications of EMMA's verdicts under every decision rule (emma.experiments.decision), on hand-made tables."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma.decision import COMPARISONS, RULES, combine_rules, judge_claims_under_rules, rule_verdicts, survives
+from emma.experiments.decision import COMPARISONS, RULES, combine_rules, judge_claims_under_rules, rule_verdicts, survives
 
 
 def _scores(edge_by_rule: dict, seeds=range(5)) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def test_rule_verdicts_name_a_missing_family():
 
 
 def test_the_decision_study_views_fit_a_page():
-    from emma.decision import DecisionStudy, rule_summary
+    from emma.experiments.decision import DecisionStudy, rule_summary
 
     scores = _scores({rule: 0.05 for rule in RULES}).assign(protocol="sound")
     per_rule = rule_verdicts(scores)
@@ -75,7 +75,7 @@ def test_the_decision_study_views_fit_a_page():
 
 
 def test_robustness_generalisation_is_judged_per_rule_on_the_curves():
-    from emma.decision import CURVE_COLUMNS, GENERALISATION_CLAIM
+    from emma.experiments.decision import CURVE_COLUMNS, GENERALISATION_CLAIM
 
     rows = []
     for seed in range(5):

@@ -1,4 +1,4 @@
-"""Each derivation of thesis chapter 5 and appendix B as a test (the package emma/derivations/).
+"""Each derivation of thesis chapter 5 and appendix B as a test (the package emma/method/derivations/).
 
 Where the thesis is wrong, the test asserts the corrected statement and, separately,
 that the printed one fails.
@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 import torch
 
-from emma import derivations as d
+from emma.method import derivations as d
 
 COLUMNS = ["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict", "note"]
 
@@ -158,7 +158,7 @@ def test_module_check_fails_against_a_wrong_reference():
 
 
 def test_potential_by_hand_matches_the_autoencoder():
-    from emma.autoencoder import DenoisingAutoencoder
+    from emma.method.autoencoder import DenoisingAutoencoder
 
     torch.manual_seed(0)
     dae = DenoisingAutoencoder(3, 5, 0.01).double()

@@ -1,9 +1,9 @@
-"""Specifications of the table views a reader meets (emma.display)."""
+"""Specifications of the table views a reader meets (emma.util.display)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma.display import EMPTY, show
+from emma.util.display import EMPTY, show
 
 
 def test_a_view_shows_the_chosen_columns_with_human_labels_and_links_the_full_csv():

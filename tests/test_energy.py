@@ -1,4 +1,4 @@
-"""Specification of emma.energy: per-mode autoencoders on HTRU2, their cache, Ψ_min and scores."""
+"""Specification of emma.engine.energy: per-mode autoencoders on HTRU2, their cache, Ψ_min and scores."""
 from __future__ import annotations
 
 import os
@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-import emma.energy as energy_module
-from emma.data import read_htru2
-from emma.splits import make_splits
-from emma.energy import fit_mode_autoencoders, fit_mode_autoencoders_many
-from emma.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
+import emma.engine.energy as energy_module
+from emma.data.htru2 import read_htru2
+from emma.data.splits import make_splits
+from emma.engine.energy import fit_mode_autoencoders, fit_mode_autoencoders_many
+from emma.experiments.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
 
 DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
@@ -229,7 +229,7 @@ def test_bad_runs_are_rejected_with_the_argument_named(splits, runs, error, mess
 
 
 def _claim_tables(rising=True, auroc=0.9, missing=99.0):
-    """Hand-made tables for emma.potentials.potential_claims: two modes, σ ∈ {0, 0.5, 1}, two seeds."""
+    """Hand-made tables for emma.experiments.potentials.potential_claims: two modes, σ ∈ {0, 0.5, 1}, two seeds."""
     sigmas = [0.0, 0.5, 1.0]
     runs = pd.DataFrame([{"mode": m, "seed": s, "sigma": x, "psi_mean": (x if rising else -x) + s}
                          for m in ("IP", "DM") for s in (0, 1) for x in sigmas])
@@ -243,7 +243,7 @@ def _claim_tables(rising=True, auroc=0.9, missing=99.0):
 
 
 def test_potential_claims_follow_their_rules():
-    from emma.potentials import potential_claims
+    from emma.experiments.potentials import potential_claims
 
     rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
     good = potential_claims(*_claim_tables(), **rules)
@@ -260,7 +260,7 @@ def test_potential_claims_follow_their_rules():
 
 
 def test_the_failure_signal_summary_says_what_the_tables_show():
-    from emma.potentials import failure_signal_summary
+    from emma.experiments.potentials import failure_signal_summary
 
     rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
     _, noise, ood, missing = _claim_tables()

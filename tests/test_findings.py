@@ -1,8 +1,8 @@
-"""Specifications of the landing page's sentences (emma.findings), on hand-made tables."""
+"""Specifications of the landing page's sentences (emma.experiments.findings), on hand-made tables."""
 import pandas as pd
 
-from emma.decision import COMPARISONS, RULES
-from emma.findings import decision_sentence, forensic_sentence, replay_sentence
+from emma.experiments.decision import COMPARISONS, RULES
+from emma.experiments.findings import decision_sentence, forensic_sentence, replay_sentence
 
 
 def _verdicts(ip: dict, dm: dict) -> pd.DataFrame:

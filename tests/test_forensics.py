@@ -1,10 +1,10 @@
-"""Specifications of the forensic test (emma.forensics), on hand-made tables."""
+"""Specifications of the forensic test (emma.experiments.forensics), on hand-made tables."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma.forensics import CANDIDATES, choose, fit_table, variant_name, variants, verdict_sentence
-from emma.protocol import ORIGINAL
+from emma.experiments.forensics import CANDIDATES, choose, fit_table, variant_name, variants, verdict_sentence
+from emma.engine.protocol import ORIGINAL
 
 
 def test_the_candidates_are_every_combination_of_the_codes_own_alternatives_each_cited():

@@ -1,9 +1,9 @@
-"""Specifications of the attention mechanisms of the literature (emma/mechanisms.py, book chapter 1)."""
+"""Specifications of the attention mechanisms of the literature (emma/experiments/mechanisms.py, book chapter 1)."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from emma import mechanisms as mech
+from emma.experiments import mechanisms as mech
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a shared machine
 

@@ -1,11 +1,12 @@
-"""Specifications of EMMA with more than two modes (emma.modes, emma.modes_study)."""
+"""Specifications of EMMA with more than two modes (emma.experiments.modes, emma.experiments.modes_study)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import accuracy_score
 
-from emma import modes, modes_study
+from emma.experiments import modes
+from emma.experiments import modes_study
 
 TINY = modes_study.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
 

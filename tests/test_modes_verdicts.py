@@ -1,16 +1,17 @@
-"""The verdicts of the chapter "More than two modes" and the view of its study (emma.modes_verdicts), on hand-made tables."""
+"""The verdicts of the chapter "More than two modes" and the view of its study (emma.experiments.modes_verdicts), on hand-made tables."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma import modes, modes_verdicts
-from emma.claims import VERDICTS
+from emma.experiments import modes
+from emma.experiments import modes_verdicts
+from emma.claims.rules import VERDICTS
 
 
 def scaling_table() -> pd.DataFrame:
-    """emma.modes.summarise's columns for synthetic M = 3 (k = 1, 2) and M = 8 (k = 1, 4, 7), three models."""
+    """emma.experiments.modes.summarise's columns for synthetic M = 3 (k = 1, 2) and M = 8 (k = 1, 4, 7), three models."""
     rows = []
     for m, levels in ((3, (1, 2)), (8, (1, 4, 7))):
         for k in levels:

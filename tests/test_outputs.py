@@ -1,10 +1,10 @@
-"""Specifications of the chapters' output files (emma.outputs)."""
+"""Specifications of the chapters' output files (emma.util.outputs)."""
 import os
 import stat
 
 import pandas as pd
 
-from emma.outputs import save_table
+from emma.util.outputs import save_table
 
 
 def test_outputs_get_the_modes_of_the_umask_not_those_of_a_temporary_file(tmp_path):

@@ -1,4 +1,4 @@
-"""The PDF edition (emma/pdf.py): the quick-profile book printed to one PDF by headless Chromium.
+"""The PDF edition (emma/book/pdf.py): the quick-profile book printed to one PDF by headless Chromium.
 
 The book that tests/test_pipeline.py executes (once per test run) is built here with
 ``book.build(..., pdf=True)``, as ``make pdf`` does, into a root of its own (the HTML the browser
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import test_pipeline
-from emma import book, pdf
+from emma.book import build as book
+from emma.book import pdf
 
 SLOW = pytest.mark.slow
 

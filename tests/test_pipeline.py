@@ -9,7 +9,9 @@ import nbformat
 import pytest
 import yaml
 
-from emma import book, cli, rerun
+from emma.book import build as book
+from emma.book import cli
+from emma.book import rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -411,7 +413,7 @@ def test_profiles_are_parameter_files_that_name_real_chapters_and_parameters():
 
 
 def test_the_page_how_this_book_was_run_lists_each_chapter_with_what_produced_it(quick_book):
-    from emma import record
+    from emma.book import record
 
     executed = {c.title: quick_book / "book" / "chapters" / f"{c.stem}.ipynb" for c in book.chapters()}
     records = record.run_records(executed)

@@ -1,22 +1,22 @@
-"""Specifications of the two protocols (emma.protocol) on small hand-checked cases, one field at a time."""
+"""Specifications of the two protocols (emma.engine.protocol) on small hand-checked cases, one field at a time."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from emma.module import EMMA
+from emma.method.module import EMMA
 
-from emma.regularizers import energy_regularizer
-from emma.data import MODE_SLICES
-from emma.potentials import batch_coupled_potential
-from emma.evaluation import model_outputs, score_on_test
-from emma.models import init_parameters
-from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from emma.configs import TrainSettings
-from emma.streams import code_batches, corrupted_split, coupled_potentials, coupled_psi_min, in_place_splits
-from emma.sweep import SweepEngine
-from emma.optim import BatchedAdam
-from emma.training import omega_as_coded, omega_per_sample
+from emma.method.regularizers import energy_regularizer
+from emma.data.htru2 import MODE_SLICES
+from emma.experiments.potentials import batch_coupled_potential
+from emma.engine.evaluation import model_outputs, score_on_test
+from emma.engine.families import init_parameters
+from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
+from emma.engine.configs import TrainSettings
+from emma.engine.streams import code_batches, corrupted_split, coupled_potentials, coupled_psi_min, in_place_splits
+from emma.engine.sweep import SweepEngine
+from emma.engine.optim import BatchedAdam
+from emma.engine.training import omega_as_coded, omega_per_sample
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 
@@ -256,8 +256,8 @@ def test_a_models_row_does_not_depend_on_the_protocols_stacked_beside_it(splits,
 
 
 def test_autoencoders_under_the_original_protocol_are_fitted_on_the_corrupted_training_set(splits, tmp_path):
-    from emma.splits import tensor_fingerprint
-    from emma.study import fit_energies
+    from emma.data.splits import tensor_fingerprint
+    from emma.experiments.study import fit_energies
 
     fitted = fit_energies(splits, [0], [SOUND, ORIGINAL], SETTINGS, dae=dict(epochs=1, d_hidden=4), cache_dir=tmp_path)
     noisy = corrupted_split(splits, "train", 0, SETTINGS)[0]
@@ -266,7 +266,7 @@ def test_autoencoders_under_the_original_protocol_are_fitted_on_the_corrupted_tr
 
 
 def test_the_threshold_is_chosen_on_the_whole_validation_set_as_one_coupled_call(splits, energies):
-    from emma.training import select_threshold
+    from emma.engine.training import select_threshold
 
     engine = _engine("with", splits, energies, ORIGINAL).fit(progress=False)
     result = engine.result()
@@ -283,7 +283,7 @@ def test_each_threshold_rule_picks_its_own_threshold(splits, energies):
 
 
 def test_a_class_weight_multiplies_the_loss_of_the_pulsars():
-    from emma.training import bce_per_model
+    from emma.engine.training import bce_per_model
 
     logits, y = torch.zeros(1, 4), torch.tensor([1.0, 1.0, 0.0, 0.0])
     plain = bce_per_model(logits, y)
@@ -292,7 +292,7 @@ def test_a_class_weight_multiplies_the_loss_of_the_pulsars():
 
 
 def test_selection_picks_by_validation_or_by_the_whole_noisy_test_set():
-    from emma.evaluation import selected_config
+    from emma.engine.evaluation import selected_config
 
     ranked = pd.DataFrame({"rho": [0.1, 1.0], "lambda_c": [0.0, 0.0], "lambda_e": [0.0, 0.0], "rank_validation": [1, 2], "rank_test": [2, 1]})
     assert selected_config(ranked, "validation")["rho"] == 0.1 and selected_config(ranked, "test")["rho"] == 1.0

@@ -1,13 +1,13 @@
-"""Specifications of the replay and the decomposition (emma.replay) and of the robustness verdicts (emma.verdicts)."""
+"""Specifications of the replay and the decomposition (emma.experiments.replay) and of the robustness verdicts (emma.experiments.verdicts)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from emma.evaluation import regularizer_levels
-from emma.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.replay import decompose, explain, replay_f1, top10_side_by_side, waterfall
-from emma.thesis import thesis_results
-from emma.verdicts import RobustnessEvidence, both_protocols, capacity_extremes, robustness_claims
+from emma.engine.evaluation import regularizer_levels
+from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
+from emma.experiments.replay import decompose, explain, replay_f1, top10_side_by_side, waterfall
+from emma.claims.thesis import thesis_results
+from emma.experiments.verdicts import RobustnessEvidence, both_protocols, capacity_extremes, robustness_claims
 
 SEEDS = [0, 1, 2]
 RANK1 = {"rho": 1e-4, "lambda_c": 1e-2, "lambda_e": 1e-3}  # the thesis's rank 1, slides' reading
@@ -29,7 +29,7 @@ def _fake_study(protocols):
         rows, used, keys = [], [], set()
         configs = [RANK1, OTHER] if family == "with" else [{"rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0}]
         for protocol in protocols:
-            if repr(protocol.key(family)) in keys:  # trained once, as emma.study does
+            if repr(protocol.key(family)) in keys:  # trained once, as emma.experiments.study does
                 continue
             keys.add(repr(protocol.key(family)))
             for config in configs:
@@ -89,7 +89,7 @@ def test_cumulative_switches_add_up_to_sound_minus_original(study, steps):
 
 
 def test_the_share_of_the_gap_the_replay_closes_is_stated_per_group_and_subset(study):
-    from emma.replay import gap_explained
+    from emma.experiments.replay import gap_explained
 
     replay = replay_f1(study, thesis_results("slides"))
     explained = gap_explained(replay).set_index(["group", "subset"])
@@ -185,7 +185,7 @@ def test_thesis_gap_counts_and_distances_per_subset_and_overall():
     import numpy as np
     import pandas as pd
 
-    from emma.replay import METRICS, thesis_gap
+    from emma.experiments.replay import METRICS, thesis_gap
 
     replay = pd.DataFrame({"model": ["a", "b"]})
     for m in METRICS:

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from emma.claims import CLAIM_COLUMNS, KINDS, VERDICTS
-from emma.protocol import ORIGINAL, SOUND, SWITCH_ORDER
-from emma.report import CLAIM_TABLES, claim_counts, collect_claims, collect_errata
+from emma.claims.rules import CLAIM_COLUMNS, KINDS, VERDICTS
+from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER
+from emma.claims.report import CLAIM_TABLES, claim_counts, collect_claims, collect_errata
 
 
 def _write_claims(folder, verdict="partly reproduced", kind="core", **extra):

@@ -1,4 +1,4 @@
-"""What a run executes (emma.rerun): parameters applied where declared, run keys, skipping, output folders."""
+"""What a run executes (emma.book.rerun): parameters applied where declared, run keys, skipping, output folders."""
 from pathlib import Path
 
 import nbformat
@@ -6,7 +6,9 @@ import pytest
 
 import shutil
 
-from emma import book, cli, rerun
+from emma.book import build as book
+from emma.book import cli
+from emma.book import rerun
 
 CHAPTER = '''# %% [markdown]
 # # {title}
@@ -174,9 +176,9 @@ def test_status_prints_one_line_per_chapter_and_names_what_changed(tmp_path, mon
     assert cli.main(["status", *output]) == 0
     assert all(line.endswith("up to date") for line in capsys.readouterr().out.splitlines())
 
-    (package / "literature.py").write_text((package / "literature.py").read_text() + "\n# edited\n")
+    (package / "experiments" / "literature.py").write_text((package / "experiments" / "literature.py").read_text() + "\n# edited\n")
     assert cli.main(["status", *output]) == 0
     stale = [line.split(None, 1) for line in capsys.readouterr().out.splitlines() if "up to date" not in line]
-    assert stale == [["attention_mechanisms", "stale: emma/literature.py changed"]]
+    assert stale == [["attention_mechanisms", "stale: emma/experiments/literature.py changed"]]
     assert cli.main(["status", *output[:2], "-p", "output_dir", str(tmp_path / "out"), "-p", "device", "cpu"]) == 0
     assert all("parameters changed" in line for line in capsys.readouterr().out.splitlines())

@@ -1,20 +1,20 @@
-"""Specifications of the training protocol (emma.training) and the batched sweep engine (emma.sweep)."""
+"""Specifications of the training protocol (emma.engine.training) and the batched sweep engine (emma.engine.sweep)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from emma.energy import ModeEnergies
-from emma.potentials import batch_coupled_potential
-from emma.models import init_parameters
-from emma.evaluation import score_on_test
-from emma.protocol import ORIGINAL, SOUND
-from emma.configs import TrainSettings, grid
-from emma.streams import corrupted_split, coupled_potentials
-from emma.launch import run_sweep
-from emma.sweep import SweepEngine
-from emma.optim import BestState
-from emma.training import f1_by_subset, select_threshold
+from emma.engine.energy import ModeEnergies
+from emma.experiments.potentials import batch_coupled_potential
+from emma.engine.families import init_parameters
+from emma.engine.evaluation import score_on_test
+from emma.engine.protocol import ORIGINAL, SOUND
+from emma.engine.configs import TrainSettings, grid
+from emma.engine.streams import corrupted_split, coupled_potentials
+from emma.engine.launch import run_sweep
+from emma.engine.sweep import SweepEngine
+from emma.engine.optim import BestState
+from emma.engine.training import f1_by_subset, select_threshold
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 
@@ -40,7 +40,7 @@ def test_threshold_separates_perfectly_separable_scores():
 
 
 def test_every_rule_picks_for_many_models_what_it_picks_model_by_model():
-    from emma.training import rule_thresholds, select_threshold_f1
+    from emma.engine.training import rule_thresholds, select_threshold_f1
 
     generator = np.random.default_rng(0)
     y = generator.random((40, 300)) < 0.1
@@ -53,7 +53,7 @@ def test_every_rule_picks_for_many_models_what_it_picks_model_by_model():
 
 
 def test_a_sweep_scored_under_another_threshold_rule_is_its_own_models_at_that_rule(splits, tmp_path):
-    from emma.study import under
+    from emma.experiments.study import under
 
     result = run_sweep("base", [{"seed": 0}], splits, SETTINGS, protocol=SOUND, cache_dir=tmp_path, progress=False)
     fixed = under(result, SOUND.switch(threshold="fixed"))["table"]
@@ -132,7 +132,7 @@ def test_each_seed_has_its_own_fixed_corruption_of_each_split(splits):
 
 
 def test_batch_coupled_potential_of_one_mini_batch_is_the_original_codes(splits, energies):
-    from emma.streams import potential_parts
+    from emma.engine.streams import potential_parts
 
     x = corrupted_split(splits, "train", 0, SETTINGS)[0][10:42]  # one mini-batch of 32
     softplus, quadratic = potential_parts(energies, x.unsqueeze(0))
@@ -168,7 +168,7 @@ def test_with_family_needs_the_autoencoders(splits):
 def test_bad_settings_are_rejected_by_name(splits):
     with pytest.raises(ValueError, match="epochs"):
         TrainSettings(epochs=0)
-    with pytest.raises(TypeError, match="protocol must be an emma.protocol.Protocol"):
+    with pytest.raises(TypeError, match="protocol must be an emma.engine.protocol.Protocol"):
         SweepEngine("base", [{"seed": 0}], splits, SETTINGS, protocol="original")
 
 
@@ -185,7 +185,7 @@ def test_rescoring_a_sweep_with_its_own_thresholds_reproduces_its_table(splits, 
 def test_f1_of_many_models_at_once_equals_sklearns_f1_score_per_model_and_subset():
     from sklearn.metrics import f1_score
 
-    from emma.training import f1_many, f1_many_by_subset
+    from emma.engine.training import f1_many, f1_many_by_subset
 
     rng = np.random.default_rng(0)
     predicted, y = rng.random((6, 50)) < 0.3, rng.random(50) < 0.2
@@ -202,7 +202,7 @@ def test_f1_of_many_models_at_once_equals_sklearns_f1_score_per_model_and_subset
 
 def test_worker_processes_train_the_independent_families_to_the_same_models(splits):
     """run_study(workers=2) trains ip_only, dm_only, base and alternative in processes: same tables and parameters."""
-    from emma.study import plan, run_study
+    from emma.experiments.study import plan, run_study
 
     models = plan([SOUND, ORIGINAL], [0, 1], families=("ip_only", "base", "alternative", "without"))
     alone = run_study(splits, models, SETTINGS, energies=None, workers=1)
@@ -218,8 +218,8 @@ def test_worker_processes_train_the_independent_families_to_the_same_models(spli
 
 def test_a_sweep_cut_into_parts_gives_the_models_of_one_engine(splits, energies, tmp_path):
     """run_sweep(workers=2) trains two halves in two processes; the merged sweep is the one engine's, up to float rounding."""
-    from emma.launch import run_sweep
-    from emma.sweep import SMALL_SWEEP
+    from emma.engine.launch import run_sweep
+    from emma.engine.sweep import SMALL_SWEEP
 
     configs = grid([1e-2, 1.0], [0.0, 1e-2], [0.0, 1e-1], list(range(SMALL_SWEEP // 8)))
     base = init_parameters("base", configs["seed"].tolist())

@@ -1,11 +1,12 @@
-"""emma.thesis holds the thesis's numbers once; chapters read them from there."""
+"""emma.claims.thesis holds the thesis's numbers once; chapters read them from there."""
 import ast
 
 import numpy as np
 import pytest
 
-from emma import book, thesis
-from emma.data import N_PULSARS, N_SAMPLES
+from emma.book import build as book
+from emma.claims import thesis
+from emma.data.htru2 import N_PULSARS, N_SAMPLES
 
 
 def test_results_table_has_the_five_baselines_and_the_top_ten():

@@ -1,9 +1,9 @@
-"""The unified model of thesis chapter 7 (emma.unified): its parts, its checks, how it composes them."""
+"""The unified model of thesis chapter 7 (emma.experiments.unified): its parts, its checks, how it composes them."""
 import pytest
 import torch
 
-from emma.autoencoder import DenoisingAutoencoder, freeze
-from emma.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label
+from emma.method.autoencoder import DenoisingAutoencoder, freeze
+from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label
 
 torch.set_num_threads(1)
 FULL = dict(exogenous=True, endogenous=True, crossmodal=True)

@@ -1,12 +1,12 @@
-"""The experiments of thesis chapter 7 (emma.unified_study): the synthetic task, batched training, ablation, HTRU2, claims."""
+"""The experiments of thesis chapter 7 (emma.experiments.unified_study): the synthetic task, batched training, ablation, HTRU2, claims."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from emma.claims import VERDICTS
-from emma.unified import COMBINATIONS, PARTS, build, predict
-from emma.unified_study import (
+from emma.claims.rules import VERDICTS
+from emma.experiments.unified import COMBINATIONS, PARTS, build, predict
+from emma.experiments.unified_study import (
     composition_tests,
     fit,
     fit_energy_models,

@@ -1,0 +1,476 @@
+"""The book pipeline: find the chapters, execute them with papermill, build the HTML with Jupyter Book.
+
+Chapters are the jupytext percent-format files ``notebooks/NN_name.py``. ``execute`` turns one into
+a notebook, runs it with papermill (the only executor; Jupyter Book does not run anything again)
+and writes the executed notebook to ``book/chapters/NN_name.ipynb`` for the book to render.
+``build`` copies the book's own files into a staging folder (``stage``) and builds that, so nothing
+else in the checkout reaches Sphinx. The module is also the book's Sphinx extension (``setup``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import yaml
+from papermill.translators import papermill_translators
+
+from emma.book import record
+from emma.book import rerun
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "book" / "chapters"
+FAILED = ROOT / "_build" / "failed"
+PROFILES = ROOT / "profiles"  # quick.yaml, full.yaml: the parameters `emma-book run --profile` starts from
+DEFAULT_OUTPUT_DIR = "_build"
+_CHAPTER_FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.py$")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: ``name`` (e.g. ``energy_estimation``), its source and its executed notebook."""
+
+    number: int
+    name: str
+    source: Path
+
+    @property
+    def stem(self) -> str:
+        return self.source.stem
+
+    @property
+    def title(self) -> str:
+        notebook = jupytext.read(self.source)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if line.startswith("# "):
+                        return line[2:].strip()
+        return self.name
+
+    def parameters(self) -> dict[str, str]:
+        """The parameters the chapter declares in its cell tagged ``parameters``: name -> default.
+
+        Read with papermill's own parser, and checked against every assignment in the cell, so
+        a line papermill cannot parse (it would then ignore the parameter) is an error here.
+        """
+        notebook = jupytext.read(self.source)
+        cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+        if len(cells) != 1:
+            raise ValueError(f"chapter {self.name!r} ({self.source}) must have exactly one cell tagged 'parameters', found {len(cells)}")
+        translator = papermill_translators.find_translator("python3", "python")
+        parsed = {p.name: p.default for p in translator.inspect(cells[0])}
+        assigned = re.findall(r"^([A-Za-z_]\w*)\s*=", cells[0].source, flags=re.MULTILINE)
+        unparsed = sorted(set(assigned) - set(parsed))
+        if unparsed:
+            raise ValueError(
+                f"papermill cannot parse the parameter(s) {unparsed} of chapter {self.name!r}; "
+                "keep each on one line, with a comment free of quotes"
+            )
+        return parsed
+
+
+def chapters(folder: Path | None = None) -> list[Chapter]:
+    """All chapters in ``folder`` (default ``notebooks/``), ordered by their numeric prefix."""
+    found = []
+    for path in sorted(Path(folder or NOTEBOOKS).glob("*.py")):
+        match = _CHAPTER_FILE.match(path.name)
+        if match:
+            found.append(Chapter(int(match.group(1)), match.group(2), path))
+    return sorted(found, key=lambda chapter: chapter.number)
+
+
+def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
+    """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty."""
+    available = chapters(folder)
+    if not names:
+        return available
+    picked = []
+    for name in names:
+        hits = [c for c in available if name in (c.name, c.stem, str(c.number), f"{c.number:02d}")]
+        if not hits:
+            known = ", ".join(c.name for c in available)
+            raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
+        picked.extend(hit for hit in hits if hit not in picked)
+    return picked
+
+
+def executed_path(chapter: Chapter, output_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run writes the executed notebook: ``book/chapters`` for the book's own output folder,
+    ``<output_dir>/chapters`` for any other, so that a run elsewhere leaves the book's pages alone."""
+    if output_dir is None or Path(output_dir) == Path(DEFAULT_OUTPUT_DIR) or Path(output_dir).resolve() == (ROOT / DEFAULT_OUTPUT_DIR).resolve():
+        return EXECUTED / f"{chapter.stem}.ipynb"
+    return Path(output_dir) / "chapters" / f"{chapter.stem}.ipynb"
+
+
+class ChapterFailed(RuntimeError):
+    """A cell of a chapter raised; the message names the chapter, the cell and the error."""
+
+
+def execute(
+    chapter: Chapter,
+    parameters: dict,
+    *,
+    output: Path | None = None,
+    progress: bool = True,
+    kernel_name: str = "python3",
+) -> Path:
+    """Execute ``chapter`` with papermill and the given parameters; return the executed notebook's path.
+
+    The executed notebook is written next to its final place and renamed onto it only when every
+    cell succeeded. When a cell fails, the partial notebook is kept under ``_build/failed/`` and
+    :class:`ChapterFailed` is raised.
+    """
+    declared = chapter.parameters()
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"chapter {chapter.name!r} has no parameter(s) {unknown}; it declares {sorted(declared)}"
+        )
+    output = Path(output) if output is not None else EXECUTED / f"{chapter.stem}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    source = output.parent / f".{chapter.stem}.source.ipynb"
+    partial = output.parent / f".{chapter.stem}.partial.ipynb"
+    notebook = add_install_cell(fold_boilerplate(jupytext.read(chapter.source)))
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": kernel_name}
+    nbformat.write(notebook, source)
+    previous_quiet = os.environ.get("EMMA_QUIET")
+    os.environ["EMMA_QUIET"] = "1"  # the kernel inherits it: no per-cell progress bars in the book
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(partial),
+            parameters=parameters,
+            cwd=str(ROOT),
+            kernel_name=kernel_name,
+            progress_bar=progress,
+            log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        FAILED.mkdir(parents=True, exist_ok=True)
+        kept = FAILED / f"{chapter.stem}.ipynb"
+        shutil.move(partial, kept)
+        raise ChapterFailed(
+            f"chapter {chapter.name!r} failed in cell [{error.exec_count}] "
+            f"({error.ename}: {error.evalue}).\nCell source:\n{_failed_cell_source(kept)}\n"
+            f"The executed notebook up to the failure is in {kept}"
+        ) from None
+    finally:
+        if previous_quiet is None:
+            os.environ.pop("EMMA_QUIET", None)
+        else:
+            os.environ["EMMA_QUIET"] = previous_quiet
+        source.unlink(missing_ok=True)
+    executed = nbformat.read(partial, as_version=4)
+    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, ROOT, declared)  # the page "How this book was run"
+    for cell in executed.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):  # stays in the notebook, not on the page
+            cell.metadata["tags"] = sorted(set(cell.metadata["tags"]) | {"remove-cell"})
+    nbformat.write(executed, partial)
+    os.replace(partial, output)
+    return output
+
+
+def _is_setup(source: str) -> bool:
+    """A cell that starts with imports (the chapter's setup), ignoring comments and blank lines."""
+    lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and lines[0].startswith(("import ", "from "))
+
+
+def _draws_figure(source: str) -> bool:
+    """A cell that draws and saves a figure: its plotting code is boilerplate, its figure is not."""
+    return "save_figure(" in source
+
+
+#: A code cell with more lines than this meets the reader folded, whatever it does.
+LONG_CELL = 10
+
+
+def _is_long(source: str) -> bool:
+    return len([line for line in source.splitlines() if line.strip()]) > LONG_CELL
+
+
+def fold_boilerplate(notebook):
+    """Tag the cells a reader should meet folded (``hide-input``): the parameters cell, the setup
+    cells, the cells that draw a figure and every cell longer than :data:`LONG_CELL` lines.
+
+    Their code stays one click away on the page and their outputs (figures, tables) stay visible.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        if "parameters" in tags or _is_setup(cell.source) or _draws_figure(cell.source) or _is_long(cell.source):
+            cell.metadata["tags"] = sorted(tags | {"hide-input"})
+    return notebook
+
+
+def repository_url(root: Path = ROOT) -> str:
+    """The book's repository, as ``_config.yml`` names it (``repository.url``), the one place that says it."""
+    config = yaml.safe_load((Path(root) / "_config.yml").read_text())
+    url = (config.get("repository") or {}).get("url")
+    if not url:
+        raise ValueError(f"{Path(root) / '_config.yml'} must name the book's repository under repository: url:")
+    return url.rstrip("/")
+
+
+INSTALL_TAG = "install-package"
+
+
+def add_install_cell(notebook, repository: str | None = None):
+    """Put first a cell that installs the package ``emma`` when the notebook runs outside the checkout.
+
+    Opened on Colab or Binder, an executed chapter finds no ``emma``; this cell installs it from
+    the book's repository with ``%pip``. Inside the checkout ``emma`` imports and the cell does
+    nothing. Tagged ``remove-cell``: it stays in the notebook, never on the page.
+    """
+    repository = repository or repository_url()
+    source = (
+        "# Outside the book's repository (Colab, Binder...), install its package `emma` first.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("emma") is None:\n'
+        f'    %pip install --quiet "emma-book @ git+{repository}"'
+    )
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", INSTALL_TAG]})
+    notebook.cells = [c for c in notebook.cells if INSTALL_TAG not in c.metadata.get("tags", [])]
+    notebook.cells.insert(0, cell)
+    return notebook
+
+
+def _failed_cell_source(path: Path) -> str:
+    """The source of the cell whose outputs hold the error (papermill shifts cell indices)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            return cell.source
+    return "(not found in the executed notebook)"
+
+
+STAGING = Path("_build") / "staging"  # under the root; what Sphinx reads, and nothing else
+MATHJAX_ENTRY = "tex-chtml.js"  # the MathJax 3 component _config.yml names (mathjax_path)
+
+
+def check_executed(path: Path, name: str) -> None:
+    """Refuse to publish a notebook that ``emma-book run`` did not finish: no run key, or an error output.
+
+    Raises ``ValueError`` naming the chapter and the file.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    if rerun.METADATA_KEY not in notebook.metadata:
+        raise ValueError(f"chapter {name!r}: {path} has no run key, so `emma-book run` did not execute it to the end; "
+                         f"run `emma-book run {name}` before building")
+    failed = [i for i, cell in enumerate(notebook.cells) if any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
+    if failed:
+        raise ValueError(f"chapter {name!r}: {path} holds an error output (cell {failed[0]}); the book publishes only chapters that ran without error")
+
+
+def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = None) -> Path:
+    """Copy what the book reads, and only that, into ``<root>/_build/staging``; return that folder.
+
+    The book reads ``_config.yml``, ``_toc.yml``, ``book/`` (its pages, ``references.bib``, images;
+    not ``book/chapters``) and the executed notebook ``NN_name.ipynb`` of every chapter, taken
+    from ``executed`` (default ``<root>/book/chapters``). Beside them go the chapters' jupytext
+    sources (``_extra/notebooks/``, offered for download by the pages), the run's full tables
+    (``book/_static/tables/``, linked under each table) and MathJax (``_vendor/mathjax/``, served
+    by the site). Another virtual environment, a ``node_modules``
+    or stray notes in the checkout never reach Sphinx. A chapter without an executed notebook
+    stops the staging with its name: nothing is executed here. ``pdf``, the book's PDF edition
+    (:mod:`emma.book.pdf`), goes to ``_extra/emma-book.pdf``: the site's root, offered by every page.
+    """
+    root = Path(root).resolve()
+    executed = Path(executed).resolve() if executed is not None else root / "book" / "chapters"
+    listed = chapters(root / "notebooks")
+    missing = [c.name for c in listed if not (executed / f"{c.stem}.ipynb").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"these chapters have not been executed yet (no notebook in {executed}): {', '.join(missing)}; "
+            "run `emma-book run` first"
+        )
+    for chapter in listed:
+        check_executed(executed / f"{chapter.stem}.ipynb", chapter.name)
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, staging / name)
+
+    def book_pages(directory: str, names: list[str]) -> list[str]:
+        generated = ["chapters"] if Path(directory) == root / "book" else []
+        return generated + [n for n in names if n.startswith(".") or n == "__pycache__"]
+
+    shutil.copytree(root / "book", staging / "book", ignore=book_pages)
+    (staging / "book" / "chapters").mkdir()
+    (staging / "_extra" / "notebooks").mkdir(parents=True)
+    for chapter in listed:
+        shutil.copy2(executed / f"{chapter.stem}.ipynb", staging / "book" / "chapters" / f"{chapter.stem}.ipynb")
+        shutil.copy2(chapter.source, staging / "_extra" / "notebooks" / chapter.source.name)
+    _stage_tables(executed, root, staging / "book" / "_static" / "tables")
+    _stage_tables(executed, root, staging / "book" / "_static" / "figures", kind="figures", pattern="*.png")
+    page = record.run_record_page({c.title: executed / f"{c.stem}.ipynb" for c in listed})
+    (staging / "book" / "run_record.md").write_text(page)  # "How this book was run", from the notebooks' metadata
+    _stage_mathjax(staging / "_vendor" / "mathjax")
+    if pdf is not None:
+        shutil.copy2(pdf, staging / "_extra" / PDF_EDITION)
+    return staging
+
+
+def _stage_tables(executed: Path, root: Path, destination: Path, kind: str = "tables", pattern: str = "*.csv") -> None:
+    """The full tables (or figures) of the run that executed the chapters: each view's link to its CSV
+    resolves (:mod:`emma.util.display`), and the landing page shows the run's figures with captions.
+
+    They sit beside the executed notebooks' folder (``<output_dir>/tables`` for ``<output_dir>/chapters``),
+    or in ``<root>/_build/tables`` for the default ``book/chapters``.
+    """
+    source = executed.parent / kind if (executed.parent / kind).is_dir() else root / "_build" / kind
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob(pattern)) if source.is_dir() else []:
+        shutil.copy2(path, destination / path.name)
+
+
+def _mathjax_distribution() -> Path:
+    """MathJax 3 as the package ``django-static-mathjax`` ships it (module ``mathjax``; no Django needed)."""
+    spec = importlib.util.find_spec("mathjax")
+    folder = Path(spec.origin).parent / "static" / "mathjax" if spec and spec.origin else None
+    if folder is None or not (folder / "es5" / MATHJAX_ENTRY).exists():
+        raise FileNotFoundError(
+            "MathJax is missing: the book serves it from the package django-static-mathjax, "
+            "a dependency of emma-book (pip install -e .)"
+        )
+    return folder
+
+
+def _stage_mathjax(destination: Path) -> None:
+    """The browser build of MathJax (``es5/``) that ``tex-chtml.js`` loads from, with its licence.
+
+    The other single-file bundles and the SVG output are left out; the TeX extensions, the CHTML
+    fonts, the menu and the accessibility components stay (MathJax loads them on demand).
+    """
+    distribution = _mathjax_distribution()
+    es5 = distribution / "es5"
+
+    def unused(directory: str, names: list[str]) -> list[str]:
+        if Path(directory) == es5:
+            return [n for n in names if n.endswith(".js") and n != MATHJAX_ENTRY]
+        if Path(directory) == es5 / "output":
+            return [n for n in names if n.startswith("svg")]
+        return []
+
+    shutil.copytree(es5, destination, ignore=unused)
+    shutil.copy2(distribution / "LICENSE", destination / "LICENSE")
+
+
+BUILDERS = ("html", "linkcheck")
+PDF_EDITION = "emma-book.pdf"  # the PDF edition's name, in _build/pdf/ and at the site's root (emma.book.pdf.NAME)
+
+
+def build(
+    root: Path = ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html", pdf: bool = False,
+) -> int:
+    """Build the book into ``<root>/_build/<builder>`` from a staging folder; return the exit code.
+
+    :func:`stage` gathers the book's own pages and the executed notebooks (from ``executed``,
+    default ``<root>/book/chapters``) into ``<root>/_build/staging``; Jupyter Book builds that
+    folder from scratch (``--all``, so every page's warnings show on every build) and writes
+    ``<root>/_build/html`` anew. ``builder="linkcheck"`` checks every external link instead
+    (report in ``<root>/_build/linkcheck``). Warnings are errors when ``strict``. Nothing is
+    executed: a chapter that has not been run is reported and the build stops.
+
+    ``pdf=True`` (HTML only) first makes the PDF edition, ``<root>/_build/pdf/emma-book.pdf``
+    (:func:`emma.book.pdf.build`: the ``singlehtml`` builder, then headless Chromium), then builds the
+    HTML with the PDF at the site's root and offered in every page's download menu.
+    """
+    if builder not in (*BUILDERS, "singlehtml"):  # singlehtml: the page emma.book.pdf prints
+        raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+    if pdf and builder != "html":
+        raise ValueError(f"the PDF edition comes with the HTML book, not with the builder {builder!r}")
+    root = Path(root).resolve()
+    edition = None
+    if pdf:
+        from emma.book import pdf as pdf_edition
+
+        code = pdf_edition.build(root, executed=executed, strict=strict)
+        if code != 0:
+            return code
+        edition = root / "_build" / "pdf" / pdf_edition.NAME
+    staging = stage(root, executed, pdf=edition)
+    shutil.rmtree(root / "_build" / builder, ignore_errors=True)
+    executable = Path(sys.executable).parent / "jupyter-book"
+    command = [
+        str(executable) if executable.exists() else "jupyter-book",
+        "build", str(staging), "--path-output", str(root), "--builder", builder, "--all",
+    ]
+    if strict:
+        command += ["--warningiserror", "--keep-going"]
+    return subprocess.call(command, cwd=staging)
+
+
+def setup(app):
+    """Sphinx extension (``_config.yml`` lists ``emma.book.build``): the book's page-level touches.
+
+    sphinx-book-theme's download menu offers the page's source, here the executed notebook
+    (``.ipynb``); chapter pages also offer their ``notebooks/NN_name.py``, which :func:`stage`
+    puts in the site through ``html_extra_path``, and every page the book's PDF edition when the
+    build has one. And every script appears once per page.
+    """
+    app.connect("html-page-context", _offer_jupytext_source, priority=502)  # after the theme's buttons (501)
+    app.connect("html-page-context", _offer_pdf_edition, priority=503)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Each script once per page: sphinx-thebe's inline configuration (``const THEBE_JS_URL``)
+    reaches Sphinx 7's page context twice, and its second copy is a JavaScript error."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", script) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def _offer_jupytext_source(app, pagename, templatename, context, doctree) -> None:
+    name = f"{Path(pagename).name}.py"
+    if not pagename.startswith("book/chapters/") or not (Path(app.srcdir) / "_extra" / "notebooks" / name).exists():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "download-buttons":
+            continue
+        for button in group["buttons"]:
+            if button.get("label") == "download-source-button":
+                button["tooltip"] = "Download the executed notebook"
+        group["buttons"].insert(1, {
+            "type": "link",
+            "url": context["pathto"](f"notebooks/{name}", 1),
+            "text": ".py",
+            "tooltip": "Download the chapter's jupytext source",
+            "icon": "fas fa-file-code",
+            "label": "download-jupytext-button",
+        })
+
+
+def _offer_pdf_edition(app, pagename, templatename, context, doctree) -> None:
+    """Every page's download menu offers the PDF edition when the build has one (``stage(pdf=...)``),
+    after the theme's ``.pdf`` button, which prints the page alone."""
+    if not (Path(app.srcdir) / "_extra" / PDF_EDITION).exists():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].append({
+                "type": "link",
+                "url": context["pathto"](PDF_EDITION, 1),
+                "text": "PDF edition",
+                "tooltip": "Download the whole book as one PDF",
+                "icon": "fas fa-book",
+                "label": "download-pdf-edition-button",
+            })

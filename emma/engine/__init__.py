@@ -1,0 +1,36 @@
+"""The batched training engine: K models of one family trained as one computation.
+
+Modules
+-------
+:mod:`~emma.engine.families`
+    The model families (parameters with a leading model axis K, forward passes).
+:mod:`~emma.engine.backprop`
+    The hand-written gradients of the thesis's families (the fast path).
+:mod:`~emma.engine.optim`
+    Adam and early stopping over the model axis.
+:mod:`~emma.engine.protocol`
+    The training protocol: the book's (:data:`SOUND`), the original code's (:data:`ORIGINAL`) and every step between.
+:mod:`~emma.engine.configs`
+    The training settings and the table of models of a sweep.
+:mod:`~emma.engine.streams`
+    What each model sees: its seed's corrupted copy of each split and its data order.
+:mod:`~emma.engine.training`
+    Losses, thresholds (the decision rules) and F1 over many models.
+:mod:`~emma.engine.sweep`
+    :class:`SweepEngine`, which trains a sweep.
+:mod:`~emma.engine.launch`
+    :func:`run_sweep`: cached sweeps, split over worker processes.
+:mod:`~emma.engine.evaluation`
+    Scoring a finished sweep: selection, noise response, rankings.
+:mod:`~emma.engine.energy`, :mod:`~emma.engine.autoencoders`
+    The per-mode denoising autoencoders, fitted (and cached) for the engine.
+"""
+from emma.engine.configs import TrainSettings, grid
+from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
+from emma.engine.families import FAMILIES, forward, init_parameters
+from emma.engine.launch import run_sweep
+from emma.engine.protocol import ORIGINAL, SOUND, Protocol
+from emma.engine.sweep import SweepEngine
+
+__all__ = ["FAMILIES", "ORIGINAL", "SOUND", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings", "fit_mode_autoencoders",
+           "forward", "grid", "init_parameters", "run_sweep"]

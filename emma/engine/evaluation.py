@@ -1,0 +1,335 @@
+"""Scoring finished sweeps: model outputs, per-subset F1, noise responses, curves and rankings.
+
+Every function takes the ``result`` of :func:`emma.engine.launch.run_sweep` and respects each
+model's protocol: a batch-coupled model's potentials are summed over the rows of each
+*call*, and each function documents its call (the whole input by default), as the
+original code's evaluation did (appendix: original-coupled-potential).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from emma.data.noise import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.engine.families import forward
+from emma.engine.configs import TrainSettings
+from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, potential_parts
+from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
+
+#: The columns that identify a model in a sweep's table.
+ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
+#: Names of the corruption cases of a test sample, by its mask (IP noisy, DM noisy).
+CASES = {(False, False): "clean", (True, False): "IP noisy", (False, True): "DM noisy"}
+
+
+def base_for(base_result: dict, seeds: Sequence[int], protocols=None) -> dict[str, torch.Tensor]:
+    """The trained ``base`` parameters for models with these ``seeds`` (and protocols): rows of a base sweep.
+
+    A model under protocol ``p`` gets the base trained with the same seed under the same
+    base-relevant fields (``p.key("base")``).
+    """
+    table = base_result["table"]
+    keys = [(int(s), repr(p.key("base"))) for s, p in zip(table["seed"], base_result["protocols"])]
+    wanted = [(int(s), None if protocols is None else repr(p.key("base"))) for s, p in zip(seeds, protocols if protocols is not None else [None] * len(seeds))]
+    rows = []
+    for seed, key in wanted:
+        hits = [i for i, (s, k) in enumerate(keys) if s == seed and (key is None or k == key)]
+        if not hits:
+            raise ValueError(f"the base sweep has no model for seed {seed}{'' if key is None else ' under protocol ' + key}")
+        rows.append(hits[0])
+    return {name: value[rows] for name, value in base_result["params"].items()}
+
+
+def select(result: dict, rows) -> dict:
+    """The sub-sweep of the models ``rows`` (positions in ``result["table"]``)."""
+    rows = list(rows)
+    out = dict(result)
+    out["table"] = result["table"].iloc[rows].reset_index(drop=True)
+    out["params"] = {name: value[rows] for name, value in result["params"].items()}
+    out["protocols"] = [result["protocols"][i] for i in rows]
+    if result.get("psi_min") is not None:
+        out["psi_min"] = result["psi_min"][rows]
+    return out
+
+
+#: The scores a sweep's table holds for every threshold rule, as ``<score>_at_<rule>`` (:meth:`emma.engine.sweep.SweepEngine.result`).
+RULE_SCORES = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_clean", "val_f1_ip_noisy", "val_f1_dm_noisy", "threshold")
+
+
+def apply_rules(result: dict, protocols) -> dict:
+    """The sweep as scored under ``protocols`` (one per model): each model's F1 columns and threshold at its protocol's rule.
+
+    The decision threshold never changes how a model trains (it is chosen after training,
+    before any retraining), so it is not part of a sweep's cache key
+    (:data:`emma.engine.protocol.EVALUATION_ONLY`): one trained sweep serves every rule. Its table
+    keeps every rule's scores as ``<score>_at_<rule>``; this copies the right ones into
+    ``f1_clean`` ... ``threshold`` and relabels ``protocol``.
+    """
+    protocols = list(protocols)
+    table = result["table"]
+    if len(protocols) != len(table):
+        raise ValueError(f"protocols must hold one Protocol per model ({len(table)}), got {len(protocols)}")
+    rules = np.array([p.threshold for p in protocols])
+    changed = rules != np.array([p.threshold for p in result["protocols"]])  # rows scored under another rule than asked
+    missing = sorted({f"threshold_at_{rule}" for rule in rules[changed]} - set(table.columns))
+    if missing:
+        raise ValueError(f"the sweep's table has no scores for the rule(s) {missing}: it was trained before ENGINE_VERSION 5")
+    table = table.copy()
+    for score in RULE_SCORES if changed.any() else ():
+        values = table[score].to_numpy(dtype=float).copy()
+        for rule in set(rules[changed]):
+            rows = changed & (rules == rule)
+            values[rows] = table[f"{score}_at_{rule}"].to_numpy(dtype=float)[rows]
+        table[score] = values
+    table["protocol"] = [p.label() for p in protocols]
+    return {**result, "table": table, "protocols": protocols}
+
+
+def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, protocol: str | None = None) -> list[int]:
+    """Positions in a sweep's table of the models of one configuration (one per seed), optionally of one protocol label."""
+    t = result["table"]
+    hit = np.isclose(t["rho"], rho) & np.isclose(t["lambda_c"], lambda_c) & np.isclose(t["lambda_e"], lambda_e)
+    if protocol is not None:
+        hit &= t["protocol"] == protocol
+    return list(np.flatnonzero(hit))
+
+
+@torch.no_grad()
+def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Tensor | None = None):
+    """Probabilities (and EMMA's quantities) of every model of a finished sweep on inputs ``x``.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`emma.engine.launch.run_sweep` (or :func:`select`).
+    x : Tensor, shape (K, n, 8)
+        Each model's own inputs.
+    energies : ModeEnergies or dict, optional
+        The autoencoders the sweep used (``with`` only).
+    groups : long Tensor, shape (K, n), optional
+        The call each row belongs to, for batch-coupled models; all rows one call by default.
+
+    Returns
+    -------
+    probabilities : Tensor, shape (K, n)
+    emma : EMMAOutput or None
+    """
+    family, table, protocols = result["family"], result["table"], result["protocols"]
+    if x.dim() != 3 or x.shape[0] != len(table):
+        raise ValueError(f"x must have shape (K={len(table)}, n, 8), got {tuple(x.shape)}")
+    potentials = psi_min = None
+    if family == "with":
+        if energies is None:
+            raise ValueError("a 'with' sweep needs energies=<the ModeEnergies it was trained with>")
+        parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), x[k]) for k, (s, p) in enumerate(zip(table["seed"], protocols))]
+        coupled = torch.tensor([p.potential == "batch_coupled" for p in protocols])
+        potentials = coupled_potentials(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), coupled, groups)
+        psi_min = result["psi_min"].to(x.device)
+    rho = torch.tensor(table["rho"].to_numpy(), dtype=torch.float32, device=x.device)
+    params = {name: value.to(x.device) for name, value in result["params"].items()}
+    logits, out = forward(family, params, x, potentials, psi_min, rho)
+    return torch.sigmoid(logits), out
+
+
+def _base_test(result: dict, splits, seed: int) -> torch.Tensor:
+    """The test set a model's noise is added to: clean, or carrying its seed's draw (``corruption_in_place``)."""
+    protocol = result["protocols"][list(result["table"]["seed"]).index(seed)]
+    if protocol.corruption_in_place:
+        return corrupted_split(splits, "test", seed, TrainSettings(**result["settings"]))[0]
+    return splits.test.x.detach().cpu()
+
+
+def _check_same_base(result: dict) -> None:
+    kinds = {(int(s), p.corruption_in_place) for s, p in zip(result["table"]["seed"], result["protocols"])}
+    if len({s for s, _ in kinds}) != len(kinds):
+        raise ValueError("noise responses need one test set per seed: select models whose protocols agree on corruption_in_place")
+
+
+@torch.no_grad()
+def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False) -> pd.DataFrame:
+    """How every model of a sweep responds when *all* test samples get noise (σ_IP, σ_DM); the whole test set is one call.
+
+    The noise of a pair is drawn once per seed (the same draw for every model of that
+    seed, and for every family), from a generator seeded by seed, pair and ``draw``; it
+    is added to the clean test set, or, under ``corruption_in_place``, to the test set
+    carrying the seed's draw at the training σ (appendix: original-in-place-corruption).
+
+    Returns
+    -------
+    DataFrame
+        One row per (model, pair): ``model_index``, the model's identity, ``sigma_ip``,
+        ``sigma_dm``, ``f1`` (whole test set, the model's own threshold), and for ``with``
+        the means over samples of ``alpha_ip``, ``alpha_dm``, ``beta_ip``, ``beta_dm``, ``total_energy``.
+        With ``rules``, also ``f1_at_<rule>`` at every threshold rule of the sweep's table and the
+        threshold-free ``auroc`` and ``ap`` (:mod:`sklearn.metrics`).
+    """
+    _check_same_base(result)
+    table = result["table"]
+    y = splits.test.y.cpu().numpy()
+    seeds = table["seed"].tolist()
+    bases = {s: _base_test(result, splits, s) for s in set(seeds)}
+    rows = []
+    for p, (sigma_ip, sigma_dm) in enumerate(sigma_pairs):
+        scale = torch.tensor([sigma_ip] * 4 + [sigma_dm] * 4)
+        draws = {s: bases[s] + scale * torch.randn(bases[s].shape, generator=torch.Generator().manual_seed(3_000_017 * (1 + draw) + 7919 * p + s)) for s in bases}
+        prob, out = model_outputs(result, torch.stack([draws[s] for s in seeds]), energies)
+        prob = prob.numpy()
+        rule_f1 = {rule: f1_many(prob >= table[f"threshold_at_{rule}"].to_numpy()[:, None], y) for rule in THRESHOLD_RULES} if rules else {}
+        for k in range(len(table)):
+            row = {"model_index": k, **table.iloc[k][ID_COLUMNS].to_dict(), "sigma_ip": sigma_ip, "sigma_dm": sigma_dm}
+            if f1:
+                row["f1"] = f1_by_subset(prob[k] >= table["threshold"].iloc[k], y, np.zeros((len(y), 2), bool))["clean"]
+            if rules:
+                row.update({f"f1_at_{rule}": values[k] for rule, values in rule_f1.items()})
+                row["auroc"], row["ap"] = float(roc_auc_score(y, prob[k])), float(average_precision_score(y, prob[k]))
+            if out is not None:
+                alpha, beta = out.alpha[k].mean(0), out.beta[k].mean(0)
+                row.update(alpha_ip=alpha[0].item(), alpha_dm=alpha[1].item(), beta_ip=beta[0].item(), beta_dm=beta[1].item(), total_energy=out.total_energy[k].mean().item())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def generalisation_curves(result: dict, splits, nsr_db_levels, *, energies=None) -> pd.DataFrame:
+    """F1 (and β) against NSR with only IP, then only DM, corrupted on every test sample; one row per model and level.
+
+    Adds ``corrupted`` ("IP" or "DM") and ``nsr_db`` to :func:`noise_response`'s columns.
+    """
+    sigmas = [float(nsr_db_to_sigma(db)) for db in nsr_db_levels]
+    pairs = [(s, 0.0) for s in sigmas] + [(0.0, s) for s in sigmas]
+    out = noise_response(result, splits, pairs, energies=energies, rules=True)
+    out["corrupted"] = np.where(out["sigma_dm"] == 0.0, "IP", "DM")
+    out["nsr_db"] = sigma_to_nsr_db(out[["sigma_ip", "sigma_dm"]].max(axis=1).to_numpy())
+    return out
+
+
+def study_curves(family_sweeps: dict, selected: dict, splits, nsr_db_levels, *, energies=None) -> pd.DataFrame:
+    """:func:`generalisation_curves` of base, without, alternative and the selected ``with``, with a ``family`` column."""
+    frames = [generalisation_curves(family_sweeps[f], splits, nsr_db_levels).assign(family=f) for f in ("base", "without", "alternative")]
+    frames.append(generalisation_curves(selected, splits, nsr_db_levels, energies=energies).assign(family="with"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def single_mode_f1(family_sweeps: dict, splits) -> dict[str, np.ndarray]:
+    """Per-seed F1 on the (clean, or as the protocol left it) test set of the model that sees only the *other* mode.
+
+    ``"IP"``: IP is failing, so the DM-only model's F1; ``"DM"``: the IP-only model's.
+    """
+    return {"IP": noise_response(family_sweeps["dm_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy(),
+            "DM": noise_response(family_sweeps["ip_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy()}
+
+
+def regularizer_levels(ranked: pd.DataFrame, chosen: dict, name: str, values) -> dict[str, float]:
+    """"none" (0), "good" and "high" (the largest of ``values``) for the regularizer ``name`` ("lambda_c" or "lambda_e").
+
+    "good" is the chosen configuration's value, or, where that is 0, the best non-zero value
+    by validation among the configurations that share the chosen ρ and other λ.
+    """
+    if name not in ("lambda_c", "lambda_e"):
+        raise ValueError(f"name must be 'lambda_c' or 'lambda_e', got {name!r}")
+    good = chosen[name]
+    if good == 0.0:
+        other = "lambda_e" if name == "lambda_c" else "lambda_c"
+        nonzero = ranked[np.isclose(ranked["rho"], chosen["rho"]) & (ranked[name] > 0) & np.isclose(ranked[other], chosen[other])]
+        good = float(nonzero.sort_values("validation_score", ascending=False)[name].iloc[0]) if len(nonzero) else good
+    return {"none": 0.0, "good": good, "high": float(max(values))}
+
+
+@torch.no_grad()
+def per_sample_outcomes(result: dict, splits, sigma: float, *, energies=None, clean_fraction: float = 0.5, draw: int = 0) -> pd.DataFrame:
+    """Each test sample's outcome under the thesis scheme at noise σ, for every model; the whole set is one call.
+
+    Returns
+    -------
+    DataFrame
+        One row per (model, sample): ``model_index``, ``seed``, ``pulsar`` (bool),
+        ``case`` ("clean", "IP noisy", "DM noisy"), ``correct`` (bool) and, for
+        ``with``, the sample's ``alpha_ip``, ``alpha_dm``, ``beta_ip``, ``beta_dm``, ``total_energy``.
+    """
+    table = result["table"]
+    x0, y = splits.test.x.detach().cpu(), splits.test.y.cpu().numpy().astype(bool)
+    seeds = table["seed"].tolist()
+    draws = {s: corrupt(x0, sigma, torch.Generator().manual_seed(4_000_037 * (1 + draw) + s), clean_fraction) for s in set(seeds)}
+    prob, out = model_outputs(result, torch.stack([draws[s][0] for s in seeds]), energies)
+    frames = []
+    for k in range(len(table)):
+        mask = draws[seeds[k]][1].numpy()
+        frame = pd.DataFrame({"model_index": k, "seed": seeds[k], "pulsar": y, "case": [CASES[(bool(a), bool(b))] for a, b in mask],
+                              "correct": (prob[k].numpy() >= table["threshold"].iloc[k]) == y})
+        if out is not None:
+            frame["alpha_ip"], frame["alpha_dm"] = out.alpha[k, :, 0].numpy(), out.alpha[k, :, 1].numpy()
+            frame["beta_ip"], frame["beta_dm"] = out.beta[k, :, 0].numpy(), out.beta[k, :, 1].numpy()
+            frame["total_energy"] = out.total_energy[k].numpy()
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@torch.no_grad()
+def score_on_test(result: dict, splits, *, energies=None, threshold: float | None = None) -> pd.DataFrame:
+    """F1 per test subset of every model on the corrupted test set it was scored on, each subset one call.
+
+    ``threshold`` replaces every model's own threshold when given; by default the result
+    reproduces ``result["table"]``.
+    """
+    table = result["table"]
+    settings = TrainSettings(**result["settings"])
+    seeds = table["seed"].tolist()
+    draws = {s: corrupted_split(splits, "test", s, settings) for s in set(seeds)}
+    x = torch.stack([draws[s][0] for s in seeds])
+    masks = torch.stack([draws[s][1] for s in seeds])  # (K, n, 2)
+    prob, _ = model_outputs(result, x, energies, groups=masks[..., 0].long() + 2 * masks[..., 1].long())
+    y = splits.test.y.cpu().numpy()
+    out = []
+    for k in range(len(table)):
+        t = table["threshold"].iloc[k] if threshold is None else float(threshold)
+        f1 = f1_by_subset(prob[k].numpy() >= t, y, masks[k].numpy())
+        out.append({**table.iloc[k][ID_COLUMNS].to_dict(), **{f"f1_{n}": v for n, v in f1.items()}, "threshold": t})
+    return pd.DataFrame(out)
+
+
+def summarise(table: pd.DataFrame, columns=("f1_clean", "f1_ip_noisy", "f1_dm_noisy")) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each configuration's scores.
+
+    Returns one row per (model, rho, lambda_c, lambda_e[, protocol]) with ``n_seeds`` and,
+    for each column ``c``, ``c_mean`` and ``c_std`` (sample std, ddof 1; NaN for one seed).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": "base", "rho": np.nan, "lambda_c": np.nan, "lambda_e": np.nan, "seed": [0, 1], "f1_clean": [0.8, 0.9]})
+    >>> summarise(t, ["f1_clean"])[["n_seeds", "f1_clean_mean"]].round(2).values.tolist()
+    [[2.0, 0.85]]
+    """
+    keys = [k for k in ["model", "rho", "lambda_c", "lambda_e", "protocol"] if k in table]
+    grouped = table.groupby(keys, sort=False, dropna=False)
+    out = grouped.size().rename("n_seeds").reset_index()
+    for column in columns:
+        stats = grouped[column].agg(["mean", "std"]).reset_index()
+        out[f"{column}_mean"] = stats["mean"].to_numpy()
+        out[f"{column}_std"] = stats["std"].to_numpy()
+    return out
+
+
+def rank_grid(with_table: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration of a ``with`` sweep summarised over seeds, with both rankings.
+
+    ``rank_validation``: by the mean validation F1 on IP- and DM-noisy samples (the
+    book's selection). ``rank_test``: by the F1 on the whole noisy test set, scored as one
+    call (the thesis's selection; appendix: original-ranking). Both are 1 for the best.
+    """
+    summary = summarise(with_table, columns=["f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_ip_noisy", "val_f1_dm_noisy", "capacity"])
+    summary["validation_score"] = summary[["val_f1_ip_noisy_mean", "val_f1_dm_noisy_mean"]].mean(axis=1)
+    summary["rank_validation"] = summary["validation_score"].rank(ascending=False, method="first").astype(int)
+    summary["rank_test"] = summary["f1_noisy_test_mean"].rank(ascending=False, method="first").astype(int)
+    return summary
+
+
+def selected_config(ranked: pd.DataFrame, selection: str) -> dict[str, float]:
+    """(ρ, λ_c, λ_e) of the configuration a selection rule picks ("validation" or "test") from :func:`rank_grid`."""
+    column = {"validation": "rank_validation", "test": "rank_test"}.get(selection)
+    if column is None:
+        raise ValueError(f"selection must be 'validation' or 'test', got {selection!r}")
+    best = ranked.sort_values(column).iloc[0]
+    return {k: float(best[k]) for k in ("rho", "lambda_c", "lambda_e")}

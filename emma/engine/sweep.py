@@ -1,0 +1,382 @@
+"""The sweep engine: K models of one family trained as one batched computation.
+
+Each of the K models has its own hyperparameters (ρ, λ_c, λ_e), seed, **protocol**
+(:class:`emma.engine.protocol.Protocol`), data order, noise draw, early-stopping state and
+threshold, yet all K take every optimiser step together: the parameters are stacked on
+a leading model axis (:mod:`emma.engine.families`), one :class:`emma.engine.optim.BatchedAdam`
+updates them all, and each evaluation pass is one batched computation. So the book's
+protocol and the original code's, and every step between them, train side by side.
+
+Randomness belongs to a model's *seed*, never to its position in the stack:
+
+* the corrupted copy of each split (50 % clean, 25 % IP noisy, 25 % DM noisy, σ = 0.5)
+  is drawn once per seed, separately for train, validation and test (:mod:`emma.engine.streams`);
+* the mini-batch order is a fresh permutation per epoch, from a generator of the seed
+  (``init="per_seed"``) or of the seed and configuration (``init="shared"``);
+* initial parameters depend on family and seed (:func:`emma.engine.families.init_parameters`).
+
+So a model's row does not depend on what is stacked beside it (``tests/test_protocol.py``).
+The table of models and the settings live in :mod:`emma.engine.configs`, the data each model
+sees in :mod:`emma.engine.streams`, the gradients of a step in :mod:`emma.engine.backprop`, the scoring of a
+finished sweep in :mod:`emma.engine.evaluation`; :func:`emma.engine.launch.run_sweep` launches and caches sweeps.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from emma.method.attention import PARAMETER_NAMES, project_parameters_
+from emma.engine.backprop import loss_and_gradients
+from emma.method.regularizers import capacity, capacity_relu
+from emma.engine.configs import TrainSettings, check_configs
+from emma.data.splits import Splits
+from emma.engine.families import CORRUPTED_TRAINING, check_family, forward_columns, init_parameters
+from emma.engine.protocol import SOUND, Protocol
+from emma.util.runtime import progress_disabled, resolve_device
+from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
+from emma.engine.optim import BatchedAdam, BestState
+from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
+
+#: Bump when a change here alters what a cached sweep contains.
+ENGINE_VERSION = 5
+#: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
+BLOCK = 512
+#: Where each quantity sits among the columns of :meth:`emma.engine.streams.StreamData.table`.
+TABLE_COLUMNS = {"x": (0, 8), "xi": (8, 10), "code_weight": (10, 12), "softplus": (12, 14), "quadratic": (14, 16)}
+#: Sweeps of fewer models than this train on one CPU thread (:func:`emma.util.runtime.single_cpu_thread`).
+SMALL_SWEEP = 64
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def _split_columns(columns: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gathered table columns (columns, K, m) -> each quantity of :data:`TABLE_COLUMNS` as a (K, c, m) view."""
+    return {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in TABLE_COLUMNS.items() if start < columns.shape[0]}
+
+
+class SweepEngine:
+    """K models of one family, trained together.
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`emma.engine.families.FAMILIES`.
+    configs : DataFrame or list of dict
+        One row per model: ``seed`` and, for ``with``, ``rho``, ``lambda_c``, ``lambda_e``;
+        optionally ``protocol`` (a :class:`~emma.engine.protocol.Protocol` per model).
+    splits : Splits
+    settings : TrainSettings
+    protocol : Protocol
+        For the models whose row names none (default :data:`~emma.engine.protocol.SOUND`).
+    energies : ModeEnergies or dict, optional
+        The frozen autoencoders (``with`` only): one pair for all, a dict by seed, or by
+        ``(seed, fitted_on_corrupted)``.
+    base : dict of str to Tensor, optional
+        Trained ``base`` parameters of the same K models (``without`` and ``with``).
+    device : {"auto", "cpu", "cuda"} or torch.device
+    """
+
+    def __init__(self, family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND, energies=None, base=None, device="cpu"):
+        self.family = check_family(family)
+        self.configs = check_configs(configs, protocol)
+        if not isinstance(settings, TrainSettings):
+            raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
+        if family == "with" and energies is None:
+            raise ValueError("family 'with' needs energies=<ModeEnergies of emma.engine.energy.fit_mode_autoencoders>")
+        self.settings, self.device = settings, resolve_device(device)
+        self.protocols = list(self.configs["protocol"])
+        seeds = self.configs["seed"].tolist()
+        is_with = family == "with"
+        keys = [(s, family in CORRUPTED_TRAINING or p.corruption_in_place, is_with and p.autoencoders_on_corrupted) for s, p in zip(seeds, self.protocols)]
+        self.streams = sorted(set(keys))
+        self.stream_of = torch.tensor([self.streams.index(k) for k in keys], device=self.device)  # (K,)
+        use = energies if is_with else None
+        self.train = _stream_data(splits, "train", self.streams, settings, use, self.device)
+        self.val = _stream_data(splits, "val", self.streams, settings, use, self.device)
+        self.test = _stream_data(splits, "test", self.streams, settings, use, self.device, noisy_test=True)
+        self.coupled = torch.tensor([is_with and p.potential == "batch_coupled" for p in self.protocols], device=self.device)
+        self.psi_min = None
+        if is_with:
+            psi_min = {}  # (seed, fitted on corrupted data, potential) -> Ψ_min, (2,)
+            for k, (seed, _, ae) in enumerate(keys):
+                key = (seed, ae, self.protocols[k].potential)
+                if key in psi_min:
+                    continue
+                model_energies = energies_for(energies, seed, ae)
+                if key[2] == "per_sample":
+                    psi_min[key] = model_energies.psi_min.cpu()
+                else:  # the AE's own training data: the seed's draw (in split order) or the clean split
+                    x_ae = corrupted_split(splits, "train", seed, settings)[0] if ae else splits.train.x.cpu()
+                    psi_min[key] = coupled_psi_min(model_energies, x_ae, settings.batch_size).cpu()
+            self.psi_min = torch.stack([psi_min[(s, ae, p.potential)] for (s, _, ae), p in zip(keys, self.protocols)]).to(self.device)  # (K, 2)
+        params = init_parameters(family, seeds, base=base)
+        # one (K, P) buffer holds every parameter, and ``params`` are views of it: Adam updates
+        # the whole buffer in a handful of operations instead of a handful per tensor
+        self.flat = torch.cat([value.reshape(len(seeds), -1) for value in params.values()], dim=1).to(self.device)
+        sizes = [value[0].numel() for value in params.values()]
+        self.params = {name: part.view(value.shape) for (name, value), part in zip(params.items(), self.flat.split(sizes, dim=1))}
+
+        def column(values, dtype=torch.float32):
+            return torch.tensor(list(values), dtype=dtype, device=self.device)
+
+        self.rho, self.lambda_c, self.lambda_e = (column(self.configs[c]) for c in ("rho", "lambda_c", "lambda_e"))
+        self.omega_code = column([p.omega == "code" for p in self.protocols], torch.bool)
+        self.stop_on_train = column([p.early_stopping == "training" for p in self.protocols], torch.bool)
+        self.drop_last = column([p.drop_last for p in self.protocols], torch.bool)
+        self.retrains = column([p.retrain and not is_with for p in self.protocols], torch.bool)
+        weights = [p.class_weight for p in self.protocols]
+        self.pos_weight = None if all(w is None for w in weights) else column([1.0 if w is None else w for w in weights])
+        order_keys = [_order_seed(s, self.configs.iloc[k], p.init if is_with else "per_seed") for k, (s, p) in enumerate(zip(seeds, self.protocols))]
+        unique_orders = sorted(set(order_keys))
+        self.order_of = torch.tensor([unique_orders.index(o) for o in order_keys], device=self.device)
+        self.order_generators = [torch.Generator().manual_seed(o) for o in unique_orders]
+        pairs = sorted(set(zip(self.stream_of.tolist(), self.order_of.tolist())))  # (stream, order) pairs: one gather each
+        self.pair_stream = torch.tensor([p[0] for p in pairs], device=self.device)
+        self.pair_order = torch.tensor([p[1] for p in pairs], device=self.device)
+        self.pair_of = torch.tensor([pairs.index(p) for p in zip(self.stream_of.tolist(), self.order_of.tolist())], device=self.device)
+        # the code's early-stopping pass reshuffles too; its own stream keeps the training order independent of the stack
+        self.pass_generators = [torch.Generator().manual_seed(o + 7_777_777) for o in unique_orders]
+        self.optimizer = BatchedAdam({"flat": self.flat}, lr=settings.lr)
+        self.best = BestState({"flat": self.flat}, self.optimizer)
+
+    @property
+    def any_omega_code(self) -> bool:
+        return bool(self.omega_code.any())
+
+    @property
+    def all_omega_code(self) -> bool:
+        return bool(self.omega_code.all())
+
+    @property
+    def k(self) -> int:
+        return self.stream_of.shape[0]
+
+    @contextlib.contextmanager
+    def _subset(self, models: torch.Tensor):
+        """Within the block, the engine's per-model settings are those of ``models`` only (indices)."""
+        names = ("stream_of", "coupled", "psi_min", "rho", "lambda_c", "lambda_e", "omega_code", "drop_last", "pos_weight", "order_of")
+        saved = {name: getattr(self, name) for name in names}
+        for name, value in saved.items():
+            if value is not None:
+                setattr(self, name, value[models])
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def new_order(self, n: int, generators=None, per_model: bool = True) -> torch.Tensor:
+        """A fresh permutation of ``n`` rows per model (K, n), or per (stream, order) pair (U, n) with ``per_model=False``."""
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators or self.order_generators]).to(self.device)
+        return orders[self.order_of] if per_model else orders[self.pair_order]
+
+    def _batch_of_pairs(self, data: StreamData, rows: torch.Tensor):
+        """The table columns (:meth:`StreamData.columns`) of mini-batch rows (U, b) of each (stream, order) pair, per model.
+
+        Returns the columns as (columns, K, b), each model's batch contiguous, and the classes (K, b).
+        """
+        (u, b), n = rows.shape, data.x.shape[1]
+        flat = (self.pair_stream.unsqueeze(1) * n + rows).reshape(-1)  # (U·b,) rows of the stacked streams
+        columns = data.columns().index_select(1, flat).view(-1, u, b).index_select(1, self.pair_of)  # gather once per pair, copy to its models
+        return columns, data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)
+
+    def _gather(self, data: StreamData, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The table columns (:data:`TABLE_COLUMNS`) of rows ``rows`` (K, m) of each model's stream, each (K, c, m)."""
+        flat = (self.stream_of.unsqueeze(1) * data.x.shape[1] + rows).reshape(-1)
+        return _split_columns(data.columns().index_select(1, flat).view(-1, *rows.shape))
+
+    def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None, quadratic_sum=None):
+        """Logits (K, m), for ``with`` log α (K, 2, m), and the gathered columns of every model on its rows ``rows`` (K, m).
+
+        Batch-coupled potentials sum within ``groups`` (K, m), or add ``quadratic_sum`` (K, 1, 2)
+        when the call spans more rows than ``rows``, or sum over ``rows`` otherwise.
+        """
+        column = self._gather(data, rows)
+        potentials = None
+        if self.family == "with":
+            softplus, quadratic = column["softplus"].mT, column["quadratic"].mT  # (K, m, 2) views
+            if quadratic_sum is None:
+                potentials = coupled_potentials(softplus, quadratic, self.coupled, groups)
+            else:
+                potentials = torch.where(self.coupled.view(-1, 1, 1), quadratic_sum - softplus, quadratic - softplus)
+            potentials = potentials.mT
+        logits, _, emma = forward_columns(self.family, params, column["x"], potentials, self.psi_min, self.rho)
+        return logits, emma.get("log_alpha"), column
+
+    def _omega_weights(self, xi: torch.Tensor, code_weight: torch.Tensor, b: int) -> torch.Tensor:
+        """The weights w of Ω = Σ_n Σ_i w log α on each model's mini-batch of ``b`` rows: eq. 5.12 (ξ/b) or as coded, by protocol."""
+        if not self.any_omega_code:
+            return xi / b  # eq. 5.12
+        if self.all_omega_code:
+            return code_weight  # (appendix: original-omega)
+        return torch.where(self.omega_code.view(-1, 1, 1), code_weight, xi / b)
+
+    def _penalties(self, params) -> torch.Tensor:
+        return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)
+
+    def train_step(self, data: StreamData, rows: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """One Adam step of the ``active`` models on mini-batch rows (U, b) of each (stream, order) pair; returns the losses (K,).
+
+        ``rows`` comes from :meth:`new_order` with ``per_model=False``.
+        """
+        columns, y = self._batch_of_pairs(data, rows)
+        column = _split_columns(columns)
+        extra = {}
+        if self.family == "with":
+            potentials = coupled_potentials(column["softplus"].mT, column["quadratic"].mT, self.coupled).mT
+            extra = {"potentials": potentials, "psi_min": self.psi_min, "coldness": self.rho, "lambda_c": self.lambda_c,
+                     "lambda_e": self.lambda_e, "omega_weights": self._omega_weights(column["xi"], column["code_weight"], rows.shape[1])}
+        # the gradients are written out (emma.engine.backprop): no graph to record
+        loss, grads = loss_and_gradients(self.family, self.params, column["x"], y, pos_weight=self.pos_weight, batch_last=True, **extra)
+        self.flat.grad = torch.cat([grads[name].reshape(self.flat.shape[0], -1) for name in self.params], dim=1)
+        self.optimizer.step(active)
+        if self.family == "with":
+            project_parameters_(*(self.params[name] for name in PARAMETER_NAMES))
+        return loss
+
+    @torch.no_grad()
+    def pass_losses(self, params, data: StreamData, rows: torch.Tensor, groups=None, batch_size=None):
+        """Per-sample BCE and Ω terms of every model over a whole pass (K, n), blocked to bound memory.
+
+        ``groups`` (n,) is each row's mini-batch when the pass is in mini-batches (the code's
+        early-stopping pass); its batch-coupled potentials are then summed within each one.
+        Without ``groups`` the pass is one call of the code: coupled potentials sum over all rows.
+        """
+        pieces = {"bce": [], "omega_mean": [], "omega_code": [], "logits": []}
+        n = rows.shape[1]
+        block = BLOCK if batch_size is None else max(batch_size, BLOCK // batch_size * batch_size)
+        quadratic_sum = None
+        if groups is None and self.family == "with" and bool(self.coupled.any()) and block < n:
+            flat = (self.stream_of.unsqueeze(1) * n + rows).reshape(-1)
+            quadratic_sum = data.quadratic.flatten(0, 1).index_select(0, flat).view(self.k, n, 2).sum(dim=1, keepdim=True)  # (K, 1, 2)
+        for start in range(0, n, block):
+            part = rows[:, start : start + block]
+            g = None if groups is None else (groups[start : start + block] - groups[start]).expand(self.k, -1)
+            logits, log_alpha, column = self._forward(params, data, part, g, quadratic_sum)
+            pieces["logits"].append(logits)
+            pieces["bce"].append(bce_per_sample(logits, data.y[part], self.pos_weight))
+            if log_alpha is not None:  # the terms of emma.engine.training.omega_per_sample, from the gathered weights
+                pieces["omega_mean"].append((column["xi"] * log_alpha).sum(dim=1))
+                pieces["omega_code"].append((column["code_weight"] * log_alpha).sum(dim=1))
+        return {name: torch.cat(v, dim=1) if v else None for name, v in pieces.items()}
+
+    def all_rows(self, data: StreamData) -> torch.Tensor:
+        return torch.arange(data.x.shape[1], device=self.device).expand(self.k, -1)
+
+    def validation_loss(self, params=None) -> torch.Tensor:
+        """Validation BCE of each model, the whole validation set as one call, (K,)."""
+        return self.pass_losses(self.params if params is None else params, self.val, self.all_rows(self.val))["bce"].mean(1)
+
+    def training_pass_loss(self, params) -> torch.Tensor:
+        """The code's early-stopping curve: loss on the training set in fresh mini-batches, regularizers included, (K,)."""
+        n, b = self.train.x.shape[1], self.settings.batch_size
+        rows = self.new_order(n, self.pass_generators)
+        groups = torch.arange(n, device=self.device) // b
+        terms = self.pass_losses(params, self.train, rows, groups, b)
+        n_groups = int(groups[-1]) + 1
+        counts = torch.bincount(groups, minlength=n_groups).float()  # (G,)
+
+        def batch_sum(values):  # (K, n) -> (K, G)
+            return torch.zeros(self.k, n_groups, device=self.device).index_add_(1, groups, values)
+
+        loss = batch_sum(terms["bce"]) / counts
+        if self.family == "with":
+            omega = torch.where(self.omega_code.view(-1, 1), batch_sum(terms["omega_code"]), batch_sum(terms["omega_mean"]) / counts)
+            loss = loss + self._penalties(params).view(-1, 1) - self.lambda_e.view(-1, 1) * omega
+        starts = torch.arange(n_groups, device=self.device) * b
+        used = torch.where(self.drop_last.view(-1, 1), (starts < n - b).view(1, -1), torch.ones_like(starts, dtype=torch.bool).view(1, -1))
+        return (loss * used).sum(1) / used.sum(1)
+
+    def _epoch(self, data: StreamData, active_models: torch.Tensor) -> torch.Tensor:
+        """One pass of mini-batches over ``data`` for the ``active_models``; mean training loss (K,)."""
+        n, b = data.x.shape[1], self.settings.batch_size
+        order = self.new_order(n, per_model=False)  # (U, n)
+        total = torch.zeros(self.k, device=self.device)
+        count = torch.zeros(self.k, device=self.device)
+        for start in range(0, n, b):
+            active = active_models & (~self.drop_last | (start < n - b))  # the code skips its last batch
+            loss = self.train_step(data, order[:, start : start + b], active)
+            size = min(b, n - start)
+            total += loss * size * active
+            count += size * active
+        return total / count.clamp(min=1)
+
+    def fit(self, progress: bool | None = None, desc: str | None = None) -> "SweepEngine":
+        """Train, early-stop, pick thresholds, then retrain the models whose protocol says so."""
+        quiet = progress_disabled() if progress is None else not progress
+        epochs = self.settings.epochs
+        curves = {name: torch.zeros(self.k, epochs, device=self.device) for name in ("train_loss", "val_loss", "stop_loss")}
+        everyone = torch.ones(self.k, dtype=torch.bool, device=self.device)
+        for epoch in tqdm(range(epochs), desc=desc or f"{self.family} × {self.k}", disable=quiet, leave=False):
+            curves["train_loss"][:, epoch] = self._epoch(self.train, everyone)
+            with torch.no_grad():
+                curves["val_loss"][:, epoch] = self.validation_loss()
+                stop = curves["val_loss"][:, epoch].clone()
+                if self.stop_on_train.any():  # the code's pass over the training set, for those models only
+                    models = self.stop_on_train.nonzero().squeeze(1)
+                    with self._subset(models):
+                        stop[models] = self.training_pass_loss({name: value[models] for name, value in self.params.items()})
+            curves["stop_loss"][:, epoch] = stop
+            self.best.update(epoch + 1, stop, {"flat": self.flat}, self.optimizer)
+        self.curves = {name: value.cpu() for name, value in curves.items()}
+        self.flat.copy_(self.best.params["flat"])
+        self.optimizer.load(self.best.optimizer_state)
+        self.val_probabilities = torch.sigmoid(self.pass_losses(self.params, self.val, self.all_rows(self.val))["logits"])
+        # every rule's threshold, chosen before any retraining (appendix: original-retrain); each model's own rule in ``thresholds``
+        self.rule_thresholds = rule_thresholds(self.val_probabilities.cpu().numpy(), self.val.y.cpu().numpy())
+        self.thresholds = np.array([self.rule_thresholds[p.threshold][k] for k, p in enumerate(self.protocols)])
+        self.retrain_epochs = torch.where(self.retrains, self.best.epoch, torch.zeros_like(self.best.epoch))
+        if bool(self.retrain_epochs.gt(0).any()):  # train + validation, from the restored optimiser (appendix: original-retrain)
+            both = StreamData(torch.cat([self.train.x, self.val.x], 1), torch.cat([self.train.y, self.val.y]), torch.cat([self.train.corrupted, self.val.corrupted], 1))
+            for epoch in range(int(self.retrain_epochs.max())):
+                self._epoch(both, self.retrain_epochs > epoch)
+        return self
+
+    @torch.no_grad()
+    def result(self) -> dict:
+        """Everything a chapter needs from the trained sweep, on the CPU (see :func:`run_sweep`)."""
+        params = {name: value.detach() for name, value in self.params.items()}
+        test_rows = self.all_rows(self.test)
+        subset = self.test.corrupted[:, :, 0].long() + 2 * self.test.corrupted[:, :, 1].long()  # (R, n): 0 clean, 1 IP, 2 DM
+        by_subset = self._forward(params, self.test, test_rows, subset[self.stream_of])[0]  # each test subset one call
+        whole = self.pass_losses(params, self.test, test_rows)["logits"]  # the whole noisy test set one call
+        p_subset, p_whole = torch.sigmoid(by_subset).cpu().numpy(), torch.sigmoid(whole).cpu().numpy()
+        p_val = self.val_probabilities.cpu().numpy()
+        y_test, y_val = self.test.y.cpu().numpy(), self.val.y.cpu().numpy()
+        stream = self.stream_of.cpu().numpy()
+        test_masks, val_masks = self.test.corrupted.cpu().numpy()[stream], self.val.corrupted.cpu().numpy()[stream]
+
+        def scores(thresholds, suffix=""):
+            t = np.asarray(thresholds).reshape(-1, 1)
+            out = {f"f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
+            out[f"f1_noisy_test{suffix}"] = f1_many(p_whole >= t, y_test)
+            out.update({f"val_f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
+            return out
+
+        rows = pd.DataFrame(scores(self.thresholds))  # each model's own rule
+        table = pd.concat([self.configs.drop(columns="protocol"), rows], axis=1)
+        table.insert(0, "model", self.family)
+        table.insert(5, "protocol", [p.label() for p in self.protocols])
+        table["threshold"] = self.thresholds
+        table["best_epoch"] = self.best.epoch.cpu().numpy()
+        table["best_loss"] = self.best.loss.cpu().numpy()
+        table["retrain_epochs"] = self.retrain_epochs.cpu().numpy()
+        if self.family == "with":
+            table["capacity"] = capacity(params["gain"], params["bias"]).cpu().numpy()  # eq. 5.11
+            table["capacity_relu"] = capacity_relu(params["gain"], params["bias"]).cpu().numpy()
+        for rule, thresholds in self.rule_thresholds.items():  # every rule, for :func:`emma.engine.evaluation.apply_rules`
+            for name, values in scores(thresholds, f"_at_{rule}").items():
+                table[name] = values
+            table[f"threshold_at_{rule}"] = thresholds
+        epochs = self.settings.epochs
+        curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(), "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
+                               **{name: value.numpy().ravel() for name, value in self.curves.items()}})
+        return {"family": self.family, "table": table, "curves": curves, "protocols": list(self.protocols),
+                "params": {name: value.cpu() for name, value in params.items()}, "settings": dataclasses.asdict(self.settings),
+                "psi_min": None if self.psi_min is None else self.psi_min.cpu()}

@@ -1,0 +1,353 @@
+"""The thesis's table replayed under the original code's protocol, and the gap decomposed.
+
+* :func:`replay_f1`: one row per row of the thesis's table, with the replay's F1 (mean and
+  std over seeds), the book's protocol's means, the thesis's numbers, and whether each
+  thesis number lies within the replay's range over seeds;
+* :func:`decomposition_plan` and :func:`decompose`: start from
+  :data:`~emma.engine.protocol.ORIGINAL`, switch one field at a time to its
+  :data:`~emma.engine.protocol.SOUND` value, then all cumulatively, and measure each switch's
+  paired effect on every family's F1 over the seeds;
+* :func:`explain`: the sentences that name the switches explaining most of the gap.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emma.data.noise import corrupt
+from emma.engine.evaluation import CASES, apply_rules, model_outputs, select
+from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
+from emma.experiments.forensics import variants
+from emma.experiments.study import fit_energies, plan, rows_for, run_study
+from emma.engine.streams import corrupted_split
+
+#: The three F1 columns of the thesis's table.
+METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
+#: The families of the decomposition: the baselines the thesis beats, and two EMMA configurations.
+DECOMPOSITION_FAMILIES = ("base", "without", "alternative", "with (thesis rank 1)", "with (selected)")
+
+
+def _config_table(result: dict, protocol: Protocol, rho=None, lambda_c=None, lambda_e=None) -> pd.DataFrame:
+    config = {} if rho is None else {"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}
+    rows = rows_for(result, protocol, **config)
+    return apply_rules(select(result, rows), [protocol] * len(rows))["table"] if rows else pd.DataFrame(columns=result["table"].columns)
+
+
+def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, sound: Protocol = SOUND) -> pd.DataFrame:
+    """The thesis's table (``thesis``: :func:`emma.claims.thesis.thesis_results`) beside the replay and the book's protocol.
+
+    Returns
+    -------
+    DataFrame
+        One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds``, the replay's
+        ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean`` / ``sound_<metric>_std``, ``thesis_<metric>``
+        and ``thesis_in_replay_range_<clean|ip_noisy|dm_noisy>`` (min ≤ thesis ≤ max over
+        seeds; NaN where the thesis printed no number or the grid lacks the configuration).
+    """
+    rows = []
+    for _, t in thesis.iterrows():
+        family = t["model"]
+        config = {} if family != "with" else {"rho": t["rho"], "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"]}
+        replay = _config_table(study[family], original, **config)
+        ours = _config_table(study[family], sound, **config)
+        row = {"model": family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})", "rho": t["rho"],
+               "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"], "n_seeds": len(replay)}
+        for metric in METRICS:
+            values = replay[metric].to_numpy(dtype=float)
+            row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
+            row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+        for metric in METRICS:
+            row[f"sound_{metric}_mean"] = ours[metric].mean() if len(ours) else np.nan
+            row[f"sound_{metric}_std"] = ours[metric].std(ddof=1) if len(ours) > 1 else np.nan
+        for metric in METRICS:
+            row[f"thesis_{metric}"] = t[f"thesis_{metric}"]
+        for metric in METRICS:
+            value, values = t[f"thesis_{metric}"], replay[metric].to_numpy(dtype=float)
+            inside = np.nan if pd.isna(value) or not len(values) else bool(values.min() <= value <= values.max())
+            row[f"thesis_in_replay_range_{metric[3:]}"] = inside
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def headline(replay: pd.DataFrame) -> pd.DataFrame:
+    """The thesis's F1 beside the book's protocol and the replay (means over seeds), one row per row of its table.
+
+    The landing page's table: ``model``, and for clean, IP-noisy and DM-noisy test samples the
+    columns ``<subset>: thesis``, ``<subset>: book``, ``<subset>: replay``.
+    """
+    out = pd.DataFrame({"model": [m if m != "with" else f"with (ρ {r:g}, λ_c {c:g}, λ_e {e:g})" for m, r, c, e in
+                                  zip(replay["model"], replay["rho"], replay["lambda_c"], replay["lambda_e"])]})
+    for metric, label in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
+        out[f"{label}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
+        out[f"{label}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
+        out[f"{label}: replay"] = replay[f"{metric}_mean"].to_numpy()
+    return out.set_index("model").round(3)
+
+
+def thesis_gap(replay: pd.DataFrame) -> pd.DataFrame:
+    """Per test subset, and over all three (``metric`` = ``all``): how many thesis F1 numbers the replay's seed
+    range holds, and how far each protocol sits from them.
+
+    Columns ``metric, printed, inside_replay_range, replay_offset`` (mean signed replay − thesis),
+    ``replay_distance`` and ``book_distance`` (mean absolute distance to the thesis's numbers).
+    """
+    def row(metric, metrics):
+        thesis = replay[[f"thesis_{m}" for m in metrics]].to_numpy(dtype=float)
+        ours, book = (replay[[f"{prefix}{m}_mean" for m in metrics]].to_numpy(dtype=float) for prefix in ("", "sound_"))
+        inside = replay[[f"thesis_in_replay_range_{m[3:]}" for m in metrics]]
+        return {"metric": metric, "printed": int(np.isfinite(thesis).sum()), "inside_replay_range": int((inside == True).sum().sum()),  # noqa: E712
+                "replay_offset": float(np.nanmean(ours - thesis)), "replay_distance": float(np.nanmean(np.abs(ours - thesis))),
+                "book_distance": float(np.nanmean(np.abs(book - thesis)))}
+
+    return pd.DataFrame([row(m, [m]) for m in METRICS] + [row("all", list(METRICS))])
+
+
+#: The groups of the thesis's rows in :func:`gap_explained`, in the table's order.
+GAP_GROUPS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "data augmentation (without)",
+              "alternative": "attention fusion (alternative)", "with": "EMMA (thesis top 10)"}
+
+
+def gap_explained(replay: pd.DataFrame) -> pd.DataFrame:
+    """How much of the distance from the book's numbers to the thesis's the replay of the code closes.
+
+    For each group of the thesis's rows (:data:`GAP_GROUPS`; the ten EMMA rows together) and
+    test subset, over the thesis numbers printed there:
+
+    * ``gap``: thesis − book (what the book's protocol misses, mean over the rows);
+    * ``closed``: replay − book (how far the replay moves towards the thesis);
+    * ``share_closed``: closed / gap (1: the replay explains the gap; 0: it explains nothing;
+      negative: it moves away; NaN where the gap is under 0.001);
+    * ``remaining``: thesis − replay.
+
+    Rows ``all`` pool every group of a subset, and the last row pools everything.
+
+    Parameters
+    ----------
+    replay : DataFrame
+        :func:`replay_f1`.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"model": ["base"], **{f"{p}{m}{q}": [np.nan] for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}})
+    >>> r[["thesis_f1_clean", "sound_f1_clean_mean", "f1_clean_mean"]] = [0.88, 0.80, 0.82]
+    >>> gap_explained(r).iloc[0][["gap", "closed", "share_closed", "remaining"]].astype(float).round(3).tolist()
+    [0.08, 0.02, 0.25, 0.06]
+    """
+    needed = {"model"} | {f"{p}{m}{q}" for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}
+    if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
+        raise ValueError(f"replay must be the DataFrame of replay_f1, with the columns {sorted(needed)}")
+    family = replay["model"].str.replace(r" \(thesis rank \d+\)", "", regex=True)
+    long = []
+    for metric in METRICS:
+        long.append(pd.DataFrame({"group": family.map(GAP_GROUPS).fillna(family), "subset": metric[3:], "thesis": replay[f"thesis_{metric}"],
+                                  "book": replay[f"sound_{metric}_mean"], "replay": replay[f"{metric}_mean"]}))
+    long = pd.concat(long, ignore_index=True).dropna(subset=["thesis", "book", "replay"])
+
+    def summary(part, group, subset):
+        gap, closed = (part["thesis"] - part["book"]).mean(), (part["replay"] - part["book"]).mean()
+        return {"group": group, "subset": subset, "printed": len(part), "thesis": part["thesis"].mean(), "book": part["book"].mean(),
+                "replay": part["replay"].mean(), "gap": gap, "closed": closed, "share_closed": closed / gap if abs(gap) >= 1e-3 else np.nan,
+                "remaining": (part["thesis"] - part["replay"]).mean()}
+
+    order = [g for g in GAP_GROUPS.values() if g in set(long["group"])]
+    rows = [summary(long[(long["group"] == g) & (long["subset"] == m[3:])], g, m[3:]) for m in METRICS for g in order
+            if ((long["group"] == g) & (long["subset"] == m[3:])).any()]
+    rows += [summary(long[long["subset"] == m[3:]], "all", m[3:]) for m in METRICS]
+    rows.append(summary(long, "all", "all"))
+    return pd.DataFrame(rows)
+
+
+def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The replay's top ``n`` by the thesis's ranking rule (``rank_test``) beside the thesis's own top ``n``."""
+    ours = ranked.sort_values("rank_test").head(n).reset_index(drop=True)
+    theirs = thesis[thesis["model"] == "with"].sort_values("thesis_rank").head(n).reset_index(drop=True)
+    index = pd.RangeIndex(max(len(ours), len(theirs)))
+    out = pd.DataFrame({"rank": index + 1}, index=index)
+    for c in ("rho", "lambda_c", "lambda_e"):
+        out[f"replay_{c}"] = ours[c].reindex(index)
+    out["replay_f1_noisy_test_mean"] = ours["f1_noisy_test_mean"].reindex(index)
+    for c in ("rho", "lambda_c", "lambda_e"):
+        out[f"thesis_{c}"] = theirs[c].reindex(index)
+    keyed = ranked.set_index(["rho", "lambda_c", "lambda_e"])
+    out["replay_rank_of_thesis_config"] = pd.Series([
+        keyed.loc[k, "rank_test"] if k in keyed.index else np.nan for k in zip(theirs["rho"], theirs["lambda_c"], theirs["lambda_e"])
+    ], dtype=float).reindex(index)
+    return out
+
+
+def _unique(protocols) -> list[Protocol]:
+    out = []
+    for protocol in protocols:
+        if protocol not in out:
+            out.append(protocol)
+    return out
+
+
+def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
+    """The first stage of the study, shared by the chapters "Experiment II" and "Explaining the thesis's numbers".
+
+    Every baseline under SOUND, ORIGINAL, every step of the decomposition and every
+    variant of the forensic test (:func:`emma.experiments.forensics.variants`; they are cheap, and
+    stacked they train in the time of a few), and the whole grid of ``with`` under SOUND and
+    ORIGINAL. Both chapters call it with the same arguments, so the second reads the first's
+    models from the cache.
+    """
+    steps = [s["protocol"] for s in decomposition_steps(order=order)]
+    baselines = _unique([SOUND, ORIGINAL] + steps + variants())
+    return pd.concat([plan(baselines, seeds, families=("ip_only", "dm_only", "base", "alternative", "without")),
+                      plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
+
+
+
+
+def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None, workers: int = 1):
+    """The autoencoders and the first stage of the study (:func:`study_plan`), as both chapters train them.
+
+    Returns
+    -------
+    energies : dict of (seed, fitted_on_corrupted) to ModeEnergies
+    study : dict of family to sweep result
+    """
+    energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
+    study = run_study(splits, study_plan(seeds, configs, order), settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress,
+                      workers=workers)
+    return energies, study
+
+
+def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:
+    """The second stage: ``with`` at two configurations under every step protocol (the baselines are in :func:`study_plan`).
+
+    ``selected`` maps a selection rule ("validation", "test") to the configuration it picked
+    on the full grid of the endpoint protocol that uses it; a step takes its own rule's pick.
+    """
+    frames = []
+    for protocol in _unique([ORIGINAL, SOUND] + [s["protocol"] for s in steps]):
+        configs = pd.DataFrame([rank1, selected[protocol.selection]]).drop_duplicates()
+        frames.append(plan(protocol, seeds, configs, families=("with",)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _family_scores(study: dict, protocol: Protocol, family: str, rank1: dict, selected: dict) -> pd.DataFrame:
+    if family == "with (thesis rank 1)":
+        return _config_table(study["with"], protocol, **rank1)
+    if family == "with (selected)":
+        return _config_table(study["with"], protocol, **selected[protocol.selection])
+    return _config_table(study[family], protocol)
+
+
+def decompose(study: dict, steps, rank1: dict, selected: dict, families=DECOMPOSITION_FAMILIES) -> pd.DataFrame:
+    """Paired effects over seeds of each switch on each family's F1.
+
+    ``single``: F1 with only that field switched to SOUND minus F1 under ORIGINAL.
+    ``cumulative``: F1 after switching the fields up to this one minus F1 before it; these
+    deltas add up to SOUND − ORIGINAL.
+
+    Returns
+    -------
+    DataFrame
+        ``switch, family, step``, and ``delta_<metric>_mean`` / ``delta_<metric>_std`` per metric.
+    """
+    rows = []
+    previous = ORIGINAL
+    for step in steps:
+        reference = ORIGINAL if step["step"] == "single" else previous
+        for family in families:
+            now = _family_scores(study, step["protocol"], family, rank1, selected).sort_values("seed")
+            then = _family_scores(study, reference, family, rank1, selected).sort_values("seed")
+            if list(now["seed"]) != list(then["seed"]) or not len(now):
+                raise ValueError(f"{family}: the decomposition needs the same seeds under {step['protocol'].label()} and {reference.label()}")
+            row = {"switch": step["switch"], "family": family, "step": step["step"]}
+            for metric in METRICS:
+                diff = now[metric].to_numpy(dtype=float) - then[metric].to_numpy(dtype=float)
+                row[f"delta_{metric}_mean"] = diff.mean()
+                row[f"delta_{metric}_std"] = diff.std(ddof=1) if len(diff) > 1 else np.nan
+            rows.append(row)
+        if step["step"] == "cumulative":
+            previous = step["protocol"]
+    return pd.DataFrame(rows)
+
+
+def decomposition_view(decomposition: pd.DataFrame, step: str, metric: str = "f1_clean") -> pd.DataFrame:
+    """The decomposition for reading: one row per switch, one column per family, "mean ± std" of ``metric``'s change.
+
+    >>> d = pd.DataFrame({"switch": ["retrain"], "family": ["base"], "step": ["single"], "delta_f1_clean_mean": [0.0123], "delta_f1_clean_std": [0.004]})
+    >>> decomposition_view(d, "single").loc["retrain", "base"]
+    '+0.012 ± 0.004'
+    """
+    if step not in ("single", "cumulative"):
+        raise ValueError(f"step must be 'single' or 'cumulative', got {step!r}")
+    if f"delta_{metric}_mean" not in decomposition:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    part = decomposition[decomposition["step"] == step]
+    text = [f"{m:+.3f}" + (f" ± {sd:.3f}" if pd.notna(sd) else "") for m, sd in zip(part[f"delta_{metric}_mean"], part[f"delta_{metric}_std"])]
+    view = part.assign(change=text).pivot(index="switch", columns="family", values="change")
+    return view.loc[list(dict.fromkeys(part["switch"])), list(dict.fromkeys(part["family"]))].rename_axis(index=None, columns=None)
+
+
+def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, metric: str, thesis_row: str) -> pd.DataFrame:
+    """The bars of one waterfall: thesis → replay (residual) → each cumulative switch → SOUND.
+
+    Returns ``label, start, delta, end`` per bar (the first and last are totals, start 0).
+    """
+    row = replay.set_index("model").loc[thesis_row]
+    thesis, replayed = row[f"thesis_{metric}"], row[f"{metric}_mean"]
+    bars = [{"label": "thesis", "start": 0.0, "delta": thesis}, {"label": "replay − thesis", "start": thesis, "delta": replayed - thesis}]
+    level = replayed
+    steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
+    for _, s in steps.iterrows():
+        bars.append({"label": s["switch"], "start": level, "delta": s[f"delta_{metric}_mean"]})
+        level += s[f"delta_{metric}_mean"]
+    bars.append({"label": "sound", "start": 0.0, "delta": level})
+    out = pd.DataFrame(bars)
+    out["end"] = out["start"] + out["delta"]
+    return out
+
+
+def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1_clean", top: int = 2) -> list[str]:
+    """Sentences, one per family, naming the cumulative switches that move ``metric`` most and the replay's residual."""
+    lines = []
+    rows = {"base": "base", "without": "without", "alternative": "alternative", "with (thesis rank 1)": "with (thesis rank 1)"}
+    for family in decomposition["family"].unique():
+        steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
+        total = steps[f"delta_{metric}_mean"].sum()
+        biggest = steps.reindex(steps[f"delta_{metric}_mean"].abs().sort_values(ascending=False).index).head(top)
+        named = ", ".join(f"`{r['switch']}` ({r[f'delta_{metric}_mean']:+.3f})" for _, r in biggest.iterrows())
+        text = f"- **{family}**: from the replay to the book's protocol, {metric.replace('_', ' ')} moves by {total:+.3f}; most of it comes from {named}"
+        if family in rows and rows[family] in set(replay["model"]):
+            r = replay.set_index("model").loc[rows[family]]
+            if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
+                text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
+                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} the replay's range over seeds)")
+        lines.append(text + ".")
+    return lines
+
+
+def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0) -> pd.DataFrame:
+    """The code's per-sample outcome table, with its rows as the code paired them and aligned.
+
+    (appendix: original-outcome-table) The code corrupts ``X_test`` in place once more (a
+    second draw on top of the first; appendix: original-in-place-corruption), predicts on that unpermuted ``X_test``, and counts outcomes against the
+    labels and indicator of the *permuted* noisy copy. ``rate_correct_as_coded`` pairs them
+    that way; ``rate_correct_aligned`` pairs each prediction with its own sample. One model
+    per seed is expected; the rates are means over seeds.
+    """
+
+    table = result["table"]
+    frames = []
+    for k, seed in enumerate(table["seed"]):
+        first, _ = corrupted_split(splits, "test", int(seed), settings)  # the in-place state after main's first call
+        generator = torch.Generator().manual_seed(5_000_011 * (1 + draw) + int(seed))
+        again, mask = corrupt(first, sigma, generator, settings.clean_fraction)  # written into X_test again
+        permutation = torch.randperm(len(again), generator=generator).numpy()
+        prob, _ = model_outputs(select(result, [k]), again.unsqueeze(0), energies)
+        predicted = (prob[0].numpy() >= table["threshold"].iloc[k])
+        y = splits.test.y.numpy().astype(bool)
+        for pairing, labels, cases in (("aligned", y, mask.numpy()), ("as_coded", y[permutation], mask.numpy()[permutation])):
+            frames.append(pd.DataFrame({"seed": seed, "pairing": pairing, "class": np.where(labels, "pulsar", "non-pulsar"),
+                                        "case": [CASES[(bool(a), bool(b))] for a, b in cases], "correct": predicted == labels}))
+    samples = pd.concat(frames, ignore_index=True)
+    rates = samples.groupby(["pairing", "class", "case", "seed"])["correct"].mean().groupby(["pairing", "class", "case"]).mean()
+    out = rates.unstack("pairing").reset_index()
+    return out.rename(columns={"aligned": "rate_correct_aligned", "as_coded": "rate_correct_as_coded"})
+

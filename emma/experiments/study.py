@@ -1,0 +1,151 @@
+"""The robustness study end to end, under one protocol or many side by side.
+
+A *plan* lists the models to train: one row per (family, seed, configuration, protocol).
+:func:`run_study` fits the autoencoders each protocol needs, then trains every family as
+one batched sweep (:func:`emma.engine.launch.run_sweep`) with all the plan's protocols stacked
+on the model axis, in dependency order (``base`` before ``without`` and ``with``). Rows
+whose protocols agree on every field that can change a family's models
+(:meth:`emma.engine.protocol.Protocol.key`) are trained once.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+
+from emma.engine.energy import fit_mode_autoencoders_many
+from emma.engine.evaluation import apply_rules, base_for, select
+from emma.engine.families import FAMILIES
+from emma.engine.protocol import Protocol
+from emma.util.runtime import resolve_device
+from emma.engine.configs import TrainSettings
+from emma.engine.streams import in_place_splits
+from emma.engine.launch import run_sweep
+
+
+def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
+    """The models of a study: every family × seed × protocol; ``with`` also × each configuration.
+
+    Parameters
+    ----------
+    protocols : Protocol or sequence of Protocol
+    seeds : sequence of int
+    configs : DataFrame or list of dict, optional
+        ``rho, lambda_c, lambda_e`` of the ``with`` configurations (required when
+        ``families`` has ``with``); a ``protocol`` column restricts a row to one protocol.
+    families : sequence of str
+
+    Examples
+    --------
+    >>> from emma.engine.protocol import SOUND
+    >>> len(plan(SOUND, [0, 1], [{"rho": 1e-4, "lambda_c": 0.0, "lambda_e": 0.0}]))
+    12
+    """
+    protocols = [protocols] if isinstance(protocols, Protocol) else list(protocols)
+    if not protocols or not all(isinstance(p, Protocol) for p in protocols):
+        raise TypeError("protocols must be a Protocol or a non-empty sequence of them")
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"families must be among {FAMILIES}, got {unknown}")
+    rows = []
+    for family in families:
+        for protocol in protocols:
+            for seed in seeds:
+                if family != "with":
+                    rows.append({"family": family, "seed": int(seed), "rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0, "protocol": protocol})
+                    continue
+                if configs is None:
+                    raise ValueError("a plan with the 'with' family needs configs (rho, lambda_c, lambda_e)")
+                for config in pd.DataFrame(configs).to_dict(orient="records"):
+                    if config.get("protocol", protocol) == protocol:
+                        rows.append({"family": "with", "seed": int(seed), "rho": float(config["rho"]), "lambda_c": float(config["lambda_c"]),
+                                     "lambda_e": float(config["lambda_e"]), "protocol": protocol})
+    return pd.DataFrame(rows)
+
+
+def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None, device="cpu", cache_dir=None) -> dict:
+    """The autoencoders every (seed, protocol) needs: ``{(seed, fitted_on_corrupted): ModeEnergies}``.
+
+    Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
+    seed's corruption draw, as the code's in-place corruption left it (appendix:
+    original-psi-min).
+    ``dae`` holds the shared arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`.
+    """
+    dae = dict(dae or {})
+    kinds = sorted({p.autoencoders_on_corrupted for p in protocols})
+    keys = [(int(seed), on_corrupted) for seed in seeds for on_corrupted in kinds]
+    runs = [{"seed": seed, "splits": in_place_splits(splits, seed, settings) if on_corrupted else splits} for seed, on_corrupted in keys]
+    fitted = fit_mode_autoencoders_many(runs, device=device, cache_dir=cache_dir, **dae)  # one stack for every seed and kind
+    return dict(zip(keys, fitted))
+
+
+def _unique(rows: pd.DataFrame, family: str) -> pd.DataFrame:
+    key = rows.apply(lambda r: (r["seed"], r["rho"], r["lambda_c"], r["lambda_e"], repr(r["protocol"].key(family))), axis=1)
+    return rows.loc[~key.duplicated()].reset_index(drop=True)
+
+
+def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSettings(), *, energies, base: dict | None = None, device="cpu",
+              cache_dir=None, progress=None, workers: int = 1) -> dict:
+    """Train every model of a :func:`plan`; one sweep per family, every protocol stacked.
+
+    ``base`` is a finished ``base`` sweep to start ``without`` and ``with`` from, for a plan
+    without the ``base`` family (a second stage of a study). With ``workers`` > 1 (on the CPU),
+    the families that start from nothing (``ip_only``, ``dm_only``, ``base``, ``alternative``)
+    train in that many worker processes at once: each sweep is independent of the others, so
+    the results are the same as one after the other (tested); the small sweeps use one core
+    each, and a second core would otherwise idle. The large sweeps that follow (``with``
+    over a grid) are cut into ``workers`` parts trained at once (:func:`emma.engine.launch.run_sweep`).
+
+    Returns
+    -------
+    dict of family to sweep result
+        As :func:`emma.engine.launch.run_sweep`; look a protocol's models up with :func:`rows_for`.
+    """
+    if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
+        raise TypeError("models must be the DataFrame of emma.experiments.study.plan")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    sweeps = {} if base is None else {"base": base}
+    order = [f for f in ("ip_only", "dm_only", "base", "alternative", "without", "with") if f in set(models["family"])]
+    needs_base = {"without", "with"} & set(order)
+    if needs_base and "base" not in order and base is None:
+        raise ValueError("a plan with 'without' or 'with' needs the 'base' family too, or base=<a finished base sweep>")
+    rows = {family: _unique(models[models["family"] == family].drop(columns="family"), family) for family in order}
+    independent = [f for f in ("base", "alternative", "ip_only", "dm_only") if f in order]  # the longest first
+    if workers > 1 and len(independent) > 1 and resolve_device(device).type == "cpu":
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context) as pool:
+            futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False,
+                                              one_thread=True)
+                       for family in independent}
+            sweeps.update({family: future.result() for family, future in futures.items()})
+    for family in order:
+        if family in sweeps and family in independent:
+            continue
+        base = base_for(sweeps["base"], rows[family]["seed"], rows[family]["protocol"]) if family in needs_base else None
+        sweeps[family] = run_sweep(family, rows[family], splits, settings, energies=energies if family == "with" else None, base=base,
+                                   device=device, cache_dir=cache_dir, progress=progress, workers=workers)
+    return {family: sweeps[family] for family in (["base"] if "base" in sweeps and "base" not in order else []) + order}
+
+
+def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:
+    """Positions of the models trained under ``protocol`` (and of one configuration, when given) in a sweep."""
+    family = result["family"]
+    wanted = repr(protocol.key(family))
+    table = result["table"]
+    hits = []
+    for i, p in enumerate(result["protocols"]):
+        if repr(p.key(family)) != wanted:
+            continue
+        if all(abs(float(table[c].iloc[i]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for c, v in config.items()):
+            hits.append(i)
+    return hits
+
+
+def under(result: dict, protocol: Protocol, **config) -> dict:
+    """The sub-sweep of :func:`rows_for`; raises when it is empty."""
+    rows = rows_for(result, protocol, **config)
+    if not rows:
+        raise ValueError(f"the {result['family']!r} sweep has no model under {protocol.label()} {config or ''}")
+    return apply_rules(select(result, rows), [protocol] * len(rows))

@@ -1,0 +1,229 @@
+"""Denoising autoencoders and the two energy estimators of thesis chapter 4.
+
+A tied-weight autoencoder with a sigmoid hidden layer,
+
+    r(x) = Wᵀ σ(W x + b_h) + b_r,
+
+has a reconstruction field r(x) − x that is the gradient of a scalar potential
+(Kamyshanska & Memisevic, 2014):
+
+    Ψ(x) = −Σ_k softplus(W_k · x + b_h,k) + ½‖x − b_r‖²   (eq. 4.7, up to a constant)
+
+so that r(x) − x = −∇Ψ(x). Ψ is low where the training data lies.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from emma.util.runtime import progress_disabled, single_cpu_thread
+
+
+def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of shape (batch, d_input); return it."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, {d_input}), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dim() != 2 or x.shape[1] != d_input:
+        raise ValueError(f"{name} must have shape (batch, {d_input}), got {tuple(x.shape)}")
+    return x
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class DenoisingAutoencoder(nn.Module):
+    """Tied-weight denoising autoencoder with a sigmoid hidden layer.
+
+    Parameters
+    ----------
+    d_input : int
+        Width of the input (and of the reconstruction).
+    d_hidden : int
+        Number of hidden units.
+    noise_std : float
+        Standard deviation σ of the Gaussian corruption applied to the input in
+        training mode only (eq. 4.1). ``reconstruct`` and ``potential`` never corrupt.
+
+    Examples
+    --------
+    >>> dae = DenoisingAutoencoder(2, 8, noise_std=0.008)
+    >>> dae.potential(torch.zeros(5, 2)).shape
+    torch.Size([5])
+    """
+
+    def __init__(self, d_input: int, d_hidden: int, noise_std: float):
+        super().__init__()
+        _check_positive_int(d_input, "d_input")
+        _check_positive_int(d_hidden, "d_hidden")
+        if not isinstance(noise_std, (int, float)) or not math.isfinite(noise_std) or noise_std < 0:
+            raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+        self.d_input, self.d_hidden, self.noise_std = d_input, d_hidden, float(noise_std)
+        bound = 1.0 / math.sqrt(d_input)
+        self.weight = nn.Parameter(torch.empty(d_hidden, d_input).uniform_(-bound, bound))  # W: (hidden, input)
+        self.bias_hidden = nn.Parameter(torch.zeros(d_hidden))  # b_h
+        self.bias_visible = nn.Parameter(torch.zeros(d_input))  # b_r
+
+    def extra_repr(self) -> str:
+        return f"d_input={self.d_input}, d_hidden={self.d_hidden}, noise_std={self.noise_std}"
+
+    def _pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.T + self.bias_hidden  # (batch, hidden)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """r(x) = Wᵀ σ(Wx + b_h) + b_r, without corruption. Shape (batch, d_input)."""
+        check_batch(x, self.d_input)
+        return torch.sigmoid(self._pre_activation(x)) @ self.weight + self.bias_visible
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Reconstruct ``x``, corrupting it first with N(0, σ²) noise when in training mode (eq. 4.1)."""
+        check_batch(x, self.d_input)
+        if self.training and self.noise_std > 0:
+            x = x + self.noise_std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return self.reconstruct(x)
+
+    def potential(self, x: torch.Tensor) -> torch.Tensor:
+        """Potential energy Ψ(x) of each sample (eq. 4.7, constant dropped). Shape (batch,).
+
+        Computed row by row: a sample's Ψ does not depend on the rest of its batch.
+        ``softplus`` keeps it finite for large pre-activations.
+        """
+        check_batch(x, self.d_input)
+        return -F.softplus(self._pre_activation(x)).sum(dim=1) + 0.5 * ((x - self.bias_visible) ** 2).sum(dim=1)
+
+    def reconstruction_error(self, x: torch.Tensor) -> torch.Tensor:
+        """‖r(x) − x‖² of each sample. Shape (batch,)."""
+        return ((self.reconstruct(x) - x) ** 2).sum(dim=1)
+
+
+class UntiedAutoencoder(DenoisingAutoencoder):
+    """The same autoencoder with a free decoder matrix: r(x) = V σ(Wx + b_h) + b_r.
+
+    Its reconstruction field is in general not a gradient field (the Jacobian of r is
+    not symmetric), so it has no potential energy; it serves as the control in the
+    integrability check of chapter 4.
+    """
+
+    def __init__(self, d_input: int, d_hidden: int, noise_std: float):
+        super().__init__(d_input, d_hidden, noise_std)
+        bound = 1.0 / math.sqrt(d_hidden)
+        self.decoder = nn.Parameter(torch.empty(d_input, d_hidden).uniform_(-bound, bound))  # V: (input, hidden)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch(x, self.d_input)
+        return torch.sigmoid(self._pre_activation(x)) @ self.decoder.T + self.bias_visible
+
+    def potential(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("an untied autoencoder has no potential energy: its field is not a gradient")
+
+
+def train_autoencoder(
+    model: DenoisingAutoencoder,
+    x_train: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float = 1e-3,
+    x_val: torch.Tensor | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+    desc: str = "autoencoder",
+) -> pd.DataFrame:
+    """Train a denoising autoencoder with Adam on the loss ‖r(x̃) − x‖² (eq. 4.1).
+
+    The data stays on the model's device. Shuffling and corruption noise come from
+    a generator seeded with ``seed``, so a run is reproducible on the CPU.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The learning curves: one row per epoch with ``epoch``, ``train_loss``
+        (mean over the epoch's mini-batches, corrupted inputs) and, when ``x_val``
+        is given, ``val_loss`` (clean inputs, no corruption).
+    """
+    check_batch(x_train, model.d_input, "x_train")
+    if x_val is not None:
+        check_batch(x_val, model.d_input, "x_val")
+    _check_positive_int(epochs, "epochs")
+    _check_positive_int(batch_size, "batch_size")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    device = next(model.parameters()).device
+    x_train = x_train.to(device)
+    generator = torch.Generator(device=device).manual_seed(int(seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    quiet = progress_disabled() if progress is None else not progress
+    rows = []
+    with single_cpu_thread(device):
+        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=quiet, leave=False):
+            model.train()
+            order = torch.randperm(len(x_train), generator=generator, device=device)
+            total, count = 0.0, 0
+            for start in range(0, len(x_train), batch_size):
+                batch = x_train[order[start : start + batch_size]]
+                loss = ((model(batch, generator=generator) - batch) ** 2).sum(dim=1).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+                count += len(batch)
+            row = {"epoch": epoch, "train_loss": total / count}
+            if x_val is not None:
+                row["val_loss"] = evaluate_autoencoder(model, x_val)
+            rows.append(row)
+    model.eval()
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def evaluate_autoencoder(model: DenoisingAutoencoder, x: torch.Tensor) -> float:
+    """Mean ‖r(x) − x‖² over ``x`` with no corruption."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    value = model.reconstruction_error(x.to(device)).mean().item()
+    model.train(was_training)
+    return value
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Put ``model`` in eval mode and stop gradients to its parameters; return it."""
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def potential_gradient_error(model: DenoisingAutoencoder, x: torch.Tensor, potential=None) -> torch.Tensor:
+    """|−∇Ψ(x) − (r(x) − x)| per sample, max over coordinates, with ∇Ψ from autograd. Shape (batch,).
+
+    Zero up to rounding when r(x) − x = −∇Ψ(x), the relation eq. 4.5–4.7 rest on.
+    ``potential`` (default ``model.potential``) lets a chapter test another candidate
+    formula for Ψ, a callable from (batch, d) to (batch,).
+    """
+    potential = model.potential if potential is None else potential
+    x = check_batch(x, model.d_input).detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(potential(x).sum(), x)
+    with torch.no_grad():
+        field = model.reconstruct(x) - x
+    return (-grad - field).abs().amax(dim=1)
+
+
+def jacobian_asymmetry(model: DenoisingAutoencoder, x: torch.Tensor) -> torch.Tensor:
+    """max_ij |J_ij − J_ji| of the Jacobian J = ∂r/∂x at each sample. Shape (batch,).
+
+    The integrability criterion (eq. 4.3): a field is a gradient only if its Jacobian is
+    symmetric. Zero for tied weights, in general not for an untied autoencoder.
+    """
+    x = check_batch(x, model.d_input).detach()
+    jac = torch.func.vmap(torch.func.jacrev(lambda row: model.reconstruct(row[None])[0]))(x)  # (batch, d, d)
+    return (jac - jac.transpose(1, 2)).abs().amax(dim=(1, 2))

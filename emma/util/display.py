@@ -1,0 +1,164 @@
+"""Tables as a reader meets them: a narrow view that fits its column, the full table one click away.
+
+A chapter saves every table in full (:func:`emma.util.outputs.save_table`, a CSV) and shows a
+*view* of it with :func:`show`: the columns the argument needs, human labels
+(:func:`label`), numbers rounded for reading, "—" in an empty cell, long text wrapped, a table
+of more than ``max_rows`` rows folded behind a one-line summary, and under it a link to the
+full CSV, which the build copies into the site (:func:`emma.book.build.stage`).
+
+>>> view = show(pd.DataFrame({"model": ["ip_only"], "f1_clean_mean": [0.81234], "rho": [1e-4]}), "demo")
+>>> "IP only" in view.html and "0.812" in view.html and "0.0001" in view.html
+True
+"""
+from __future__ import annotations
+
+import html as _html
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Where a chapter page finds the site's copy of the tables (chapters live in book/chapters/).
+TABLES_URL = "../../_static/tables"
+#: What an empty cell shows.
+EMPTY = "—"
+#: Words of the book's column and row names and how a reader reads them.
+WORDS = {
+    "f1": "F1", "ip": "IP", "dm": "DM", "auroc": "AUROC", "ap": "AP", "nsr": "NSR", "db": "dB", "psi": "Ψ", "rho": "ρ",
+    "alpha": "α", "beta": "β", "lambda": "λ", "std": "std", "mean": "mean", "val": "validation", "mad": "mean |Δ|",
+    "sound": "book", "original": "replay", "thesis": "thesis", "n": "n",
+}
+#: Whole names with a label of their own: the six families and a few columns.
+NAMES = {
+    "ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "data augmentation (without)",
+    "alternative": "attention fusion (alternative)", "with": "EMMA (with)", "lambda_c": "λ_c", "lambda_e": "λ_e",
+    "n_seeds": "seeds", "rank_validation": "rank (validation)", "rank_test": "rank (test, thesis's rule)",
+    "ip_noisy": "IP-noisy", "dm_noisy": "DM-noisy", "f1_ip_noisy": "F1 IP-noisy", "f1_dm_noisy": "F1 DM-noisy", "f1_clean": "F1 clean", "f1_noisy_test": "F1 whole noisy test set",
+}
+
+
+def label(name) -> str:
+    """A column or row name as a reader reads it: ``"f1_ip_noisy_mean"`` → ``"F1 IP-noisy mean"``.
+
+    >>> label("f1_ip_noisy_mean"), label("without"), label("thesis_f1_clean"), label("lambda_c")
+    ('F1 IP-noisy mean', 'data augmentation (without)', 'thesis F1 clean', 'λ_c')
+    """
+    if not isinstance(name, str):
+        return str(name)
+    if name in NAMES:
+        return NAMES[name]
+    for whole, text in sorted(NAMES.items(), key=lambda item: -len(item[0])):  # a known name inside a longer one
+        if whole.startswith("f1_") and whole in name:
+            before, after = name.split(whole, 1)
+            return " ".join(part for part in (label(before.strip("_")) if before else "", text, label(after.strip("_")) if after else "") if part)
+    text = name.replace("ip_noisy", "IP-noisy").replace("dm_noisy", "DM-noisy")
+    return " ".join(WORDS.get(word, word) for word in re.split(r"_+", text) if word)
+
+
+def cell(value, digits: int = 3) -> str:
+    """One cell as text: "—" when empty, numbers rounded for reading, small ones in scientific form.
+
+    >>> [cell(v) for v in (np.nan, None, 0.81234, 1e-4, 2.5e-5, 0.0, 12, True, 1234.5)]
+    ['—', '—', '0.812', '0.0001', '2.5e-05', '0', '12', 'yes', '1234.5']
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return EMPTY
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if value == 0:
+            return "0"
+        if abs(value) < 10 ** -(digits - 1):
+            return f"{value:.2g}"  # a coldness of 1e-4 stays 0.0001, not 0.000
+        if abs(value) >= 1000:
+            return f"{value:.1f}".rstrip("0").rstrip(".")
+        return f"{value:.{digits}f}"
+    text = str(value)
+    return EMPTY if text in ("nan", "None", "") else text
+
+
+@dataclass
+class TableView:
+    """What :func:`show` returns: the view's HTML (``_repr_html_``) and its plain text."""
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: dict | None = None, digits: int = 3,
+         max_rows: int = 20, summary: str | None = None, index: bool | None = None, links: dict | None = None) -> TableView:
+    """A narrow view of ``table`` for the page, with a link to the full CSV ``name`` (:func:`emma.util.outputs.save_table`).
+
+    Parameters
+    ----------
+    table : DataFrame
+    name : str, optional
+        The name the full table was saved under; the view links ``<name>.csv``.
+    columns : list, optional
+        The columns to show, in order (all by default).
+    labels : dict, optional
+        Labels for columns or row names that :func:`label` would not give.
+    digits : int
+        Decimals of the numbers.
+    max_rows : int
+        A longer table is folded behind a one-line summary.
+    summary : str, optional
+        That line (default: how many rows, and the first column's first and last values).
+    index : bool, optional
+        Show the index (default: when it is not a plain 0..n−1 range).
+    links : dict, optional
+        ``{column: {value: href}}``: the cells of ``column`` holding a listed value link to its page.
+    """
+    if not isinstance(table, pd.DataFrame):
+        if isinstance(table, pd.Series):
+            table = table.to_frame()
+        else:
+            raise TypeError(f"table must be a DataFrame, got {type(table).__name__}")
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name)):
+        raise ValueError(f"name must be the file name a table was saved under (letters, digits, _ . -), got {name!r}")
+    if columns is not None:
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ValueError(f"columns {missing} are not in the table; it has {list(table.columns)}")
+        table = table[list(columns)]
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
+    names = {**NAMES, **(labels or {})}
+
+    def text_of(key) -> str:
+        if isinstance(key, tuple):
+            return " · ".join(text_of(k) for k in key if str(k) != "")
+        return names.get(key, label(key)) if isinstance(key, str) else cell(key, digits)
+
+    show_index = index if index is not None else not isinstance(table.index, pd.RangeIndex)
+    head = ([_html.escape(text_of(table.index.name)) if table.index.name else ""] if show_index else []) + [_html.escape(text_of(c)) for c in table.columns]
+    rows = []
+    links = links or {}
+    for key, row in table.iterrows():
+        cells = []
+        for column, v in row.items():
+            text = _html.escape(cell(v, digits) if not isinstance(v, str) else names.get(v, v))
+            href = links.get(column, {}).get(v) if isinstance(v, str) else None
+            cells.append(f"<td><a href=\"{_html.escape(href)}\">{text}</a></td>" if href else f"<td>{text}</td>")
+        lead = [f"<th>{_html.escape(text_of(key))}</th>"] if show_index else []
+        rows.append("<tr>" + "".join(lead) + "".join(cells) + "</tr>")
+    body = ("<table class=\"emma-view\"><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+    if len(table) > max_rows:
+        first = table.iloc[:, 0] if table.shape[1] else pd.Series(table.index)
+        line = summary or f"{len(table)} rows ({_html.escape(cell(first.iloc[0], digits))} … {_html.escape(cell(first.iloc[-1], digits))}): show them"
+        body = f"<details><summary>{line}</summary>{body}</details>"
+    link = f"<p class=\"emma-download\"><a href=\"{TABLES_URL}/{name}.csv\" download>full table: {name}.csv</a></p>" if name else ""
+    text = table.to_string(max_rows=max_rows, max_colwidth=60)
+    return TableView(f"<div class=\"emma-table\">{body}{link}</div>", text)
