@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from emma.util import checks
 
 #: The verdicts a claim can get, from best to worst.
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
@@ -96,18 +97,15 @@ def _check_flags(flags, name: str) -> list[bool]:
     return [bool(flag) for flag in values]
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+_is_number = checks.is_number
 
 
 def _check_alpha(alpha) -> float:
-    if not _is_number(alpha) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
-    return float(alpha)
+    return checks.number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _check_positive(value, name: str, meaning: str = "") -> float:
-    if not _is_number(value) or not 0 < value < np.inf:
+    if not checks.is_number(value) or not 0 < value < np.inf:
         raise ValueError(f"{name} must be a finite number > 0{meaning}, got {value!r}")
     return float(value)
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch
 from emma.util.runtime import progress_disabled, single_cpu_thread
 from emma.engine.optim import BatchedAdam
+from emma.util import checks
 
 
 def _per_model(value, k: int, name: str) -> list:
@@ -40,9 +41,7 @@ def _per_model(value, k: int, name: str) -> list:
 
 
 def _check_seed(seed, name: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return checks.integer(seed, name, low=0)
 
 
 def _padded(tensors: list[torch.Tensor], device, dtype) -> torch.Tensor:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
+from emma.util import checks
 
 
 class ModeData(NamedTuple):
@@ -33,9 +34,7 @@ class ModeData(NamedTuple):
 
 
 def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return checks.integer(value, name, low=low)
 
 
 def clean_modes_needed(n_modes: int) -> int:

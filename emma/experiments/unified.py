@@ -38,6 +38,7 @@ from torch import nn
 from emma.method.attention import attention_scores, under_transform
 
 from emma.method.module import EMMA
+from emma.util import checks
 
 #: The three parts of Figure 7.1, in the order of the constructor's flags.
 PARTS = ("exogenous", "endogenous", "crossmodal")
@@ -57,10 +58,7 @@ class UnifiedOutput(NamedTuple):
     crossmodal: torch.Tensor | None  # (batch, M, M): row i = how mode i attends to the others, zero diagonal
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_positive_int = checks.positive_int
 
 
 class ModeLinear(nn.Module):

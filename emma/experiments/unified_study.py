@@ -33,6 +33,7 @@ from emma.data.noise import corrupt
 from emma.util.runtime import progress_disabled, single_cpu_thread
 from emma.engine.training import f1_by_subset, select_threshold
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
+from emma.util import checks
 
 
 # ----------------------------------------------------------------------------- the synthetic task
@@ -48,16 +49,11 @@ class Task(NamedTuple):
     factors: torch.Tensor | None = None  # (n, n_factors): the latent factors
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_positive_int = checks.positive_int
 
 
 def _number(value, name: str, low: float = 0.0, high: float = float("inf")) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
+    return checks.number(value, name, low=low, high=None if high == float("inf") else high)
 
 
 def make_task(n: int, widths: Sequence[int] = (6, 6, 6, 6), n_factors: int = 2, corrupted_fraction: float = 0.5,

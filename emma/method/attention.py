@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from emma.util import checks
 
 
 #: Euler's number: the floor of the corrected potential Ψ' (eq. 5.2).
@@ -102,11 +103,17 @@ def _check_tensor(value, name: str, shape: tuple[int, ...] | None = None) -> tor
     return value
 
 
-def _as_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor:
+def _as_scalar_tensor(value, name: str, like: torch.Tensor, positive: bool = False) -> torch.Tensor:
+    """A number (Python or numpy) or a 0-dim tensor as a tensor like ``like``; ``positive``: checked > 0 (not under vmap)."""
     if isinstance(value, torch.Tensor):
-        return _check_tensor(value, name, ())
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        value = _check_tensor(value, name, ())
+        if positive and not under_transform(value) and not bool(value.detach() > 0):
+            raise ValueError(f"{name} must be > 0, got {value.item()!r}")
+        return value
+    if not checks.is_number(value):
         raise TypeError(f"{name} must be a number or a 0-dim tensor, got {type(value).__name__}")
+    if positive:
+        checks.number(value, name, low=0.0, low_open=True)
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
@@ -181,7 +188,7 @@ def attention_scores(
     _check_tensor(shared_gamma, "shared_gamma", (m, m))
     _check_tensor(gain, "gain", ())
     _check_tensor(bias, "bias", ())
-    coldness = _as_scalar_tensor(coldness, "coldness", potentials)
+    coldness = _as_scalar_tensor(coldness, "coldness", potentials, positive=True)
 
     # Step 2: from potential to modal energies.
     corrected = torch.clamp_min(potentials - psi_min + EULER, EULER)  # eq. 5.2   (..., M)
@@ -236,7 +243,7 @@ def energy_threshold(log_partition: torch.Tensor, gain, bias, coldness) -> torch
     _check_tensor(log_partition, "log_partition")
     gain = _as_scalar_tensor(gain, "gain", log_partition)
     bias = _as_scalar_tensor(bias, "bias", log_partition)
-    coldness = _as_scalar_tensor(coldness, "coldness", log_partition)
+    coldness = _as_scalar_tensor(coldness, "coldness", log_partition, positive=True)
     return (torch.log(gain) - torch.log(bias) - log_partition) / coldness  # eq. 5.8
 
 

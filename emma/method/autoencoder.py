@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from emma.util.runtime import progress_disabled, single_cpu_thread
+from emma.util import checks
 
 
 def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:
@@ -35,10 +36,7 @@ def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:
     return x
 
 
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+_check_positive_int = checks.positive_int
 
 
 class DenoisingAutoencoder(nn.Module):
@@ -63,10 +61,8 @@ class DenoisingAutoencoder(nn.Module):
 
     def __init__(self, d_input: int, d_hidden: int, noise_std: float):
         super().__init__()
-        _check_positive_int(d_input, "d_input")
-        _check_positive_int(d_hidden, "d_hidden")
-        if not isinstance(noise_std, (int, float)) or not math.isfinite(noise_std) or noise_std < 0:
-            raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+        d_input, d_hidden = _check_positive_int(d_input, "d_input"), _check_positive_int(d_hidden, "d_hidden")
+        noise_std = checks.number(noise_std, "noise_std", low=0.0)
         self.d_input, self.d_hidden, self.noise_std = d_input, d_hidden, float(noise_std)
         bound = 1.0 / math.sqrt(d_input)
         self.weight = nn.Parameter(torch.empty(d_hidden, d_input).uniform_(-bound, bound))  # W: (hidden, input)
@@ -155,8 +151,7 @@ def train_autoencoder(
         check_batch(x_val, model.d_input, "x_val")
     _check_positive_int(epochs, "epochs")
     _check_positive_int(batch_size, "batch_size")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lr = checks.number(lr, "lr", low=0.0, low_open=True)
     device = next(model.parameters()).device
     x_train = x_train.to(device)
     generator = torch.Generator(device=device).manual_seed(int(seed))

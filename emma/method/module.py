@@ -10,6 +10,7 @@ from torch import nn
 from emma.method.attention import EMMAOutput, PARAMETER_NAMES, _check_tensor, attention_scores, energy_threshold, initial_parameters, project_parameters_
 from emma.method.autoencoder import freeze
 from emma.method.regularizers import capacity, capacity_relu
+from emma.util import checks
 
 
 class EMMA(nn.Module):
@@ -55,8 +56,7 @@ class EMMA(nn.Module):
             raise ValueError("psi_min must be finite")
         if isinstance(coldness, torch.Tensor):
             coldness = coldness.item() if coldness.numel() == 1 else coldness
-        if isinstance(coldness, bool) or not isinstance(coldness, (int, float)) or not math.isfinite(coldness) or coldness <= 0:
-            raise ValueError(f"coldness must be a finite number > 0 (ρ), got {coldness!r}")
+        coldness = checks.number(coldness, "coldness", low=0.0, low_open=True)  # ρ
 
         self.n_modes = m
         self.energy_models = nn.ModuleList(freeze(model) for model in energy_models)
