@@ -3,7 +3,8 @@
 :func:`add_noise` and :func:`corrupt` add N(0, σ²) to every column of the chosen modes
 (IP, columns 0–3; DM, columns 4–7); :func:`sigma_to_nsr_db` and :func:`nsr_db_to_sigma`
 convert between σ and the noise-to-signal ratio in decibels (the signal variance is 1
-after standardization).
+after standardization). :func:`corrupt` is the thesis's scheme with the
+:class:`~emma.data.failures.Gaussian` failure; :mod:`emma.data.failures` has the others.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from emma.data.htru2 import FEATURE_NAMES, MODE_NAMES, MODE_SLICES, check_mode_name
+from emma.data.failures import Gaussian, _check_features, _gaussian, corrupt_modes
+from emma.data.htru2 import MODE_NAMES, MODE_SLICES, check_mode_name
 
 def _mode_slices(modes) -> list[slice]:
     if isinstance(modes, (str, int, np.integer)):
@@ -34,12 +36,6 @@ def _check_sigma(sigma) -> float:
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not math.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
     return float(sigma)
-
-
-def _gaussian(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
-    """Standard normal noise drawn on the generator's device, moved next to ``like``."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
 def add_noise(x: torch.Tensor, sigma: float, modes, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -105,26 +101,7 @@ def corrupt(
     sigma = _check_sigma(sigma)
     if isinstance(clean_fraction, bool) or not isinstance(clean_fraction, (int, float)) or not 0 <= clean_fraction <= 1:
         raise ValueError(f"clean_fraction must be a fraction in [0, 1], got {clean_fraction!r}")
-    n = x.shape[0]
-    n_corrupted = int(math.floor(n * (1 - clean_fraction) + 1e-9))
-    n_ip = n_corrupted // 2
-    gen_device = generator.device if generator is not None else x.device
-    order = torch.randperm(n, generator=generator, device=gen_device).to(x.device)
-    mask = torch.zeros(n, len(MODE_NAMES), dtype=torch.bool, device=x.device)  # (n, modes)
-    mask[order[:n_ip], 0] = True
-    mask[order[n_ip:n_corrupted], 1] = True
-    width = x.shape[1] // len(MODE_NAMES)
-    column_mask = mask.repeat_interleave(width, dim=1)  # (n, 8): mode m covers columns 4m..4m+3
-    noise = sigma * _gaussian(x.shape, generator, x)
-    return x + noise * column_mask, mask
-
-
-def _check_features(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point torch.Tensor of shape (n, 8), got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"x must have shape (n, {len(FEATURE_NAMES)}), got {tuple(x.shape)}")
-    return x
+    return corrupt_modes(x, Gaussian(sigma), generator, clean_fraction)
 
 
 def sigma_to_nsr_db(sigma):

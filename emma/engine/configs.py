@@ -7,11 +7,13 @@ Examples
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import pandas as pd
 
+from emma.data.failures import Failure, Gaussian, check_failure
 from emma.engine.protocol import SOUND, Protocol
 
 
@@ -27,9 +29,14 @@ class TrainSettings:
     lr : float
         Adam's learning rate.
     sigma : float
-        Noise σ of the corruption scheme (0.5, i.e. NSR −6 dB).
+        Noise σ of the corruption scheme (0.5, i.e. NSR −6 dB) when ``failure`` is None.
     clean_fraction : float
         Fraction of samples left clean by the scheme.
+    failure : emma.data.failures.Failure, optional
+        How the failed mode of a corrupted sample fails, in the training, validation and
+        test streams. None (the default) means ``Gaussian(sigma)``, the thesis's noise;
+        when a failure is given, ``sigma`` is not used. :func:`dataclasses.asdict` of a
+        failure (as a sweep's recorded ``settings`` holds it) is accepted and rebuilt.
     """
 
     epochs: int = 35
@@ -37,6 +44,7 @@ class TrainSettings:
     lr: float = 1e-3
     sigma: float = 0.5
     clean_fraction: float = 0.5
+    failure: Failure | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
@@ -47,6 +55,26 @@ class TrainSettings:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not self.sigma >= 0:
             raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
+        if isinstance(self.failure, Mapping):  # a sweep's record: dataclasses.asdict turned the failure into a dict
+            object.__setattr__(self, "failure", Failure.from_record(self.failure))
+        if self.failure is not None:
+            check_failure(self.failure, "failure")
+
+    @property
+    def effective_failure(self) -> Failure:
+        """The failure the scheme applies: ``failure``, or ``Gaussian(sigma)`` when it is None."""
+        return Gaussian(self.sigma) if self.failure is None else self.failure
+
+    def key(self) -> dict[str, Any]:
+        """The settings for a cache key: every field, ``failure`` as its :meth:`~emma.data.failures.Failure.key`.
+
+        With the default ``failure=None`` the key is what it was before failures existed
+        (the field is left out), so sweeps cached then are found again.
+        """
+        key = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "failure"}
+        if self.failure is not None:
+            key["failure"] = self.failure.key()
+        return key
 
 
 def grid(rhos, lambdas_c, lambdas_e, seeds) -> pd.DataFrame:

@@ -1,5 +1,9 @@
 """Scoring finished sweeps: model outputs, per-subset F1, noise responses, curves and rankings.
 
+Noise responses and curves grade Gaussian noise by σ, or any failure of a mode by its
+severity (``failure=``, :mod:`emma.data.failures`); :func:`score_on_failure` scores a sweep
+on another failure than the one it was trained on.
+
 Every function takes the ``result`` of :func:`emma.engine.launch.run_sweep` and respects each
 model's protocol: a batch-coupled model's potentials are summed over the rows of each
 *call*, and each function documents its call (the whole input by default), as the
@@ -14,10 +18,11 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from emma.data.noise import corrupt, nsr_db_to_sigma, sigma_to_nsr_db
+from emma.data.failures import Failure, Gaussian, Standardization, check_failure, corrupt_modes, fail_every_sample, failure_family
+from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
 from emma.engine.families import forward
 from emma.engine.configs import TrainSettings
-from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, potential_parts
+from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
 from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
 
 #: The columns that identify a model in a sweep's table.
@@ -150,37 +155,52 @@ def _check_same_base(result: dict) -> None:
 
 
 @torch.no_grad()
-def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False) -> pd.DataFrame:
-    """How every model of a sweep responds when *all* test samples get noise (σ_IP, σ_DM); the whole test set is one call.
+def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False,
+                   failure=None) -> pd.DataFrame:
+    """How every model of a sweep responds when *all* test samples get noise (σ_IP, σ_DM), or fail; the whole test set is one call.
 
     The noise of a pair is drawn once per seed (the same draw for every model of that
     seed, and for every family), from a generator seeded by seed, pair and ``draw``; it
     is added to the clean test set, or, under ``corruption_in_place``, to the test set
     carrying the seed's draw at the training σ (appendix: original-in-place-corruption).
 
+    With ``failure`` (a :class:`~emma.data.failures.Failure` class, a factory
+    ``severity -> Failure`` or a Failure instance, see :func:`failure_family`), the pairs are
+    severities (s_IP, s_DM) instead: IP of every sample fails at s_IP, then DM at s_DM, from
+    the same generator; a mode at severity 0 is left alone.
+
     Returns
     -------
     DataFrame
         One row per (model, pair): ``model_index``, the model's identity, ``sigma_ip``,
-        ``sigma_dm``, ``f1`` (whole test set, the model's own threshold), and for ``with``
+        ``sigma_dm`` (with ``failure``: ``failure``, its class name, ``severity_ip`` and
+        ``severity_dm``), ``f1`` (whole test set, the model's own threshold), and for ``with``
         the means over samples of ``alpha_ip``, ``alpha_dm``, ``beta_ip``, ``beta_dm``, ``total_energy``.
         With ``rules``, also ``f1_at_<rule>`` at every threshold rule of the sweep's table and the
         threshold-free ``auroc`` and ``ap`` (:mod:`sklearn.metrics`).
     """
     _check_same_base(result)
+    family = None if failure is None else failure_family(failure)
+    standardization = Standardization.of(splits)
     table = result["table"]
     y = splits.test.y.cpu().numpy()
     seeds = table["seed"].tolist()
     bases = {s: _base_test(result, splits, s) for s in set(seeds)}
     rows = []
     for p, (sigma_ip, sigma_dm) in enumerate(sigma_pairs):
-        scale = torch.tensor([sigma_ip] * 4 + [sigma_dm] * 4)
-        draws = {s: bases[s] + scale * torch.randn(bases[s].shape, generator=torch.Generator().manual_seed(3_000_017 * (1 + draw) + 7919 * p + s)) for s in bases}
+        generators = {s: torch.Generator().manual_seed(3_000_017 * (1 + draw) + 7919 * p + s) for s in bases}
+        if family is None:
+            scale = torch.tensor([sigma_ip] * 4 + [sigma_dm] * 4)
+            draws = {s: bases[s] + scale * torch.randn(bases[s].shape, generator=generators[s]) for s in bases}
+            grade = {"sigma_ip": sigma_ip, "sigma_dm": sigma_dm}
+        else:
+            draws = {s: fail_every_sample(bases[s], family, (sigma_ip, sigma_dm), generators[s], standardization) for s in bases}
+            grade = {"failure": type(family(0.0)).__name__, "severity_ip": sigma_ip, "severity_dm": sigma_dm}
         prob, out = model_outputs(result, torch.stack([draws[s] for s in seeds]), energies)
         prob = prob.numpy()
         rule_f1 = {rule: f1_many(prob >= table[f"threshold_at_{rule}"].to_numpy()[:, None], y) for rule in THRESHOLD_RULES} if rules else {}
         for k in range(len(table)):
-            row = {"model_index": k, **table.iloc[k][ID_COLUMNS].to_dict(), "sigma_ip": sigma_ip, "sigma_dm": sigma_dm}
+            row = {"model_index": k, **table.iloc[k][ID_COLUMNS].to_dict(), **grade}
             if f1:
                 row["f1"] = f1_by_subset(prob[k] >= table["threshold"].iloc[k], y, np.zeros((len(y), 2), bool))["clean"]
             if rules:
@@ -193,11 +213,25 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
     return pd.DataFrame(rows)
 
 
-def generalisation_curves(result: dict, splits, nsr_db_levels, *, energies=None) -> pd.DataFrame:
+def generalisation_curves(result: dict, splits, nsr_db_levels=None, *, energies=None, failure=None, severities=None) -> pd.DataFrame:
     """F1 (and β) against NSR with only IP, then only DM, corrupted on every test sample; one row per model and level.
 
     Adds ``corrupted`` ("IP" or "DM") and ``nsr_db`` to :func:`noise_response`'s columns.
+    With ``failure`` (as :func:`noise_response`) and ``severities`` instead of
+    ``nsr_db_levels``, the curves are against the failure's severity: ``corrupted`` and
+    ``severity`` are added instead.
     """
+    if failure is not None or severities is not None:
+        if failure is None or severities is None or nsr_db_levels is not None:
+            raise ValueError("generalisation_curves takes nsr_db_levels (Gaussian noise), or failure and severities, not a mix")
+        severities = [float(s) for s in severities]
+        pairs = [(s, 0.0) for s in severities] + [(0.0, s) for s in severities]
+        out = noise_response(result, splits, pairs, energies=energies, rules=True, failure=failure)
+        out["corrupted"] = np.repeat(["IP"] * len(severities) + ["DM"] * len(severities), len(result["table"]))
+        out["severity"] = out[["severity_ip", "severity_dm"]].max(axis=1)
+        return out
+    if nsr_db_levels is None:
+        raise ValueError("nsr_db_levels must be a list of noise-to-signal ratios in dB (or give failure and severities)")
     sigmas = [float(nsr_db_to_sigma(db)) for db in nsr_db_levels]
     pairs = [(s, 0.0) for s in sigmas] + [(0.0, s) for s in sigmas]
     out = noise_response(result, splits, pairs, energies=energies, rules=True)
@@ -239,8 +273,12 @@ def regularizer_levels(ranked: pd.DataFrame, chosen: dict, name: str, values) ->
 
 
 @torch.no_grad()
-def per_sample_outcomes(result: dict, splits, sigma: float, *, energies=None, clean_fraction: float = 0.5, draw: int = 0) -> pd.DataFrame:
-    """Each test sample's outcome under the thesis scheme at noise σ, for every model; the whole set is one call.
+def per_sample_outcomes(result: dict, splits, sigma: float | None, *, energies=None, clean_fraction: float = 0.5, draw: int = 0,
+                        failure: Failure | None = None) -> pd.DataFrame:
+    """Each test sample's outcome under the thesis scheme at noise σ (or with ``failure``), for every model; the whole set is one call.
+
+    ``failure`` (a :class:`~emma.data.failures.Failure`) replaces ``Gaussian(sigma)``; give
+    ``sigma=None`` with it. The cases keep their names ("IP noisy" is IP failed).
 
     Returns
     -------
@@ -252,7 +290,11 @@ def per_sample_outcomes(result: dict, splits, sigma: float, *, energies=None, cl
     table = result["table"]
     x0, y = splits.test.x.detach().cpu(), splits.test.y.cpu().numpy().astype(bool)
     seeds = table["seed"].tolist()
-    draws = {s: corrupt(x0, sigma, torch.Generator().manual_seed(4_000_037 * (1 + draw) + s), clean_fraction) for s in set(seeds)}
+    if (failure is None) == (sigma is None):
+        raise ValueError(f"give sigma (Gaussian noise) or failure, not both nor neither; got sigma={sigma!r}, failure={failure!r}")
+    failure = Gaussian(sigma) if failure is None else check_failure(failure)
+    draws = {s: corrupt_modes(x0, failure, torch.Generator().manual_seed(4_000_037 * (1 + draw) + s), clean_fraction, Standardization.of(splits))
+             for s in set(seeds)}
     prob, out = model_outputs(result, torch.stack([draws[s][0] for s in seeds]), energies)
     frames = []
     for k in range(len(table)):
@@ -274,10 +316,15 @@ def score_on_test(result: dict, splits, *, energies=None, threshold: float | Non
     ``threshold`` replaces every model's own threshold when given; by default the result
     reproduces ``result["table"]``.
     """
-    table = result["table"]
     settings = TrainSettings(**result["settings"])
+    draws = {s: corrupted_split(splits, "test", s, settings) for s in set(result["table"]["seed"].tolist())}
+    return _score_subsets(result, splits, draws, energies, threshold)
+
+
+def _score_subsets(result: dict, splits, draws: dict, energies, threshold=None, names=None) -> pd.DataFrame:
+    """F1 per test subset of every model on its seed's ``draws[seed] = (x, mask)``, each subset one call."""
+    table = result["table"]
     seeds = table["seed"].tolist()
-    draws = {s: corrupted_split(splits, "test", s, settings) for s in set(seeds)}
     x = torch.stack([draws[s][0] for s in seeds])
     masks = torch.stack([draws[s][1] for s in seeds])  # (K, n, 2)
     prob, _ = model_outputs(result, x, energies, groups=masks[..., 0].long() + 2 * masks[..., 1].long())
@@ -286,8 +333,52 @@ def score_on_test(result: dict, splits, *, energies=None, threshold: float | Non
     for k in range(len(table)):
         t = table["threshold"].iloc[k] if threshold is None else float(threshold)
         f1 = f1_by_subset(prob[k].numpy() >= t, y, masks[k].numpy())
-        out.append({**table.iloc[k][ID_COLUMNS].to_dict(), **{f"f1_{n}": v for n, v in f1.items()}, "threshold": t})
+        out.append({**table.iloc[k][ID_COLUMNS].to_dict(), **{f"f1_{(names or {}).get(n, n)}": v for n, v in f1.items()}, "threshold": t})
     return pd.DataFrame(out)
+
+
+@torch.no_grad()
+def score_on_failure(result: dict, splits, failure: Failure, *, energies=None, draw: int | None = None,
+                     clean_fraction: float | None = None) -> pd.DataFrame:
+    """F1 on clean, IP-failed and DM-failed test samples of every model when the test set suffers ``failure``.
+
+    The thesis's scheme (:func:`emma.data.failures.corrupt_modes`) is applied to the clean
+    test split with ``failure``, whatever failure the sweep was trained on; each subset is
+    one call, as in :func:`score_on_test`.
+
+    Parameters
+    ----------
+    result, splits, energies
+        As :func:`score_on_test`.
+    failure : Failure
+    draw : int, optional
+        None (default): each seed's own test-stream generator
+        (:func:`emma.engine.streams.noise_generator`), so the same samples fail as in the
+        sweep's table and the sweep's own failure reproduces :func:`score_on_test`. An
+        integer: an independent draw per seed.
+    clean_fraction : float, optional
+        The sweep's when None.
+
+    Returns
+    -------
+    DataFrame
+        One row per model: its identity, ``failure`` (label), ``f1_clean``,
+        ``f1_ip_failed``, ``f1_dm_failed`` and ``threshold`` (its own).
+    """
+    check_failure(failure)
+    if draw is not None and (isinstance(draw, bool) or not isinstance(draw, (int, np.integer)) or draw < 0):
+        raise ValueError(f"draw must be None or a non-negative integer, got {draw!r}")
+    settings = TrainSettings(**result["settings"])
+    fraction = settings.clean_fraction if clean_fraction is None else clean_fraction
+    standardization = Standardization.of(splits)
+    x0 = splits.test.x.detach().cpu()
+    draws = {}
+    for s in set(result["table"]["seed"].tolist()):
+        generator = noise_generator(s, "test") if draw is None else torch.Generator().manual_seed(5_000_011 * (1 + int(draw)) + s)
+        draws[s] = corrupt_modes(x0, failure, generator, fraction, standardization)
+    out = _score_subsets(result, splits, draws, energies, names={"ip_noisy": "ip_failed", "dm_noisy": "dm_failed"})
+    out.insert(len(ID_COLUMNS), "failure", failure.label)
+    return out
 
 
 def summarise(table: pd.DataFrame, columns=("f1_clean", "f1_ip_noisy", "f1_dm_noisy")) -> pd.DataFrame:

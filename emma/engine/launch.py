@@ -10,7 +10,6 @@ two, so two parts on two cores take about as long as one part.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import multiprocessing
 import os
 import time
@@ -83,7 +82,7 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         "family": check_family(family),
         "configs": frame.drop(columns="protocol").to_dict(orient="list"),
         "protocols": [p.key(family) for p in protocols],
-        "settings": dataclasses.asdict(settings),
+        "settings": settings.key(),
         "data": [getattr(splits, s).fingerprint() for s in ("train", "val", "test")],
         "energies": None if energies is None or family != "with" else [
             {**energies_for(energies, s, ae).settings, "psi_min": energies_for(energies, s, ae).psi_min.tolist()} for s, ae in ae_keys

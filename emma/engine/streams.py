@@ -16,7 +16,7 @@ from typing import Mapping
 import torch
 
 from emma.engine.configs import TrainSettings
-from emma.data.noise import corrupt
+from emma.data.failures import Standardization, corrupt_modes
 from emma.data.splits import Split, Splits
 from emma.engine.training import omega_weights
 
@@ -27,9 +27,14 @@ def noise_generator(seed: int, split: str) -> torch.Generator:
 
 
 def corrupted_split(splits: Splits, split: str, seed: int, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seed's corrupted copy of ``split``, in split order: (x (n, 8), mask (n, 2))."""
+    """The seed's corrupted copy of ``split``, in split order: (x (n, 8), mask (n, 2)).
+
+    The scheme fails one mode of ``1 − clean_fraction`` of the samples with the settings'
+    :attr:`~emma.engine.configs.TrainSettings.effective_failure` (:func:`emma.data.failures.corrupt_modes`);
+    the default, ``Gaussian(sigma)``, draws what :func:`emma.data.noise.corrupt` always drew.
+    """
     x0 = getattr(splits, split).x.detach().cpu()
-    return corrupt(x0, settings.sigma, noise_generator(seed, split), settings.clean_fraction)
+    return corrupt_modes(x0, settings.effective_failure, noise_generator(seed, split), settings.clean_fraction, Standardization.of(splits))
 
 
 def in_place_splits(splits: Splits, seed: int, settings: TrainSettings) -> Splits:
