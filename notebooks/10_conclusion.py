@@ -79,7 +79,7 @@ _ = check_profile(profile)
 # under the replay of the thesis's code:
 
 # %%
-grid = pd.read_csv(f"{output_dir}/tables/replay_grid.csv")
+grid = read_table(output_dir, "replay_grid")
 grids = {protocol: grid[grid["protocol"] == protocol] for protocol in ("sound", "original")}
 regularizers = regularizer_claims(grids, alpha=alpha)
 show(regularizers, columns=["claim", "our_evidence_sound", "verdict_sound", "verdict_original"])

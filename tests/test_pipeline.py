@@ -112,9 +112,17 @@ def _toc_files(toc: dict) -> list[str]:
 
 
 def test_toc_lists_every_chapter_in_order():
+    """_toc.yml lists every chapter of notebooks/ once. Read part by part the chapter numbers rise,
+    except in the part "Extensions": its chapters (written by `emma-book new`) take the numbers after
+    every other chapter, so no chapter is renumbered, and the part sits just before "Appendices",
+    which stays last (emma.book.scaffold.toc_order_problems states the rule; README, "Adding a chapter").
+    """
+    from emma.book import scaffold
+
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert scaffold.toc_order_problems(toc, book.chapters()) == []
     listed = [f.split("/")[-1] for f in _toc_files(toc) if f.startswith("book/chapters/")]
-    assert listed == [chapter.stem for chapter in book.chapters()]
+    assert sorted(listed) == sorted(chapter.stem for chapter in book.chapters())
 
 
 def test_every_chapter_starts_with_title_then_parameters():

@@ -89,19 +89,33 @@ def chapters(folder: Path | None = None) -> list[Chapter]:
     return sorted(found, key=lambda chapter: chapter.number)
 
 
+def toc_stems(toc: Path) -> list[str]:
+    """The chapters ``toc`` (a ``_toc.yml``) lists, as ``NN_name`` stems in its order; none when there is no such file."""
+    if not Path(toc).is_file():
+        return []
+    parts = (yaml.safe_load(Path(toc).read_text()) or {}).get("parts") or []
+    files = [entry.get("file", "") for part in parts for entry in part.get("chapters") or []]
+    return [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/chapters/")]
+
+
 def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
-    """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty."""
+    """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty.
+
+    They come in the book's order, ``_toc.yml``'s (beside ``folder``), so that a chapter runs after
+    those it reads: an extension (:mod:`emma.book.scaffold`) numbered after the appendix runs before it.
+    Chapters the table of contents does not list come last, by number.
+    """
+    folder = Path(folder or NOTEBOOKS)
     available = chapters(folder)
-    if not names:
-        return available
-    picked = []
+    order = {stem: i for i, stem in enumerate(toc_stems(folder.parent / "_toc.yml"))}
+    picked = available if not names else []
     for name in names:
         hits = [c for c in available if name in (c.name, c.stem, str(c.number), f"{c.number:02d}")]
         if not hits:
             known = ", ".join(c.name for c in available)
             raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
         picked.extend(hit for hit in hits if hit not in picked)
-    return picked
+    return sorted(picked, key=lambda c: (order.get(c.stem, len(order)), c.number))
 
 
 def executed_path(chapter: Chapter, output_dir: str | os.PathLike | None = None) -> Path:

@@ -1,6 +1,7 @@
 """``emma-book``: list, execute and build the chapters of the book.
 
     emma-book list
+    emma-book new NAME [--title TITLE]
     emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force]
     emma-book status [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...]
     emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict]
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 from emma.book import build as book
 from emma.book import pdf
 from emma.book import rerun
+from emma.book import scaffold
 from emma.util.runtime import DEVICES, progress_disabled
 
 
@@ -24,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emma-book", description="Execute and build the EMMA book.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="one line per chapter: its name, then its title")
+    new = commands.add_parser(
+        "new", help="write notebooks/NN_NAME.py, a chapter that runs, and list it in _toc.yml's part Extensions"
+    )
+    new.add_argument("name", metavar="NAME", help="a lowercase identifier no chapter has (the file is NN_NAME.py)")
+    new.add_argument("--title", default=None, help="the chapter's title (default: NAME with spaces, capitalised)")
     run = commands.add_parser("run", help="execute chapters with papermill (all of them when none is named)")
     status = commands.add_parser(
         "status", help="without running anything, one line per chapter: up to date, or stale and why (as `run` would see it)"
@@ -76,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             for chapter in book.chapters():
                 print(f"{chapter.name:<24} {chapter.title}")
             return 0
+        if args.command == "new":
+            source = scaffold.new_chapter(args.name, args.title)
+            print(f"wrote {source.relative_to(book.ROOT)}, listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
+                  f"run it with `emma-book run {args.name} --profile quick`")
+            return 0
         if args.command == "build":
             return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder, pdf=args.pdf)
         selected, parameters, not_declared = _resolve(args)
@@ -97,8 +109,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {chapter.name}: skipped, nothing changed since it was executed ({output.relative_to(book.ROOT) if output.is_relative_to(book.ROOT) else output})", flush=True)
                 continue
             print(f"== {chapter.name}: {chapter.title} ({args.profile} profile; {', '.join(reasons)})", flush=True)
-            path = book.execute(chapter, parameters[chapter.name], output=output, progress=not quiet)
-            rerun.store_key(path, key)
+            log = output.parent / f".{chapter.stem}.reads.jsonl"
+            try:
+                with rerun.recording_reads(log):  # what the chapter reads of other chapters' outputs
+                    path = book.execute(chapter, parameters[chapter.name], output=output, progress=not quiet)
+                reads = rerun.logged_reads(log, parameters[chapter.name])
+            finally:
+                log.unlink(missing_ok=True)
+            rerun.store_key(path, rerun.with_reads(key, reads))
             print(f"   wrote {path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path}", flush=True)
         return 0
     except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError) as error:

@@ -6,14 +6,26 @@
   and only a key that no selected chapter declares is an error.
 * :func:`run_key` fingerprints everything that produced an executed notebook: the chapter's
   source, its resolved parameters, the source of the ``emma`` modules it imports (:func:`package_modules`,
-  one digest per module), the data file, and the keys of the chapters whose outputs it reads
-  (:data:`READS`). :func:`stale` compares it with the key stored in the executed notebook and says
-  what changed (``emma/experiments/decision.py changed``), so an edit to the package makes stale only the
-  chapters that import the edited module.
+  one digest per module), the data file, and the other chapters' outputs it read (``reads``:
+  each file, named relative to the output folder, to the digest of its bytes). :func:`stale`
+  compares it with the key stored in the executed notebook and says what changed
+  (``emma/experiments/decision.py changed``, ``tables/robustness_f1.csv changed``), so an edit to
+  the package makes stale only the chapters that import the edited module, and a table written
+  anew only the chapters that read it.
+
+What a chapter reads is recorded as it reads, not declared: while ``emma-book run`` executes it
+(:func:`recording_reads`), :func:`emma.util.outputs.read_output`, through which every read of
+another chapter's output goes (:func:`emma.claims.report.read_table`, hence ``collect_claims``
+and ``collect_errata``), logs each file and digest to a file the run then collects
+(:func:`logged_reads`). A chapter that reads nothing has no ``reads`` part. Cached trained models
+(:mod:`emma.util.cache`) are not reads: a cached artifact is named by a hash of everything that
+produced it, so loading one gives what the reading chapter, whose own key covers those inputs,
+would compute itself.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -24,14 +36,11 @@ import nbformat
 import yaml
 
 from emma.data.htru2 import HTRU2_FILENAME, _search_folders
+from emma.util.outputs import READS_LOG, digest
 
 PACKAGE = Path(__file__).resolve().parent.parent
-#: The chapters whose outputs (tables, trained-model cache) another chapter reads.
-READS = {
-    "replay": ["robustness"],
-    "conclusion": ["attention_mechanisms", "energy_estimation", "emma", "potential_energy", "robustness", "replay", "unified_model", "many_modes"],
-    "verdicts": ["attention_mechanisms", "energy_estimation", "emma", "potential_energy", "robustness", "replay", "unified_model", "many_modes", "conclusion"],
-}
+#: What the key says of a file a chapter read that is no longer there.
+MISSING = "missing"
 #: Where the key lives in an executed notebook's metadata.
 METADATA_KEY = "emma_run"
 
@@ -112,49 +121,96 @@ def _module_file(folder: Path, parts) -> Path | None:
     return None
 
 
+def _version(path: Path) -> tuple:
+    stat = path.stat()
+    return path, stat.st_mtime_ns, stat.st_size
+
+
+def _reexports_only(init: Path) -> bool:
+    """Whether a package's ``__init__.py`` does nothing but re-export: a docstring, imports and ``__all__``."""
+    return _only_imports(*_version(init))
+
+
+@functools.lru_cache(maxsize=256)
+def _only_imports(init: Path, mtime_ns: int, size: int) -> bool:
+    for node in ast.parse(init.read_text()).body:
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        names_all = isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and all(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))
+        if not (docstring or names_all or isinstance(node, (ast.Import, ast.ImportFrom))):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _bindings(init: Path, mtime_ns: int, size: int, package: Path) -> dict[str, frozenset[Path]]:
+    """Each name a re-exporting ``__init__.py`` binds with ``from ... import``, and the files that name comes from."""
+    bindings = {}
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                alone = ast.Module(body=[ast.ImportFrom(module=node.module, names=[alias], level=node.level)], type_ignores=[])
+                bindings[alias.asname or alias.name] = frozenset(_imported(alone, init.parent, package))
+    return bindings
+
+
+def _given(init: Path, names, package: Path) -> set[Path]:
+    """What importing from a package counts: its ``__init__.py``, and, when that only re-exports,
+    the modules the imported ``names`` come from (all it re-exports when ``names`` is None or ``*``)."""
+    reexporting = _reexports_only(init)
+    if names is None or "*" in names:
+        return {init} | (set(_module_imports(*_version(init), package)) if reexporting else set())
+    given = set()
+    for alias in names:
+        sub = _module_file(init.parent, [alias])
+        if sub is not None:  # a submodule, or a subpackage imported whole
+            given |= _given(sub, None, package) if sub.name == "__init__.py" else {sub}
+            continue
+        given.add(init)  # a name the __init__ binds
+        if reexporting:
+            bindings = _bindings(*_version(init), package)
+            given |= set(bindings[alias]) if alias in bindings else set(_module_imports(*_version(init), package))
+    return given
+
+
 def _imported(tree: ast.AST, folder: Path | None, package: Path) -> set[Path]:
     """The files of the ``package`` modules that the statements of ``tree`` import.
 
     ``folder`` is the package folder of the module parsed (for relative imports; None for a chapter).
-    ``import emma`` and names re-exported by a package (``from emma import EMMA``) count as its
-    ``__init__.py``; a submodule (``from emma import plots``) as its own file. Importing a module
-    of a subpackage also counts the subpackage's ``__init__.py``, but never ``emma/__init__.py``.
+    A submodule (``from emma.engine import sweep``, ``import emma.engine.sweep``) counts as its
+    own file. A package's ``__init__.py`` that only re-exports (a docstring, imports, ``__all__``:
+    all of ours) counts only for the names taken from it: ``from emma.engine import run_sweep``
+    counts ``emma/engine/__init__.py`` and the module ``run_sweep`` comes from, ``import emma.engine``
+    everything it re-exports, and an import that only passes through it on the way to a submodule
+    (``from emma.engine.sweep import X``) counts nothing of it. An ``__init__.py`` that does more
+    counts whole, and is followed through its own imports. ``emma/__init__.py`` is never counted
+    on the way.
     """
     name = package.name
     found: set[Path] = set()
 
-    def add(base: Path, parts, names=()):
+    def add(base: Path, parts, names=None):
         target = _module_file(base, parts)
         if target is None:
             return
         for depth in range(1, len(parts)):  # the subpackages a dotted import executes on the way
             init = _module_file(base, parts[:depth])
-            if init is not None and init != package / "__init__.py":
+            if init is not None and init != package / "__init__.py" and not _reexports_only(init):
                 found.add(init)
-        if target.name != "__init__.py" or not names:
-            found.add(target)
-            return
-        for alias in names:  # from package import x: a submodule, or a name its __init__ re-exports
-            sub = _module_file(target.parent, [alias]) if alias != "*" else None
-            found.add(sub if sub is not None else target)
+        found.update(_given(target, names, package) if target.name == "__init__.py" else {target})
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == name:
-                    if parts[1:]:
-                        add(package, parts[1:])
-                    else:
-                        found.add(package / "__init__.py")
+                    add(package.parent, parts)
         elif isinstance(node, ast.ImportFrom):
             names = [alias.name for alias in node.names]
             if node.level == 0:
                 parts = (node.module or "").split(".")
-                if parts[0] == name and parts[1:]:
-                    add(package, parts[1:], names)
-                elif parts == [name]:
-                    add(package.parent, [name], names)
+                if parts[0] == name:
+                    add(package.parent, parts, names)
             elif folder is not None:
                 base = folder
                 for _ in range(node.level - 1):
@@ -179,10 +235,12 @@ def package_modules(source_path: str | os.PathLike, package: str | os.PathLike |
     """The files of the ``emma`` modules a chapter uses: those its source imports, followed through their own imports.
 
     The chapter's source (a jupytext ``.py``) and the modules are parsed with :mod:`ast`; nothing is
-    imported. ``package`` is the package's folder (default: this package).
+    imported. ``package`` is the package's folder (default: this package). A re-exporting
+    ``__init__.py`` is not followed: what it gives was counted by the import that reached it
+    (:func:`_imported`).
 
-    >>> [str(p.relative_to(PACKAGE.parent)) for p in package_modules(PACKAGE / "claims" / "rules.py")]
-    ['emma/claims/rules.py']
+    >>> [str(p.relative_to(PACKAGE.parent)) for p in package_modules(PACKAGE / "util" / "outputs.py")]
+    ['emma/util/outputs.py']
     >>> PACKAGE / "__init__.py" in package_modules(PACKAGE / "book" / "rerun.py")
     False
     """
@@ -196,8 +254,9 @@ def package_modules(source_path: str | os.PathLike, package: str | os.PathLike |
         pending = sorted(found)
     while pending:
         module = pending.pop()
-        stat = module.stat()
-        for target in _module_imports(module, stat.st_mtime_ns, stat.st_size, package):
+        if module != start and module.name == "__init__.py" and _reexports_only(module):
+            continue
+        for target in _module_imports(*_version(module), package):
             if target not in found:
                 found.add(target)
                 pending.append(target)
@@ -229,27 +288,111 @@ def stored_key(path: str | os.PathLike) -> dict | None:
     return nbformat.read(path, as_version=4).metadata.get(METADATA_KEY)
 
 
-def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package: dict | None = None) -> dict:
+def _output_folder(parameters: dict) -> Path:
+    """The folder a chapter writes into and reads other chapters' outputs from (``output_dir``;
+    a relative one is below the checkout, where papermill runs the kernel)."""
+    from emma.book.build import DEFAULT_OUTPUT_DIR, ROOT
+
+    folder = Path(parameters.get("output_dir") or DEFAULT_OUTPUT_DIR)
+    return (folder if folder.is_absolute() else ROOT / folder).resolve()
+
+
+def _read_name(path: Path, folder: Path) -> str:
+    """How the key names a file read: relative to the output folder (``tables/x.csv``) when inside it, else absolute."""
+    return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+
+
+def current_reads(names, parameters: dict) -> dict:
+    """The digest each file of ``names`` (as the key names them) has now, or ``missing``."""
+    folder = _output_folder(parameters)
+    current = {}
+    for name in names:
+        path = folder / name if not Path(name).is_absolute() else Path(name)
+        current[name] = digest(path.read_bytes()) if path.is_file() else MISSING
+    return current
+
+
+@contextlib.contextmanager
+def recording_reads(log: str | os.PathLike):
+    """Within the block, the chapters executed log what they read and write to ``log`` (a fresh file).
+
+    The kernel papermill starts inherits the environment variable
+    :data:`emma.util.outputs.READS_LOG`; :func:`emma.util.outputs.read_output` and
+    ``save_table``/``save_figure`` append to the file it names. Read it with :func:`logged_reads`.
+    """
+    log = Path(log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    log.touch()
+    previous = os.environ.get(READS_LOG)
+    os.environ[READS_LOG] = str(log.resolve())
+    try:
+        yield log
+    finally:
+        if previous is None:
+            os.environ.pop(READS_LOG, None)
+        else:
+            os.environ[READS_LOG] = previous
+
+
+def logged_reads(log: str | os.PathLike, parameters: dict) -> dict:
+    """The files a chapter read of other chapters' outputs, from the log of :func:`recording_reads`, and their digests.
+
+    A file the chapter also wrote is its own output, not a read. The log is removed.
+
+    Returns
+    -------
+    dict
+        Name (:func:`_read_name`) to the digest of the bytes read (the last read of a file).
+    """
+    log = Path(log)
+    if not log.is_file():
+        raise FileNotFoundError(f"the log of reads {log} is missing: execute the chapter within recording_reads")
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    log.unlink()
+    wrote = {entry["wrote"] for entry in entries if "wrote" in entry}
+    folder = _output_folder(parameters)
+    return {_read_name(Path(e["read"]), folder): e["digest"] for e in entries if "read" in e and e["read"] not in wrote}
+
+
+def _keyed(parts: dict) -> dict:
+    return {"key": _digest(*(f"{k}={json.dumps(v, sort_keys=True)}".encode() for k, v in parts.items())), "parts": parts}
+
+
+def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package: dict | None = None, reads: dict | None = None) -> dict:
     """The parts of a chapter's key, each a short digest (see the module's docstring).
 
-    ``package`` replaces the digests of the ``emma`` modules the chapter uses (:func:`package_digest`)."""
-    upstream = {}
-    for name in READS.get(chapter.name, []):
-        hits = sorted(Path(executed_dir).glob(f"[0-9][0-9]_{name}.ipynb"))
-        stored = stored_key(hits[0]) if hits else None
-        upstream[name] = stored["key"] if stored else "not run"
+    ``package`` replaces the digests of the ``emma`` modules the chapter uses (:func:`package_digest`).
+    ``reads`` (name to digest, :func:`logged_reads`) are the files the chapter read when it ran;
+    by default those the executed notebook in ``executed_dir`` records, with the digests they
+    have now (:func:`current_reads`). A chapter that read nothing has no ``reads`` part."""
+    if reads is None:
+        stored = stored_key(Path(executed_dir) / f"{Path(chapter.source).stem}.ipynb") or {}
+        reads = current_reads((stored.get("parts") or {}).get("reads") or {}, parameters)
     parts = {
         "chapter source": _digest(Path(chapter.source).read_bytes()),
         "parameters": _digest(json.dumps(parameters, sort_keys=True, default=str).encode()),
         "package source": package if package is not None else package_digest(chapter.source),
         "data": data_digest(parameters.get("data_home")),
-        "chapters read": _digest(json.dumps(upstream, sort_keys=True).encode()),
     }
-    return {"key": _digest(*(f"{k}={json.dumps(v, sort_keys=True)}".encode() for k, v in parts.items())), "parts": parts}
+    if reads:
+        parts["reads"] = dict(sorted(reads.items()))
+    return _keyed(parts)
+
+
+def with_reads(key: dict, reads: dict) -> dict:
+    """``key`` with its ``reads`` part replaced by what the chapter read when it ran (none: no such part)."""
+    parts = {k: v for k, v in key["parts"].items() if k != "reads"}
+    if reads:
+        parts["reads"] = dict(sorted(reads.items()))
+    return _keyed(parts)
 
 
 def stale(key: dict, executed: str | os.PathLike) -> list[str]:
-    """Why the executed notebook must be produced again (empty when it is up to date)."""
+    """Why the executed notebook must be produced again (empty when it is up to date).
+
+    Each reason names what changed: ``parameters changed``, ``emma/engine/sweep.py changed``,
+    ``tables/robustness_f1.csv changed`` or ``... missing`` (a file the chapter read)."""
     stored = stored_key(executed)
     if stored is None:
         return ["not executed yet" if not Path(executed).exists() else "executed before run keys were stored"]
@@ -261,12 +404,17 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
         before = old.get(part)
         if before == value:
             continue
-        if isinstance(value, dict) and isinstance(before, dict):  # the package: say which module
+        if part == "reads" and isinstance(before, dict):
+            reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'}" for name in value if name in before and before[name] != value[name]]
+            reasons += [f"{name} now read" for name in value if name not in before]
+            reasons += [f"{name} no longer read" for name in before if name not in value]
+        elif isinstance(value, dict) and isinstance(before, dict):  # the package: say which module
             reasons += [f"{m} changed" for m in value if m in before and before[m] != value[m]]
             reasons += [f"{m} now imported" for m in value if m not in before]
             reasons += [f"{m} no longer imported" for m in before if m not in value]
         else:
             reasons.append(f"{part} changed")
+    reasons += [f"{part} no longer part of the key" for part in old if part not in key["parts"]]
     return reasons or ["key changed"]
 
 

@@ -1,12 +1,19 @@
-"""Gather the verdicts and errata that the chapters wrote into ``<output_dir>/tables``."""
+"""Gather the verdicts and errata that the chapters wrote into ``<output_dir>/tables``.
+
+Every table is read through :func:`read_table`, which :func:`emma.util.outputs.read_output` logs
+while ``emma-book run`` executes a chapter: the chapter's run key then holds the digest of each
+table it read, and a changed table makes it stale (:mod:`emma.book.rerun`).
+"""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from emma.claims.rules import CLAIM_COLUMNS, KINDS, VERDICTS, claims_table
+from emma.util.outputs import read_output
 
 #: The claims tables, in book order, with the chapter that writes each.
 CLAIM_TABLES = {
@@ -39,11 +46,17 @@ __all__ = ["CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "ERRATA_COLUMNS", "KI
 
 
 def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
-    """The table ``name`` a chapter wrote to ``<output_dir>/tables``; a missing one names its file."""
+    """The table ``name`` a chapter wrote to ``<output_dir>/tables``; a missing one names its file.
+
+    The bytes parsed are the bytes logged (:func:`emma.util.outputs.read_output`), so the run key
+    records exactly what the chapter read.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a table's name (its CSV file without .csv), got {name!r}")
     path = Path(output_dir) / "tables" / f"{name}.csv"
-    if not path.exists():
+    if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: execute the chapter that writes the table {name!r} first")
-    return pd.read_csv(path)
+    return pd.read_csv(io.BytesIO(read_output(path)))
 
 
 def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:

@@ -2,9 +2,18 @@
 
 Files are written atomically (to a temporary file in the same folder, then renamed), so an
 interrupted run never leaves half a PNG or CSV behind.
+
+While ``emma-book run`` executes a chapter, the environment variable :data:`READS_LOG` names a
+log file: :func:`read_output` (how a chapter reads another chapter's outputs, e.g.
+:func:`emma.claims.report.read_table`) appends each file it reads with the digest of the bytes
+read, and :func:`save_table` and :func:`save_figure` append each file they write. The run turns
+the log into the ``reads`` part of the chapter's run key (:mod:`emma.book.rerun`). Without the
+variable (a chapter run by hand) nothing is logged.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -13,6 +22,48 @@ from pathlib import Path
 import pandas as pd
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: The environment variable naming the log of what the running chapter reads and writes.
+READS_LOG = "EMMA_READS_LOG"
+
+
+def digest(data: bytes) -> str:
+    """A short digest (16 hex characters of SHA-256) of a file's bytes, as run keys store it.
+
+    >>> digest(b"a,b\\n1,2\\n")
+    '492d5ea496056f1a'
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _log(entry: dict) -> None:
+    """Append one line to the log :data:`READS_LOG` names, if it names one (one ``write`` in append mode)."""
+    log = os.environ.get(READS_LOG)
+    if log:
+        with open(log, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(entry) + "\n")
+
+
+def read_output(path: str | os.PathLike) -> bytes:
+    """The bytes of an output another chapter wrote, logged with their digest while a run records reads.
+
+    Parameters
+    ----------
+    path : path
+        The file, e.g. ``<output_dir>/tables/robustness_f1.csv``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    data = path.read_bytes()
+    _log({"read": str(path.resolve()), "digest": digest(data)})
+    return data
 
 
 def _check_name(name: str) -> str:
@@ -70,7 +121,9 @@ def save_figure(fig, name: str, output_dir: str | os.PathLike = "_build", dpi: i
     if not hasattr(fig, "savefig"):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     path = Path(output_dir) / "figures" / f"{name}.png"
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+    _log({"wrote": str(path.resolve())})
+    return path
 
 
 def save_table(table: pd.DataFrame, name: str, output_dir: str | os.PathLike = "_build") -> Path:
@@ -79,4 +132,6 @@ def save_table(table: pd.DataFrame, name: str, output_dir: str | os.PathLike = "
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     path = Path(output_dir) / "tables" / f"{name}.csv"
-    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    _log({"wrote": str(path.resolve())})
+    return path

@@ -1,0 +1,273 @@
+"""``emma-book new``: a new chapter that already runs, registered where the book finds it.
+
+:func:`new_chapter` writes ``notebooks/NN_name.py`` (jupytext percent format), with NN the next
+number after every existing chapter, so that no chapter is renumbered and no link breaks. The
+chapter has what every chapter has (the title cell, the ``parameters`` cell, the standard setup,
+a table saved and shown, a figure with its caption, a claims table) around a small example to
+replace: a logistic regression on each mode of HTRU2 and on both, seconds to run. It is listed in
+``_toc.yml`` in the part ``Extensions``, which sits just before ``Appendices`` (created there when
+absent), so the appendix stays last whatever the numbers; and it gets a section in
+``profiles/quick.yaml`` with its smaller quick settings. ``_toc.yml`` is edited as text (its comments
+and other parts stay as they are) and checked by parsing it back before anything is written.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+import yaml
+
+from emma.book import build as book
+from emma.util.outputs import atomic_write
+
+#: The caption of the part that holds the chapters added with ``emma-book new``.
+EXTENSIONS = "Extensions"
+#: The part that stays last.
+APPENDICES = "Appendices"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+TEMPLATE = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # {title}
+#
+# An extension of the book, scaffolded by `emma-book new {name}`. Say here which question the
+# chapter asks and which part of the thesis it extends. The example below, to replace, asks
+# whether HTRU2's two modes together classify better than either alone: a logistic regression
+# on each mode and on both, fitted on a subsample of the training split for each seed.
+
+# %% tags=["parameters"]
+profile = "full"  # full: the thesis's settings; quick: smaller sizes so CI stays fast
+device = "auto"  # auto, cpu or cuda
+seeds = [0, 1, 2, 3, 4]  # one subsample of the training split per seed
+output_dir = "_build"
+data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the user cache
+split_seed = 42  # the thesis's split
+n_train = 2000  # training samples per seed
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
+from emma.claims.rules import claims_table, verdict_from_flags
+from emma.data.htru2 import MODE_SLICES
+from emma.data.splits import make_splits
+from emma.util.display import show
+from emma.util.outputs import save_figure, save_table
+from emma.util.runtime import check_profile, resolve_device, seed_everything
+
+_ = check_profile(profile)
+device = resolve_device(device)  # nothing here trains on it; a chapter that trains torch models does
+print(f"device: {{device}}, profile: {{profile}}, seeds: {{seeds}}, n_train: {{n_train}}")
+
+# %% [markdown]
+# ## One mode, or both?
+#
+# HTRU2's eight features form two modes, the integrated pulse profile (IP) and the DM-SNR curve
+# (DM). For each seed, a logistic regression (scikit-learn) is fitted on a subsample of the
+# training split, once per mode and once on both, and scored by F1 on the test split. The full
+# table has one row per seed and input; the view shows the mean and standard deviation.
+
+# %%
+splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
+x_train, y_train = splits.train.x.numpy(), splits.train.y.numpy()
+x_test, y_test = splits.test.x.numpy(), splits.test.y.numpy()
+inputs = {{**MODE_SLICES, "both": slice(None)}}
+rows = []
+for seed in seeds:
+    seed_everything(seed)
+    pick = np.random.default_rng(seed).choice(len(y_train), size=min(n_train, len(y_train)), replace=False)
+    for input_name, columns in inputs.items():
+        model = LogisticRegression(max_iter=1000).fit(x_train[pick][:, columns], y_train[pick])
+        rows.append({{"seed": seed, "input": input_name, "f1": f1_score(y_test, model.predict(x_test[:, columns]), zero_division=0)}})
+scores = pd.DataFrame(rows)
+save_table(scores, "{name}_f1", output_dir)
+summary = scores.groupby("input", sort=False)["f1"].agg(f1_mean="mean", f1_std="std").reset_index()
+show(summary, "{name}_f1")
+
+# %% [markdown]
+# {{numref}}`fig-{label}-f1` shows every seed's score.
+
+# %% mystnb={{"figure": {{"caption": "Test F1 of a logistic regression on each mode of HTRU2 and on both, one dot per seed. Compare the spread of the dots with the gaps between the inputs.", "name": "fig-{label}-f1"}}, "image": {{"alt": "Strip plot of test F1, one column of dots per input: IP, DM and both."}}}}
+fig, ax = plt.subplots(figsize=(5, 3))
+for position, (input_name, group) in enumerate(scores.groupby("input", sort=False)):
+    ax.scatter(np.full(len(group), position), group["f1"], alpha=0.7)
+ax.set_xticks(range(len(inputs)), list(inputs))
+ax.set_ylabel("test F1")
+fig.tight_layout()
+_ = save_figure(fig, "{name}_f1", output_dir)
+plt.show()
+
+# %% [markdown]
+# ## Claims
+#
+# Every chapter ends with its claims table (`emma.claims.rules.claims_table`): the claim, the
+# thesis's evidence, ours, and a verdict computed from the numbers above, never typed in.
+
+# %%
+both = scores[scores["input"] == "both"].set_index("seed")["f1"]
+best_single = scores[scores["input"] != "both"].groupby("seed")["f1"].max()
+flags = [bool(both[seed] >= best_single[seed]) for seed in seeds]
+claims = claims_table([{{
+    "claim": "Both modes together classify at least as well as the better mode alone",
+    "thesis_evidence": "none: a question of this chapter",
+    "our_evidence": f"F1 on both modes ≥ the better single mode's in {{sum(flags)}} of {{len(flags)}} seeds",
+    "verdict": verdict_from_flags(flags),
+    "kind": "book",
+}}])
+save_table(claims, "{name}_claims", output_dir)
+show(claims, "{name}_claims", columns=["claim", "our_evidence", "verdict", "kind"])
+'''
+
+def toc_order_problems(toc: dict, chapters) -> list[str]:
+    """What breaks the book's order rule in ``toc`` (``_toc.yml`` parsed); empty when it holds.
+
+    The rule: every chapter (``chapters``, :func:`emma.book.build.chapters`) is listed once and
+    nothing else under ``book/chapters/``; read part by part, the chapter numbers rise, except in
+    the part ``Extensions``, whose chapters are numbered after every other chapter (``emma-book new``
+    adds them so, renumbering nothing); ``Extensions`` comes just before ``Appendices``, which is last.
+    """
+    numbers = {c.stem: c.number for c in chapters}
+    parts = [(part.get("caption"), [e.get("file", "").rsplit("/", 1)[-1] for e in part.get("chapters") or []
+                                    if e.get("file", "").startswith("book/chapters/")]) for part in toc.get("parts") or []]
+    problems = []
+    listed = [stem for _, stems in parts for stem in stems]
+    problems += [f"{stem} is listed {listed.count(stem)} times" for stem in sorted(set(listed)) if listed.count(stem) > 1]
+    problems += [f"{stem} is listed but is no chapter" for stem in sorted(set(listed) - set(numbers))]
+    problems += [f"{stem} is not listed" for stem in sorted(set(numbers) - set(listed))]
+    captions = [caption for caption, _ in parts]
+    if APPENDICES in captions and captions.index(APPENDICES) != len(captions) - 1:
+        problems.append(f"the part {APPENDICES!r} must be last")
+    if EXTENSIONS in captions:
+        expected = captions.index(APPENDICES) - 1 if APPENDICES in captions else len(captions) - 1
+        if captions.index(EXTENSIONS) != expected:
+            problems.append(f"the part {EXTENSIONS!r} must come just before {APPENDICES!r}")
+    main = [numbers[s] for caption, stems in parts if caption != EXTENSIONS for s in stems if s in numbers]
+    extensions = [numbers[s] for caption, stems in parts if caption == EXTENSIONS for s in stems if s in numbers]
+    if main != sorted(main):
+        problems.append(f"outside {EXTENSIONS!r}, the chapters must be listed in the order of their numbers, not {main}")
+    if extensions != sorted(extensions) or (extensions and main and min(extensions) < max(main)):
+        problems.append(f"the chapters of {EXTENSIONS!r} must be numbered after every other chapter, in order, not {extensions}")
+    return problems
+
+
+#: The quick profile's section for a new chapter: what the example shrinks.
+QUICK_SECTION = "seeds: [0, 1]\nn_train: 1000\n"
+
+
+def check_name(name: str, root: Path = book.ROOT) -> str:
+    """A new chapter's name: a lowercase Python identifier that no chapter of ``root`` has yet.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and what was expected.
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+        raise ValueError(f"NAME must be a lowercase identifier (letters, digits, '_', starting with a letter), got {name!r}")
+    existing = {c.name: c for c in book.chapters(Path(root) / "notebooks")}
+    if name in existing:
+        raise ValueError(f"NAME {name!r} is taken: chapter {existing[name].source.name} exists")
+    parameters = {key for chapter in existing.values() for key in chapter.parameters()}
+    if name in parameters:  # a profile's key is a parameter or a chapter's section, never both
+        raise ValueError(f"NAME {name!r} is a chapter parameter; a profile could not tell the chapter's section from it")
+    return name
+
+
+def _title(name: str, title: str | None) -> str:
+    if title is None:
+        return name.replace("_", " ").capitalize()
+    if not isinstance(title, str) or not title.strip() or "\n" in title:
+        raise ValueError(f"--title must be one non-empty line, got {title!r}")
+    return title.strip()
+
+
+def register_in_toc(text: str, entry: str) -> str:
+    """``_toc.yml``'s text with ``- file: <entry>`` last in the part ``Extensions``.
+
+    The part is created just before ``Appendices`` when absent (at the end when there is no
+    appendix). Raises ``ValueError`` when the result does not parse back with the entry there.
+    """
+    lines = text.splitlines(keepends=True)
+    caption = re.compile(r"^(\s*)- caption:\s*(.+?)\s*$")
+    parts = [(i, m.group(1), m.group(2).strip("'\"")) for i, line in enumerate(lines) if (m := caption.match(line))]
+    extensions = [p for p in parts if p[2] == EXTENSIONS]
+    if extensions:
+        start, indent, _ = extensions[0]
+        following = [i for i, _, _ in parts if i > start]
+        end = following[0] if following else len(lines)
+        files = [i for i in range(start, end) if lines[i].strip().startswith("- file:")]
+        if not files:
+            raise ValueError(f"the part {EXTENSIONS!r} of _toc.yml lists no chapter to append to; add one by hand or remove the part")
+        item = lines[files[-1]]
+        new = item[: len(item) - len(item.lstrip())] + f"- file: {entry}\n"
+        lines.insert(files[-1] + 1, new)
+    else:
+        appendices = [p for p in parts if p[2] == APPENDICES]
+        indent = appendices[0][1] if appendices else (parts[0][1] if parts else "  ")
+        block = [f"{indent}- caption: {EXTENSIONS}\n", f"{indent}  numbered: true\n", f"{indent}  chapters:\n", f"{indent}    - file: {entry}\n"]
+        at = appendices[0][0] if appendices else len(lines)
+        if at == len(lines) and lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines[at:at] = block
+    result = "".join(lines)
+    toc = yaml.safe_load(result)
+    listed = [c.get("file") for part in toc.get("parts", []) if part.get("caption") == EXTENSIONS for c in part.get("chapters", [])]
+    if entry not in listed:
+        raise ValueError(f"could not register {entry} in the part {EXTENSIONS!r} of _toc.yml; add it by hand")
+    return result
+
+
+def add_profile_section(text: str, name: str) -> str:
+    """``profiles/quick.yaml``'s text with a section for the chapter ``name`` (:data:`QUICK_SECTION`)."""
+    if name in (yaml.safe_load(text) or {}):
+        raise ValueError(f"profiles/quick.yaml already has a section {name!r}")
+    body = "".join(f"  {line}\n" for line in QUICK_SECTION.splitlines())
+    return text.rstrip("\n") + f"\n\n{name}:\n{body}"
+
+
+def new_chapter(name: str, title: str | None = None, root: str | Path = book.ROOT) -> Path:
+    """Write the chapter ``name`` and register it; return the path of its source.
+
+    Parameters
+    ----------
+    name : str
+        A lowercase identifier no chapter has (:func:`check_name`); the file is ``NN_name.py``.
+    title : str, optional
+        The chapter's title (its first cell); by default ``name`` with spaces, capitalised.
+    root : path
+        The book's checkout (``notebooks/``, ``_toc.yml``, ``profiles/quick.yaml``).
+
+    Returns
+    -------
+    Path
+        ``<root>/notebooks/NN_name.py``, NN one more than the highest chapter number.
+    """
+    root = Path(root)
+    name = check_name(name, root)
+    title = _title(name, title)
+    existing = book.chapters(root / "notebooks")
+    number = max((c.number for c in existing), default=0) + 1
+    source = root / "notebooks" / f"{number:02d}_{name}.py"
+    toc_path, quick_path = root / "_toc.yml", root / "profiles" / "quick.yaml"
+    toc = register_in_toc(toc_path.read_text(), f"book/chapters/{source.stem}")  # everything checked before anything is written
+    quick = add_profile_section(quick_path.read_text(), name) if quick_path.is_file() else None
+    atomic_write(source, lambda tmp: Path(tmp).write_text(TEMPLATE.format(name=name, title=title, label=name.replace("_", "-"))))
+    atomic_write(toc_path, lambda tmp: Path(tmp).write_text(toc))
+    if quick is not None:
+        atomic_write(quick_path, lambda tmp: Path(tmp).write_text(quick))
+    return source

@@ -1,0 +1,150 @@
+"""`emma-book new` (emma.book.scaffold): a chapter that runs, registered in _toc.yml's part Extensions.
+
+Every test works on a copy of the book's notebooks/, _toc.yml and profiles/: the real ones are never touched.
+"""
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from emma.book import build as book
+from emma.book import cli
+from emma.book import rerun
+from emma.book import scaffold
+from emma.claims.rules import claims_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A scratch book: copies of notebooks/ (the chapter sources), _toc.yml and profiles/."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    shutil.copy2(ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    return tmp_path
+
+
+def _parts(root: Path) -> dict:
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return {part["caption"]: [entry["file"] for entry in part["chapters"]] for part in toc["parts"]}
+
+
+def test_new_writes_a_jupytext_chapter_numbered_after_all_others(root):
+    last = max(c.number for c in book.chapters(root / "notebooks"))
+    source = scaffold.new_chapter("demo_topic", "A demo, extended", root=root)
+    assert source == root / "notebooks" / f"{last + 1:02d}_demo_topic.py"
+    cells = jupytext.read(source).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# A demo, extended")
+    assert "parameters" in cells[1].metadata.get("tags", [])
+    chapter = book.chapters(root / "notebooks")[-1]
+    declared = chapter.parameters()  # papermill's parser, as every chapter is read
+    assert {"profile", "device", "seeds", "output_dir"} <= set(declared) and declared["profile"] == '"full"'
+    assert chapter.title == "A demo, extended"
+    figure = [c for c in cells if "mystnb" in c.metadata]
+    assert figure and figure[0].metadata["mystnb"]["figure"]["name"] == "fig-demo-topic-f1" and "alt" in figure[0].metadata["mystnb"]["image"]
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    for call in ("check_profile(profile)", "resolve_device(device)", "seed_everything(", "save_table(", "save_figure(", "show(", "claims_table("):
+        assert call in code, call
+    assert [c.name for c in book.chapters(root / "notebooks")][:-1] == [c.name for c in book.chapters()]  # nothing renumbered
+
+
+def test_new_registers_the_chapter_in_the_extensions_part_before_the_appendices(root):
+    before = (root / "_toc.yml").read_text()
+    scaffold.new_chapter("demo", root=root)
+    parts = _parts(root)
+    captions = list(parts)
+    assert captions[-2:] == ["Extensions", "Appendices"]
+    assert parts["Extensions"] == ["book/chapters/12_demo"]
+    assert all(line in (root / "_toc.yml").read_text().splitlines() for line in before.splitlines())  # comments and parts kept
+    scaffold.new_chapter("second", root=root)
+    parts = _parts(root)
+    assert list(parts).count("Extensions") == 1 and parts["Extensions"] == ["book/chapters/12_demo", "book/chapters/13_second"]
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    assert scaffold.toc_order_problems(toc, book.chapters(root / "notebooks")) == []
+    quick = rerun.read_parameter_file(root / "profiles" / "quick.yaml")
+    assert quick["demo"] == {"seeds": [0, 1], "n_train": 1000}
+    parameters, _ = rerun.resolve_parameters(book.chapters(root / "notebooks")[-2:], [quick])
+    assert parameters["demo"]["seeds"] == [0, 1] and parameters["demo"]["profile"] == "quick"
+
+
+def test_the_extensions_part_is_created_at_the_end_without_appendices():
+    text = "format: jb-book\nroot: intro\nparts:\n  - caption: Main\n    chapters:\n      - file: book/chapters/01_a\n"
+    toc = yaml.safe_load(scaffold.register_in_toc(text, "book/chapters/02_b"))
+    assert [p["caption"] for p in toc["parts"]] == ["Main", "Extensions"]
+    assert toc["parts"][1]["chapters"] == [{"file": "book/chapters/02_b"}]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("Demo", "lowercase identifier"), ("1demo", "lowercase identifier"), ("demo-topic", "lowercase identifier"),
+    ("", "lowercase identifier"), ("class", "lowercase identifier"), (None, "lowercase identifier"),
+    ("robustness", "taken: chapter 06_robustness.py"), ("seeds", "is a chapter parameter"),
+])
+def test_new_refuses_a_bad_or_taken_name_and_writes_nothing(root, name, message):
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match=f"NAME.*{message}"):
+        scaffold.new_chapter(name, root=root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == files
+
+
+def test_new_refuses_a_title_of_several_lines(root):
+    with pytest.raises(ValueError, match="--title"):
+        scaffold.new_chapter("demo", "two\nlines", root=root)
+    assert not list((root / "notebooks").glob("*_demo.py"))
+
+
+def test_the_cli_reports_a_bad_name(capsys):
+    assert cli.main(["new", "Bad-Name"]) == 1
+    assert "NAME must be a lowercase identifier" in capsys.readouterr().err
+
+
+def test_the_order_rule_names_what_breaks_it(root):
+    chapters = book.chapters(root / "notebooks")
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    assert scaffold.toc_order_problems(toc, chapters) == []
+    swapped = yaml.safe_load((root / "_toc.yml").read_text())
+    entries = swapped["parts"][1]["chapters"]
+    entries[0], entries[1] = entries[1], entries[0]
+    assert any("order of their numbers" in p for p in scaffold.toc_order_problems(swapped, chapters))
+    scaffold.new_chapter("demo", root=root)
+    chapters = book.chapters(root / "notebooks")
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    toc["parts"].insert(0, toc["parts"].pop(-2))  # Extensions first
+    assert any("just before 'Appendices'" in p for p in scaffold.toc_order_problems(toc, chapters))
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    toc["parts"][0]["chapters"].append({"file": "book/chapters/12_demo"})
+    problems = scaffold.toc_order_problems(toc, chapters)
+    assert "12_demo is listed 2 times" in problems
+
+
+def test_the_run_order_follows_the_toc(root):
+    scaffold.new_chapter("demo", root=root)
+    order = [c.name for c in book.select([], root / "notebooks")]
+    assert order[-2:] == ["demo", "verdicts"]  # the extension runs before the appendix that gathers the book
+    assert [c.name for c in book.select(["verdicts", "demo"], root / "notebooks")] == ["demo", "verdicts"]
+
+
+@pytest.mark.slow
+def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
+    source = scaffold.new_chapter("demo", root=root)
+    chapter = [c for c in book.chapters(root / "notebooks") if c.source == source][0]
+    profile = rerun.read_parameter_file(root / "profiles" / "quick.yaml")
+    out = tmp_path / "out"
+    parameters, _ = rerun.resolve_parameters([chapter], [profile, {"profile": "quick", "device": "cpu", "output_dir": str(out)}])
+    output = out / "chapters" / f"{chapter.stem}.ipynb"
+    key = rerun.run_key(chapter, parameters["demo"], output.parent)
+    with rerun.recording_reads(tmp_path / "reads.jsonl") as log:
+        book.execute(chapter, parameters["demo"], output=output, progress=False)
+    assert rerun.logged_reads(log, parameters["demo"]) == {}  # it reads no other chapter's output
+    rerun.store_key(output, rerun.with_reads(key, {}))
+    book.check_executed(output, "demo")  # a run key and no error output: the book would publish it
+    scores = pd.read_csv(out / "tables" / "demo_f1.csv")
+    assert sorted(scores["seed"].unique()) == [0, 1] and set(scores["input"]) == {"IP", "DM", "both"}
+    assert scores["f1"].between(0, 1).all()
+    claims_table(pd.read_csv(out / "tables" / "demo_claims.csv"))  # a valid claims table
+    assert (out / "figures" / "demo_f1.png").stat().st_size > 0
+    assert "reads" not in nbformat.read(output, as_version=4).metadata[rerun.METADATA_KEY]["parts"]
