@@ -10,10 +10,19 @@ Prints, measured in one run:
   protocol (SOUND) and under the replay of the original code's (ORIGINAL: batch-coupled
   potentials, early stopping on a pass over the training set, ...).
 
+With ``--paths`` it prints instead, for the ``base`` and ``with`` families at K = 1, 125 and
+625, the per-model time of one training step by each way of computing its gradient: the
+hand-written one (:mod:`emma.engine.backprop`, the default for the thesis's families), autograd
+through the family's registered forward pass and penalty (what any other registered family
+gets), and that autograd step compiled with ``torch.compile`` (unless ``--no-compile``; after
+the second K, torch reuses a graph compiled for any K), with the ratios to the hand-written step.
+Each is the fastest of five blocks of steps; ``--threads 1`` steadies them on a busy machine.
+
 Usage::
 
     .venv/bin/python benchmarks/sweep.py           # full (make benchmark)
     .venv/bin/python benchmarks/sweep.py --quick   # seconds
+    .venv/bin/python benchmarks/sweep.py --paths   # hand-written vs autograd vs compiled steps
     ... --device cuda                                                             # on a GPU
 """
 from __future__ import annotations
@@ -33,6 +42,7 @@ from emma.util.runtime import resolve_device
 from emma.engine.protocol import ORIGINAL, SOUND
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.launch import run_sweep
+from emma.engine.backprop import autograd_loss_and_gradients
 from emma.engine.sweep import SweepEngine
 
 GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -44,11 +54,11 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def engine_for(k: int, splits, energies, settings, device, seeds=(0, 1, 2, 3, 4), protocol=SOUND) -> SweepEngine:
-    """An engine of ``k`` models of the ``with`` family, configurations cycling through the grid."""
+def engine_for(k: int, splits, energies, settings, device, seeds=(0, 1, 2, 3, 4), protocol=SOUND, family="with", gradient="auto") -> SweepEngine:
+    """An engine of ``k`` models of ``family`` (default ``with``), configurations cycling through the grid."""
     configs = grid(GRID_RHO, GRID_LAMBDA, GRID_LAMBDA, seeds).iloc[:k] if k > 1 else grid([1e-4], [1e-3], [1e-2], [0])
     base = init_parameters("base", configs["seed"].tolist())
-    return SweepEngine("with", configs, splits, settings, protocol=protocol, energies=energies, base=base, device=device)
+    return SweepEngine(family, configs, splits, settings, protocol=protocol, energies=energies, base=base, device=device, gradient=gradient)
 
 
 def time_step(engine: SweepEngine, n_steps: int, warmup: int = 5) -> float:
@@ -74,7 +84,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="timed steps per K (default 200, quick 20)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the full-grid run (default 35, quick 1)")
     parser.add_argument("--workers", type=int, default=2, help="parts of the full grid trained at once on the CPU (emma.engine.launch.run_sweep)")
+    parser.add_argument("--paths", action="store_true", help="time a step by each gradient path (hand-written, autograd, compiled) instead")
+    parser.add_argument("--no-compile", action="store_true", help="with --paths: skip the torch.compile'd autograd step")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's); 1 steadies timings on a busy machine")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     steps = args.steps or (20 if args.quick else 200)
     epochs = args.epochs or (1 if args.quick else 35)
@@ -82,7 +97,41 @@ def main(argv=None):
 
     splits = make_splits(device="cpu")
     energies = fit_mode_autoencoders(splits, cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)
+    if args.paths:
+        paths(args, splits, energies, device, steps)
+        return
     run(args, splits, energies, device, steps, epochs)  # default threads, as emma.engine.launch.run_sweep trains large sweeps
+
+
+def fastest_step(engine: SweepEngine, n_steps: int, blocks: int = 5) -> float:
+    """Seconds per training step of all the engine's models: the fastest of ``blocks`` blocks (steady on a shared machine)."""
+    return min(time_step(engine, max(1, n_steps // blocks), warmup=1 if block else 5) for block in range(blocks))
+
+
+def paths(args, splits, energies, device, steps):
+    """Per-model step time of the hand-written, autograd and compiled-autograd gradients, and their ratios."""
+    settings = TrainSettings(epochs=1)
+    for family in ("base", "with"):
+        for k in (1, 125, 625):
+            times = {}
+            for path in ("hand", "autograd", "compiled"):
+                engine = engine_for(k, splits, energies, settings, device, family=family, gradient="hand" if path == "hand" else "autograd")
+                if path == "compiled":
+                    if args.no_compile:
+                        continue
+                    engine.autograd = torch.compile(autograd_loss_and_gradients)
+                    start = time.perf_counter()
+                    try:
+                        time_step(engine, 1, warmup=2)  # compiles (and recompiles once for the second step's guards, if any)
+                    except Exception as error:  # noqa: BLE001 - the benchmark reports why compile did not work
+                        print(f"{family:>5} K = {k:4d}: torch.compile failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}")
+                        continue
+                    compile_seconds = time.perf_counter() - start
+                times[path] = fastest_step(engine, steps) / k
+            line = ", ".join(f"{path} {1e6 * t:8.2f} µs" for path, t in times.items())
+            ratios = ", ".join(f"{path}/hand {t / times['hand']:5.2f}x" for path, t in times.items() if path != "hand")
+            extra = f" (compiling and 3 steps: {compile_seconds:.1f} s)" if "compiled" in times else ""
+            print(f"{family:>5} K = {k:4d}: per model-step {line}; {ratios}{extra}")
 
 
 def run(args, splits, energies, device, steps, epochs):

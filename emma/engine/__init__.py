@@ -2,10 +2,12 @@
 
 Modules
 -------
+:mod:`~emma.engine.registry`
+    What a model family is (:class:`Family`), and the registry any family plugs into the engine through.
 :mod:`~emma.engine.families`
-    The model families (parameters with a leading model axis K, forward passes).
+    The thesis's six families (parameters with a leading model axis K, forward passes), registered.
 :mod:`~emma.engine.backprop`
-    The hand-written gradients of the thesis's families (the fast path).
+    The hand-written gradients of the thesis's families (the fast path), and the autograd path of any family.
 :mod:`~emma.engine.optim`
     Adam and early stopping over the model axis.
 :mod:`~emma.engine.protocol`
@@ -28,9 +30,10 @@ Modules
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
 from emma.engine.families import FAMILIES, forward, init_parameters
+from emma.engine.registry import Context, Family, get_family, register, registered, unregister
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND, Protocol
 from emma.engine.sweep import SweepEngine
 
-__all__ = ["FAMILIES", "ORIGINAL", "SOUND", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings", "fit_mode_autoencoders",
-           "forward", "grid", "init_parameters", "run_sweep"]
+__all__ = ["FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings",
+           "fit_mode_autoencoders", "forward", "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"]

@@ -1,4 +1,4 @@
-"""The gradients of K stacked models' training loss, written out by hand.
+"""The gradients of K stacked models' training loss: written out by hand, or by autograd.
 
 The sweep engine (:mod:`emma.engine.sweep`) takes tens of thousands of Adam steps per sweep,
 each on K models of a few dozen parameters and a mini-batch of 32. At that size a
@@ -21,15 +21,22 @@ g = ρ (E_1 − E_0), log α_0 = log σ(g), log α_1 = log σ(−g), u_i = g_a �
 * ∂E_i/∂w_ij = t_i, ∂E_i/∂γ_i = w_ij t_i (log s_i − log s_j),
   ∂E_i/∂ log s_i = s_i + w_ij t_i γ_i, ∂E_i/∂ log s_j = w_ij t_i (1 − γ_i);
 * ∂s_i/∂b_i = 1, ∂s_i/∂w_i = c_i (the corrected potential, data only: the autoencoders are frozen).
+
+A registered family without hand-written gradients (:mod:`emma.engine.registry`) trains by
+:func:`autograd_loss_and_gradients`, through its forward pass and penalty.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import torch
 import torch.nn.functional as F
 
 from emma.engine.families import OFF_DIAGONAL, MODE_WIDTH, N_MODES, check_family, forward_columns
+from emma.engine.registry import Context, Family
+from emma.engine.training import bce_per_sample
+
 
 def _mlp_backward(params, inputs, d_logits: torch.Tensor, grads: dict, input_grad: bool) -> torch.Tensor | None:
     """Gradients of the perceptron's weights into ``grads``; returns the gradient of its input, (K, in, B), or None."""
@@ -137,3 +144,31 @@ def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch
         grads["gain"] = grads["gain"] + lambda_c
         grads["bias"] = grads["bias"] - lambda_c
     return loss, grads
+
+
+def parameter_views(flat: torch.Tensor, shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """The parameters as views of the (K, P) buffer ``flat``: ``shapes`` gives each one's per-model shape, in buffer order."""
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(shapes.items(), flat.split(sizes, dim=1))}
+
+
+def autograd_loss_and_gradients(family: Family, flat: torch.Tensor, shapes: dict, x: torch.Tensor, y: torch.Tensor,
+                                context: Context, pos_weight: torch.Tensor | None = None):
+    """Each model's training loss (K,) and, by autograd, the gradient of their sum with respect to ``flat`` (K, P).
+
+    The loss is the mean cross-entropy of the family's logits on the batch-last inputs ``x``
+    (K, 8, B) and targets ``y`` (K, B), plus its penalty. The K models share no parameter, so
+    the gradient of the sum gives every model the gradient of its own loss.
+    """
+    with torch.enable_grad():
+        leaf = flat.detach().requires_grad_(True)
+        params = parameter_views(leaf, shapes)
+        logits = family.forward(params, x, context)
+        if not isinstance(logits, torch.Tensor) or logits.shape != y.shape:
+            raise ValueError(f"family {family.name!r}: forward must return logits of shape (K, B) = {tuple(y.shape)}, "
+                             f"got {getattr(logits, 'shape', type(logits).__name__)}")
+        loss = bce_per_sample(logits, y, pos_weight).mean(dim=1)
+        if family.penalty is not None:
+            loss = loss + family.penalty(params, context)
+        (grad,) = torch.autograd.grad(loss.sum(), leaf)
+    return loss.detach(), grad

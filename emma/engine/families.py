@@ -8,18 +8,22 @@ and K = 1 is the same code for one model.
 
 The families (thesis, final version, Experiment II; layer sizes from its code):
 
-=============  ===========================================================  ==============
-family         network                                                      trained on
-=============  ===========================================================  ==============
-``ip_only``    IP (4) → 2 → 1, ReLU                                         clean data
-``dm_only``    DM (4) → 2 → 1, ReLU                                         clean data
-``base``       both modes (8) → 8 → 4 → 1, ReLU                             clean data
-``without``    ``base``, fine-tuned from the trained base                   corrupted data
-``alternative`` a = x W_a + b_a (8 → 2, one unnormalised weight per mode),  corrupted data
-               fused a_1 x_IP + a_2 x_DM (4) → 2 → 1 (Shon et al., 2018)
-``with``       EMMA (frozen autoencoders) → β_i x_i → the base network,      corrupted data
-               started from the trained base, trained end to end
-=============  ===========================================================  ==============
+===============  ===========================================================  ==============
+family           network                                                      trained on
+===============  ===========================================================  ==============
+``ip_only``      IP (4) → 2 → 1, ReLU                                         clean data
+``dm_only``      DM (4) → 2 → 1, ReLU                                         clean data
+``base``         both modes (8) → 8 → 4 → 1, ReLU                             clean data
+``without``      ``base``, fine-tuned from the trained base                   corrupted data
+``alternative``  a = x W_a + b_a (8 → 2, one unnormalised weight per mode),   corrupted data
+                 fused a_1 x_IP + a_2 x_DM (4) → 2 → 1 (Shon et al., 2018)
+``with``         EMMA (frozen autoencoders) → β_i x_i → the base network,      corrupted data
+                 started from the trained base, trained end to end
+===============  ===========================================================  ==============
+
+Each is registered as an :class:`emma.engine.registry.Family` (at the end of this module), with
+the hand-written gradients of :mod:`emma.engine.backprop` as its fast path; any other family
+registered the same way trains in the same engine.
 """
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from emma.method.attention import EULER, EMMAOutput, initial_parameters
+from emma.method.attention import EULER, PARAMETER_NAMES, EMMAOutput, initial_parameters, project_parameters_
+from emma.method.regularizers import capacity, capacity_relu
+from emma.engine.registry import SEED_STRIDE, Context, Family, get_family, register, registered, stack_parameters
 
 #: The six model families, in the order of the thesis's results table.
 FAMILIES = ("ip_only", "dm_only", "base", "without", "alternative", "with")
@@ -51,7 +57,10 @@ MODE_WIDTH = 4
 
 
 def check_family(family: str) -> str:
-    """Return ``family`` if it is one of :data:`FAMILIES`, else raise a ValueError naming them."""
+    """Return ``family`` if it is one of the thesis's :data:`FAMILIES`, else raise a ValueError naming them.
+
+    (Any registered family: :func:`emma.engine.registry.get_family`.)
+    """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     return family
@@ -65,59 +74,73 @@ def _linear_init(k: int, fan_in: int, fan_out: int, generator: torch.Generator) 
     return weight, bias
 
 
+def _thesis_init(family: str):
+    """ONE model's initial parameters of a thesis family, from its generator (and trained base)."""
+
+    def init(generator: torch.Generator, base: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        params: dict[str, torch.Tensor] = {}
+        if family == "alternative":
+            params["wa"], params["ba"] = (t[0] for t in _linear_init(1, 2 * MODE_WIDTH, N_MODES, generator))
+        if family not in FROM_BASE:
+            widths = LAYERS[family]
+            for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+                params[f"w{i}"], params[f"b{i}"] = (t[0] for t in _linear_init(1, fan_in, fan_out, generator))
+        if family == "with":
+            params.update(initial_parameters(N_MODES, generator))
+        if family in FROM_BASE:
+            missing = [name for name in mlp_names("base") if name not in base]
+            if missing:
+                raise ValueError(f"base must hold {missing[0]!r} with leading axis K (got keys {sorted(base)})")
+            params.update({name: base[name].detach().clone().cpu() for name in mlp_names("base")})
+        return params
+
+    return init
+
+
 def init_parameters(family: str, seeds, *, base: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-    """Initial parameters of K models of one family, one per entry of ``seeds``.
+    """Initial parameters of K models of one registered family, one per entry of ``seeds``.
 
     A model's initial values depend only on its family and its seed, never on its
     position in the stack: two models with the same seed start equal (so the
-    configurations of a sweep are compared from a common start).
+    configurations of a sweep are compared from a common start). Its generator is seeded
+    ``1000 * seed + offset``, the family's seed offset (:mod:`emma.engine.registry`).
 
     Parameters
     ----------
     family : str
-        One of :data:`FAMILIES`.
+        A registered family (:func:`emma.engine.registry.registered`), e.g. one of :data:`FAMILIES`.
     seeds : sequence of int, length K
         The seed of each model.
     base : dict of str to Tensor, optional
-        For ``without`` and ``with`` (required there): the trained ``base``
-        parameters of the same K models, each with leading axis K.
+        For families that start from a trained base (``without`` and ``with``; required
+        there): the trained ``base`` parameters of the same K models, each with leading axis K.
 
     Returns
     -------
     dict of str to Tensor
-        ``w0, b0, w1, b1, ...`` (K, in, out) and (K, 1, out) for the perceptron;
-        ``wa, ba`` (K, 8, 2), (K, 1, 2) for ``alternative``; EMMA's parameters
-        (:data:`emma.method.attention.PARAMETER_NAMES`, each with leading axis K) for ``with``.
+        Each with leading axis K. For the thesis's families: ``w0, b0, w1, b1, ...`` (K, in, out)
+        and (K, 1, out) for the perceptron; ``wa, ba`` (K, 8, 2), (K, 1, 2) for ``alternative``;
+        EMMA's parameters (:data:`emma.method.attention.PARAMETER_NAMES`) for ``with``.
     """
-    check_family(family)
+    spec = get_family(family)
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    k = len(seeds)
+    if spec.from_base:
+        if base is None:
+            raise ValueError(f"family {spec.name!r} starts from a trained base model: pass base=<its parameters>")
+        if not isinstance(base, Mapping) or any(not isinstance(v, torch.Tensor) or v.dim() == 0 or v.shape[0] != k for v in base.values()):
+            raise ValueError(f"base must be a dict of tensors with leading axis K = {k}, got "
+                             f"{ {n: tuple(getattr(v, 'shape', ())) for n, v in base.items()} if isinstance(base, Mapping) else type(base).__name__}")
     per_model = []
-    for seed in seeds:
-        generator = torch.Generator().manual_seed(1000 * seed + FAMILIES.index(family))
-        params: dict[str, torch.Tensor] = {}
-        if family == "alternative":
-            params["wa"], params["ba"] = _linear_init(1, 2 * MODE_WIDTH, N_MODES, generator)
-        if family in FROM_BASE:
-            if base is None:
-                raise ValueError(f"family {family!r} starts from a trained base model: pass base=<its parameters>")
-        else:
-            widths = LAYERS[family]
-            for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-                params[f"w{i}"], params[f"b{i}"] = _linear_init(1, fan_in, fan_out, generator)
-        if family == "with":
-            for name, value in initial_parameters(N_MODES, generator).items():
-                params[name] = value.unsqueeze(0)
+    for i, seed in enumerate(seeds):
+        generator = torch.Generator().manual_seed(SEED_STRIDE * seed + spec.seed_offset)
+        params = spec.init(generator, {n: v[i] for n, v in base.items()} if spec.from_base else None)
+        if not isinstance(params, Mapping) or not params or not all(isinstance(v, torch.Tensor) for v in params.values()):
+            raise TypeError(f"family {spec.name!r}: init must return a non-empty dict of tensors, got {type(params).__name__}")
         per_model.append(params)
-    stacked = {name: torch.cat([p[name] for p in per_model]) for name in per_model[0]}
-    if family in FROM_BASE:
-        k = len(seeds)
-        for name in mlp_names("base"):
-            if name not in base or base[name].shape[0] != k:
-                raise ValueError(f"base must hold {name!r} with leading axis K = {k} (got keys {sorted(base)})")
-            stacked[name] = base[name].detach().clone().cpu()
-    return stacked
+    return stack_parameters(per_model, f"family {spec.name!r}: init")
 
 
 def mlp_names(family: str) -> list[str]:
@@ -202,8 +225,37 @@ def _emma_output(quantities: dict[str, torch.Tensor], potentials: torch.Tensor, 
                       log_partition=-coldness.view(-1, 1) * q["modal"][..., 1] - q["log_alpha"][..., 1])  # log Z = −ρE_1 − log α_1
 
 
+def _fuse_ip(params, x, potentials, psi_min, coldness):
+    return x[:, :MODE_WIDTH], {}
+
+
+def _fuse_dm(params, x, potentials, psi_min, coldness):
+    return x[:, MODE_WIDTH:], {}
+
+
+def _fuse_both(params, x, potentials, psi_min, coldness):
+    return x, {}
+
+
+def _fuse_alternative(params, x, potentials, psi_min, coldness):
+    a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B): one unnormalised weight per mode
+    return torch.addcmul(a[:, :1] * x[:, :MODE_WIDTH], a[:, 1:], x[:, MODE_WIDTH:]), {}  # a_1 x_IP + a_2 x_DM
+
+
+def _fuse_emma(params, x, potentials, psi_min, coldness):
+    if any(v is None for v in (potentials, psi_min, coldness)):
+        raise ValueError("family 'with' needs potentials (K, 2, B), psi_min (K, 2) and coldness (K,)")
+    emma = emma_columns(params, potentials, psi_min, coldness)
+    return (emma["beta"].unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2), emma  # β_i x_i
+
+
+#: What each thesis family feeds its perceptron: ``(params, x, potentials, psi_min, coldness) -> (h, EMMA's quantities)``.
+_FUSION = {"ip_only": _fuse_ip, "dm_only": _fuse_dm, "base": _fuse_both, "without": _fuse_both,
+           "alternative": _fuse_alternative, "with": _fuse_emma}
+
+
 def forward_columns(family: str, params: Mapping[str, torch.Tensor], x: torch.Tensor, potentials=None, psi_min=None, coldness=None):
-    """The logits of :func:`forward` on batch-last inputs ``x`` (K, 8, B), ``potentials`` (K, 2, B).
+    """The logits of a thesis family (:func:`forward`) on batch-last inputs ``x`` (K, 8, B), ``potentials`` (K, 2, B).
 
     Returns logits (K, B), each perceptron layer's input (K, in, B), and for ``with`` EMMA's
     quantities (:func:`emma_columns`; empty otherwise): what :mod:`emma.engine.backprop` differentiates.
@@ -211,20 +263,7 @@ def forward_columns(family: str, params: Mapping[str, torch.Tensor], x: torch.Te
     check_family(family)
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] != N_MODES * MODE_WIDTH:
         raise ValueError(f"x must be a tensor of shape (K, {N_MODES * MODE_WIDTH}, B), got {getattr(x, 'shape', type(x))}")
-    x_ip, x_dm = x[:, :MODE_WIDTH], x[:, MODE_WIDTH:]
-    emma = {}
-    if family in ("ip_only", "dm_only"):
-        h = x_ip if family == "ip_only" else x_dm
-    elif family == "alternative":
-        a = torch.baddbmm(params["ba"].transpose(1, 2), params["wa"].transpose(1, 2), x)  # (K, 2, B): one unnormalised weight per mode
-        h = torch.addcmul(a[:, :1] * x_ip, a[:, 1:], x_dm)  # a_1 x_IP + a_2 x_DM
-    elif family == "with":
-        if any(v is None for v in (potentials, psi_min, coldness)):
-            raise ValueError("family 'with' needs potentials (K, 2, B), psi_min (K, 2) and coldness (K,)")
-        emma = emma_columns(params, potentials, psi_min, coldness)
-        h = (emma["beta"].unsqueeze(2) * x.unflatten(1, (N_MODES, MODE_WIDTH))).flatten(1, 2)  # β_i x_i
-    else:
-        h = x
+    h, emma = _FUSION[family](params, x, potentials, psi_min, coldness)
     logits, inputs = mlp_columns(params, h, len(LAYERS[family]) - 1)
     return logits, inputs, emma
 
@@ -242,7 +281,7 @@ def forward(
     Parameters
     ----------
     family : str
-        One of :data:`FAMILIES`.
+        A registered family, e.g. one of :data:`FAMILIES`.
     params : dict of str to Tensor
         As made by :func:`init_parameters` (leading axis K).
     x : Tensor, shape (K, B, 8)
@@ -260,9 +299,14 @@ def forward(
     emma : EMMAOutput or None
         For ``with``: EMMA's intermediate quantities, each with leading axes (K, B).
     """
-    check_family(family)
+    spec = get_family(family)
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != 2 * MODE_WIDTH:
         raise ValueError(f"x must be a tensor of shape (K, B, {2 * MODE_WIDTH}), got {getattr(x, 'shape', type(x))}")
+    if family not in FAMILIES:  # a registered family: its own forward pass, batch-last
+        if psi_min is not None and psi_min.dim() == 1:
+            psi_min = psi_min.expand(x.shape[0], -1)
+        context = Context(potentials=None if potentials is None else potentials.transpose(1, 2), psi_min=psi_min, coldness=coldness)
+        return spec.forward(params, x.transpose(1, 2), context), None
     if family != "with":
         return forward_columns(family, params, x.transpose(1, 2))[0], None
     if potentials is None or psi_min is None or coldness is None:
@@ -272,3 +316,65 @@ def forward(
     psi_min = psi_min.expand(x.shape[0], -1) if psi_min.dim() == 1 else psi_min
     logits, _, quantities = forward_columns(family, params, x.transpose(1, 2), potentials.transpose(1, 2), psi_min, coldness)
     return logits, _emma_output(quantities, potentials, coldness)
+
+
+# ----------------------------------------------------------------------------- the registered thesis families
+
+
+def _thesis_forward(family: str):
+    def forward_(params, x, context: Context) -> torch.Tensor:
+        return forward_columns(family, params, x, context.potentials, context.psi_min, context.coldness)[0]
+
+    return forward_
+
+
+def _hand_written(family: str):
+    """The fast path: :func:`emma.engine.backprop.loss_and_gradients` (imported on first use: it builds on this module)."""
+
+    def gradients(params, x, y, context: Context, pos_weight=None):
+        from emma.engine.backprop import loss_and_gradients
+
+        return loss_and_gradients(family, params, x, y, pos_weight=pos_weight, batch_last=True, potentials=context.potentials,
+                                  psi_min=context.psi_min, coldness=context.coldness, lambda_c=context.lambda_c,
+                                  lambda_e=context.lambda_e, omega_weights=context.omega_weights)
+
+    return gradients
+
+
+def _emma_attention(params, x, context: Context):
+    """EMMA's logits and log α (K, 2, B) in one pass."""
+    logits, _, quantities = forward_columns("with", params, x, context.potentials, context.psi_min, context.coldness)
+    return logits, quantities["log_alpha"]
+
+
+def emma_penalty(params, context: Context) -> torch.Tensor:
+    """EMMA's terms of eq. 5.12 for K models: λ_c (g_a − b_a) − λ_e Ω, Ω = Σ_n Σ_i w log α; (K,).
+
+    The energy term needs the call's ``potentials`` and ``omega_weights``; without weights the
+    penalty is the capacity term alone (a missing λ counts as 0).
+    """
+    penalty = torch.zeros_like(params["gain"])
+    if context.lambda_c is not None:
+        penalty = penalty + context.lambda_c * (params["gain"] - params["bias"])
+    if context.omega_weights is not None and context.lambda_e is not None:
+        log_alpha = emma_columns(params, context.potentials, context.psi_min, context.coldness)["log_alpha"]
+        penalty = penalty - context.lambda_e * (context.omega_weights * log_alpha).sum(dim=(1, 2))
+    return penalty
+
+
+def _emma_project(params) -> None:
+    project_parameters_(*(params[name] for name in PARAMETER_NAMES))
+
+
+def _emma_describe(params) -> dict[str, torch.Tensor]:
+    return {"capacity": capacity(params["gain"], params["bias"]), "capacity_relu": capacity_relu(params["gain"], params["bias"])}  # eq. 5.11
+
+
+_EMMA_HOOKS = {"uses_energies": True, "retrains": False, "project": _emma_project, "penalty": emma_penalty,
+               "attention": _emma_attention, "describe": _emma_describe}
+
+for _offset, _name in enumerate(FAMILIES):
+    if _name not in registered():  # (a reload of this module keeps the first registration)
+        register(Family(_name, _thesis_init(_name), _thesis_forward(_name), corrupted_training=_name in CORRUPTED_TRAINING,
+                        from_base=_name in FROM_BASE, gradients=_hand_written(_name), seed_offset=_offset,
+                        **(_EMMA_HOOKS if _name == "with" else {})))

@@ -1,4 +1,4 @@
-"""The sweep engine: K models of one family trained as one batched computation.
+"""The sweep engine: K models of one registered family trained as one batched computation.
 
 Each of the K models has its own hyperparameters (ρ, λ_c, λ_e), seed, **protocol**
 (:class:`emma.engine.protocol.Protocol`), data order, noise draw, early-stopping state and
@@ -15,6 +15,11 @@ Randomness belongs to a model's *seed*, never to its position in the stack:
   (``init="per_seed"``) or of the seed and configuration (``init="shared"``);
 * initial parameters depend on family and seed (:func:`emma.engine.families.init_parameters`).
 
+Any family of the registry (:mod:`emma.engine.registry`) trains here: the gradient of a step is
+the family's hand-written one when it has one (the thesis's six: :mod:`emma.engine.backprop`),
+else autograd of the sum of the K losses on the stacked parameters (the models are
+independent, so each gets its own gradient).
+
 So a model's row does not depend on what is stacked beside it (``tests/test_protocol.py``).
 The table of models and the settings live in :mod:`emma.engine.configs`, the data each model
 sees in :mod:`emma.engine.streams`, the gradients of a step in :mod:`emma.engine.backprop`, the scoring of a
@@ -30,12 +35,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emma.method.attention import PARAMETER_NAMES, project_parameters_
-from emma.engine.backprop import loss_and_gradients
-from emma.method.regularizers import capacity, capacity_relu
 from emma.engine.configs import TrainSettings, check_configs
 from emma.data.splits import Splits
-from emma.engine.families import CORRUPTED_TRAINING, check_family, forward_columns, init_parameters
+from emma.engine.families import init_parameters
+from emma.engine.registry import Context, get_family
+from emma.engine.backprop import autograd_loss_and_gradients, parameter_views
 from emma.engine.protocol import SOUND, Protocol
 from emma.util.runtime import progress_disabled, resolve_device
 from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
@@ -50,6 +54,8 @@ BLOCK = 512
 TABLE_COLUMNS = {"x": (0, 8), "xi": (8, 10), "code_weight": (10, 12), "softplus": (12, 14), "quadratic": (14, 16)}
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.util.runtime.single_cpu_thread`).
 SMALL_SWEEP = 64
+#: How a step's gradient is computed: the family's hand-written one if it has one ("auto"), or forced.
+GRADIENTS = ("auto", "autograd", "hand")
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -66,43 +72,56 @@ class SweepEngine:
     Parameters
     ----------
     family : str
-        One of :data:`emma.engine.families.FAMILIES`.
+        A registered family (:func:`emma.engine.registry.registered`), e.g. one of
+        :data:`emma.engine.families.FAMILIES`.
     configs : DataFrame or list of dict
-        One row per model: ``seed`` and, for ``with``, ``rho``, ``lambda_c``, ``lambda_e``;
+        One row per model: ``seed`` and, for ``with``, ``rho``, ``lambda_c``, ``lambda_e``
+        (the context of every family's forward pass and penalty, :class:`~emma.engine.registry.Context`);
         optionally ``protocol`` (a :class:`~emma.engine.protocol.Protocol` per model).
     splits : Splits
     settings : TrainSettings
     protocol : Protocol
         For the models whose row names none (default :data:`~emma.engine.protocol.SOUND`).
     energies : ModeEnergies or dict, optional
-        The frozen autoencoders (``with`` only): one pair for all, a dict by seed, or by
-        ``(seed, fitted_on_corrupted)``.
+        The frozen autoencoders (families that use energies, ``with``): one pair for all, a
+        dict by seed, or by ``(seed, fitted_on_corrupted)``.
     base : dict of str to Tensor, optional
-        Trained ``base`` parameters of the same K models (``without`` and ``with``).
+        Trained ``base`` parameters of the same K models (families that start from a base:
+        ``without`` and ``with``).
     device : {"auto", "cpu", "cuda"} or torch.device
+    gradient : {"auto", "autograd", "hand"}
+        The gradient of a step: the family's hand-written one when it has one, else autograd
+        ("auto"); or forced ("hand" needs a family with hand-written gradients).
     """
 
-    def __init__(self, family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND, energies=None, base=None, device="cpu"):
-        self.family = check_family(family)
+    def __init__(self, family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,
+                 energies=None, base=None, device="cpu", gradient: str = "auto"):
+        self.spec = get_family(family)
+        self.family = self.spec.name
+        if gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if gradient == "hand" and self.spec.gradients is None:
+            raise ValueError(f"gradient='hand': family {self.family!r} has no hand-written gradients; use 'auto' or 'autograd'")
+        self.hand = self.spec.gradients is not None and gradient != "autograd"
         self.configs = check_configs(configs, protocol)
         if not isinstance(settings, TrainSettings):
             raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
-        if family == "with" and energies is None:
-            raise ValueError("family 'with' needs energies=<ModeEnergies of emma.engine.energy.fit_mode_autoencoders>")
+        energetic = self.spec.uses_energies
+        if energetic and energies is None:
+            raise ValueError(f"family {self.family!r} needs energies=<ModeEnergies of emma.engine.energy.fit_mode_autoencoders>")
         self.settings, self.device = settings, resolve_device(device)
         self.protocols = list(self.configs["protocol"])
         seeds = self.configs["seed"].tolist()
-        is_with = family == "with"
-        keys = [(s, family in CORRUPTED_TRAINING or p.corruption_in_place, is_with and p.autoencoders_on_corrupted) for s, p in zip(seeds, self.protocols)]
+        keys = [(s, self.spec.corrupted_training or p.corruption_in_place, energetic and p.autoencoders_on_corrupted) for s, p in zip(seeds, self.protocols)]
         self.streams = sorted(set(keys))
         self.stream_of = torch.tensor([self.streams.index(k) for k in keys], device=self.device)  # (K,)
-        use = energies if is_with else None
+        use = energies if energetic else None
         self.train = _stream_data(splits, "train", self.streams, settings, use, self.device)
         self.val = _stream_data(splits, "val", self.streams, settings, use, self.device)
         self.test = _stream_data(splits, "test", self.streams, settings, use, self.device, noisy_test=True)
-        self.coupled = torch.tensor([is_with and p.potential == "batch_coupled" for p in self.protocols], device=self.device)
+        self.coupled = torch.tensor([energetic and p.potential == "batch_coupled" for p in self.protocols], device=self.device)
         self.psi_min = None
-        if is_with:
+        if energetic:
             psi_min = {}  # (seed, fitted on corrupted data, potential) -> Ψ_min, (2,)
             for k, (seed, _, ae) in enumerate(keys):
                 key = (seed, ae, self.protocols[k].potential)
@@ -119,8 +138,9 @@ class SweepEngine:
         # one (K, P) buffer holds every parameter, and ``params`` are views of it: Adam updates
         # the whole buffer in a handful of operations instead of a handful per tensor
         self.flat = torch.cat([value.reshape(len(seeds), -1) for value in params.values()], dim=1).to(self.device)
-        sizes = [value[0].numel() for value in params.values()]
-        self.params = {name: part.view(value.shape) for (name, value), part in zip(params.items(), self.flat.split(sizes, dim=1))}
+        self.shapes = {name: tuple(value.shape[1:]) for name, value in params.items()}
+        self.params = parameter_views(self.flat, self.shapes)
+        self.autograd = autograd_loss_and_gradients  # (the benchmark swaps in a compiled one)
 
         def column(values, dtype=torch.float32):
             return torch.tensor(list(values), dtype=dtype, device=self.device)
@@ -129,10 +149,10 @@ class SweepEngine:
         self.omega_code = column([p.omega == "code" for p in self.protocols], torch.bool)
         self.stop_on_train = column([p.early_stopping == "training" for p in self.protocols], torch.bool)
         self.drop_last = column([p.drop_last for p in self.protocols], torch.bool)
-        self.retrains = column([p.retrain and not is_with for p in self.protocols], torch.bool)
+        self.retrains = column([p.retrain and self.spec.retrains for p in self.protocols], torch.bool)
         weights = [p.class_weight for p in self.protocols]
         self.pos_weight = None if all(w is None for w in weights) else column([1.0 if w is None else w for w in weights])
-        order_keys = [_order_seed(s, self.configs.iloc[k], p.init if is_with else "per_seed") for k, (s, p) in enumerate(zip(seeds, self.protocols))]
+        order_keys = [_order_seed(s, self.configs.iloc[k], p.init if energetic else "per_seed") for k, (s, p) in enumerate(zip(seeds, self.protocols))]
         unique_orders = sorted(set(order_keys))
         self.order_of = torch.tensor([unique_orders.index(o) for o in order_keys], device=self.device)
         self.order_generators = [torch.Generator().manual_seed(o) for o in unique_orders]
@@ -191,23 +211,32 @@ class SweepEngine:
         flat = (self.stream_of.unsqueeze(1) * data.x.shape[1] + rows).reshape(-1)
         return _split_columns(data.columns().index_select(1, flat).view(-1, *rows.shape))
 
+    def _context(self, potentials=None, omega_weights=None) -> Context:
+        """The context of the engine's (current subset of) models: energies' quantities only for families that use them."""
+        energetic = self.spec.uses_energies
+        return Context(potentials=potentials, psi_min=self.psi_min if energetic else None, coldness=self.rho if energetic else None,
+                       lambda_c=self.lambda_c, lambda_e=self.lambda_e, omega_weights=omega_weights)
+
     def _forward(self, params, data: StreamData, rows: torch.Tensor, groups=None, quadratic_sum=None):
-        """Logits (K, m), for ``with`` log α (K, 2, m), and the gathered columns of every model on its rows ``rows`` (K, m).
+        """Logits (K, m), for attention families log α (K, 2, m), and the gathered columns of every model on its rows ``rows`` (K, m).
 
         Batch-coupled potentials sum within ``groups`` (K, m), or add ``quadratic_sum`` (K, 1, 2)
         when the call spans more rows than ``rows``, or sum over ``rows`` otherwise.
         """
         column = self._gather(data, rows)
         potentials = None
-        if self.family == "with":
+        if self.spec.uses_energies:
             softplus, quadratic = column["softplus"].mT, column["quadratic"].mT  # (K, m, 2) views
             if quadratic_sum is None:
                 potentials = coupled_potentials(softplus, quadratic, self.coupled, groups)
             else:
                 potentials = torch.where(self.coupled.view(-1, 1, 1), quadratic_sum - softplus, quadratic - softplus)
             potentials = potentials.mT
-        logits, _, emma = forward_columns(self.family, params, column["x"], potentials, self.psi_min, self.rho)
-        return logits, emma.get("log_alpha"), column
+        context = self._context(potentials)
+        if self.spec.attention is not None:
+            logits, log_alpha = self.spec.attention(params, column["x"], context)
+            return logits, log_alpha, column
+        return self.spec.forward(params, column["x"], context), None, column
 
     def _omega_weights(self, xi: torch.Tensor, code_weight: torch.Tensor, b: int) -> torch.Tensor:
         """The weights w of Ω = Σ_n Σ_i w log α on each model's mini-batch of ``b`` rows: eq. 5.12 (ξ/b) or as coded, by protocol."""
@@ -217,9 +246,6 @@ class SweepEngine:
             return code_weight  # (appendix: original-omega)
         return torch.where(self.omega_code.view(-1, 1, 1), code_weight, xi / b)
 
-    def _penalties(self, params) -> torch.Tensor:
-        return self.lambda_c * (params["gain"] - params["bias"])  # eq. 5.12, capacity term, (K,)
-
     def train_step(self, data: StreamData, rows: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """One Adam step of the ``active`` models on mini-batch rows (U, b) of each (stream, order) pair; returns the losses (K,).
 
@@ -227,17 +253,20 @@ class SweepEngine:
         """
         columns, y = self._batch_of_pairs(data, rows)
         column = _split_columns(columns)
-        extra = {}
-        if self.family == "with":
+        potentials = omega = None
+        if self.spec.uses_energies:
             potentials = coupled_potentials(column["softplus"].mT, column["quadratic"].mT, self.coupled).mT
-            extra = {"potentials": potentials, "psi_min": self.psi_min, "coldness": self.rho, "lambda_c": self.lambda_c,
-                     "lambda_e": self.lambda_e, "omega_weights": self._omega_weights(column["xi"], column["code_weight"], rows.shape[1])}
-        # the gradients are written out (emma.engine.backprop): no graph to record
-        loss, grads = loss_and_gradients(self.family, self.params, column["x"], y, pos_weight=self.pos_weight, batch_last=True, **extra)
-        self.flat.grad = torch.cat([grads[name].reshape(self.flat.shape[0], -1) for name in self.params], dim=1)
+        if self.spec.attention is not None:
+            omega = self._omega_weights(column["xi"], column["code_weight"], rows.shape[1])
+        context = self._context(potentials, omega)
+        if self.hand:  # the gradients are written out (e.g. emma.engine.backprop): no graph to record
+            loss, grads = self.spec.gradients(self.params, column["x"], y, context, self.pos_weight)
+            self.flat.grad = torch.cat([grads[name].reshape(self.flat.shape[0], -1) for name in self.params], dim=1)
+        else:
+            loss, self.flat.grad = self.autograd(self.spec, self.flat, self.shapes, column["x"], y, context, self.pos_weight)
         self.optimizer.step(active)
-        if self.family == "with":
-            project_parameters_(*(self.params[name] for name in PARAMETER_NAMES))
+        if self.spec.project is not None:
+            self.spec.project(self.params)
         return loss
 
     @torch.no_grad()
@@ -252,7 +281,7 @@ class SweepEngine:
         n = rows.shape[1]
         block = BLOCK if batch_size is None else max(batch_size, BLOCK // batch_size * batch_size)
         quadratic_sum = None
-        if groups is None and self.family == "with" and bool(self.coupled.any()) and block < n:
+        if groups is None and self.spec.uses_energies and bool(self.coupled.any()) and block < n:
             flat = (self.stream_of.unsqueeze(1) * n + rows).reshape(-1)
             quadratic_sum = data.quadratic.flatten(0, 1).index_select(0, flat).view(self.k, n, 2).sum(dim=1, keepdim=True)  # (K, 1, 2)
         for start in range(0, n, block):
@@ -286,9 +315,11 @@ class SweepEngine:
             return torch.zeros(self.k, n_groups, device=self.device).index_add_(1, groups, values)
 
         loss = batch_sum(terms["bce"]) / counts
-        if self.family == "with":
+        if self.spec.penalty is not None:  # its parameter part (EMMA: the capacity term); Ω per mini-batch below
+            loss = loss + self.spec.penalty(params, self._context()).view(-1, 1)
+        if self.spec.attention is not None:
             omega = torch.where(self.omega_code.view(-1, 1), batch_sum(terms["omega_code"]), batch_sum(terms["omega_mean"]) / counts)
-            loss = loss + self._penalties(params).view(-1, 1) - self.lambda_e.view(-1, 1) * omega
+            loss = loss - self.lambda_e.view(-1, 1) * omega
         starts = torch.arange(n_groups, device=self.device) * b
         used = torch.where(self.drop_last.view(-1, 1), (starts < n - b).view(1, -1), torch.ones_like(starts, dtype=torch.bool).view(1, -1))
         return (loss * used).sum(1) / used.sum(1)
@@ -367,9 +398,9 @@ class SweepEngine:
         table["best_epoch"] = self.best.epoch.cpu().numpy()
         table["best_loss"] = self.best.loss.cpu().numpy()
         table["retrain_epochs"] = self.retrain_epochs.cpu().numpy()
-        if self.family == "with":
-            table["capacity"] = capacity(params["gain"], params["bias"]).cpu().numpy()  # eq. 5.11
-            table["capacity_relu"] = capacity_relu(params["gain"], params["bias"]).cpu().numpy()
+        if self.spec.describe is not None:  # EMMA: its capacity (eq. 5.11)
+            for name, values in self.spec.describe(params).items():
+                table[name] = values.cpu().numpy()
         for rule, thresholds in self.rule_thresholds.items():  # every rule, for :func:`emma.engine.evaluation.apply_rules`
             for name, values in scores(thresholds, f"_at_{rule}").items():
                 table[name] = values
