@@ -128,11 +128,11 @@ class PairedTest:
     Attributes
     ----------
     mean, std : float
-        Mean and sample standard deviation (ddof 1; NaN for one seed) of ours − reference.
+        Mean and sample standard deviation (ddof 1; ``NaN`` for one seed) of ours − reference.
     n : int
         Seeds.
     t, p_value : float
-        One-sided paired t statistic and p-value, ``n − 1`` degrees of freedom (NaN for one seed).
+        One-sided paired t statistic and p-value, ``n − 1`` degrees of freedom (``NaN`` for one seed).
     verdict : str
     margin : float
         The non-inferiority margin (0 for :func:`paired_test`).
@@ -361,7 +361,7 @@ def holm(p_values) -> np.ndarray:
     """Holm–Bonferroni adjusted p-values, in the order given.
 
     The ``m`` p-values sorted ascending, p₍ᵢ₎ becomes max over j ≤ i of (m − j + 1)·p₍ⱼ₎,
-    capped at 1 (step-down, monotone). NaN entries stay NaN and do not count in ``m``.
+    capped at 1 (step-down, monotone). ``NaN`` entries stay ``NaN`` and do not count in ``m``.
 
     >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
     [0.03, 0.06, 0.06, 0.02]
@@ -422,7 +422,7 @@ def apply_holm(claims_frame: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
     Every row with a p-value is one test of the family. Adds ``p_holm`` (:func:`holm` of
     ``p_value``) and turns *reproduced* into *partly reproduced* where ``p_holm`` ≥
-    ``alpha``. Rows without a p-value (NaN: decided by a rule, not a test) keep their verdict.
+    ``alpha``. Rows without a p-value (``NaN``: decided by a rule, not a test) keep their verdict.
 
     Parameters
     ----------

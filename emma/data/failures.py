@@ -101,7 +101,7 @@ class Standardization:
 
 @dataclass(frozen=True)
 class Failure:
-    """A failure of a mode's sensor; subclass it and implement :meth:`failed`.
+    """A failure of a mode's sensor; subclass it and implement :meth:`~Failure.failed`.
 
     Subclasses are frozen dataclasses whose fields define the failure. The severity is the
     field named by ``SEVERITY_FIELD`` ("severity" unless a subclass says otherwise, e.g.

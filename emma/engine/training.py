@@ -256,7 +256,7 @@ def f1_by_subset(predicted, y, corrupted) -> dict[str, float]:
     -------
     dict
         ``{"clean": F1, "ip_noisy": F1, "dm_noisy": F1}`` (:func:`sklearn.metrics.f1_score`;
-        NaN for a subset with no samples).
+        ``NaN`` for a subset with no samples).
     """
     predicted = np.asarray(predicted).astype(int).ravel()
     y = np.asarray(y).astype(int).ravel()
@@ -286,7 +286,7 @@ def f1_many(predicted, y, rows=None) -> np.ndarray:
     y : array, shape (n,) or (K, n)
         True classes in {0, 1}.
     rows : bool array, shape (K, n), optional
-        The samples each model is scored on (all by default); NaN for a model with none.
+        The samples each model is scored on (all by default); ``NaN`` for a model with none.
 
     Returns
     -------

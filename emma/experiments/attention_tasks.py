@@ -298,7 +298,7 @@ def evaluate_memory(model: "MemoryNetwork", mode: str = "soft", *, seed: int = 0
     """Score a :class:`MemoryNetwork` on fresh stories with attention ``mode`` ("soft", "argmax" or "sample").
 
     ``alignment``: share of stories whose largest weight at hop k is the k-th supporting fact
-    (two hops only; NaN otherwise).
+    (two hops only; ``NaN`` otherwise).
     """
     test = two_facts_batch(n_test, held_out_generator(seed))
     with torch.no_grad():
@@ -337,7 +337,7 @@ def decode(stories: torch.Tensor) -> list[str]:
 def mean_std(values, digits: int = 3) -> str:
     """Per-seed values as ``mean ± std`` (sample std, ddof 1; ``nan`` for one value).
 
-    All NaN, a score the run does not define (``alignment`` of a one-hop network), reads ``not defined``.
+    All ``NaN``, a score the run does not define (``alignment`` of a one-hop network), reads ``not defined``.
 
     Examples
     --------

@@ -237,7 +237,7 @@ def integrability_by_depth(models: dict, points: torch.Tensor) -> pd.DataFrame:
     -------
     DataFrame
         ``depth, seed, asymmetry_max, asymmetry_median, relative_median`` where the relative
-        asymmetry divides max |J − Jᵀ| by max |J| at each point.
+        asymmetry divides ``max |J − Jᵀ|`` by ``max |J|`` at each point.
     """
     rows = []
     for (depth, seed), model in models.items():

@@ -1,12 +1,12 @@
 """What the book finds, in words and one figure, written from the tables the chapters saved.
 
 The landing page opens with :func:`book_findings` (at most six sentences) and
-:func:`summary_figure`; the chapter "Conclusion" computes and glues both. Every number in a
+:func:`summary_figure`; the chapter :doc:`Conclusion </book/chapters/10_conclusion>` computes and glues both. Every number in a
 sentence is read from a table of ``<output_dir>/tables``; no sentence says more than its table:
 
-* the decision rule (``decision_rule_verdicts``, the chapter "Experiment II"): under which rules
+* the decision rule (``decision_rule_verdicts``, the chapter :doc:`Experiment II </book/chapters/06_robustness>`): under which rules
   EMMA's edge over data augmentation on noisy samples is significant;
-* the replay (``gap_explained``, ``replay_f1``, the chapter "Explaining the thesis's numbers"):
+* the replay (``gap_explained``, ``replay_f1``, the chapter :doc:`Explaining the thesis's numbers </book/chapters/07_replay>`):
   the share of the gap the code's protocol closes, and the thesis numbers inside its seed range;
 * the forensic test (``forensic_variants``): whether any variant of the code explains the table;
 * the errata of the derivation (:func:`emma.claims.report.collect_errata`);

@@ -163,7 +163,7 @@ def fit_table(scores: pd.DataFrame, protocols, printed: dict | None = None) -> p
     DataFrame
         One row per variant, in ``protocols``' order: ``variant``, its five fields,
         ``baselines_mad``, ``baselines_offset`` (mean signed difference), ``baselines_inside``,
-        ``baselines_printed``, and the same for ``emma`` (NaN where its EMMA models were not
+        ``baselines_printed``, and the same for ``emma`` (``NaN`` where its EMMA models were not
         trained for every row).
     """
     if not isinstance(scores, pd.DataFrame) or not {"variant", "group", "thesis", "mean", "low", "high"} <= set(scores.columns):

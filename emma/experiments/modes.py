@@ -202,7 +202,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 def paired_differences(results: pd.DataFrame, model: str, reference: str, coldness: float) -> pd.DataFrame:
     """Per data set, M, k and seed: ``model`` minus ``reference`` (both at ``coldness``) in score and α.
 
-    Columns ``d_score``, ``d_alpha_corrupted``, ``d_alpha_clean`` (NaN when a model has no α), plus
+    Columns ``d_score``, ``d_alpha_corrupted``, ``d_alpha_clean`` (``NaN`` when a model has no α), plus
     ``n_clean``, ``constraint_holds`` and ``bracket`` = M − 2·(clean modes), the factor (M − 2M') of eq. 5.19.
     """
     keys = ["dataset", "n_modes", "n_corrupted", "seed"]

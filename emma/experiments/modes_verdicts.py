@@ -1,4 +1,4 @@
-"""What the chapter "More than two modes" (``notebooks/09_many_modes.py``) concludes from its study.
+"""What the chapter :doc:`More than two modes </book/chapters/09_many_modes>` (``notebooks/09_many_modes.py``) concludes from its study.
 
 * :func:`scaling_view` is the narrow view of the study's table ``modes_scaling`` that the page
   shows: per data set, :math:`M` and side of the constraint on clean modes, each model's test
@@ -82,7 +82,7 @@ class ModesVerdicts:
 def modes_claims(gain_table: pd.DataFrame, effect: pd.DataFrame, cells: pd.DataFrame, needed: pd.DataFrame,
                  needed_summary: pd.DataFrame, one: pd.DataFrame, exponents: dict, top, *, alpha: float = 0.05,
                  separation_level: float = 0.5) -> ModesVerdicts:
-    """The verdicts of the chapter "More than two modes", one row per claim or conjecture it tests.
+    """The verdicts of the chapter :doc:`More than two modes </book/chapters/09_many_modes>`, one row per claim or conjecture it tests.
 
     Parameters
     ----------

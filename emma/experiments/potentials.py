@@ -155,7 +155,7 @@ def _cases(noise_table, ood_table, missing_table, training_sigma: float, runs=No
 
 def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: pd.DataFrame, missing_table: pd.DataFrame, *,
                      training_sigma: float, good_auroc: float, missing_percentile: float) -> pd.DataFrame:
-    """The chapter "Potential energy"'s claims table (:func:`emma.claims.rules.claims_table`), one row per claim of the thesis.
+    """The chapter :doc:`Potential energy </book/chapters/05_potential_energy>`'s claims table (:func:`emma.claims.rules.claims_table`), one row per claim of the thesis.
 
     Parameters
     ----------

@@ -43,7 +43,7 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
         One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds``, the replay's
         ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean`` / ``sound_<metric>_std``, ``thesis_<metric>``
         and ``thesis_in_replay_range_<clean|ip_noisy|dm_noisy>`` (min ≤ thesis ≤ max over
-        seeds; NaN where the thesis printed no number or the grid lacks the configuration).
+        seeds; ``NaN`` where the thesis printed no number or the grid lacks the configuration).
     """
     rows = []
     for _, t in thesis.iterrows():
@@ -117,7 +117,7 @@ def gap_explained(replay: pd.DataFrame) -> pd.DataFrame:
     * ``gap``: thesis − book (what the book's protocol misses, mean over the rows);
     * ``closed``: replay − book (how far the replay moves towards the thesis);
     * ``share_closed``: closed / gap (1: the replay explains the gap; 0: it explains nothing;
-      negative: it moves away; NaN where the gap is under 0.001);
+      negative: it moves away; ``NaN`` where the gap is under 0.001);
     * ``remaining``: thesis − replay.
 
     Rows ``all`` pool every group of a subset, and the last row pools everything.
@@ -185,7 +185,7 @@ def _unique(protocols) -> list[Protocol]:
 
 
 def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
-    """The first stage of the study, shared by the chapters "Experiment II" and "Explaining the thesis's numbers".
+    """The first stage of the study, shared by the chapters :doc:`Experiment II </book/chapters/06_robustness>` and "Explaining the thesis's numbers".
 
     Every baseline under SOUND, ORIGINAL, every step of the decomposition and every
     variant of the forensic test (:func:`emma.experiments.forensics.variants`; they are cheap, and

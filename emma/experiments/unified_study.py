@@ -64,10 +64,10 @@ def make_task(n: int, widths: Sequence[int] = (6, 6, 6, 6), n_factors: int = 2, 
       is 1 when their product is positive. Mode i carries factor i mod F only, so no single
       mode says anything about the label.
     * **Irrelevant features, and the relevant one moves** (endogenous): in each mode, feature 0
-      is a selector c ~ N(0, 1); the factor (plus N(0, ``signal_noise``²)) sits in feature 1
+      is a selector c ~ N(0, 1); the factor (plus Gaussian noise of standard deviation ``signal_noise``) sits in feature 1
       when c > 0 and in feature 2 otherwise; every other feature is N(0, 1) noise.
     * **Corrupted modes** (exogenous): a fraction ``corrupted_fraction`` of the samples get
-      N(0, ``noise_std``²) noise on every feature of one mode drawn at random. With M ≥ 2F
+      Gaussian noise of standard deviation ``noise_std`` on every feature of one mode drawn at random. With M ≥ 2F
       each factor is carried by two modes, so a sample keeps a clean copy of each.
 
     Parameters

@@ -160,7 +160,7 @@ def both_protocols(sound: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
 
 def robustness_summary(claims: pd.DataFrame, robustness_f1: pd.DataFrame, baselines: pd.DataFrame, rules: pd.DataFrame, *,
                        selected: dict, grid_size: int, n_seeds: int) -> str:
-    """The chapter "Experiment II"'s findings as Markdown bullets, every number from its tables.
+    """The chapter :doc:`Experiment II </book/chapters/06_robustness>`'s findings as Markdown bullets, every number from its tables.
 
     Parameters
     ----------

@@ -199,7 +199,7 @@ def freeze(model: nn.Module) -> nn.Module:
 
 
 def potential_gradient_error(model: DenoisingAutoencoder, x: torch.Tensor, potential=None) -> torch.Tensor:
-    """|−∇Ψ(x) − (r(x) − x)| per sample, max over coordinates, with ∇Ψ from autograd. Shape (batch,).
+    """``|−∇Ψ(x) − (r(x) − x)|`` per sample, max over coordinates, with ∇Ψ from autograd. Shape (batch,).
 
     Zero up to rounding when r(x) − x = −∇Ψ(x), the relation eq. 4.5–4.7 rest on.
     ``potential`` (default ``model.potential``) lets a chapter test another candidate
@@ -214,7 +214,7 @@ def potential_gradient_error(model: DenoisingAutoencoder, x: torch.Tensor, poten
 
 
 def jacobian_asymmetry(model: DenoisingAutoencoder, x: torch.Tensor) -> torch.Tensor:
-    """max_ij |J_ij − J_ji| of the Jacobian J = ∂r/∂x at each sample. Shape (batch,).
+    """``max_ij |J_ij − J_ji|`` of the Jacobian J = ∂r/∂x at each sample. Shape (batch,).
 
     The integrability criterion (eq. 4.3): a field is a gradient only if its Jacobian is
     symmetric. Zero for tied weights, in general not for an untied autoencoder.

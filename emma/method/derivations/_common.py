@@ -27,7 +27,7 @@ def _row(check, equation, method, max_abs_error, tolerance, passed, thesis_verdi
 
 
 def _worst(errors) -> float:
-    """The largest error, or +inf if any is NaN (Python's max would skip a NaN silently)."""
+    """The largest error, or +inf if any is ``NaN`` (Python's max would skip a ``NaN`` silently)."""
     values = np.asarray([float(e) for e in errors], dtype=float)
     return float("inf") if np.isnan(values).any() else float(values.max())
 

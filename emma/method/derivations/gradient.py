@@ -199,7 +199,7 @@ def check_log_alpha_gradient(n_draws: int = 4, batch: int = 16, seed: int = 0) -
 def boxed_gradient_discrepancy(
     n_modes_list=(2, 3, 5), couplings=(0.0, 0.1, 0.25, 0.5, 1.0), n_draws: int = 500, seed: int = 0
 ) -> pd.DataFrame:
-    """How far the boxed eq. 5.19 is from the exact ∇_{b_i} Ω as the coupling |w_ij| grows.
+    """How far the boxed eq. 5.19 is from the exact ∇_{b_i} Ω as the coupling ``|w_ij|`` grows.
 
     For each M and coupling s, draws ``n_draws`` single samples with random parameters
     in the constraint set (w_ij ~ U(−s, s)), potentials in [0, 10], ρ log-uniform in

@@ -23,6 +23,8 @@ def aligned_terms(lhs: str, expr, width: int = 90) -> str:
         The most characters of LaTeX on a line before the next term starts a new one (a term
         longer than this gets a line of its own).
 
+    Examples
+    --------
     >>> x, y = sp.symbols("x y")
     >>> aligned_terms("f", x * y - 2 * y**2 + 3, width=14)
     '\\begin{aligned} f &= x y - 2 y^{2} \\\\ &\\quad + 3 \\end{aligned}'

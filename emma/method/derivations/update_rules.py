@@ -96,7 +96,7 @@ def simulate_energy_regularizer(
 
 def direction_shares(trajectory: pd.DataFrame) -> dict[str, float]:
     """Share of steps in a :func:`simulate_energy_regularizer` run at which each clean energy
-    fell and each corrupted energy rose (NaN where the sample has no such mode)."""
+    fell and each corrupted energy rose (``NaN`` where the sample has no such mode)."""
     wide = trajectory.pivot(index="step", columns="mode", values="energy")
     change = wide.diff().iloc[1:]
     clean = trajectory.groupby("mode")["clean"].first()
