@@ -218,3 +218,13 @@ def test_a_forward_of_the_wrong_shape_or_an_init_of_no_tensors_is_named(splits):
     finally:
         unregister("wrong")
         unregister("empty")
+
+
+def test_a_compiled_autograd_step_trains_the_same_models(logistic, splits):
+    """``compile=True`` (torch.compile of the autograd step) changes the speed, not the models."""
+    plain, compiled = (SweepEngine("logistic", [{"seed": 0}, {"seed": 1}], splits, TrainSettings(epochs=1), compile=c).fit(progress=False).result()
+                       for c in (False, True))
+    for name in plain["params"]:
+        assert torch.allclose(plain["params"][name], compiled["params"][name], atol=1e-4), name
+    with pytest.raises(TypeError, match="compile must be a bool"):
+        SweepEngine("logistic", [{"seed": 0}], splits, compile="yes")

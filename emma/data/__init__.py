@@ -15,8 +15,8 @@ Modules
 from emma.data.failures import Failure, Gaussian, MeanFilled, Standardization, Swapped, Zeroed, corrupt_modes, scheme_mask
 from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, HTRU2, fetch_htru2, read_htru2
 from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
-from emma.data.splits import Split, Splits, make_splits
+from emma.data.splits import Split, Splits, make_splits, split_arrays
 
 __all__ = ["CLASS_COLUMN", "FEATURE_NAMES", "HTRU2", "MODE_NAMES", "MODE_SLICES", "Split", "Splits", "add_noise", "corrupt",
            "fetch_htru2", "make_splits", "nsr_db_to_sigma", "read_htru2", "sigma_to_nsr_db",
-           "Failure", "Gaussian", "MeanFilled", "Standardization", "Swapped", "Zeroed", "corrupt_modes", "scheme_mask"]
+           "Failure", "Gaussian", "MeanFilled", "Standardization", "Swapped", "Zeroed", "corrupt_modes", "scheme_mask", "split_arrays"]

@@ -121,32 +121,63 @@ def make_splits(
     -------
     Splits
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}")
     if data is None:
         data = fetch_htru2(data_home)
     if not isinstance(data, HTRU2):
         raise TypeError(f"data must be an HTRU2 (from fetch_htru2) or None, got {type(data).__name__}")
+    return split_arrays(data.features, data.target, seed=seed, test_size=test_size, device=device)
+
+
+def split_arrays(features, target, *, seed: int = 42, test_size: float = 0.33, device: str | torch.device = "cpu") -> Splits:
+    """The thesis's split protocol (:func:`make_splits`) for any data set of two modes of four features.
+
+    The engine reads columns 0–3 as the first mode and 4–7 as the second, so a new data set
+    of that shape plugs into every sweep, failure and study of the book.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, 8)
+        Raw features, first mode then second.
+    target : array-like, shape (n,)
+        Classes in {0, 1}.
+    seed, test_size, device
+        As :func:`make_splits`.
+
+    Returns
+    -------
+    Splits
+        ``index`` holds row numbers of ``features``.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    target = np.asarray(target)
+    if features.ndim != 2 or features.shape[1] != 8:
+        raise ValueError(f"features must have shape (n, 8): two modes of four features, got {features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("features must be finite")
+    if target.shape != (features.shape[0],) or not np.isin(target, (0, 1)).all():
+        raise ValueError(f"target must hold one class in {{0, 1}} per row of features ({features.shape[0]}), got shape {target.shape}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}")
     device = resolve_device(device)
-    rows = np.arange(len(data.target))
+    rows = np.arange(len(target))
     train_rows, held_rows = train_test_split(
-        rows, test_size=test_size, random_state=int(seed), stratify=data.target
+        rows, test_size=test_size, random_state=int(seed), stratify=target
     )
     val_rows, test_rows = train_test_split(
-        held_rows, test_size=0.5, random_state=int(seed), stratify=data.target[held_rows]
+        held_rows, test_size=0.5, random_state=int(seed), stratify=target[held_rows]
     )
-    mean = data.features[train_rows].mean(axis=0)
-    std = data.features[train_rows].std(axis=0)  # population std (ddof=0)
+    mean = features[train_rows].mean(axis=0)
+    std = features[train_rows].std(axis=0)  # population std (ddof=0)
     if (std == 0).any():
         raise ValueError(f"features {np.flatnonzero(std == 0).tolist()} are constant on the training split")
 
     def build(part: np.ndarray) -> Split:
-        x = (data.features[part] - mean) / std
+        x = (features[part] - mean) / std
         return Split(
             x=torch.as_tensor(x, dtype=torch.float32, device=device),
-            y=torch.as_tensor(data.target[part], dtype=torch.float32, device=device),
+            y=torch.as_tensor(target[part], dtype=torch.float32, device=device),
             index=part,
         )
 

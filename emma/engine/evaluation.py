@@ -24,6 +24,7 @@ from emma.engine.families import forward
 from emma.engine.configs import TrainSettings
 from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
 from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
+from emma.engine.registry import get_family
 
 #: The columns that identify a model in a sweep's table.
 ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
@@ -127,9 +128,9 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
     if x.dim() != 3 or x.shape[0] != len(table):
         raise ValueError(f"x must have shape (K={len(table)}, n, 8), got {tuple(x.shape)}")
     potentials = psi_min = None
-    if family == "with":
+    if get_family(family).uses_energies:
         if energies is None:
-            raise ValueError("a 'with' sweep needs energies=<the ModeEnergies it was trained with>")
+            raise ValueError(f"a {family!r} sweep needs energies=<the ModeEnergies it was trained with>")
         parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), x[k]) for k, (s, p) in enumerate(zip(table["seed"], protocols))]
         coupled = torch.tensor([p.potential == "batch_coupled" for p in protocols])
         potentials = coupled_potentials(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), coupled, groups)
@@ -385,7 +386,7 @@ def summarise(table: pd.DataFrame, columns=("f1_clean", "f1_ip_noisy", "f1_dm_no
     """Mean and standard deviation over seeds of each configuration's scores.
 
     Returns one row per (model, rho, lambda_c, lambda_e[, protocol]) with ``n_seeds`` and,
-    for each column ``c``, ``c_mean`` and ``c_std`` (sample std, ddof 1; NaN for one seed).
+    for each column ``c``, ``c_mean`` and ``c_std`` (sample std, ddof 1; ``NaN`` for one seed).
 
     Examples
     --------

@@ -23,7 +23,8 @@ import torch
 from emma.util.cache import cached
 from emma.engine.configs import TrainSettings, check_configs
 from emma.engine.evaluation import apply_rules
-from emma.engine.families import FROM_BASE, check_family
+from emma.engine.families import FAMILIES
+from emma.engine.registry import fingerprint, get_family
 from emma.engine.protocol import SOUND, Protocol
 from emma.util.runtime import resolve_device, single_cpu_thread
 from emma.data.splits import Splits, tensor_fingerprint
@@ -74,20 +75,22 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
     frame = check_configs(configs, protocol)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    parts = workers if device.type == "cpu" and len(frame) >= SMALL_SWEEP else 1
+    spec = get_family(family)
+    # a family registered outside the package (in a notebook, say) does not exist in a spawned worker
+    parts = workers if device.type == "cpu" and len(frame) >= SMALL_SWEEP and family in FAMILIES else 1
     protocols = list(frame["protocol"])
     ae_keys = sorted({(s, p.autoencoders_on_corrupted) for s, p in zip(frame["seed"], protocols)})
     key = {
         "engine": ENGINE_VERSION,
-        "family": check_family(family),
+        "family": family if family in FAMILIES else {"name": family, "code": fingerprint(family)},
         "configs": frame.drop(columns="protocol").to_dict(orient="list"),
         "protocols": [p.key(family) for p in protocols],
         "settings": settings.key(),
         "data": [getattr(splits, s).fingerprint() for s in ("train", "val", "test")],
-        "energies": None if energies is None or family != "with" else [
+        "energies": None if energies is None or not spec.uses_energies else [
             {**energies_for(energies, s, ae).settings, "psi_min": energies_for(energies, s, ae).psi_min.tolist()} for s, ae in ae_keys
         ],
-        "base": None if base is None or family not in FROM_BASE else tensor_fingerprint(*[base[n] for n in sorted(base)]),
+        "base": None if base is None or not spec.from_base else tensor_fingerprint(*[base[n] for n in sorted(base)]),
         "device": device.type,
         "torch": torch.__version__.split("+")[0],
         **({"parts": parts} if parts > 1 else {}),

@@ -152,8 +152,13 @@ class Protocol:
         return [name for name in self.fields() if getattr(self, name) != getattr(other, name)]
 
     def key(self, family: str) -> dict:
-        """The fields that can change the trained models of ``family`` (for cache keys and deduplication)."""
-        skip = set(EVALUATION_ONLY) | (set() if family == "with" else set(EMMA_ONLY))
+        """The fields that can change the trained models of ``family`` (for cache keys and deduplication).
+
+        The fields about energies (:data:`EMMA_ONLY`) count only for a family that uses them.
+        """
+        from emma.engine.registry import get_family  # the registry is filled by emma.engine.families
+
+        skip = set(EVALUATION_ONLY) | (set() if get_family(family).uses_energies else set(EMMA_ONLY))
         return {name: getattr(self, name) for name in self.fields() if name not in skip}
 
     def label(self) -> str:

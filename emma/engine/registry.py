@@ -28,6 +28,8 @@ A logistic regression on both modes, trained by the engine like any thesis famil
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -147,6 +149,31 @@ class Family:
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < SEED_STRIDE:
             raise ValueError(f"seed_offset must be an integer in [0, {SEED_STRIDE}), got {self.seed_offset!r}")
         object.__setattr__(self, "seed_offset", offset)
+
+
+def _code_of(function) -> bytes:
+    """The source of ``function`` (its bytecode and constants when the source is not available)."""
+    try:
+        return inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        code = getattr(function, "__code__", None)
+        return repr(function).encode() if code is None else code.co_code + repr(code.co_consts).encode()
+
+
+def fingerprint(family) -> str:
+    """A digest of what defines a registered family: its flags, seed offset and the code of every hook.
+
+    Enters the cache key of a sweep (:func:`emma.engine.launch.run_sweep`), so editing a
+    family's forward pass, say, trains its models again. (The thesis's six are keyed by name
+    and :data:`emma.engine.sweep.ENGINE_VERSION`.)
+    """
+    family = get_family(family)
+    h = hashlib.sha256()
+    for field in dataclasses.fields(family):
+        value = getattr(family, field.name)
+        h.update(field.name.encode())
+        h.update(_code_of(value) if callable(value) else repr(value).encode())
+    return h.hexdigest()[:16]
 
 
 _REGISTRY: dict[str, Family] = {}
