@@ -27,10 +27,10 @@ seeds = [0, 1, 2, 3, 4]  # one autoencoder per manifold and seed
 output_dir = "_build"
 n_figure = 200  # samples drawn in the manifold figure (thesis Figure 4.5)
 n_train = 10_000  # training samples per manifold (the thesis does not state it)
-d_hidden = 8  # hidden units
-epochs = 25
-batch_size = 100
-noise_std = 0.008  # corruption σ during training
+dae_hidden = 8  # hidden units
+dae_epochs = 25
+dae_batch_size = 100
+dae_noise_std = 0.008  # corruption σ during training
 lr = 1e-3  # Adam
 grid_limit = 5.0  # the grids cover [-grid_limit, grid_limit]²
 field_steps = 21  # arrows per axis in the vector fields
@@ -148,8 +148,8 @@ for kind in MANIFOLDS:
         generator = seed_everything(seed)
         x_train[kind, seed] = sample_manifold(kind, n_train, generator).to(device)
         x_val[kind, seed] = sample_manifold(kind, n_train // 10, generator).to(device)
-        models[kind, seed] = DenoisingAutoencoder(2, d_hidden, noise_std).to(device)
-        untied[kind, seed] = UntiedAutoencoder(2, d_hidden, noise_std).to(device)  # the control, trained on the same data
+        models[kind, seed] = DenoisingAutoencoder(2, dae_hidden, dae_noise_std).to(device)
+        untied[kind, seed] = UntiedAutoencoder(2, dae_hidden, dae_noise_std).to(device)  # the control, trained on the same data
 
 # Every autoencoder at once, each exactly as train_autoencoder would train it alone with its seed.
 keys = list(models)
@@ -158,7 +158,7 @@ trained = train_autoencoders(
     [x_train[key] for key in keys] * 2,
     x_val=[x_val[key] for key in keys] + [None] * len(keys),
     seeds=[seed for _, seed in keys] * 2,
-    epochs=epochs, batch_size=batch_size, lr=lr, desc="manifold autoencoders",
+    epochs=dae_epochs, batch_size=dae_batch_size, lr=lr, desc="manifold autoencoders",
 )
 curves = dict(zip(keys, trained))  # the tied models' learning curves
 

@@ -30,10 +30,10 @@ output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: $EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained autoencoders are stored here and reused; None: <output_dir>/cache
 split_seed = 42  # the thesis's split
-d_hidden = 12  # hidden units per autoencoder (thesis)
+dae_hidden = 12  # hidden units per autoencoder (thesis)
 dae_noise_std = 0.01  # corruption σ while training the autoencoders (thesis)
-epochs = 30  # thesis
-batch_size = 64  # thesis
+dae_epochs = 30  # thesis
+dae_batch_size = 64  # thesis
 lr = 1e-3  # Adam learning rate (thesis)
 sigma_max = 2.0  # noise sweep from σ 0 up to sigma_max (thesis: 0 to 2)
 n_sigmas = 21  # points in the sweep
@@ -70,7 +70,7 @@ from emma.util.runtime import resolve_device
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
-ood_epochs = [epochs, *ood_long_epochs]  # the first is the thesis's setting
+ood_epochs = [dae_epochs, *ood_long_epochs]  # the first is the thesis's setting
 MODE_COLORS = {"IP": "tab:blue", "DM": "tab:orange"}
 CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 
@@ -112,9 +112,9 @@ CLASS_COLORS = {"non-pulsar": "tab:gray", "pulsar": "tab:red"}
 data = fetch_htru2(data_home)
 splits = make_splits(data, seed=split_seed, device=device)
 dae_settings = dict(
-    d_hidden=d_hidden, noise_std=dae_noise_std, batch_size=batch_size, lr=lr, device=device, cache_dir=cache_dir
+    d_hidden=dae_hidden, noise_std=dae_noise_std, batch_size=dae_batch_size, lr=lr, device=device, cache_dir=cache_dir
 )
-fitted = fit_mode_autoencoders_many([{"seed": seed} for seed in seeds], splits=splits, epochs=epochs, **dae_settings)
+fitted = fit_mode_autoencoders_many([{"seed": seed} for seed in seeds], splits=splits, epochs=dae_epochs, **dae_settings)
 energies = dict(zip(seeds, fitted))  # seed -> ModeEnergies
 
 # %% mystnb={"figure": {"caption": "Learning curves of the two per-mode autoencoders of the first seed: training loss on corrupted inputs, validation loss on clean ones, per epoch. Look at how close each mode's two curves are, and at which mode reconstructs better.", "name": "fig-potential-learning-curves"}, "image": {"alt": "Line plot of the mean squared reconstruction error per sample, on a logarithmic axis, against the epoch: a training and a validation curve for the IP and for the DM autoencoder, all falling."}}
@@ -292,7 +292,7 @@ for (n_epochs, seed), energy in ood_energies.items():
     rows.append(scores.assign(trained_on="pulsars only", flagged_class="non-pulsar", epochs=n_epochs, seed=seed))
 for seed in seeds:  # the main autoencoders: 91 % of their training rows are non-pulsars
     scores = unseen_class_auroc(energies[seed], splits.test, splits.test.y == 1, reference_mean=splits.train.x.mean(dim=0))
-    rows.append(scores.assign(trained_on="all training rows", flagged_class="pulsar (rare)", epochs=epochs, seed=seed))
+    rows.append(scores.assign(trained_on="all training rows", flagged_class="pulsar (rare)", epochs=dae_epochs, seed=seed))
 ood_runs = pd.concat(rows, ignore_index=True)
 ood_table = (
     ood_runs.groupby(["trained_on", "flagged_class", "epochs", "mode"], sort=False)
@@ -318,10 +318,10 @@ show(ood_table, "potential_ood_auroc", columns=["trained_on", "flagged_class", "
 seed0, longest = seeds[0], ood_epochs[-1]
 test_pulsar = (splits.test.y == 1).cpu().numpy()
 columns = [
-    (f"Ψ, {epochs} epochs", ood_energies[epochs, seed0].potentials(splits.test.x), False),
+    (f"Ψ, {dae_epochs} epochs", ood_energies[dae_epochs, seed0].potentials(splits.test.x), False),
     (f"Ψ, {longest} epochs", ood_energies[longest, seed0].potentials(splits.test.x), False),
-    (f"log₁₀ reconstruction error, {epochs} epochs",
-     ood_energies[epochs, seed0].reconstruction_errors(splits.test.x).log10(), True),
+    (f"log₁₀ reconstruction error, {dae_epochs} epochs",
+     ood_energies[dae_epochs, seed0].reconstruction_errors(splits.test.x).log10(), True),
 ]
 fig, axes = plt.subplots(2, 3, figsize=(10, 6))
 for col, (title, values, logscale) in enumerate(columns):  # logscale: values already log₁₀, keep the full range
@@ -348,8 +348,8 @@ fig = learning_curves(
     title=f"Pulsar-only autoencoders trained for {longest} epochs (seed {seed0})",
     ylabel="mean ‖r(x̃) − x‖² per sample",
 )
-fig.axes[0].axvline(epochs, color="k", lw=0.8, ls=":")
-fig.axes[0].text(epochs, fig.axes[0].get_ylim()[1], f" thesis: {epochs} epochs", va="top", fontsize=8)
+fig.axes[0].axvline(dae_epochs, color="k", lw=0.8, ls=":")
+fig.axes[0].text(dae_epochs, fig.axes[0].get_ylim()[1], f" thesis: {dae_epochs} epochs", va="top", fontsize=8)
 save_figure(fig, "potential_ood_learning_curves", output_dir)
 plt.show()
 
@@ -381,7 +381,7 @@ plt.show()
 # %%
 zeros = torch.zeros(1, 8, device=device)
 rows = []
-for trained_on, models in (("all training rows", energies), ("pulsars only", {s: ood_energies[epochs, s] for s in seeds})):
+for trained_on, models in (("all training rows", energies), ("pulsars only", {s: ood_energies[dae_epochs, s] for s in seeds})):
     for seed, energy in models.items():
         psi_test = energy.potentials(splits.test.x).cpu()  # (n, M)
         psi_zero = energy.potentials(zeros).cpu()[0]  # (M,)

@@ -34,7 +34,7 @@ cache_dir = None  # trained autoencoders and finished sweeps are kept here; None
 workers = 2  # CPU processes training at once: the small independent sweeps, parts of the large ones
 split_seed = 42  # the thesis's split
 # autoencoders (as in the chapter "Potential energy on HTRU2", so its cache is reused)
-d_hidden = 12
+dae_hidden = 12
 dae_noise_std = 0.01
 dae_epochs = 30
 dae_batch_size = 64
@@ -190,7 +190,7 @@ show(protocol_fields, "protocol_fields", columns=["field", "sound", "original", 
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
-dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
+dae_settings = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 
 # %% [markdown]
 # ## Training every model

@@ -36,7 +36,7 @@ cache_dir = None  # trained models are kept here; None: <output_dir>/cache (shar
 workers = 2  # CPU processes training at once: the small independent sweeps, parts of the large ones
 split_seed = 42  # the thesis's split
 # autoencoders and classifiers: as in the chapter "Experiment II", so its trained study is reused
-d_hidden = 12
+dae_hidden = 12
 dae_noise_std = 0.01
 dae_epochs = 30
 dae_batch_size = 64
@@ -136,7 +136,7 @@ show(fields, "protocol_fields", columns=["field", "sound", "original", "source"]
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
-dae_settings = dict(d_hidden=d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
+dae_settings = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
 training_args = dict(device=device, cache_dir=cache_dir, workers=workers)
 energies, study = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, **training_args)

@@ -32,11 +32,11 @@ alpha = 0.05  # level of the one-sided tests
 # the integrability limit of §4.4: autoencoders on the circle manifold of the chapter on energy estimation
 manifold = "circle"
 n_train = 4_000
-d_hidden = 8  # first hidden layer (as in that chapter)
-d_second = 4  # the second hidden layer of the deeper autoencoder
-epochs = 25
-batch_size = 100
-noise_std = 0.008
+dae_hidden = 8  # first hidden layer (as in that chapter)
+dae_second = 4  # the second hidden layer of the deeper autoencoder
+dae_epochs = 25
+dae_batch_size = 100
+dae_noise_std = 0.008
 lr = 1e-3
 n_points = 300  # points near the manifold where the Jacobians are compared
 
@@ -124,8 +124,8 @@ Markdown("\n\n".join(answer_sentences(answers)))
 # trained on the circle manifold, with one and two hidden layers, one pair per seed ({numref}`fig-conclusion-integrability`):
 
 # %%
-models = fit_by_depth(seeds, manifold=manifold, n_train=n_train, d_hidden=d_hidden, d_second=d_second, noise_std=noise_std,
-                      epochs=epochs, batch_size=batch_size, lr=lr)
+models = fit_by_depth(seeds, manifold=manifold, n_train=n_train, d_hidden=dae_hidden, d_second=dae_second, noise_std=dae_noise_std,
+                      epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 points = sample_manifold(manifold, n_points, torch.Generator().manual_seed(10_000)).double()
 integrability = integrability_by_depth(models, points)
 save_table(integrability, "integrability_by_depth", output_dir)

@@ -35,7 +35,7 @@ data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the u
 cache_dir = None  # trained autoencoders and sweeps; None: output_dir/cache
 split_seed = 42  # the thesis's split
 # autoencoders: those of Experiment II, so its cache is reused
-dae_d_hidden = 12
+dae_hidden = 12
 dae_noise_std = 0.01
 dae_epochs = 30
 dae_batch_size = 64
@@ -129,7 +129,7 @@ if "gated" not in registered():
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
-dae = dict(d_hidden=dae_d_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
+dae = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
 energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
 view = energy_view(energies, splits, failures, seeds)
 save_table(view, "beyond_gaussian_energy", output_dir)

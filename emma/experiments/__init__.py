@@ -13,6 +13,8 @@ Beyond the thesis
     :mod:`~emma.experiments.modes`, :mod:`~emma.experiments.modes_study`, :mod:`~emma.experiments.modes_verdicts` (more than two modes).
 The verdict
     :mod:`~emma.experiments.conclusion`, :mod:`~emma.experiments.findings`.
+Extensions
+    :mod:`~emma.experiments.failures_study` (beyond Gaussian noise: other failures of a mode, a Ψ gate).
 
 Nothing is imported here: import the study you use.
 """
