@@ -82,6 +82,7 @@ from emma.util.display import show
 from emma import DenoisingAutoencoder
 from emma.experiments import unified
 from emma.experiments import unified_study
+from emma.util.tables import over_seeds
 from emma.claims.rules import paired_test
 from emma.data.splits import make_splits
 from emma.engine.energy import fit_mode_autoencoders
@@ -219,7 +220,7 @@ plt.show()
 trained_energy = unified_study.fit_energy_models([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
 energies = dict(zip(seeds, trained_energy))
 scores, trained = unified_study.run_ablation(tasks, energies, epochs=epochs, batch_size=batch_size, lr=lr, lambda_e=lambda_e, lambda_c=lambda_c, device=device, **options)
-unified_ablation = unified_study.summarise(scores)
+unified_ablation = over_seeds(scores, unified_study.PARTS, ["acc_clean", "acc_corrupted"])
 unified_ablation.insert(0, "model", [unified.label(row) for _, row in unified_ablation.iterrows()])
 save_table(unified_ablation, "unified_ablation", output_dir)
 show(unified_ablation, "unified_ablation", columns=["model", "exogenous", "endogenous", "crossmodal", "acc_clean_mean", "acc_corrupted_mean", "n_seeds"])
@@ -253,7 +254,7 @@ plt.show()
 
 # %%
 weight_columns = ["beta_clean", "beta_corrupted", "mask_signal", "mask_other", "cross_to_needed", "cross_to_needed_uniform"]
-unified_attention = unified_study.summarise(scores, weight_columns)
+unified_attention = over_seeds(scores, unified_study.PARTS, weight_columns)
 unified_attention.insert(0, "model", [unified.label(row) for _, row in unified_attention.iterrows()])
 unified_attention = unified_attention[unified_attention[list(unified.PARTS)].any(axis=1)]
 save_table(unified_attention, "unified_attention", output_dir)
@@ -360,7 +361,7 @@ htru2 = unified_study.run_htru2(
     coldness=htru2_coldness, d_model=d_model, d_hidden=d_hidden, fusion=htru2_fusion,
 )
 f1_columns = ["f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy"]
-unified_htru2 = unified_study.summarise(htru2, f1_columns, by=["model"])
+unified_htru2 = over_seeds(htru2, ["model"], f1_columns)
 for column in f1_columns:
     ours, reference = (htru2[htru2["model"] == name].sort_values("seed")[column].to_numpy() for name in (best_name, "EMMA alone"))
     test_result = paired_test(ours, reference, alpha=alpha)

@@ -163,7 +163,7 @@ show(levels)
 # accuracy (as `sklearn.metrics.accuracy_score`) on the test set with $k$ corrupted modes in every
 # sample. On the synthetic task a coldness sweep trains "with" at every ρ of `sweep_coldness` at
 # $k = \lfloor M/2 \rfloor$, the most corrupted modes the constraint allows. Every model of one data set and $M$, all seeds and all $k$, is one batched
-# computation along a model axis (`emma.experiments.modes_study.run_study`).
+# computation along a model axis (`emma.experiments.modes_study.run_modes_study`).
 
 # %%
 settings = modes_study.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae_hidden=dae_hidden, dae_noise_std=dae_noise_std,
@@ -177,12 +177,12 @@ for name, data in tqdm(groups, desc="data sets and M", disable=progress_disabled
     start, m = time.perf_counter(), data.x.shape[1]
     configs = modes_study.study_configs(m, modes.corrupted_levels(m, max_levels), seeds, coldness,
                                         sweep_coldness if name == "synthetic" else ())
-    result, history, state = modes_study.run_study(data, configs, settings, fractions=split, device=device, dataset=name)
+    result, history, state = modes_study.run_modes_study(data, configs, settings, fractions=split, device=device, dataset=name)
     runs.append(result), histories.append(history)
     timing.append({"dataset": name, "n_modes": m, "models": len(configs), "train_samples": len(state["splits"][seeds[0]][0].y),
                    "seconds": round(time.perf_counter() - start, 1)})
 runs, histories = pd.concat(runs, ignore_index=True), pd.concat(histories, ignore_index=True)
-summary = modes.summarise(runs)
+summary = modes.mode_summary(runs)
 scaling = summary[np.isclose(summary["coldness"], coldness)].drop(columns="coldness").reset_index(drop=True)
 save_table(scaling, "modes_scaling", output_dir)
 save_table(runs, "modes_runs", output_dir)

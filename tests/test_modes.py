@@ -15,7 +15,7 @@ TINY = modes_study.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
 def tiny_run():
     """One seed, M = 3, one corrupted mode, a few epochs: every model of the study, trained."""
     configs = modes_study.study_configs(3, [1], [0], 1.0)
-    results, history, state = modes_study.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
+    results, history, state = modes_study.run_modes_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
     return state["splits"][0][2], configs, results, history, state
 
 
@@ -126,14 +126,14 @@ def test_a_trained_model_is_an_emma_module_that_down_weights_a_corrupted_mode(ti
 
 def test_the_same_seeds_give_the_same_results(tiny_run):
     _, configs, results, _, _ = tiny_run
-    again, _, _ = modes_study.run_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
+    again, _, _ = modes_study.run_modes_study(modes.synthetic_modes(400, 3, seed=1), configs, TINY, dataset="tiny")
     pd.testing.assert_frame_equal(again, results)
 
 
 def test_each_seed_splits_the_data_its_own_way():
     data = modes.synthetic_modes(200, 2, seed=0)
     configs = modes_study.study_configs(2, [1], [0, 1], 1.0)
-    _, _, state = modes_study.run_study(data, configs, modes_study.StudySettings(epochs=1, dae_epochs=1))
+    _, _, state = modes_study.run_modes_study(data, configs, modes_study.StudySettings(epochs=1, dae_epochs=1))
     first, second = state["splits"][0][2], state["splits"][1][2]
     assert first.x.shape == second.x.shape and not torch.equal(first.x, second.x)
 
@@ -143,7 +143,7 @@ def test_paired_differences_and_summary_keep_the_seeds_paired(tiny_run):
     diff = modes.paired_differences(results, "with", "without", 1.0)
     expected = results.set_index("model").loc["with", "score"] - results.set_index("model").loc["without", "score"]
     assert diff["d_score"].iloc[0] == pytest.approx(expected)
-    table = modes.summarise(results)
+    table = modes.mode_summary(results)
     assert {"score_mean", "score_std", "alpha_corrupted_mean", "alpha_clean_mean", "beta_corrupted_mean", "m_prime"} <= set(table.columns)
     assert table["n_seeds"].eq(1).all() and table["constraint_holds"].all()
 
@@ -194,10 +194,10 @@ def test_bad_input_raises_a_value_error_naming_the_argument(call, match):
         call()
 
 
-def test_run_study_rejects_unknown_models_and_non_mode_data():
+def test_run_modes_study_rejects_unknown_models_and_non_mode_data():
     data = modes.synthetic_modes(60, 2)
     bad = pd.DataFrame({"seed": [0], "n_corrupted": [1], "model": ["alternative"], "coldness": [1.0]})
     with pytest.raises(ValueError, match="model"):
-        modes_study.run_study(data, bad)
+        modes_study.run_modes_study(data, bad)
     with pytest.raises(TypeError, match="ModeData"):
         modes.split_standardize((data.x, data.y))

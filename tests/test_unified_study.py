@@ -13,9 +13,9 @@ from emma.experiments.unified_study import (
     htru2_tasks,
     make_task,
     run_htru2,
-    summarise,
     unified_claims,
 )
+from emma.util.tables import over_seeds
 
 torch.set_num_threads(1)
 FULL = dict(exogenous=True, endogenous=True, crossmodal=True)
@@ -146,9 +146,9 @@ def _fake_scores(full_gain):
     return pd.DataFrame(rows)
 
 
-def test_summarise_gives_mean_and_std_over_seeds():
+def test_the_ablation_summarised_over_seeds_gives_mean_and_std():
     scores = _fake_scores(0.1)
-    table = summarise(scores)
+    table = over_seeds(scores, PARTS, ["acc_clean", "acc_corrupted"])
     full = table[table[list(PARTS)].all(axis=1)].iloc[0]
     values = scores["acc_clean"].to_numpy()[-4:]  # the full model's rows come last
     assert full["acc_clean_mean"] == pytest.approx(np.mean(values))

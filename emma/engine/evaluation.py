@@ -25,6 +25,7 @@ from emma.engine.configs import TrainSettings
 from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
 from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
 from emma.engine.registry import get_family
+from emma.util.tables import over_seeds
 
 #: The columns that identify a model in a sweep's table.
 ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
@@ -395,13 +396,7 @@ def summarise(table: pd.DataFrame, columns=("f1_clean", "f1_ip_noisy", "f1_dm_no
     [[2.0, 0.85]]
     """
     keys = [k for k in ["model", "rho", "lambda_c", "lambda_e", "protocol"] if k in table]
-    grouped = table.groupby(keys, sort=False, dropna=False)
-    out = grouped.size().rename("n_seeds").reset_index()
-    for column in columns:
-        stats = grouped[column].agg(["mean", "std"]).reset_index()
-        out[f"{column}_mean"] = stats["mean"].to_numpy()
-        out[f"{column}_std"] = stats["std"].to_numpy()
-    return out
+    return over_seeds(table, keys, columns)
 
 
 def rank_grid(with_table: pd.DataFrame) -> pd.DataFrame:

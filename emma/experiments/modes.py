@@ -10,7 +10,7 @@ The thesis only ever trains EMMA on two modes. The chapter on many modes runs it
 * whole-mode corruption with exactly k corrupted modes per sample (:func:`corruption_mask`, :func:`corrupt`);
 * the thesis's constraint on the number of clean modes, M' = ⌊(M+1)/2⌋ (eq. 5.20–5.22,
   :func:`clean_modes_needed`, :func:`constraint_holds`);
-* the summaries of a study's results: means over seeds (:func:`summarise`), paired differences
+* the summaries of a study's results: means over seeds (:func:`mode_summary`), paired differences
   between two models (:func:`paired_differences`) and the coldness EMMA needs (:func:`coldness_needed`).
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 from emma.util import checks
+from emma.util.tables import over_seeds
 
 
 class ModeData(NamedTuple):
@@ -184,18 +185,15 @@ def corrupt(x: torch.Tensor, mask: torch.Tensor, sigma: float, generator: torch.
 # ----------------------------------------------------------------------------- summaries of a study's results
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of every score, α and β, per dataset, M, k, model and coldness."""
+def mode_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Every score, α and β over seeds (:func:`emma.util.tables.over_seeds`) per dataset, M, k, model and coldness,
+    with the clean modes and whether the constraint M' of eq. 5.19–5.21 holds."""
     keys = ["dataset", "n_modes", "n_corrupted", "model", "coldness"]
     values = ["score", "score_clean", "score_val", "alpha_corrupted", "alpha_clean", "beta_corrupted", "beta_clean", "gain"]
-    values = [v for v in values if v in results]
-    table = results.groupby(keys, sort=False)[values].agg(["mean", "std"])
-    table.columns = [f"{a}_{b}" for a, b in table.columns]
-    table = table.reset_index()
+    table = over_seeds(results, keys, [v for v in values if v in results])
     table.insert(3, "n_clean", table["n_modes"] - table["n_corrupted"])
     table.insert(4, "m_prime", [clean_modes_needed(int(m)) for m in table["n_modes"]])
     table.insert(5, "constraint_holds", table["n_clean"] >= table["m_prime"])
-    table["n_seeds"] = results.groupby(keys, sort=False)["seed"].nunique().to_numpy()
     return table
 
 

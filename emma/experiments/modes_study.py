@@ -5,7 +5,7 @@ The data, the corruption and the summaries are in :mod:`emma.experiments.modes`;
 * one tied denoising autoencoder per (seed, mode), all trained stacked by
   :func:`emma.engine.autoencoders.train_autoencoders` (:func:`fit_autoencoders`), and their potentials;
 * K classifiers trained at once, each behind EMMA ("with") or not ("without", data
-  augmentation only), along a leading model axis (:func:`run_study`); EMMA's steps are
+  augmentation only), along a leading model axis (:func:`run_modes_study`); EMMA's steps are
   :func:`emma.method.attention.attention_scores` under ``vmap``, and :func:`as_emma` turns one
   trained model back into an :class:`emma.EMMA` module;
 * the cost of one training step against M (:func:`step_cost`, :func:`loglog_slope`).
@@ -123,7 +123,7 @@ def study_configs(n_modes: int, corrupted, seeds, coldness: float, sweep_coldnes
     return pd.DataFrame(rows, columns=["seed", "n_corrupted", "model", "coldness"]).drop_duplicates(ignore_index=True)
 
 
-def run_study(data: ModeData, configs: pd.DataFrame, settings: StudySettings = StudySettings(), *,
+def run_modes_study(data: ModeData, configs: pd.DataFrame, settings: StudySettings = StudySettings(), *,
               fractions=(0.6, 0.2, 0.2), device="cpu", dataset: str = "") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Train and score every classifier of ``configs`` (one row each) at once, along a model axis.
 
@@ -285,7 +285,7 @@ def model_accuracy(predicted, y) -> np.ndarray:
 
 
 def as_emma(state: dict, index: int) -> EMMA:
-    """Model ``index`` of a :func:`run_study` run as an :class:`emma.EMMA` module (its autoencoders, ρ, parameters)."""
+    """Model ``index`` of a :func:`run_modes_study` run as an :class:`emma.EMMA` module (its autoencoders, ρ, parameters)."""
     ae, run = state["autoencoders"], state["run"]
     if int(index) not in run["emma"].tolist():
         raise ValueError(f"index must be an EMMA model of the run (one of {run['emma'].tolist()}), got {index!r}")

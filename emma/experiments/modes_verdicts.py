@@ -32,7 +32,7 @@ def scaling_view(scaling: pd.DataFrame) -> pd.DataFrame:
     ``k`` lists the numbers of corrupted modes on that side; ``without``, ``with`` and
     ``with, λ_e = 0`` are each model's mean test accuracy (``score_mean``) averaged over them;
     ``gain`` is with − without; ``alpha_corrupted_with`` the mean importance of a corrupted mode
-    under "with". ``scaling`` is :func:`emma.experiments.modes.summarise` at one coldness.
+    under "with". ``scaling`` is :func:`emma.experiments.modes.mode_summary` at one coldness.
 
     >>> scaling = pd.DataFrame({"dataset": "toy", "n_modes": 3, "n_corrupted": [1, 1, 2, 2], "constraint_holds": [True, True, False, False],
     ...                         "model": ["without", "with"] * 2, "score_mean": [0.6, 0.8, 0.4, 0.5], "alpha_corrupted_mean": [None, 0.1, None, 0.3]})
@@ -42,7 +42,7 @@ def scaling_view(scaling: pd.DataFrame) -> pd.DataFrame:
     needed = ["dataset", "n_modes", "n_corrupted", "constraint_holds", "model", "score_mean", "alpha_corrupted_mean"]
     missing = [c for c in needed if c not in scaling]
     if missing:
-        raise ValueError(f"scaling lacks the column(s) {missing}; it is emma.experiments.modes.summarise's table")
+        raise ValueError(f"scaling lacks the column(s) {missing}; it is emma.experiments.modes.mode_summary's table")
     keys = ["dataset", "n_modes", "constraint_holds"]
     rows = []
     for (dataset, m, holds), part in scaling.groupby(keys, sort=False):

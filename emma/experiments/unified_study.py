@@ -4,7 +4,7 @@
   model has a job, and the energy models EMMA needs for it (:func:`fit_energy_models`);
 * **batched training** (:func:`fit`): several models of one architecture at once, one per
   seed, stacked with :func:`torch.func.vmap`;
-* **the ablation** (:func:`run_ablation`, :func:`summarise`): the eight on/off combinations
+* **the ablation** (:func:`run_ablation`; summarised with :func:`emma.util.tables.over_seeds`): the eight on/off combinations
   of the parts, scored on what they predict and what they attend to;
 * **HTRU2** (:func:`run_htru2`): a combination against EMMA alone on the thesis's data;
 * **claims** (:func:`composition_tests`, :func:`unified_claims`): the chapter's claims, judged.
@@ -280,13 +280,6 @@ def run_ablation(tasks: dict, energies: dict, *, epochs: int, batch_size: int, l
         trained[tuple(parts.values())] = models
         rows += [{**parts, "seed": s, **task_scores(model, tasks[s][1])} for s, model in zip(seeds, models)]
     return pd.DataFrame(rows), trained
-
-
-def summarise(scores: pd.DataFrame, columns: Sequence[str] = ("acc_clean", "acc_corrupted"), by=PARTS) -> pd.DataFrame:
-    """Mean and std (ddof 1) over seeds of ``columns`` for each group of ``by``, plus ``n_seeds``."""
-    table = scores.groupby(list(by), sort=False)[list(columns)].agg(["mean", "std"])
-    table.columns = [f"{c}_{s}" for c, s in table.columns]
-    return table.assign(n_seeds=scores.groupby(list(by), sort=False).size()).reset_index()
 
 
 # ----------------------------------------------------------------------------- HTRU2
