@@ -60,18 +60,16 @@ alpha = 0.05  # level of every one-sided test, Holm-corrected over the chapter's
 # mode failed and a quarter their DM mode.
 
 # %%
-import dataclasses
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 
 from emma.data import Gaussian, MeanFilled, Swapped, Zeroed, make_splits
 from emma.engine import TrainSettings
 from emma.engine.families import mlp_columns
-from emma.engine.registry import Family, get_family, register, registered
+from emma.engine.registry import Family, register, registered
 from emma.experiments.failures_study import (cross_scores, describe_energy, describe_scores, energy_view, failure_claims,
                                              train_under_failures)
 from emma.experiments.study import fit_energies
