@@ -20,6 +20,8 @@ Modules
     Losses, thresholds (the decision rules) and F1 over many models.
 :mod:`~emma.engine.sweep`
     :class:`SweepEngine`, which trains a sweep.
+:mod:`~emma.engine.results`
+    :class:`SweepResult`, what a finished sweep is.
 :mod:`~emma.engine.launch`
     :func:`run_sweep`: cached sweeps, split over worker processes.
 :mod:`~emma.engine.evaluation`
@@ -30,10 +32,11 @@ Modules
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
 from emma.engine.families import FAMILIES, forward, init_parameters
+from emma.engine.results import SweepResult
 from emma.engine.registry import Context, Family, get_family, register, registered, unregister
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND, Protocol
 from emma.engine.sweep import SweepEngine
 
-__all__ = ["FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings",
+__all__ = ["SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings",
            "fit_mode_autoencoders", "forward", "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"]

@@ -25,6 +25,7 @@ from emma.engine.configs import TrainSettings
 from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
 from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
 from emma.engine.registry import get_family
+from emma.engine.results import SweepResult
 from emma.util.tables import over_seeds
 
 #: The columns that identify a model in a sweep's table.
@@ -51,10 +52,10 @@ def base_for(base_result: dict, seeds: Sequence[int], protocols=None) -> dict[st
     return {name: value[rows] for name, value in base_result["params"].items()}
 
 
-def select(result: dict, rows) -> dict:
+def select(result: dict, rows) -> SweepResult:
     """The sub-sweep of the models ``rows`` (positions in ``result["table"]``)."""
     rows = list(rows)
-    out = dict(result)
+    out = SweepResult.of(result).replace()
     out["table"] = result["table"].iloc[rows].reset_index(drop=True)
     out["params"] = {name: value[rows] for name, value in result["params"].items()}
     out["protocols"] = [result["protocols"][i] for i in rows]
@@ -67,7 +68,7 @@ def select(result: dict, rows) -> dict:
 RULE_SCORES = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_clean", "val_f1_ip_noisy", "val_f1_dm_noisy", "threshold")
 
 
-def apply_rules(result: dict, protocols) -> dict:
+def apply_rules(result: dict, protocols) -> SweepResult:
     """The sweep as scored under ``protocols`` (one per model): each model's F1 columns and threshold at its protocol's rule.
 
     The decision threshold never changes how a model trains (it is chosen after training,
@@ -93,7 +94,7 @@ def apply_rules(result: dict, protocols) -> dict:
             values[rows] = table[f"{score}_at_{rule}"].to_numpy(dtype=float)[rows]
         table[score] = values
     table["protocol"] = [p.label() for p in protocols]
-    return {**result, "table": table, "protocols": protocols}
+    return SweepResult.of(result).replace(table=table, protocols=protocols)
 
 
 def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, protocol: str | None = None) -> list[int]:

@@ -45,6 +45,7 @@ from emma.util.runtime import progress_disabled, resolve_device
 from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
 from emma.engine.optim import BatchedAdam, BestState
 from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
+from emma.engine.results import SweepResult
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 5
@@ -415,6 +416,6 @@ class SweepEngine:
         epochs = self.settings.epochs
         curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(), "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
                                **{name: value.numpy().ravel() for name, value in self.curves.items()}})
-        return {"family": self.family, "table": table, "curves": curves, "protocols": list(self.protocols),
-                "params": {name: value.cpu() for name, value in params.items()}, "settings": dataclasses.asdict(self.settings),
-                "psi_min": None if self.psi_min is None else self.psi_min.cpu()}
+        return SweepResult(family=self.family, table=table, curves=curves, protocols=list(self.protocols),
+                           params={name: value.cpu() for name, value in params.items()}, settings=dataclasses.asdict(self.settings),
+                           psi_min=None if self.psi_min is None else self.psi_min.cpu())
