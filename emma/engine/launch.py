@@ -25,8 +25,9 @@ from emma.engine.configs import TrainSettings, check_configs
 from emma.engine.evaluation import apply_rules
 from emma.engine.families import FAMILIES
 from emma.engine.registry import fingerprint, get_family
+from emma.engine.results import SweepResult
 from emma.engine.protocol import SOUND, Protocol
-from emma.util.runtime import resolve_device, single_cpu_thread
+from emma.util.runtime import die_with_parent, resolve_device, single_cpu_thread
 from emma.data.splits import Splits, tensor_fingerprint
 from emma.engine.streams import energies_for
 from emma.engine.sweep import ENGINE_VERSION, SMALL_SWEEP, SweepEngine
@@ -34,7 +35,7 @@ from emma.engine.sweep import ENGINE_VERSION, SMALL_SWEEP, SweepEngine
 
 def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,
               energies=None, base: Mapping[str, torch.Tensor] | None = None, device="cpu", cache_dir: str | os.PathLike | None = None,
-              progress: bool | None = None, workers: int = 1, one_thread: bool = False) -> dict:
+              progress: bool | None = None, workers: int = 1, one_thread: bool = False) -> SweepResult:
     """Train K models of one family as one batched computation, or load the finished sweep from the cache.
 
     Parameters
@@ -61,8 +62,8 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
 
     Returns
     -------
-    dict
-        ``table`` (one row per model: configuration, ``protocol`` label, ``f1_clean``,
+    SweepResult
+        (:class:`emma.engine.results.SweepResult`) ``table`` (one row per model: configuration, ``protocol`` label, ``f1_clean``,
         ``f1_ip_noisy``, ``f1_dm_noisy`` (each test subset scored as one call),
         ``f1_noisy_test`` (the whole noisy test set as one call), ``val_f1_*``,
         ``threshold``, ``best_epoch``, ``best_loss``, ``retrain_epochs``, for ``with``
@@ -104,7 +105,8 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
             chunks = [c for c in np.array_split(np.arange(len(frame)), parts) if len(c)]
             jobs = [(family, frame.iloc[c].reset_index(drop=True), splits, settings, energies,
                      None if base is None else {n: v[torch.as_tensor(c)] for n, v in base.items()}, device) for c in chunks]
-            with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans if we are killed
                 futures = [pool.submit(_train, *job, False, True) for job in jobs[1:]]
                 first = _train(*jobs[0], progress, True)
                 out = _merge([first] + [f.result() for f in futures])
@@ -112,10 +114,10 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         return out
 
     # the threshold rule is not in the key (it never changes training): score under the protocols asked for
-    return apply_rules(cached(f"sweep_{family}", key, compute, cache_dir), protocols)
+    return apply_rules(SweepResult.of(cached(f"sweep_{family}", key, compute, cache_dir)), protocols)
 
 
-def _train(family, frame, splits, settings, energies, base, device, progress, one_thread: bool) -> dict:
+def _train(family, frame, splits, settings, energies, base, device, progress, one_thread: bool) -> SweepResult:
     """One engine's sweep, trained and scored (in this process or a worker's)."""
     # a few small models gain nothing from intra-op threads; hundreds stacked do, unless the other core trains a part
     with single_cpu_thread(device) if one_thread else contextlib.nullcontext():
@@ -129,9 +131,9 @@ def _train(family, frame, splits, settings, energies, base, device, progress, on
     return out
 
 
-def _merge(parts: list[dict]) -> dict:
+def _merge(parts: list[dict]) -> SweepResult:
     """The sweep of consecutive parts, as one engine would have returned it."""
-    out = dict(parts[0])
+    out = SweepResult.of(parts[0]).replace()
     out["table"] = pd.concat([p["table"] for p in parts], ignore_index=True)
     offsets = np.cumsum([0] + [len(p["table"]) for p in parts[:-1]])
     out["curves"] = pd.concat([p["curves"].assign(model_index=p["curves"]["model_index"] + o) for p, o in zip(parts, offsets)], ignore_index=True)

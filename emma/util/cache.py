@@ -4,14 +4,36 @@ An artifact is stored under a file name derived from a SHA-256 of *everything th
 produced it* (the ``key`` mapping: settings, seeds, data fingerprint, code version),
 and written atomically, so a run cut short never leaves a half-written artifact
 that a later run would trust.
+
+Damaged files are recovered from, not trusted
+    Each file holds an envelope ``{"emma_cache": CACHE_VERSION, "name": ..., "key": <hash>,
+    "value": ...}``. A file that cannot be read (truncated, overwritten with other bytes,
+    empty, or pickled from classes that no longer exist) or whose envelope names another
+    entry is moved aside to ``<name>-<hash>.pt.corrupt-<time>`` in the same folder, a
+    :class:`CorruptCacheWarning` names the file and the reason, and the value is computed
+    and stored again. Files written before the envelope existed (a bare value) are still read.
+
+Bypassing the cache: ``EMMA_RETRAIN``
+    With the environment variable :data:`RETRAIN` set to ``1`` every :func:`cached` call
+    computes its value and overwrites the file, reading nothing. Set to a Unix time (seconds,
+    as ``date +%s`` prints it), only the files written before that time are computed again;
+    those written since are read, so what one step of a run trained anew is reused by the
+    next. ``emma-book run --retrain`` sets it that way, to the time the run starts, for every
+    chapter it executes (and their worker processes, which inherit it); :func:`retraining`
+    does the same for a block of Python.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -19,6 +41,16 @@ from emma.util.outputs import atomic_write
 
 #: Bump when a change in the package alters what cached artifacts contain.
 CACHE_VERSION = 1
+#: The environment variable that bypasses the cache (see the module docstring).
+RETRAIN = "EMMA_RETRAIN"
+#: The envelope's marker key; a loaded dict without it is a value stored before envelopes.
+_MARK = "emma_cache"
+#: The earliest Unix time :data:`RETRAIN` accepts (2001), so that a small number is not taken for one.
+_EARLIEST = 1e9
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache file could not be used; it was moved aside and its value computed again."""
 
 
 def cache_key(key: Mapping[str, Any]) -> str:
@@ -27,6 +59,63 @@ def cache_key(key: Mapping[str, Any]) -> str:
         raise TypeError(f"key must be a mapping of settings, got {type(key).__name__}")
     text = json.dumps({"_cache_version": CACHE_VERSION, **key}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def retrain_cutoff() -> float | None:
+    """What :data:`RETRAIN` asks for: None (read the cache), ``inf`` (read nothing) or a Unix time.
+
+    Files modified before the returned time are computed again.
+
+    Raises
+    ------
+    ValueError
+        The variable holds something other than ``0``/``1``/``true``/``false``/``yes``/``no``
+        or a Unix time in seconds.
+    """
+    text = os.environ.get(RETRAIN, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return None
+    if text in ("1", "true", "yes"):
+        return math.inf
+    try:
+        since = float(text)
+    except ValueError:
+        since = math.nan
+    if not since >= _EARLIEST or math.isinf(since):
+        raise ValueError(
+            f"environment variable {RETRAIN}={os.environ[RETRAIN]!r}: expected 1 (recompute every cached "
+            f"artifact), 0 (use the cache) or a Unix time in seconds (recompute what was written before it)"
+        )
+    return since
+
+
+@contextlib.contextmanager
+def retraining(enabled: bool = True, since: float | None = None):
+    """Within the block, bypass the cache: set :data:`RETRAIN` (the previous value is restored).
+
+    Parameters
+    ----------
+    enabled : bool
+        When False, the block runs with the environment unchanged.
+    since : float, optional
+        A Unix time: files written before it are computed again, later ones are read.
+        By default every value is computed again. Processes started in the block (papermill's
+        kernels, pool workers) inherit the variable.
+    """
+    if not enabled:
+        yield
+        return
+    if since is not None and not (isinstance(since, (int, float)) and _EARLIEST <= since < math.inf):
+        raise ValueError(f"since must be a Unix time in seconds (as time.time() gives), got {since!r}")
+    previous = os.environ.get(RETRAIN)
+    os.environ[RETRAIN] = "1" if since is None else f"{since:.6f}"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RETRAIN, None)
+        else:
+            os.environ[RETRAIN] = previous
 
 
 def cached(
@@ -39,12 +128,81 @@ def cached(
 
     With ``cache_dir=None`` nothing is read or written. The result must be
     serialisable by :func:`torch.save` (tensors, state dicts, DataFrames, plain data).
+    A file that cannot be used is moved aside with a :class:`CorruptCacheWarning` and
+    the value computed again; :data:`RETRAIN` bypasses the cache (module docstring).
     """
     if cache_dir is None:
         return compute()
-    path = Path(cache_dir) / f"{name}-{cache_key(key)}.pt"
-    if path.exists():
-        return torch.load(path, map_location="cpu", weights_only=False)
+    digest = cache_key(key)
+    path = Path(cache_dir) / f"{name}-{digest}.pt"
+    cutoff = retrain_cutoff()
+    if path.exists() and (cutoff is None or _modified(path) >= cutoff):
+        found, value = _load(path, name, digest)
+        if found:
+            return value
     value = compute()
-    atomic_write(path, lambda tmp: torch.save(value, tmp))
+    envelope = {_MARK: CACHE_VERSION, "name": name, "key": digest, "value": value}
+    atomic_write(path, lambda tmp: torch.save(envelope, tmp))
     return value
+
+
+def _modified(path: Path) -> float:
+    """The file's modification time, or ``-inf`` when it vanished meanwhile (so it is recomputed)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return -math.inf
+
+
+def _load(path: Path, name: str, digest: str) -> tuple[bool, Any]:
+    """``(True, value)`` from a usable cache file; ``(False, None)`` once a bad one is moved aside."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:  # another process moved it aside meanwhile
+        return False, None
+    except Exception as error:  # noqa: BLE001 - any failure to read makes the file unusable
+        reason = f"it cannot be read ({type(error).__name__}: {_shorten(str(error))})"
+        _move_aside(path, reason)
+        return False, None
+    if not (isinstance(loaded, dict) and _MARK in loaded):
+        return True, loaded  # stored before envelopes: the bare value
+    problem = _envelope_problem(loaded, name, digest)
+    if problem:
+        _move_aside(path, problem)
+        return False, None
+    return True, loaded["value"]
+
+
+def _envelope_problem(loaded: dict, name: str, digest: str) -> str | None:
+    """Why a loaded envelope is not the entry ``name``/``digest``, or None when it is."""
+    if set(loaded) != {_MARK, "name", "key", "value"}:
+        return f"its envelope has the fields {sorted(map(str, loaded))}, expected {sorted([_MARK, 'key', 'name', 'value'])}"
+    if loaded[_MARK] != CACHE_VERSION:
+        return f"it was written by cache version {loaded[_MARK]!r}, this is version {CACHE_VERSION}"
+    if loaded["name"] != name or loaded["key"] != digest:
+        return f"it holds the entry {loaded['name']!r} with key {loaded['key']!r}, expected {name!r} with key {digest!r}"
+    return None
+
+
+def _move_aside(path: Path, reason: str) -> None:
+    """Rename a bad cache file to ``<file>.corrupt-<time>`` and warn, naming both and the reason."""
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    try:
+        os.replace(path, aside)
+        where = f"moved it to {aside}"
+    except FileNotFoundError:  # another process moved it first
+        where = "another process moved it aside"
+    except OSError as error:
+        where = f"could not move it aside ({error}); it will be overwritten"
+    warnings.warn(
+        f"cache file {path} is not usable: {reason}; {where}, and the value is computed again",
+        CorruptCacheWarning,
+        stacklevel=4,
+    )
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

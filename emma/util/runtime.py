@@ -1,9 +1,14 @@
-"""Seeding, device choice and quiet progress bars: the run-time knobs in one place."""
+"""Seeding, device choice, quiet progress bars and worker processes: the run-time knobs in one place."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import random
+import signal
+import sys
+import warnings
 
 import numpy as np
 import torch
@@ -85,3 +90,45 @@ def single_cpu_thread(device: torch.device):
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+#: ``PR_SET_PDEATHSIG`` of ``<linux/prctl.h>``: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process die with its parent: a process pool's ``initializer``.
+
+    On Linux, asks the kernel with ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (through :mod:`ctypes`)
+    to kill this process when its parent dies, then exits at once if the parent died
+    already (this process's parent is no longer ``parent_pid``). A pool whose caller is
+    killed then leaves no worker behind; otherwise workers go on under PID 1, holding their
+    memory. Elsewhere it does nothing. Use it as::
+
+        ProcessPoolExecutor(..., mp_context=multiprocessing.get_context("spawn"),
+                            initializer=die_with_parent, initargs=(os.getpid(),))
+
+    Linux sends the signal when the *thread* that started the worker ends, so create the pool
+    in a thread that lives as long as the pool (the main thread, as the package does).
+
+    Parameters
+    ----------
+    parent_pid : int
+        The pid of the process that creates the pool (``os.getpid()`` there).
+
+    Raises
+    ------
+    ValueError
+        ``parent_pid`` is not a positive integer.
+    """
+    if isinstance(parent_pid, bool) or not isinstance(parent_pid, int) or parent_pid < 1:
+        raise ValueError(f"parent_pid must be a positive integer (the pool creator's os.getpid()), got {parent_pid!r}")
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        warnings.warn(f"prctl(PR_SET_PDEATHSIG) failed ({os.strerror(errno)}): this worker may outlive its parent",
+                      RuntimeWarning, stacklevel=2)
+    if os.getppid() != parent_pid:  # the parent died before the request was made: nobody waits for us
+        os._exit(1)
