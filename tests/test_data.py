@@ -1,6 +1,7 @@
 """Specification of emma.data.htru2: finding and checking HTRU2, the split protocol, corruption."""
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -198,6 +199,14 @@ def _empty_value(lines):
     return [*lines[:9], ",".join(fields), *lines[10:]]
 
 
+def _semicolons(lines):
+    return [line.replace(",", ";") for line in lines]
+
+
+def _tabs(lines):
+    return [line.replace(",", "\t") for line in lines]
+
+
 @pytest.mark.parametrize(
     "damage, expected",
     [
@@ -211,6 +220,8 @@ def _empty_value(lines):
         (_text_value, "line 8, column 0 holds 'abc', not a number"),
         (_ragged_line, "line 51 has 10 fields, expected 9"),
         (_empty_value, "line 10, column 2 is empty (a missing value)"),
+        (_semicolons, "uses ';' between values, expected ','"),
+        (_tabs, "uses tabs between values, expected ','"),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] or None,
 )
@@ -235,6 +246,61 @@ def test_windows_line_endings_are_read_like_unix_ones(tmp_path, real_lines, htru
     path = tmp_path / "HTRU_2.csv"
     path.write_bytes(("\r\n".join(real_lines) + "\r\n").encode())
     np.testing.assert_array_equal(read_htru2(path).features, htru2.features)
+
+
+def test_a_missing_final_newline_is_accepted(tmp_path, real_lines, htru2):
+    path = tmp_path / "HTRU_2.csv"
+    path.write_text("\n".join(real_lines))
+    np.testing.assert_array_equal(read_htru2(path).features, htru2.features)
+
+
+@pytest.mark.parametrize("mark, name", [(b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16")])
+def test_a_byte_order_mark_is_named_as_an_encoding_problem(tmp_path, mark, name):
+    path = tmp_path / "HTRU_2.csv"
+    path.write_bytes(mark + REAL_FILE.read_bytes())
+    with pytest.raises(HTRU2FormatError) as caught:
+        read_htru2(path)
+    message = str(caught.value)
+    assert f"starts with a {name} byte-order mark" in message and str(path) in message
+    assert "header" not in message
+
+
+def test_the_pinned_digest_is_the_one_of_the_uci_file():
+    assert hashlib.sha256(REAL_FILE.read_bytes()).hexdigest() == data_module.HTRU2_SHA256
+
+
+def _one_value_changed(lines):
+    fields = lines[499].split(",")
+    fields[0] += "1"  # one more digit: still a number, every content check still passes
+    return [*lines[:499], ",".join(fields), *lines[500:]]
+
+
+def test_a_file_that_differs_in_one_value_is_rejected_by_its_digest(tmp_path, real_lines):
+    path = tmp_path / "HTRU_2.csv"
+    path.write_text("\n".join(_one_value_changed(real_lines)) + "\n")
+    with pytest.raises(HTRU2FormatError) as caught:
+        read_htru2(path)
+    message = str(caught.value)
+    found = hashlib.sha256(path.read_bytes()).hexdigest()
+    for part in (str(path), data_module.HTRU2_SHA256, found, "SHA-256", "download", "verify=False"):
+        assert part in message, part
+
+
+def test_verify_false_reads_a_deliberately_modified_copy(tmp_path, real_lines, htru2):
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "HTRU_2.csv").write_text("\n".join(_one_value_changed(real_lines)) + "\n")
+    with pytest.raises(HTRU2FormatError, match="SHA-256"):
+        fetch_htru2(folder, download=False)
+    data = fetch_htru2(folder, download=False, verify=False)
+    assert data.features[499, 0] == float(real_lines[499].split(",")[0] + "1")
+    np.testing.assert_array_equal(data.features[:499], htru2.features[:499])
+
+
+@pytest.mark.parametrize("verify", [None, 1, "no"])
+def test_verify_must_be_true_or_false(verify):
+    with pytest.raises(ValueError, match="verify must be True or False"):
+        read_htru2(REAL_FILE, verify=verify)
 
 
 # ----------------------------------------------------------------------------- the split protocol

@@ -7,12 +7,14 @@ integrated pulse profile (IP, columns 0–3) and of its DM-SNR curve (DM, column
 
 :func:`fetch_htru2` finds ``HTRU_2.csv`` (``data_home``, then ``$EMMA_DATA_DIR``, then a
 user cache folder), downloads it into the cache when it is nowhere, and checks the
-parsed content before anything uses it (:func:`read_htru2`). The thesis's split
+parsed content and its SHA-256 digest before anything uses it (:func:`read_htru2`). The thesis's split
 protocol lives in :mod:`emma.data.splits`, the corruption of modes in :mod:`emma.data.noise`.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -34,6 +36,8 @@ from emma.util.runtime import progress_disabled
 #: Where the UCI Machine Learning Repository serves the data set (a zip holding HTRU_2.csv).
 HTRU2_URL = "https://archive.ics.uci.edu/static/public/372/htru2.zip"
 HTRU2_FILENAME = "HTRU_2.csv"
+#: SHA-256 of the UCI file ``HTRU_2.csv`` (LF line endings, one final newline), checked by :func:`read_htru2`.
+HTRU2_SHA256 = "b2b388ceaa9718d00f6feba97bfe7096ee61996526cee2bea94e9dd034e9cbbe"
 #: Environment variable naming a folder that holds HTRU_2.csv.
 DATA_DIR_ENV = "EMMA_DATA_DIR"
 
@@ -115,7 +119,7 @@ def _search_folders(data_home) -> list[tuple[str, Path | None]]:
     ]
 
 
-def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = True) -> HTRU2:
+def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = True, verify: bool = True) -> HTRU2:
     """Load HTRU2, downloading it into the user cache if no copy is found.
 
     The file ``HTRU_2.csv`` is looked for, in this order, in ``data_home``, in the
@@ -131,6 +135,8 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
         A folder holding ``HTRU_2.csv``, searched first.
     download : bool, default True
         Whether to download the archive when no copy is found.
+    verify : bool, default True
+        Whether to check the file's SHA-256 (:func:`read_htru2`); ``False`` reads a deliberately modified copy.
 
     Returns
     -------
@@ -142,7 +148,7 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
         No copy was found and the download failed (or ``download=False``); the
         message lists the folders searched and how to point the loader at a copy.
     HTRU2FormatError
-        The file found is not the HTRU2 table.
+        The file found is not the HTRU2 table, or (with ``verify``) differs from the UCI file.
 
     Examples
     --------
@@ -150,20 +156,21 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
     >>> data.features.shape, int(data.target.sum())      # doctest: +SKIP
     ((17898, 8), 1639)
     """
+    verify = _check_verify(verify)
     folders = _search_folders(data_home)
     for _, folder in folders:
         if folder is not None and (folder / HTRU2_FILENAME).is_file():
-            return read_htru2(folder / HTRU2_FILENAME)
+            return read_htru2(folder / HTRU2_FILENAME, verify=verify)
     cache = default_cache_dir()
     if not download:
         raise HTRU2NotFoundError(_not_found_message(folders, "downloading was switched off (download=False)"))
     try:
-        path = download_htru2(cache)
+        path = download_htru2(cache, verify=verify)
     except (urllib.error.URLError, OSError, zipfile.BadZipFile) as error:
         raise HTRU2NotFoundError(
             _not_found_message(folders, f"downloading {HTRU2_URL} into {cache} failed: {error}")
         ) from error
-    return read_htru2(path)
+    return read_htru2(path, verify=verify)
 
 
 def _not_found_message(folders, reason: str) -> str:
@@ -178,7 +185,7 @@ def _not_found_message(folders, reason: str) -> str:
     )
 
 
-def download_htru2(cache_dir: str | os.PathLike, url: str | None = None, timeout: float = 30.0) -> Path:
+def download_htru2(cache_dir: str | os.PathLike, url: str | None = None, timeout: float = 30.0, *, verify: bool = True) -> Path:
     """Download the UCI archive and extract ``HTRU_2.csv`` into ``cache_dir``.
 
     The archive is streamed into a temporary file with a progress bar, the CSV is
@@ -194,6 +201,8 @@ def download_htru2(cache_dir: str | os.PathLike, url: str | None = None, timeout
         Address of the zip archive; :data:`HTRU2_URL` when None.
     timeout : float
         Seconds to wait for the server.
+    verify : bool, default True
+        Whether to check the extracted file's SHA-256 (see :func:`read_htru2`).
 
     Returns
     -------
@@ -207,7 +216,7 @@ def download_htru2(cache_dir: str | os.PathLike, url: str | None = None, timeout
     os.close(fd)
     try:
         _stream_to_file(url, archive, timeout)
-        return atomic_write(cache_dir / HTRU2_FILENAME, lambda tmp: _extract_csv(archive, tmp))
+        return atomic_write(cache_dir / HTRU2_FILENAME, lambda tmp: _extract_csv(archive, tmp, verify))
     finally:
         Path(archive).unlink(missing_ok=True)
 
@@ -227,25 +236,28 @@ def _stream_to_file(url: str, target: str, timeout: float, chunk_size: int = 1 <
                 bar.update(len(chunk))
 
 
-def _extract_csv(archive: str, target: str) -> None:
+def _extract_csv(archive: str, target: str, verify: bool = True) -> None:
     with zipfile.ZipFile(archive) as bundle:
         members = [name for name in bundle.namelist() if Path(name).name == HTRU2_FILENAME]
         if not members:
             raise zipfile.BadZipFile(f"the archive holds no {HTRU2_FILENAME} (it has {bundle.namelist()})")
         with bundle.open(members[0]) as source, open(target, "wb") as out:
             shutil.copyfileobj(source, out)
-    read_htru2(target, display_name=f"{HTRU2_FILENAME} extracted from {HTRU2_URL}")
+    read_htru2(target, display_name=f"{HTRU2_FILENAME} extracted from {HTRU2_URL}", verify=verify)
 
 
 # --------------------------------------------------------------------------- parsing and checking
 
 
-def read_htru2(path: str | os.PathLike, *, display_name: str | None = None) -> HTRU2:
-    """Read ``path`` and check that it is the HTRU2 table.
+def read_htru2(path: str | os.PathLike, *, display_name: str | None = None, verify: bool = True) -> HTRU2:
+    """Read ``path`` and check that it is the HTRU2 table, and (``verify``) the UCI file itself.
 
-    Checks, in order: no header line, 9 comma-separated columns on every line,
-    numbers only, all finite, 17,898 rows, a class column of 0 and 1, 1,639 ones.
-    Nothing is dropped or repaired: the first failing check raises.
+    Checks, in order: no byte-order mark, commas between values (not ';' or tabs), no header,
+    9 columns on every line, numbers only, all finite, 17,898 rows, a class of 0 and 1, 1,639
+    ones; last, with ``verify``, the SHA-256 against :data:`HTRU2_SHA256` (line endings read as
+    LF, so a copy with converted line endings matches). A file of the wrong layout gets the
+    message naming its problem; the digest catches one that differs in any value. Nothing is
+    dropped or repaired: the first failing check raises.
 
     Parameters
     ----------
@@ -253,6 +265,8 @@ def read_htru2(path: str | os.PathLike, *, display_name: str | None = None) -> H
         A CSV file in the HTRU2 layout (no header; 8 features then the class).
     display_name : str, optional
         How to name the file in error messages (default: the path).
+    verify : bool, default True
+        Whether to check the digest; ``False`` reads a deliberately modified copy (the layout is still checked).
 
     Returns
     -------
@@ -263,18 +277,31 @@ def read_htru2(path: str | os.PathLike, *, display_name: str | None = None) -> H
     HTRU2FormatError
         With a message naming the problem and the file.
     """
+    verify = _check_verify(verify)
     path = Path(path)
     name = display_name or str(path)
 
     def fail(problem: str):
         raise HTRU2FormatError(f"{name}: {problem}")
 
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        rows = list(csv.reader(handle))
+    raw = path.read_bytes()
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if raw.startswith(mark):
+            fail(f"starts with a {encoding} byte-order mark (an encoding problem): the HTRU2 file is plain ASCII text; "
+                 f"save it again without the mark (as 'UTF-8', not 'UTF-8 with BOM' or UTF-16), or download it again")
+    if b"\x00" in raw[:4096]:
+        fail("holds NUL bytes (an encoding problem, UTF-16 perhaps): the HTRU2 file is plain ASCII text")
+    text = raw.decode("utf-8", errors="replace")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     while rows and not rows[-1]:  # trailing blank lines hold no data
         rows.pop()
     if not rows:
         fail("the file is empty")
+    first_line = text.lstrip("\r\n").splitlines()[0]
+    for separator, label in ((";", "';'"), ("\t", "tabs")):
+        if separator in first_line:
+            fail(f"uses {label} between values, expected ',' (line 1 is {first_line[:60]!r}): the HTRU2 file separates "
+                 f"its 9 values with commas; was it saved again by a spreadsheet with other settings?")
     if not _is_numeric_row(rows[0]):
         fail(f"line 1 is a header ({','.join(rows[0])[:80]!r}); the HTRU2 file has none, every line is data")
     n_columns = len(FEATURE_NAMES) + 1
@@ -308,9 +335,32 @@ def read_htru2(path: str | os.PathLike, *, display_name: str | None = None) -> H
         fail(f"line {line + 1}: the class (last column) is {labels[line]:g}; it must be 0 or 1")
     if int(labels.sum()) != N_PULSARS:
         fail(f"has {int(labels.sum()):,} pulsars (class 1), expected {N_PULSARS:,}")
+    if verify:
+        _check_digest(raw, fail)
     frame = pd.DataFrame(values[:, :-1], columns=list(FEATURE_NAMES))
     frame[CLASS_COLUMN] = labels.astype(np.int64)
     return HTRU2(frame=frame, features=values[:, :-1].copy(), target=labels.astype(np.int64), path=path)
+
+
+_BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def _check_verify(verify) -> bool:
+    if not isinstance(verify, bool):
+        raise ValueError(f"verify must be True or False, got {verify!r}")
+    return verify
+
+
+def _check_digest(raw: bytes, fail) -> None:
+    """SHA-256 of the bytes, CRLF and CR line endings read as LF and trailing newlines as one, against the UCI file's."""
+    found = hashlib.sha256(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n") + b"\n").hexdigest()
+    if found != HTRU2_SHA256:
+        fail(
+            f"the layout is HTRU2's but the content differs from the UCI file: its SHA-256 is {found}, expected "
+            f"{HTRU2_SHA256} (line endings read as LF). Some value was changed. Delete the file and download the UCI "
+            f"copy again ({HTRU2_URL}; fetch_htru2 downloads it into the user cache when it finds no copy), or, to "
+            f"read a deliberately modified copy, pass verify=False to read_htru2 or fetch_htru2"
+        )
 
 
 def _is_numeric_row(row: list[str]) -> bool:

@@ -202,7 +202,9 @@ def paired_differences(results: pd.DataFrame, model: str, reference: str, coldne
 
     Columns ``d_score``, ``d_alpha_corrupted``, ``d_alpha_clean`` (``NaN`` when a model has no α), plus
     ``n_clean``, ``constraint_holds`` and ``bracket`` = M − 2·(clean modes), the factor (M − 2M') of eq. 5.19.
+    ``coldness`` is a finite number > 0 (Python or numpy).
     """
+    coldness = checks.number(coldness, "coldness", low=0.0, low_open=True)
     keys = ["dataset", "n_modes", "n_corrupted", "seed"]
     at = results[np.isclose(results["coldness"], coldness)]
     pair = at[at["model"] == model].merge(at[at["model"] == reference], on=keys, suffixes=("", "_ref"))
@@ -224,8 +226,12 @@ def coldness_needed(results: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
     (ᾱ_clean − ᾱ_corrupted)·(clean modes) is 0 for uniform α and 1 when the clean modes share all
     the importance. ``rho_needed`` is the smallest coldness where it reaches ``level``
     (interpolated in log ρ; +inf if no coldness of the sweep reaches it); ``rho_best`` has the best
-    validation accuracy.
+    validation accuracy. ``level`` is a number in (0, 1]; every coldness of ``results`` must be finite and > 0.
     """
+    level = checks.number(level, "level", low=0.0, high=1.0, low_open=True)
+    rho = pd.to_numeric(results["coldness"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(rho) & (rho > 0)).all():
+        raise ValueError(f"results' coldness column must hold finite numbers > 0, got {sorted(set(results['coldness'].tolist()))[:5]}")
     rows = []
     for (dataset, m, seed), part in results.groupby(["dataset", "n_modes", "seed"]):
         part = part.sort_values("coldness")

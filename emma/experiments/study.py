@@ -10,6 +10,7 @@ whose protocols agree on every field that can change a family's models
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
@@ -18,7 +19,8 @@ from emma.engine.energy import fit_mode_autoencoders_many
 from emma.engine.evaluation import apply_rules, base_for, select
 from emma.engine.families import FAMILIES
 from emma.engine.protocol import Protocol
-from emma.util.runtime import resolve_device
+from emma.util import checks
+from emma.util.runtime import die_with_parent, resolve_device
 from emma.engine.configs import TrainSettings
 from emma.engine.streams import in_place_splits
 from emma.engine.launch import run_sweep
@@ -31,10 +33,17 @@ def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
     ----------
     protocols : Protocol or sequence of Protocol
     seeds : sequence of int
+        At least one, distinct, each >= 0 (:func:`emma.util.checks.seeds`).
     configs : DataFrame or list of dict, optional
         ``rho, lambda_c, lambda_e`` of the ``with`` configurations (required when
-        ``families`` has ``with``); a ``protocol`` column restricts a row to one protocol.
+        ``families`` has ``with``): ρ a finite number > 0, λ_c and λ_e finite and >= 0;
+        a ``protocol`` column restricts a row to one protocol.
     families : sequence of str
+
+    Raises
+    ------
+    ValueError
+        Bad seeds, or a configuration with a missing or bad value (named ``configs[i]``).
 
     Examples
     --------
@@ -48,6 +57,9 @@ def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
     unknown = sorted(set(families) - set(FAMILIES))
     if unknown:
         raise ValueError(f"families must be among {FAMILIES}, got {unknown}")
+    seeds = checks.seeds(seeds, "seeds")
+    if configs is not None:
+        configs = _check_plan_configs(configs)
     rows = []
     for family in families:
         for protocol in protocols:
@@ -57,11 +69,36 @@ def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
                     continue
                 if configs is None:
                     raise ValueError("a plan with the 'with' family needs configs (rho, lambda_c, lambda_e)")
-                for config in pd.DataFrame(configs).to_dict(orient="records"):
+                for config in configs:
                     if config.get("protocol", protocol) == protocol:
-                        rows.append({"family": "with", "seed": int(seed), "rho": float(config["rho"]), "lambda_c": float(config["lambda_c"]),
-                                     "lambda_e": float(config["lambda_e"]), "protocol": protocol})
+                        rows.append({"family": "with", "seed": int(seed), "rho": config["rho"], "lambda_c": config["lambda_c"],
+                                     "lambda_e": config["lambda_e"], "protocol": protocol})
     return pd.DataFrame(rows)
+
+
+def _check_plan_configs(configs) -> list[dict]:
+    """The ``with`` configurations of :func:`plan` as records, each ρ > 0 and λ_c, λ_e >= 0 (all finite)."""
+    if isinstance(configs, (str, bytes, dict)) or not isinstance(configs, (pd.DataFrame, list, tuple)):
+        raise TypeError(f"configs must be a DataFrame or a list of dicts with rho, lambda_c and lambda_e, got {type(configs).__name__}")
+    records = pd.DataFrame(configs).to_dict(orient="records") if isinstance(configs, pd.DataFrame) else list(configs)
+    if not records:
+        raise ValueError("configs must hold at least one configuration (rho, lambda_c, lambda_e)")
+    checked = []
+    for i, config in enumerate(records):
+        if not isinstance(config, dict):
+            raise TypeError(f"configs[{i}] must be a dict with rho, lambda_c and lambda_e, got {type(config).__name__}")
+        for key in ("rho", "lambda_c", "lambda_e"):
+            if key not in config:
+                raise ValueError(f"configs[{i}] has no {key!r}: every configuration needs rho, lambda_c and lambda_e")
+        if "protocol" in config and not isinstance(config["protocol"], Protocol):
+            if not pd.isna(config["protocol"]):  # a DataFrame fills a missing protocol with nan: that row is for every protocol
+                raise TypeError(f"configs[{i}]: protocol must be a Protocol, got {config['protocol']!r}")
+            config = {k: v for k, v in config.items() if k != "protocol"}
+        config = {**config, "rho": checks.number(config["rho"], f"configs[{i}]: rho", low=0.0, low_open=True),
+                  "lambda_c": checks.number(config["lambda_c"], f"configs[{i}]: lambda_c", low=0.0),
+                  "lambda_e": checks.number(config["lambda_e"], f"configs[{i}]: lambda_e", low=0.0)}
+        checked.append(config)
+    return checked
 
 
 def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None, device="cpu", cache_dir=None) -> dict:
@@ -115,7 +152,8 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     independent = [f for f in ("base", "alternative", "ip_only", "dm_only") if f in order]  # the longest first
     if workers > 1 and len(independent) > 1 and resolve_device(device).type == "cpu":
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans if we are killed
             futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False,
                                               one_thread=True)
                        for family in independent}

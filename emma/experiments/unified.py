@@ -120,7 +120,7 @@ class UnifiedAttention(nn.Module):
     psi_min : sequence of float, optional
         Ψ_i^min per mode (eq. 5.2), required when ``exogenous``.
     coldness : float
-        EMMA's ρ (eq. 5.6).
+        EMMA's ρ > 0 (eq. 5.6), checked even when ``exogenous`` is off.
     d_model, d_hidden : int
         Width of a mode token and of the classifier's hidden layer.
     fusion : {"late", "early"}
@@ -147,6 +147,7 @@ class UnifiedAttention(nn.Module):
         if fusion not in ("late", "early"):
             raise ValueError(f"fusion must be 'late' or 'early', got {fusion!r}")
         d_model, d_hidden = _positive_int(d_model, "d_model"), _positive_int(d_hidden, "d_hidden")
+        coldness = checks.number(coldness, "coldness", low=0.0, low_open=True)  # checked even when EMMA is off
         self.n_modes, self.fusion = len(self.widths), fusion
         self.exogenous = self.endogenous = self.crossmodal = None
         if exogenous:

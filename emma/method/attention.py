@@ -107,14 +107,54 @@ def _as_scalar_tensor(value, name: str, like: torch.Tensor, positive: bool = Fal
     """A number (Python or numpy) or a 0-dim tensor as a tensor like ``like``; ``positive``: checked > 0 (not under vmap)."""
     if isinstance(value, torch.Tensor):
         value = _check_tensor(value, name, ())
-        if positive and not under_transform(value) and not bool(value.detach() > 0):
-            raise ValueError(f"{name} must be > 0, got {value.item()!r}")
+        if positive and not under_transform(value) and not bool(torch.isfinite(value.detach()) & (value.detach() > 0)):
+            raise ValueError(f"{name} must be a finite number > 0, got {value.item()!r}")
         return value
     if not checks.is_number(value):
         raise TypeError(f"{name} must be a number or a 0-dim tensor, got {type(value).__name__}")
     if positive:
         checks.number(value, name, low=0.0, low_open=True)
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
+
+
+def _where(index: tuple[int, ...]) -> str:
+    """" at sample i" (or a tuple for several batch axes) for the batch part of an index; "" for none."""
+    if not index:
+        return ""
+    return f" at sample {index[0]}" if len(index) == 1 else f" at sample {tuple(index)}"
+
+
+def _check_energies(potentials, psi_min, difference, corrected, modal, logits, coldness) -> None:
+    """Raise when a potential is not finite or overflows ρE; the message names the mode and the sample.
+
+    ``difference`` is Ψ − Ψ_min (finite only when both are) and ``logits`` is −ρE. The fast
+    path is two sums and one read of a boolean; a sum that overflows although every element is
+    finite falls through to the element-wise test and passes. Skipped under a :mod:`torch.func`
+    transform (``logits`` depends on every input, so it is wrapped whenever one of them is).
+    """
+    if under_transform(logits) or bool(torch.isfinite(difference.detach().sum() + logits.detach().sum())):
+        return
+    if not bool(torch.isfinite(psi_min.detach()).all()):
+        raise ValueError(f"psi_min must be finite, got {psi_min.detach().tolist()}")
+    bad = torch.nonzero(~torch.isfinite(potentials.detach()))
+    if len(bad):
+        index = tuple(bad[0].tolist())
+        raise ValueError(
+            f"potentials of mode {index[-1]} are not finite ({potentials[index].item()}{_where(index[:-1])}; {len(bad)} non-finite "
+            f"potential(s) in all): the energy model of that mode gave nan or inf, which would make every β of the sample nan. "
+            f"Check that mode's input (nan, inf or values far outside the training data)"
+        )
+    bad = torch.nonzero(~torch.isfinite(difference.detach()) | ~torch.isfinite(logits.detach()))
+    if len(bad):
+        sample = tuple(bad[0].tolist()[:-1])
+        mode = int(difference.detach()[sample].argmax())  # the largest Ψ − Ψ_min is the one that overflowed
+        at = sample + (mode,)
+        raise ValueError(
+            f"the energies of mode {mode} overflow{_where(sample)}: Ψ = {potentials[at].item():.4g} (Ψ_min = {psi_min[mode].item():.4g}) "
+            f"gives Ψ' = {corrected.detach()[at].item():.4g}, E = {modal.detach()[at].item():.4g} and ρE = {-logits.detach()[at].item():.4g} "
+            f"in {logits.dtype} at ρ = {float(coldness):g}, which would make α and β nan. The potential is far outside the "
+            f"training range: check that mode's input (scale, units), or compute in float64"
+        )
 
 
 def _log_cosh(x: torch.Tensor) -> torch.Tensor:
@@ -163,6 +203,13 @@ def attention_scores(
     EMMAOutput
         All intermediate quantities, each with the batch shape of ``potentials``.
 
+    Raises
+    ------
+    ValueError
+        When a potential is nan or ±inf, or so large that its energy ρE overflows the dtype
+        (which would make α and β nan): the message names the mode and the sample. The check
+        is skipped under a :mod:`torch.func` transform (values cannot be read there).
+
     Notes
     -----
     The constraints (see :func:`project_parameters_`) make e_i ≥ e > 0, so the
@@ -191,7 +238,8 @@ def attention_scores(
     coldness = _as_scalar_tensor(coldness, "coldness", potentials, positive=True)
 
     # Step 2: from potential to modal energies.
-    corrected = torch.clamp_min(potentials - psi_min + EULER, EULER)  # eq. 5.2   (..., M)
+    difference = potentials - psi_min  # (..., M)
+    corrected = torch.clamp_min(difference + EULER, EULER)  # eq. 5.2   (..., M)
     self_energy = self_weight * corrected + self_bias  # eq. 5.3   (..., M)
     log_self = torch.log(self_energy)  # (..., M)
     off_diagonal = 1.0 - torch.eye(m, dtype=potentials.dtype, device=potentials.device)  # (M, M)
@@ -202,6 +250,7 @@ def attention_scores(
 
     # Step 3: Boltzmann (Gibbs) distribution over the modes.
     logits = -coldness * modal  # (..., M)
+    _check_energies(potentials, psi_min, difference, corrected, modal, logits, coldness)
     log_alpha = torch.log_softmax(logits, dim=-1)  # eq. 5.6   (..., M)
     log_partition = torch.logsumexp(logits, dim=-1)  # log Z     (...,)
     alpha = torch.exp(log_alpha)
@@ -284,7 +333,7 @@ def initial_parameters(
     Parameters
     ----------
     n_modes : int
-        M ≥ 2.
+        M ≥ 2 (a numpy integer is fine).
     generator : torch.Generator, optional
         Source of randomness for w_ij.
     dtype : torch.dtype, optional
@@ -296,8 +345,7 @@ def initial_parameters(
         Keys ``self_weight`` (M,), ``self_bias`` (M,), ``shared_weight`` (M, M),
         ``shared_gamma`` (M, M), ``gain`` (), ``bias`` ().
     """
-    if isinstance(n_modes, bool) or not isinstance(n_modes, int) or n_modes < 2:
-        raise ValueError(f"n_modes must be an integer >= 2, got {n_modes!r}")
+    n_modes = checks.integer(n_modes, "n_modes", low=2)
     dtype = dtype or torch.get_default_dtype()
     m = n_modes
     bound = 1.0 / (m - 1)

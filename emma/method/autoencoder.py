@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from emma.method.attention import under_transform
 from emma.util.runtime import progress_disabled, single_cpu_thread
 from emma.util import checks
 
@@ -39,6 +40,22 @@ def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:
 _check_positive_int = checks.positive_int
 
 
+def check_finite(x: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """Raise a ValueError naming ``name`` (and the first bad row) when ``x`` holds nan or ±inf; return ``x``.
+
+    Skipped under a :mod:`torch.func` transform, where values cannot be read.
+    """
+    if under_transform(x) or bool(torch.isfinite(x.detach()).all()):
+        return x
+    bad = torch.nonzero(~torch.isfinite(x.detach()))
+    row = bad[0].tolist()
+    raise ValueError(
+        f"{name} contains non-finite values: {x[tuple(row)].item()} at row {row[0]}"
+        + (f", column {row[1]}" if len(row) > 1 else "")
+        + f" ({len(bad)} nan/inf value(s) in all); every input value must be finite"
+    )
+
+
 class DenoisingAutoencoder(nn.Module):
     """Tied-weight denoising autoencoder with a sigmoid hidden layer.
 
@@ -51,6 +68,14 @@ class DenoisingAutoencoder(nn.Module):
     noise_std : float
         Standard deviation σ of the Gaussian corruption applied to the input in
         training mode only (eq. 4.1). ``reconstruct`` and ``potential`` never corrupt.
+
+    Notes
+    -----
+    Every method takes ``x`` of shape (batch, d_input), floating-point and finite (nan or
+    inf raises a ValueError naming ``x``). Input of another floating dtype than the model
+    (float64 data, a float32 model) is cast to the model's dtype, so outputs come in the
+    model's dtype; call ``model.double()`` to compute in float64. Python and numpy numbers
+    are accepted for ``d_input``, ``d_hidden`` and ``noise_std``.
 
     Examples
     --------
@@ -72,20 +97,30 @@ class DenoisingAutoencoder(nn.Module):
     def extra_repr(self) -> str:
         return f"d_input={self.d_input}, d_hidden={self.d_hidden}, noise_std={self.noise_std}"
 
+    def _input(self, x, name: str = "x") -> torch.Tensor:
+        """``x`` checked (type, shape, finite) and cast to the model's dtype."""
+        x = check_finite(check_batch(x, self.d_input, name), name)
+        if x.dtype == self.weight.dtype:
+            return x
+        return check_finite(x.to(self.weight.dtype), f"{name} cast to the model's {self.weight.dtype}")  # 1e39 is inf in float32
+
     def _pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight.T + self.bias_hidden  # (batch, hidden)
 
+    def _decode(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.weight + self.bias_visible  # Wᵀ h + b_r
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """r(x) = Wᵀ σ(Wx + b_h) + b_r, without corruption. Shape (batch, d_input)."""
-        check_batch(x, self.d_input)
-        return torch.sigmoid(self._pre_activation(x)) @ self.weight + self.bias_visible
+        x = self._input(x)
+        return self._decode(torch.sigmoid(self._pre_activation(x)))
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Reconstruct ``x``, corrupting it first with N(0, σ²) noise when in training mode (eq. 4.1)."""
-        check_batch(x, self.d_input)
+        x = self._input(x)
         if self.training and self.noise_std > 0:
             x = x + self.noise_std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return self.reconstruct(x)
+        return self._decode(torch.sigmoid(self._pre_activation(x)))
 
     def potential(self, x: torch.Tensor) -> torch.Tensor:
         """Potential energy Ψ(x) of each sample (eq. 4.7, constant dropped). Shape (batch,).
@@ -93,12 +128,13 @@ class DenoisingAutoencoder(nn.Module):
         Computed row by row: a sample's Ψ does not depend on the rest of its batch.
         ``softplus`` keeps it finite for large pre-activations.
         """
-        check_batch(x, self.d_input)
+        x = self._input(x)
         return -F.softplus(self._pre_activation(x)).sum(dim=1) + 0.5 * ((x - self.bias_visible) ** 2).sum(dim=1)
 
     def reconstruction_error(self, x: torch.Tensor) -> torch.Tensor:
         """‖r(x) − x‖² of each sample. Shape (batch,)."""
-        return ((self.reconstruct(x) - x) ** 2).sum(dim=1)
+        x = self._input(x)
+        return ((self._decode(torch.sigmoid(self._pre_activation(x))) - x) ** 2).sum(dim=1)
 
 
 class UntiedAutoencoder(DenoisingAutoencoder):
@@ -114,9 +150,8 @@ class UntiedAutoencoder(DenoisingAutoencoder):
         bound = 1.0 / math.sqrt(d_hidden)
         self.decoder = nn.Parameter(torch.empty(d_input, d_hidden).uniform_(-bound, bound))  # V: (input, hidden)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.d_input)
-        return torch.sigmoid(self._pre_activation(x)) @ self.decoder.T + self.bias_visible
+    def _decode(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.decoder.T + self.bias_visible  # V h + b_r
 
     def potential(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError("an untied autoencoder has no potential energy: its field is not a gradient")
@@ -139,6 +174,10 @@ def train_autoencoder(
     The data stays on the model's device. Shuffling and corruption noise come from
     a generator seeded with ``seed``, so a run is reproducible on the CPU.
 
+    ``x_train`` and ``x_val`` must be finite (nan or inf raises a ValueError naming them,
+    before any step); data of another floating dtype than the model (float64, say) is
+    cast to the model's dtype once, up front.
+
     Returns
     -------
     pandas.DataFrame
@@ -146,15 +185,20 @@ def train_autoencoder(
         (mean over the epoch's mini-batches, corrupted inputs) and, when ``x_val``
         is given, ``val_loss`` (clean inputs, no corruption).
     """
-    check_batch(x_train, model.d_input, "x_train")
+    if not isinstance(model, DenoisingAutoencoder):
+        raise TypeError(f"model must be a DenoisingAutoencoder (or UntiedAutoencoder), got {type(model).__name__}")
+    x_train = model._input(x_train, "x_train")
+    if len(x_train) == 0:
+        raise ValueError(f"x_train must hold at least one sample, got shape {tuple(x_train.shape)}")
     if x_val is not None:
-        check_batch(x_val, model.d_input, "x_val")
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
+        x_val = model._input(x_val, "x_val")
+    epochs = _check_positive_int(epochs, "epochs")
+    batch_size = _check_positive_int(batch_size, "batch_size")
     lr = checks.number(lr, "lr", low=0.0, low_open=True)
+    seed = checks.integer(seed, "seed", low=0)
     device = next(model.parameters()).device
     x_train = x_train.to(device)
-    generator = torch.Generator(device=device).manual_seed(int(seed))
+    generator = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     quiet = progress_disabled() if progress is None else not progress
     rows = []
@@ -182,6 +226,7 @@ def train_autoencoder(
 @torch.no_grad()
 def evaluate_autoencoder(model: DenoisingAutoencoder, x: torch.Tensor) -> float:
     """Mean ‖r(x) − x‖² over ``x`` with no corruption."""
+    check_batch(x, model.d_input)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

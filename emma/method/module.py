@@ -13,6 +13,14 @@ from emma.method.regularizers import capacity, capacity_relu
 from emma.util import checks
 
 
+def _dtype_of(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the first floating-point parameter or buffer of ``model``; None when it has none."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
 class EMMA(nn.Module):
     """Energy-based Multi-Modal Attention: weights each mode by an attention score β_i.
 
@@ -25,7 +33,7 @@ class EMMA(nn.Module):
     psi_min : sequence of float or Tensor, length M
         Ψ_i^min, the lowest training-set potential of each mode (eq. 5.2).
     coldness : float
-        ρ > 0 (eq. 5.6), kept as a buffer.
+        ρ > 0 (eq. 5.6), kept as a buffer; a Python or numpy number or a one-element tensor.
     generator : torch.Generator, optional
         Source of randomness for the initial w_ij.
 
@@ -78,7 +86,7 @@ class EMMA(nn.Module):
         """The six learnable parameters by name, in :data:`PARAMETER_NAMES` order."""
         return {name: getattr(self, name) for name in PARAMETER_NAMES}
 
-    def _check_modes(self, modes) -> None:
+    def _check_modes(self, modes) -> list[torch.Tensor]:
         if not isinstance(modes, (list, tuple)):
             raise TypeError(f"modes must be a list of {self.n_modes} tensors of shape (batch, d_i)")
         if len(modes) != self.n_modes:
@@ -96,6 +104,7 @@ class EMMA(nn.Module):
                 raise ValueError(f"modes[{i}] has batch size {x.shape[0]} but modes[0] has {batch}: all modes need the same batch")
             if not torch.isfinite(x).all():
                 raise ValueError(f"modes[{i}] contains non-finite values (nan or inf)")
+        return [x.to(_dtype_of(model) or self.psi_min.dtype) for x, model in zip(modes, self.energy_models)]
 
     def forward(self, modes: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], EMMAOutput]:
         """Weight each mode by its attention score.
@@ -103,6 +112,10 @@ class EMMA(nn.Module):
         Parameters
         ----------
         modes : list of M Tensors, shapes (batch, d_i)
+            Floating-point and finite. A mode of another floating dtype than its energy model
+            (float64 data in front of float32 models, say) is cast to the model's dtype
+            (``x.to(dtype)``; float64 → float32 keeps about 7 significant digits), so the
+            weighted modes come back in the models' dtype.
 
         Returns
         -------
@@ -110,9 +123,15 @@ class EMMA(nn.Module):
             β_i · x_i.
         output : EMMAOutput
             Potentials, energies, α, β, total energy, each with leading dim batch.
+
+        Raises
+        ------
+        ValueError
+            A mode of the wrong shape or with nan/inf values (named ``modes[i]``), or a potential
+            that is not finite or overflows the energies (see :func:`emma.method.attention.attention_scores`).
         """
-        self._check_modes(modes)
-        potentials = torch.stack([model.potential(x) for model, x in zip(self.energy_models, modes)], dim=-1)  # (batch, M)
+        modes = self._check_modes(modes)
+        potentials = torch.stack([model.potential(x).to(self.psi_min.dtype) for model, x in zip(self.energy_models, modes)], dim=-1)
         output = attention_scores(potentials, self.psi_min, **self.parameters_dict(), coldness=self.coldness)
         weighted = [output.beta[:, i : i + 1] * x for i, x in enumerate(modes)]  # β_i x_i, (batch, d_i)
         return weighted, output
