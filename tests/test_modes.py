@@ -201,3 +201,11 @@ def test_run_modes_study_rejects_unknown_models_and_non_mode_data():
         modes_study.run_modes_study(data, bad)
     with pytest.raises(TypeError, match="ModeData"):
         modes.split_standardize((data.x, data.y))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"coldness": -1.0}, "coldness"), ({"sweep_coldness": [0.1, 0.0]}, "sweep_coldness"),
+                                             ({"seeds": [0, 0]}, "0 appears twice")])
+def test_study_configs_refuse_bad_coldness_and_seeds_by_name(kwargs, message):
+    args = {"n_modes": 4, "corrupted": [1, 2], "seeds": [0], "coldness": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        modes_study.study_configs(**args)

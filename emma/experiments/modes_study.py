@@ -34,6 +34,7 @@ from emma.engine.autoencoders import train_autoencoders
 from emma.engine.families import mlp
 from emma.experiments.modes import ModeData, _check_int, corrupt, corruption_mask, split_standardize
 from emma.util.runtime import progress_disabled, single_cpu_thread
+from emma.util import checks
 
 #: The three models of the study: no attention, EMMA with the energy regularizer, EMMA without it.
 MODELS = ("without", "with", "with, λ_e = 0")
@@ -117,7 +118,10 @@ def study_configs(n_modes: int, corrupted, seeds, coldness: float, sweep_coldnes
     m = _check_int(n_modes, "n_modes", 2)
     if not len(corrupted) or not all(1 <= _check_int(k, "corrupted", 1) < m for k in corrupted):
         raise ValueError(f"corrupted must list numbers of corrupted modes in [1, {m - 1}], got {corrupted!r}")
-    k_sweep = m // 2 if sweep_corrupted is None else sweep_corrupted
+    k_sweep = m // 2 if sweep_corrupted is None else _check_int(sweep_corrupted, "sweep_corrupted", 1)
+    seeds = checks.seeds(seeds)
+    coldness = checks.number(coldness, "coldness", low=0.0, low_open=True)
+    sweep_coldness = [checks.number(rho, "each of sweep_coldness", low=0.0, low_open=True) for rho in sweep_coldness]
     rows = [(seed, k, model, coldness) for seed in seeds for k in corrupted for model in MODELS]
     rows += [(seed, k_sweep, "with", rho) for seed in seeds for rho in sweep_coldness]
     return pd.DataFrame(rows, columns=["seed", "n_corrupted", "model", "coldness"]).drop_duplicates(ignore_index=True)
