@@ -188,16 +188,15 @@ def test_failing_cell_makes_run_exit_nonzero_and_names_chapter_cell_and_error(tm
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_broken.py").write_text(BROKEN)
     monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")
-    monkeypatch.setattr(book, "EXECUTED", tmp_path / "chapters")
-    monkeypatch.setattr(book, "FAILED", tmp_path / "failed")
-    code = cli.main(["run", "broken", "--profile", "quick", "--device", "cpu"])
+    out = tmp_path / "out"
+    code = cli.main(["run", "broken", "--profile", "quick", "--device", "cpu", "-p", "output_dir", str(out)])
     error = capsys.readouterr().err
     assert code == 1
     assert "chapter 'broken' failed" in error
     assert "RuntimeError: deliberate failure" in error
     assert 'raise RuntimeError("deliberate failure")' in error
-    assert not (tmp_path / "chapters" / "01_broken.ipynb").exists(), "a failed chapter must not reach the book"
-    assert (tmp_path / "failed" / "01_broken.ipynb").exists()
+    assert not (out / "chapters" / "01_broken.ipynb").exists(), "a failed chapter must not reach the book"
+    assert (out / "failed" / "01_broken" / "01_broken.ipynb").exists()  # under the run's output folder
 
 
 @pytest.mark.slow

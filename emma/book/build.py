@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,6 @@ from emma.book import rerun
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "chapters"
-FAILED = ROOT / "_build" / "failed"
 PROFILES = ROOT / "profiles"  # quick.yaml, full.yaml: the parameters `emma-book run --profile` starts from
 DEFAULT_OUTPUT_DIR = "_build"
 _CHAPTER_FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.py$")
@@ -137,12 +137,15 @@ def execute(
     output: Path | None = None,
     progress: bool = True,
     kernel_name: str = "python3",
+    failed: Path | None = None,
 ) -> Path:
     """Execute ``chapter`` with papermill and the given parameters; return the executed notebook's path.
 
     The executed notebook is written next to its final place and renamed onto it only when every
-    cell succeeded. When a cell fails, the partial notebook is kept under ``_build/failed/`` and
-    :class:`ChapterFailed` is raised.
+    cell succeeded. When a cell fails, the partial notebook is kept in ``failed`` (default
+    ``<output_dir>/failed/``, the output folder of ``parameters``) and :class:`ChapterFailed` is raised.
+    ``emma-book run`` executes into a run folder (:mod:`emma.book.runs`), whose name is unique,
+    so two runs never share a temporary file.
     """
     declared = chapter.parameters()
     unknown = sorted(set(parameters) - set(declared))
@@ -152,8 +155,9 @@ def execute(
         )
     output = Path(output) if output is not None else EXECUTED / f"{chapter.stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    source = output.parent / f".{chapter.stem}.source.ipynb"
-    partial = output.parent / f".{chapter.stem}.partial.ipynb"
+    unique = f"{os.getpid()}-{secrets.token_hex(4)}"  # two executions into one folder never share a temporary file
+    source = output.parent / f".{chapter.stem}.{unique}.source.ipynb"
+    partial = output.parent / f".{chapter.stem}.{unique}.partial.ipynb"
     notebook = add_install_cell(fold_boilerplate(jupytext.read(chapter.source)))
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": kernel_name}
     nbformat.write(notebook, source)
@@ -170,8 +174,9 @@ def execute(
             log_output=False,
         )
     except papermill.PapermillExecutionError as error:
-        FAILED.mkdir(parents=True, exist_ok=True)
-        kept = FAILED / f"{chapter.stem}.ipynb"
+        failed = Path(failed) if failed is not None else rerun.output_folder(parameters) / "failed"
+        failed.mkdir(parents=True, exist_ok=True)
+        kept = failed / f"{chapter.stem}.ipynb"
         shutil.move(partial, kept)
         raise ChapterFailed(
             f"chapter {chapter.name!r} failed in cell [{error.exec_count}] "
@@ -240,20 +245,42 @@ def repository_url(root: Path = ROOT) -> str:
 INSTALL_TAG = "install-package"
 
 
-def add_install_cell(notebook, repository: str | None = None):
+def package_revision(root: Path = ROOT) -> str | None:
+    """The commit checked out at ``root`` (``git rev-parse HEAD``), or None outside a git checkout."""
+    if not (Path(root) / ".git").exists():  # not an enclosing repository's commit (an install inside a checkout)
+        return None
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha if re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
+def add_install_cell(notebook, repository: str | None = None, revision: str | None = None):
     """Put first a cell that installs the package ``emma`` when the notebook runs outside the checkout.
 
-    Opened on Colab or Binder, an executed chapter finds no ``emma``; this cell installs it from
-    the book's repository with ``%pip``. Inside the checkout ``emma`` imports and the cell does
-    nothing. Tagged ``remove-cell``: it stays in the notebook, never on the page.
+    Opened on Colab or Binder, an executed chapter finds no ``emma``; this cell installs it with
+    ``%pip`` from the book's repository at ``revision`` (default :func:`package_revision`, the
+    commit that executes the notebook): ``emma-book @ git+<repository>@<sha>``, the runtime only,
+    not the book's toolchain (extra ``book``). Outside a git checkout it installs the default branch
+    and its comment says so. Inside the checkout ``emma`` imports and the cell does nothing.
+    Tagged ``remove-cell``: it stays in the notebook, never on the page.
     """
     repository = repository or repository_url()
+    revision = revision or package_revision()
+    if revision:
+        where = f"at the commit that executed this notebook ({revision[:12]})"
+        requirement = f"emma-book @ git+{repository}@{revision}"
+    else:
+        where = "from the default branch: this notebook was executed outside a git checkout, so its commit is unknown"
+        requirement = f"emma-book @ git+{repository}"
     source = (
-        "# Outside the book's repository (Colab, Binder...), install its package `emma` first.\n"
+        "# Outside the book's repository (Colab, Binder...), install its package `emma` first,\n"
+        f"# {where}; the runtime only, not the book's toolchain.\n"
         "import importlib.util\n"
         "\n"
         'if importlib.util.find_spec("emma") is None:\n'
-        f'    %pip install --quiet "emma-book @ git+{repository}"'
+        f'    %pip install --quiet "{requirement}"'
     )
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", INSTALL_TAG]})
     notebook.cells = [c for c in notebook.cells if INSTALL_TAG not in c.metadata.get("tags", [])]

@@ -2,23 +2,27 @@
 
     emma-book list
     emma-book new NAME [--title TITLE]
-    emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force]
+    emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force] [--retrain]
     emma-book status [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...]
     emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict]
+
+``run --retrain`` bypasses the cache of trained models and sweeps (:mod:`emma.util.cache`): it
+executes the chapters as ``--force`` does, with the environment variable ``EMMA_RETRAIN`` set, for
+their kernels and worker processes, to the time the run started, so every cached artifact written
+before it is computed again (and overwritten) while what the run itself trains is reused.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-import yaml
 from tqdm.auto import tqdm
 
 from emma.book import build as book
-from emma.book import pdf
-from emma.book import rerun
-from emma.book import scaffold
+from emma.book import params, pdf, rerun, runs, scaffold
+from emma.util.cache import RETRAIN, retraining
 from emma.util.runtime import DEVICES, progress_disabled
 
 
@@ -49,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
             "later files and -p win",
         )
     run.add_argument("--force", action="store_true", help="execute even the chapters whose run key is unchanged")
+    run.add_argument(
+        "--retrain", action="store_true",
+        help=f"bypass the cache of trained models and sweeps: sets {RETRAIN} for the chapters' kernels, so every "
+        "artifact cached before this run is computed again and overwritten (what the run trains is reused); implies --force",
+    )
     build = commands.add_parser("build", help="build the HTML book from the executed chapters")
     build.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
     build.add_argument(
@@ -71,9 +80,14 @@ def _resolve(args) -> tuple[list, dict, dict]:
     selected = book.select(args.names)
     layers = [rerun.read_parameter_file(book.PROFILES / f"{args.profile}.yaml"), {"profile": args.profile, "device": args.device}]
     layers += [rerun.read_parameter_file(path) for path in args.parameters_file]
-    layers.append({key: yaml.safe_load(value) for key, value in args.parameter})
+    layers.append({key: params.parse_pair(key, value) for key, value in args.parameter})
     parameters, not_declared = rerun.resolve_parameters(selected, layers)
+    params.check_parameters(selected, parameters)  # before any kernel starts
     return selected, parameters, not_declared
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,25 +115,29 @@ def main(argv: list[str] | None = None) -> int:
             if key not in ("profile", "device"):
                 print(f"   parameter {key!r} applies only where declared; not to: {', '.join(names)}", flush=True)
         quiet = progress_disabled()
-        for chapter in tqdm(selected, desc="chapters", unit="chapter", disable=quiet):
-            output = book.executed_path(chapter, parameters[chapter.name].get("output_dir"))
-            key = rerun.run_key(chapter, parameters[chapter.name], output.parent)
-            reasons = ["--force"] if args.force else rerun.stale(key, output)
-            if not reasons:
-                print(f"== {chapter.name}: skipped, nothing changed since it was executed ({output.relative_to(book.ROOT) if output.is_relative_to(book.ROOT) else output})", flush=True)
-                continue
-            print(f"== {chapter.name}: {chapter.title} ({args.profile} profile; {', '.join(reasons)})", flush=True)
-            log = output.parent / f".{chapter.stem}.reads.jsonl"
-            try:
-                with rerun.recording_reads(log):  # what the chapter reads of other chapters' outputs
-                    path = book.execute(chapter, parameters[chapter.name], output=output, progress=not quiet)
-                reads = rerun.logged_reads(log, parameters[chapter.name])
-            finally:
-                log.unlink(missing_ok=True)
-            rerun.store_key(path, rerun.with_reads(key, reads))
-            print(f"   wrote {path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path}", flush=True)
+        started = time.time()  # with --retrain, cache files older than this are computed again
+        folders = {c.name: rerun.output_folder(parameters[c.name]) for c in selected}
+        with runs.holding(folders.values()) as recovered:  # one run per output folder; settle what a killed run left
+            for message in recovered:
+                print(f"   {message}", flush=True)
+            for chapter in tqdm(selected, desc="chapters", unit="chapter", disable=quiet):
+                own = parameters[chapter.name]
+                output = book.executed_path(chapter, own.get("output_dir"))
+                key = rerun.run_key(chapter, own, output.parent)
+                reasons = ["--retrain"] if args.retrain else ["--force"] if args.force else rerun.stale(key, output)
+                if not reasons:
+                    print(f"== {chapter.name}: skipped, nothing changed since it was executed ({_shown(output)})", flush=True)
+                    continue
+                print(f"== {chapter.name}: {chapter.title} ({args.profile} profile; {', '.join(reasons)})", flush=True)
+                with runs.RunFolder(folders[chapter.name], chapter.stem) as run:  # its outputs stay there until it succeeds
+                    with rerun.recording_reads(run.log), retraining(args.retrain, since=started):  # the kernel inherits both
+                        book.execute(chapter, own, output=run.notebook, progress=not quiet, failed=run.failed)
+                    writes = rerun.logged_writes(run.log, own)
+                    rerun.store_key(run.notebook, rerun.with_reads(key, rerun.logged_reads(run.log, own), writes))
+                    path = run.commit(output)
+                print(f"   wrote {_shown(path)}", flush=True)
         return 0
-    except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError) as error:
+    except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError, runs.OutputFolderBusy) as error:
         print(f"emma-book: error: {error}", file=sys.stderr)
         return 1
 

@@ -3,7 +3,8 @@
 * :func:`resolve_parameters` gives every chapter the parameters it declares, from parameter files
   (papermill's YAML convention, plus optional per-chapter sections) and ``-p KEY VALUE`` pairs;
   a key some chapters do not declare is applied where it is declared and reported for the rest,
-  and only a key that no selected chapter declares is an error.
+  and only a key that no selected chapter declares is an error. It lives in
+  :mod:`emma.book.params`, with the checks of the values.
 * :func:`run_key` fingerprints everything that produced an executed notebook: the chapter's
   source, its resolved parameters, the source of the ``emma`` modules it imports (:func:`package_modules`,
   one digest per module), the data file, and the other chapters' outputs it read (``reads``:
@@ -11,7 +12,9 @@
   compares it with the key stored in the executed notebook and says what changed
   (``emma/experiments/decision.py changed``, ``tables/robustness_f1.csv changed``), so an edit to
   the package makes stale only the chapters that import the edited module, and a table written
-  anew only the chapters that read it.
+  anew only the chapters that read it. The key also holds the digest of every table and figure
+  the chapter wrote (``writes``): an output changed or removed since (by hand, or by a run that
+  did not finish before the folders of :mod:`emma.book.runs` existed) makes the chapter stale.
 
 What a chapter reads is recorded as it reads, not declared: while ``emma-book run`` executes it
 (:func:`recording_reads`), :func:`emma.util.outputs.read_output`, through which every read of
@@ -33,8 +36,8 @@ import os
 from pathlib import Path
 
 import nbformat
-import yaml
 
+from emma.book.params import read_parameter_file, resolve_parameters  # noqa: F401  (their home until emma.book.params)
 from emma.data.htru2 import HTRU2_FILENAME, _search_folders
 from emma.util.outputs import READS_LOG, digest
 
@@ -43,65 +46,6 @@ PACKAGE = Path(__file__).resolve().parent.parent
 MISSING = "missing"
 #: Where the key lives in an executed notebook's metadata.
 METADATA_KEY = "emma_run"
-
-
-def read_parameter_file(path: str | os.PathLike) -> dict:
-    """A YAML mapping of parameter names to values; a key naming a chapter may hold that chapter's own mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"parameter file {path} does not exist")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"parameter file {path} must hold a mapping of parameter names to values, got {type(values).__name__}")
-    return values
-
-
-def resolve_parameters(chapters, layers) -> tuple[dict, dict]:
-    """Each chapter's parameters from ``layers`` (mappings, later ones winning), restricted to what it declares.
-
-    Parameters
-    ----------
-    chapters : list of emma.book.build.Chapter
-    layers : list of dict
-        E.g. the profile's file, then ``-f`` files, then the ``-p`` pairs. A key equal to a
-        chapter's name (``robustness``) holds parameters for that chapter only.
-
-    Returns
-    -------
-    parameters : dict of chapter name to dict
-    not_declared : dict of parameter name to the chapter names that do not declare it
-
-    Raises
-    ------
-    ValueError
-        A key no selected chapter declares (and that names no chapter).
-    """
-    from emma.book.build import ROOT, chapters as book_chapters
-
-    sections = {c.name for c in book_chapters(ROOT / "notebooks")} | {c.name for c in chapters}  # the book's chapters, and those run
-    declared = {c.name: set(c.parameters()) for c in chapters}
-    everywhere = set().union(*declared.values()) if declared else set()
-    parameters = {c.name: {} for c in chapters}
-    not_declared: dict[str, set] = {}
-    for layer in layers:
-        shared = {k: v for k, v in layer.items() if k not in sections}
-        unknown = sorted(set(shared) - everywhere)
-        if unknown:
-            raise ValueError(f"no chapter selected declares the parameter(s) {unknown}")
-        for chapter in chapters:
-            own = layer.get(chapter.name) or {}
-            if not isinstance(own, dict):
-                raise ValueError(f"the section {chapter.name!r} of a parameter file must be a mapping, got {own!r}")
-            wrong = sorted(set(own) - declared[chapter.name])
-            if wrong:
-                raise ValueError(f"chapter {chapter.name!r} has no parameter(s) {wrong}; it declares {sorted(declared[chapter.name])}")
-            for key, value in shared.items():
-                if key in declared[chapter.name]:
-                    parameters[chapter.name][key] = value
-                else:
-                    not_declared.setdefault(key, set()).add(chapter.name)
-            parameters[chapter.name].update(own)
-    return parameters, {k: sorted(v) for k, v in not_declared.items()}
 
 
 def _digest(*parts: bytes) -> str:
@@ -288,7 +232,7 @@ def stored_key(path: str | os.PathLike) -> dict | None:
     return nbformat.read(path, as_version=4).metadata.get(METADATA_KEY)
 
 
-def _output_folder(parameters: dict) -> Path:
+def output_folder(parameters: dict) -> Path:
     """The folder a chapter writes into and reads other chapters' outputs from (``output_dir``;
     a relative one is below the checkout, where papermill runs the kernel)."""
     from emma.book.build import DEFAULT_OUTPUT_DIR, ROOT
@@ -304,7 +248,7 @@ def _read_name(path: Path, folder: Path) -> str:
 
 def current_reads(names, parameters: dict) -> dict:
     """The digest each file of ``names`` (as the key names them) has now, or ``missing``."""
-    folder = _output_folder(parameters)
+    folder = output_folder(parameters)
     current = {}
     for name in names:
         path = folder / name if not Path(name).is_absolute() else Path(name)
@@ -351,8 +295,24 @@ def logged_reads(log: str | os.PathLike, parameters: dict) -> dict:
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     log.unlink()
     wrote = {entry["wrote"] for entry in entries if "wrote" in entry}
-    folder = _output_folder(parameters)
+    folder = output_folder(parameters)
     return {_read_name(Path(e["read"]), folder): e["digest"] for e in entries if "read" in e and e["read"] not in wrote}
+
+
+def logged_writes(log: str | os.PathLike, parameters: dict) -> dict:
+    """The tables and figures a chapter wrote, from the log of :func:`recording_reads` (kept: read it before :func:`logged_reads`).
+
+    Returns
+    -------
+    dict
+        Name (``tables/x.csv``, :func:`_read_name`) to the digest of the bytes written (the last write of a file).
+    """
+    log = Path(log)
+    if not log.is_file():
+        raise FileNotFoundError(f"the log of writes {log} is missing: execute the chapter within recording_reads")
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    folder = output_folder(parameters)
+    return {_read_name(Path(e["wrote"]), folder): e.get("digest", MISSING) for e in entries if "wrote" in e}
 
 
 def _keyed(parts: dict) -> dict:
@@ -365,10 +325,12 @@ def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package:
     ``package`` replaces the digests of the ``emma`` modules the chapter uses (:func:`package_digest`).
     ``reads`` (name to digest, :func:`logged_reads`) are the files the chapter read when it ran;
     by default those the executed notebook in ``executed_dir`` records, with the digests they
-    have now (:func:`current_reads`). A chapter that read nothing has no ``reads`` part."""
+    have now (:func:`current_reads`). A chapter that read nothing has no ``reads`` part. The
+    ``writes`` part is always the outputs the executed notebook records, with their digests now."""
+    stored = (stored_key(Path(executed_dir) / f"{Path(chapter.source).stem}.ipynb") or {}).get("parts") or {}
     if reads is None:
-        stored = stored_key(Path(executed_dir) / f"{Path(chapter.source).stem}.ipynb") or {}
-        reads = current_reads((stored.get("parts") or {}).get("reads") or {}, parameters)
+        reads = current_reads(stored.get("reads") or {}, parameters)
+    writes = current_reads(stored.get("writes") or {}, parameters)
     parts = {
         "chapter source": _digest(Path(chapter.source).read_bytes()),
         "parameters": _digest(json.dumps(parameters, sort_keys=True, default=str).encode()),
@@ -377,14 +339,20 @@ def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package:
     }
     if reads:
         parts["reads"] = dict(sorted(reads.items()))
+    if writes:
+        parts["writes"] = dict(sorted(writes.items()))
     return _keyed(parts)
 
 
-def with_reads(key: dict, reads: dict) -> dict:
-    """``key`` with its ``reads`` part replaced by what the chapter read when it ran (none: no such part)."""
-    parts = {k: v for k, v in key["parts"].items() if k != "reads"}
+def with_reads(key: dict, reads: dict, writes: dict | None = None) -> dict:
+    """``key`` with its ``reads`` part replaced by what the chapter read when it ran (none: no such part),
+    and, when ``writes`` is given (:func:`logged_writes`), its ``writes`` part by what it wrote."""
+    replaced = {"reads"} | ({"writes"} if writes is not None else set())
+    parts = {k: v for k, v in key["parts"].items() if k not in replaced}
     if reads:
         parts["reads"] = dict(sorted(reads.items()))
+    if writes:
+        parts["writes"] = dict(sorted(writes.items()))
     return _keyed(parts)
 
 
@@ -392,7 +360,8 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
     """Why the executed notebook must be produced again (empty when it is up to date).
 
     Each reason names what changed: ``parameters changed``, ``emma/engine/sweep.py changed``,
-    ``tables/robustness_f1.csv changed`` or ``... missing`` (a file the chapter read)."""
+    ``tables/robustness_f1.csv changed`` or ``... missing`` (a file the chapter read),
+    ``tables/robustness_f1.csv changed since the chapter wrote it`` (one of its own outputs)."""
     stored = stored_key(executed)
     if stored is None:
         return ["not executed yet" if not Path(executed).exists() else "executed before run keys were stored"]
@@ -404,7 +373,9 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
         before = old.get(part)
         if before == value:
             continue
-        if part == "reads" and isinstance(before, dict):
+        if part == "writes" and isinstance(before, dict):  # the names are the stored ones: only their bytes differ
+            reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'} since the chapter wrote it" for name in value if before.get(name) != value[name]]
+        elif part == "reads" and isinstance(before, dict):
             reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'}" for name in value if name in before and before[name] != value[name]]
             reasons += [f"{name} now read" for name in value if name not in before]
             reasons += [f"{name} no longer read" for name in before if name not in value]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from emma.claims.rules import CLAIM_COLUMNS, KINDS, VERDICTS, claims_table
-from emma.util.outputs import read_output
+from emma.util.outputs import located, read_output
 
 #: The claims tables, in book order, with the chapter that writes each.
 CLAIM_TABLES = {
@@ -54,7 +54,7 @@ def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a table's name (its CSV file without .csv), got {name!r}")
     path = Path(output_dir) / "tables" / f"{name}.csv"
-    if not path.is_file():
+    if not located(path).is_file():  # during `emma-book run`, a table the chapter wrote itself is in its run folder
         raise FileNotFoundError(f"{path} is missing: execute the chapter that writes the table {name!r} first")
     return pd.read_csv(io.BytesIO(read_output(path)))
 

@@ -9,6 +9,13 @@ log file: :func:`read_output` (how a chapter reads another chapter's outputs, e.
 read, and :func:`save_table` and :func:`save_figure` append each file they write. The run turns
 the log into the ``reads`` part of the chapter's run key (:mod:`emma.book.rerun`). Without the
 variable (a chapter run by hand) nothing is logged.
+
+While ``emma-book run`` executes a chapter, the environment variable :data:`RUN_DIR` names the
+chapter's run folder, ``<output_dir>/runs/<chapter>-<id>`` (:mod:`emma.book.runs`): what
+:func:`save_table` and :func:`save_figure` write for ``<output_dir>`` goes to its ``tables`` and
+``figures`` instead, and becomes visible in ``<output_dir>`` only with the executed notebook,
+when the chapter succeeds. :func:`read_output` reads the chapter's own copy when it wrote one
+(:func:`located`), so a chapter still reads back what it wrote. The log names the visible paths.
 """
 from __future__ import annotations
 
@@ -24,6 +31,10 @@ import pandas as pd
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 #: The environment variable naming the log of what the running chapter reads and writes.
 READS_LOG = "EMMA_READS_LOG"
+#: The environment variable naming the running chapter's run folder, ``<output_dir>/runs/<chapter>-<id>``.
+RUN_DIR = "EMMA_RUN_DIR"
+#: The kinds of outputs a run folder holds, as subfolders of it and of ``<output_dir>``.
+KINDS = ("tables", "figures")
 
 
 def digest(data: bytes) -> str:
@@ -45,6 +56,25 @@ def _log(entry: dict) -> None:
             stream.write(json.dumps(entry) + "\n")
 
 
+def run_copy(path: str | os.PathLike) -> Path | None:
+    """Where the running chapter writes the output ``path`` (``<output_dir>/tables/x.csv``): the same
+    name in its run folder (:data:`RUN_DIR`); None outside a run, or for a file of another folder.
+    """
+    run = os.environ.get(RUN_DIR)
+    if not run:
+        return None
+    run, path = Path(run).resolve(), Path(path).resolve()
+    if path.parent.name in KINDS and path.parent.parent == run.parent.parent:
+        return run / path.parent.name / path.name
+    return None
+
+
+def located(path: str | os.PathLike) -> Path:
+    """The file a read of the output ``path`` finds: the running chapter's own copy when it wrote one, else ``path``."""
+    copy = run_copy(path)
+    return copy if copy is not None and copy.is_file() else Path(path)
+
+
 def read_output(path: str | os.PathLike) -> bytes:
     """The bytes of an output another chapter wrote, logged with their digest while a run records reads.
 
@@ -59,9 +89,10 @@ def read_output(path: str | os.PathLike) -> bytes:
         No such file.
     """
     path = Path(path)
-    if not path.is_file():
+    source = located(path)
+    if not source.is_file():
         raise FileNotFoundError(f"{path} is missing")
-    data = path.read_bytes()
+    data = source.read_bytes()
     _log({"read": str(path.resolve()), "digest": digest(data)})
     return data
 
@@ -107,8 +138,20 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def _save(visible: Path, write) -> Path:
+    """Write an output whose visible place is ``visible``: into the run folder during a run; log it with its digest."""
+    target = run_copy(visible) or visible
+    atomic_write(target, write)
+    if os.environ.get(READS_LOG):
+        _log({"wrote": str(visible.resolve()), "digest": digest(target.read_bytes())})
+    return target
+
+
 def save_figure(fig, name: str, output_dir: str | os.PathLike = "_build", dpi: int = 150) -> Path:
-    """Save a matplotlib figure as ``<output_dir>/figures/<name>.png`` and return the path.
+    """Save a matplotlib figure as ``<output_dir>/figures/<name>.png`` and return where it was written.
+
+    During ``emma-book run`` that is the chapter's run folder (:func:`run_copy`); the file reaches
+    ``<output_dir>/figures`` when the chapter succeeds.
 
     Examples
     --------
@@ -121,17 +164,14 @@ def save_figure(fig, name: str, output_dir: str | os.PathLike = "_build", dpi: i
     if not hasattr(fig, "savefig"):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     path = Path(output_dir) / "figures" / f"{name}.png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
-    _log({"wrote": str(path.resolve())})
-    return path
+    return _save(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
 
 
 def save_table(table: pd.DataFrame, name: str, output_dir: str | os.PathLike = "_build") -> Path:
-    """Save a DataFrame as ``<output_dir>/tables/<name>.csv`` (index dropped) and return the path."""
+    """Save a DataFrame as ``<output_dir>/tables/<name>.csv`` (index dropped) and return where it was written
+    (the run folder during ``emma-book run``, as :func:`save_figure`)."""
     _check_name(name)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     path = Path(output_dir) / "tables" / f"{name}.csv"
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    _log({"wrote": str(path.resolve())})
-    return path
+    return _save(path, lambda tmp: table.to_csv(tmp, index=False))
