@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from emma.book import build as book
-from emma.book import cli
-from emma.book import rerun
+from emma.book import cli, rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -278,7 +277,7 @@ def test_every_chapter_opens_with_a_hidden_cell_that_installs_the_package_elsewh
     for chapter in book.chapters():
         first = nbformat.read(quick_book / "book" / "chapters" / f"{chapter.stem}.ipynb", as_version=4).cells[0]
         assert {"remove-cell", book.INSTALL_TAG} <= set(first.metadata["tags"]), chapter.name
-        assert f'%pip install --quiet "emma-book @ git+{book.repository_url(ROOT)}"' in first.source
+        assert f'%pip install --quiet "emma-book @ git+{book.repository_url(ROOT)}@' in first.source  # pinned to a commit
         assert first.outputs == [], f"{chapter.name}: the install cell did something inside the checkout"
 
 
@@ -293,7 +292,7 @@ def test_the_install_cell_comes_first_once_and_installs_only_without_emma():
     assert first.metadata["tags"] == ["remove-cell", book.INSTALL_TAG]
     guard, install = first.source.splitlines()[-2:]
     assert guard == 'if importlib.util.find_spec("emma") is None:'
-    assert install.strip() == '%pip install --quiet "emma-book @ git+https://example.org/r"'
+    assert install.strip() == f'%pip install --quiet "emma-book @ git+https://example.org/r@{book.package_revision()}"'
 
 
 def _fake_checkout(root: Path, executed: Path) -> None:
@@ -375,7 +374,8 @@ def test_build_refuses_when_a_chapter_was_not_executed(tmp_path):
 def test_readme_papermill_recipe_reexecutes_a_chapter_with_changed_parameters(tmp_path):
     bin_dir = Path(sys.executable).parent
     notebook, executed = tmp_path / "energy.ipynb", tmp_path / "energy-out.ipynb"
-    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "notebooks/02_energy_estimation.py", "-o", str(notebook)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "notebooks/02_energy_estimation.py", "-o", str(notebook)],
+                   cwd=ROOT, check=True, capture_output=True)
     subprocess.run(
         [str(bin_dir / "papermill"), str(notebook), str(executed), "-p", "profile", "quick", "-p", "device", "cpu",
          "-y", "seeds: [3]", "-p", "output_dir", str(tmp_path / "out")],

@@ -24,8 +24,7 @@ import papermill
 import yaml
 from papermill.translators import papermill_translators
 
-from emma.book import record
-from emma.book import rerun
+from emma.book import record, rerun
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -384,7 +383,7 @@ def _mathjax_distribution() -> Path:
     if folder is None or not (folder / "es5" / MATHJAX_ENTRY).exists():
         raise FileNotFoundError(
             "MathJax is missing: the book serves it from the package django-static-mathjax, "
-            "a dependency of emma-book (pip install -e .)"
+            "part of the extra book (pip install -e '.[book]')"
         )
     return folder
 
