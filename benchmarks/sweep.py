@@ -36,14 +36,14 @@ import time
 import torch
 
 from emma.data.splits import make_splits
+from emma.engine.backprop import autograd_loss_and_gradients
+from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import fit_mode_autoencoders
 from emma.engine.families import init_parameters
-from emma.util.runtime import resolve_device
-from emma.engine.protocol import ORIGINAL, SOUND
-from emma.engine.configs import TrainSettings, grid
 from emma.engine.launch import run_sweep
-from emma.engine.backprop import autograd_loss_and_gradients
+from emma.engine.protocol import ORIGINAL, SOUND
 from emma.engine.sweep import SweepEngine
+from emma.util.runtime import resolve_device
 
 GRID_RHO = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 GRID_LAMBDA = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]

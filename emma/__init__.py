@@ -12,11 +12,24 @@ The package has one subpackage per layer, each stating its API in its ``__init__
 
 The names below are the ones a new experiment needs most.
 """
-from emma.method import (EMMA, DenoisingAutoencoder, EMMAOutput, UntiedAutoencoder, attention_scores, capacity, capacity_penalty,
-                         capacity_relu, energy_regularizer, energy_threshold, freeze, initial_parameters, project_parameters_,
-                         train_autoencoder)
 from emma.data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
 from emma.engine import ORIGINAL, SOUND, ModeEnergies, Protocol, SweepEngine, TrainSettings, fit_mode_autoencoders, run_sweep
+from emma.method import (
+    EMMA,
+    DenoisingAutoencoder,
+    EMMAOutput,
+    UntiedAutoencoder,
+    attention_scores,
+    capacity,
+    capacity_penalty,
+    capacity_relu,
+    energy_regularizer,
+    energy_threshold,
+    freeze,
+    initial_parameters,
+    project_parameters_,
+    train_autoencoder,
+)
 from emma.util import resolve_device, save_figure, save_table, seed_everything
 
 __all__ = [

@@ -63,12 +63,12 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from tqdm import tqdm
 
-from emma.util.display import show
 from emma.experiments import attention_tasks as tasks
 from emma.experiments import literature
 from emma.experiments import mechanisms as mech
-from emma.util.plots import legible
+from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
+from emma.util.plots import legible
 from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
 
 _ = check_profile(profile)

@@ -54,11 +54,11 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from emma import DenoisingAutoencoder, UntiedAutoencoder, resolve_device, save_figure, save_table, seed_everything
-from emma.util import plots
-from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
-from emma.engine.autoencoders import train_autoencoders
 from emma.claims.rules import claims_table, verdict_from_flags
+from emma.engine.autoencoders import train_autoencoders
 from emma.experiments.manifolds import MANIFOLDS, distance_to_manifold, grid, sample_manifold
+from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
+from emma.util import plots
 
 device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")

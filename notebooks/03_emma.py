@@ -75,8 +75,8 @@ from matplotlib.patches import FancyBboxPatch
 from emma import DenoisingAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
 from emma.method import derivations
 from emma.method.module import EMMA
-from emma.util.plots import legible
 from emma.method.regularizers import capacity, capacity_relu
+from emma.util.plots import legible
 
 device = resolve_device(device)
 seed = seeds[0]

@@ -45,15 +45,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, feature_separation as separation_of, fetch_htru2
-
+from emma.claims.thesis import thesis_split_table
+from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, fetch_htru2
+from emma.data.htru2 import feature_separation as separation_of
 from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
-
 from emma.data.splits import make_splits
 from emma.util.outputs import save_figure, save_table
 from emma.util.plots import legible
 from emma.util.runtime import resolve_device
-from emma.claims.thesis import thesis_split_table
 
 device = resolve_device(device)
 CLASS_NAMES = {0: "non-pulsar", 1: "pulsar"}

@@ -82,9 +82,17 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from emma.util import plots
+from emma.claims.thesis import (
+    ROBUSTNESS_FIGURE_CAPACITY,
+    SLIDES_OUTCOMES,
+    TEMPERATURE_CAPACITIES,
+    TEMPERATURE_LAMBDA_C,
+    TEMPERATURE_LAMBDA_E,
+    thesis_results,
+)
 from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
 from emma.data.splits import make_splits
+from emma.engine.configs import TrainSettings, grid
 from emma.engine.evaluation import (
     config_rows,
     generalisation_curves,
@@ -98,23 +106,15 @@ from emma.engine.evaluation import (
     study_curves,
     summarise,
 )
-from emma.util.outputs import save_figure, save_table
-from emma.util.plots import FAMILY_COLORS
 from emma.engine.protocol import ORIGINAL, SOUND
-from emma.util.runtime import resolve_device
+from emma.experiments.decision import RULES, decision_study, judge_claims_under_rules
 from emma.experiments.replay import robustness_study
 from emma.experiments.study import under
-from emma.engine.configs import TrainSettings, grid
-from emma.claims.thesis import (
-    ROBUSTNESS_FIGURE_CAPACITY,
-    SLIDES_OUTCOMES,
-    TEMPERATURE_CAPACITIES,
-    TEMPERATURE_LAMBDA_C,
-    TEMPERATURE_LAMBDA_E,
-    thesis_results,
-)
-from emma.experiments.decision import RULES, decision_study, judge_claims_under_rules
 from emma.experiments.verdicts import both_protocols, robustness_claims, robustness_evidence, robustness_summary
+from emma.util import plots
+from emma.util.outputs import save_figure, save_table
+from emma.util.plots import FAMILY_COLORS
+from emma.util.runtime import resolve_device
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")

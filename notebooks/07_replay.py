@@ -70,12 +70,12 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma.util import plots
+from emma.claims.thesis import SLIDES_OUTCOMES, thesis_results
 from emma.data.splits import make_splits
+from emma.engine.configs import TrainSettings, grid
 from emma.engine.evaluation import rank_grid, selected_config
-from emma.util.outputs import save_figure, save_table
-from emma.experiments.forensics import VIEW, candidates_table, choose, collect_scores, fit_table, forensic_test, printed_numbers, variants
 from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
+from emma.experiments.forensics import VIEW, candidates_table, choose, collect_scores, fit_table, forensic_test, printed_numbers, variants
 from emma.experiments.replay import (
     METRICS,
     decompose,
@@ -83,18 +83,18 @@ from emma.experiments.replay import (
     decomposition_view,
     explain,
     gap_explained,
-    outcome_alignment,
     headline,
-    thesis_gap,
+    outcome_alignment,
     replay_f1,
     robustness_study,
+    thesis_gap,
     top10_side_by_side,
     waterfall,
 )
-from emma.util.runtime import resolve_device
 from emma.experiments.study import plan, run_study, under
-from emma.engine.configs import TrainSettings, grid
-from emma.claims.thesis import SLIDES_OUTCOMES, thesis_results
+from emma.util import plots
+from emma.util.outputs import save_figure, save_table
+from emma.util.runtime import resolve_device
 
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")

@@ -78,17 +78,16 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma.util.display import show
 from emma import DenoisingAutoencoder
-from emma.experiments import unified
-from emma.experiments import unified_study
-from emma.util.tables import over_seeds
 from emma.claims.rules import paired_test
 from emma.data.splits import make_splits
 from emma.engine.energy import fit_mode_autoencoders
+from emma.experiments import unified, unified_study
+from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
 from emma.util.plots import legible
 from emma.util.runtime import check_profile, resolve_device, seed_everything
+from emma.util.tables import over_seeds
 
 check_profile(profile)  # the quick profile's sizes live in profiles/quick.yaml (section unified_model)
 device = resolve_device(device)

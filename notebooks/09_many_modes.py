@@ -73,11 +73,9 @@ from myst_nb import glue
 from scipy import stats
 from tqdm.auto import tqdm
 
-from emma.util.display import show
-from emma.experiments import modes
-from emma.experiments import modes_study
-from emma.experiments import modes_verdicts
 from emma.claims.rules import holm, paired_test
+from emma.experiments import modes, modes_study, modes_verdicts
+from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
 from emma.util.plots import legible
 from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything

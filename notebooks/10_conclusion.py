@@ -47,8 +47,8 @@ import torch
 from IPython.display import Markdown
 from myst_nb import glue
 
-from emma.util.display import show
 from emma import save_figure, save_table
+from emma.claims.report import claim_counts, collect_claims, read_table
 from emma.claims.rules import KINDS, VERDICTS, claims_table
 from emma.experiments.conclusion import (
     answer_questions,
@@ -59,10 +59,10 @@ from emma.experiments.conclusion import (
     question_verdicts,
     regularizer_claims,
 )
-from emma.experiments.manifolds import sample_manifold
 from emma.experiments.findings import Prose, book_findings, summary_figure
+from emma.experiments.manifolds import sample_manifold
+from emma.util.display import show
 from emma.util.plots import legible
-from emma.claims.report import claim_counts, collect_claims, read_table
 from emma.util.runtime import check_profile
 
 _ = check_profile(profile)

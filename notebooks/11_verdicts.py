@@ -25,13 +25,12 @@ output_dir = "_build"
 
 # %%
 import matplotlib.pyplot as plt
-
 from myst_nb import glue
 
-from emma.util.display import show
 from emma import save_figure, save_table
-from emma.util.plots import legible
 from emma.claims.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
+from emma.util.display import show
+from emma.util.plots import legible
 from emma.util.runtime import check_profile
 
 _ = check_profile(profile)

@@ -65,19 +65,18 @@ import os
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from IPython.display import Markdown, display
 
 from emma.data import Gaussian, MeanFilled, Swapped, Zeroed, make_splits
 from emma.engine import TrainSettings
 from emma.engine.families import mlp_columns
-from emma.engine.registry import Family, register, registered
-from emma.experiments.failures_study import (cross_scores, describe_energy, describe_scores, energy_view, failure_claims,
-                                             train_under_failures)
-from emma.experiments.study import fit_energies
 from emma.engine.protocol import SOUND
+from emma.engine.registry import Family, register, registered
+from emma.experiments.failures_study import cross_scores, describe_energy, describe_scores, energy_view, failure_claims, train_under_failures
+from emma.experiments.study import fit_energies
 from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
 from emma.util.runtime import check_profile, resolve_device, seed_everything
-from IPython.display import Markdown, display
 
 _ = check_profile(profile)
 device = resolve_device(device)

@@ -45,8 +45,8 @@ def energies():
     import pandas as pd
     import torch
 
-    from emma.method.autoencoder import DenoisingAutoencoder, freeze
     from emma.engine.energy import ModeEnergies
+    from emma.method.autoencoder import DenoisingAutoencoder, freeze
 
     models = []
     for m in range(2):

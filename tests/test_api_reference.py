@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import test_pipeline
 from test_pipeline import ROOT
 

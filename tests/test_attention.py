@@ -6,31 +6,19 @@ import torch
 from torch.func import vmap
 
 from emma.method.attention import (
-
     EULER,
-
     GAIN_FLOOR,
-
     PARAMETER_NAMES,
-
     EMMAOutput,
-
     attention_scores,
-
     energy_threshold,
-
     initial_parameters,
-
     project_parameters_,
-
     under_transform,
-
 )
-
-from emma.method.module import EMMA
-
-from emma.method.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
 from emma.method.autoencoder import DenoisingAutoencoder
+from emma.method.module import EMMA
+from emma.method.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
 
 WIDTHS = {2: [4, 4], 3: [4, 2, 3], 5: [1, 2, 3, 4, 5]}
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
+from emma.claims.rules import VERDICTS
 from emma.experiments import attention_tasks as tasks
 from emma.experiments import literature
-from emma.claims.rules import VERDICTS
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from emma import DenoisingAutoencoder, UntiedAutoencoder, train_autoencoder
-from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
 from emma.experiments.manifolds import distance_to_manifold, sample_manifold
+from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
 
 
 @pytest.fixture

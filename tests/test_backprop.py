@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from emma.method.attention import project_parameters_, PARAMETER_NAMES
 from emma.engine.backprop import loss_and_gradients
 from emma.engine.families import FAMILIES, FROM_BASE, LAYERS, forward, init_parameters
 from emma.engine.training import bce_per_sample
+from emma.method.attention import PARAMETER_NAMES, project_parameters_
 
 K, B = 4, 9
 

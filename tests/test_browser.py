@@ -21,9 +21,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
-
 import test_pipeline
+import yaml
 from test_pipeline import ROOT
 
 pytestmark = pytest.mark.slow

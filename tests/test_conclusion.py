@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.method.autoencoder import DenoisingAutoencoder, jacobian_asymmetry
 from emma.experiments.conclusion import (
     RESEARCH_QUESTIONS,
     DeepTiedAutoencoder,
@@ -14,6 +13,7 @@ from emma.experiments.conclusion import (
     question_verdicts,
     regularizer_effect,
 )
+from emma.method.autoencoder import DenoisingAutoencoder, jacobian_asymmetry
 
 
 def _grid(gain_c: float, gain_e: float, noise: float = 0.0) -> pd.DataFrame:

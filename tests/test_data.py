@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import emma.data.htru2 as data_module
-from emma.data.htru2 import FEATURE_NAMES, HTRU2FormatError, HTRU2NotFoundError, MODE_NAMES, MODE_SLICES, fetch_htru2, read_htru2
+from emma.data.htru2 import FEATURE_NAMES, MODE_NAMES, MODE_SLICES, HTRU2FormatError, HTRU2NotFoundError, fetch_htru2, read_htru2
 from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 from emma.data.splits import make_splits
 

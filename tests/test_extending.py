@@ -2,8 +2,6 @@
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from emma.engine.registry import registered, unregister
 
 PAGE = Path(__file__).resolve().parents[1] / "book" / "extending.md"

@@ -9,8 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from emma.data.failures import (Failure, Gaussian, MeanFilled, Standardization, Swapped, Zeroed, corrupt_modes, fail_every_sample,
-                                failure_family, scheme_mask)
+from emma.data.failures import Failure, Gaussian, MeanFilled, Standardization, Swapped, Zeroed, corrupt_modes, fail_every_sample, failure_family, scheme_mask
 from emma.data.noise import corrupt
 from emma.data.splits import make_splits
 from emma.engine.configs import TrainSettings

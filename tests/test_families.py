@@ -4,13 +4,13 @@ import zlib
 import pytest
 import torch
 
-from emma.method.attention import PARAMETER_NAMES, project_parameters_
 from emma.engine.backprop import autograd_loss_and_gradients, parameter_views
 from emma.engine.configs import TrainSettings
 from emma.engine.families import FAMILIES, FROM_BASE, forward, init_parameters
 from emma.engine.protocol import ORIGINAL, SOUND
 from emma.engine.registry import Context, Family, get_family, register, registered, unregister
 from emma.engine.sweep import SweepEngine
+from emma.method.attention import PARAMETER_NAMES, project_parameters_
 
 K, B = 4, 9
 

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emma.experiments.forensics import CANDIDATES, choose, fit_table, variant_name, variants, verdict_sentence
 from emma.engine.protocol import ORIGINAL
+from emma.experiments.forensics import CANDIDATES, choose, fit_table, variant_name, variants, verdict_sentence
 
 
 def test_the_candidates_are_every_combination_of_the_codes_own_alternatives_each_cited():
@@ -20,10 +20,12 @@ def _scores(offsets: dict, emma_offsets: dict) -> pd.DataFrame:
     rows = []
     for name, offset in offsets.items():
         for i in range(11):
-            rows.append({"variant": name, "group": "baselines", "row": f"b{i}", "metric": "f1_clean", "thesis": 0.8, "mean": 0.8 + offset, "low": 0.8 + offset - 0.01, "high": 0.8 + offset + 0.01})
+            rows.append({"variant": name, "group": "baselines", "row": f"b{i}", "metric": "f1_clean", "thesis": 0.8, "mean": 0.8 + offset,
+                         "low": 0.8 + offset - 0.01, "high": 0.8 + offset + 0.01})
     for name, offset in emma_offsets.items():
         for i in range(30):
-            rows.append({"variant": name, "group": "emma", "row": f"e{i}", "metric": "f1_clean", "thesis": 0.88, "mean": 0.88 + offset, "low": 0.88 + offset - 0.01, "high": 0.88 + offset + 0.01})
+            rows.append({"variant": name, "group": "emma", "row": f"e{i}", "metric": "f1_clean", "thesis": 0.88, "mean": 0.88 + offset,
+                         "low": 0.88 + offset - 0.01, "high": 0.88 + offset + 0.01})
     return pd.DataFrame(rows)
 
 

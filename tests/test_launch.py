@@ -16,16 +16,15 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
+import tomllib
 
-from emma.book import branch
+from emma.book import branch, rerun
 from emma.book import build as book
-from emma.book import rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -64,7 +63,7 @@ def test_a_chapter_needs_the_runtime_only_and_the_toolchain_is_the_extra_book():
     assert not [name for name in TOOLCHAIN if f"\n{name}==" in locked]
     # the runtime's pins are those the published book is built with (make lock checks it too)
     book_lock = set((ROOT / "requirements-lock.txt").read_text().splitlines())
-    assert [line for line in locked.splitlines() if line and line[0] not in "#-" and line not in {l.lower() for l in book_lock}] == []
+    assert [line for line in locked.splitlines() if line and line[0] not in "#-" and line not in {pin.lower() for pin in book_lock}] == []
 
 
 def _executed(folder: Path, stem: str, reads: dict, output_dir: str, error: bool = False) -> Path:

@@ -89,8 +89,8 @@ def test_closed_form_two_mode_emma_equals_the_generic_module_in_values_and_gradi
     """The engine's closed form for M = 2 against vmap(attention_scores) (eq. 5.2–5.7), in float64."""
     from torch.func import vmap
 
-    from emma.method.attention import PARAMETER_NAMES, attention_scores
     from emma.engine.families import _emma_output, emma_columns
+    from emma.method.attention import PARAMETER_NAMES, attention_scores
 
     k, b = 6, 5
     g = torch.Generator().manual_seed(3)

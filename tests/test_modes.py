@@ -5,8 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score
 
-from emma.experiments import modes
-from emma.experiments import modes_study
+from emma.experiments import modes, modes_study
 
 TINY = modes_study.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
 

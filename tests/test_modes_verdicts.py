@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emma.experiments import modes
-from emma.experiments import modes_verdicts
 from emma.claims.rules import VERDICTS
+from emma.experiments import modes, modes_verdicts
 
 
 def scaling_table() -> pd.DataFrame:

@@ -16,8 +16,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
 import test_pipeline
+
 from emma.book import build as book
 from emma.book import pdf
 

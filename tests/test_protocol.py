@@ -4,19 +4,18 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.method.module import EMMA
-
-from emma.method.regularizers import energy_regularizer
 from emma.data.htru2 import MODE_SLICES
-from emma.experiments.potentials import batch_coupled_potential
+from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import model_outputs, score_on_test
 from emma.engine.families import init_parameters
+from emma.engine.optim import BatchedAdam
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from emma.engine.configs import TrainSettings
 from emma.engine.streams import code_batches, corrupted_split, coupled_potentials, coupled_psi_min, in_place_splits
 from emma.engine.sweep import SweepEngine
-from emma.engine.optim import BatchedAdam
 from emma.engine.training import omega_as_coded, omega_per_sample
+from emma.experiments.potentials import batch_coupled_potential
+from emma.method.module import EMMA
+from emma.method.regularizers import energy_regularizer
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 

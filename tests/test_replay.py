@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emma.claims.thesis import thesis_results
 from emma.engine.evaluation import regularizer_levels
 from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
 from emma.experiments.replay import decompose, explain, replay_f1, top10_side_by_side, waterfall
-from emma.claims.thesis import thesis_results
 from emma.experiments.verdicts import RobustnessEvidence, both_protocols, capacity_extremes, robustness_claims
 
 SEEDS = [0, 1, 2]
@@ -148,8 +148,10 @@ def _evidence(with_gain: float) -> RobustnessEvidence:
         for mode in ("IP", "DM"):
             for seed in seeds:
                 for db in (-20.0, -6.0, 0.0, 5.0, 10.0):
-                    rows.append({"family": fam, "corrupted": mode, "seed": seed, "nsr_db": db, "f1": level + noise[seed] * (1.7 if fam == "with" else 1.0) - (0.001 * db if fam != "with" else 0.0)})
-    beta = pd.DataFrame([{"seed": s, "sigma_ip": a, "sigma_dm": b, "beta_ip": 0.9 - 0.5 * a / 3 + noise[s] * (1 + a), "beta_dm": 0.9 - 0.5 * b / 3 + noise[s] * (1 + b)}
+                    rows.append({"family": fam, "corrupted": mode, "seed": seed, "nsr_db": db,
+                                 "f1": level + noise[seed] * (1.7 if fam == "with" else 1.0) - (0.001 * db if fam != "with" else 0.0)})
+    beta = pd.DataFrame([{"seed": s, "sigma_ip": a, "sigma_dm": b,
+                          "beta_ip": 0.9 - 0.5 * a / 3 + noise[s] * (1 + a), "beta_dm": 0.9 - 0.5 * b / 3 + noise[s] * (1 + b)}
                          for s in seeds for a, b in ((0.0, 0.0), (3.0, 0.0), (0.0, 3.0))])
     energy = pd.DataFrame([{"seed": s, "sigma_ip": v, "total_energy": 10 + 5 * v + noise[s] * (1 + v)} for s in seeds for v in (0.0, 4.0)])
     grid = pd.DataFrame({"rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0, "capacity_mean": np.linspace(0.1, 0.9, 9),

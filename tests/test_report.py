@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
+from emma.claims.report import CLAIM_TABLES, claim_counts, collect_claims, collect_errata
 from emma.claims.rules import CLAIM_COLUMNS, KINDS, VERDICTS
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER
-from emma.claims.report import CLAIM_TABLES, claim_counts, collect_claims, collect_errata
 
 
 def _write_claims(folder, verdict="partly reproduced", kind="core", **extra):
@@ -96,7 +96,8 @@ def _write_errata_sources(folder):
     (folder / "tables").mkdir(exist_ok=True)
     pd.DataFrame({"check": ["Psi of draft eq. 4.6 as printed", "Psi of eq. 4.7"], "expected_to_hold": [False, True]}).to_csv(
         folder / "tables" / "energy_gradient_check.csv", index=False)
-    pd.DataFrame({"check": ["2 capacity", "7 module"], "equation": ["5.11", "5.2"], "thesis_verdict": ["draft (+b_a) wrong", "module follows the final thesis"]}).to_csv(
+    pd.DataFrame({"check": ["2 capacity", "7 module"], "equation": ["5.11", "5.2"],
+                  "thesis_verdict": ["draft (+b_a) wrong", "module follows the final thesis"]}).to_csv(
         folder / "tables" / "derivation_checks.csv", index=False)
     fields = SOUND.table().rename(columns={"value": "sound"}).assign(original=ORIGINAL.table()["value"].astype(str))
     fields.to_csv(folder / "tables" / "protocol_fields.csv", index=False)
@@ -104,7 +105,8 @@ def _write_errata_sources(folder):
             for s in SWITCH_ORDER for f, d in (("base", 0.02), ("with (selected)", -0.05))]
     pd.DataFrame(rows).to_csv(folder / "tables" / "protocol_decomposition.csv", index=False)
     pd.DataFrame({"class": ["pulsar", "non-pulsar"], "case": ["clean", "clean"], "rate_correct_as_coded": [0.1, 0.9],
-                  "rate_correct_aligned": [0.85, 0.98], "slides_rate_correct": [0.9029, 0.9843]}).to_csv(folder / "tables" / "outcome_alignment.csv", index=False)
+                  "rate_correct_aligned": [0.85, 0.98], "slides_rate_correct": [0.9029, 0.9843]}).to_csv(
+        folder / "tables" / "outcome_alignment.csv", index=False)
 
 
 def test_errata_list_the_checks_that_fail_and_every_difference_of_the_code(tmp_path):

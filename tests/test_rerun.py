@@ -1,14 +1,12 @@
 """What a run executes (emma.book.rerun): parameters applied where declared, run keys, skipping, output folders."""
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-import shutil
-
 from emma.book import build as book
-from emma.book import cli
-from emma.book import rerun
+from emma.book import cli, rerun
 
 CHAPTER = '''# %% [markdown]
 # # {title}
@@ -77,7 +75,8 @@ def test_the_run_key_changes_with_each_input_and_stale_says_which(tmp_path):
     assert rerun.stale(key, executed) == []
     assert rerun.stale(rerun.run_key(chapter, {"epochs": 4}, executed.parent), executed) == ["parameters changed"]
     package = rerun.package_digest(chapter.source)
-    assert rerun.stale(rerun.run_key(chapter, {"epochs": 3}, executed.parent, package={**package, "emma/x.py": "other"}), executed) == ["emma/x.py now imported"]
+    changed = rerun.run_key(chapter, {"epochs": 3}, executed.parent, package={**package, "emma/x.py": "other"})
+    assert rerun.stale(changed, executed) == ["emma/x.py now imported"]
     chapter.source.write_text(chapter.source.read_text() + "\n# %%\nprint(1)\n")
     assert rerun.stale(rerun.run_key(chapter, {"epochs": 3}, executed.parent), executed) == ["chapter source changed"]
 

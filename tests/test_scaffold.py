@@ -12,9 +12,7 @@ import pytest
 import yaml
 
 from emma.book import build as book
-from emma.book import cli
-from emma.book import rerun
-from emma.book import scaffold
+from emma.book import cli, rerun, scaffold
 from emma.claims.rules import claims_table
 
 ROOT = Path(__file__).resolve().parent.parent

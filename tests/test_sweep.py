@@ -4,17 +4,17 @@ import pandas as pd
 import pytest
 import torch
 
-from emma.engine.energy import ModeEnergies
-from emma.experiments.potentials import batch_coupled_potential
-from emma.engine.families import init_parameters
-from emma.engine.evaluation import score_on_test
-from emma.engine.protocol import ORIGINAL, SOUND
 from emma.engine.configs import TrainSettings, grid
-from emma.engine.streams import corrupted_split, coupled_potentials
+from emma.engine.energy import ModeEnergies
+from emma.engine.evaluation import score_on_test
+from emma.engine.families import init_parameters
 from emma.engine.launch import run_sweep
-from emma.engine.sweep import SweepEngine
 from emma.engine.optim import BestState
+from emma.engine.protocol import ORIGINAL, SOUND
+from emma.engine.streams import corrupted_split, coupled_potentials
+from emma.engine.sweep import SweepEngine
 from emma.engine.training import f1_by_subset, select_threshold
+from emma.experiments.potentials import batch_coupled_potential
 
 SETTINGS = TrainSettings(epochs=2, batch_size=32)
 
@@ -232,6 +232,7 @@ def test_a_sweep_cut_into_parts_gives_the_models_of_one_engine(splits, energies,
     pd.testing.assert_frame_equal(parts["curves"], one["curves"], rtol=1e-4)
     for name, value in one["params"].items():
         assert torch.allclose(parts["params"][name], value, atol=1e-5), name
-    assert run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)["seconds"] == parts["seconds"]
+    cached = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)
+    assert cached["seconds"] == parts["seconds"]
     with pytest.raises(ValueError, match="workers"):
         run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, workers=0)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from emma.method.autoencoder import DenoisingAutoencoder, freeze
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label
+from emma.method.autoencoder import DenoisingAutoencoder, freeze
 
 torch.set_num_threads(1)
 FULL = dict(exogenous=True, endogenous=True, crossmodal=True)

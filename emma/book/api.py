@@ -269,7 +269,8 @@ class LinkCodeNames(SphinxTransform):
     def apply(self, **kwargs) -> None:
         for literal in list(self.document.findall(nodes.literal)):
             text = literal.astext()
-            if not re.fullmatch(rf"{re.escape(self.config.emma_api_package)}(\.\w+)+(\(\))?", text) or _inside(literal, (nodes.title, nodes.reference, addnodes.pending_xref, addnodes.desc_signature)):
+            if (not re.fullmatch(rf"{re.escape(self.config.emma_api_package)}(\.\w+)+(\(\))?", text)
+                    or _inside(literal, (nodes.title, nodes.reference, addnodes.pending_xref, addnodes.desc_signature))):
                 continue
             xref = addnodes.pending_xref("", refdomain="py", reftype="obj", reftarget=text.removesuffix("()"),
                                          refexplicit=True, refdoc=self.env.docname)

@@ -169,7 +169,8 @@ def run_record_page(executed: dict) -> str:
     lines += ["| chapter | profile | commit | machine | date | seconds |", "|" + "---|" * len(columns)]
     for _, row in records.iterrows():
         duration = f"{row['duration_s']:.0f}" if isinstance(row["duration_s"], (int, float)) else "?"
-        lines.append("| " + " | ".join([str(row["chapter"]), str(row["profile"]), f"`{row['commit']}`", str(row["machine"]), str(row["date"]), duration]) + " |")
+        lines.append("| " + " | ".join([str(row["chapter"]), str(row["profile"]), f"`{row['commit']}`", str(row["machine"]), str(row["date"]),
+                                       duration]) + " |")
     lines += ["", "## Versions", ""] + _versions_lines(records)
     lines += ["", "## Parameters", "",
               "Every parameter of each chapter as it ran: the defaults of its parameters cell, and in bold what the run "

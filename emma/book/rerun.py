@@ -374,7 +374,8 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
         if before == value:
             continue
         if part == "writes" and isinstance(before, dict):  # the names are the stored ones: only their bytes differ
-            reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'} since the chapter wrote it" for name in value if before.get(name) != value[name]]
+            reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'} since the chapter wrote it"
+                        for name in value if before.get(name) != value[name]]
         elif part == "reads" and isinstance(before, dict):
             reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'}" for name in value if name in before and before[name] != value[name]]
             reasons += [f"{name} now read" for name in value if name not in before]

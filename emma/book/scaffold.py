@@ -131,7 +131,7 @@ claims = claims_table([{{
 }}])
 save_table(claims, "{name}_claims", output_dir)
 show(claims, "{name}_claims", columns=["claim", "our_evidence", "verdict", "kind"])
-'''
+'''  # noqa: E501 (a jupytext cell header must stay on one line)
 
 def toc_order_problems(toc: dict, chapters) -> list[str]:
     """What breaks the book's order rule in ``toc`` (``_toc.yml`` parsed); empty when it holds.

@@ -42,7 +42,8 @@ def chapter_links() -> dict[str, str]:
     return {chapter: CLAIM_PAGES[name] for name, chapter in CLAIM_TABLES.items()}
 
 
-__all__ = ["CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table"]
+__all__ = ["CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata",
+           "read_table"]
 
 
 def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
@@ -86,8 +87,9 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     >>> for name in CLAIM_TABLES:
     ...     pd.DataFrame([{"claim": "c", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core"}]).to_csv(
     ...         folder / "tables" / f"{name}.csv", index=False)
-    >>> collect_claims(folder)["chapter"].tolist()
-    ['Attention mechanisms', 'Energy estimation', 'Experiment I: potential energy', 'Experiment II: robustness', 'A unified model', 'More than two modes', 'Conclusion']
+    >>> collect_claims(folder)["chapter"].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['Attention mechanisms', 'Energy estimation', 'Experiment I: potential energy', 'Experiment II: robustness', 'A unified model',
+     'More than two modes', 'Conclusion']
     """
     frames = []
     for name, chapter in CLAIM_TABLES.items():
@@ -106,14 +108,22 @@ ERRATA_COLUMNS = ("source", "where", "finding", "evidence")
 #: What the original code did differently from the text, by :class:`emma.engine.protocol.Protocol` field:
 #: (where in the code, the finding). The evidence is the field's single switch in ``protocol_decomposition``.
 CODE_FINDINGS = {
-    "corruption_in_place": ("code/data/data.py, apply_corruption", "writes its noise into the array it is given, so the 'clean' training, validation and test sets carry the noisy copies' draw; the base, IP-only and DM-only models train and pick their threshold on half-corrupted data"),
+    "corruption_in_place": ("code/data/data.py, apply_corruption",
+                            "writes its noise into the array it is given, so the 'clean' training, validation and test sets carry the noisy copies' draw; "
+                            "the base, IP-only and DM-only models train and pick their threshold on half-corrupted data"),
     "autoencoders_on_corrupted": ("code/experiment-3/main.py, autoencoders", "the autoencoders and Ψ_min are fitted on that half-corrupted training set"),
-    "early_stopping": ("code/experiment-3/main.py, train_clf", "the curve that picks the best epoch is the loss on the training set (for EMMA with both regularizers), not on the validation set"),
-    "retrain": ("code/experiment-3/main.py, train_clf", "after the threshold, the baselines train best_epoch more epochs on train + validation; EMMA models never set best_epoch and retrain 0 epochs"),
+    "early_stopping": ("code/experiment-3/main.py, train_clf",
+                       "the curve that picks the best epoch is the loss on the training set (for EMMA with both regularizers), not on the validation set"),
+    "retrain": ("code/experiment-3/main.py, train_clf",
+                "after the threshold, the baselines train best_epoch more epochs on train + validation; EMMA models never set best_epoch and retrain 0 epochs"),
     "drop_last": ("code/experiment-3/main.py, train_step", "every pass skips its last mini-batch (range(0, n − 32, 32))"),
-    "potential": ("code/emma/method/autoencoder.py, potential", "½‖X − b_r‖² is summed over the whole batch of each call and added to every sample: a sample's energy depends on the samples it is evaluated with"),
-    "omega": ("code/experiment-3/main.py, regul_loss", "Ω weighs only the clean mode of each corrupted sample (ξ = +1 there, 0 elsewhere) and is summed over the batch, not eq. 5.12"),
-    "init": ("code/experiment-3/main.py, copy_emma", "all 125 configurations start from copies of one EMMA and one base in a single unseeded run: each configuration draws its own mini-batch order"),
+    "potential": ("code/emma/method/autoencoder.py, potential",
+                  "½‖X − b_r‖² is summed over the whole batch of each call and added to every sample: "
+                  "a sample's energy depends on the samples it is evaluated with"),
+    "omega": ("code/experiment-3/main.py, regul_loss",
+              "Ω weighs only the clean mode of each corrupted sample (ξ = +1 there, 0 elsewhere) and is summed over the batch, not eq. 5.12"),
+    "init": ("code/experiment-3/main.py, copy_emma",
+             "all 125 configurations start from copies of one EMMA and one base in a single unseeded run: each configuration draws its own mini-batch order"),
     "selection": ("code/experiment-3/main.py, get_ranking", "the 125 models are ranked by F1 on the whole noisy test set: the test set chooses the model"),
 }
 
@@ -182,19 +192,29 @@ def collect_errata(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     fields = read_table(output_dir, "protocol_fields").set_index("field")
     rows.append({"source": "final", "where": "Experiment II, training", "finding": "the text trains 30 epochs; the code trains up to 35",
                  "evidence": "robustness chapter parameters (epochs = 35); emma.claims.thesis.CLASSIFIER_SETTINGS"})
-    rows.append({"source": "final", "where": "Experiment II, loss", "finding": "the text weighs the classes in the cross-entropy; the code's line with pos_weight = 10 is commented out",
-                 "evidence": "protocol_fields: class_weight " + ("None (unweighted)" if pd.isna(fields.loc["class_weight", "original"]) or fields.loc["class_weight", "original"] == "None" else str(fields.loc["class_weight", "original"])) + " in the original protocol"})
-    rows.append({"source": "final", "where": "Experiment II, results table", "finding": "the final thesis heads the λ columns ρ, λ_c, λ_e; the slides and the thesis's own figure captions read the same numbers as ρ, λ_e, λ_c",
+    rows.append({"source": "final", "where": "Experiment II, loss",
+                 "finding": "the text weighs the classes in the cross-entropy; the code's line with pos_weight = 10 is commented out",
+                 "evidence": "protocol_fields: class_weight "
+                 + ("None (unweighted)" if pd.isna(fields.loc["class_weight", "original"]) or fields.loc["class_weight", "original"] == "None"
+                    else str(fields.loc["class_weight", "original"]))
+                 + " in the original protocol"})
+    rows.append({"source": "final", "where": "Experiment II, results table",
+                 "finding": "the final thesis heads the λ columns ρ, λ_c, λ_e; "
+                            "the slides and the thesis's own figure captions read the same numbers as ρ, λ_e, λ_c",
                  "evidence": "emma.claims.thesis.thesis_results(reading); the robustness chapter adopts the slides' reading (lambda_reading)"})
     decomposition = read_table(output_dir, "protocol_decomposition")
     for switch, (where, finding) in CODE_FINDINGS.items():
         rows.append({"source": "code", "where": where, "finding": finding, "evidence": _effect(decomposition, switch)})
-    rows.append({"source": "code", "where": "code/experiment-3/main.py, __main__", "finding": "by default (retrain = False) it loads trained models from dumps/ files that are not in the repository",
+    rows.append({"source": "code", "where": "code/experiment-3/main.py, __main__",
+                 "finding": "by default (retrain = False) it loads trained models from dumps/ files that are not in the repository",
                  "evidence": "read from the code; the book retrains every model (emma.experiments.study)"})
     rows.append({"source": "code", "where": "code/data/data.py, SNR", "finding": "the function named SNR computes 10·log10 σ², a noise-to-signal ratio",
                  "evidence": "emma.data.noise.sigma_to_nsr_db; the book says NSR"})
     alignment = read_table(output_dir, "outcome_alignment")
     pulsar = alignment[alignment["class"] == "pulsar"]
-    rows.append({"source": "code", "where": "code/experiment-3/main.py, refined_matrix call", "finding": "the per-sample outcome table pairs predictions on the re-corrupted, unpermuted X_test with the labels and indicator of its permuted copy",
-                 "evidence": f"outcome_alignment: mean correct rate of pulsars {pulsar['rate_correct_as_coded'].mean():.3f} as coded, {pulsar['rate_correct_aligned'].mean():.3f} aligned, slides {pulsar['slides_rate_correct'].mean():.3f}"})
+    rows.append({"source": "code", "where": "code/experiment-3/main.py, refined_matrix call",
+                 "finding": "the per-sample outcome table pairs predictions on the re-corrupted, unpermuted X_test "
+                            "with the labels and indicator of its permuted copy",
+                 "evidence": f"outcome_alignment: mean correct rate of pulsars {pulsar['rate_correct_as_coded'].mean():.3f} as coded, "
+                             f"{pulsar['rate_correct_aligned'].mean():.3f} aligned, slides {pulsar['slides_rate_correct'].mean():.3f}"})
     return pd.DataFrame(rows, columns=list(ERRATA_COLUMNS))

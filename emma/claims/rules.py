@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+
 from emma.util import checks
 
 #: The verdicts a claim can get, from best to worst.

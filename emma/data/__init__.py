@@ -13,7 +13,7 @@ Modules
     thesis's scheme with any of them.
 """
 from emma.data.failures import Failure, Gaussian, MeanFilled, Standardization, Swapped, Zeroed, corrupt_modes, scheme_mask
-from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, MODE_NAMES, MODE_SLICES, HTRU2, fetch_htru2, read_htru2
+from emma.data.htru2 import CLASS_COLUMN, FEATURE_NAMES, HTRU2, MODE_NAMES, MODE_SLICES, fetch_htru2, read_htru2
 from emma.data.noise import add_noise, corrupt, nsr_db_to_sigma, sigma_to_nsr_db
 from emma.data.splits import Split, Splits, make_splits, split_arrays
 

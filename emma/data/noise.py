@@ -17,6 +17,7 @@ import torch
 from emma.data.failures import Gaussian, _check_features, _gaussian, corrupt_modes
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES, check_mode_name
 
+
 def _mode_slices(modes) -> list[slice]:
     if isinstance(modes, (str, int, np.integer)):
         modes = [modes]

@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from emma.data.htru2 import HTRU2, MODE_NAMES, MODE_SLICES, fetch_htru2
 from emma.util.runtime import resolve_device
 
+
 def tensor_fingerprint(*tensors: torch.Tensor) -> str:
     """SHA-256 (hex) of the shapes, dtypes and bytes of some tensors: a data key for caches."""
     digest = hashlib.sha256()

@@ -32,10 +32,10 @@ Modules
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
 from emma.engine.families import FAMILIES, forward, init_parameters
-from emma.engine.results import SweepResult
-from emma.engine.registry import Context, Family, get_family, register, registered, unregister
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND, Protocol
+from emma.engine.registry import Context, Family, get_family, register, registered, unregister
+from emma.engine.results import SweepResult
 from emma.engine.sweep import SweepEngine
 
 __all__ = ["SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings",

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch
-from emma.util.runtime import progress_disabled, single_cpu_thread
 from emma.engine.optim import BatchedAdam
+from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch
 from emma.util import checks
+from emma.util.runtime import progress_disabled, single_cpu_thread
 
 
 def _per_model(value, k: int, name: str) -> list:

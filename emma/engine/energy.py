@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.method.autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
-from emma.engine.autoencoders import train_autoencoders
-from emma.util.cache import cached
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.splits import Splits, tensor_fingerprint
+from emma.engine.autoencoders import train_autoencoders
+from emma.method.autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
+from emma.util.cache import cached
 from emma.util.runtime import resolve_device
 
 

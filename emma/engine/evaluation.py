@@ -20,12 +20,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from emma.data.failures import Failure, Gaussian, Standardization, check_failure, corrupt_modes, fail_every_sample, failure_family
 from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
-from emma.engine.families import forward
 from emma.engine.configs import TrainSettings
-from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
-from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
+from emma.engine.families import forward
 from emma.engine.registry import get_family
 from emma.engine.results import SweepResult
+from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
+from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
 from emma.util.tables import over_seeds
 
 #: The columns that identify a model in a sweep's table.
@@ -211,7 +211,8 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
                 row["auroc"], row["ap"] = float(roc_auc_score(y, prob[k])), float(average_precision_score(y, prob[k]))
             if out is not None:
                 alpha, beta = out.alpha[k].mean(0), out.beta[k].mean(0)
-                row.update(alpha_ip=alpha[0].item(), alpha_dm=alpha[1].item(), beta_ip=beta[0].item(), beta_dm=beta[1].item(), total_energy=out.total_energy[k].mean().item())
+                row.update(alpha_ip=alpha[0].item(), alpha_dm=alpha[1].item(), beta_ip=beta[0].item(), beta_dm=beta[1].item(),
+                           total_energy=out.total_energy[k].mean().item())
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -33,9 +33,9 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
+from emma.engine.registry import SEED_STRIDE, Context, Family, get_family, register, registered, stack_parameters
 from emma.method.attention import EULER, PARAMETER_NAMES, EMMAOutput, initial_parameters, project_parameters_
 from emma.method.regularizers import capacity, capacity_relu
-from emma.engine.registry import SEED_STRIDE, Context, Family, get_family, register, registered, stack_parameters
 
 #: The six model families, in the order of the thesis's results table.
 FAMILIES = ("ip_only", "dm_only", "base", "without", "alternative", "with")

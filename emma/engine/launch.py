@@ -20,17 +20,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma.util.cache import cached
+from emma.data.splits import Splits, tensor_fingerprint
 from emma.engine.configs import TrainSettings, check_configs
 from emma.engine.evaluation import apply_rules
 from emma.engine.families import FAMILIES
+from emma.engine.protocol import SOUND, Protocol
 from emma.engine.registry import fingerprint, get_family
 from emma.engine.results import SweepResult
-from emma.engine.protocol import SOUND, Protocol
-from emma.util.runtime import die_with_parent, resolve_device, single_cpu_thread
-from emma.data.splits import Splits, tensor_fingerprint
 from emma.engine.streams import energies_for
 from emma.engine.sweep import ENGINE_VERSION, SMALL_SWEEP, SweepEngine
+from emma.util.cache import cached
+from emma.util.runtime import die_with_parent, resolve_device, single_cpu_thread
 
 
 def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,

@@ -15,9 +15,9 @@ from typing import Mapping
 
 import torch
 
-from emma.engine.configs import TrainSettings
 from emma.data.failures import Standardization, corrupt_modes
 from emma.data.splits import Split, Splits
+from emma.engine.configs import TrainSettings
 from emma.engine.training import omega_weights
 
 

@@ -35,17 +35,17 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emma.engine.configs import TrainSettings, check_configs
 from emma.data.splits import Splits
-from emma.engine.families import init_parameters
-from emma.engine.registry import Context, get_family
 from emma.engine.backprop import autograd_loss_and_gradients, parameter_views
-from emma.engine.protocol import SOUND, Protocol
-from emma.util.runtime import progress_disabled, resolve_device
-from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
+from emma.engine.configs import TrainSettings, check_configs
+from emma.engine.families import init_parameters
 from emma.engine.optim import BatchedAdam, BestState
-from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
+from emma.engine.protocol import SOUND, Protocol
+from emma.engine.registry import Context, get_family
 from emma.engine.results import SweepResult
+from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
+from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
+from emma.util.runtime import progress_disabled, resolve_device
 
 #: Bump when a change here alters what a cached sweep contains.
 ENGINE_VERSION = 5
@@ -372,7 +372,8 @@ class SweepEngine:
         self.thresholds = np.array([self.rule_thresholds[p.threshold][k] for k, p in enumerate(self.protocols)])
         self.retrain_epochs = torch.where(self.retrains, self.best.epoch, torch.zeros_like(self.best.epoch))
         if bool(self.retrain_epochs.gt(0).any()):  # train + validation, from the restored optimiser (appendix: original-retrain)
-            both = StreamData(torch.cat([self.train.x, self.val.x], 1), torch.cat([self.train.y, self.val.y]), torch.cat([self.train.corrupted, self.val.corrupted], 1))
+            both = StreamData(torch.cat([self.train.x, self.val.x], 1), torch.cat([self.train.y, self.val.y]),
+                              torch.cat([self.train.corrupted, self.val.corrupted], 1))
             for epoch in range(int(self.retrain_epochs.max())):
                 self._epoch(both, self.retrain_epochs > epoch)
         return self
@@ -414,7 +415,8 @@ class SweepEngine:
                 table[name] = values
             table[f"threshold_at_{rule}"] = thresholds
         epochs = self.settings.epochs
-        curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(), "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
+        curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(),
+                               "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
                                **{name: value.numpy().ravel() for name, value in self.curves.items()}})
         return SweepResult(family=self.family, table=table, curves=curves, protocols=list(self.protocols),
                            params={name: value.cpu() for name, value in params.items()}, settings=dataclasses.asdict(self.settings),

@@ -27,7 +27,6 @@ from emma.claims.rules import PairedTest, paired_test
 from emma.experiments.mechanisms import AdditiveAttention, MultiHeadSelfAttention, dot_attention, general_attention, hard_attention, memory_hop
 from emma.util.runtime import seed_everything
 
-
 # ----------------------------------------------------------------------------- task 1: alignment (reversal)
 
 PAD = 0  # token 0 pads every sequence; symbols are 1..n_symbols

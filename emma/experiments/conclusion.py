@@ -18,10 +18,10 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from emma.method.autoencoder import DenoisingAutoencoder, check_batch, jacobian_asymmetry
+from emma.claims.report import read_table
 from emma.claims.rules import KINDS, VERDICTS, check_kind, claims_table, verdict_from_flags
 from emma.experiments.manifolds import sample_manifold
-from emma.claims.report import read_table
+from emma.method.autoencoder import DenoisingAutoencoder, check_batch, jacobian_asymmetry
 
 #: Each research question of §5.8, with the claims on its topic (table, start of the claim's text).
 #: Only the *core* ones answer it (:func:`answer_questions`): the robustness question rests on EMMA

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -265,7 +264,8 @@ class DecisionStudy:
 
     def verdicts(self) -> pd.DataFrame:
         """One row per comparison: its verdict over every rule and where it holds, under each protocol."""
-        frames = [table.set_index("claim")[["verdict", "holds_under"]].rename(columns={"verdict": f"verdict ({label})", "holds_under": f"holds under ({label})"})
+        frames = [table.set_index("claim")[["verdict", "holds_under"]]
+                  .rename(columns={"verdict": f"verdict ({label})", "holds_under": f"holds under ({label})"})
                   for label, table in self.combined.items()]
         return pd.concat(frames, axis=1).reset_index()
 

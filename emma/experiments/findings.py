@@ -20,11 +20,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from emma.claims.report import claim_counts, collect_claims, collect_errata, read_table
 from emma.claims.rules import VERDICTS
 from emma.experiments.decision import COMPARISONS, RULES
 from emma.experiments.forensics import explains
 from emma.util.plots import legible
-from emma.claims.report import claim_counts, collect_claims, collect_errata, read_table
 
 #: The groups of the thesis's rows in the summary figure, in order, with their labels.
 FIGURE_ROWS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "without", "alternative": "alternative"}

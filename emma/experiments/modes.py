@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
+
 from emma.util import checks
 from emma.util.tables import over_seeds
 
@@ -94,12 +95,12 @@ def synthetic_modes(n_samples: int, n_modes: int, *, mode_dim: int = 4, latent_d
     ((100, 3, 4), True)
     """
     n, m = _check_int(n_samples, "n_samples", 1), _check_int(n_modes, "n_modes", 2)
-    d, l, c = _check_int(mode_dim, "mode_dim", 1), _check_int(latent_dim, "latent_dim", 2), _check_int(n_classes, "n_classes", 2)
+    d, n_latent, c = _check_int(mode_dim, "mode_dim", 1), _check_int(latent_dim, "latent_dim", 2), _check_int(n_classes, "n_classes", 2)
     if not isinstance(view_noise, (int, float)) or not math.isfinite(view_noise) or view_noise < 0:
         raise ValueError(f"view_noise must be a finite number >= 0, got {view_noise!r}")
     g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
-    loadings = torch.randn(m, l, d, generator=g) / math.sqrt(l)  # A_m, (M, latent, d)
-    latent = torch.randn(n, l, generator=g)  # z, (n, latent)
+    loadings = torch.randn(m, n_latent, d, generator=g) / math.sqrt(n_latent)  # A_m, (M, latent, d)
+    latent = torch.randn(n, n_latent, generator=g)  # z, (n, latent)
     x = torch.einsum("nl,mld->nmd", latent, loadings) + view_noise * torch.randn(n, m, d, generator=g)
     angle = torch.atan2(latent[:, 1], latent[:, 0]) + math.pi  # in [0, 2π]
     y = torch.clamp((angle / (2 * math.pi) * c).long(), max=c - 1)

@@ -24,17 +24,15 @@ from torch import nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from emma.method.attention import PARAMETER_NAMES, attention_scores, initial_parameters, project_parameters_
-
-from emma.method.module import EMMA
-
-from emma.method.regularizers import energy_regularizer
-from emma.method.autoencoder import DenoisingAutoencoder
 from emma.engine.autoencoders import train_autoencoders
 from emma.engine.families import mlp
 from emma.experiments.modes import ModeData, _check_int, corrupt, corruption_mask, split_standardize
-from emma.util.runtime import progress_disabled, single_cpu_thread
+from emma.method.attention import PARAMETER_NAMES, attention_scores, initial_parameters, project_parameters_
+from emma.method.autoencoder import DenoisingAutoencoder
+from emma.method.module import EMMA
+from emma.method.regularizers import energy_regularizer
 from emma.util import checks
+from emma.util.runtime import progress_disabled, single_cpu_thread
 
 #: The three models of the study: no attention, EMMA with the energy regularizer, EMMA without it.
 MODELS = ("without", "with", "with, λ_e = 0")

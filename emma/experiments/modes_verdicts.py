@@ -36,8 +36,9 @@ def scaling_view(scaling: pd.DataFrame) -> pd.DataFrame:
 
     >>> scaling = pd.DataFrame({"dataset": "toy", "n_modes": 3, "n_corrupted": [1, 1, 2, 2], "constraint_holds": [True, True, False, False],
     ...                         "model": ["without", "with"] * 2, "score_mean": [0.6, 0.8, 0.4, 0.5], "alpha_corrupted_mean": [None, 0.1, None, 0.3]})
-    >>> scaling_view(scaling)[["constraint_holds", "k", "without", "with", "gain"]].round(2).to_dict("records")
-    [{'constraint_holds': True, 'k': '1', 'without': 0.6, 'with': 0.8, 'gain': 0.2}, {'constraint_holds': False, 'k': '2', 'without': 0.4, 'with': 0.5, 'gain': 0.1}]
+    >>> scaling_view(scaling)[["constraint_holds", "k", "without", "with", "gain"]].round(2).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'constraint_holds': True, 'k': '1', 'without': 0.6, 'with': 0.8, 'gain': 0.2},
+     {'constraint_holds': False, 'k': '2', 'without': 0.4, 'with': 0.5, 'gain': 0.1}]
     """
     needed = ["dataset", "n_modes", "n_corrupted", "constraint_holds", "model", "score_mean", "alpha_corrupted_mean"]
     missing = [c for c in needed if c not in scaling]

@@ -13,13 +13,13 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from emma.method.autoencoder import DenoisingAutoencoder, check_batch
 from emma.claims.rules import claims_table, per_mode, verdict_from_flags
+from emma.claims.thesis import NOISE_SWEEP_SIGMA
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
-from emma.engine.energy import ModeEnergies
 from emma.data.noise import add_noise, sigma_to_nsr_db
 from emma.data.splits import Split
-from emma.claims.thesis import NOISE_SWEEP_SIGMA
+from emma.engine.energy import ModeEnergies
+from emma.method.autoencoder import DenoisingAutoencoder, check_batch
 
 
 @torch.no_grad()
@@ -155,7 +155,8 @@ def _cases(noise_table, ood_table, missing_table, training_sigma: float, runs=No
 
 def potential_claims(runs: pd.DataFrame, noise_table: pd.DataFrame, ood_table: pd.DataFrame, missing_table: pd.DataFrame, *,
                      training_sigma: float, good_auroc: float, missing_percentile: float) -> pd.DataFrame:
-    """The chapter :doc:`Potential energy </book/chapters/05_potential_energy>`'s claims table (:func:`emma.claims.rules.claims_table`), one row per claim of the thesis.
+    """The chapter :doc:`Potential energy </book/chapters/05_potential_energy>`'s claims table (:func:`emma.claims.rules.claims_table`),
+    one row per claim of the thesis.
 
     Parameters
     ----------

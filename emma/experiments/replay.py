@@ -18,9 +18,9 @@ import torch
 from emma.data.noise import corrupt
 from emma.engine.evaluation import CASES, apply_rules, model_outputs, select
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
+from emma.engine.streams import corrupted_split
 from emma.experiments.forensics import variants
 from emma.experiments.study import fit_energies, plan, rows_for, run_study
-from emma.engine.streams import corrupted_split
 
 #: The three F1 columns of the thesis's table.
 METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
@@ -318,7 +318,8 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
             r = replay.set_index("model").loc[rows[family]]
             if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
                 text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
-                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} the replay's range over seeds)")
+                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} "
+                         "the replay's range over seeds)")
         lines.append(text + ".")
     return lines
 

@@ -15,15 +15,15 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
+from emma.engine.configs import TrainSettings
 from emma.engine.energy import fit_mode_autoencoders_many
 from emma.engine.evaluation import apply_rules, base_for, select
 from emma.engine.families import FAMILIES
+from emma.engine.launch import run_sweep
 from emma.engine.protocol import Protocol
+from emma.engine.streams import in_place_splits
 from emma.util import checks
 from emma.util.runtime import die_with_parent, resolve_device
-from emma.engine.configs import TrainSettings
-from emma.engine.streams import in_place_splits
-from emma.engine.launch import run_sweep
 
 
 def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:

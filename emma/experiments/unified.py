@@ -30,13 +30,11 @@ from __future__ import annotations
 import itertools
 from typing import NamedTuple, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from emma.method.attention import attention_scores, under_transform
-
 from emma.method.module import EMMA
 from emma.util import checks
 

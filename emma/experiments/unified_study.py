@@ -22,19 +22,17 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from emma.method.attention import PARAMETER_NAMES, project_parameters_
-
-from emma.method.regularizers import energy_regularizer
-from emma.method.autoencoder import DenoisingAutoencoder, freeze
-from emma.engine.autoencoders import train_autoencoders
 from emma.claims.rules import apply_holm, claims_table, paired_test, verdict_from_flags
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import corrupt
-from emma.util.runtime import progress_disabled, single_cpu_thread
+from emma.engine.autoencoders import train_autoencoders
 from emma.engine.training import f1_by_subset, select_threshold
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
+from emma.method.attention import PARAMETER_NAMES, project_parameters_
+from emma.method.autoencoder import DenoisingAutoencoder, freeze
+from emma.method.regularizers import energy_regularizer
 from emma.util import checks
-
+from emma.util.runtime import progress_disabled, single_cpu_thread
 
 # ----------------------------------------------------------------------------- the synthetic task
 
@@ -365,7 +363,8 @@ def unified_claims(scores: pd.DataFrame, htru2: pd.DataFrame, arms: tuple[str, s
          f"mask {full['mask_signal'].mean():.3f} on the feature holding the signal vs {full['mask_other'].mean():.3f} elsewhere"),
         ("crossmodal", "the crossmodal module extracts knowledge by looking at the whole picture", "acc_clean",
          full["cross_to_needed"] > full["cross_to_needed_uniform"],
-         f"weight {full['cross_to_needed'].mean():.3f} on the clean modes carrying the other factor vs {full['cross_to_needed_uniform'].mean():.3f} if uniform"),
+         f"weight {full['cross_to_needed'].mean():.3f} on the clean modes carrying the other factor "
+         f"vs {full['cross_to_needed_uniform'].mean():.3f} if uniform"),
     ]
     rows = []
     for part, claim, column, mechanism, seen in specs:

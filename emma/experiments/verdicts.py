@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emma.experiments.decision import GENERALISATION_CLAIM
 from emma.claims.rules import VERDICTS, apply_holm, claims_table, levels_off, non_inferiority, paired_test
-from emma.engine.evaluation import noise_response
 from emma.claims.thesis import THESIS_TABLE, TRAINING_NSR_DB
+from emma.engine.evaluation import noise_response
+from emma.experiments.decision import GENERALISATION_CLAIM
 
 
 @dataclass
@@ -34,7 +34,8 @@ class RobustnessEvidence:
     grid: pd.DataFrame  # per configuration: mean noisy-test F1 and mean learned capacity
 
 
-def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame, splits, energies, *, curves: pd.DataFrame, single_mode: dict, top_sigma: float, both_sigmas) -> RobustnessEvidence:
+def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame, splits, energies, *, curves: pd.DataFrame, single_mode: dict,
+                        top_sigma: float, both_sigmas) -> RobustnessEvidence:
     """Collect the evidence of one protocol.
 
     Parameters
@@ -87,7 +88,8 @@ def _thesis(model: str, column: int) -> float:
     return next(row[column] for row in THESIS_TABLE if row[0] == model)
 
 
-def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alpha: float = 0.05, top_k: int = 3, slope_tolerance: float = 0.005, closeness: float = 0.05) -> pd.DataFrame:
+def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alpha: float = 0.05, top_k: int = 3, slope_tolerance: float = 0.005,
+                      closeness: float = 0.05) -> pd.DataFrame:
     """One row per claim of the robustness study: ``claim, thesis_evidence, our_evidence, verdict, kind, p_value, p_holm``.
 
     Comparisons of two models are one-sided paired t-tests over seeds; "keeps the clean
@@ -110,8 +112,10 @@ def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alp
     add("EMMA beats data augmentation on DM-noisy samples at the training noise", "core", f"with {w_dm} vs without {_thesis('without', 6)}",
         "F1 DM noisy, with − without", paired_test(s["with"]["f1_dm_noisy"].to_numpy(), s["without"]["f1_dm_noisy"].to_numpy(), alpha=alpha))
     add("EMMA keeps the clean accuracy of the base model", "core", f"with {w_clean} vs base {_thesis('base', 4)} on clean samples",
-        f"F1 clean, with − base, non-inferiority margin {margin:g}", non_inferiority(s["with"]["f1_clean"].to_numpy(), s["base"]["f1_clean"].to_numpy(), margin, alpha=alpha))
-    add("EMMA beats the attention fusion of Shon et al. on noisy samples", "secondary", f"with {w_ip} / {w_dm} vs alternative {_thesis('alternative', 5)} / {_thesis('alternative', 6)}",
+        f"F1 clean, with − base, non-inferiority margin {margin:g}",
+        non_inferiority(s["with"]["f1_clean"].to_numpy(), s["base"]["f1_clean"].to_numpy(), margin, alpha=alpha))
+    add("EMMA beats the attention fusion of Shon et al. on noisy samples", "secondary",
+        f"with {w_ip} / {w_dm} vs alternative {_thesis('alternative', 5)} / {_thesis('alternative', 6)}",
         "mean noisy F1, with − alternative", paired_test(noisy("with"), noisy("alternative"), alpha=alpha))
     add("EMMA is more robust than the base model on noisy samples", "secondary", f"with {w_ip} / {w_dm} vs base {_thesis('base', 5)} / {_thesis('base', 6)}",
         "mean noisy F1, with − base", paired_test(noisy("with"), noisy("base"), alpha=alpha))
@@ -125,8 +129,10 @@ def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alp
         "F1 averaged over NSR levels above −6 dB and both modes, with − without", paired_test(past("with"), past("without"), alpha=alpha))
     for mode in ("IP", "DM"):
         part = c[(c["family"] == "with") & (c["corrupted"] == mode)].pivot_table(index="seed", columns="nsr_db", values="f1")
-        test = levels_off(part.columns.to_numpy(), part.to_numpy(), float(np.mean(evidence.single_mode[mode])), top_k=top_k, slope_tolerance=slope_tolerance, closeness=closeness, alpha=alpha)
-        rows.append({"claim": f"With {mode} failing, EMMA levels off near the single clean mode's F1", "thesis_evidence": "Figure: the with curve flattens near the single-mode line",
+        test = levels_off(part.columns.to_numpy(), part.to_numpy(), float(np.mean(evidence.single_mode[mode])), top_k=top_k, slope_tolerance=slope_tolerance,
+                          closeness=closeness, alpha=alpha)
+        rows.append({"claim": f"With {mode} failing, EMMA levels off near the single clean mode's F1",
+                     "thesis_evidence": "Figure: the with curve flattens near the single-mode line",
                      "our_evidence": test.describe(), "verdict": test.verdict, "kind": "secondary", "p_value": float("nan")})
     b = evidence.beta
     clean = b[(b["sigma_ip"] == 0) & (b["sigma_dm"] == 0)].sort_values("seed")
@@ -134,13 +140,17 @@ def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alp
         noisy_rows = b[b[column] > 0].sort_values("seed")
         top = float(noisy_rows[column].iloc[0])
         add(f"The attention of a mode falls as that mode gets noisy (β_{mode})", "core", "Figure: β surfaces fall along the noisy mode's axis",
-            f"mean β_{mode} at σ_{mode} = {top:g} − at σ = 0", paired_test(noisy_rows[f"beta_{mode.lower()}"].to_numpy(), clean[f"beta_{mode.lower()}"].to_numpy(), higher_is_better=False, alpha=alpha))
+            f"mean β_{mode} at σ_{mode} = {top:g} − at σ = 0",
+            paired_test(noisy_rows[f"beta_{mode.lower()}"].to_numpy(), clean[f"beta_{mode.lower()}"].to_numpy(), higher_is_better=False, alpha=alpha))
     e = evidence.energy
     low, high = sorted(e["sigma_ip"].unique())
-    add("The total energy rises as both modes get noisier (an uncertainty proxy)", "core", "Figure: Σ E_i rises as F1 falls", f"mean total energy at σ = {high:g} − at σ = {low:g}",
-        paired_test(e[e["sigma_ip"] == high].sort_values("seed")["total_energy"].to_numpy(), e[e["sigma_ip"] == low].sort_values("seed")["total_energy"].to_numpy(), alpha=alpha))
+    add("The total energy rises as both modes get noisier (an uncertainty proxy)", "core", "Figure: Σ E_i rises as F1 falls",
+        f"mean total energy at σ = {high:g} − at σ = {low:g}",
+        paired_test(e[e["sigma_ip"] == high].sort_values("seed")["total_energy"].to_numpy(),
+                    e[e["sigma_ip"] == low].sort_values("seed")["total_energy"].to_numpy(), alpha=alpha))
     extremes = capacity_extremes(evidence.grid, alpha)
-    rows.append({"claim": "Too little and too much capacity both hurt (§5.5, the draft's \"Yerkes-Dodson\" curve)", "thesis_evidence": "§5.5, argued without a figure",
+    rows.append({"claim": "Too little and too much capacity both hurt (§5.5, the draft's \"Yerkes-Dodson\" curve)",
+                 "thesis_evidence": "§5.5, argued without a figure",
                  "kind": "secondary", **extremes})
     return apply_holm(claims_table(rows), alpha)
 

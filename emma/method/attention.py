@@ -33,8 +33,8 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from emma.util import checks
 
+from emma.util import checks
 
 #: Euler's number: the floor of the corrected potential Ψ' (eq. 5.2).
 EULER = math.e

@@ -22,8 +22,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from emma.method.attention import under_transform
-from emma.util.runtime import progress_disabled, single_cpu_thread
 from emma.util import checks
+from emma.util.runtime import progress_disabled, single_cpu_thread
 
 
 def check_batch(x, d_input: int, name: str = "x") -> torch.Tensor:

@@ -1,13 +1,12 @@
 """EMMA as a PyTorch module: frozen energy models, learnable parameters, the scores of :func:`emma.method.attention.attention_scores`."""
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from emma.method.attention import EMMAOutput, PARAMETER_NAMES, _check_tensor, attention_scores, energy_threshold, initial_parameters, project_parameters_
+from emma.method.attention import PARAMETER_NAMES, EMMAOutput, _check_tensor, attention_scores, energy_threshold, initial_parameters, project_parameters_
 from emma.method.autoencoder import freeze
 from emma.method.regularizers import capacity, capacity_relu
 from emma.util import checks

@@ -35,7 +35,8 @@ NAMES = {
     "ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "data augmentation (without)",
     "alternative": "attention fusion (alternative)", "with": "EMMA (with)", "gated": "Ψ gate (gated)", "lambda_c": "λ_c", "lambda_e": "λ_e",
     "n_seeds": "seeds", "rank_validation": "rank (validation)", "rank_test": "rank (test, thesis's rule)",
-    "ip_noisy": "IP-noisy", "dm_noisy": "DM-noisy", "f1_ip_noisy": "F1 IP-noisy", "f1_dm_noisy": "F1 DM-noisy", "f1_clean": "F1 clean", "f1_noisy_test": "F1 whole noisy test set",
+    "ip_noisy": "IP-noisy", "dm_noisy": "DM-noisy", "f1_ip_noisy": "F1 IP-noisy", "f1_dm_noisy": "F1 DM-noisy", "f1_clean": "F1 clean",
+    "f1_noisy_test": "F1 whole noisy test set",
 }
 
 

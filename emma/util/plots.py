@@ -4,12 +4,11 @@ from __future__ import annotations
 import textwrap
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
-import numpy as np
-import pandas as pd
-
 
 #: The width of the book's text column, in inches of a figure drawn at the notebooks' 100 dpi (784 px).
 COLUMN_INCHES = 7.84

@@ -42,7 +42,6 @@ from ._common import DTYPE, random_parameters
 from .capacity_integral import check_capacity, symbolic_capacity
 from .equations import check_module_against_equations, equations_by_hand, potential_by_hand
 from .gamma import check_gamma_gradient, symbolic_gamma_gradient
-from .latex import aligned_terms
 from .gradient import (
     boxed_gradient_discrepancy,
     check_log_alpha_gradient,
@@ -52,6 +51,7 @@ from .gradient import (
     symbolic_energy_coupling,
     symbolic_log_alpha_gradient,
 )
+from .latex import aligned_terms
 from .potential import check_potential_energy, symbolic_potential
 from .table import derivation_checks
 from .threshold import check_energy_threshold, symbolic_threshold

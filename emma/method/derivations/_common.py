@@ -6,9 +6,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from emma.method.module import EMMA
 from emma.method.autoencoder import DenoisingAutoencoder
-
+from emma.method.module import EMMA
 
 DTYPE = torch.float64
 

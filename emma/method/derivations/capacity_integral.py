@@ -15,6 +15,7 @@ import torch
 from scipy import integrate as sci_integrate
 
 from emma.method.regularizers import capacity, capacity_relu
+
 from ._common import DTYPE, _row, _worst
 
 

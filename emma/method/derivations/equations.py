@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from emma.method.attention import EULER, PARAMETER_NAMES
+
 from ._common import DTYPE, _random_emma, _row, _widths, _worst
 
 

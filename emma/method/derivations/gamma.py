@@ -7,6 +7,7 @@ import sympy as sp
 import torch
 
 from emma.method.attention import attention_scores
+
 from ._common import DTYPE, _row, _worst, random_parameters
 
 

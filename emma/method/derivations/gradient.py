@@ -18,6 +18,7 @@ import torch
 
 from emma.method.attention import PARAMETER_NAMES, attention_scores
 from emma.method.regularizers import energy_regularizer
+
 from ._common import DTYPE, _random_emma, _row, _widths, _worst, _xi, random_parameters
 
 
@@ -91,7 +92,7 @@ def symbolic_log_alpha_gradient(n_modes: int) -> bool:
         return sp.cancel(sp.together(expr.subs(to_z))) == 0
 
     ok = all(
-        zero(sp.diff(log_alpha[k], energies[l]) - rho * (alpha_z[l] - int(k == l))) for k in range(m) for l in range(m)
+        zero(sp.diff(log_alpha[k], energies[j]) - rho * (alpha_z[j] - int(k == j))) for k in range(m) for j in range(m)
     )
     for xi in itertools.product((1, -1), repeat=m):
         omega = sum(x * la for x, la in zip(xi, log_alpha))

@@ -48,5 +48,5 @@ def aligned_terms(lhs: str, expr, width: int = 90) -> str:
     lines.append(line)
     if len(lines) == 1:
         return f"{lhs} = {lines[0]}"
-    body = f" \\\\ &\\quad ".join(lines)
+    body = " \\\\ &\\quad ".join(lines)
     return f"\\begin{{aligned}} {lhs} &= {body} \\end{{aligned}}"

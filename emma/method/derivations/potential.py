@@ -8,6 +8,7 @@ import sympy as sp
 import torch
 
 from emma.method.autoencoder import DenoisingAutoencoder
+
 from ._common import DTYPE, _is_zero, _row, _worst
 
 

@@ -10,6 +10,7 @@ import torch
 
 from emma.method.attention import PARAMETER_NAMES, attention_scores
 from emma.method.regularizers import energy_regularizer
+
 from ._common import DTYPE, _row, _worst, _xi
 
 
