@@ -6,14 +6,24 @@ Modules
     The ``emma-book`` command (``list``, ``status``, ``run``, ``build``, ``new``).
 :mod:`~emma.book.build`
     Chapters: executing them with papermill, checking and building the site with Jupyter Book.
+:mod:`~emma.book.cells`
+    What every executed chapter carries: folded boilerplate, a first cell that installs the package elsewhere.
+:mod:`~emma.book.params`
+    Parameters: profiles, ``-f`` files and ``-p`` pairs resolved per chapter, each checked before any kernel starts.
 :mod:`~emma.book.rerun`
-    Parameters and run keys: whether a chapter must run again, and why (what it imports, what it read).
+    Run keys: whether a chapter must run again, and why (what it imports, what it read and wrote).
+:mod:`~emma.book.runs`
+    Run folders and the lock: a chapter's outputs become visible only with its executed notebook.
 :mod:`~emma.book.scaffold`
     ``emma-book new``: a new chapter that runs, listed in ``_toc.yml``'s part Extensions.
 :mod:`~emma.book.record`
     The run record appendix.
 :mod:`~emma.book.pdf`
     The PDF edition.
+:mod:`~emma.book.api`
+    The API reference appendix (a Sphinx directive over autodoc).
+:mod:`~emma.book.branch`
+    The ``notebooks`` branch that launched chapters (Binder, Colab) run from.
 
 Nothing is imported here: import the module you use.
 """
