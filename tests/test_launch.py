@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import tomllib
 
-from emma.book import branch, rerun
+from emma.book import branch, cells, rerun
 from emma.book import build as book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def test_the_install_cell_pins_the_commit_of_the_checkout_that_executes():
 
 def test_outside_a_git_checkout_the_install_cell_takes_the_default_branch_and_says_so(tmp_path, monkeypatch):
     assert book.package_revision(tmp_path) is None
-    monkeypatch.setattr(book, "package_revision", lambda root=None: None)
+    monkeypatch.setattr(cells, "package_revision", lambda root=None: None)
     source = book.add_install_cell(nbformat.v4.new_notebook(), "https://example.org/r").cells[0].source
     assert source.splitlines()[-1].strip() == '%pip install --quiet "emma-book @ git+https://example.org/r"'
     assert "default branch" in source and "commit is unknown" in source

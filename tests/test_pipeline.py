@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from emma.book import build as book
-from emma.book import cli, rerun
+from emma.book import cells, cli, rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -395,7 +395,7 @@ def test_the_parameters_setup_and_figure_cells_are_folded_and_prose_is_not():
     assert "parameters" in folded[0].metadata["tags"]
     assert all(c.cell_type == "code" for c in folded)
     assert any(c.source.startswith(("import", "from")) for c in folded[1:])
-    assert not book._is_setup("fig, ax = plt.subplots()\nimport os")
+    assert not cells._is_setup("fig, ax = plt.subplots()\nimport os")
     drawing = [c for c in notebook.cells if c.cell_type == "code" and "save_figure(" in c.source]
     assert drawing and all("hide-input" in c.metadata.get("tags", []) for c in drawing)
     computing = [c for c in notebook.cells if c.cell_type == "code" and "save_table(" in c.source and "save_figure(" not in c.source]
