@@ -399,9 +399,9 @@ def test_the_parameters_setup_and_figure_cells_are_folded_and_prose_is_not():
     drawing = [c for c in notebook.cells if c.cell_type == "code" and "save_figure(" in c.source]
     assert drawing and all("hide-input" in c.metadata.get("tags", []) for c in drawing)
     computing = [c for c in notebook.cells if c.cell_type == "code" and "save_table(" in c.source and "save_figure(" not in c.source]
-    short = [c for c in computing if not book._is_long(c.source)]
+    short = [c for c in computing if not cells._is_long(c.source)]
     assert short and not any("hide-input" in c.metadata.get("tags", []) for c in short), "a short table's cell stays open"
-    long = [c for c in notebook.cells if c.cell_type == "code" and book._is_long(c.source)]
+    long = [c for c in notebook.cells if c.cell_type == "code" and cells._is_long(c.source)]
     assert all("hide-input" in c.metadata.get("tags", []) for c in long), "a cell of more than LONG_CELL lines is folded"
 
 
