@@ -163,7 +163,8 @@ display(Markdown(describe_energy(view)))
 # failure, every seed at once, then tested under every failure. Base is trained once, on clean
 # data. The view gives the F1 on test samples with a failed mode (the mean of the IP-failed
 # and DM-failed subsets), mean and standard deviation over seeds; the full table also has
-# the clean samples.
+# the clean samples. {numref}`fig-beyond-gaussian-scores` sets the models trained on each
+# failure beside those trained on Gaussian noise.
 
 # %%
 sweeps = train_under_failures(splits, failures, ["without", "alternative", "with", "gated"], seeds, settings, energies=energies,

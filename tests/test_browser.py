@@ -28,6 +28,8 @@ from test_pipeline import ROOT
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+#: Pages taller than this (px) are screenshot one screen only: a full-page capture of them runs past its timeout.
+MAX_SCREENSHOT_HEIGHT = 40_000
 # Raw TeX in the text a reader sees: \( \) \[ \] $$, an environment, or $...\command...$.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\end\{|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
 
@@ -178,7 +180,9 @@ def visit(browser, site):
         page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach((image) => { image.loading = 'eager'; })")
         page.wait_for_function("() => Array.from(document.images).every((image) => image.complete)", timeout=30_000)
         seen = page.evaluate(COLLECT)
-        page.screenshot(path=SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png"), full_page=True)
+        # the whole page, unless it is longer than a screenshot can hold in time (the API reference): its first screen then
+        whole = page.evaluate("() => document.documentElement.scrollHeight") <= MAX_SCREENSHOT_HEIGHT
+        page.screenshot(path=SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png"), full_page=whole)
         context.close()
         visits[page_name] = Visit(errors=errors, network=network, **{**seen, "ids": set(seen["ids"])})
         return visits[page_name]

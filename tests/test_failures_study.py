@@ -68,3 +68,18 @@ def test_the_energy_cannot_see_a_swapped_mode_but_sees_a_zeroed_one():
     view = energy_view(energies, splits, {"zeroed": Zeroed(), "swapped": Swapped()}, [0]).set_index(["failure", "mode"])["auroc"]
     assert (view.loc["zeroed"] > 0.9).all()
     assert (view.loc["swapped"].sub(0.5).abs() < 0.05).all()
+
+
+def test_the_extension_chapter_imports_only_public_names():
+    """'Beyond Gaussian noise' is written through the public API (what the API reference documents): no private name or module."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    source = next((Path(__file__).resolve().parents[1] / "notebooks").glob("*_beyond_gaussian.py")).read_text()
+    imported = [(node.module, alias.name) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+                and node.module and node.module.split(".")[0] == "emma" for alias in node.names]
+    assert imported, "the chapter imports from emma"
+    for module, name in imported:
+        assert not any(part.startswith("_") for part in module.split(".")) and not name.startswith("_"), (module, name)
+        assert hasattr(importlib.import_module(module), name), (module, name)
