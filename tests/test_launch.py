@@ -199,3 +199,33 @@ def test_the_conclusion_launched_from_the_branch_runs_in_a_fresh_environment(tmp
     assert toolchain == [], f"a launched chapter installed the book's toolchain: {toolchain}"
     # it read and wrote the branch's tables, beside the notebook, not the executed book's
     assert (out / "book" / "chapters" / "_build" / "tables" / "research_questions.csv").is_file()
+
+
+def test_a_chapter_launched_alone_fetches_the_tables_it_lacks_from_the_branch(tmp_path, monkeypatch):
+    """On Colab a notebook opens without the branch's tables beside it: read_table fetches them from $EMMA_TABLES_URL."""
+    import pandas as pd
+
+    from emma.claims import report
+
+    published = tmp_path / "published"
+    published.mkdir()
+    pd.DataFrame({"claim": ["c"], "verdict": ["reproduced"]}).to_csv(published / "some_claims.csv", index=False)
+    here = tmp_path / "launched" / "_build"
+    monkeypatch.delenv(report.TABLES_URL, raising=False)
+    with pytest.raises(FileNotFoundError, match="execute the chapter"):
+        report.read_table(here, "some_claims")  # in the checkout nothing is fetched
+    monkeypatch.setenv(report.TABLES_URL, published.as_uri())
+    assert report.read_table(here, "some_claims")["verdict"].tolist() == ["reproduced"]
+    assert (here / "tables" / "some_claims.csv").read_bytes() == (published / "some_claims.csv").read_bytes()
+    with pytest.raises(FileNotFoundError, match="fetching it from .*absent.csv"):
+        report.read_table(here, "absent")
+
+
+def test_the_install_cell_points_a_github_book_at_its_branchs_tables_only_outside_the_checkout():
+    cell = book.add_install_cell(nbformat.v4.new_notebook(), "https://github.com/owner/emma-book", "a" * 40).cells[0].source
+    lines = cell.splitlines()
+    guard = lines.index('if importlib.util.find_spec("emma") is None:')
+    fetch = next(i for i, line in enumerate(lines) if "EMMA_TABLES_URL" in line)
+    assert fetch > guard and lines[fetch].startswith("    ")  # set only when emma is not installed, i.e. outside the checkout
+    assert "https://raw.githubusercontent.com/owner/emma-book/notebooks/book/chapters/_build/tables" in lines[fetch]
+    assert cells.tables_url("https://example.org/r") is None

@@ -62,6 +62,20 @@ def repository_url(root: Path = ROOT) -> str:
 INSTALL_TAG = "install-package"
 
 
+def tables_url(repository: str) -> str | None:
+    """Where a chapter launched alone (Colab) finds the tables of the chapters it reads: the branch
+    ``notebooks`` of a GitHub ``repository`` (:mod:`emma.book.branch` puts them there), as raw files.
+
+    None for a repository not on GitHub. :func:`emma.claims.report.read_table` fetches from it only
+    when the variable ``EMMA_TABLES_URL`` is set, which the install cell does only outside the checkout.
+
+    >>> tables_url("https://github.com/owner/book")
+    'https://raw.githubusercontent.com/owner/book/notebooks/book/chapters/_build/tables'
+    """
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(\.git)?/?", repository)
+    return f"https://raw.githubusercontent.com/{match[1]}/{match[2]}/notebooks/book/chapters/_build/tables" if match else None
+
+
 def package_revision(root: Path = ROOT) -> str | None:
     """The commit checked out at ``root`` (``git rev-parse HEAD``), or None outside a git checkout."""
     if not (Path(root) / ".git").exists():  # not an enclosing repository's commit (an install inside a checkout)
@@ -91,12 +105,17 @@ def add_install_cell(notebook, repository: str | None = None, revision: str | No
     else:
         where = "from the default branch: this notebook was executed outside a git checkout, so its commit is unknown"
         requirement = f"emma-book @ git+{repository}"
+    tables = tables_url(repository)
+    fetch = (f'    os.environ.setdefault("EMMA_TABLES_URL", "{tables}")  # other chapters\' tables, when not beside the notebook\n'
+             if tables else "")
     source = (
         "# Outside the book's repository (Colab, Binder...), install its package `emma` first,\n"
         f"# {where}; the runtime only, not the book's toolchain.\n"
         "import importlib.util\n"
+        "import os\n"
         "\n"
         'if importlib.util.find_spec("emma") is None:\n'
+        f"{fetch}"
         f'    %pip install --quiet "{requirement}"'
     )
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", INSTALL_TAG]})

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 
 from emma.claims.rules import CLAIM_COLUMNS, KINDS, VERDICTS, claims_table
-from emma.util.outputs import located, read_output
+from emma.util.outputs import atomic_write, located, read_output
 
 #: The claims tables, in book order, with the chapter that writes each.
 CLAIM_TABLES = {
@@ -55,9 +56,29 @@ def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a table's name (its CSV file without .csv), got {name!r}")
     path = Path(output_dir) / "tables" / f"{name}.csv"
-    if not located(path).is_file():  # during `emma-book run`, a table the chapter wrote itself is in its run folder
+    if not located(path).is_file() and not _fetch(path, name):  # during `emma-book run`, a table the chapter wrote is in its run folder
         raise FileNotFoundError(f"{path} is missing: execute the chapter that writes the table {name!r} first")
     return pd.read_csv(io.BytesIO(read_output(path)))
+
+
+#: Set by the install cell of a chapter launched outside the checkout (:func:`emma.book.cells.tables_url`):
+#: the base URL of the tables of the other chapters, fetched when they are not beside the notebook.
+TABLES_URL = "EMMA_TABLES_URL"
+
+
+def _fetch(path: Path, name: str) -> bool:
+    """Download the missing table ``name`` from ``$EMMA_TABLES_URL`` into ``path``; False when the variable is unset."""
+    base = os.environ.get(TABLES_URL)
+    if not base:
+        return False
+    url = f"{base.rstrip('/')}/{name}.csv"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read()
+    except (OSError, ValueError) as error:
+        raise FileNotFoundError(f"{path} is missing, and fetching it from {url} (${TABLES_URL}) failed: {error}") from None
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return True
 
 
 def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
