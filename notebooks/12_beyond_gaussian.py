@@ -72,11 +72,23 @@ from emma.engine import TrainSettings
 from emma.engine.families import mlp_columns
 from emma.engine.protocol import SOUND
 from emma.engine.registry import Family, register, registered
-from emma.experiments.failures_study import cross_scores, describe_energy, describe_scores, energy_view, failure_claims, train_under_failures
+from emma.experiments.failures_study import (
+    cross_scores,
+    describe_claims,
+    describe_energy,
+    describe_scores,
+    energy_figure,
+    energy_view,
+    failure_claims,
+    score_grid,
+    scores_figure,
+    train_under_failures,
+)
 from emma.experiments.study import fit_energies
 from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
 from emma.util.runtime import check_profile, resolve_device, seed_everything
+from emma.util.tables import over_seeds
 
 _ = check_profile(profile)
 device = resolve_device(device)
@@ -130,20 +142,10 @@ dae = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batc
 energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
 view = energy_view(energies, splits, failures, seeds)
 save_table(view, "beyond_gaussian_energy", output_dir)
-energy_summary = view.groupby(["failure", "mode"], sort=False)[["auroc", "shift"]].agg(["mean", "std"])
-energy_summary.columns = [f"{a}_{b}" for a, b in energy_summary.columns]
-show(energy_summary.reset_index(), "beyond_gaussian_energy")
+show(over_seeds(view, ["failure", "mode"], ["auroc", "shift"]), "beyond_gaussian_energy")
 
 # %% mystnb={"figure": {"caption": "AUROC of each mode's potential energy Ψ_i separating test samples with that mode failed from the same samples clean, one dot per seed. 0.5 means the energy cannot see the failure.", "name": "fig-beyond-gaussian-energy"}, "image": {"alt": "Dot plot of AUROC per failure, one colour per mode, with a dashed line at 0.5."}}
-fig, ax = plt.subplots(figsize=(6, 3))
-for m, (mode, group) in enumerate(view.groupby("mode", sort=False)):
-    positions = [list(failures).index(f) + (m - 0.5) * 0.25 for f in group["failure"]]
-    ax.scatter(positions, group["auroc"], label=mode, alpha=0.8)
-ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
-ax.set_xticks(range(len(failures)), list(failures))
-ax.set_ylabel("AUROC of Ψ_i")
-ax.legend(title="failed mode")
-fig.tight_layout()
+fig = energy_figure(view, failures)
 _ = save_figure(fig, "beyond_gaussian_energy", output_dir)
 plt.show()
 
@@ -171,24 +173,10 @@ sweeps = train_under_failures(splits, failures, ["without", "alternative", "with
                               config={"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}, device=device, cache_dir=cache_dir)
 scores = cross_scores(sweeps, splits, failures, energies=energies)
 save_table(scores, "beyond_gaussian_scores", output_dir)
-grid = scores.groupby(["family", "trained_on", "tested_on"], sort=False)["f1_failed"].agg(["mean", "std"])
-grid = grid.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f}" if len(seeds) > 1 else f"{r['mean']:.3f}", axis=1).unstack("tested_on")
-show(grid[list(failures)].reset_index(), "beyond_gaussian_scores")
+show(score_grid(scores, failures), "beyond_gaussian_scores")
 
 # %% mystnb={"figure": {"caption": "F1 on test samples with a failed mode, per test failure (panel) and family, for models trained on the same failure (filled) and on Gaussian noise (open); mean over seeds with one standard deviation.", "name": "fig-beyond-gaussian-scores"}, "image": {"alt": "Four panels, one per test failure, each with the F1 of five families trained on that failure and on Gaussian noise."}}
-families = ["base", "without", "alternative", "with", "gated"]
-fig, axes = plt.subplots(1, len(failures), figsize=(12, 3.2), sharey=True)
-for ax, tested in zip(axes, failures):
-    for j, family in enumerate(families):
-        for trained, marker, face in ((tested, "o", None), ("gaussian", "o", "none")):
-            hit = scores[(scores["family"] == family) & (scores["tested_on"] == tested)
-                         & (scores["trained_on"] == ("none (clean)" if family == "base" else trained))]
-            ax.errorbar(j + (0.15 if face == "none" else -0.15), hit["f1_failed"].mean(), yerr=hit["f1_failed"].std() if len(seeds) > 1 else None,
-                        fmt=marker, mfc=face, color=f"C{j}", capsize=2)
-    ax.set_title(f"tested on {tested}")
-    ax.set_xticks(range(len(families)), families, rotation=30)
-axes[0].set_ylabel("F1, failed samples")
-fig.tight_layout()
+fig = scores_figure(scores, failures, ["base", "without", "alternative", "with", "gated"])
 _ = save_figure(fig, "beyond_gaussian_scores", output_dir)
 plt.show()
 
@@ -208,11 +196,4 @@ save_table(claims, "beyond_gaussian_claims", output_dir)
 show(claims, "beyond_gaussian_claims", columns=["claim", "our_evidence", "verdict", "p_holm"])
 
 # %%
-lines = []
-for pattern, label in (("^Trained and tested on .* data augmentation", "EMMA beats data augmentation, both trained and tested on the same failure"),
-                       ("^Trained on", "EMMA trained on Gaussian noise beats data augmentation trained on it, tested on another failure"),
-                       ("Ψ gate", "EMMA beats the Ψ gate, both trained and tested on the same failure"),
-                       ("^The potential", "The potential energy flags the failure")):
-    verdicts = claims.loc[claims["claim"].str.contains(pattern), "verdict"]
-    lines.append(f"- {label}: {(verdicts == 'reproduced').sum()} of {len(verdicts)} claims hold at level {alpha} after Holm's correction.")
-display(Markdown("\n".join(lines)))
+display(Markdown(describe_claims(claims, alpha)))

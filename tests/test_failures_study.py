@@ -83,3 +83,23 @@ def test_the_extension_chapter_imports_only_public_names():
     for module, name in imported:
         assert not any(part.startswith("_") for part in module.split(".")) and not name.startswith("_"), (module, name)
         assert hasattr(importlib.import_module(module), name), (module, name)
+
+
+def test_the_grid_figures_and_claim_summary_come_from_the_tables():
+    import matplotlib.pyplot as plt
+
+    from emma.experiments.failures_study import describe_claims, energy_figure, score_grid, scores_figure
+
+    scores = _scores(0.05)
+    grid = score_grid(scores, FAILURES)
+    assert list(grid.columns) == ["family", "trained_on", "gaussian", "zeroed"]
+    assert grid["family"].tolist()[0] == "base"  # first-seen order
+    emma_row = grid[(grid["family"] == "with") & (grid["trained_on"] == "zeroed")].iloc[0]
+    expected = scores[(scores["family"] == "with") & (scores["trained_on"] == "zeroed") & (scores["tested_on"] == "zeroed")]["f1_failed"]
+    assert emma_row["zeroed"] == f"{expected.mean():.3f} ± {expected.std():.3f}"
+    claims = failure_claims(scores, _view(0.9), FAILURES)
+    text = describe_claims(claims)
+    assert text.count("- ") == 4 and "2 of 2 claims hold" in text and "1 of 1 claims hold" in text
+    for fig in (energy_figure(_view(0.9), FAILURES), scores_figure(scores, FAILURES, ["base", "without", "with", "gated"])):
+        assert fig.axes and fig.axes[0].has_data()
+        plt.close(fig)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -34,6 +35,8 @@ from emma.engine.launch import run_sweep
 from emma.engine.protocol import SOUND
 from emma.engine.registry import get_family
 from emma.util import checks
+from emma.util.plots import FAMILY_COLORS
+from emma.util.tables import over_seeds
 
 #: How the prose names each family.
 FAMILY_WORDS = {"base": "base", "without": "data augmentation", "alternative": "the attention fusion", "with": "EMMA", "gated": "the Ψ gate"}
@@ -222,4 +225,63 @@ def describe_scores(scores: pd.DataFrame, failures, *, gaussian: str = "gaussian
             line += (f"; trained on {gaussian} noise instead, EMMA scores {mean.loc[('with', gaussian, f)]:.3f} "
                      f"and data augmentation {mean.loc[('without', gaussian, f)]:.3f}")
         lines.append(line + ".")
+    return "\n".join(lines)
+
+
+def score_grid(scores: pd.DataFrame, failures) -> pd.DataFrame:
+    """F1 on failed samples over seeds (:func:`emma.util.tables.over_seeds`), one row per (family, training
+    failure), one column per test failure, each cell "mean ± std" (the mean alone for one seed)."""
+    names = list(_check_failures(failures))
+    table = over_seeds(scores, ["family", "trained_on", "tested_on"], ["f1_failed"])
+    table["cell"] = [f"{m:.3f}" if pd.isna(s) else f"{m:.3f} ± {s:.3f}" for m, s in zip(table["f1_failed_mean"], table["f1_failed_std"])]
+    grid = table.pivot(index=["family", "trained_on"], columns="tested_on", values="cell")
+    order = table[["family", "trained_on"]].drop_duplicates()  # first-seen order, not alphabetical
+    return grid.loc[list(order.itertuples(index=False, name=None)), names].reset_index()
+
+
+def energy_figure(view: pd.DataFrame, failures):
+    """AUROC of Ψ_i per failure, one dot per seed, one colour per failed mode, 0.5 dashed."""
+    names = list(_check_failures(failures))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for m, (mode, group) in enumerate(view.groupby("mode", sort=False)):
+        ax.scatter([names.index(f) + (m - 0.5) * 0.25 for f in group["failure"]], group["auroc"], label=mode, alpha=0.8)
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("AUROC of Ψ_i")
+    ax.legend(title="failed mode")
+    fig.tight_layout()
+    return fig
+
+
+def scores_figure(scores: pd.DataFrame, failures, families, *, gaussian: str = "gaussian"):
+    """One panel per test failure: F1 on failed samples of each family trained on that failure (filled)
+    and on ``gaussian`` (open; base, trained on clean data, once), mean over seeds ± one std."""
+    names = list(_check_failures(failures))
+    table = over_seeds(scores, ["family", "trained_on", "tested_on"], ["f1_failed"]).set_index(["family", "trained_on", "tested_on"])
+    fig, axes = plt.subplots(1, len(names), figsize=(12, 3.2), sharey=True, squeeze=False)
+    for ax, tested in zip(axes[0], names):
+        for j, family in enumerate(families):
+            trainings = [("none (clean)", None)] if family == "base" else [(tested, None), (gaussian, "none")]
+            for k, (trained, face) in enumerate(trainings):
+                row = table.loc[(family, trained, tested)]
+                ax.errorbar(j + (0.15 * (2 * k - 1) if len(trainings) > 1 else 0.0), row["f1_failed_mean"],
+                            yerr=None if pd.isna(row["f1_failed_std"]) else row["f1_failed_std"], fmt="o", mfc=face,
+                            color=FAMILY_COLORS.get(family, f"C{j}"), capsize=2)
+        ax.set_title(f"tested on {tested}")
+        ax.set_xticks(range(len(families)), list(families), rotation=30)
+    axes[0][0].set_ylabel("F1, failed samples")
+    fig.tight_layout()
+    return fig
+
+
+def describe_claims(claims: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Markdown bullets from :func:`failure_claims`: how many claims of each kind hold after Holm's correction."""
+    groups = (("^Trained and tested on .* data augmentation", "EMMA beats data augmentation, both trained and tested on the same failure"),
+              ("^Trained on", "EMMA trained on Gaussian noise beats data augmentation trained on it, tested on another failure"),
+              ("Ψ gate", "EMMA beats the Ψ gate, both trained and tested on the same failure"),
+              ("^The potential", "The potential energy flags the failure"))
+    lines = []
+    for pattern, label in groups:
+        verdicts = claims.loc[claims["claim"].str.contains(pattern), "verdict"]
+        lines.append(f"- {label}: {(verdicts == VERDICTS[0]).sum()} of {len(verdicts)} claims hold at level {alpha} after Holm's correction.")
     return "\n".join(lines)
