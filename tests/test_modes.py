@@ -129,6 +129,15 @@ def test_the_same_seeds_give_the_same_results(tiny_run):
     pd.testing.assert_frame_equal(again, results)
 
 
+def test_a_model_trains_the_same_whatever_is_stacked_beside_it(tiny_run):
+    _, configs, results, _, _ = tiny_run
+    alone = configs[configs["model"] == "with"].reset_index(drop=True)
+    again, _, _ = modes_study.run_modes_study(modes.synthetic_modes(400, 3, seed=1), alone, TINY, dataset="tiny")
+    stacked = results[results["model"] == "with"].reset_index(drop=True)
+    columns = ["score", "score_clean", "score_val", "alpha_corrupted", "alpha_clean", "gain"]
+    pd.testing.assert_frame_equal(again[columns], stacked[columns], rtol=1e-4)
+
+
 def test_each_seed_splits_the_data_its_own_way():
     data = modes.synthetic_modes(200, 2, seed=0)
     configs = modes_study.study_configs(2, [1], [0, 1], 1.0)

@@ -1,7 +1,16 @@
 """The batched training engine: K models of one family trained as one computation.
 
+Two layers. The core, :class:`~emma.engine.stacked.StackedModels`, trains K models of any kind
+(any number of modes, any width, any loss) with their parameters in one buffer, one Adam, a
+hand-written or autograd gradient and the constraints projected after each step: every
+classifier of the book trains through it. On top of it, :class:`~emma.engine.sweep.SweepEngine`
+adds what the HTRU2 sweeps need: registered families, the thesis's protocols, corruption
+streams, early stopping and decision thresholds.
+
 Modules
 -------
+:mod:`~emma.engine.stacked`
+    The core: :class:`StackedModels`, K models trained together (any model, any data).
 :mod:`~emma.engine.registry`
     What a model family is (:class:`Family`), and the registry any family plugs into the engine through.
 :mod:`~emma.engine.families`
@@ -36,7 +45,8 @@ from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND, Protocol
 from emma.engine.registry import Context, Family, get_family, register, registered, unregister
 from emma.engine.results import SweepResult
+from emma.engine.stacked import StackedModels
 from emma.engine.sweep import SweepEngine
 
-__all__ = ["SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "SweepEngine", "TrainSettings",
+__all__ = ["SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "StackedModels", "SweepEngine", "TrainSettings",
            "fit_mode_autoencoders", "forward", "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"]

@@ -27,7 +27,6 @@ A registered family without hand-written gradients (:mod:`emma.engine.registry`)
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import torch
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 
 from emma.engine.families import MODE_WIDTH, N_MODES, OFF_DIAGONAL, check_family, forward_columns
 from emma.engine.registry import Context, Family
+from emma.engine.stacked import loss_and_gradient, parameter_views  # noqa: F401 (parameter_views: re-exported)
 from emma.engine.training import bce_per_sample
 
 
@@ -146,29 +146,26 @@ def loss_and_gradients(family: str, params: Mapping[str, torch.Tensor], x: torch
     return loss, grads
 
 
-def parameter_views(flat: torch.Tensor, shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    """The parameters as views of the (K, P) buffer ``flat``: ``shapes`` gives each one's per-model shape, in buffer order."""
-    sizes = [math.prod(shape) for shape in shapes.values()]
-    return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(shapes.items(), flat.split(sizes, dim=1))}
+def family_loss(params: Mapping[str, torch.Tensor], family: Family, x: torch.Tensor, y: torch.Tensor, context: Context,
+                pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Each model's training loss (K,): the mean cross-entropy of the family's logits on the batch-last
+    inputs ``x`` (K, 8, B) and targets ``y`` (K, B), plus its penalty. What autograd differentiates."""
+    logits = family.forward(params, x, context)
+    if not isinstance(logits, torch.Tensor) or logits.shape != y.shape:
+        raise ValueError(f"family {family.name!r}: forward must return logits of shape (K, B) = {tuple(y.shape)}, "
+                         f"got {getattr(logits, 'shape', type(logits).__name__)}")
+    loss = bce_per_sample(logits, y, pos_weight).mean(dim=1)
+    if family.penalty is not None:
+        loss = loss + family.penalty(params, context)
+    return loss
 
 
 def autograd_loss_and_gradients(family: Family, flat: torch.Tensor, shapes: dict, x: torch.Tensor, y: torch.Tensor,
                                 context: Context, pos_weight: torch.Tensor | None = None):
     """Each model's training loss (K,) and, by autograd, the gradient of their sum with respect to ``flat`` (K, P).
 
-    The loss is the mean cross-entropy of the family's logits on the batch-last inputs ``x``
-    (K, 8, B) and targets ``y`` (K, B), plus its penalty. The K models share no parameter, so
-    the gradient of the sum gives every model the gradient of its own loss.
+    :func:`family_loss` through :func:`emma.engine.stacked.loss_and_gradient`, the gradient of
+    every model of the engine's core (:class:`emma.engine.stacked.StackedModels`).
     """
-    with torch.enable_grad():
-        leaf = flat.detach().requires_grad_(True)
-        params = parameter_views(leaf, shapes)
-        logits = family.forward(params, x, context)
-        if not isinstance(logits, torch.Tensor) or logits.shape != y.shape:
-            raise ValueError(f"family {family.name!r}: forward must return logits of shape (K, B) = {tuple(y.shape)}, "
-                             f"got {getattr(logits, 'shape', type(logits).__name__)}")
-        loss = bce_per_sample(logits, y, pos_weight).mean(dim=1)
-        if family.penalty is not None:
-            loss = loss + family.penalty(params, context)
-        (grad,) = torch.autograd.grad(loss.sum(), leaf)
-    return loss.detach(), grad
+    loss, grad, _ = loss_and_gradient(family_loss, flat, shapes, family, x, y, context, pos_weight)
+    return loss, grad

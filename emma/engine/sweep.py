@@ -36,13 +36,14 @@ import torch
 from tqdm.auto import tqdm
 
 from emma.data.splits import Splits
-from emma.engine.backprop import autograd_loss_and_gradients, parameter_views
+from emma.engine.backprop import family_loss
 from emma.engine.configs import TrainSettings, check_configs
 from emma.engine.families import init_parameters
-from emma.engine.optim import BatchedAdam, BestState
+from emma.engine.optim import BestState
 from emma.engine.protocol import SOUND, Protocol
 from emma.engine.registry import Context, get_family
 from emma.engine.results import SweepResult
+from emma.engine.stacked import StackedModels
 from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
 from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
 from emma.util.runtime import progress_disabled, resolve_device
@@ -141,14 +142,11 @@ class SweepEngine:
                     psi_min[key] = coupled_psi_min(model_energies, x_ae, settings.batch_size).cpu()
             self.psi_min = torch.stack([psi_min[(s, ae, p.potential)] for (s, _, ae), p in zip(keys, self.protocols)]).to(self.device)  # (K, 2)
         params = init_parameters(family, seeds, base=base)
-        # one (K, P) buffer holds every parameter, and ``params`` are views of it: Adam updates
-        # the whole buffer in a handful of operations instead of a handful per tensor
-        self.flat = torch.cat([value.reshape(len(seeds), -1) for value in params.values()], dim=1).to(self.device)
-        self.shapes = {name: tuple(value.shape[1:]) for name, value in params.items()}
-        self.params = parameter_views(self.flat, self.shapes)
-        if not isinstance(compile, bool):
-            raise TypeError(f"compile must be a bool, got {compile!r}")
-        self.autograd = torch.compile(autograd_loss_and_gradients) if compile else autograd_loss_and_gradients
+        # the engine's core: one (K, P) buffer holds every parameter, ``params`` are views of it, and
+        # Adam updates the whole buffer in a handful of operations instead of a handful per tensor
+        self.stack = StackedModels({name: value.to(self.device) for name, value in params.items()}, lr=settings.lr,
+                                   project=self.spec.project, compile=compile)
+        self.flat, self.shapes, self.params, self.optimizer = self.stack.flat, self.stack.shapes, self.stack.params, self.stack.optimizer
 
         def column(values, dtype=torch.float32):
             return torch.tensor(list(values), dtype=dtype, device=self.device)
@@ -170,7 +168,6 @@ class SweepEngine:
         self.pair_of = torch.tensor([pairs.index(p) for p in zip(self.stream_of.tolist(), self.order_of.tolist())], device=self.device)
         # the code's early-stopping pass reshuffles too; its own stream keeps the training order independent of the stack
         self.pass_generators = [torch.Generator().manual_seed(o + 7_777_777) for o in unique_orders]
-        self.optimizer = BatchedAdam({"flat": self.flat}, lr=settings.lr)
         self.best = BestState({"flat": self.flat}, self.optimizer)
 
     @property
@@ -269,12 +266,9 @@ class SweepEngine:
         context = self._context(potentials, omega)
         if self.hand:  # the gradients are written out (e.g. emma.engine.backprop): no graph to record
             loss, grads = self.spec.gradients(self.params, column["x"], y, context, self.pos_weight)
-            self.flat.grad = torch.cat([grads[name].reshape(self.flat.shape[0], -1) for name in self.params], dim=1)
+            self.stack.apply(grads, active)
         else:
-            loss, self.flat.grad = self.autograd(self.spec, self.flat, self.shapes, column["x"], y, context, self.pos_weight)
-        self.optimizer.step(active)
-        if self.spec.project is not None:
-            self.spec.project(self.params)
+            loss, _ = self.stack.step(family_loss, self.spec, column["x"], y, context, self.pos_weight, active=active)
         return loss
 
     @torch.no_grad()

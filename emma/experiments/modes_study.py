@@ -22,17 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
-from tqdm.auto import tqdm
 
 from emma.engine.autoencoders import train_autoencoders
 from emma.engine.families import mlp
+from emma.engine.stacked import StackedModels
 from emma.experiments.modes import ModeData, _check_int, corrupt, corruption_mask, split_standardize
 from emma.method.attention import PARAMETER_NAMES, attention_scores, initial_parameters, project_parameters_
 from emma.method.autoencoder import DenoisingAutoencoder
 from emma.method.module import EMMA
 from emma.method.regularizers import energy_regularizer
 from emma.util import checks
-from emma.util.runtime import progress_disabled, single_cpu_thread
+from emma.util.runtime import single_cpu_thread
 
 #: The three models of the study: no attention, EMMA with the energy regularizer, EMMA without it.
 MODELS = ("without", "with", "with, λ_e = 0")
@@ -189,12 +189,13 @@ def run_modes_study(data: ModeData, configs: pd.DataFrame, settings: StudySettin
             sets[name] = (xs, masks.to(device), potentials({k: v[cell_seed] for k, v in ae.items()}, xs), stack(i, "y"))
         clean_test = stack(2, "x")
         sets["clean"] = (clean_test, None, potentials(ae, clean_test), sets["test"][3])  # one per seed
-        params = _init_params(configs["seed"], n_modes, data.x.shape[2], s.hidden, n_classes, device)
-        history = _train(params, run, sets["train"], s, g)
-        rows = _evaluate(params, run, sets)
+        stack = StackedModels(_init_params(configs["seed"], n_modes, data.x.shape[2], s.hidden, n_classes, device), lr=s.lr,
+                              project=lambda params: project_parameters_(*[params[name] for name in PARAMETER_NAMES]))
+        history = _train(stack, run, sets["train"], s, g)
+        rows = _evaluate(stack.params, run, sets)
     keys = configs.assign(dataset=dataset, n_modes=n_modes)
     results, history = pd.concat([keys, rows], axis=1), history.merge(keys, left_on="index", right_index=True)
-    state = {"params": {k: v.detach() for k, v in params.items()}, "autoencoders": ae, "run": run, "splits": splits}
+    state = {"params": {k: v.clone() for k, v in stack.params.items()}, "autoencoders": ae, "run": run, "splits": splits}
     return results, history, state
 
 
@@ -211,7 +212,7 @@ def _init_params(seeds, n_modes, mode_dim, hidden, n_classes, device) -> dict:
             p[f"b{i}"] = (torch.rand(1, fan_out, generator=g) * 2 - 1) * bound
         p.update(initial_parameters(n_modes, g))  # the thesis's EMMA initialisation
         per_model.append(p)
-    return {name: torch.stack([p[name] for p in per_model]).to(device).requires_grad_(True) for name in per_model[0]}
+    return {name: torch.stack([p[name] for p in per_model]).to(device) for name in per_model[0]}
 
 
 def _forward(params, x, pot, run):
@@ -224,35 +225,34 @@ def _forward(params, x, pot, run):
     return mlp(params, (beta.unsqueeze(-1) * x).flatten(2), 2), out  # β_i x_i, then the network
 
 
-def _train(params, run, data, s: StudySettings, g: torch.Generator) -> pd.DataFrame:
-    """Adam on cross-entropy − λ_e Ω + λ_c (g_a − b_a) (eq. 5.12), clamped after each step; returns the α history."""
+def _train(stack: StackedModels, run, data, s: StudySettings, g: torch.Generator) -> pd.DataFrame:
+    """Each model's loss, cross-entropy − λ_e Ω + λ_c (g_a − b_a) (eq. 5.12), trained by the engine's core
+    (:meth:`emma.engine.stacked.StackedModels.train`: Adam, EMMA's constraints projected after each step);
+    returns the history of α."""
     xs, masks, pot, y = data  # (cells, n, M, d), (cells, n, M), (cells, n, M), (S, n)
     cell, seed, rows = run["cell"][:, None], run["seed"][:, None], run["emma"]
-    optimizer = torch.optim.Adam(params.values(), lr=s.lr, foreach=True)
-    history = []
-    for epoch in tqdm(range(1, s.epochs + 1), desc="epochs", disable=progress_disabled(), leave=False):
-        order = torch.rand(len(y), xs.shape[1], generator=g).argsort(1).to(xs.device)[run["seed"]]  # one order per seed
-        sums = torch.zeros(4, len(rows), device=xs.device)
-        for start in range(0, xs.shape[1], s.batch_size):
-            batch = order[:, start:start + s.batch_size]  # (K, B)
-            logits, out = _forward(params, xs[cell, batch], pot[cell, batch], run)
-            corrupted = masks[cell, batch][rows]  # (E, B, M)
-            xi = 1.0 - 2.0 * corrupted.to(logits.dtype)  # ξ_k = −1 on a corrupted mode, +1 otherwise
-            omega = (xi * out.log_alpha).sum(-1).mean(-1)  # Ω of eq. 5.12 (as emma.energy_regularizer), (E,)
-            loss = F.cross_entropy(logits.transpose(1, 2), y[seed, batch], reduction="none").mean(1).sum()
-            loss = loss - (run["lambda_e"] * omega).sum() + s.lambda_c * (params["gain"] - params["bias"])[rows].sum()
-            optimizer.zero_grad()
-            loss.backward()  # the models share nothing: each gets its own gradient
-            optimizer.step()
-            project_parameters_(*[params[name] for name in PARAMETER_NAMES])
-            with torch.no_grad():
-                clean = corrupted.any(-1, keepdim=True) & ~corrupted  # the clean modes of corrupted samples
-                sums += torch.stack([(out.alpha * corrupted).sum((1, 2)), corrupted.sum((1, 2)),
-                                     (out.alpha * clean).sum((1, 2)), clean.sum((1, 2))])
-        history.append(pd.DataFrame({"index": rows.cpu().numpy(), "epoch": epoch,
-                                     "alpha_corrupted": (sums[0] / sums[1]).cpu().numpy(),
-                                     "alpha_clean": (sums[2] / sums[3]).cpu().numpy()}))
-    return pd.concat(history, ignore_index=True)
+
+    def loss_fn(params, batch):  # batch (K, B): each model's rows
+        logits, out = _forward(params, xs[cell, batch], pot[cell, batch], run)
+        corrupted = masks[cell, batch][rows]  # (E, B, M)
+        xi = 1.0 - 2.0 * corrupted.to(logits.dtype)  # ξ_k = −1 on a corrupted mode, +1 otherwise
+        omega = (xi * out.log_alpha).sum(-1).mean(-1)  # Ω of eq. 5.12 (as emma.energy_regularizer), (E,)
+        loss = F.cross_entropy(logits.transpose(1, 2), y[seed, batch], reduction="none").mean(1)  # (K,)
+        loss = loss.index_add(0, rows, s.lambda_c * (params["gain"] - params["bias"])[rows] - run["lambda_e"] * omega)
+        return loss, (out.alpha.detach(), corrupted)
+
+    sums = torch.zeros(s.epochs, 4, len(rows), device=xs.device)
+
+    def record(epoch, batch, extra):  # the mean α of the corrupted and of the clean modes of corrupted samples
+        alpha, corrupted = extra
+        clean = corrupted.any(-1, keepdim=True) & ~corrupted
+        sums[epoch - 1] += torch.stack([(alpha * corrupted).sum((1, 2)), corrupted.sum((1, 2)), (alpha * clean).sum((1, 2)), clean.sum((1, 2))])
+
+    orders = lambda: torch.rand(len(y), xs.shape[1], generator=g).argsort(1).to(xs.device)[run["seed"]]  # noqa: E731 (one order per seed)
+    stack.train(loss_fn, xs.shape[1], epochs=s.epochs, batch_size=s.batch_size, orders=orders, on_batch=record)
+    return pd.concat([pd.DataFrame({"index": rows.cpu().numpy(), "epoch": epoch, "alpha_corrupted": (sums[epoch - 1, 0] / sums[epoch - 1, 1]).cpu().numpy(),
+                                    "alpha_clean": (sums[epoch - 1, 2] / sums[epoch - 1, 3]).cpu().numpy()}) for epoch in range(1, s.epochs + 1)],
+                     ignore_index=True)
 
 
 @torch.no_grad()

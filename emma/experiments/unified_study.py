@@ -26,6 +26,7 @@ from emma.claims.rules import apply_holm, claims_table, paired_test, verdict_fro
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import corrupt
 from emma.engine.autoencoders import train_autoencoders
+from emma.engine.stacked import StackedModels
 from emma.engine.training import f1_by_subset, select_threshold
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
 from emma.method.attention import PARAMETER_NAMES, project_parameters_
@@ -154,9 +155,9 @@ def fit(models: Sequence[UnifiedAttention], tasks: Sequence[Task], *, epochs: in
 
     Loss of each model: binary cross-entropy on logits, plus EMMA's regularizers when the
     exogenous part is on, λ_c (g_a − b_a) − λ_e Ω (eq. 5.12, Ω from the task's corruption
-    flags). Adam; EMMA's constraints are projected after every step. The parameters are
-    stacked on a model axis and the loss is vmapped: the same as K separate runs (Adam acts
-    element by element), in a fraction of the time. Model k shuffles its data with a
+    flags), vmapped over the model axis and trained by the engine's core
+    (:class:`emma.engine.stacked.StackedModels`: one Adam over the stacked parameters, EMMA's
+    constraints projected after every step): the same as K separate runs, in a fraction of the time. Model k shuffles its data with a
     generator seeded ``seed[k]`` (a list, one per model) or ``seed + k`` (an int).
 
     Returns
@@ -188,29 +189,26 @@ def fit(models: Sequence[UnifiedAttention], tasks: Sequence[Task], *, epochs: in
         return loss
 
     batched_loss = vmap(loss_one)
-    optimizer = torch.optim.Adam([v for v in params.values() if v.requires_grad], lr=lr, foreach=True)
     order_seeds = [int(seed) + k for k in range(k_models)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
     if len(order_seeds) != k_models:
         raise ValueError(f"seed must be an int or one int per model ({k_models}), got {seed!r}")
     generators = [torch.Generator().manual_seed(s) for s in order_seeds]
     rows = torch.arange(k_models, device=device).unsqueeze(1)  # (K, 1)
-    curve = np.zeros((epochs, k_models))
+    frozen = {name: value.detach() for name, value in params.items() if not value.requires_grad}  # e.g. the energy models
+    project = (lambda p: project_parameters_(*(p[f"exogenous.{name}"] for name in PARAMETER_NAMES))) if exogenous else None
+
+    def loss_fn(p, idx):  # idx (K, B): each model's mini-batch
+        return batched_loss({**p, **frozen}, buffers, [x[rows, idx] for x in xs], ys[rows, idx], flags[rows, idx])
+
+    stack = StackedModels({name: value for name, value in params.items() if value.requires_grad}, lr=lr, project=project)
     with single_cpu_thread(device):
-        for epoch in range(epochs):
-            order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)  # (K, n)
-            for start in range(0, n, batch_size):
-                idx = order[:, start : start + batch_size]  # (K, B)
-                losses = batched_loss(params, buffers, [x[rows, idx] for x in xs], ys[rows, idx], flags[rows, idx])  # (K,)
-                optimizer.zero_grad()
-                losses.sum().backward()
-                optimizer.step()
-                if exogenous:
-                    project_parameters_(*(params[f"exogenous.{name}"] for name in PARAMETER_NAMES))
-                curve[epoch] += losses.detach().cpu().numpy() * idx.shape[1] / n
+        curve = stack.train(loss_fn, n, epochs=epochs, batch_size=batch_size, desc=label(models[0].parts),
+                            orders=lambda: torch.stack([torch.randperm(n, generator=g) for g in generators]))
+    trained = {**stack.params, **frozen}
     with torch.no_grad():
         for k, model in enumerate(models):
             for name, value in model.named_parameters():
-                value.copy_(params[name][k])
+                value.copy_(trained[name][k])
     return curve
 
 
