@@ -1,4 +1,4 @@
-"""What a finished sweep is: :class:`SweepResult`, one typed record per sweep.
+"""What a finished sweep is: :class:`SweepResult`, one typed record per sweep, scored from the engine by :func:`sweep_result`.
 
 :func:`emma.engine.launch.run_sweep` returns one; :func:`emma.engine.evaluation.select` and
 :func:`~emma.engine.evaluation.apply_rules` derive others from it. Its fields can also be read
@@ -11,8 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 import torch
+
+from emma.engine.training import f1_many, f1_many_by_subset
 
 
 @dataclass
@@ -96,3 +99,49 @@ class SweepResult:
 
     def __len__(self) -> int:
         return len(self.keys())
+
+
+@torch.no_grad()
+def sweep_result(engine) -> SweepResult:
+    """The :class:`SweepResult` of a fitted :class:`emma.engine.sweep.SweepEngine`, on the CPU: each test subset and the
+    whole noisy test set scored as one call each, at each model's own threshold and at every decision rule's."""
+    params = {name: value.detach() for name, value in engine.params.items()}
+    test_rows = engine.all_rows(engine.test)
+    subset = engine.test.corrupted[:, :, 0].long() + 2 * engine.test.corrupted[:, :, 1].long()  # (R, n): 0 clean, 1 IP, 2 DM
+    by_subset = engine._forward(params, engine.test, test_rows, subset[engine.stream_of])[0]  # each test subset one call
+    whole = engine.pass_losses(params, engine.test, test_rows)["logits"]  # the whole noisy test set one call
+    p_subset, p_whole = torch.sigmoid(by_subset).cpu().numpy(), torch.sigmoid(whole).cpu().numpy()
+    p_val = engine.val_probabilities.cpu().numpy()
+    y_test, y_val = engine.test.y.cpu().numpy(), engine.val.y.cpu().numpy()
+    stream = engine.stream_of.cpu().numpy()
+    test_masks, val_masks = engine.test.corrupted.cpu().numpy()[stream], engine.val.corrupted.cpu().numpy()[stream]
+
+    def scores(thresholds, suffix=""):
+        t = np.asarray(thresholds).reshape(-1, 1)
+        out = {f"f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
+        out[f"f1_noisy_test{suffix}"] = f1_many(p_whole >= t, y_test)
+        out.update({f"val_f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
+        return out
+
+    rows = pd.DataFrame(scores(engine.thresholds))  # each model's own rule
+    table = pd.concat([engine.configs.drop(columns="protocol"), rows], axis=1)
+    table.insert(0, "model", engine.family)
+    table.insert(5, "protocol", [p.label() for p in engine.protocols])
+    table["threshold"] = engine.thresholds
+    table["best_epoch"] = engine.best.epoch.cpu().numpy()
+    table["best_loss"] = engine.best.loss.cpu().numpy()
+    table["retrain_epochs"] = engine.retrain_epochs.cpu().numpy()
+    if engine.spec.describe is not None:  # EMMA: its capacity (eq. 5.11)
+        for name, values in engine.spec.describe(params).items():
+            table[name] = values.cpu().numpy()
+    for rule, thresholds in engine.rule_thresholds.items():  # every rule, for :func:`emma.engine.evaluation.apply_rules`
+        for name, values in scores(thresholds, f"_at_{rule}").items():
+            table[name] = values
+        table[f"threshold_at_{rule}"] = thresholds
+    epochs = engine.settings.epochs
+    curves = pd.DataFrame({"model_index": torch.arange(engine.k).repeat_interleave(epochs).numpy(),
+                           "epoch": torch.arange(1, epochs + 1).repeat(engine.k).numpy(),
+                           **{name: value.numpy().ravel() for name, value in engine.curves.items()}})
+    return SweepResult(family=engine.family, table=table, curves=curves, protocols=list(engine.protocols),
+                       params={name: value.cpu() for name, value in params.items()}, settings=dataclasses.asdict(engine.settings),
+                       psi_min=None if engine.psi_min is None else engine.psi_min.cpu())

@@ -28,10 +28,8 @@ finished sweep in :mod:`emma.engine.evaluation`; :func:`emma.engine.launch.run_s
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -42,10 +40,10 @@ from emma.engine.families import init_parameters
 from emma.engine.optim import BestState
 from emma.engine.protocol import SOUND, Protocol
 from emma.engine.registry import Context, get_family
-from emma.engine.results import SweepResult
+from emma.engine.results import SweepResult, sweep_result
 from emma.engine.stacked import StackedModels
 from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
-from emma.engine.training import bce_per_sample, f1_many, f1_many_by_subset, rule_thresholds
+from emma.engine.training import bce_per_sample, rule_thresholds
 from emma.util.runtime import progress_disabled, resolve_device
 
 #: Bump when a change here alters what a cached sweep contains.
@@ -372,46 +370,6 @@ class SweepEngine:
                 self._epoch(both, self.retrain_epochs > epoch)
         return self
 
-    @torch.no_grad()
-    def result(self) -> dict:
-        """Everything a chapter needs from the trained sweep, on the CPU (see :func:`run_sweep`)."""
-        params = {name: value.detach() for name, value in self.params.items()}
-        test_rows = self.all_rows(self.test)
-        subset = self.test.corrupted[:, :, 0].long() + 2 * self.test.corrupted[:, :, 1].long()  # (R, n): 0 clean, 1 IP, 2 DM
-        by_subset = self._forward(params, self.test, test_rows, subset[self.stream_of])[0]  # each test subset one call
-        whole = self.pass_losses(params, self.test, test_rows)["logits"]  # the whole noisy test set one call
-        p_subset, p_whole = torch.sigmoid(by_subset).cpu().numpy(), torch.sigmoid(whole).cpu().numpy()
-        p_val = self.val_probabilities.cpu().numpy()
-        y_test, y_val = self.test.y.cpu().numpy(), self.val.y.cpu().numpy()
-        stream = self.stream_of.cpu().numpy()
-        test_masks, val_masks = self.test.corrupted.cpu().numpy()[stream], self.val.corrupted.cpu().numpy()[stream]
-
-        def scores(thresholds, suffix=""):
-            t = np.asarray(thresholds).reshape(-1, 1)
-            out = {f"f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_subset >= t, y_test, test_masks).items()}
-            out[f"f1_noisy_test{suffix}"] = f1_many(p_whole >= t, y_test)
-            out.update({f"val_f1_{n}{suffix}": v for n, v in f1_many_by_subset(p_val >= t, y_val, val_masks).items()})
-            return out
-
-        rows = pd.DataFrame(scores(self.thresholds))  # each model's own rule
-        table = pd.concat([self.configs.drop(columns="protocol"), rows], axis=1)
-        table.insert(0, "model", self.family)
-        table.insert(5, "protocol", [p.label() for p in self.protocols])
-        table["threshold"] = self.thresholds
-        table["best_epoch"] = self.best.epoch.cpu().numpy()
-        table["best_loss"] = self.best.loss.cpu().numpy()
-        table["retrain_epochs"] = self.retrain_epochs.cpu().numpy()
-        if self.spec.describe is not None:  # EMMA: its capacity (eq. 5.11)
-            for name, values in self.spec.describe(params).items():
-                table[name] = values.cpu().numpy()
-        for rule, thresholds in self.rule_thresholds.items():  # every rule, for :func:`emma.engine.evaluation.apply_rules`
-            for name, values in scores(thresholds, f"_at_{rule}").items():
-                table[name] = values
-            table[f"threshold_at_{rule}"] = thresholds
-        epochs = self.settings.epochs
-        curves = pd.DataFrame({"model_index": torch.arange(self.k).repeat_interleave(epochs).numpy(),
-                               "epoch": torch.arange(1, epochs + 1).repeat(self.k).numpy(),
-                               **{name: value.numpy().ravel() for name, value in self.curves.items()}})
-        return SweepResult(family=self.family, table=table, curves=curves, protocols=list(self.protocols),
-                           params={name: value.cpu() for name, value in params.items()}, settings=dataclasses.asdict(self.settings),
-                           psi_min=None if self.psi_min is None else self.psi_min.cpu())
+    def result(self) -> SweepResult:
+        """Everything a chapter needs from the trained sweep, on the CPU (:func:`emma.engine.results.sweep_result`)."""
+        return sweep_result(self)
