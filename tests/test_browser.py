@@ -25,6 +25,8 @@ import test_pipeline
 import yaml
 from test_pipeline import ROOT
 
+from emma.book.pdf import offline_route
+
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -163,16 +165,8 @@ def visit(browser, site):
         if page_name in visits:
             return visits[page_name]
         errors, network = [], []
-
-        def offline(route):
-            if route.request.url.startswith(("file:", "data:", "blob:")):
-                route.continue_()
-            else:
-                network.append(route.request.url)
-                route.abort("internetdisconnected")
-
         context = browser.new_context(viewport={"width": 1400, "height": 900})  # the width the book is checked at
-        context.route("**/*", offline)
+        context.route("**/*", offline_route(network))
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"uncaught {error}"))
         page.on("console", lambda message: errors.append(f"console.error: {message.text}") if message.type == "error" else None)
@@ -273,7 +267,7 @@ def test_no_table_or_figure_is_wider_than_its_column(visit, page):
 
 def test_no_table_or_figure_is_wider_than_its_column_on_a_narrow_screen(browser, site):
     context = browser.new_context(viewport={"width": 800, "height": 900})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort())
+    context.route("**/*", offline_route([]))
     page = context.new_page()
     wide = {}
     for name in PAGES:

@@ -1,10 +1,11 @@
-"""The verdict rules of emma.claims.rules, on cases small enough to compute by hand."""
+"""The verdict rules of emma.claims.rules and emma.claims.plateau, on cases small enough to compute by hand."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from emma.claims.plateau import levels_off
 from emma.claims.rules import (
     CLAIM_COLUMNS,
     KINDS,
@@ -14,7 +15,6 @@ from emma.claims.rules import (
     check_verdict,
     claims_table,
     holm,
-    levels_off,
     non_inferiority,
     paired_test,
     verdict_from_flags,

@@ -136,6 +136,25 @@ def chromium() -> str:
     )
 
 
+def offline_route(refused: list[str]):
+    """A Playwright route handler that keeps a page offline: ``tab.route("**/*", offline_route(refused))``.
+
+    Requests for ``file:``, ``data:`` and ``blob:`` addresses go through; any other is aborted as
+    ``internetdisconnected`` and its URL appended to ``refused``, which then lists what the page
+    asked of the network. Install it on a page or on a browser context (``context.route``);
+    :func:`print_pdf` prints the book with it, and tests/test_browser.py reads the site with it.
+    """
+
+    def route_offline(route) -> None:
+        if route.request.url.startswith(("file:", "data:", "blob:")):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    return route_offline
+
+
 def table_of_contents(root: Path) -> dict:
     """The book's ``_toc.yml``: ``root`` (its first page, e.g. ``book/intro``) and its ``parts``."""
     return yaml.safe_load((Path(root) / "_toc.yml").read_text())
@@ -213,20 +232,12 @@ def print_pdf(page: Path, output: Path, executable: str | None = None) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
     refused: list[str] = []
-
-    def offline(route):
-        if route.request.url.startswith(("file:", "data:", "blob:")):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort("internetdisconnected")
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable)
         try:
             tab = browser.new_page(viewport={"width": TEXT_WIDTH_PX, "height": 1000})
             tab.set_default_timeout(TIMEOUT_MS)
-            tab.route("**/*", offline)
+            tab.route("**/*", offline_route(refused))
             tab.goto(Path(page).resolve().as_uri(), wait_until="load")
             seen = tab.evaluate(READY)
             if seen["typeset"] < seen["math"]:

@@ -4,6 +4,8 @@ Modules
 -------
 :mod:`~emma.claims.rules`
     Verdicts and kinds, paired tests over seeds, Holm's correction, the claims table every chapter ends with.
+:mod:`~emma.claims.plateau`
+    The levels-off rule: an F1-against-NSR curve that flattens near a reference (a TOST of its slope).
 :mod:`~emma.claims.thesis`
     Every number printed in the thesis, in one place: the book's reference columns.
 :mod:`~emma.claims.report`

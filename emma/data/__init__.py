@@ -4,6 +4,8 @@ Modules
 -------
 :mod:`~emma.data.htru2`
     Finding, checking and reading HTRU2; its two modes (IP and DM).
+:mod:`~emma.data.separation`
+    How well each feature alone separates pulsars from the rest (a direction-free AUROC).
 :mod:`~emma.data.splits`
     Stratified, standardized train/validation/test splits.
 :mod:`~emma.data.noise`

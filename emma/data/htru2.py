@@ -8,7 +8,9 @@ integrated pulse profile (IP, columns 0–3) and of its DM-SNR curve (DM, column
 :func:`fetch_htru2` finds ``HTRU_2.csv`` (``data_home``, then ``$EMMA_DATA_DIR``, then a
 user cache folder), downloads it into the cache when it is nowhere, and checks the
 parsed content and its SHA-256 digest before anything uses it (:func:`read_htru2`). The thesis's split
-protocol lives in :mod:`emma.data.splits`, the corruption of modes in :mod:`emma.data.noise`.
+protocol lives in :mod:`emma.data.splits`, the corruption of modes in :mod:`emma.data.noise`, and how
+well each feature alone separates the classes in :mod:`emma.data.separation` (its
+:func:`~emma.data.separation.feature_separation` is importable from here too).
 """
 from __future__ import annotations
 
@@ -26,10 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
+from emma.data.separation import feature_separation  # noqa: F401  (re-exported: the chapter The pulsar data imports it from here)
 from emma.util.outputs import atomic_write
 from emma.util.runtime import progress_disabled
 
@@ -383,28 +384,3 @@ def _first_non_number(rows: list[list[str]]) -> tuple[int, int, str]:
 
 def _column_name(column: int) -> str:
     return FEATURE_NAMES[column] if column < len(FEATURE_NAMES) else "class"
-
-
-def feature_separation(features, target) -> pd.DataFrame:
-    """How well each feature alone ranks pulsars against non-pulsars, without a threshold.
-
-    Parameters
-    ----------
-    features : array-like of shape (n, k)
-        One column per feature (numpy array, tensor or DataFrame).
-    target : array-like of shape (n,)
-        The class, 0 or 1.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per column: ``separation_auroc`` = max(AUROC, 1 − AUROC) (0.5 chance, 1 perfect,
-        whichever way the feature points) and ``pulsars_higher`` (AUROC > 0.5), with the AUROC
-        from :func:`sklearn.metrics.roc_auc_score`.
-    """
-    values = np.asarray(features.cpu() if isinstance(features, torch.Tensor) else features, dtype=float)
-    labels = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
-    if values.ndim != 2 or len(values) != len(labels):
-        raise ValueError(f"features must have shape (n, k) with n = len(target) = {len(labels)}, got {values.shape}")
-    aurocs = np.array([roc_auc_score(labels, values[:, j]) for j in range(values.shape[1])])
-    return pd.DataFrame({"separation_auroc": np.maximum(aurocs, 1 - aurocs), "pulsars_higher": aurocs > 0.5})

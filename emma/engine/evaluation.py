@@ -1,4 +1,4 @@
-"""Scoring finished sweeps: model outputs, per-subset F1, noise responses, curves and rankings.
+"""Scoring finished sweeps: model outputs, per-subset F1, noise responses and curves.
 
 Noise responses and curves grade Gaussian noise by σ, or any failure of a mode by its
 severity (``failure=``, :mod:`emma.data.failures`); :func:`score_on_failure` scores a sweep
@@ -7,7 +7,9 @@ on another failure than the one it was trained on.
 Every function takes the ``result`` of :func:`emma.engine.launch.run_sweep` and respects each
 model's protocol: a batch-coupled model's potentials are summed over the rows of each
 *call*, and each function documents its call (the whole input by default), as the
-original code's evaluation did (appendix: original-coupled-potential).
+original code's evaluation did (appendix: original-coupled-potential). Choosing a configuration
+from a scored grid (summaries over seeds, rankings) is :mod:`emma.engine.ranking`'s; its functions
+are importable from here too, as the chapters import them.
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ from emma.data.failures import Failure, Gaussian, Standardization, check_failure
 from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
 from emma.engine.configs import TrainSettings
 from emma.engine.families import forward
+from emma.engine.ranking import rank_grid, regularizer_levels, selected_config, summarise  # noqa: F401  (re-exported for the chapters)
 from emma.engine.registry import get_family
 from emma.engine.results import SweepResult
 from emma.engine.streams import corrupted_split, coupled_potentials, energies_for, noise_generator, potential_parts
 from emma.engine.training import THRESHOLD_RULES, f1_by_subset, f1_many
-from emma.util.tables import over_seeds
 
 #: The columns that identify a model in a sweep's table.
 ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
@@ -260,22 +262,6 @@ def single_mode_f1(family_sweeps: dict, splits) -> dict[str, np.ndarray]:
             "DM": noise_response(family_sweeps["ip_only"], splits, [(0.0, 0.0)]).sort_values("seed")["f1"].to_numpy()}
 
 
-def regularizer_levels(ranked: pd.DataFrame, chosen: dict, name: str, values) -> dict[str, float]:
-    """"none" (0), "good" and "high" (the largest of ``values``) for the regularizer ``name`` ("lambda_c" or "lambda_e").
-
-    "good" is the chosen configuration's value, or, where that is 0, the best non-zero value
-    by validation among the configurations that share the chosen ρ and other λ.
-    """
-    if name not in ("lambda_c", "lambda_e"):
-        raise ValueError(f"name must be 'lambda_c' or 'lambda_e', got {name!r}")
-    good = chosen[name]
-    if good == 0.0:
-        other = "lambda_e" if name == "lambda_c" else "lambda_c"
-        nonzero = ranked[np.isclose(ranked["rho"], chosen["rho"]) & (ranked[name] > 0) & np.isclose(ranked[other], chosen[other])]
-        good = float(nonzero.sort_values("validation_score", ascending=False)[name].iloc[0]) if len(nonzero) else good
-    return {"none": 0.0, "good": good, "high": float(max(values))}
-
-
 @torch.no_grad()
 def per_sample_outcomes(result: dict, splits, sigma: float | None, *, energies=None, clean_fraction: float = 0.5, draw: int = 0,
                         failure: Failure | None = None) -> pd.DataFrame:
@@ -383,42 +369,3 @@ def score_on_failure(result: dict, splits, failure: Failure, *, energies=None, d
     out = _score_subsets(result, splits, draws, energies, names={"ip_noisy": "ip_failed", "dm_noisy": "dm_failed"})
     out.insert(len(ID_COLUMNS), "failure", failure.label)
     return out
-
-
-def summarise(table: pd.DataFrame, columns=("f1_clean", "f1_ip_noisy", "f1_dm_noisy")) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each configuration's scores.
-
-    Returns one row per (model, rho, lambda_c, lambda_e[, protocol]) with ``n_seeds`` and,
-    for each column ``c``, ``c_mean`` and ``c_std`` (sample std, ddof 1; ``NaN`` for one seed).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"model": "base", "rho": np.nan, "lambda_c": np.nan, "lambda_e": np.nan, "seed": [0, 1], "f1_clean": [0.8, 0.9]})
-    >>> summarise(t, ["f1_clean"])[["n_seeds", "f1_clean_mean"]].round(2).values.tolist()
-    [[2.0, 0.85]]
-    """
-    keys = [k for k in ["model", "rho", "lambda_c", "lambda_e", "protocol"] if k in table]
-    return over_seeds(table, keys, columns)
-
-
-def rank_grid(with_table: pd.DataFrame) -> pd.DataFrame:
-    """Every configuration of a ``with`` sweep summarised over seeds, with both rankings.
-
-    ``rank_validation``: by the mean validation F1 on IP- and DM-noisy samples (the
-    book's selection). ``rank_test``: by the F1 on the whole noisy test set, scored as one
-    call (the thesis's selection; appendix: original-ranking). Both are 1 for the best.
-    """
-    summary = summarise(with_table, columns=["f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_ip_noisy", "val_f1_dm_noisy", "capacity"])
-    summary["validation_score"] = summary[["val_f1_ip_noisy_mean", "val_f1_dm_noisy_mean"]].mean(axis=1)
-    summary["rank_validation"] = summary["validation_score"].rank(ascending=False, method="first").astype(int)
-    summary["rank_test"] = summary["f1_noisy_test_mean"].rank(ascending=False, method="first").astype(int)
-    return summary
-
-
-def selected_config(ranked: pd.DataFrame, selection: str) -> dict[str, float]:
-    """(ρ, λ_c, λ_e) of the configuration a selection rule picks ("validation" or "test") from :func:`rank_grid`."""
-    column = {"validation": "rank_validation", "test": "rank_test"}.get(selection)
-    if column is None:
-        raise ValueError(f"selection must be 'validation' or 'test', got {selection!r}")
-    best = ranked.sort_values(column).iloc[0]
-    return {k: float(best[k]) for k in ("rho", "lambda_c", "lambda_e")}

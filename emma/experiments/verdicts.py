@@ -4,7 +4,7 @@
 test F1 of every family, the generalisation curves, β and total energy under noise, the
 grid's noisy F1 against the learned capacity); :func:`robustness_claims` turns it into a
 claims table with the rules of :mod:`emma.claims.rules` (paired one-sided t-tests over seeds,
-a non-inferiority test, a flatness test, Holm's correction over the chapter's tests).
+a non-inferiority test, a flatness test (:mod:`emma.claims.plateau`), Holm's correction over the chapter's tests).
 Running both on :data:`~emma.engine.protocol.SOUND` and :data:`~emma.engine.protocol.ORIGINAL` gives
 ``verdict_sound`` and ``verdict_original`` (:func:`both_protocols`).
 """
@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emma.claims.rules import VERDICTS, apply_holm, claims_table, levels_off, non_inferiority, paired_test
+from emma.claims.plateau import levels_off
+from emma.claims.rules import VERDICTS, apply_holm, claims_table, non_inferiority, paired_test
 from emma.claims.thesis import THESIS_TABLE, TRAINING_NSR_DB
 from emma.engine.evaluation import noise_response
 from emma.experiments.decision import GENERALISATION_CLAIM
@@ -45,7 +46,7 @@ def robustness_evidence(sweeps: dict, selected: dict, grid_summary: pd.DataFrame
     selected : dict
         The chosen ``with`` configuration under the same protocol, one model per seed.
     grid_summary : DataFrame
-        :func:`emma.engine.evaluation.rank_grid` of the protocol's whole grid.
+        :func:`emma.engine.ranking.rank_grid` of the protocol's whole grid.
     curves, single_mode
         :func:`emma.engine.evaluation.study_curves` and :func:`emma.engine.evaluation.single_mode_f1` of the same models.
     top_sigma : float
@@ -94,7 +95,7 @@ def robustness_claims(evidence: RobustnessEvidence, *, margin: float = 0.01, alp
 
     Comparisons of two models are one-sided paired t-tests over seeds; "keeps the clean
     accuracy" is non-inferiority within ``margin``; "levels off" is
-    :func:`emma.claims.rules.levels_off`; Holm's correction runs over every test of the table.
+    :func:`emma.claims.plateau.levels_off`; Holm's correction runs over every test of the table.
     """
     s = evidence.scores
     rows = []
