@@ -216,7 +216,7 @@ plt.show()
 # ({numref}`fig-unified-ablation` draws every seed).
 
 # %%
-trained_energy = unified_study.fit_energy_models([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
+trained_energy = unified_study.fit_task_energies([tasks[s][0] for s in seeds], seeds, d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs)
 energies = dict(zip(seeds, trained_energy))
 scores, trained = unified_study.run_ablation(tasks, energies, epochs=epochs, batch_size=batch_size, lr=lr, lambda_e=lambda_e, lambda_c=lambda_c, device=device, **options)
 unified_ablation = over_seeds(scores, unified_study.PARTS, ["acc_clean", "acc_corrupted"])

@@ -216,3 +216,26 @@ def test_the_same_module_twice_in_a_stack_is_rejected():
     model = DenoisingAutoencoder(2, 3, 0.1)
     with pytest.raises(ValueError, match="distinct"):
         train_autoencoders([model, model], [torch.zeros(4, 2)] * 2, seeds=[0, 1], epochs=1, batch_size=2, progress=False)
+
+
+def test_fit_energy_models_is_each_autoencoder_fitted_alone_from_its_seed():
+    from emma.engine.autoencoders import fit_energy_models
+    from emma.method.autoencoder import DenoisingAutoencoder, train_autoencoder
+
+    g = torch.Generator().manual_seed(0)
+    data = [torch.randn(60, 4, generator=g), torch.randn(40, 3, generator=g)]
+    state = torch.get_rng_state()
+    fitted = fit_energy_models(data, seeds=[11, 12], d_hidden=5, noise_std=0.1, epochs=3, batch_size=16, lr=1e-2, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator is left as it was
+    for x, seed, model, psi_min in zip(data, [11, 12], fitted.models, fitted.psi_min):
+        torch.manual_seed(seed)
+        alone = DenoisingAutoencoder(x.shape[1], 5, 0.1)
+        train_autoencoder(alone, x, epochs=3, batch_size=16, lr=1e-2, seed=seed, progress=False)
+        for a, b in zip(model.parameters(), alone.parameters()):
+            assert torch.allclose(a, b, atol=1e-5)
+        assert not any(p.requires_grad for p in model.parameters())
+        assert psi_min == pytest.approx(model.potential(x).min().item())
+    with pytest.raises(ValueError, match="seeds must be a list of one seed per model"):
+        fit_energy_models(data, seeds=[1], d_hidden=5, noise_std=0.1, epochs=1, batch_size=16)
+    with pytest.raises(ValueError, match="x_train must be a non-empty list"):
+        fit_energy_models(torch.randn(5, 4), seeds=[1], d_hidden=5, noise_std=0.1, epochs=1, batch_size=16)

@@ -34,10 +34,15 @@ Modules
 :mod:`~emma.engine.launch`
     :func:`run_sweep`: cached sweeps, split over worker processes.
 :mod:`~emma.engine.evaluation`
-    Scoring a finished sweep: selection, noise response, rankings.
-:mod:`~emma.engine.energy`, :mod:`~emma.engine.autoencoders`
-    The per-mode denoising autoencoders, fitted (and cached) for the engine.
+    Scoring a finished sweep: model outputs, per-subset F1, noise responses and curves.
+:mod:`~emma.engine.ranking`
+    Choosing a configuration of a sweep: scores over seeds, the two rankings, the configuration each picks.
+:mod:`~emma.engine.autoencoders`
+    Many denoising autoencoders trained at once; :func:`fit_energy_models`, the one way the book fits EMMA's energy models.
+:mod:`~emma.engine.energy`
+    HTRU2's per-mode energy models, fitted (and cached) for the sweeps.
 """
+from emma.engine.autoencoders import EnergyModels, fit_energy_models
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
 from emma.engine.families import FAMILIES, forward, init_parameters
@@ -48,5 +53,8 @@ from emma.engine.results import SweepResult
 from emma.engine.stacked import StackedModels
 from emma.engine.sweep import SweepEngine
 
-__all__ = ["SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "Family", "ModeEnergies", "Protocol", "StackedModels", "SweepEngine", "TrainSettings",
-           "fit_mode_autoencoders", "forward", "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"]
+__all__ = [
+    "SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "EnergyModels", "Family", "ModeEnergies", "Protocol",
+    "StackedModels", "SweepEngine", "TrainSettings", "fit_energy_models", "fit_mode_autoencoders", "forward",
+    "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"
+]

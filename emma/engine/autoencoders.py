@@ -15,17 +15,21 @@ global step t is mini-batch t mod S_k of its epoch ⌊t / S_k⌋ + 1, with S_k i
 mini-batches per epoch, so a model with less data runs through its epochs faster instead of
 waiting. A model leaves the stack when its last epoch ends; the others go on.
 ``tests/test_autoencoder.py`` checks that every model of a stack ends where it ends alone.
+
+:func:`fit_energy_models` is the one way the book fits EMMA's energy models on top of it: the
+autoencoders initialised from their seeds, trained stacked, frozen, with their Ψ_min.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from emma.engine.optim import BatchedAdam
-from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch
+from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, _check_positive_int, check_batch, freeze
 from emma.util import checks
 from emma.util.runtime import progress_disabled, single_cpu_thread
 
@@ -300,3 +304,78 @@ def _train_stack(models, x_train, x_val, seeds, epochs, batch_size, lr, quiet, d
             stack.step(t)
     return [pd.DataFrame(stack.curves[k] if has_val[k] else {n: stack.curves[k][n] for n in ("epoch", "train_loss")})
             for k in range(len(models))]
+
+
+@dataclass(frozen=True)
+class EnergyModels:
+    """Frozen energy autoencoders, one per data set, from :func:`fit_energy_models`.
+
+    Attributes
+    ----------
+    models : list of DenoisingAutoencoder
+        Trained, frozen (:func:`emma.method.autoencoder.freeze`), on the training device.
+    psi_min : Tensor, shape (K,)
+        Each model's lowest potential on its own training data, Ψ_min of eq. 5.2.
+    curves : list of DataFrame
+        Each model's learning curves (:func:`train_autoencoders`).
+    """
+
+    models: list
+    psi_min: torch.Tensor
+    curves: list
+
+
+def fit_energy_models(x_train, *, seeds, d_hidden: int, noise_std: float, epochs, batch_size: int, lr: float = 1e-3, x_val=None,
+                      device=None, progress: bool | None = None, desc: str = "energy autoencoders") -> EnergyModels:
+    """The energy models of EMMA (chapter 4), fitted the one way the book fits them: one tied sigmoid denoising
+    autoencoder per data set, all trained at once.
+
+    Model k has ``x_train[k].shape[1]`` inputs and ``d_hidden`` hidden units; its initial weights
+    are drawn with :func:`torch.manual_seed` ``(seeds[k])`` (the global generator is left as it
+    was), and its shuffling and corruption come from ``seeds[k]`` too (:func:`train_autoencoders`).
+    Every study of the book goes through here: the HTRU2 modes
+    (:func:`emma.engine.energy.fit_mode_autoencoders`), M modes of any width
+    (:func:`emma.experiments.modes_study.fit_autoencoders`) and the unified model's tasks
+    (:func:`emma.experiments.unified_study.fit_energy_models`).
+
+    Parameters
+    ----------
+    x_train : sequence of Tensor
+        Model k's training rows (n_k, d_k).
+    seeds : sequence of int
+        One per model.
+    d_hidden, noise_std, epochs, batch_size, lr, x_val, progress, desc
+        As :func:`train_autoencoders` (``epochs`` one number or one per model).
+    device : str or torch.device, optional
+        Where the models train and stay; that of ``x_train[0]`` by default.
+
+    Returns
+    -------
+    EnergyModels
+
+    Examples
+    --------
+    >>> fitted = fit_energy_models([torch.randn(50, 4), torch.randn(30, 6)], seeds=[0, 1], d_hidden=5, noise_std=0.1,
+    ...                            epochs=2, batch_size=16, progress=False)
+    >>> [m.d_input for m in fitted.models], tuple(fitted.psi_min.shape)
+    ([4, 6], (2,))
+    """
+    if not isinstance(x_train, (list, tuple)) or not x_train or not all(isinstance(x, torch.Tensor) and x.dim() == 2 for x in x_train):
+        raise ValueError("x_train must be a non-empty list of (n, d) tensors, one per model")
+    if not isinstance(seeds, (list, tuple)) or len(seeds) != len(x_train):
+        raise ValueError(f"seeds must be a list of one seed per model ({len(x_train)}), got {seeds!r}")
+    seeds = [_check_seed(s, f"seeds[{k}]") for k, s in enumerate(seeds)]
+    d_hidden = _check_positive_int(d_hidden, "d_hidden")
+    device = x_train[0].device if device is None else torch.device(device)
+    models = []
+    for x, seed in zip(x_train, seeds):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            models.append(DenoisingAutoencoder(x.shape[1], d_hidden, noise_std).to(device))
+    x_train = [x.to(device) for x in x_train]
+    x_val = None if x_val is None else [None if x is None else x.to(device) for x in x_val]
+    curves = train_autoencoders(models, x_train, seeds=seeds, epochs=epochs, batch_size=batch_size, lr=lr, x_val=x_val,
+                                progress=progress, desc=desc)
+    with torch.no_grad():
+        psi_min = torch.stack([model.potential(check_batch(x, model.d_input, "x_train")).min() for model, x in zip(models, x_train)])
+    return EnergyModels([freeze(model) for model in models], psi_min, curves)

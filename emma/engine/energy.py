@@ -20,8 +20,8 @@ import torch
 
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.splits import Splits, tensor_fingerprint
-from emma.engine.autoencoders import train_autoencoders
-from emma.method.autoencoder import DenoisingAutoencoder, check_batch, freeze, train_autoencoder
+from emma.engine.autoencoders import fit_energy_models
+from emma.method.autoencoder import DenoisingAutoencoder, check_batch, freeze
 from emma.util.cache import cached
 from emma.util.runtime import resolve_device
 
@@ -136,27 +136,9 @@ def fit_mode_autoencoders(
     -------
     ModeEnergies
     """
-    fit = _ModeFit.prepare(splits, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr,
-                           seed=seed, device=device, subset=subset, val_subset=val_subset)
-
-    def compute():
-        models, curves = fit.new_models(), []
-        for m, (model, name) in enumerate(zip(models, MODE_NAMES)):
-            columns = MODE_SLICES[name]
-            curves.append(train_autoencoder(
-                model,
-                fit.x_train[:, columns].to(fit.device),
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                x_val=fit.x_val[:, columns].to(fit.device),
-                seed=fit.mode_seed(m),
-                progress=progress,
-                desc=f"DAE {name} (seed {seed})",
-            ))
-        return fit.stored(models, curves)
-
-    return fit.energies(cached("mode_autoencoders", fit.settings, compute, cache_dir))
+    return fit_mode_autoencoders_many([{"seed": seed, "subset": subset, "val_subset": val_subset}], splits=splits, d_hidden=d_hidden,
+                                      noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr, device=device, cache_dir=cache_dir,
+                                      progress=progress)[0]
 
 
 #: The arguments of :func:`fit_mode_autoencoders` that may differ between the runs of :func:`fit_mode_autoencoders_many`.
@@ -217,23 +199,19 @@ def fit_mode_autoencoders_many(
         fits.append(_ModeFit.prepare(**{**shared, **run}))
     stored = [_cached_or_none(fit.settings, cache_dir) for fit in fits]
     missing = [i for i, value in enumerate(stored) if value is None]
-    if missing:
-        models = [fits[i].new_models() for i in missing]
+    if missing:  # every (run, mode) not cached, fitted at once; mode m of a run seeded M·seed + m
         columns = [MODE_SLICES[name] for name in MODE_NAMES]
-        curves = train_autoencoders(
-            [model for group in models for model in group],
-            [fits[i].x_train[:, c].to(fits[i].device) for i in missing for c in columns],
-            x_val=[fits[i].x_val[:, c].to(fits[i].device) for i in missing for c in columns],
+        fitted = fit_energy_models(
+            [fits[i].x_train[:, c] for i in missing for c in columns],
+            x_val=[fits[i].x_val[:, c] for i in missing for c in columns],
             seeds=[fits[i].mode_seed(m) for i in missing for m in range(len(MODE_NAMES))],
             epochs=[fits[i].settings["epochs"] for i in missing for _ in MODE_NAMES],
-            batch_size=batch_size,
-            lr=lr,
-            progress=progress,
-            desc=f"{len(missing) * len(MODE_NAMES)} mode autoencoders",
+            d_hidden=d_hidden, noise_std=noise_std, batch_size=batch_size, lr=lr, device=fits[missing[0]].device,
+            progress=progress, desc=f"{len(missing) * len(MODE_NAMES)} mode autoencoders",
         )
         for j, i in enumerate(missing):
             modes = slice(j * len(MODE_NAMES), (j + 1) * len(MODE_NAMES))
-            value = fits[i].stored(models[j], curves[modes])
+            value = fits[i].stored(fitted.models[modes], fitted.curves[modes], fitted.psi_min[modes])
             stored[i] = cached("mode_autoencoders", fits[i].settings, lambda value=value: value, cache_dir)
     return [fit.energies(value) for fit, value in zip(fits, stored)]
 
@@ -292,25 +270,12 @@ class _ModeFit:
     def mode_seed(self, m: int) -> int:
         return len(MODE_NAMES) * self.settings["seed"] + m
 
-    def new_models(self) -> list[DenoisingAutoencoder]:
-        """The untrained autoencoders, mode m's initial weights drawn with seed ``M·seed + m``."""
-        models = []
-        for m, name in enumerate(MODE_NAMES):
-            columns = MODE_SLICES[name]
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.mode_seed(m))
-                model = DenoisingAutoencoder(columns.stop - columns.start, self.settings["d_hidden"], self.settings["noise_std"])
-            models.append(model.to(self.device))
-        return models
-
-    @torch.no_grad()
-    def stored(self, models, curves) -> dict:
+    @staticmethod
+    def stored(models, curves, psi_min) -> dict:
         """What the cache keeps of trained models: their states, Ψ_min (eq. 5.2) and learning curves."""
-        psi_min = [model.potential(self.x_train[:, MODE_SLICES[name]].to(self.device)).min().item()
-                   for model, name in zip(models, MODE_NAMES)]
         return {
             "states": [{key: value.detach().cpu() for key, value in model.state_dict().items()} for model in models],
-            "psi_min": psi_min,
+            "psi_min": psi_min.tolist(),
             "curves": pd.concat([curve.assign(mode=name) for curve, name in zip(curves, MODE_NAMES)], ignore_index=True)[
                 ["mode", "epoch", "train_loss", "val_loss"]
             ],

@@ -2,10 +2,10 @@
 
 The data, the corruption and the summaries are in :mod:`emma.experiments.modes`; this module trains and times:
 
-* one tied denoising autoencoder per (seed, mode), all trained stacked by
-  :func:`emma.engine.autoencoders.train_autoencoders` (:func:`fit_autoencoders`), and their potentials;
+* one tied denoising autoencoder per (seed, mode), all fitted at once by
+  :func:`emma.engine.autoencoders.fit_energy_models` (:func:`fit_autoencoders`), and their potentials;
 * K classifiers trained at once, each behind EMMA ("with") or not ("without", data
-  augmentation only), along a leading model axis (:func:`run_modes_study`); EMMA's steps are
+  augmentation only), by the engine's core :class:`emma.engine.stacked.StackedModels` (:func:`run_modes_study`); EMMA's steps are
   :func:`emma.method.attention.attention_scores` under ``vmap``, and :func:`as_emma` turns one
   trained model back into an :class:`emma.EMMA` module;
 * the cost of one training step against M (:func:`step_cost`, :func:`loglog_slope`).
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
 
-from emma.engine.autoencoders import train_autoencoders
+from emma.engine.autoencoders import fit_energy_models
 from emma.engine.families import mlp
 from emma.engine.stacked import StackedModels
 from emma.experiments.modes import ModeData, _check_int, corrupt, corruption_mask, split_standardize
@@ -45,11 +45,9 @@ def fit_autoencoders(x: torch.Tensor, *, d_hidden: int = 8, noise_std: float = 0
                      batch_size: int = 64, lr: float = 1e-2, generator: torch.Generator | None = None) -> dict:
     """Train S × M tied sigmoid denoising autoencoders at once, one per seed and mode (eq. 4.1).
 
-    ``x`` (S, n, M, d) is each seed's clean training data. The S·M :class:`emma.DenoisingAutoencoder`
-    modules start from their own initialisation and are trained stacked by
-    :func:`emma.engine.autoencoders.train_autoencoders`, each as
-    :func:`emma.method.autoencoder.train_autoencoder` would train it alone; ``generator`` draws the
-    initial weights and each autoencoder's training seed (shuffling and corruption).
+    ``x`` (S, n, M, d) is each seed's clean training data. The S·M autoencoders are fitted by
+    :func:`emma.engine.autoencoders.fit_energy_models`, the one way the book fits energy models;
+    ``generator`` draws each one's seed (its initial weights, shuffling and corruption).
 
     Returns
     -------
@@ -67,15 +65,13 @@ def fit_autoencoders(x: torch.Tensor, *, d_hidden: int = 8, noise_std: float = 0
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise ValueError(f"x must be a tensor of shape (S, n, M, d), got {getattr(x, 'shape', type(x).__name__)}")
     s, n, m, d = x.shape
-    init_seed, *seeds = torch.randint(2**31 - 1, (1 + s * m,), generator=generator).tolist()
-    with torch.random.fork_rng(devices=[]):  # initial weights drawn from ``generator``; the global RNG is left as it was
-        torch.random.default_generator.manual_seed(init_seed)
-        models = [DenoisingAutoencoder(d, d_hidden, noise_std).to(x.device) for _ in range(s * m)]  # seed s, mode i at s·M + i
+    seeds = torch.randint(2**31 - 1, (s * m,), generator=generator).tolist()  # seed s, mode i at s·M + i
     rows = x.transpose(1, 2).reshape(s * m, n, d)  # (S·M, n, d): each autoencoder's training rows
-    train_autoencoders(models, list(rows), seeds=seeds, epochs=epochs, batch_size=batch_size, lr=lr, desc="mode autoencoders")
-    ae = {name: torch.stack([getattr(dae, name).detach() for dae in models]).unflatten(0, (s, m))
+    fitted = fit_energy_models(list(rows), seeds=seeds, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size,
+                               lr=lr, desc="mode autoencoders")
+    ae = {name: torch.stack([getattr(dae, name).detach() for dae in fitted.models]).unflatten(0, (s, m))
           for name in ("weight", "bias_hidden", "bias_visible")}
-    ae["psi_min"] = potentials(ae, x).amin(1)
+    ae["psi_min"] = fitted.psi_min.unflatten(0, (s, m))
     return ae
 
 

@@ -1,7 +1,7 @@
 """The experiments of thesis chapter 7 with the unified model (:mod:`emma.experiments.unified`).
 
 * **the synthetic task** (:func:`make_task`): a multi-modal task in which each part of the
-  model has a job, and the energy models EMMA needs for it (:func:`fit_energy_models`);
+  model has a job, and the energy models EMMA needs for it (:func:`fit_task_energies`);
 * **batched training** (:func:`fit`): several models of one architecture at once, one per
   seed, stacked with :func:`torch.func.vmap`;
 * **the ablation** (:func:`run_ablation`; summarised with :func:`emma.util.tables.over_seeds`): the eight on/off combinations
@@ -25,12 +25,11 @@ from tqdm.auto import tqdm
 from emma.claims.rules import apply_holm, claims_table, paired_test, verdict_from_flags
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import corrupt
-from emma.engine.autoencoders import train_autoencoders
+from emma.engine.autoencoders import fit_energy_models
 from emma.engine.stacked import StackedModels
 from emma.engine.training import f1_by_subset, select_threshold
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
 from emma.method.attention import PARAMETER_NAMES, project_parameters_
-from emma.method.autoencoder import DenoisingAutoencoder, freeze
 from emma.method.regularizers import energy_regularizer
 from emma.util import checks
 from emma.util.runtime import progress_disabled, single_cpu_thread
@@ -117,32 +116,26 @@ def make_task(n: int, widths: Sequence[int] = (6, 6, 6, 6), n_factors: int = 2, 
     return Task(modes, y, corrupted, torch.stack(slots, dim=1), factors)
 
 
-def fit_energy_models(tasks: Sequence[Task], seeds: Sequence[int], *, d_hidden: int = 12, noise_std: float = 0.1,
+def fit_task_energies(tasks: Sequence[Task], seeds: Sequence[int], *, d_hidden: int = 12, noise_std: float = 0.1,
                       epochs: int = 2, batch_size: int = 256, lr: float = 1e-2) -> list[tuple[list, list]]:
     """One tied denoising autoencoder per mode of each task (chapter 4), on the task's clean samples of that mode.
 
-    All of them train at once (:func:`emma.engine.autoencoders.train_autoencoders`); the
-    autoencoder of mode i of task t is initialised and shuffled from ``M · seeds[t] + i``.
+    All of them are fitted at once by :func:`emma.engine.autoencoders.fit_energy_models`; the
+    autoencoder of mode i of task t is seeded (initial weights, shuffling) ``M · seeds[t] + i``.
     Returns, per task, the frozen models and Ψ_min per mode (the lowest potential on those
     samples, eq. 5.2).
     """
     if len(tasks) != len(seeds):
         raise ValueError(f"seeds must hold one seed per task ({len(tasks)}), got {len(seeds)}")
-    models, data, order = [], [], []
-    for task, seed in zip(tasks, seeds):
-        for i, x in enumerate(task.modes):
-            torch.manual_seed(len(task.modes) * seed + i)
-            models.append(DenoisingAutoencoder(x.shape[1], d_hidden, noise_std))
-            data.append(x[~task.corrupted[:, i]])  # (n_clean, d_i)
-            order.append(len(task.modes) * seed + i)
-    train_autoencoders(models, data, seeds=order, epochs=epochs, batch_size=batch_size, lr=lr, progress=False)
+    data = [x[~task.corrupted[:, i]] for task in tasks for i, x in enumerate(task.modes)]  # each mode's clean samples (n_clean, d_i)
+    order = [len(task.modes) * seed + i for task, seed in zip(tasks, seeds) for i in range(len(task.modes))]
+    fitted = fit_energy_models(data, seeds=order, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr,
+                               progress=False)
     out, start = [], 0
     for task in tasks:
-        mine = models[start : start + len(task.modes)]
-        with torch.no_grad():
-            psi_min = [dae.potential(x).min().item() for dae, x in zip(mine, data[start : start + len(task.modes)])]
-        out.append(([freeze(dae) for dae in mine], psi_min))
-        start += len(task.modes)
+        end = start + len(task.modes)
+        out.append((fitted.models[start:end], fitted.psi_min[start:end].tolist()))
+        start = end
     return out
 
 
@@ -256,7 +249,7 @@ def run_ablation(tasks: dict, energies: dict, *, epochs: int, batch_size: int, l
     tasks : dict
         seed -> (train Task, test Task).
     energies : dict
-        seed -> (energy models, Ψ_min), as :func:`fit_energy_models` gives them.
+        seed -> (energy models, Ψ_min), as :func:`fit_task_energies` gives them.
     options
         Passed to :class:`UnifiedAttention` (coldness, d_model, d_hidden, fusion).
 
