@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from emma.book import build as book
-from emma.book import cells, cli, rerun
+from emma.book import cells, cli, rerun, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -342,14 +342,16 @@ def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkey
     staging = book.stage(tmp_path / "root", executed=elsewhere)
     assert nbformat.read(staging / "book" / "chapters" / f"{marked}.ipynb", as_version=4).metadata["marker"] == "elsewhere"
 
-    calls = []
+    calls, updates = [], []
     monkeypatch.setattr(book, "build", lambda **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setattr(update, "bring_up_to_date", lambda *args: updates.append(args) or [])  # executes nothing here
     assert cli.main(["build", "--chapters", str(elsewhere)]) == 0
     assert cli.main(["build", "--pdf"]) == 0
     assert calls == [
         {"strict": True, "executed": elsewhere, "builder": "html", "pdf": False},
         {"strict": True, "executed": None, "builder": "html", "pdf": True},
     ]
+    assert updates == [(elsewhere, None, None), (None, None, None)]  # the chapters brought up to date first (tests/test_build_update.py)
 
 
 def test_citation_cites_the_book_and_the_thesis():

@@ -8,6 +8,10 @@ Modules
     Chapters: executing them with papermill, checking and building the site with Jupyter Book.
 :mod:`~emma.book.cells`
     What every executed chapter carries: folded boilerplate, a first cell that installs the package elsewhere.
+:mod:`~emma.book.update`
+    What ``run``, ``status`` and ``build`` execute, and why: a book is built only from up-to-date chapters.
+:mod:`~emma.book.theme`
+    The book's Sphinx page hooks (the PDF edition's link on every page).
 :mod:`~emma.book.params`
     Parameters: profiles, ``-f`` files and ``-p`` pairs resolved per chapter, each checked before any kernel starts.
 :mod:`~emma.book.rerun`

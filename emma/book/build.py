@@ -4,7 +4,9 @@ Chapters are the jupytext percent-format files ``notebooks/NN_name.py``. ``execu
 a notebook, runs it with papermill (the only executor; Jupyter Book does not run anything again)
 and writes the executed notebook to ``book/chapters/NN_name.ipynb`` for the book to render.
 ``build`` copies the book's own files into a staging folder (``stage``) and builds that, so nothing
-else in the checkout reaches Sphinx. The module is also the book's Sphinx extension (``setup``).
+else in the checkout reaches Sphinx. The module is also the book's Sphinx extension (``setup``, from
+:mod:`emma.book.theme`). ``emma-book build`` first executes the chapters whose runs are missing or
+stale (:mod:`emma.book.update`); ``build`` itself executes nothing.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from papermill.translators import papermill_translators
 
 from emma.book import record, rerun
 from emma.book.cells import INSTALL_TAG, LONG_CELL, add_install_cell, fold_boilerplate, package_revision, repository_url  # noqa: F401 (the pipeline's API)
+from emma.book.theme import PDF_EDITION, setup  # noqa: F401 (_config.yml lists this module as the book's Sphinx extension)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -245,7 +248,7 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
     if missing:
         raise FileNotFoundError(
             f"these chapters have not been executed yet (no notebook in {executed}): {', '.join(missing)}; "
-            "run `emma-book run` first"
+            "run `emma-book run` first, or `emma-book build` without --no-run, which executes them"
         )
     for chapter in listed:
         check_executed(executed / f"{chapter.stem}.ipynb", chapter.name)
@@ -321,7 +324,6 @@ def _stage_mathjax(destination: Path) -> None:
 
 
 BUILDERS = ("html", "linkcheck")
-PDF_EDITION = "emma-book.pdf"  # the PDF edition's name, in _build/pdf/ and at the site's root (emma.book.pdf.NAME)
 
 
 def build(
@@ -334,7 +336,8 @@ def build(
     folder from scratch (``--all``, so every page's warnings show on every build) and writes
     ``<root>/_build/html`` anew. ``builder="linkcheck"`` checks every external link instead
     (report in ``<root>/_build/linkcheck``). Warnings are errors when ``strict``. Nothing is
-    executed: a chapter that has not been run is reported and the build stops.
+    executed: a chapter that has not been run is reported and the build stops. (The command
+    ``emma-book build`` first executes such chapters, :func:`emma.book.update.bring_up_to_date`.)
 
     ``pdf=True`` (HTML only) first makes the PDF edition, ``<root>/_build/pdf/emma-book.pdf``
     (:func:`emma.book.pdf.build`: the ``singlehtml`` builder, then headless Chromium), then builds the
@@ -363,66 +366,3 @@ def build(
     if strict:
         command += ["--warningiserror", "--keep-going"]
     return subprocess.call(command, cwd=staging)
-
-
-def setup(app):
-    """Sphinx extension (``_config.yml`` lists ``emma.book.build``): the book's page-level touches.
-
-    sphinx-book-theme's download menu offers the page's source, here the executed notebook
-    (``.ipynb``); chapter pages also offer their ``notebooks/NN_name.py``, which :func:`stage`
-    puts in the site through ``html_extra_path``, and every page the book's PDF edition when the
-    build has one. And every script appears once per page.
-    """
-    app.connect("html-page-context", _offer_jupytext_source, priority=502)  # after the theme's buttons (501)
-    app.connect("html-page-context", _offer_pdf_edition, priority=503)
-    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
-
-
-def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
-    """Each script once per page: sphinx-thebe's inline configuration (``const THEBE_JS_URL``)
-    reaches Sphinx 7's page context twice, and its second copy is a JavaScript error."""
-    seen, unique = set(), []
-    for script in context.get("script_files", []):
-        key = (getattr(script, "filename", script) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
-        if key not in seen:
-            seen.add(key)
-            unique.append(script)
-    context["script_files"] = unique
-
-
-def _offer_jupytext_source(app, pagename, templatename, context, doctree) -> None:
-    name = f"{Path(pagename).name}.py"
-    if not pagename.startswith("book/chapters/") or not (Path(app.srcdir) / "_extra" / "notebooks" / name).exists():
-        return
-    for group in context.get("header_buttons", []):
-        if group.get("label") != "download-buttons":
-            continue
-        for button in group["buttons"]:
-            if button.get("label") == "download-source-button":
-                button["tooltip"] = "Download the executed notebook"
-        group["buttons"].insert(1, {
-            "type": "link",
-            "url": context["pathto"](f"notebooks/{name}", 1),
-            "text": ".py",
-            "tooltip": "Download the chapter's jupytext source",
-            "icon": "fas fa-file-code",
-            "label": "download-jupytext-button",
-        })
-
-
-def _offer_pdf_edition(app, pagename, templatename, context, doctree) -> None:
-    """Every page's download menu offers the PDF edition when the build has one (``stage(pdf=...)``),
-    after the theme's ``.pdf`` button, which prints the page alone."""
-    if not (Path(app.srcdir) / "_extra" / PDF_EDITION).exists():
-        return
-    for group in context.get("header_buttons", []):
-        if group.get("label") == "download-buttons":
-            group["buttons"].append({
-                "type": "link",
-                "url": context["pathto"](PDF_EDITION, 1),
-                "text": "PDF edition",
-                "tooltip": "Download the whole book as one PDF",
-                "icon": "fas fa-book",
-                "label": "download-pdf-edition-button",
-            })

@@ -4,7 +4,14 @@
     emma-book new NAME [--title TITLE]
     emma-book run [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...] [--force] [--retrain]
     emma-book status [NAME ...] [--profile quick|full] [--device auto|cpu|cuda] [-f FILE ...] [-p KEY VALUE ...]
-    emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict]
+    emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict] [--profile quick|full] [--device auto|cpu|cuda] [--no-run]
+
+``build`` first executes every chapter without an up-to-date run in the folder it builds from, as
+``run`` would, and says which and why (:func:`emma.book.update.bring_up_to_date`): a chapter not
+executed yet in the profile and on the device of the chapters that are (quick when none is), a
+stale one again with the parameters it ran with; executed chapters that disagree on the profile stop
+it. ``build --no-run`` executes nothing: it refuses a chapter not executed, and names those built
+from stale runs.
 
 ``run --retrain`` bypasses the cache of trained models and sweeps (:mod:`emma.util.cache`): it
 executes the chapters as ``--force`` does, with the environment variable ``EMMA_RETRAIN`` set, for
@@ -15,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from emma.book import build as book
-from emma.book import params, pdf, rerun, runs, scaffold
-from emma.util.cache import RETRAIN, retraining
-from emma.util.runtime import DEVICES, progress_disabled
+from emma.book import params, pdf, rerun, runs, scaffold, update
+from emma.util.cache import RETRAIN
+from emma.util.runtime import DEVICES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"bypass the cache of trained models and sweeps: sets {RETRAIN} for the chapters' kernels, so every "
         "artifact cached before this run is computed again and overwritten (what the run trains is reused); implies --force",
     )
-    build = commands.add_parser("build", help="build the HTML book from the executed chapters")
+    build = commands.add_parser(
+        "build", help="execute the chapters without an up-to-date run (as `run` would; --no-run: none), then build the HTML book"
+    )
     build.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
     build.add_argument(
         "--chapters", type=Path, default=None, metavar="DIR",
@@ -71,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--pdf", action="store_true",
         help="also the PDF edition, _build/pdf/emma-book.pdf (printed by headless Chromium), offered by every page",
+    )
+    build.add_argument(
+        "--profile", choices=update.PROFILES, default=None,
+        help="the profile of the chapters not executed yet (default: that of the executed chapters, quick when there are none)",
+    )
+    build.add_argument(
+        "--device", choices=DEVICES, default=None,
+        help="their device (default: that of the executed chapters when they agree, else auto)",
+    )
+    build.add_argument(
+        "--no-run", action="store_true",
+        help="execute nothing: refuse to build when a chapter has not been executed, and name those built from stale runs",
     )
     return parser
 
@@ -86,10 +104,6 @@ def _resolve(args) -> tuple[list, dict, dict]:
     return selected, parameters, not_declared
 
 
-def _shown(path: Path) -> Path:
-    return path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -100,42 +114,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "new":
             source = scaffold.new_chapter(args.name, args.title)
             print(f"wrote {source.relative_to(book.ROOT)}, listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
-                  f"run it with `emma-book run {args.name} --profile quick`")
+                  f"run it with `emma-book run {args.name} --profile quick`, then `emma-book build` executes the other chapters "
+                  "not executed yet, in the same profile, and builds the book")
             return 0
         if args.command == "build":
+            if args.no_run and (args.profile or args.device):
+                raise ValueError("--profile and --device say how `emma-book build` executes chapters, and --no-run executes none: drop one or the other")
+            if args.no_run:
+                for name, reasons in update.stale_runs(args.chapters).items():
+                    print(f"emma-book build: warning: chapter {name!r} is built from a run that is not up to date ({', '.join(reasons)})",
+                          file=sys.stderr, flush=True)
+            else:
+                update.bring_up_to_date(args.chapters, args.profile, args.device)
             return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder, pdf=args.pdf)
         selected, parameters, not_declared = _resolve(args)
         if args.command == "status":
             for chapter in selected:
-                output = book.executed_path(chapter, parameters[chapter.name].get("output_dir"))
-                reasons = rerun.stale(rerun.run_key(chapter, parameters[chapter.name], output.parent), output)
+                reasons = update.reasons(chapter, parameters[chapter.name])
                 print(f"{chapter.name:<24} {'stale: ' + ', '.join(reasons) if reasons else 'up to date'}")
             return 0
         for key, names in not_declared.items():
             if key not in ("profile", "device"):
                 print(f"   parameter {key!r} applies only where declared; not to: {', '.join(names)}", flush=True)
-        quiet = progress_disabled()
-        started = time.time()  # with --retrain, cache files older than this are computed again
-        folders = {c.name: rerun.output_folder(parameters[c.name]) for c in selected}
-        with runs.holding(folders.values()) as recovered:  # one run per output folder; settle what a killed run left
-            for message in recovered:
-                print(f"   {message}", flush=True)
-            for chapter in tqdm(selected, desc="chapters", unit="chapter", disable=quiet):
-                own = parameters[chapter.name]
-                output = book.executed_path(chapter, own.get("output_dir"))
-                key = rerun.run_key(chapter, own, output.parent)
-                reasons = ["--retrain"] if args.retrain else ["--force"] if args.force else rerun.stale(key, output)
-                if not reasons:
-                    print(f"== {chapter.name}: skipped, nothing changed since it was executed ({_shown(output)})", flush=True)
-                    continue
-                print(f"== {chapter.name}: {chapter.title} ({args.profile} profile; {', '.join(reasons)})", flush=True)
-                with runs.RunFolder(folders[chapter.name], chapter.stem) as run:  # its outputs stay there until it succeeds
-                    with rerun.recording_reads(run.log), retraining(args.retrain, since=started):  # the kernel inherits both
-                        book.execute(chapter, own, output=run.notebook, progress=not quiet, failed=run.failed)
-                    writes = rerun.logged_writes(run.log, own)
-                    rerun.store_key(run.notebook, rerun.with_reads(key, rerun.logged_reads(run.log, own), writes))
-                    path = run.commit(output)
-                print(f"   wrote {_shown(path)}", flush=True)
+        update.execute_chapters(selected, parameters, force=args.force, retrain=args.retrain, profile=args.profile)
         return 0
     except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError, runs.OutputFolderBusy) as error:
         print(f"emma-book: error: {error}", file=sys.stderr)
