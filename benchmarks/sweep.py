@@ -18,11 +18,25 @@ gets), and that autograd step compiled with ``torch.compile`` (unless ``--no-com
 the second K, torch reuses a graph compiled for any K), with the ratios to the hand-written step.
 Each is the fastest of five blocks of steps; ``--threads 1`` steadies them on a busy machine.
 
+With ``--against [REV]`` (default ``0772875``, the engine when its speed requirement was
+written) it compares, in one run, the engine at that git revision with the working tree's: the
+package at REV is extracted with ``git archive`` into a temporary folder and imported by a worker
+process of its own, and for each of the thesis's six families the same workload (``--k`` models,
+default 125, ``--epochs`` epochs, default 3, one thread) is trained by the old and the new engine
+in turn (old, new, old, new, ...; ``--reps`` timed runs each, default 5, after ``--warmup``
+untimed ones, default 1). It prints the median seconds of each engine's construction + ``fit``,
+the ratio new/old and whether it is at most ``--max-slowdown`` (default 1.2) per family and
+overall, and whether the two engines' test F1 columns are the same bit for bit (else by how
+much they differ). A failed verdict is printed, not an error: the exit status is non-zero only
+when something could not run. The details are in ``benchmarks/ab.py``.
+
 Usage::
 
     .venv/bin/python benchmarks/sweep.py           # full (make benchmark)
     .venv/bin/python benchmarks/sweep.py --quick   # seconds
     .venv/bin/python benchmarks/sweep.py --paths   # hand-written vs autograd vs compiled steps
+    .venv/bin/python benchmarks/sweep.py --against # this engine vs 0772875's, family by family
+    .venv/bin/python benchmarks/sweep.py --against 0772875 --quick   # the same, tiny (K = 5, 1 epoch)
     ... --device cuda                                                             # on a GPU
 """
 from __future__ import annotations
@@ -33,15 +47,16 @@ import platform
 import tempfile
 import time
 
+import ab  # benchmarks/ab.py, beside this script: the --against mode
 import torch
 
 from emma.data.splits import make_splits
-from emma.engine.backprop import autograd_loss_and_gradients
 from emma.engine.configs import TrainSettings, grid
 from emma.engine.energy import fit_mode_autoencoders
 from emma.engine.families import init_parameters
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND
+from emma.engine.stacked import loss_and_gradient
 from emma.engine.sweep import SweepEngine
 from emma.util.runtime import resolve_device
 
@@ -77,17 +92,39 @@ def time_step(engine: SweepEngine, n_steps: int, warmup: int = 5) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few steps and a 2-epoch grid, for a smoke test")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=None, help="timed steps per K (default 200, quick 20)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs of the full-grid run (default 35, quick 1)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the full-grid run (default 35, quick 1); with --against, of each sweep (default 3, quick 1)")
     parser.add_argument("--workers", type=int, default=2, help="parts of the full grid trained at once on the CPU (emma.engine.launch.run_sweep)")
     parser.add_argument("--paths", action="store_true", help="time a step by each gradient path (hand-written, autograd, compiled) instead")
     parser.add_argument("--no-compile", action="store_true", help="with --paths: skip the torch.compile'd autograd step")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's); 1 steadies timings on a busy machine")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; with --against: 1); 1 steadies timings on a busy machine")
+    ab_options = parser.add_argument_group("A/B against an earlier engine (--against)")
+    ab_options.add_argument("--against", nargs="?", const=ab.DEFAULT_REV, default=None, metavar="REV",
+                            help=f"compare the engine at git revision REV (default {ab.DEFAULT_REV}) with the working tree's, family by family")
+    ab_options.add_argument("--k", type=int, default=None, help="with --against: models per family (default 125, quick 5)")
+    ab_options.add_argument("--reps", type=int, default=None, help="with --against: timed runs per family and engine (default 5, quick 3)")
+    ab_options.add_argument("--warmup", type=int, default=1, help="with --against: untimed runs per family and engine first (default 1)")
+    ab_options.add_argument("--families", nargs="+", default=list(ab.FAMILIES), metavar="FAMILY", help="with --against: the families to time (default all six)")
+    ab_options.add_argument("--max-slowdown", type=float, default=1.2, help="with --against: the largest ratio new/old that passes (default 1.2)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.against is not None:
+        if args.paths:
+            parser.error("--against and --paths are separate modes: give one")
+        return against(parser, args)
+    ab_only = [name for name, value in (("--k", args.k), ("--reps", args.reps)) if value is not None]
+    if ab_only:
+        parser.error(f"{', '.join(ab_only)} only apply with --against")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -101,6 +138,25 @@ def main(argv=None):
         paths(args, splits, energies, device, steps)
         return
     run(args, splits, energies, device, steps, epochs)  # default threads, as emma.engine.launch.run_sweep trains large sweeps
+
+
+def against(parser: argparse.ArgumentParser, args) -> None:
+    """The A/B mode (--against): the engine at a revision vs the working tree's, printed as a table with verdicts."""
+    k = args.k if args.k is not None else (5 if args.quick else 125)
+    epochs = args.epochs if args.epochs is not None else (1 if args.quick else 3)
+    reps = args.reps if args.reps is not None else (3 if args.quick else 5)
+    threads = args.threads if args.threads is not None else 1
+    options = {"k": k, "epochs": epochs, "reps": reps, "warmup": args.warmup, "threads": threads, "families": tuple(args.families),
+               "max_slowdown": args.max_slowdown}
+    try:
+        ab.check_options(args.against, **options)
+        device = resolve_device(args.device).type
+    except ValueError as error:
+        parser.error(str(error))
+    start = time.perf_counter()
+    frame, setup = ab.run_ab(args.against, device=device, **options)
+    print(ab.report(frame, setup, rev=args.against, epochs=epochs, reps=reps, warmup=args.warmup, max_slowdown=args.max_slowdown))
+    print(f"wall time of the A/B run: {time.perf_counter() - start:.1f} s ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)")
 
 
 def fastest_step(engine: SweepEngine, n_steps: int, blocks: int = 5) -> float:
@@ -119,7 +175,7 @@ def paths(args, splits, energies, device, steps):
                 if path == "compiled":
                     if args.no_compile:
                         continue
-                    engine.autograd = torch.compile(autograd_loss_and_gradients)
+                    engine.stack.gradient_of = torch.compile(loss_and_gradient)  # as SweepEngine(compile=True) sets it
                     start = time.perf_counter()
                     try:
                         time_step(engine, 1, warmup=2)  # compiles (and recompiles once for the second step's guards, if any)
