@@ -208,9 +208,9 @@ plt.show()
 #
 # For every seed: the data, one autoencoder per mode on the clean training samples (EMMA's
 # energy models, frozen), then the eight models, one per combination. All seeds of one
-# combination train as one batched computation (`emma.experiments.unified_study.fit`: the parameters of the
-# models stacked on a leading axis, the loss vmapped, which gives the same result as separate
-# runs). Binary cross-entropy, Adam {cite:p}`kingma2015`, no early stopping; EMMA's coldness is
+# combination train as one batched computation (`emma.experiments.unified_study.fit` on the
+# engine's core, `emma.engine.stacked.StackedModels`: the parameters of the models stacked on a
+# leading axis, the loss vmapped, which gives the same result as separate runs). Binary cross-entropy, Adam {cite:p}`kingma2015`, no early stopping; EMMA's coldness is
 # `coldness` and its two regularizers of eq. 5.12 are off unless `lambda_e` and `lambda_c` say
 # otherwise. The table gives the accuracy on the test set, mean and standard deviation over seeds
 # ({numref}`fig-unified-ablation` draws every seed).

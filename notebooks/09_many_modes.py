@@ -146,8 +146,8 @@ show(levels)
 # ## The study
 #
 # For each data set and $M$, one tied denoising autoencoder per mode and seed gives the potentials
-# $\Psi_i$ (trained on the clean training split, all of them stacked by
-# `emma.engine.autoencoders.train_autoencoders`), and three classifiers share one small network
+# $\Psi_i$ (trained on the clean training split, all of them at once by
+# `emma.engine.autoencoders.fit_energy_models`), and three classifiers share one small network
 # (one hidden layer of `hidden` ReLU units over the $M$ concatenated modes): **without**, trained
 # on the corrupted training set with no attention (data augmentation, the thesis's "without");
 # **with**, the same network behind EMMA (`emma.method.attention.attention_scores`, the steps of
@@ -157,7 +157,8 @@ show(levels)
 # standardized with the training statistics), so the spread over seeds includes the split; all
 # three models start from the same initial network per seed and train from scratch for the same
 # number of epochs (the thesis fine-tuned a base network), with Adam
-# {cite:p}`kingma2015`, no capacity regularizer unless `lambda_c` says otherwise; the score is the
+# {cite:p}`kingma2015`, all models of a run at once on the engine's core
+# (`emma.engine.stacked.StackedModels`), no capacity regularizer unless `lambda_c` says otherwise; the score is the
 # accuracy (as `sklearn.metrics.accuracy_score`) on the test set with $k$ corrupted modes in every
 # sample. On the synthetic task a coldness sweep trains "with" at every ρ of `sweep_coldness` at
 # $k = \lfloor M/2 \rfloor$, the most corrupted modes the constraint allows. Every model of one data set and $M$, all seeds and all $k$, is one batched

@@ -166,7 +166,7 @@ def fit_mode_autoencoders_many(
     float rounding; ``tests/test_energy.py``), with ``shared`` the keyword arguments here,
     and shares its cache entry: a run already cached by either function is loaded, and
     every (run, mode) that is not is trained in one stack by
-    :func:`emma.engine.autoencoders.train_autoencoders`, each with its own seed, data and
+    :func:`emma.engine.autoencoders.fit_energy_models`, each with its own seed, data and
     number of epochs.
 
     Parameters
