@@ -95,8 +95,9 @@ class SweepEngine:
     compile : bool
         Compile the autograd step with :func:`torch.compile` (autograd path only). Measured on
         the 2-core CPU (``benchmarks/sweep.py --paths``): a compiled step is about as fast as
-        the hand-written one and 1.2–1.9× faster than plain autograd, for 3–13 s of compiling,
-        so it pays for sweeps of thousands of steps of a family without hand-written gradients.
+        the hand-written one for EMMA's family (0.9–1.8× of it overall) and 1.0–2.3× faster
+        than plain autograd, for 2–8 s of compiling, so it pays for sweeps of thousands of
+        steps of a family without hand-written gradients.
     """
 
     def __init__(self, family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,
