@@ -164,11 +164,12 @@ class StackedModels:
             order = orders()
             if not isinstance(order, torch.Tensor) or tuple(order.shape) != (self.k, n):
                 raise ValueError(f"orders must return a tensor of shape (K, n) = ({self.k}, {n}), got {getattr(order, 'shape', type(order).__name__)}")
-            order = order.to(self.flat.device)
+            order, total = order.to(self.flat.device), torch.zeros(self.k, dtype=torch.float64, device=self.flat.device)
             for start in range(0, n, batch_size):
                 rows = order[:, start : start + batch_size]
                 loss, extra = self.step(loss_fn, rows)
-                curve[epoch - 1] += loss.cpu().numpy() * rows.shape[1] / n
+                total += loss * (rows.shape[1] / n)  # on the device: no synchronisation per step
                 if on_batch is not None:
                     on_batch(epoch, rows, extra)
+            curve[epoch - 1] = total.cpu().numpy()
         return curve
