@@ -34,6 +34,7 @@ output_dir = "_build"
 data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the user cache
 cache_dir = None  # trained autoencoders and sweeps; None: output_dir/cache
 split_seed = 42  # the thesis's split
+workers = 2  # CPU processes training at once: data augmentation and the attention fusion in a second one
 # autoencoders: those of Experiment II, so its cache is reused
 dae_hidden = 12
 dae_noise_std = 0.01
@@ -170,7 +171,8 @@ display(Markdown(describe_energy(view)))
 
 # %%
 sweeps = train_under_failures(splits, failures, ["without", "alternative", "with", "gated"], seeds, settings, energies=energies,
-                              config={"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}, device=device, cache_dir=cache_dir)
+                              config={"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}, device=device, cache_dir=cache_dir,
+                              workers=workers)
 scores = cross_scores(sweeps, splits, failures, energies=energies)
 save_table(scores, "beyond_gaussian_scores", output_dir)
 show(score_grid(scores, failures), "beyond_gaussian_scores")

@@ -103,3 +103,26 @@ def test_the_grid_figures_and_claim_summary_come_from_the_tables():
     for fig in (energy_figure(_view(0.9), FAILURES), scores_figure(scores, FAILURES, ["base", "without", "with", "gated"])):
         assert fig.axes and fig.axes[0].has_data()
         plt.close(fig)
+
+
+@pytest.mark.slow
+def test_training_in_a_worker_process_gives_the_same_sweeps():
+    """workers=2 sends the thesis's families that need no energies to a spawned process: same tables as one after the other."""
+    from emma.data import make_splits
+    from emma.engine import TrainSettings
+    from emma.engine.protocol import SOUND
+    from emma.experiments.failures_study import train_under_failures
+    from emma.experiments.study import fit_energies
+
+    splits = make_splits()
+    settings = TrainSettings(epochs=2)
+    energies = fit_energies(splits, [0, 1], [SOUND], settings, dae={"epochs": 1})
+    config = {"rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.001}
+    args = (splits, FAILURES, ["without", "alternative", "with"], [0, 1], settings)
+    alone = train_under_failures(*args, energies=energies, config=config, progress=False)
+    pooled = train_under_failures(*args, energies=energies, config=config, progress=False, workers=2)
+    assert list(pooled) == list(alone) == ["base"] + [(f, n) for n in FAILURES for f in ("without", "alternative", "with")]
+    for key in alone:
+        pd.testing.assert_frame_equal(pooled[key]["table"], alone[key]["table"])
+    with pytest.raises(ValueError, match="workers"):
+        train_under_failures(*args, energies=energies, config=config, workers=0)

@@ -16,7 +16,11 @@ failure of :mod:`emma.data.failures`, and tested under every failure:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Mapping
 
 import matplotlib.pyplot as plt
@@ -36,10 +40,13 @@ from emma.engine.protocol import SOUND
 from emma.engine.registry import get_family
 from emma.util import checks
 from emma.util.plots import FAMILY_COLORS
+from emma.util.runtime import die_with_parent, resolve_device
 from emma.util.tables import over_seeds
 
 #: How the prose names each family.
 FAMILY_WORDS = {"base": "base", "without": "data augmentation", "alternative": "the attention fusion", "with": "EMMA", "gated": "the Ψ gate"}
+#: The families :func:`train_under_failures` may send to a worker process (thesis families that need no energies).
+POOLED = ("without", "alternative")
 #: The columns of :func:`cross_scores` that score samples with a failed mode.
 FAILED_COLUMNS = ("f1_ip_failed", "f1_dm_failed")
 
@@ -51,7 +58,7 @@ def _check_failures(failures) -> dict[str, Failure]:
 
 
 def train_under_failures(splits, failures, families, seeds, settings: TrainSettings, *, energies, config: Mapping[str, float],
-                         device="cpu", cache_dir=None, progress=None) -> dict:
+                         device="cpu", cache_dir=None, progress=None, workers: int = 1) -> dict:
     """Train ``base`` on clean data, then every family of ``families`` under every training failure.
 
     Parameters
@@ -73,6 +80,12 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
         attention ignore them).
     device, cache_dir, progress
         As :func:`emma.engine.launch.run_sweep`.
+    workers : int
+        With 2 or more (on the CPU), the sweeps of the thesis's families that need no energies
+        (``without``, ``alternative``: importable in a spawned process, unlike a family registered
+        in a notebook) train in one worker process while this one trains the others; each sweep
+        is independent, so the results are those of one after the other (tested). The sweeps are
+        small (one model per seed) and run on one thread each, so a second core would otherwise idle.
 
     Returns
     -------
@@ -86,15 +99,26 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
         raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
     row = {name: checks.number(config[name], f"config[{name!r}]", low=0.0) for name in ("rho", "lambda_c", "lambda_e")}
     models = pd.DataFrame([{"seed": s, **row} for s in seeds])
+    workers = checks.positive_int(workers, "workers")
     base = run_sweep("base", models, splits, settings, device=device, cache_dir=cache_dir, progress=progress)
-    sweeps: dict = {"base": base}
+    jobs = {}  # (family, failure name) -> the arguments of its sweep
     for name, failure in failures.items():
         trained = dataclasses.replace(settings, failure=failure)
         for spec in specs:
             start = base_for(base, models["seed"], [SOUND] * len(models)) if spec.from_base else None
-            sweeps[(spec.name, name)] = run_sweep(spec.name, models, splits, trained, energies=energies if spec.uses_energies else None,
-                                                  base=start, device=device, cache_dir=cache_dir, progress=progress)
-    return sweeps
+            jobs[(spec.name, name)] = dict(family=spec.name, configs=models, splits=splits, settings=trained, base=start,
+                                           energies=energies if spec.uses_energies else None, device=device, cache_dir=cache_dir)
+    away = [key for key in jobs if key[0] in POOLED] if workers > 1 and resolve_device(device).type == "cpu" else []
+    done = {}
+    with contextlib.ExitStack() as stack:
+        if away:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                           initializer=die_with_parent, initargs=(os.getpid(),)))
+            futures = {key: pool.submit(run_sweep, **jobs[key], progress=False, one_thread=True) for key in away}
+        for key in [k for k in jobs if k not in away]:
+            done[key] = run_sweep(**jobs[key], progress=progress, one_thread=bool(away))
+        done.update({key: future.result() for key, future in (futures.items() if away else ())})
+    return {"base": base, **{key: done[key] for key in jobs}}
 
 
 def cross_scores(sweeps: dict, splits, test_failures, *, energies) -> pd.DataFrame:
