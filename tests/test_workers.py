@@ -1,4 +1,4 @@
-"""Worker processes die with their parent (emma.util.runtime.die_with_parent, the pools' initializer)."""
+"""Worker processes die with their parent (emma.util.runtime.worker_pool and die_with_parent, its initializer)."""
 import os
 import signal
 import subprocess
@@ -19,11 +19,11 @@ import multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
 
 if __name__ == "__main__":
-    options = {}
-    if sys.argv[1] == "on":
-        from emma.util.runtime import die_with_parent
-        options = dict(initializer=die_with_parent, initargs=(os.getpid(),))
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), **options)
+    if sys.argv[1] == "on":  # the package's pool
+        from emma.util.runtime import worker_pool
+        pool = worker_pool(1)
+    else:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     print(pool.submit(os.getpid).result(), flush=True)
     pool.submit(time.sleep, 60)
     time.sleep(60)
@@ -93,3 +93,11 @@ def test_a_worker_whose_parent_is_already_gone_exits():
 def test_a_bad_parent_pid_is_named(pid):
     with pytest.raises(ValueError, match="parent_pid must be a positive integer"):
         die_with_parent(pid)
+
+
+def test_worker_pool_refuses_a_bad_size():
+    from emma.util.runtime import worker_pool
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_workers must be a positive integer"):
+            worker_pool(bad)

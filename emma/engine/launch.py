@@ -10,10 +10,8 @@ two, so two parts on two cores take about as long as one part.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Mapping
 
 import numpy as np
@@ -30,7 +28,7 @@ from emma.engine.results import SweepResult
 from emma.engine.streams import energies_for
 from emma.engine.sweep import ENGINE_VERSION, SMALL_SWEEP, SweepEngine
 from emma.util.cache import cached
-from emma.util.runtime import die_with_parent, resolve_device, single_cpu_thread
+from emma.util.runtime import resolve_device, single_cpu_thread, worker_pool
 
 
 def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = TrainSettings(), *, protocol: Protocol = SOUND,
@@ -105,8 +103,7 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
             chunks = [c for c in np.array_split(np.arange(len(frame)), parts) if len(c)]
             jobs = [(family, frame.iloc[c].reset_index(drop=True), splits, settings, energies,
                      None if base is None else {n: v[torch.as_tensor(c)] for n, v in base.items()}, device) for c in chunks]
-            with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans if we are killed
+            with worker_pool(len(jobs) - 1) as pool:  # no orphans if we are killed
                 futures = [pool.submit(_train, *job, False, True) for job in jobs[1:]]
                 first = _train(*jobs[0], progress, True)
                 out = _merge([first] + [f.result() for f in futures])

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Mapping
 
 import matplotlib.pyplot as plt
@@ -40,7 +37,7 @@ from emma.engine.protocol import SOUND
 from emma.engine.registry import get_family
 from emma.util import checks
 from emma.util.plots import FAMILY_COLORS
-from emma.util.runtime import die_with_parent, resolve_device
+from emma.util.runtime import resolve_device, worker_pool
 from emma.util.tables import over_seeds
 
 #: How the prose names each family.
@@ -109,15 +106,10 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
             jobs[(spec.name, name)] = dict(family=spec.name, configs=models, splits=splits, settings=trained, base=start,
                                            energies=energies if spec.uses_energies else None, device=device, cache_dir=cache_dir)
     away = [key for key in jobs if key[0] in POOLED] if workers > 1 and resolve_device(device).type == "cpu" else []
-    done = {}
-    with contextlib.ExitStack() as stack:
-        if away:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                           initializer=die_with_parent, initargs=(os.getpid(),)))
-            futures = {key: pool.submit(run_sweep, **jobs[key], progress=False, one_thread=True) for key in away}
-        for key in [k for k in jobs if k not in away]:
-            done[key] = run_sweep(**jobs[key], progress=progress, one_thread=bool(away))
-        done.update({key: future.result() for key, future in (futures.items() if away else ())})
+    with worker_pool(1) if away else contextlib.nullcontext() as pool:
+        futures = {key: pool.submit(run_sweep, **jobs[key], progress=False, one_thread=True) for key in away}
+        done = {key: run_sweep(**job, progress=progress, one_thread=bool(away)) for key, job in jobs.items() if key not in futures}
+        done.update({key: future.result() for key, future in futures.items()})
     return {"base": base, **{key: done[key] for key in jobs}}
 
 

@@ -9,10 +9,6 @@ whose protocols agree on every field that can change a family's models
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 import pandas as pd
 
 from emma.engine.configs import TrainSettings
@@ -23,7 +19,7 @@ from emma.engine.launch import run_sweep
 from emma.engine.protocol import Protocol
 from emma.engine.streams import in_place_splits
 from emma.util import checks
-from emma.util.runtime import die_with_parent, resolve_device
+from emma.util.runtime import resolve_device, worker_pool
 
 
 def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
@@ -151,9 +147,7 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     rows = {family: _unique(models[models["family"] == family].drop(columns="family"), family) for family in order}
     independent = [f for f in ("base", "alternative", "ip_only", "dm_only") if f in order]  # the longest first
     if workers > 1 and len(independent) > 1 and resolve_device(device).type == "cpu":
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(independent)), mp_context=context,
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans if we are killed
+        with worker_pool(min(workers, len(independent))) as pool:  # no orphans if we are killed
             futures = {family: pool.submit(run_sweep, family, rows[family], splits, settings, device=device, cache_dir=cache_dir, progress=False,
                                               one_thread=True)
                        for family in independent}

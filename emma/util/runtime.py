@@ -4,11 +4,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import random
 import signal
 import sys
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -103,10 +105,7 @@ def die_with_parent(parent_pid: int) -> None:
     to kill this process when its parent dies, then exits at once if the parent died
     already (this process's parent is no longer ``parent_pid``). A pool whose caller is
     killed then leaves no worker behind; otherwise workers go on under PID 1, holding their
-    memory. Elsewhere it does nothing. Use it as::
-
-        ProcessPoolExecutor(..., mp_context=multiprocessing.get_context("spawn"),
-                            initializer=die_with_parent, initargs=(os.getpid(),))
+    memory. Elsewhere it does nothing. :func:`worker_pool` makes the package's pools with it.
 
     Linux sends the signal when the *thread* that started the worker ends, so create the pool
     in a thread that lives as long as the pool (the main thread, as the package does).
@@ -132,3 +131,15 @@ def die_with_parent(parent_pid: int) -> None:
                       RuntimeWarning, stacklevel=2)
     if os.getppid() != parent_pid:  # the parent died before the request was made: nobody waits for us
         os._exit(1)
+
+
+def worker_pool(max_workers: int) -> ProcessPoolExecutor:
+    """The package's process pool: ``max_workers`` spawned workers that die with this process (:func:`die_with_parent`).
+
+    Spawned, not forked, so a worker starts from a clean interpreter (no copied threads or CUDA
+    state); what is submitted must be importable there (a family registered in a notebook is not).
+    """
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
+    return ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
