@@ -23,7 +23,8 @@ g = ρ (E_1 − E_0), log α_0 = log σ(g), log α_1 = log σ(−g), u_i = g_a �
 * ∂s_i/∂b_i = 1, ∂s_i/∂w_i = c_i (the corrected potential, data only: the autoencoders are frozen).
 
 A registered family without hand-written gradients (:mod:`emma.engine.registry`) trains by
-:func:`autograd_loss_and_gradients`, through its forward pass and penalty.
+autograd of :func:`family_loss` (its forward pass and penalty), through the engine's core
+(:func:`emma.engine.stacked.loss_and_gradient`).
 """
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ import torch.nn.functional as F
 
 from emma.engine.families import MODE_WIDTH, N_MODES, OFF_DIAGONAL, check_family, forward_columns
 from emma.engine.registry import Context, Family
-from emma.engine.stacked import loss_and_gradient, parameter_views  # noqa: F401 (parameter_views: re-exported)
 from emma.engine.training import bce_per_sample
 
 
@@ -158,14 +158,3 @@ def family_loss(params: Mapping[str, torch.Tensor], family: Family, x: torch.Ten
     if family.penalty is not None:
         loss = loss + family.penalty(params, context)
     return loss
-
-
-def autograd_loss_and_gradients(family: Family, flat: torch.Tensor, shapes: dict, x: torch.Tensor, y: torch.Tensor,
-                                context: Context, pos_weight: torch.Tensor | None = None):
-    """Each model's training loss (K,) and, by autograd, the gradient of their sum with respect to ``flat`` (K, P).
-
-    :func:`family_loss` through :func:`emma.engine.stacked.loss_and_gradient`, the gradient of
-    every model of the engine's core (:class:`emma.engine.stacked.StackedModels`).
-    """
-    loss, grad, _ = loss_and_gradient(family_loss, flat, shapes, family, x, y, context, pos_weight)
-    return loss, grad
