@@ -4,8 +4,8 @@ Chapters are the jupytext percent-format files ``notebooks/NN_name.py``. ``execu
 a notebook, runs it with papermill (the only executor; Jupyter Book does not run anything again)
 and writes the executed notebook to ``book/chapters/NN_name.ipynb`` for the book to render.
 ``build`` copies the book's own files into a staging folder (``stage``) and builds that, so nothing
-else in the checkout reaches Sphinx. The module is also the book's Sphinx extension (``setup``, from
-:mod:`emma.book.theme`). ``emma-book build`` first executes the chapters whose runs are missing or
+else in the checkout reaches Sphinx; the book's Sphinx extension is :mod:`emma.book.theme`.
+``emma-book build`` first executes the chapters whose runs are missing or
 stale (:mod:`emma.book.update`); ``build`` itself executes nothing.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from papermill.translators import papermill_translators
 
 from emma.book import record, rerun
 from emma.book.cells import INSTALL_TAG, LONG_CELL, add_install_cell, fold_boilerplate, package_revision, repository_url  # noqa: F401 (the pipeline's API)
-from emma.book.theme import PDF_EDITION, setup  # noqa: F401 (_config.yml lists this module as the book's Sphinx extension)
+from emma.book.theme import PDF_EDITION
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"

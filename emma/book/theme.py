@@ -1,4 +1,4 @@
-"""The book's Sphinx extension, its page-level touches: ``_config.yml`` lists :mod:`emma.book.build`, whose ``setup`` is this one.
+"""The book's Sphinx extension (listed in ``_config.yml``), its page-level touches.
 
 sphinx-book-theme's download menu offers each page's source, here the executed notebook
 (``.ipynb``); chapter pages also offer their jupytext source ``notebooks/NN_name.py``, and every
