@@ -25,10 +25,13 @@ output_dir = "_build"
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown
 from myst_nb import glue
 
 from emma import save_figure, save_table
 from emma.claims.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
+from emma.experiments.findings import Prose, book_findings
 from emma.util.display import show
 from emma.util.plots import legible
 from emma.util.runtime import check_profile
@@ -38,20 +41,30 @@ _ = check_profile(profile)
 # %% [markdown]
 # ## Every claim, with its verdict
 #
-# The verdicts were decided in each chapter by rules stated there, from numbers computed by this
-# run (with their spread over seeds where randomness enters). {numref}`fig-verdicts-claims` counts them by chapter
-# and verdict.
+# Every claims table the chapters wrote is collected here, extension chapters included. Each
+# claim quotes the sentence of its source it tests (`quote`, at `location`: the final thesis's
+# file and line at commit `7302713`, a section of the draft, or a page of the slides), and a
+# claim judged by a test carries the smallest effect that matters, declared before the run
+# (`min_effect`), the effect found in the claimed direction with its interval (`ci_low`,
+# `ci_high`), the seeds, and the effect the test could detect with 80 % power
+# (`detectable_effect`). The five verdicts: *reproduced* (significant after Holm's correction
+# within its kind, at least the minimum effect, under every decision rule), *rule-dependent*
+# (reproduced under the thesis's ROC-corner rule only), *partly reproduced* (some of its named
+# sub-cases hold), *inconclusive* (the interval holds both zero and the minimum effect) and *not
+# reproduced* (reversed, or smaller than the minimum effect). {numref}`fig-verdicts-claims` counts
+# them by chapter and verdict.
 
 # %%
 claims = collect_claims(output_dir)
 save_table(claims, "book_claims", output_dir)
-show(claims, "book_claims", columns=["chapter", "claim", "kind", "our_evidence", "verdict"], max_rows=60, summary="every claim of the book, with its evidence and verdict",
-     links={"chapter": chapter_links()})  # each chapter name links to the section that judges its claims
+show(claims, "book_claims", columns=["chapter", "claim", "kind", "location", "min_effect", "effect", "ci_low", "ci_high", "n_seeds", "verdict"],
+     max_rows=80, summary="every claim of the book, with its source, effect and verdict",
+     links={"chapter": chapter_links(output_dir)})  # each chapter name links to the section that judges its claims
 
-# %% mystnb={"figure": {"caption": "The claims judged in each chapter, split by verdict: reproduced (teal), partly reproduced (yellow) and not reproduced (orange). The length of a bar is the number of claims a chapter judged; its colours show how many of them stand.", "name": "fig-verdicts-claims"}, "image": {"alt": "Horizontal stacked bar chart, one bar per chapter, with teal, yellow and orange segments for the reproduced, partly reproduced and not reproduced claims, and the number of claims along the horizontal axis."}}
+# %% mystnb={"figure": {"caption": "The claims judged in each chapter, split by verdict: reproduced (teal), rule-dependent (green), partly reproduced (yellow), inconclusive (grey) and not reproduced (orange). The length of a bar is the number of claims a chapter judged; its colours show how many of them stand.", "name": "fig-verdicts-claims"}, "image": {"alt": "Horizontal stacked bar chart, one bar per chapter, with teal, green, yellow, grey and orange segments for the reproduced, rule-dependent, partly reproduced, inconclusive and not reproduced claims, and the number of claims along the horizontal axis."}}
 counts = claim_counts(claims)
 fig, ax = plt.subplots(figsize=(7, 3))
-counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#e9c46a", "#e76f51"])
+counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#8ab17d", "#e9c46a", "#bdbdbd", "#e76f51"])
 ax.set(xlabel="claims", ylabel="chapter", title="Verdicts on the thesis's claims")
 ax.legend(fontsize=8, loc="lower right")
 legible(fig)
@@ -74,6 +87,23 @@ show(counts, "book_claim_counts")
 kind_counts = claim_counts(claims, by="kind")
 save_table(kind_counts.reset_index(), "book_claim_counts_by_kind", output_dir)
 show(kind_counts, "book_claim_counts_by_kind")
+glue("verdicts_n_claims", len(claims), display=False)  # the landing page and the conclusion quote these counts
+for kind in KINDS:
+    glue(f"verdicts_n_{kind}", int(kind_counts.loc[kind].sum()), display=False)
+    glue(f"verdicts_{kind}_tally", Prose(", ".join(f"{int(kind_counts.loc[kind, v])} {v}" for v in VERDICTS)), display=False)
+
+# %% [markdown]
+# ## What the book finds
+#
+# The landing page opens with these sentences, written by the code from the chapters' tables
+# (the decision rules and the confirmation seeds of Experiment II, the configuration chosen on
+# validation, the replay and the forensic test, the errata, the claims above):
+
+# %%
+findings = book_findings(output_dir)
+glue("book_findings", Prose(" ".join(findings)), display=False)
+save_table(pd.DataFrame({"finding": findings}), "book_findings", output_dir)
+Markdown(" ".join(findings))
 
 # %% [markdown]
 # ## Errata
@@ -93,13 +123,12 @@ show(errata, "book_errata")
 # ## What this appendix finds
 
 # %%
-from IPython.display import Markdown
-
-by_source = errata["source"].value_counts()
-where = {"draft": "the draft", "final": "the final text", "code": "the public code"}
+where = {"draft": "the draft", "final": "the final text", "slides": "the defense slides", "code": "the public code"}
+by_source = {s: errata.loc[errata["source"] == s, "status"].value_counts() for s in where if (errata["source"] == s).any()}
 Markdown("\n".join([
     f"- {len(claims)} claims judged across {claims['chapter'].nunique()} chapters: "
     + ", ".join(f"{int(counts[v].sum())} {v}" for v in VERDICTS) + "; by kind: "
     + "; ".join(f"{k} {int(kind_counts.loc[k].sum())} (" + ", ".join(f"{int(kind_counts.loc[k, v])} {v}" for v in VERDICTS) + ")" for k in KINDS) + ".",
-    f"- {len(errata)} errata: " + ", ".join(f"{int(n)} in {where.get(s, s)}" for s, n in by_source.items()) + ".",
+    f"- {len(errata)} errata: " + "; ".join(f"{int(n.sum())} in {where.get(s, s)} (" + ", ".join(f"{status}: {int(k)}" for status, k in n.items()) + ")"
+                                            for s, n in by_source.items()) + ".",
 ]))

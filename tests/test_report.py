@@ -112,9 +112,11 @@ def _write_errata_sources(folder):
 def test_errata_list_the_checks_that_fail_and_every_difference_of_the_code(tmp_path):
     _write_errata_sources(tmp_path)
     errata = collect_errata(tmp_path)
-    assert list(errata.columns) == ["source", "where", "finding", "evidence"]
+    assert list(errata.columns) == ["source", "where", "finding", "evidence", "status"]
     draft = errata[errata["source"] == "draft"]
-    assert list(draft["where"]) == ["eq. 4.6", "eq. 5.11"]  # the module row agrees with the text: no erratum
+    # the checks' errata (eq. 4.6, 5.11) and the one read from the slides (eq. 4.4); the module row agrees with the text: no erratum
+    assert list(draft["where"]) == ["draft §4.2, eq. 4.4", "draft §4.2, eq. 4.6", "draft §5.5, eq. 5.11"]
+    assert list(draft["status"]) == ["withdrawn in the defense slides", "corrected in the final thesis", "corrected in the final thesis"]
     code = errata[errata["source"] == "code"]
     assert len(code) == len(SWITCH_ORDER) + 3
     assert code["evidence"].str.contains(r"-0\.050 ± 0\.010 \(with \(selected\)\)").sum() == len(SWITCH_ORDER)

@@ -174,6 +174,7 @@ RULES: dict[str, Rule] = {
     "output_dir": Rule("a non-empty path", lambda v: isinstance(v, str) and bool(v.strip())),
     "seeds": SEEDS,
     "htru2_seeds": SEEDS,
+    "confirm_seeds": SEEDS,
     "workers": at_least(1),
     "max_points": Rule("None or an int >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
     **{name: EPOCHS for name in ("epochs", "dae_epochs", "demo_epochs", "htru2_epochs", "htru2_dae_epochs")},

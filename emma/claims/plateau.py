@@ -14,7 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from emma.claims.rules import _check_alpha, _check_positive, verdict_from_flags
+from emma.claims.rules import _check_alpha, _check_positive, sub_cases
+
+#: The names of the two sub-cases of :func:`levels_off`, as its ``cases`` text names them.
+FLAT, CLOSE = "flat", "close to the single-mode F1"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,12 @@ class LevelsOff:
     mean_f1, single_mode_f1 : float
         Mean F1 over the top levels (all seeds), and the reference it should approach.
     flat, close : bool
-        The two conditions.
+        The two sub-cases (:data:`FLAT`, :data:`CLOSE`).
     verdict : str
+        The sub-case verdict (:func:`emma.claims.rules.sub_cases`): *reproduced*, *partly
+        reproduced* or *not reproduced*.
+    cases : str
+        Which sub-cases hold, e.g. "1 of 2 sub-cases hold: flat; not: close to the single-mode F1".
     """
 
     slope: float
@@ -50,6 +57,7 @@ class LevelsOff:
     flat: bool
     close: bool
     verdict: str
+    cases: str = ""
 
     def describe(self, digits: int = 4) -> str:
         """The evidence in one line."""
@@ -95,12 +103,15 @@ def levels_off(nsr_db, f1, single_mode_f1, top_k: int = 3, slope_tolerance: floa
     Returns
     -------
     LevelsOff
-        *reproduced* when flat and close, *partly reproduced* when one holds,
-        *not reproduced* when neither.
+        The two sub-cases "flat" and "close to the single-mode F1" judged by
+        :func:`emma.claims.rules.sub_cases`: *reproduced* when both hold, *partly reproduced*
+        (naming them in ``cases``) when one does, *not reproduced* when neither.
 
     >>> seeds = [[0.80, 0.70, 0.650, 0.651, 0.649], [0.79, 0.71, 0.652, 0.650, 0.651]]
     >>> levels_off([-6, 0, 5, 7.5, 10], seeds, single_mode_f1=0.66).verdict
     'reproduced'
+    >>> levels_off([-6, 0, 5, 7.5, 10], seeds, single_mode_f1=0.75).cases
+    '1 of 2 sub-cases hold: flat; not: close to the single-mode F1'
     """
     nsr = np.asarray(nsr_db, dtype=float)
     if nsr.ndim != 1 or not np.isfinite(nsr).all() or len(np.unique(nsr)) != nsr.size:
@@ -136,5 +147,6 @@ def levels_off(nsr_db, f1, single_mode_f1, top_k: int = 3, slope_tolerance: floa
     half = float(stats.t.ppf(1 - alpha, df) * se)
     mean_f1, target = float(y.mean()), float(reference.mean())
     flat, close = bool(p < alpha), bool(abs(mean_f1 - target) <= closeness)
+    judged = sub_cases({FLAT: flat, CLOSE: close})
     return LevelsOff(float(slope), (float(slope) - half, float(slope) + half), p, int(y.size), tuple(float(v) for v in nsr[top]),
-                     mean_f1, target, flat, close, verdict_from_flags([flat, close]))
+                     mean_f1, target, flat, close, judged["verdict"], judged["cases"])

@@ -1,23 +1,36 @@
-"""The thesis's claims and the rules that decide their verdicts, used by every chapter.
+"""The rules that decide a claim's verdict, used by every chapter.
 
-One vocabulary, :data:`VERDICTS`: *reproduced*, *partly reproduced*, *not reproduced*.
-Every claim also has a kind, :data:`KINDS`: *core* (what the thesis's abstract, contributions
-and research questions assert), *secondary* (any other statement of the thesis) or *book* (a
-conjecture the book tests beyond the thesis). A chapter writes one row per claim
-(:data:`CLAIM_COLUMNS`, built and checked by :func:`claims_table`), decides its kind where it
-writes the row, and decides the verdict by one of these rules:
+Five words, :data:`VERDICTS`, each with a meaning a reader can check:
 
-* :func:`verdict_from_flags`: a claim checked case by case (all hold, some, none);
-* :func:`paired_test`: "A beats B", a one-sided paired t-test over seeds;
-* :func:`non_inferiority`: "A keeps the score of B", a one-sided paired t-test against a margin;
-* :func:`~emma.claims.plateau.levels_off` (in :mod:`emma.claims.plateau`): "the curve levels off
-  near a reference", an equivalence test on the slope of the last NSR levels plus a closeness check.
+* *reproduced*: the effect points the claimed way, is at least the claim's **pre-declared
+  minimum effect** (:mod:`emma.claims.registry`), is significant after Holm's correction within
+  its kind, holds under the thesis's own decision rule, and under every other rule tested;
+* *rule-dependent*: reproduced under the thesis's decision rule (the ROC corner) but not under at
+  least one of the other rules (fixed 0.5, F1-optimal, AUROC, average precision); the row names
+  the rules it holds under (:func:`emma.experiments.decision.judge_claims_under_rules`);
+* *partly reproduced*: only for a claim made of named sub-cases, some of which hold; the row
+  says "k of n sub-cases" and names them (:func:`sub_cases`);
+* *inconclusive*: neither shown nor excluded: the confidence interval holds both zero and the
+  minimum effect (or one seed, or a significant effect below the minimum that the interval
+  cannot rule out);
+* *not reproduced*: significant in the opposite direction, or the interval lies entirely below
+  the minimum effect (an equivalence test: no effect that matters exists).
 
-Claims tested on the same runs form one family: :func:`holm` adjusts their p-values
-(Holm–Bonferroni) and :func:`apply_holm` downgrades a *reproduced* whose adjusted p-value
-is no longer significant.
+Every claim also has a kind, :data:`KINDS`: *core* (the thesis's abstract, contributions and
+research questions), *secondary* (any other statement of the thesis) or *book* (a conjecture the
+book tests beyond the thesis). The tests:
 
->>> paired_test([0.80, 0.82, 0.81], [0.70, 0.71, 0.73]).verdict
+* :func:`paired_test`: "A beats B by at least δ", over seeds (one-sided paired t-test, and the
+  (1 − 2α) two-sided interval, so that "significant" and "the interval excludes 0" agree);
+* :func:`non_inferiority`: "A keeps the score of B", the same test against −margin;
+* :func:`~emma.claims.plateau.levels_off`: "the curve levels off near a reference";
+* :func:`sub_cases`: a claim checked case by case.
+
+Every test-based row carries ``effect`` (in the claimed direction), ``ci_low``, ``ci_high``,
+``n_seeds``, ``min_effect`` and ``detectable_effect``: the smallest true effect the test finds
+with 80 % power at level α (:func:`detectable_effect`).
+
+>>> paired_test([0.80, 0.82, 0.81], [0.70, 0.71, 0.73], min_effect=0.02).verdict
 'reproduced'
 """
 from __future__ import annotations
@@ -26,27 +39,29 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from emma.util import checks
 
 #: The verdicts a claim can get, from best to worst.
-VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
-#: What a claim is, from the thesis's centre outwards: *core* (its abstract, contributions and
-#: research questions assert it), *secondary* (another statement of the thesis: literature,
-#: derivation details, figure descriptions, side comparisons), *book* (a conjecture the book
-#: tests beyond the thesis).
+VERDICTS = ("reproduced", "rule-dependent", "partly reproduced", "inconclusive", "not reproduced")
+REPRODUCED, RULE_DEPENDENT, PARTLY, INCONCLUSIVE, NOT_REPRODUCED = VERDICTS
+#: What a claim is, from the thesis's centre outwards.
 KINDS = ("core", "secondary", "book")
 #: The columns every claims table has, in this order (others may follow).
-CLAIM_COLUMNS = ("claim", "thesis_evidence", "our_evidence", "verdict", "kind")
-_NO_TEST = "one seed: no test is possible, the sign of the difference alone decides"
+CLAIM_COLUMNS = ("id", "claim", "kind", "quote", "location", "thesis_evidence", "our_evidence", "verdict")
+#: The evidence of a test-based row (NaN for a claim judged case by case).
+EVIDENCE_COLUMNS = ("effect", "ci_low", "ci_high", "n_seeds", "min_effect", "detectable_effect")
+#: The power at which :func:`detectable_effect` is computed.
+POWER = 0.8
+_ONE_SEED = "one seed: no test is possible, so nothing is shown"
 
 
 def check_verdict(value: str) -> str:
     """``value`` if it is one of :data:`VERDICTS`, else a ``ValueError`` naming the vocabulary.
 
-    >>> check_verdict("partly reproduced")
-    'partly reproduced'
+    >>> check_verdict("inconclusive")
+    'inconclusive'
     """
     if not isinstance(value, str) or value not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {value!r}")
@@ -64,31 +79,6 @@ def check_kind(value: str) -> str:
     return value
 
 
-def verdict_from_flags(flags, partly_flags=None) -> str:
-    """The verdict of a claim checked case by case.
-
-    Parameters
-    ----------
-    flags : iterable of bool
-        Whether the claim holds in each case tested (at least one case).
-    partly_flags : iterable of bool, optional
-        Weaker cases: when not every flag holds, any of these holding gives *partly
-        reproduced*. By default the ``flags`` themselves.
-
-    Returns
-    -------
-    str
-        *reproduced* when every flag holds, *partly reproduced* when any of
-        ``partly_flags`` holds, *not reproduced* otherwise.
-
-    >>> verdict_from_flags([True, True]), verdict_from_flags([True, False]), verdict_from_flags([False])
-    ('reproduced', 'partly reproduced', 'not reproduced')
-    """
-    flags = _check_flags(flags, "flags")
-    weaker = flags if partly_flags is None else _check_flags(partly_flags, "partly_flags")
-    return VERDICTS[0] if all(flags) else VERDICTS[1] if any(weaker) else VERDICTS[2]
-
-
 def _check_flags(flags, name: str) -> list[bool]:
     values = list(flags)
     if not values:
@@ -98,8 +88,41 @@ def _check_flags(flags, name: str) -> list[bool]:
     return [bool(flag) for flag in values]
 
 
+def verdict_from_flags(flags) -> str:
+    """The verdict of a claim checked case by case: every case holds, some, or none.
+
+    *reproduced* when all hold, *partly reproduced* when some do, *not reproduced* when none
+    does. :func:`sub_cases` also names them, as a row must.
+
+    >>> verdict_from_flags([True, True]), verdict_from_flags([True, False]), verdict_from_flags([False])
+    ('reproduced', 'partly reproduced', 'not reproduced')
+    """
+    flags = _check_flags(flags, "flags")
+    return REPRODUCED if all(flags) else PARTLY if any(flags) else NOT_REPRODUCED
+
+
+def sub_cases(cases: dict) -> dict:
+    """A claim made of named sub-cases: its verdict (:func:`verdict_from_flags`) and ``cases``, "k of n sub-cases hold: …".
+
+    Parameters
+    ----------
+    cases : dict of str to bool
+        Each sub-case's name and whether the claim holds there.
+
+    >>> sub_cases({"IP": True, "DM": False})
+    {'verdict': 'partly reproduced', 'cases': '1 of 2 sub-cases hold: IP; not: DM'}
+    """
+    if not isinstance(cases, dict) or not cases:
+        raise ValueError(f"cases must be a non-empty dict of sub-case name to bool, got {cases!r}")
+    flags = _check_flags(cases.values(), "cases")
+    held = [name for name, flag in zip(cases, flags) if flag]
+    missed = [name for name, flag in zip(cases, flags) if not flag]
+    text = f"{len(held)} of {len(flags)} sub-cases hold" + (f": {', '.join(held)}" if held else "") + (f"; not: {', '.join(missed)}" if missed else "")
+    return {"verdict": verdict_from_flags(flags), "cases": text}
+
+
 def _check_alpha(alpha) -> float:
-    return checks.number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+    return checks.number(alpha, "alpha", low=0.0, high=0.5, low_open=True, high_open=True)
 
 
 def _check_positive(value, name: str, meaning: str = "") -> float:
@@ -119,6 +142,27 @@ def _paired_differences(ours, reference) -> np.ndarray:
     return ours - reference
 
 
+def detectable_effect(std: float, n: int, alpha: float = 0.05, power: float = POWER) -> float:
+    """The smallest true mean difference a one-sided one-sample t-test at level ``alpha`` detects with ``power``.
+
+    Solves P(T' > t₁₋α,ₙ₋₁) = ``power`` for the noncentrality of T' (``scipy.stats.nct``), then
+    scales it by ``std / √n``. ``NaN`` with fewer than 2 seeds or no spread.
+
+    >>> round(detectable_effect(0.02, 5), 4), round(detectable_effect(0.02, 20), 4)
+    (0.0272, 0.0115)
+    """
+    n = checks.integer(n, "n", low=1)
+    alpha = _check_alpha(alpha)
+    power = checks.number(power, "power", low=0.0, high=1.0, low_open=True, high_open=True)
+    if not checks.is_number(std):
+        raise ValueError(f"std must be a number (the sample standard deviation of the differences), got {std!r}")
+    if n < 2 or not np.isfinite(std) or std <= 0:
+        return float("nan")
+    df, critical = n - 1, stats.t.ppf(1 - alpha, n - 1)
+    nc = optimize.brentq(lambda nc: stats.nct.sf(critical, df, nc) - power, 0.0, 100.0)
+    return float(nc * std / np.sqrt(n))
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """The outcome of :func:`paired_test` or :func:`non_inferiority`.
@@ -126,16 +170,25 @@ class PairedTest:
     Attributes
     ----------
     mean, std : float
-        Mean and sample standard deviation (ddof 1; ``NaN`` for one seed) of ours − reference.
+        Mean and sample standard deviation (ddof 1) of ours − reference (``NaN`` std for one seed).
     n : int
         Seeds.
     t, p_value : float
-        One-sided paired t statistic and p-value, ``n − 1`` degrees of freedom (``NaN`` for one seed).
+        The one-sided test of H0: effect ≤ ``bound`` (0 for :func:`paired_test`, −margin for
+        :func:`non_inferiority`), ``n − 1`` degrees of freedom.
     verdict : str
+    effect : float
+        The mean difference in the claimed direction (> 0: the thesis's way).
+    ci_low, ci_high : float
+        The (1 − 2α) two-sided t interval of ``effect``.
+    min_effect : float
+        What ``effect`` must reach: the pre-declared minimum effect, or −margin.
+    detectable_effect : float
+        The smallest true effect above ``bound`` the test detects with 80 % power.
     margin : float
         The non-inferiority margin (0 for :func:`paired_test`).
     note : str
-        Why no test was possible, when it was not.
+        Why the verdict is what it is, in words.
     """
 
     mean: float
@@ -144,99 +197,121 @@ class PairedTest:
     t: float
     p_value: float
     verdict: str
+    effect: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    min_effect: float = float("nan")
+    detectable_effect: float = float("nan")
     margin: float = 0.0
     note: str = ""
 
-    def describe(self, digits: int = 4) -> str:
-        """The evidence in one line, e.g. ``paired difference +0.0123 ± 0.0040 over 5 seeds, t = 6.1, p = 0.0018``."""
-        spread = f" ± {self.std:.{digits}f}" if np.isfinite(self.std) else ""
-        text = f"paired difference {self.mean:+.{digits}f}{spread} over {self.n} seed{'s' if self.n > 1 else ''}"
-        if np.isfinite(self.p_value):
-            return text + f", t = {self.t:.2f}, p = {self.p_value:.2g}"
-        return text + (f" ({self.note})" if self.note else "")
+    def describe(self, digits: int = 3) -> str:
+        """The evidence in one line, e.g. ``effect +0.012 (90 % CI +0.004 to +0.020), 20 seeds, p = 0.0018; minimum 0.010``."""
+        if self.n < 2:
+            return f"effect {self.effect:+.{digits}f} on 1 seed ({self.note})"
+        return (f"effect {self.effect:+.{digits}f} (CI {self.ci_low:+.{digits}f} to {self.ci_high:+.{digits}f}), {self.n} seeds, "
+                f"p = {self.p_value:.2g}; minimum {self.min_effect:+.{digits}f}, detectable {self.detectable_effect:.{digits}f}")
+
+    def row(self) -> dict:
+        """The evidence columns of a claims row (:data:`EVIDENCE_COLUMNS` and ``p_value``)."""
+        return {"effect": self.effect, "ci_low": self.ci_low, "ci_high": self.ci_high, "n_seeds": self.n, "min_effect": self.min_effect,
+                "detectable_effect": self.detectable_effect, "p_value": self.p_value, "verdict": self.verdict}
 
 
-def paired_test(ours, reference, higher_is_better: bool = True, alpha: float = 0.05) -> PairedTest:
-    """Does ``ours`` beat ``reference``, seed by seed? A one-sided paired t-test.
+def judge_interval(effect: float, ci_low: float, ci_high: float, min_effect: float, bound: float = 0.0) -> tuple[str, str]:
+    """The verdict of an effect from its interval: the rule every test of this module shares.
+
+    ``effect`` points the claimed way when positive. Reproduced: the interval lies above
+    ``bound`` (significant) and ``effect`` ≥ ``min_effect``. Not reproduced: the interval lies
+    entirely below ``min_effect`` (reversed, or too small to matter). Otherwise inconclusive.
+    Returns the verdict and a note saying which case it is.
+
+    >>> judge_interval(0.03, 0.01, 0.05, 0.02)[0], judge_interval(0.01, -0.02, 0.04, 0.02)[0], judge_interval(0.0, -0.01, 0.01, 0.02)[0]
+    ('reproduced', 'inconclusive', 'not reproduced')
+    """
+    if min_effect < bound:
+        raise ValueError(f"min_effect must be at least bound ({bound!r}), in the effect's own scale, got {min_effect!r}")
+    if not np.isfinite(ci_low):
+        return INCONCLUSIVE, _ONE_SEED
+    if ci_high < min_effect:
+        reversed_ = ci_high < bound
+        return NOT_REPRODUCED, "significantly the other way" if reversed_ else "the interval lies below the minimum effect (equivalence)"
+    if ci_low > bound and effect >= min_effect:
+        return REPRODUCED, "significant, and at least the minimum effect"
+    if ci_low > bound:
+        return INCONCLUSIVE, "significant, but below the minimum effect, which the interval does not exclude"
+    return INCONCLUSIVE, "the interval holds both no effect and the minimum effect"
+
+
+def _test(diff: np.ndarray, towards: float, bound: float, min_effect: float, alpha: float, margin: float) -> PairedTest:
+    """The t-test of H0: oriented mean ≤ ``bound``, its interval, and the verdict (:func:`judge_interval`)."""
+    oriented = diff * towards
+    n, effect = oriented.size, float(oriented.mean())
+    std = float(oriented.std(ddof=1)) if n > 1 else float("nan")
+    if n == 1:
+        return PairedTest(float(diff.mean()), std, 1, float("nan"), float("nan"), INCONCLUSIVE, effect, min_effect=min_effect, margin=margin, note=_ONE_SEED)
+    se = std / np.sqrt(n)
+    if se == 0:  # every seed gives the same difference: the interval is a point
+        t = np.inf if effect > bound else -np.inf if effect < bound else 0.0
+        p, low, high = (0.0 if effect > bound else 1.0), effect, effect
+    else:
+        t = (effect - bound) / se
+        p = float(stats.t.sf(t, n - 1))
+        half = stats.t.ppf(1 - alpha, n - 1) * se
+        low, high = effect - half, effect + half
+    verdict, note = judge_interval(effect, low, high, min_effect, bound)
+    detectable = bound + detectable_effect(std, n, alpha)  # NaN stays NaN
+    return PairedTest(float(diff.mean()), float(diff.std(ddof=1)), n, float(t), float(p), verdict, effect, float(low), float(high), min_effect,
+                      detectable, margin, note)
+
+
+def paired_test(ours, reference, *, min_effect: float, higher_is_better: bool = True, alpha: float = 0.05) -> PairedTest:
+    """Does ``ours`` beat ``reference`` by at least ``min_effect``, seed by seed?
 
     Parameters
     ----------
     ours, reference : array-like, shape (n_seeds,)
-        The score of the model the thesis says is better, and of the one it beats, per seed
-        (paired: entry ``i`` of both comes from seed ``i``).
+        Paired scores (entry ``i`` of both from seed ``i``).
+    min_effect : float
+        The smallest difference that matters, > 0, in the scores' unit, declared before the run
+        (:attr:`emma.claims.registry.Claim.min_effect`).
     higher_is_better : bool
-        The direction of the thesis's claim (False: ``ours`` should be lower).
+        The claimed direction (False: ``ours`` should be lower).
     alpha : float
-        Significance level.
+        Level of the one-sided test; the interval is the two-sided (1 − 2α) one.
 
     Returns
     -------
     PairedTest
-        *reproduced* when the mean difference points the thesis's way and the test of
-        H0: no difference (``scipy.stats.ttest_rel``, one-sided) gives p < ``alpha``;
-        *partly reproduced* when it points that way but p ≥ ``alpha``, or with a single
-        seed (no test possible, see ``note``); *not reproduced* otherwise.
+        Verdict by :func:`judge_interval` with ``bound`` 0.
 
-    >>> result = paired_test([0.74, 0.75, 0.73], [0.71, 0.71, 0.70])
+    >>> result = paired_test([0.74, 0.75, 0.73], [0.71, 0.71, 0.70], min_effect=0.02)
     >>> result.verdict, result.n, round(result.p_value, 3)
     ('reproduced', 3, 0.005)
     """
     diff = _paired_differences(ours, reference)
-    alpha = _check_alpha(alpha)
-    mean, n = float(diff.mean()), diff.size
-    towards = mean if higher_is_better else -mean  # > 0 when the difference points the thesis's way
-    if n == 1:
-        verdict = VERDICTS[1] if towards > 0 else VERDICTS[2]
-        return PairedTest(mean, float("nan"), 1, float("nan"), float("nan"), verdict, note=_NO_TEST)
-    test = stats.ttest_rel(ours, reference, alternative="greater" if higher_is_better else "less")
-    p = float(test.pvalue)
-    verdict = VERDICTS[2] if towards <= 0 else VERDICTS[0] if p < alpha else VERDICTS[1]
-    return PairedTest(mean, float(diff.std(ddof=1)), n, float(test.statistic), p, verdict)
+    min_effect = _check_positive(min_effect, "min_effect", " (the smallest difference that matters, declared before the run)")
+    if not isinstance(higher_is_better, (bool, np.bool_)):
+        raise TypeError(f"higher_is_better must be a bool, got {higher_is_better!r}")
+    return _test(diff, 1.0 if higher_is_better else -1.0, 0.0, min_effect, _check_alpha(alpha), 0.0)
 
 
 def non_inferiority(ours, reference, margin: float, alpha: float = 0.05) -> PairedTest:
-    """Does ``ours`` keep the score of ``reference`` within ``margin``? A one-sided paired t-test.
+    """Does ``ours`` keep the score of ``reference`` within ``margin``? H0: mean(ours − reference) ≤ −``margin``.
 
-    Tests H0: mean(ours − reference) ≤ −``margin`` against H1: it is above
-    (``scipy.stats.ttest_1samp`` of the differences, ``popmean=-margin``, one-sided).
-
-    Parameters
-    ----------
-    ours, reference : array-like, shape (n_seeds,)
-        Paired scores per seed, higher is better.
-    margin : float
-        The largest loss that still counts as keeping the score, > 0.
-    alpha : float
-        Significance level.
-
-    Returns
-    -------
-    PairedTest
-        *reproduced* when H0 is rejected (p < ``alpha``); *partly reproduced* when the mean
-        difference is above −``margin`` but not significantly so (or with one seed, see
-        ``note``); *not reproduced* when the mean difference is at or below −``margin``.
+    Reproduced when the (1 − 2α) interval lies above −``margin``; not reproduced when it lies
+    entirely below; inconclusive otherwise (:func:`judge_interval` with bound and minimum −margin).
 
     >>> non_inferiority([0.880, 0.885, 0.879], [0.883, 0.884, 0.882], margin=0.02).verdict
     'reproduced'
     """
     diff = _paired_differences(ours, reference)
-    alpha = _check_alpha(alpha)
     margin = _check_positive(margin, "margin", " (the largest loss that still counts as keeping the score)")
-    mean, n = float(diff.mean()), diff.size
-    if n == 1:
-        verdict = VERDICTS[1] if mean > -margin else VERDICTS[2]
-        return PairedTest(mean, float("nan"), 1, float("nan"), float("nan"), verdict, margin, _NO_TEST)
-    test = stats.ttest_1samp(diff, popmean=-margin, alternative="greater")
-    p = float(test.pvalue)
-    verdict = VERDICTS[2] if mean <= -margin else VERDICTS[0] if p < alpha else VERDICTS[1]
-    return PairedTest(mean, float(diff.std(ddof=1)), n, float(test.statistic), p, verdict, margin)
+    return _test(diff, 1.0, -margin, -margin, _check_alpha(alpha), margin)
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values, in the order given.
-
-    The ``m`` p-values sorted ascending, p₍ᵢ₎ becomes max over j ≤ i of (m − j + 1)·p₍ⱼ₎,
-    capped at 1 (step-down, monotone). ``NaN`` entries stay ``NaN`` and do not count in ``m``.
+    """Holm–Bonferroni adjusted p-values, in the order given (``NaN`` stays ``NaN`` and does not count).
 
     >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
     [0.03, 0.06, 0.06, 0.02]
@@ -255,65 +330,60 @@ def holm(p_values) -> np.ndarray:
 
 
 def claims_table(rows) -> pd.DataFrame:
-    """A claims table: :data:`CLAIM_COLUMNS` first, then any other columns, every verdict checked.
+    """A claims table: each row's registered claim (:mod:`emma.claims.registry`) with its evidence, every word checked.
 
     Parameters
     ----------
     rows : list of dict or DataFrame
-        One claim per row. Every column named ``verdict`` or ``verdict_*`` must hold words
-        of :data:`VERDICTS`; ``kind`` must hold words of :data:`KINDS`.
+        One claim per row, with ``id`` (a registered claim), ``thesis_evidence``,
+        ``our_evidence`` and ``verdict``; test-based rows also the :data:`EVIDENCE_COLUMNS`
+        (:meth:`PairedTest.row`). The claim's wording, kind, quote, location and minimum effect
+        come from the registry: a row may not restate them differently.
 
     Returns
     -------
     DataFrame
-
-    >>> claims_table([{"claim": "Ψ rises with noise", "thesis_evidence": "figure",
-    ...                "our_evidence": "+3.1", "verdict": "reproduced", "kind": "core"}]).columns.tolist()
-    ['claim', 'thesis_evidence', 'our_evidence', 'verdict', 'kind']
+        :data:`CLAIM_COLUMNS`, :data:`EVIDENCE_COLUMNS`, then any other column.
     """
+    from emma.claims.registry import lookup
+
     if isinstance(rows, dict) or not isinstance(rows, (list, tuple, pd.DataFrame)):
         raise TypeError(f"rows must be a list of dicts (one per claim) or a DataFrame, got {type(rows).__name__}")
     table = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows).reset_index(drop=True)
-    missing = [column for column in CLAIM_COLUMNS if column not in table.columns]
+    missing = [c for c in ("id", "thesis_evidence", "our_evidence", "verdict") if c not in table.columns]
     if missing:
-        kinds = f" (kind: one of {KINDS} per claim)" if "kind" in missing else ""
-        raise ValueError(f"rows lack the column(s) {missing}; a claims table has {CLAIM_COLUMNS}{kinds}")
+        raise ValueError(f"rows lack the column(s) {missing}; a claims row has id, thesis_evidence, our_evidence and verdict")
+    for column in EVIDENCE_COLUMNS + ("p_value",):
+        if column not in table.columns:
+            table[column] = np.nan
+    for i, claim_id in enumerate(table["id"]):
+        claim = lookup(claim_id)
+        for field, value in claim.columns().items():
+            given = table.at[i, field] if field in table.columns else None
+            if field == "min_effect":
+                if pd.notna(given) and claim.min_effect is not None and not np.isclose(given, value):
+                    raise ValueError(f"claim {claim_id!r}: min_effect {float(given)!r} differs from the registered {value!r}")
+            elif given is not None and not (isinstance(given, float) and np.isnan(given)) and given != value and not (field in ("unit", "min_effect_reason") and value == ""):
+                raise ValueError(f"claim {claim_id!r}: the row's {field} {given!r} differs from the registry's {value!r}")
+            table.loc[i, field] = value if field != "min_effect" or pd.isna(given) else given
     for column in [c for c in table.columns if c == "verdict" or str(c).startswith("verdict_")]:
         for value in table[column]:
+            if value == "—":
+                continue
             try:
                 check_verdict(value)
             except ValueError as error:
                 raise ValueError(f"column {column!r}: {error}") from None
-    for claim, value in zip(table["claim"], table["kind"]):
-        try:
-            check_kind(value)
-        except ValueError as error:
-            raise ValueError(f"column 'kind', claim {claim!r}: {error}") from None
-    return table[list(CLAIM_COLUMNS) + [c for c in table.columns if c not in CLAIM_COLUMNS]]
+    first = list(CLAIM_COLUMNS) + list(EVIDENCE_COLUMNS)
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def apply_holm(claims_frame: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Holm-adjust a claims table's p-values and downgrade what no longer holds.
+    """Holm-adjust a claims table's p-values within each kind, and take back what no longer holds.
 
-    Every row with a p-value is one test of the family. Adds ``p_holm`` (:func:`holm` of
-    ``p_value``) and turns *reproduced* into *partly reproduced* where ``p_holm`` ≥
-    ``alpha``. Rows without a p-value (``NaN``: decided by a rule, not a test) keep their verdict.
-
-    Parameters
-    ----------
-    claims_frame : DataFrame
-        A claims table (:func:`claims_table`) with a ``p_value`` column.
-    alpha : float
-
-    Returns
-    -------
-    DataFrame
-        A copy, with ``p_holm`` after ``p_value``.
-
-    >>> table = claims_table([{"claim": c, "thesis_evidence": "", "our_evidence": "", "verdict": "reproduced",
-    ...                        "kind": "core", "p_value": p} for c, p in (("a", 0.001), ("b", 0.03), ("c", 0.04))])
-    >>> apply_holm(table)[["p_holm", "verdict"]].values.tolist()
-    [[0.003, 'reproduced'], [0.06, 'partly reproduced'], [0.06, 'partly reproduced']]
+    Adds ``p_holm`` (:func:`holm` of ``p_value`` over the rows of the same ``kind``) and turns a
+    *reproduced* or *rule-dependent* whose ``p_holm`` ≥ ``alpha`` into *inconclusive*. Rows
+    without a p-value keep their verdict.
     """
     if not isinstance(claims_frame, pd.DataFrame):
         raise TypeError(f"claims_frame must be a DataFrame (a claims table), got {type(claims_frame).__name__}")
@@ -321,18 +391,20 @@ def apply_holm(claims_frame: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         raise ValueError("claims_frame lacks the column 'p_value' (NaN where a claim has no test)")
     alpha = _check_alpha(alpha)
     table = claims_table(claims_frame.drop(columns="p_holm", errors="ignore")).copy()
-    p_holm = holm(pd.to_numeric(table["p_value"], errors="raise").to_numpy(dtype=float))
+    p = pd.to_numeric(table["p_value"], errors="raise").to_numpy(dtype=float)
+    p_holm = np.full_like(p, np.nan)
+    for kind in KINDS:
+        rows = (table["kind"] == kind).to_numpy()
+        p_holm[rows] = holm(p[rows])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", p_holm)
-    downgrade = (table["verdict"] == VERDICTS[0]) & (table["p_holm"] >= alpha)  # NaN ≥ alpha is False
-    table.loc[downgrade, "verdict"] = VERDICTS[1]
+    downgrade = table["verdict"].isin([REPRODUCED, RULE_DEPENDENT]) & (table["p_holm"] >= alpha)  # NaN ≥ alpha is False
+    table.loc[downgrade, "verdict"] = INCONCLUSIVE
     return table
 
 
 def per_mode(table: pd.DataFrame, column: str, fmt: str = "{:.3f}", key: str = "mode") -> str:
     """One value per row of ``table`` as evidence text: ``"IP 0.123, DM 0.456"``.
 
-    Examples
-    --------
     >>> per_mode(pd.DataFrame({"mode": ["IP", "DM"], "auroc": [0.91, 0.55]}), "auroc", "{:.2f}")
     'IP 0.91, DM 0.55'
     """

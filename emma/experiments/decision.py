@@ -11,8 +11,8 @@ This module scores the same trained models under
   (:func:`sklearn.metrics.roc_auc_score`) and the average precision
   (:func:`sklearn.metrics.average_precision_score`),
 
-and judges each comparison of the thesis once per rule (:func:`rule_verdicts`). A claim that
-holds under one rule and fails under another is at most *partly reproduced*
+and judges each comparison of the thesis once per rule (:func:`rule_verdicts`). A claim
+reproduced under the thesis's rule but not under another is *rule-dependent*
 (:func:`combine_rules`).
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from emma.claims.rules import VERDICTS, holm, non_inferiority, paired_test, verdict_from_flags
+from emma.claims.registry import min_effect
+from emma.claims.rules import INCONCLUSIVE, REPRODUCED, RULE_DEPENDENT, VERDICTS, holm, non_inferiority, paired_test
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import config_rows, model_outputs, select
 from emma.engine.streams import corrupted_split
@@ -39,16 +40,19 @@ RULES = {
 }
 #: The rules that need a threshold; their scores are the sweep table's ``f1_<subset>_at_<rule>``.
 THRESHOLD_RULES = ("roc_corner", "fixed", "f1_validation")
-#: The thesis's comparisons of EMMA (``with``) with a baseline: (claim, baseline, subset, test).
+#: The thesis's comparisons of EMMA (``with``) with a baseline: (claim id, baseline, subset, test).
 #: ``subset`` "noisy" is the mean of the IP-noisy and DM-noisy scores; the test is "beats"
-#: (:func:`emma.claims.rules.paired_test`) or "keeps" (:func:`emma.claims.rules.non_inferiority`).
+#: (:func:`emma.claims.rules.paired_test` against the claim's registered minimum effect) or "keeps"
+#: (:func:`emma.claims.rules.non_inferiority`, margin = −the registered minimum).
 COMPARISONS = (
-    ("EMMA beats data augmentation on IP-noisy samples at the training noise", "without", "ip_noisy", "beats"),
-    ("EMMA beats data augmentation on DM-noisy samples at the training noise", "without", "dm_noisy", "beats"),
-    ("EMMA keeps the clean accuracy of the base model", "base", "clean", "keeps"),
-    ("EMMA beats the attention fusion of Shon et al. on noisy samples", "alternative", "noisy", "beats"),
-    ("EMMA is more robust than the base model on noisy samples", "base", "noisy", "beats"),
+    ("beats_augmentation_ip", "without", "ip_noisy", "beats"),
+    ("beats_augmentation_dm", "without", "dm_noisy", "beats"),
+    ("keeps_clean_accuracy", "base", "clean", "keeps"),
+    ("beats_alternative", "alternative", "noisy", "beats"),
+    ("beats_base_noisy", "base", "noisy", "beats"),
 )
+#: The thesis's own decision rule: a claim is *reproduced* only if it holds under it and every other rule.
+THESIS_RULE = "roc_corner"
 
 
 @torch.no_grad()
@@ -94,19 +98,20 @@ def comparison_families(sweeps: dict, selected: dict, top10) -> dict:
     selected : dict
         The sub-sweep of the configuration the protocol selects, one model per seed.
     top10 : DataFrame
-        ``rho, lambda_c, lambda_e`` of the thesis's top 10; those in the grid are kept.
+        ``rho, lambda_c, lambda_e`` of the thesis's top 10 (those in the grid are kept), or of its first row alone.
 
     Returns
     -------
     dict
         ``base``, ``without``, ``alternative``, ``with (selected)`` and, when the grid holds
-        any of them, ``with (thesis top 10)`` (averaged per seed by :func:`rule_scores`).
+        any of them, ``with (thesis top 10)`` (averaged per seed by :func:`rule_scores`), or
+        ``with (thesis rank 1)`` when ``top10`` has one row.
     """
     out = {family: sweeps[family] for family in ("base", "without", "alternative")}
     out["with (selected)"] = selected
     rows = [i for c in top10[["rho", "lambda_c", "lambda_e"]].itertuples(index=False) for i in config_rows(sweeps["with"], *c)]
     if rows:
-        out["with (thesis top 10)"] = select(sweeps["with"], rows)
+        out["with (thesis rank 1)" if len(top10) == 1 else "with (thesis top 10)"] = select(sweeps["with"], rows)
     return out
 
 
@@ -154,7 +159,7 @@ def rule_scores(results: dict, splits, *, energies=None, protocol: str = "") -> 
 
 
 #: The robustness-generalisation claim (:func:`emma.experiments.verdicts.robustness_claims`), judged per rule on the curves.
-GENERALISATION_CLAIM = "Past the training NSR, 'with' stays above 'without' (robustness generalisation)"
+GENERALISATION_CLAIM = "generalises_past_training"
 #: The curve column of each rule (:func:`emma.engine.evaluation.generalisation_curves`).
 CURVE_COLUMNS = {"roc_corner": "f1_at_roc_corner", "fixed": "f1_at_fixed", "f1_validation": "f1_at_f1_validation", "auroc": "auroc", "ap": "ap"}
 
@@ -165,7 +170,7 @@ def past_training_noise(curves: pd.DataFrame, rule: str, training_nsr_db: float)
     return {family: beyond[beyond["family"] == family].groupby("seed")[CURVE_COLUMNS[rule]].mean().sort_index() for family in ("with", "without")}
 
 
-def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", comparisons=COMPARISONS, margin: float = 0.01, alpha: float = 0.05,
+def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", comparisons=COMPARISONS, alpha: float = 0.05,
                   curves: pd.DataFrame | None = None, training_nsr_db: float | None = None) -> pd.DataFrame:
     """Each comparison of :data:`COMPARISONS` judged under each rule, with Holm's correction within each rule.
 
@@ -173,8 +178,8 @@ def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", compar
     ----------
     scores : DataFrame
         :func:`rule_scores` of one protocol, holding the family ``emma`` and every baseline named.
-    margin : float
-        The non-inferiority margin of a "keeps" comparison, in the units of the rule's score.
+    alpha : float
+        Level of each test; the minimum effect (or, for "keeps", the margin) is the claim's registered one.
     curves : DataFrame, optional
         :func:`emma.engine.evaluation.study_curves` of the same protocol, with every rule's columns: then
         :data:`GENERALISATION_CLAIM` is judged under each rule too, past ``training_nsr_db``.
@@ -182,8 +187,8 @@ def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", compar
     Returns
     -------
     DataFrame
-        ``claim, rule, baseline, subset, mean, std, p_value, p_holm, verdict, evidence`` (one
-        row per claim and rule).
+        ``claim`` (its id), ``rule, baseline, subset``, the evidence columns of :meth:`emma.claims.rules.PairedTest.row`,
+        ``p_holm, verdict, evidence`` (one row per claim and rule).
     """
     needed = {"family", "seed", "subset", "rule", "score"}
     if not isinstance(scores, pd.DataFrame) or not needed <= set(scores.columns):
@@ -199,29 +204,36 @@ def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", compar
             ours = part[part["family"] == emma].set_index("seed")["score"]
             theirs = part[part["family"] == baseline].set_index("seed")["score"]
             common = ours.index.intersection(theirs.index)
-            test = (paired_test(ours[common], theirs[common], alpha=alpha) if kind == "beats"
-                    else non_inferiority(ours[common], theirs[common], margin, alpha=alpha))
-            rows.append({"claim": claim, "rule": rule, "baseline": baseline, "subset": subset, "mean": test.mean, "std": test.std,
-                         "p_value": test.p_value, "verdict": test.verdict, "evidence": test.describe()})
+            test = (paired_test(ours[common], theirs[common], min_effect=min_effect(claim), alpha=alpha) if kind == "beats"
+                    else non_inferiority(ours[common], theirs[common], -min_effect(claim), alpha=alpha))
+            rows.append({"claim": claim, "rule": rule, "baseline": baseline, "subset": subset, **_columns(test)})
         if curves is not None:
             past = past_training_noise(curves, rule, training_nsr_db)
-            test = paired_test(past["with"], past["without"], alpha=alpha)
-            rows.append({"claim": GENERALISATION_CLAIM, "rule": rule, "baseline": "without", "subset": "past the training NSR", "mean": test.mean,
-                         "std": test.std, "p_value": test.p_value, "verdict": test.verdict, "evidence": test.describe()})
+            test = paired_test(past["with"], past["without"], min_effect=min_effect(GENERALISATION_CLAIM), alpha=alpha)
+            rows.append({"claim": GENERALISATION_CLAIM, "rule": rule, "baseline": "without", "subset": "past the training NSR", **_columns(test)})
         judged = pd.DataFrame(rows)
         judged["p_holm"] = holm(judged["p_value"].to_numpy(dtype=float))  # the rule's tests are one family
-        downgrade = (judged["verdict"] == VERDICTS[0]) & (judged["p_holm"] >= alpha)
-        judged.loc[downgrade, "verdict"] = VERDICTS[1]
+        downgrade = (judged["verdict"] == REPRODUCED) & (judged["p_holm"] >= alpha)
+        judged.loc[downgrade, "verdict"] = INCONCLUSIVE
         frames.append(judged)
     out = pd.concat(frames, ignore_index=True)
-    return out[["claim", "rule", "baseline", "subset", "mean", "std", "p_value", "p_holm", "verdict", "evidence"]]
+    return out[["claim", "rule", "baseline", "subset", "effect", "ci_low", "ci_high", "n_seeds", "min_effect", "detectable_effect", "p_value", "p_holm",
+                "verdict", "evidence"]]
+
+
+def _columns(test) -> dict:
+    return {"effect": test.effect, "ci_low": test.ci_low, "ci_high": test.ci_high, "n_seeds": test.n, "min_effect": test.min_effect,
+            "detectable_effect": test.detectable_effect, "p_value": test.p_value, "verdict": test.verdict, "evidence": test.describe()}
 
 
 def combine_rules(per_rule: pd.DataFrame) -> pd.DataFrame:
     """One verdict per claim over every rule of :func:`rule_verdicts`.
 
-    *reproduced* only when it is reproduced under every rule; *partly reproduced* when it is
-    reproduced, or points the thesis's way, under at least one; *not reproduced* otherwise.
+    *reproduced* when it is reproduced under the thesis's rule (:data:`THESIS_RULE`) and under
+    every other; *rule-dependent* when it is reproduced under the thesis's rule but not under at
+    least one other; otherwise the thesis's rule's own verdict (*inconclusive* or *not
+    reproduced*), whatever other rules say. ``holds_under`` names the rules under which it is
+    reproduced.
 
     Returns
     -------
@@ -231,17 +243,20 @@ def combine_rules(per_rule: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> t = pd.DataFrame({"claim": ["c", "c"], "rule": ["roc_corner", "auroc"], "verdict": ["reproduced", "not reproduced"]})
+    >>> t = pd.DataFrame({"claim": ["c", "c"], "rule": ["roc_corner", "auroc"], "verdict": ["reproduced", "inconclusive"]})
     >>> combine_rules(t)[["verdict", "holds_under"]].values.tolist()
-    [['partly reproduced', 'ROC corner (thesis)']]
+    [['rule-dependent', 'ROC corner (thesis)']]
     """
     if not isinstance(per_rule, pd.DataFrame) or not {"claim", "rule", "verdict"} <= set(per_rule.columns):
         raise ValueError("per_rule must be the DataFrame of rule_verdicts (claim, rule, verdict)")
     rows = []
     for claim, part in per_rule.groupby("claim", sort=False):
         verdicts = dict(zip(part["rule"], part["verdict"]))
-        holds = [RULES[r] for r, v in verdicts.items() if v == VERDICTS[0]]
-        overall = verdict_from_flags([v == VERDICTS[0] for v in verdicts.values()], [v != VERDICTS[2] for v in verdicts.values()])
+        if THESIS_RULE not in verdicts:
+            raise ValueError(f"claim {claim!r} is not judged under the thesis's rule {THESIS_RULE!r}")
+        holds = [RULES[r] for r, v in verdicts.items() if v == REPRODUCED]
+        thesis = verdicts[THESIS_RULE]
+        overall = thesis if thesis != REPRODUCED else REPRODUCED if len(holds) == len(verdicts) else RULE_DEPENDENT
         rows.append({"claim": claim, **{f"verdict_{r}": v for r, v in verdicts.items()}, "verdict": overall,
                      "holds_under": ", ".join(holds) if holds else "no rule"})
     return pd.DataFrame(rows)
@@ -270,7 +285,7 @@ class DecisionStudy:
         return pd.concat(frames, axis=1).reset_index()
 
 
-def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 0.01, alpha: float = 0.05, curves: dict | None = None,
+def decision_study(protocols: dict, splits, *, energies, top10, alpha: float = 0.05, curves: dict | None = None,
                    training_nsr_db: float | None = None) -> DecisionStudy:
     """Score and judge every comparison of :data:`COMPARISONS` under every rule, for each protocol.
 
@@ -279,16 +294,17 @@ def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 
     protocols : dict
         ``{label: (sweeps, selected)}``: each protocol's family sweeps (:func:`emma.experiments.study.under`)
         and its selected EMMA configuration, one model per seed.
-    top10 : DataFrame
-        ``rho, lambda_c, lambda_e`` of the thesis's top 10 (:func:`comparison_families`).
-    margin, alpha
+    top10 : DataFrame or dict of label to DataFrame
+        ``rho, lambda_c, lambda_e`` of the thesis's top 10 (:func:`comparison_families`), or one table per protocol.
+    alpha
         As :func:`rule_verdicts`.
     curves : dict, optional
         ``{label: study_curves of that protocol}``, to judge :data:`GENERALISATION_CLAIM` per rule.
     """
-    scores = pd.concat([rule_scores(comparison_families(sweeps, selected, top10), splits, energies=energies, protocol=label)
+    tops = top10 if isinstance(top10, dict) else {label: top10 for label in protocols}
+    scores = pd.concat([rule_scores(comparison_families(sweeps, selected, tops[label]), splits, energies=energies, protocol=label)
                         for label, (sweeps, selected) in protocols.items()], ignore_index=True)
-    per_rule = {label: rule_verdicts(scores[scores["protocol"] == label], margin=margin, alpha=alpha, training_nsr_db=training_nsr_db,
+    per_rule = {label: rule_verdicts(scores[scores["protocol"] == label], alpha=alpha, training_nsr_db=training_nsr_db,
                                      curves=None if curves is None else curves[label]) for label in protocols}
     return DecisionStudy(scores, rule_summary(scores), pd.concat([v.assign(protocol=label) for label, v in per_rule.items()], ignore_index=True),
                          {label: combine_rules(v) for label, v in per_rule.items()})
@@ -297,8 +313,8 @@ def decision_study(protocols: dict, splits, *, energies, top10, margin: float = 
 def worst(*verdicts: str) -> str:
     """The least favourable of some verdicts.
 
-    >>> worst("reproduced", "partly reproduced")
-    'partly reproduced'
+    >>> worst("reproduced", "rule-dependent")
+    'rule-dependent'
     """
     return VERDICTS[max(VERDICTS.index(v) for v in verdicts)]
 
@@ -317,7 +333,7 @@ def judge_claims_under_rules(claims: pd.DataFrame, combined: dict) -> pd.DataFra
     -------
     DataFrame
         A copy where each judged claim's ``verdict_<protocol>`` is the worse of its own and the
-        combination over rules (so at most *partly reproduced* when a rule fails), with
+        combination over rules (so at most *rule-dependent* when a rule fails), with
         ``<protocol>_<rule>`` verdicts and ``holds_under_<protocol>``; ``verdict`` follows
         ``verdict_sound``. Claims not compared under rules get "—" in those columns.
     """
@@ -326,15 +342,15 @@ def judge_claims_under_rules(claims: pd.DataFrame, combined: dict) -> pd.DataFra
         if f"verdict_{protocol}" not in out.columns:
             raise ValueError(f"claims has no column verdict_{protocol}")
         keyed = table.set_index("claim")
-        unknown = sorted(set(keyed.index) - set(out["claim"]))
+        unknown = sorted(set(keyed.index) - set(out["id"]))
         if unknown:
             raise ValueError(f"the rules judged claims the table does not hold: {unknown}")
-        hit = out["claim"].isin(keyed.index)
-        out.loc[hit, f"verdict_{protocol}"] = [worst(v, keyed.loc[c, "verdict"]) for c, v in zip(out.loc[hit, "claim"], out.loc[hit, f"verdict_{protocol}"])]
-        out[f"holds_under_{protocol}"] = [keyed.loc[c, "holds_under"] if c in keyed.index else "—" for c in out["claim"]]
+        hit = out["id"].isin(keyed.index) & (out[f"verdict_{protocol}"] != "—")
+        out.loc[hit, f"verdict_{protocol}"] = [worst(v, keyed.loc[c, "verdict"]) for c, v in zip(out.loc[hit, "id"], out.loc[hit, f"verdict_{protocol}"])]
+        out[f"holds_under_{protocol}"] = [keyed.loc[c, "holds_under"] if c in keyed.index else "—" for c in out["id"]]
         for rule in RULES:
             if f"verdict_{rule}" in keyed.columns:
-                out[f"{protocol}_{rule}"] = [keyed.loc[c, f"verdict_{rule}"] if c in keyed.index else "—" for c in out["claim"]]
+                out[f"{protocol}_{rule}"] = [keyed.loc[c, f"verdict_{rule}"] if c in keyed.index else "—" for c in out["id"]]
     out["verdict"] = out["verdict_sound"]
     return out
 
@@ -351,6 +367,6 @@ def survives(combined: pd.DataFrame, claims=COMPARISONS[:2]) -> dict:
     Returns ``{"all": bool, "rules": [labels of the rules under which both hold]}``.
     """
     rows = combined.set_index("claim").loc[[c[0] for c in claims]]
-    rules = [r for r in RULES if f"verdict_{r}" in rows.columns and (rows[f"verdict_{r}"] == VERDICTS[0]).all()]
+    rules = [r for r in RULES if f"verdict_{r}" in rows.columns and (rows[f"verdict_{r}"] == REPRODUCED).all()]
     return {"all": len(rules) == sum(f"verdict_{r}" in rows.columns for r in RULES), "rules": [RULES[r] for r in rules]}
 

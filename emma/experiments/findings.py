@@ -1,7 +1,7 @@
 """What the book finds, in words and one figure, written from the tables the chapters saved.
 
 The landing page opens with :func:`book_findings` (at most six sentences) and
-:func:`summary_figure`; the chapter :doc:`Conclusion </book/chapters/10_conclusion>` computes and glues both. Every number in a
+:func:`summary_figure`; the appendix :doc:`Verdicts </book/chapters/11_verdicts>` glues the sentences, the chapter :doc:`Conclusion </book/chapters/10_conclusion>` the figure. Every number in a
 sentence is read from a table of ``<output_dir>/tables``; no sentence says more than its table:
 
 * the decision rule (``decision_rule_verdicts``, the chapter :doc:`Experiment II </book/chapters/06_robustness>`): under which rules
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from emma.claims.report import claim_counts, collect_claims, collect_errata, read_table
-from emma.claims.rules import VERDICTS
+from emma.claims.rules import REPRODUCED, VERDICTS
 from emma.experiments.decision import COMPARISONS, RULES
 from emma.experiments.forensics import explains
 from emma.util.plots import legible
@@ -56,28 +56,44 @@ def _count(n) -> str:
 
 
 def decision_sentence(verdicts: pd.DataFrame) -> str:
-    """Under which decision rules EMMA beats data augmentation on both noisy subsets (book's protocol).
+    """EMMA against data augmentation under the book's protocol: the effect, its interval and seeds, under each rule, in words.
 
-    ``verdicts`` is the table ``decision_rule_verdicts`` (``protocol, claim, rule, verdict``).
+    ``verdicts`` is the table ``decision_rule_verdicts`` (``protocol, claim, rule, effect, ci_low,
+    ci_high, n_seeds, min_effect, verdict``).
     """
     sound = verdicts[verdicts["protocol"] == "sound"]
-    claims = [c[0] for c in COMPARISONS[:2]]
+    claims = {c[0]: subset for c, subset in zip(COMPARISONS[:2], ("IP-noisy", "DM-noisy"))}
     rules = [r for r in RULES if r in set(sound["rule"])]
-    holds = [r for r in rules if (sound[(sound["rule"] == r) & sound["claim"].isin(claims)]["verdict"] == VERDICTS[0]).all()]
-    if len(holds) == len(rules):
-        return "Under the book's protocol, EMMA beats data augmentation on IP- and DM-noisy samples under every decision rule tested."
-    if not holds:
-        partial = []
-        for claim, subset in zip(claims, ("IP-noisy", "DM-noisy")):
-            where = [RULES[r] for r in rules if (sound[(sound["rule"] == r) & (sound["claim"] == claim)]["verdict"] == VERDICTS[0]).all()]
-            if where:
-                partial.append(f"on {subset} samples alone under {_join(where)}")
-        return ("Under the book's protocol, EMMA does not significantly beat data augmentation on both noisy subsets under any of the "
-                f"{len(rules)} decision rules tested (three thresholds, AUROC and average precision)"
-                + (f"; it does {'; and '.join(partial)}, and nowhere else." if partial else "."))
-    return (f"Under the book's protocol, EMMA's edge over data augmentation on both noisy subsets is significant under "
-            f"{_join(RULES[r] for r in holds)}, but not under {_join(RULES[r] for r in rules if r not in holds)}: "
-            "the thesis's headline claim depends on the decision rule.")
+    parts, holds = [], {}
+    for claim, subset in claims.items():
+        rows = sound[sound["claim"] == claim].set_index("rule")
+        effects = ", ".join(f"{RULES[r]} {rows.loc[r, 'effect']:+.3f} (CI {rows.loc[r, 'ci_low']:+.3f} to {rows.loc[r, 'ci_high']:+.3f})" for r in rules)
+        parts.append(f"on {subset} samples, {effects}")
+        holds[subset] = [RULES[r] for r in rules if rows.loc[r, "verdict"] == REPRODUCED]
+    n = int(sound["n_seeds"].min())
+    minimum = float(sound[sound["claim"].isin(list(claims))]["min_effect"].iloc[0])
+    text = (f"Under the book's protocol, on {n} seeds, EMMA's test F1 minus data augmentation's is " + "; ".join(parts)
+            + f" (the claim asks for at least {minimum:+.2f}). ")
+    both = [r for r in holds["IP-noisy"] if r in holds["DM-noisy"]]
+    if len(both) == len(rules):
+        return text + "The edge is reproduced under every decision rule tested."
+    if both:
+        return text + f"The edge on both noisy subsets is reproduced only under {_join(both)}: it depends on the decision rule."
+    some = [f"on {subset} samples under {_join(where)}" for subset, where in holds.items() if where]
+    return text + ("The edge is reproduced on neither noisy subset under any decision rule"
+                   + (f"; it is reproduced only {' and '.join(some)}." if some else "."))
+
+
+def selection_sentence(robustness_f1: pd.DataFrame, confirmed: pd.DataFrame, edges: str) -> str:
+    """The configuration chosen on validation beside the thesis's top 10, and whether it lies at the grid's edge."""
+    chosen = robustness_f1[robustness_f1["model"] == "with (selected on validation)"].iloc[0]
+    top = robustness_f1[robustness_f1["model"].str.startswith("with (thesis top 10")]
+    again = confirmed[confirmed["model"] == "with (selected)"].iloc[0]
+    edge = f", at the edge of the grid on {edges}" if isinstance(edges, str) and edges else ", inside the grid"
+    return (f"The configuration chosen on the validation set is ρ = {chosen['rho']:g}, λ_c = {chosen['lambda_c']:g}, λ_e = {chosen['lambda_e']:g}{edge}; "
+            f"on the grid's seeds it scores {chosen['f1_ip_noisy_mean']:.3f} on IP-noisy samples where the thesis's top 10 score "
+            f"{top['f1_ip_noisy_mean'].min():.3f} to {top['f1_ip_noisy_mean'].max():.3f}, and {again['f1_ip_noisy_mean']:.3f} over "
+            f"{int(again['n_seeds'])} confirmation seeds.")
 
 
 def replay_sentence(explained: pd.DataFrame, replay: pd.DataFrame) -> str:
@@ -105,29 +121,82 @@ def forensic_sentence(fits: pd.DataFrame) -> str:
 
 
 def errata_sentence(errata: pd.DataFrame) -> str:
-    """The errata of the thesis's draft and text that stand, by where they are."""
+    """The errata in one sentence, counted by the document that prints them.
+
+    An error of the draft stays the draft's: the sentence says how many of them the final thesis
+    corrects (and the defense slides withdraw), and never lays them at the thesis's door.
+
+    Parameters
+    ----------
+    errata : DataFrame
+        :func:`emma.claims.errata.collect_errata`'s table: at least ``source`` (one of
+        :data:`emma.claims.errata.SOURCES`), ``where`` and ``status`` (one of
+        :data:`emma.claims.errata.STATUSES`).
+
+    Examples
+    --------
+    >>> errata = pd.DataFrame({"source": ["draft", "draft", "final", "code"],
+    ...                        "where": ["draft §4.2, eq. 4.6", "draft §5.6, eq. 5.19", "report/chapters/5-emma.tex L123", "code/data/data.py L59"],
+    ...                        "status": ["corrected in the final thesis", "stands", "stands", "stands"]})
+    >>> print(errata_sentence(errata))  # doctest: +NORMALIZE_WHITESPACE
+    2 statements of the draft's derivation do not hold as printed (eq. 4.6 and 5.19), 1 of which the final thesis corrects;
+    1 statement of the final text contradicts its own equations, its other chapters or its code; and 1 practice of the
+    public code differs from the text; each is corrected or replayed where it is checked.
+    """
+    from emma.claims.errata import SOURCES, STATUSES
+
+    if not isinstance(errata, pd.DataFrame) or not {"source", "where", "status"} <= set(errata.columns):
+        raise ValueError("errata must be collect_errata's table, a DataFrame with the columns source, where and status")
+    for column, allowed in (("source", SOURCES), ("status", STATUSES)):
+        unknown = sorted(set(errata[column].astype(str)) - set(allowed))
+        if unknown:
+            raise ValueError(f"errata: {column} must be one of {allowed}, got {unknown}")
+
+    def many(n: int, noun: str, verb: str, verbs: str) -> str:
+        return f"{n} {noun if n == 1 else noun.replace(' of', 's of', 1)} {verb if n == 1 else verbs}"
+
     draft = errata[errata["source"] == "draft"]
-    where = list(dict.fromkeys(draft["where"]))
-    return (f"{len(draft)} statements of the thesis's derivation do not hold as printed ({_join(where)}), "
-            f"and {int((errata['source'] == 'code').sum())} practices of its code differ from its text; each is corrected or replayed where it is checked.")
+    labels = [where.split(", ", 1)[-1].removeprefix("draft ") for where in dict.fromkeys(draft["where"])]
+    equations = [label.removeprefix("eq. ") for label in labels if label.startswith("eq. ")]
+    named = _join(([f"eq. {_join(equations)}"] if equations else []) + [label for label in labels if not label.startswith("eq. ")])
+    if len(draft):
+        corrected, withdrawn = (int((draft["status"] == status).sum()) for status in STATUSES[1:3])
+        parts = [many(len(draft), "statement of the draft's derivation", "does", "do") + f" not hold as printed ({named}), "
+                 + f"{corrected or 'none'} of which the final thesis corrects"
+                 + (f" and {withdrawn} of which the defense slides withdraw" if withdrawn else "")]
+    else:
+        parts = ["every statement of the draft's derivation that the book checks holds as printed"]
+    for source, noun, verb, verbs, rest in (
+            ("final", "statement of the final text", "contradicts", "contradict", "its own equations, its other chapters or its code"),
+            ("slides", "statement of the defense slides", "does", "do", "not hold"),
+            ("code", "practice of the public code", "differs", "differ", "from the text")):
+        n = int((errata["source"] == source).sum())
+        if n:
+            parts.append(f"{many(n, noun, verb, verbs)} {rest}")
+    text = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+    return text[0].upper() + text[1:] + "; each is corrected or replayed where it is checked."
 
 
 def claims_sentences(claims: pd.DataFrame) -> list[str]:
-    """The core claims' verdicts, and what holds of the book's own conjectures beyond the thesis."""
+    """The core claims' verdicts, and the book's own conjectures', counted from :func:`emma.claims.report.collect_claims`."""
     counts = claim_counts(claims, by="kind")
-    core, book = counts.loc["core"], counts.loc["book"]
-    out = [f"Of the thesis's {int(core.sum())} core claims (its abstract, contributions and research questions), "
-           f"{_count(core[VERDICTS[0]])} reproduced, {int(core[VERDICTS[1]])} partly and {int(core[VERDICTS[2]])} not."]
-    if int(book.sum()):
-        out.append(f"Beyond the thesis, {int(book[VERDICTS[0]])} of the {int(book.sum())} conjectures the book tests hold, "
-                   f"{int(book[VERDICTS[1]])} partly and {int(book[VERDICTS[2]])} not (the unified model, more than two modes).")
-    return out
+
+    def tally(row) -> str:
+        return ", ".join(f"{int(row[v])} {v}" for v in VERDICTS if int(row[v])) or "none judged"
+
+    out = [f"Of the thesis's {int(counts.loc['core'].sum())} core claims (its abstract, contributions and research questions): "
+           f"{tally(counts.loc['core'])}."]
+    if int(counts.loc["book"].sum()):
+        out.append(f"Of the {int(counts.loc['book'].sum())} conjectures the book tests beyond the thesis: {tally(counts.loc['book'])}.")
+    return [" ".join(out)]
 
 
 def book_findings(output_dir: str | os.PathLike = "_build") -> list[str]:
     """At most six sentences: what the book finds, every number from the chapters' tables."""
     sentences = [
         decision_sentence(read_table(output_dir, "decision_rule_verdicts")),
+        selection_sentence(read_table(output_dir, "robustness_f1"), read_table(output_dir, "robustness_confirmed"),
+                           read_table(output_dir, "robustness_selection")["edges"].iloc[0]),
         replay_sentence(read_table(output_dir, "gap_explained"), read_table(output_dir, "replay_f1")),
         forensic_sentence(read_table(output_dir, "forensic_variants")),
         errata_sentence(collect_errata(output_dir)),
