@@ -55,7 +55,8 @@ switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopp
 forensic_emma = "chosen"
 
 # %%
-from emma.util.display import show
+from emma.claims.report import read_table
+from emma.util.display import plural, show
 from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
@@ -156,7 +157,12 @@ replay = replay_f1(study, thesis)
 REPLAY_LABELS = {f"{prefix}f1_{subset}_mean": f"{who}: {name}" for prefix, who in (("", "replay"), ("sound_", "book"))
                  for subset, name in (("clean", "clean"), ("ip_noisy", "IP-noisy"), ("dm_noisy", "DM-noisy"))}
 save_table(replay, "replay_f1", output_dir)
-glue("replay_headline", show(headline(replay), index=True), display=False)  # the landing page's table
+chosen = read_table(output_dir, "robustness_selection").iloc[0]
+confirmed = read_table(output_dir, "robustness_confirmed").set_index("model").loc["with (selected)"]
+edge = f"; edge of the grid: {chosen['edges']}" if isinstance(chosen["edges"], str) and chosen["edges"] else ""
+selected_row = {"model": f"with, chosen on validation (ρ {chosen['rho']:g}, λ_c {chosen['lambda_c']:g}, λ_e {chosen['lambda_e']:g}; "
+                         f"{int(confirmed['n_seeds'])} seeds{edge})", **{m: confirmed[f"{m}_mean"] for m in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")}}
+glue("replay_headline", show(headline(replay, selected_row), index=True), display=False)  # the landing page's table
 show(replay, "replay_f1", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "sound_f1_clean_mean", "sound_f1_ip_noisy_mean", "sound_f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"], labels=REPLAY_LABELS)
 
 # %%
@@ -175,7 +181,7 @@ glue("replay_inside", int(overall["inside_replay_range"]), display=False)
 glue("replay_printed", int(overall["printed"]), display=False)
 display(Markdown(
     f"Of the thesis's {int(overall['printed'])} F1 numbers that the grid covers, **{int(overall['inside_replay_range'])}** lie within the "
-    f"replay's range over {len(seeds)} seed(s). The mean absolute distance from the thesis's numbers is "
+    f"replay's range over {plural(len(seeds), 'seed')}. The mean absolute distance from the thesis's numbers is "
     f"{overall['replay_distance']:.3f} for the replay and {overall['book_distance']:.3f} for the book's protocol."
 ))
 

@@ -73,7 +73,6 @@ from myst_nb import glue
 from scipy import stats
 from tqdm.auto import tqdm
 
-from emma.claims.rules import holm, paired_test
 from emma.experiments import modes, modes_study, modes_verdicts
 from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
@@ -238,23 +237,15 @@ display(Markdown(
 # %% [markdown]
 # The thesis's question for each $M > 2$: does "with" beat "without"? The test below pairs the
 # two by seed, averages each seed's accuracy over the $k$ that leave at least $M'$ modes clean (the
-# setting of the thesis's derivation), and runs a one-sided paired t-test
-# (`scipy.stats.ttest_rel`, Holm-corrected over the data sets and $M$).
+# setting of the thesis's derivation), and runs a one-sided paired t-test against the claim's
+# pre-declared minimum effect (`emma.experiments.modes_verdicts.gain_tests`, Holm-corrected over
+# the data sets and $M > 2$); `ci_low` and `ci_high` bound the gain.
 
 # %%
 gains = modes.paired_differences(runs, "with", "without", coldness)
-per_seed = gains[gains["constraint_holds"]].groupby(["dataset", "n_modes", "seed"])["d_score"].mean().reset_index()
-gain_rows = []
-for (name, m), part in per_seed.groupby(["dataset", "n_modes"]):
-    result = paired_test(part["d_score"].to_numpy(), np.zeros(len(part)), alpha=alpha)  # with − without against 0: ttest_rel
-    gain_rows.append({"dataset": name, "n_modes": m, "gain_mean": result.mean, "gain_std": result.std, "p_value": result.p_value,
-                      "verdict": result.verdict, "evidence": result.describe(3)})
-gain_table = pd.DataFrame(gain_rows)
-above_two = gain_table["n_modes"] > 2
-gain_table.loc[above_two, "p_holm"] = holm(gain_table.loc[above_two, "p_value"].to_numpy())
-gain_table.loc[above_two & (gain_table["verdict"] == "reproduced") & (gain_table["p_holm"] >= alpha), "verdict"] = "partly reproduced"
+gain_table = modes_verdicts.gain_tests(gains, alpha)
 save_table(gain_table, "modes_gain", output_dir)
-show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain_std", "p_value", "verdict"], digits=4)
+show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain_std", "ci_low", "ci_high", "p_value", "p_holm", "verdict"], digits=4)
 
 # %% [markdown]
 # ## The constraint on clean modes
@@ -420,21 +411,22 @@ show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "mod
 # %% [markdown]
 # ## Verdicts
 #
-# One row per claim or conjecture of the thesis that this chapter tests. Its kind: what the
-# thesis states (the constraint it derives, the quadratic cost it notes) is *secondary*; what it
-# only speculates about or leaves to future work (the gain beyond two modes, the coldness, the
-# vanishing scores) is a conjecture of the *book*. The rules: the
-# robustness gain is the paired t-test above for each data set and $M > 2$ (*reproduced* when
-# every one is significant after Holm's correction, *partly* when the gain is at least positive
-# in some); the constraint by where the regularizer misbehaves, lowering the accuracy *and*
-# raising the importance of the corrupted modes (*reproduced* when it does so in every cell
-# without the constraint and in none with it, *partly* when it does so in some cells without it
-# and none with it, or when the one-sided Mann–Whitney test above finds its effect on accuracy
-# lower without the constraint); the
-# coldness and the scores by a one-sided Spearman rank correlation with $M$
-# (`scipy.stats.spearmanr`, one point per seed and $M$); the cost by the fitted exponent
-# (*reproduced* when the whole step grows at least as $M^{1.5}$, *partly* when only EMMA's
-# energies do).
+# One row per claim or conjecture of the thesis that this chapter tests, each registered with its
+# source, its test and, for a test, the minimum effect that matters, fixed before the run
+# (`emma.claims.registry.beyond`). Its kind: what the thesis states (the constraint it derives, the
+# quadratic cost its notes state) is *secondary*; what it only speculates about or leaves to
+# future work (the gain beyond two modes, the coldness, the vanishing scores) is a conjecture of
+# the *book*. The rules (`emma.claims.rules`): a claim is *reproduced* when its interval lies above
+# zero and its effect reaches the minimum, *not reproduced* when the interval lies below the
+# minimum, *inconclusive* otherwise. The robustness gain is made of one sub-case per data set and
+# $M > 2$, the tests above (*partly reproduced* when some hold); the constraint is a paired t-test
+# over seeds of the regularizer's effect on accuracy where the constraint holds against where it
+# does not (the same data sets and $M$); the coldness and the scores are Spearman rank
+# correlations with $M$, one point per seed and $M$, with a Fisher-z interval; the cost has two
+# sub-cases, the fitted exponent of the whole step and of EMMA's energies alone reaching the
+# threshold its registered test names, halfway from linear to quadratic. The columns `effect`,
+# `ci_low`, `ci_high`, `n_seeds`, `min_effect` and `detectable_effect` (what the test finds with
+# 80 % power) give the evidence; p-values are Holm-adjusted within each kind.
 
 # %%
 verdicts = modes_verdicts.modes_claims(
@@ -442,7 +434,7 @@ verdicts = modes_verdicts.modes_claims(
 )
 modes_claims = verdicts.claims
 save_table(modes_claims, "modes_claims", output_dir)
-show(modes_claims, "modes_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
+show(modes_claims, "modes_claims", columns=["id", "claim", "kind", "location", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
 
 # %%
 for name, value in verdicts.statistics.items():  # modes_gain_min, modes_omega_p, ... in the prose below

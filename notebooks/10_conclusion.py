@@ -40,7 +40,6 @@ n_points = 300  # points near the manifold where the Jacobians are compared
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 import torch
 from IPython.display import Markdown
 from myst_nb import glue

@@ -25,8 +25,8 @@ BAD_INPUTS = [
     (lambda: tasks.train_reversal(batch_size=0), ValueError, "batch_size"),
     (lambda: tasks.train_memory(attention="sampled"), ValueError, "attention"),
     (lambda: tasks.mean_std([1.0, 2.0], digits=-1), ValueError, "digits"),
-    (lambda: tasks.compare_runs(pd.DataFrame({"group": ["a"], "seed": [0]}), "group", "score", "a", "b"), ValueError, "runs"),
-    (lambda: tasks.compare_runs(pd.DataFrame({"group": ["a"], "seed": [0], "score": [1.0]}), "group", "score", "a", "b"),
+    (lambda: tasks.compare_runs(pd.DataFrame({"group": ["a"], "seed": [0]}), "group", "score", "a", "b", min_effect=0.01), ValueError, "runs"),
+    (lambda: tasks.compare_runs(pd.DataFrame({"group": ["a"], "seed": [0], "score": [1.0]}), "group", "score", "a", "b", min_effect=0.01),
      ValueError, "worse"),
     (lambda: tasks.loss_band([torch.ones(3), torch.ones(4)]), ValueError, "losses"),
     (lambda: literature.taxonomy_positions(pd.DataFrame({"mechanism": ["x"]})), ValueError, "taxonomy"),
@@ -152,16 +152,18 @@ def test_mean_std_of_a_score_never_defined_says_so():
 def test_compare_runs_pairs_the_groups_by_seed():
     runs = pd.DataFrame({"network": ["a", "a", "a", "b", "b", "b"], "seed": [0, 1, 2, 2, 0, 1],
                          "accuracy": [0.90, 0.80, 0.70, 0.69, 0.88, 0.79]})
-    test = tasks.compare_runs(runs, "network", "accuracy", "a", "b")
+    test = tasks.compare_runs(runs, "network", "accuracy", "a", "b", min_effect=0.01)
     np.testing.assert_allclose(test.mean, np.mean([0.02, 0.01, 0.01]))
-    assert test.n == 3 and test.verdict == "reproduced"
-    assert tasks.compare_runs(runs, "network", "accuracy", "a", "b", higher_is_better=False).verdict == "not reproduced"
+    assert test.n == 3 and test.verdict == "reproduced" and test.min_effect == 0.01
+    assert tasks.compare_runs(runs, "network", "accuracy", "a", "b", min_effect=0.01, higher_is_better=False).verdict == "not reproduced"
+    assert tasks.compare_runs(runs, "network", "accuracy", "a", "b", min_effect=0.02).verdict == "inconclusive"  # significant, below the minimum
+    assert tasks.compare_runs(runs, "network", "accuracy", "a", "b", min_effect=0.05).verdict == "not reproduced"  # the interval lies below it
 
 
 def test_compare_runs_rejects_groups_on_different_seeds():
     runs = pd.DataFrame({"network": ["a", "a", "b", "b"], "seed": [0, 1, 0, 2], "accuracy": [0.9, 0.8, 0.7, 0.6]})
     with pytest.raises(ValueError, match="same seeds"):
-        tasks.compare_runs(runs, "network", "accuracy", "a", "b")
+        tasks.compare_runs(runs, "network", "accuracy", "a", "b", min_effect=0.01)
 
 
 def test_loss_band_is_the_geometric_mean_and_std_over_seeds():

@@ -1,146 +1,151 @@
-"""The conclusion's evidence (emma.experiments.conclusion): research questions, regularizer tests, integrability by depth."""
-import itertools
-
+"""The conclusion's evidence (emma.experiments.conclusion): research questions by claim id, integrability by depth."""
 import pandas as pd
 import pytest
 import torch
 
+from emma.claims.registry import lookup
 from emma.experiments.conclusion import (
     RESEARCH_QUESTIONS,
     DeepTiedAutoencoder,
     answer_questions,
+    answer_sentences,
     integrability_by_depth,
     question_verdicts,
-    regularizer_effect,
 )
 from emma.method.autoencoder import DenoisingAutoencoder, jacobian_asymmetry
 
-
-def _grid(gain_c: float, gain_e: float, noise: float = 0.0) -> pd.DataFrame:
-    """A 3 × 3 × 3 grid whose noisy F1 rises by gain_c at λ_c = 0.1 and by gain_e at λ_e = 0.1."""
-    rows = []
-    g = torch.Generator().manual_seed(0)
-    for rho, lc, le in itertools.product([1e-3, 1e-2, 1e-1], [0.0, 1e-2, 1e-1], [0.0, 1e-2, 1e-1]):
-        f1 = 0.6 + gain_c * (lc == 0.1) + gain_e * (le == 0.1) + noise * float(torch.randn(1, generator=g))
-        rows.append({"rho": rho, "lambda_c": lc, "lambda_e": le, "validation_score": f1, "f1_ip_noisy_mean": f1, "f1_dm_noisy_mean": f1})
-    return pd.DataFrame(rows)
+RQ1, RQ2, RQ3 = RESEARCH_QUESTIONS
+IDS = [claim_id for claims in RESEARCH_QUESTIONS.values() for _, claim_id in claims]
 
 
-def test_a_regularizer_that_helps_everywhere_is_reproduced_and_one_that_does_nothing_is_not():
-    grid = _grid(gain_c=0.05, gain_e=0.0)
-    helps = regularizer_effect(grid, "lambda_c")
-    assert helps["level"] == 0.1 and helps["pairs"] == 9 and helps["wins"] == 9
-    assert helps["mean_gain"] == pytest.approx(0.05)
-    assert helps["p_value"] < 0.05 and helps["verdict"] == "reproduced"
-    flat = regularizer_effect(grid, "lambda_e")
-    assert flat["mean_gain"] == pytest.approx(0.0) and flat["verdict"] == "not reproduced"
+def _question_tables(folder, kinds=None, sound=None, drop=(), extra=()):
+    """One claims row per id of RESEARCH_QUESTIONS (kind ``kinds.get(id, "core")``, book verdict ``sound.get(id, "not reproduced")``), under ``folder``.
 
-
-def test_the_regularizer_claims_are_core_and_answer_the_second_question():
-    from emma.claims.rules import claims_table
-    from emma.experiments.conclusion import regularizer_claims
-
-    claims = claims_table(regularizer_claims({"sound": _grid(0.05, 0.0), "original": _grid(0.0, 0.05)}))
-    assert claims["kind"].tolist() == ["core", "core"]
-    assert claims["verdict"].tolist() == ["reproduced", "not reproduced"]
-    starts = [start for _, start in RESEARCH_QUESTIONS["Is the use of the two regularizers experimentally validated?"]]
-    assert [c.startswith(tuple(starts)) for c in claims["claim"]] == [True, True]
-
-
-def test_a_regularizer_that_hurts_is_not_reproduced():
-    grid = _grid(gain_c=0.0, gain_e=0.0, noise=0.001)
-    for column in ("validation_score", "f1_ip_noisy_mean", "f1_dm_noisy_mean"):
-        grid.loc[grid["lambda_c"] > 0, column] -= 0.05  # every positive level hurts
-    effect = regularizer_effect(grid, "lambda_c")
-    assert effect["mean_gain"] < 0 and effect["verdict"] == "not reproduced"
-
-
-def test_regularizer_effect_rejects_bad_input_by_name():
-    with pytest.raises(ValueError, match="name"):
-        regularizer_effect(_grid(0.0, 0.0), "lambda_x")
-    with pytest.raises(ValueError, match="grid"):
-        regularizer_effect(pd.DataFrame({"rho": [1.0]}), "lambda_c")
-    with pytest.raises(ValueError, match="alpha"):
-        regularizer_effect(_grid(0.0, 0.0), "lambda_c", alpha=1.5)
-
-
-def _question_tables(folder, kinds=None):
-    """One hand-made claim per entry of RESEARCH_QUESTIONS, of kind ``kinds.get(start, "core")``, written under ``folder``."""
+    ``drop`` leaves ids out; ``extra`` adds a second row for ids.
+    """
     (folder / "tables").mkdir(exist_ok=True)
     tables = {}
     for claims in RESEARCH_QUESTIONS.values():
-        for name, start in claims:
-            tables.setdefault(name, []).append({"claim": start + " (test)", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced",
-                                                "kind": (kinds or {}).get(start, "core"), "our_evidence_sound": "o",
-                                                "verdict_sound": "not reproduced", "verdict_original": "reproduced"})
+        for name, claim_id in claims:
+            if claim_id in drop:
+                continue
+            row = {"id": claim_id, "claim": lookup(claim_id).claim, "thesis_evidence": "t", "our_evidence": f"evidence of {claim_id}", "verdict": "reproduced",
+                   "kind": (kinds or {}).get(claim_id, "core"), "verdict_sound": (sound or {}).get(claim_id, "not reproduced"),
+                   "verdict_original": "reproduced", "effect": 0.05, "ci_low": 0.03, "ci_high": 0.07, "n_seeds": 20, "min_effect": 0.02,
+                   "detectable_effect": 0.012}
+            tables.setdefault(name, []).extend([row] * (2 if claim_id in extra else 1))
     for name, rows in tables.items():
         pd.DataFrame(rows).to_csv(folder / "tables" / f"{name}.csv", index=False)
     return tables
 
 
-def test_questions_read_each_claims_verdict_and_summarise_it(tmp_path):
-    _question_tables(tmp_path)
+def test_every_research_question_rests_on_registered_core_claims_of_its_topic():
+    assert len(RESEARCH_QUESTIONS) == 3 and len(IDS) == len(set(IDS))
+    assert all(lookup(claim_id).kind == "core" for claim_id in IDS)
+    assert [c for _, c in RESEARCH_QUESTIONS[RQ1]][:2] == ["beats_augmentation_ip", "beats_augmentation_dm"]
+    second = [lookup(c) for _, c in RESEARCH_QUESTIONS[RQ2]]  # asked past the training noise, never at it
+    assert "more intense than in training" in RQ2 and all("above the training NSR" in c.test for c in second)
+    assert {c for _, c in RESEARCH_QUESTIONS[RQ3]} == {"attention_shifts_ip", "attention_shifts_dm", "total_energy_flags_errors"}
+    assert not {"keeps_clean_accuracy", "capacity_extremes", "total_energy_beyond_psi"} & set(IDS)  # secondary and book claims answer nothing
+
+
+def test_questions_read_each_claim_by_id_with_the_books_protocol_as_headline(tmp_path):
+    _question_tables(tmp_path, sound={"beats_augmentation_ip": "reproduced", "attention_shifts_dm": "inconclusive"})
     answers = answer_questions(tmp_path)
-    assert len(answers) == sum(len(c) for c in RESEARCH_QUESTIONS.values())
-    assert set(answers["kind"]) == {"core"}
-    robustness = answers[answers["table"] == "robustness_claims"]
-    assert set(robustness["verdict"]) == {"not reproduced"}  # the book's protocol is the headline there
-    assert set(answers[answers["table"] != "robustness_claims"]["verdict"]) == {"reproduced"}
-    summary = question_verdicts(answers)
-    assert list(summary["question"]) == list(RESEARCH_QUESTIONS)
-    assert summary["claims"].sum() == len(answers)
+    assert list(answers["id"]) == IDS and list(answers["question"]) == [q for q, c in RESEARCH_QUESTIONS.items() for _ in c]
+    keyed = answers.set_index("id")
+    assert keyed.loc["beats_augmentation_ip", "verdict"] == "reproduced"  # verdict_sound, not the table's verdict column
+    assert keyed.loc["attention_shifts_dm", "verdict"] == "inconclusive" and keyed.loc["beats_augmentation_dm", "verdict"] == "not reproduced"
+    assert set(answers["verdict_original"]) == {"reproduced"} and set(answers["kind"]) == {"core"}
+    assert keyed.loc["total_energy_flags_errors", "claim"] == lookup("total_energy_flags_errors").claim
+    assert keyed.loc["total_energy_flags_errors", "our_evidence"] == "evidence of total_energy_flags_errors"
+    assert (answers[["effect", "ci_low", "ci_high", "n_seeds", "min_effect"]].to_numpy() == [0.05, 0.03, 0.07, 20, 0.02]).all()
+    summary = question_verdicts(answers).set_index("question")
+    assert list(summary.index) == list(RESEARCH_QUESTIONS) and summary["claims"].sum() == len(IDS)
+    assert summary.loc[RQ1, "verdict"] == "partly reproduced" and summary.loc[RQ2, "verdict"] == "not reproduced"
+    assert summary.loc[RQ3, ["inconclusive", "not reproduced"]].tolist() == [1, 2] and summary.loc[RQ3, "verdict"] == "inconclusive"
 
 
-def test_the_robustness_question_rests_on_robustness_claims_only():
-    topics = {q: [start for _, start in claims] for q, claims in RESEARCH_QUESTIONS.items()}
-    robustness = topics["Does EMMA increase the robustness compared to data augmentation?"]
-    assert all("data augmentation" in s or "training NSR" in s for s in robustness)
-    assert not any("clean accuracy" in s or "more than two modes" in s for starts in topics.values() for s in starts)
-    assert not any("capacity both hurt" in s for starts in topics.values() for s in starts)
+def test_tables_given_in_memory_take_the_place_of_those_on_disk(tmp_path):
+    tables = {name: pd.DataFrame(rows) for name, rows in _question_tables(tmp_path).items()}
+    tables["robustness_claims"]["verdict_sound"] = "reproduced"
+    answers = answer_questions(tmp_path / "nowhere", tables=tables)
+    assert set(answers["verdict"]) == {"reproduced"}
 
 
 def test_a_research_question_ignores_secondary_and_book_claims(tmp_path):
-    ip, dm = (start for _, start in RESEARCH_QUESTIONS["Does EMMA increase the robustness compared to data augmentation?"][:2])
-    energy = RESEARCH_QUESTIONS["Is the use of the two regularizers experimentally validated?"][1][1]
-    _question_tables(tmp_path, kinds={ip: "secondary", dm: "book", energy: "book"})
-    tables = {name: pd.read_csv(tmp_path / "tables" / f"{name}.csv") for name in ("robustness_claims", "conclusion_claims")}
-    tables["conclusion_claims"].loc[tables["conclusion_claims"]["claim"].str.startswith(energy), "verdict"] = "not reproduced"  # would spoil the answer
-    answers = answer_questions(tmp_path, tables=tables)
-    assert not answers["claim"].str.startswith((ip, dm, energy)).any()
-    assert len(answers) == sum(len(c) for c in RESEARCH_QUESTIONS.values()) - 3
+    _question_tables(tmp_path, kinds={"beats_augmentation_ip": "secondary", "generalises_past_training": "book"},
+                     sound={"beats_augmentation_dm": "reproduced", "beats_augmentation_ip": "not reproduced", "generalises_past_training": "not reproduced"})
+    answers = answer_questions(tmp_path)
+    assert "beats_augmentation_ip" not in set(answers["id"]) and "generalises_past_training" not in set(answers["id"])
+    assert len(answers) == len(IDS) - 2
     summary = question_verdicts(answers).set_index("question")
-    assert summary.loc["Is the use of the two regularizers experimentally validated?", "verdict"] == "reproduced"
-    assert summary.loc["Does EMMA increase the robustness compared to data augmentation?", "claims"] == len(RESEARCH_QUESTIONS[
-        "Does EMMA increase the robustness compared to data augmentation?"]) - 2
-    mixed = pd.DataFrame({"question": ["q"] * 3, "claim": ["a", "b", "c"], "kind": ["core", "secondary", "book"],
-                          "verdict": ["reproduced", "not reproduced", "not reproduced"]})
-    assert question_verdicts(mixed)[["claims", "verdict"]].values.tolist() == [[1, "reproduced"]]
-    from emma.experiments.conclusion import answer_sentences
-    assert answer_sentences(mixed) == ["**q** Reproduced in full: a. "]
+    assert summary.loc[RQ1, "claims"] == 1 and summary.loc[RQ1, "verdict"] == "reproduced"  # the left-out losses do not spoil it
 
 
-def test_a_question_without_a_core_claim_or_a_table_without_kind_is_an_error(tmp_path):
-    question = "Is the end-to-end model more interpretable with EMMA?"
-    _question_tables(tmp_path, kinds={start: "secondary" for _, start in RESEARCH_QUESTIONS[question]})
+def test_a_question_without_a_core_claim_or_a_table_without_kind_or_id_is_an_error(tmp_path):
+    _question_tables(tmp_path, kinds={claim_id: "secondary" for _, claim_id in RESEARCH_QUESTIONS[RQ3]})
     with pytest.raises(ValueError, match="no core claim answers the research question 'Is the end-to-end model"):
         answer_questions(tmp_path)
-    _question_tables(tmp_path)
-    pd.read_csv(tmp_path / "tables" / "robustness_claims.csv").drop(columns="kind").to_csv(tmp_path / "tables" / "robustness_claims.csv", index=False)
-    with pytest.raises(ValueError, match=r"robustness_claims.*'kind'.*\('core', 'secondary', 'book'\)"):
-        answer_questions(tmp_path)
-    _question_tables(tmp_path, kinds={RESEARCH_QUESTIONS[question][0][1]: "central"})
+    for column, message in (("kind", r"robustness_claims.*'kind'.*\('core', 'secondary', 'book'\)"), ("id", "robustness_claims.*'id'")):
+        _question_tables(tmp_path)
+        table = pd.read_csv(tmp_path / "tables" / "robustness_claims.csv")
+        table.drop(columns=column).to_csv(tmp_path / "tables" / "robustness_claims.csv", index=False)
+        with pytest.raises(ValueError, match=message):
+            answer_questions(tmp_path)
+    _question_tables(tmp_path, kinds={"attention_shifts_ip": "central"})
     with pytest.raises(ValueError, match="kind must be one of.*'central'"):
         answer_questions(tmp_path)
 
 
-def test_a_missing_claim_is_an_error_that_names_it(tmp_path):
+def test_a_missing_or_repeated_claim_is_an_error_that_names_its_id(tmp_path):
     (tmp_path / "tables").mkdir()
     with pytest.raises(FileNotFoundError, match="robustness_claims"):
         answer_questions(tmp_path)
-    pd.DataFrame([{"claim": "something else", "thesis_evidence": "t", "our_evidence": "o", "verdict": "reproduced", "kind": "core",
-                   "verdict_sound": "reproduced"}]).to_csv(tmp_path / "tables" / "robustness_claims.csv", index=False)
-    with pytest.raises(ValueError, match="EMMA beats data augmentation"):
+    _question_tables(tmp_path, drop={"energy_regularizer_generalises"})
+    with pytest.raises(ValueError, match="exactly one claim 'energy_regularizer_generalises', found 0"):
         answer_questions(tmp_path)
+    _question_tables(tmp_path, extra={"attention_shifts_ip"})
+    with pytest.raises(ValueError, match="exactly one claim 'attention_shifts_ip', found 2"):
+        answer_questions(tmp_path)
+
+
+@pytest.mark.parametrize(("verdicts", "answer"), [
+    (["reproduced", "reproduced"], "reproduced"),
+    (["reproduced", "inconclusive"], "partly reproduced"),
+    (["rule-dependent", "not reproduced"], "partly reproduced"),
+    (["rule-dependent", "rule-dependent"], "rule-dependent"),
+    (["reproduced", "rule-dependent"], "rule-dependent"),
+    (["inconclusive", "inconclusive"], "inconclusive"),
+    (["inconclusive", "not reproduced"], "inconclusive"),
+    (["not reproduced", "not reproduced"], "not reproduced"),
+    (["not reproduced"], "not reproduced"),
+])
+def test_a_question_is_answered_from_the_mix_of_its_claims_verdicts(verdicts, answer):
+    summary = question_verdicts(pd.DataFrame({"question": "q", "verdict": verdicts, "kind": "core"}))
+    assert summary[["claims", "verdict"]].values.tolist() == [[len(verdicts), answer]]
+    assert sum(summary[v].item() for v in ("reproduced", "rule-dependent", "partly reproduced", "inconclusive", "not reproduced")) == len(verdicts)
+
+
+def test_question_verdicts_count_core_claims_only_and_keep_the_questions_order():
+    mixed = pd.DataFrame({"question": ["q2", "q1", "q1", "q1"], "kind": ["core", "core", "secondary", "book"],
+                          "verdict": ["inconclusive", "reproduced", "not reproduced", "not reproduced"]})
+    summary = question_verdicts(mixed)
+    assert summary[["question", "claims", "verdict"]].values.tolist() == [["q2", 1, "inconclusive"], ["q1", 1, "reproduced"]]
+    with pytest.raises(ValueError, match="'question' and 'verdict'"):
+        question_verdicts(mixed.drop(columns="verdict"))
+
+
+def test_answer_sentences_give_each_core_claim_its_verdict_and_effect_with_interval_and_seeds():
+    answers = pd.DataFrame({"question": ["q1", "q1", "q1", "q2"], "claim": ["a", "b", "x", "c"], "kind": ["core", "core", "book", "core"],
+                            "verdict": ["reproduced", "inconclusive", "not reproduced", "not reproduced"],
+                            "effect": [0.05, 0.01, 0.0, float("nan")], "ci_low": [0.031, -0.012, 0.0, float("nan")],
+                            "ci_high": [0.069, 0.032, 0.0, float("nan")],
+                            "min_effect": [0.02, 0.02, 0.05, float("nan")], "n_seeds": [20, 20, 20, 0]})
+    first, second = answer_sentences(answers)
+    assert first == ("**q1** a: *reproduced* (effect +0.050, CI +0.031 to +0.069, minimum +0.020, 20 seeds); "
+                     "b: *inconclusive* (effect +0.010, CI -0.012 to +0.032, minimum +0.020, 20 seeds).")
+    assert second == "**q2** c: *not reproduced*."  # no test behind it: no effect to state
 
 
 def test_tied_weights_give_a_symmetric_jacobian_with_one_hidden_layer_but_not_with_two():
@@ -165,23 +170,17 @@ def test_deep_autoencoder_checks_its_second_width():
         DeepTiedAutoencoder(2, 4, 0, 0.0)
 
 
-def test_answer_sentences_name_the_claims_held_and_missed():
-    from emma.experiments.conclusion import answer_sentences
-
-    answers = pd.DataFrame({"question": ["q1", "q1", "q2"], "claim": ["a", "b", "c"],
-                            "verdict": ["reproduced", "partly reproduced", "not reproduced"]})
-    first, second = answer_sentences(answers)
-    assert first == "**q1** Reproduced in full: a. Not in full: b."
-    assert second == "**q2** No claim behind it is reproduced in full. Not in full: c."
-
-
-def test_the_integrability_claim_needs_both_depths_and_compares_them():
+def test_the_integrability_claim_is_a_paired_test_of_the_two_depths_against_its_minimum_effect():
+    from emma.claims.registry import min_effect
     from emma.experiments.conclusion import integrability_claim
 
-    table = pd.DataFrame({"depth": [1, 2, 1, 2], "seed": [0, 0, 1, 1], "relative_median": [0.0, 0.2, 1e-17, 0.1]})
-    assert integrability_claim(table, 10)["verdict"].item() == "reproduced"
-    assert integrability_claim(table, 10)["kind"].item() == "secondary"  # a statement of §4.4, not a core claim
-    table.loc[3, "relative_median"] = 1e-17
-    assert integrability_claim(table, 10)["verdict"].item() == "partly reproduced"
+    table = pd.DataFrame({"depth": [1, 2] * 3, "seed": [0, 0, 1, 1, 2, 2], "relative_median": [0.0, 0.2, 1e-17, 0.15, 0.0, 0.18]})
+    claim = integrability_claim(table, 10)
+    assert claim["id"].item() == "deeper_tied_autoencoder_not_gradient" and claim["kind"].item() == "secondary"  # a statement of §4.4
+    assert claim["verdict"].item() == "reproduced" and claim["min_effect"].item() == min_effect("deeper_tied_autoencoder_not_gradient")
+    assert claim["n_seeds"].item() == 3 and claim["ci_low"].item() > 0
+    table.loc[table["depth"] == 2, "relative_median"] = [1e-4, 2e-4, 1.5e-4]  # asymmetric, but far below 1 % of the Jacobian
+    assert integrability_claim(table, 10)["verdict"].item() == "not reproduced"
+    assert integrability_claim(table[table["seed"] == 0], 10)["verdict"].item() == "inconclusive"  # one seed shows nothing
     with pytest.raises(ValueError, match="depth"):
         integrability_claim(table[table["depth"] == 1], 10)

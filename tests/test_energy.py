@@ -216,42 +216,124 @@ def test_bad_runs_are_rejected_with_the_argument_named(splits, runs, error, mess
         fit_mode_autoencoders_many(runs, splits=splits, **SHARED)
 
 
-def _claim_tables(rising=True, auroc=0.9, missing=99.0):
-    """Hand-made tables for emma.experiments.potentials.potential_claims: two modes, σ ∈ {0, 0.5, 1}, two seeds."""
+def _summary_tables():
+    """Hand-made tables for emma.experiments.potentials.failure_signal_summary: two modes, σ ∈ {0, 0.5, 1}."""
     sigmas = [0.0, 0.5, 1.0]
-    runs = pd.DataFrame([{"mode": m, "seed": s, "sigma": x, "psi_mean": (x if rising else -x) + s}
-                         for m in ("IP", "DM") for s in (0, 1) for x in sigmas])
-    noise = pd.DataFrame([{"mode": m, "sigma": x, "psi_rise": x, "quadratic_mean": 1 + x, "psi_auroc": auroc if x else 0.5,
-                           "recon_auroc": 0.6} for x in sigmas for m in ("IP", "DM")])
-    ood = pd.DataFrame([{"trained_on": "pulsars only", "epochs": e, "mode": m, "psi_auroc": auroc, "recon_auroc": 0.6}
+    noise = pd.DataFrame([{"mode": m, "sigma": x, "psi_auroc": 0.9 if x else 0.5, "recon_auroc": 0.6} for x in sigmas for m in ("IP", "DM")])
+    ood = pd.DataFrame([{"trained_on": "pulsars only", "epochs": e, "mode": m, "psi_auroc": 0.9, "recon_auroc": 0.6}
                         for e in (10, 100) for m in ("IP", "DM")])
-    missing = pd.DataFrame([{"trained_on": "all training rows", "mode": m, "percentile_of_missing": missing, "missing_minus_median": 1.0}
-                            for m in ("IP", "DM")])
-    return runs, noise, ood, missing
+    missing = pd.DataFrame([{"trained_on": "all training rows", "mode": m, "percentile_of_missing": 99.0} for m in ("IP", "DM")])
+    return noise, ood, missing
 
 
-def test_potential_claims_follow_their_rules():
+def _claim_runs(learned=3.0, auroc=0.9, recon=0.6, missing=99.0, seeds=(0, 1, 2)):
+    """Hand-made per-seed tables for emma.experiments.potentials.potential_claims: two modes, σ ∈ {0, 0.5, 1}.
+
+    Ψ = the quadratic term 2σ² + 1 plus ``learned``·σ (the learned part's rise); every value has a
+    small seed-dependent jitter so that the tests have a spread.
+    """
+    sigmas = [0.0, 0.5, 1.0]
+    runs = pd.DataFrame([{"mode": m, "seed": s, "sigma": x, "psi_mean": 2 * x**2 + 1 + (learned + 0.01 * s) * x, "psi_std": 1.0,
+                          "quadratic_mean": 2 * x**2 + 1, "psi_auroc": auroc + 0.01 * s if x else 0.5, "recon_auroc": recon}
+                         for m in ("IP", "DM") for s in seeds for x in sigmas])
+    ood = pd.DataFrame([{"trained_on": t, "epochs": e, "mode": m, "seed": s, "psi_auroc": auroc + 0.01 * s, "recon_auroc": recon}
+                        for t, epochs in (("pulsars only", (10, 100)), ("all training rows", (10,))) for e in epochs
+                        for m in ("IP", "DM") for s in seeds])
+    missing_runs = pd.DataFrame([{"trained_on": "all training rows", "mode": m, "seed": s, "percentile_of_missing": missing + 0.1 * s,
+                                  "missing_minus_median": 1.0} for m in ("IP", "DM") for s in seeds])
+    return runs, ood, missing_runs
+
+
+CLAIM_IDS = ["psi_rises_with_noise", "psi_separates_noisy_mode", "psi_flags_unseen_class", "psi_beats_reconstruction_error",
+             "missing_mode_high_psi"]
+
+
+def test_potential_claims_are_judged_by_tests_with_the_registered_minimum_effects():
+    from emma.claims.registry import min_effect
     from emma.experiments.potentials import potential_claims
 
-    rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
-    good = potential_claims(*_claim_tables(), **rules)
+    good = potential_claims(*_claim_runs(), training_sigma=0.5)
+    assert list(good["id"]) == CLAIM_IDS
     assert list(good["verdict"]) == ["reproduced"] * 5
-    assert list(good["kind"]) == ["core", "core", "secondary", "secondary", "secondary"]
-    bad = potential_claims(*_claim_tables(rising=False, auroc=0.55, missing=50.0), **rules)
-    assert list(bad["verdict"]) == ["not reproduced"] * 5  # falling Ψ, weak AUROCs, below the reconstruction error, missing unflagged
-    assert "10 epochs" in good["our_evidence"].iloc[2] and "100 epochs" in good["our_evidence"].iloc[2]
-    runs, noise, ood, missing = _claim_tables()
-    with pytest.raises(ValueError, match="ood_table"):
-        potential_claims(runs, noise, ood.drop(columns="epochs"), missing, **rules)
+    assert list(good["kind"]) == ["secondary"] * 5  # none is asserted by the abstract, the contributions or the research questions
+    assert good["min_effect"].tolist() == [min_effect(i) for i in CLAIM_IDS]
+    assert (good["n_seeds"] == 3).all() and good[["effect", "ci_low", "ci_high", "p_value", "p_holm"]].notna().all().all()
+    assert "2 of 2 sub-cases hold: 10 epochs, 100 epochs" in good["our_evidence"].iloc[2]
+    bad = potential_claims(*_claim_runs(learned=-3.0, auroc=0.55, missing=50.0), training_sigma=0.5)
+    # the learned part falls, AUROCs barely above chance and below the reconstruction error, a missing mode at the median
+    assert list(bad["verdict"]) == ["not reproduced"] * 5
+
+
+def test_psi_rising_only_by_its_quadratic_term_is_not_reproduced_and_the_plain_rise_stays_visible():
+    from emma.experiments.potentials import potential_claims
+
+    claims = potential_claims(*_claim_runs(learned=0.0), training_sigma=0.5).set_index("id")
+    row = claims.loc["psi_rises_with_noise"]
+    assert row["verdict"] == "not reproduced" and row["ci_high"] < row["min_effect"]  # equivalence: no learned rise that matters
+    assert "mean Ψ rises by IP +2.01, DM +2.01" in row["our_evidence"]  # the plain rise of Ψ (2σ² at σ = 1, plus the jitter)
+    assert "½‖x − b_r‖² alone rises by IP +2.00, DM +2.00" in row["our_evidence"]
+
+
+def test_psi_is_not_the_better_failure_measure_when_the_reconstruction_error_wins_everywhere():
+    from emma.experiments.potentials import potential_claims
+
+    claims = potential_claims(*_claim_runs(auroc=0.8, recon=0.95), training_sigma=0.5).set_index("id")
+    row = claims.loc["psi_beats_reconstruction_error"]
+    assert row["verdict"] == "not reproduced" and row["effect"] < 0 and row["ci_high"] < 0
+    assert "Ψ has the higher AUROC in 0 of 30 (condition, mode, seed) cases" in row["our_evidence"]
+
+
+def test_the_unseen_class_is_judged_per_training_length_as_named_sub_cases():
+    from emma.experiments.potentials import potential_claims
+
+    runs, ood, missing = _claim_runs()
+    ood.loc[(ood["trained_on"] == "pulsars only") & (ood["epochs"] == 100), "psi_auroc"] -= 0.6  # AUROC 0.3: the other way
+    row = potential_claims(runs, ood, missing, training_sigma=0.5).set_index("id").loc["psi_flags_unseen_class"]
+    assert row["verdict"] == "partly reproduced"
+    assert row["cases"] == "1 of 2 sub-cases hold: 10 epochs; not: 100 epochs"
+    assert row["effect"] < 0  # the row carries the weakest sub-case's test
+
+
+def test_potential_claims_name_a_bad_argument():
+    from emma.experiments.potentials import potential_claims
+
+    runs, ood, missing = _claim_runs()
+    with pytest.raises(ValueError, match="runs must be a DataFrame with the columns"):
+        potential_claims(runs.drop(columns="psi_std"), ood, missing, training_sigma=0.5)
     with pytest.raises(ValueError, match="training_sigma"):
-        potential_claims(runs, noise, ood, missing, **{**rules, "training_sigma": 0.3})
+        potential_claims(runs, ood, missing, training_sigma=0.3)
+    with pytest.raises(ValueError, match="ood_runs must hold rows with trained_on = 'pulsars only'"):
+        potential_claims(runs, ood[ood["trained_on"] != "pulsars only"], missing, training_sigma=0.5)
+    with pytest.raises(ValueError, match="missing_runs must be a DataFrame"):
+        potential_claims(runs, ood, missing.drop(columns="seed"), training_sigma=0.5)
+
+
+def test_all_sub_cases_needs_every_sub_case_and_carries_the_weakest_test():
+    from emma.claims.rules import paired_test
+    from emma.experiments.potentials import all_sub_cases
+
+    def test(values):
+        return paired_test(values, [0.5] * len(values), min_effect=0.2)
+
+    held, weak, failed, one_seed = test([0.9, 0.95, 0.92]), test([0.75, 0.9, 0.72]), test([0.5, 0.52, 0.49]), test([0.9])
+    assert all_sub_cases({"a": held, "b": weak}, "seeds")["verdict"] == "reproduced"
+    assert all_sub_cases({"a": held, "b": weak}, "seeds")["p_value"] == weak.p_value  # the largest p-value: intersection–union
+    assert all_sub_cases({"a": held, "b": failed}, "seeds")["verdict"] == "partly reproduced"
+    assert all_sub_cases({"a": failed, "b": failed}, "seeds")["verdict"] == "not reproduced"
+    judged = all_sub_cases({"a": held, "b": one_seed}, "seeds")
+    assert judged["verdict"] == "inconclusive" and judged["cases"] == "1 of 2 sub-cases hold: a; inconclusive: b"
+    assert all_sub_cases({"a": failed, "b": one_seed}, "seeds")["verdict"] == "not reproduced"
+    assert all_sub_cases({"a": held, "b": failed, "c": one_seed}, "seeds")["verdict"] == "partly reproduced"
+    assert "a: effect +0.423" in all_sub_cases({"a": held}, "seeds")["sub_case_evidence"]
+    with pytest.raises(ValueError, match="tests must be a non-empty dict"):
+        all_sub_cases({}, "seeds")
 
 
 def test_the_failure_signal_summary_says_what_the_tables_show():
     from emma.experiments.potentials import failure_signal_summary
 
     rules = dict(training_sigma=0.5, good_auroc=0.8, missing_percentile=95.0)
-    _, noise, ood, missing = _claim_tables()
+    noise, ood, missing = _summary_tables()
     text = failure_signal_summary(noise, ood, missing, **rules)
     assert "AUROC of IP 0.900, DM 0.900" in text
     assert "higher AUROC in 0 of the 4 noise tests" in text

@@ -35,9 +35,30 @@ def test_claims_follow_the_numbers_both_ways():
     held = failure_claims(_scores(0.05), _view(0.9), FAILURES)
     assert set(held["verdict"]) == {"reproduced"}
     assert len(held) == 2 + 1 + 2 + 2  # with vs without per failure, Gaussian transfer, with vs gate, energy
+    assert list(held["id"]) == ["beats_augmentation_gaussian", "beats_augmentation_zeroed", "beats_augmentation_zeroed_trained_on_gaussian",
+                                "beats_gate_gaussian", "beats_gate_zeroed", "energy_flags_gaussian", "energy_flags_zeroed"]
+    assert set(held["kind"]) == {"book"} and list(held["min_effect"]) == [0.02] * 5 + [0.1] * 2
+    assert held[["effect", "ci_low", "ci_high", "n_seeds", "p_value", "p_holm"]].notna().all().all()
+    assert held["detectable_effect"].iloc[-2:].notna().all()  # (EMMA's edge in the fake scores is the same on every seed: no power to compute)
+    assert (held["n_seeds"] == 5).all() and held["cases"].iloc[-1] == "2 of 2 sub-cases hold: IP, DM"
     failed = failure_claims(_scores(-0.05), _view(0.5), FAILURES)
-    assert set(failed["verdict"]) <= {"not reproduced", "partly reproduced"}
-    assert (failed["verdict"] == "not reproduced").sum() >= 5
+    assert set(failed["verdict"]) == {"not reproduced"}  # the F1 is lower, and the AUROC within 0.1 of chance: an equivalence
+    small = failure_claims(_scores(0.005), _view(0.55), FAILURES)  # real but below every minimum effect
+    assert "reproduced" not in set(small["verdict"])
+
+
+def test_the_claims_of_a_new_failure_are_registered_from_the_same_wording():
+    from emma.claims.registry import lookup
+
+    failures = {"gaussian": Gaussian(0.5), "Dead Sensor": Zeroed()}
+    scores = _scores(0.05)
+    scores["tested_on"] = scores["tested_on"].replace("zeroed", "Dead Sensor")
+    scores["trained_on"] = scores["trained_on"].replace("zeroed", "Dead Sensor")
+    claims = failure_claims(scores, _view(0.9).replace("zeroed", "Dead Sensor"), failures)
+    assert "beats_gate_dead_sensor" in set(claims["id"])
+    assert lookup("beats_augmentation_dead_sensor_trained_on_gaussian").claim == (
+        "Trained on gaussian and tested on Dead Sensor, EMMA beats data augmentation on samples with a failed mode")
+    assert lookup("energy_flags_dead_sensor").min_effect == lookup("energy_flags_zeroed").min_effect
 
 
 def test_the_prose_quotes_the_tables():
@@ -99,7 +120,7 @@ def test_the_grid_figures_and_claim_summary_come_from_the_tables():
     assert emma_row["zeroed"] == f"{expected.mean():.3f} ± {expected.std():.3f}"
     claims = failure_claims(scores, _view(0.9), FAILURES)
     text = describe_claims(claims)
-    assert text.count("- ") == 4 and "2 of 2 claims hold" in text and "1 of 1 claims hold" in text
+    assert text.count("- ") == 4 and "2 of 2 claims hold" in text and "1 of 1 claims hold" in text and "(0 inconclusive)" in text
     for fig in (energy_figure(_view(0.9), FAILURES), scores_figure(scores, FAILURES, ["base", "without", "with", "gated"])):
         assert fig.axes and fig.axes[0].has_data()
         plt.close(fig)

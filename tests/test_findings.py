@@ -1,26 +1,95 @@
 """Specifications of the landing page's sentences (emma.experiments.findings), on hand-made tables."""
+import re
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from emma.experiments.decision import COMPARISONS, RULES
-from emma.experiments.findings import decision_sentence, forensic_sentence, replay_sentence
+from emma.experiments.findings import claims_sentences, decision_sentence, forensic_sentence, replay_sentence, selection_sentence
+
+IP, DM = COMPARISONS[0][0], COMPARISONS[1][0]
 
 
-def _verdicts(ip: dict, dm: dict) -> pd.DataFrame:
+def _verdicts(ip: dict, dm: dict, n_seeds: int = 20) -> pd.DataFrame:
+    """decision_rule_verdicts by hand: under each rule, an effect of +0.030 (IP) or +0.040 (DM) and a verdict (``inconclusive`` unless named)."""
     rows = []
-    for claim, by_rule in ((COMPARISONS[0][0], ip), (COMPARISONS[1][0], dm)):
-        for rule in RULES:
-            rows.append({"protocol": "sound", "claim": claim, "rule": rule, "verdict": by_rule.get(rule, "partly reproduced")})
+    for claim, by_rule, effect in ((IP, ip, 0.03), (DM, dm, 0.04)):
+        for k, rule in enumerate(RULES):
+            rows.append({"protocol": "sound", "claim": claim, "rule": rule, "effect": effect + 0.001 * k, "ci_low": effect - 0.011 + 0.001 * k,
+                         "ci_high": effect + 0.012 + 0.001 * k, "n_seeds": n_seeds, "min_effect": 0.02, "verdict": by_rule.get(rule, "inconclusive")})
+    rows.append({"protocol": "sound", "claim": "keeps_clean_accuracy", "rule": "roc_corner", "effect": 0.0, "ci_low": -0.003, "ci_high": 0.003,
+                 "n_seeds": n_seeds, "min_effect": -0.01, "verdict": "reproduced"})
+    rows.append({"protocol": "original", "claim": IP, "rule": "roc_corner", "effect": 0.9, "ci_low": 0.8, "ci_high": 1.0, "n_seeds": 1,
+                 "min_effect": 0.02, "verdict": "reproduced"})  # another protocol: never in the sentence
     return pd.DataFrame(rows)
 
 
-def test_the_decision_sentence_names_the_rules_under_which_emma_beats_data_augmentation():
-    both = _verdicts({"roc_corner": "reproduced"}, {"roc_corner": "reproduced"})
-    assert "significant under ROC corner (thesis), but not under fixed 0.5" in decision_sentence(both)
-    one = _verdicts({}, {"roc_corner": "reproduced"})
-    text = decision_sentence(one)
-    assert "does not significantly beat" in text and "on DM-noisy samples alone under ROC corner (thesis)" in text
+def test_the_decision_sentence_states_every_rules_effect_with_its_interval_and_seeds():
+    text = decision_sentence(_verdicts({}, {}))
+    assert text.startswith("Under the book's protocol, on 20 seeds, EMMA's test F1 minus data augmentation's is on IP-noisy samples, ")
+    assert "ROC corner (thesis) +0.030 (CI +0.019 to +0.042)" in text and "average precision (no threshold) +0.044 (CI +0.033 to +0.056)" in text
+    assert text.count("(CI ") == 2 * len(RULES) and "(the claim asks for at least +0.02)" in text
+    assert "+0.900" not in text and "1 seed" not in text  # the original protocol's rows stay out
+    assert not re.search(r"\(s\)|nan|  ", text)
+
+
+def test_the_decision_sentence_says_under_which_rules_the_edge_is_reproduced():
     every = _verdicts({r: "reproduced" for r in RULES}, {r: "reproduced" for r in RULES})
-    assert "under every decision rule" in decision_sentence(every)
+    assert decision_sentence(every).endswith("The edge is reproduced under every decision rule tested.")
+    thesis_only = _verdicts({"roc_corner": "reproduced", "auroc": "reproduced"}, {"roc_corner": "reproduced"})
+    assert decision_sentence(thesis_only).endswith(
+        "The edge on both noisy subsets is reproduced only under ROC corner (thesis): it depends on the decision rule.")
+    one_subset = _verdicts({}, {"roc_corner": "reproduced", "fixed": "reproduced"})
+    text = decision_sentence(one_subset)
+    assert text.endswith("No decision rule reproduces the edge on both noisy subsets; it is reproduced only on DM-noisy samples under "
+                         "ROC corner (thesis) and fixed 0.5 (code's default).")
+    assert "neither" not in text  # it is reproduced on one subset: the sentence must not say neither
+    none = decision_sentence(_verdicts({}, {}))
+    assert none.endswith("The edge is reproduced on neither noisy subset under any decision rule.")
+
+
+def _robustness_f1(top_ip=(0.61, 0.66, np.nan)) -> pd.DataFrame:
+    rows = [{"model": "without", "rho": np.nan, "lambda_c": np.nan, "lambda_e": np.nan, "f1_ip_noisy_mean": 0.6}]
+    rows += [{"model": f"with (thesis top 10, rank {k + 1})", "rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.0, "f1_ip_noisy_mean": f1}
+             for k, f1 in enumerate(top_ip)]
+    rows.append({"model": "with (selected on validation)", "rho": 0.1, "lambda_c": 0.001, "lambda_e": 0.0, "f1_ip_noisy_mean": 0.694})
+    return pd.DataFrame(rows)
+
+
+CONFIRMED = pd.DataFrame({"model": ["without", "with (selected)", "with (thesis rank 1)"], "n_seeds": [20.0, 20.0, 20.0],
+                          "f1_ip_noisy_mean": [0.6, 0.672, 0.65]})
+
+
+def test_the_selection_sentence_places_the_chosen_configuration_beside_the_thesiss_top_10():
+    text = selection_sentence(_robustness_f1(), CONFIRMED, "ρ (largest value, 0.1)")
+    assert text.startswith("The configuration chosen on the validation set is ρ = 0.1, λ_c = 0.001, λ_e = 0, "
+                           "at the edge of the grid on ρ (largest value, 0.1);")
+    assert "scores 0.694 on IP-noisy samples where the 2 of the thesis's top 10 that the grid holds score 0.610 to 0.660" in text
+    assert "0.672 over 20 confirmation seeds" in text
+    assert not re.search(r"\(s\)|nan|20\.0", text)
+    assert ", inside the grid;" in selection_sentence(_robustness_f1(), CONFIRMED, "")
+    assert ", inside the grid;" in selection_sentence(_robustness_f1(), CONFIRMED, float("nan"))  # an empty cell read back from CSV
+
+
+def test_the_selection_sentence_says_how_many_of_the_thesiss_top_10_the_grid_holds():
+    text = selection_sentence(_robustness_f1(top_ip=(np.nan, np.nan)), CONFIRMED, "")
+    assert "nan" not in text and "where the grid holds none of the thesis's top 10, and 0.672 over 20 confirmation seeds" in text
+    assert "where the thesis's top 10 score 0.610 to 0.660, and" in selection_sentence(_robustness_f1(top_ip=(0.61, 0.66)), CONFIRMED, "")
+    assert "where the one of the thesis's top 10 that the grid holds scores 0.650, and" in selection_sentence(
+        _robustness_f1(top_ip=(np.nan, 0.65)), CONFIRMED, "")
+
+
+def test_the_claims_sentence_counts_core_claims_and_the_books_conjectures_by_verdict():
+    claims = pd.DataFrame({"kind": ["core", "core", "core", "core", "secondary", "book"],
+                           "verdict": ["reproduced", "reproduced", "rule-dependent", "inconclusive", "not reproduced", "not reproduced"]})
+    sentences = claims_sentences(claims)
+    assert sentences == ["Of the thesis's 4 core claims (its abstract, contributions and research questions): 2 reproduced, 1 rule-dependent, "
+                         "1 inconclusive. Of the 1 conjecture the book tests beyond the thesis: 1 not reproduced."]
+    core_only = claims_sentences(claims[claims["kind"] != "book"])
+    assert len(core_only) == 1 and "conjecture" not in core_only[0] and "secondary" not in core_only[0]
+    two_books = claims_sentences(pd.concat([claims, claims.tail(1)]))[0]
+    assert "Of the 2 conjectures the book tests beyond the thesis: 2 not reproduced." in two_books
 
 
 def test_the_replay_sentence_quotes_the_share_closed_and_counts_only_numbers_the_grid_covers():
@@ -36,3 +105,9 @@ def test_the_forensic_sentence_says_whether_the_chosen_variant_explains_the_emma
     fits = pd.DataFrame({"variant": ["as coded", "retrain=False"], "chosen": [True, False], "baselines_inside": [3, 2], "baselines_printed": [13, 13],
                          "emma_inside": [13, float("nan")], "emma_printed": [30, float("nan")], "emma_mad": [0.061, float("nan")]})
     assert "(as coded) does not explain its EMMA rows out of sample (13 of 30" in forensic_sentence(fits)
+
+
+@pytest.mark.parametrize("drop", ["effect", "ci_low", "n_seeds"])
+def test_the_decision_sentence_names_the_evidence_columns_it_needs(drop):
+    with pytest.raises(ValueError, match=f"verdicts must be the table decision_rule_verdicts.*'{drop}'"):
+        decision_sentence(_verdicts({}, {}).drop(columns=drop))

@@ -15,3 +15,23 @@ def test_outputs_get_the_modes_of_the_umask_not_those_of_a_temporary_file(tmp_pa
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "no temporary file is left behind"
+
+
+def test_a_listing_read_makes_its_reader_stale_when_a_matching_table_appears(tmp_path, monkeypatch):
+    from emma.book.rerun import current_reads, logged_reads, recording_reads
+    from emma.util.outputs import read_listing
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "a_claims.csv").write_text("id\n")
+    (tables / "book_claims.csv").write_text("id\n")
+    parameters = {"output_dir": str(tmp_path)}
+    with recording_reads(tmp_path / "reads.log") as log:
+        assert [p.name for p in read_listing(tables, "*_claims.csv", exclude=["book_claims.csv"])] == ["a_claims.csv"]
+        reads = logged_reads(log, parameters)
+    assert list(reads) == ["tables/*_claims.csv!book_claims.csv"]
+    assert current_reads(reads, parameters) == reads  # nothing changed
+    (tables / "book_claims.csv").write_text("id\nnew\n")  # the reader's own output does not count
+    assert current_reads(reads, parameters) == reads
+    (tables / "my_topic_claims.csv").write_text("id\n")  # an extension's table appears
+    assert current_reads(reads, parameters) != reads

@@ -133,54 +133,171 @@ def test_regularizer_levels_fall_back_to_the_best_nonzero_value_when_the_chosen_
 
 # --------------------------------------------------------------------------- the robustness verdicts
 
+R_SEEDS = np.arange(5)
+R_NOISE = np.array([0.004, -0.003, 0.002, -0.001, 0.0])  # a small per-seed jitter
+OFFSETS = np.array([0.5, -0.5, 1.0, -1.0, 0.0])  # mean 0, sample std ≈ 0.79: a known seed spread
 
-def _evidence(with_gain: float) -> RobustnessEvidence:
-    seeds = np.arange(5)
-    noise = np.array([0.004, -0.003, 0.002, -0.001, 0.0])
 
-    def family(clean, noisy, jitter=0.0):
-        own = noise + jitter * noise[::-1]
-        return pd.DataFrame({"seed": seeds, "f1_clean": clean + own, "f1_ip_noisy": noisy + own, "f1_dm_noisy": noisy + 2 * own})
+def _evidence(gain: float = 0.05, *, spread: float = 0.0, drop: float = 0.3, drop_shuffled: float = 0.0, auroc: float = 0.8,
+              auroc_psi: float = 0.6, capacity_drop: float = 0.2, regularizer_gain: float = 0.05, lambda_e_selected: float = 0.0,
+              regularizers: bool = True) -> RobustnessEvidence:
+    """Hand-made evidence: EMMA's noisy F1 is data augmentation's + ``gain`` (+ ``spread`` × a per-seed offset), and so on."""
 
-    scores = {"base": family(0.80, 0.60), "without": family(0.80, 0.70), "alternative": family(0.75, 0.65), "with": family(0.80, 0.70 + with_gain, 0.7)}
+    def family(clean, noisy, jitter=0.0, offsets=0.0):
+        own = R_NOISE + jitter * R_NOISE[::-1]
+        return pd.DataFrame({"seed": R_SEEDS, "f1_clean": clean + own, "f1_ip_noisy": noisy + own + offsets, "f1_dm_noisy": noisy + 2 * own + offsets})
+
+    scores = {"base": family(0.80, 0.60), "without": family(0.80, 0.70), "alternative": family(0.75, 0.65),
+              "with": family(0.80, 0.70 + gain, 0.7, spread * OFFSETS)}
     rows = []
-    for fam, level in (("with", 0.70 + with_gain), ("without", 0.65), ("base", 0.5), ("alternative", 0.6)):
+    for fam, level in (("with", 0.70 + gain), ("without", 0.65), ("base", 0.5), ("alternative", 0.6)):
         for mode in ("IP", "DM"):
-            for seed in seeds:
+            for seed in R_SEEDS:
                 for db in (-20.0, -6.0, 0.0, 5.0, 10.0):
                     rows.append({"family": fam, "corrupted": mode, "seed": seed, "nsr_db": db,
-                                 "f1": level + noise[seed] * (1.7 if fam == "with" else 1.0) - (0.001 * db if fam != "with" else 0.0)})
-    beta = pd.DataFrame([{"seed": s, "sigma_ip": a, "sigma_dm": b,
-                          "beta_ip": 0.9 - 0.5 * a / 3 + noise[s] * (1 + a), "beta_dm": 0.9 - 0.5 * b / 3 + noise[s] * (1 + b)}
-                         for s in seeds for a, b in ((0.0, 0.0), (3.0, 0.0), (0.0, 3.0))])
-    energy = pd.DataFrame([{"seed": s, "sigma_ip": v, "total_energy": 10 + 5 * v + noise[s] * (1 + v)} for s in seeds for v in (0.0, 4.0)])
+                                 "f1": level + R_NOISE[seed] * (1.7 if fam == "with" else 1.0) - (0.001 * db if fam != "with" else 0.0)})
+    attention = pd.DataFrame([{"seed": s, "mode": m, "sigma": 3.0, "beta_clean": 0.9, "beta_noisy": 0.9 - drop - R_NOISE[s],
+                               "drop": drop + R_NOISE[s], "drop_shuffled": drop_shuffled - R_NOISE[s] / 2} for m in ("IP", "DM") for s in R_SEEDS])
+    errors = pd.DataFrame({"seed": R_SEEDS, "auroc_total_energy": auroc + R_NOISE, "auroc_psi": auroc_psi + R_NOISE[::-1], "n_errors": 30, "n": 200})
     grid = pd.DataFrame({"rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0, "capacity_mean": np.linspace(0.1, 0.9, 9),
                          "f1_noisy_test_mean": 0.8 - (np.linspace(0.1, 0.9, 9) - 0.5) ** 2})
-    return RobustnessEvidence(scores, pd.DataFrame(rows), {"IP": np.full(5, 0.70 + with_gain), "DM": np.full(5, 0.70 + with_gain)}, beta, energy, grid)
+    capacities = pd.DataFrame([{"seed": s, "rho": rho, "lambda_c": lc, "lambda_e": le, "capacity": 0.6 - capacity_drop * (lc == 0.1) + R_NOISE[s] * (1 + lc)}
+                               for s in R_SEEDS for rho in (1e-3, 1e-1) for lc in (0.0, 1e-2, 1e-1) for le in (0.0, 1e-2)])
+    levels = []
+    for name, selected in (("lambda_c", 1e-2), ("lambda_e", lambda_e_selected)):
+        for level, value in (("none", 0.0), ("good", selected), ("high", 0.1)):
+            for seed in R_SEEDS:
+                for db in (-10.0, 0.0, 10.0):
+                    lift = regularizer_gain * (level == "good" and value > 0) * (db > -6)
+                    levels.append({"regularizer": name, "level": level, "value": value, "seed": seed, "nsr_db": db,
+                                   "f1": 0.6 + lift + R_NOISE[seed] * (1 + value)})
+    return RobustnessEvidence(scores, pd.DataFrame(rows), {"IP": np.full(5, 0.70 + gain), "DM": np.full(5, 0.70 + gain)}, attention, errors, grid,
+                              capacities, pd.DataFrame(levels) if regularizers else None)
 
 
-def test_a_clear_margin_over_data_augmentation_is_reproduced_and_none_is_not():
-    strong = robustness_claims(_evidence(0.05)).set_index("claim")
-    assert strong.iloc[0]["verdict"] == "reproduced" and strong.iloc[0]["p_holm"] < 0.05
-    weak = robustness_claims(_evidence(-0.02)).set_index("claim")
-    assert weak.iloc[0]["verdict"] == "not reproduced"
+def _judged(**options) -> pd.DataFrame:
+    return robustness_claims(_evidence(**options)).set_index("id")
+
+
+def test_every_registered_robustness_claim_gets_one_row_and_the_registry_words_it():
+    from emma.claims.registry import lookup
+    from emma.claims.registry.robustness import CLAIMS
+
+    table = robustness_claims(_evidence())
+    assert list(table["id"]) == [c.id for c in CLAIMS]  # the registry's order, one row each
+    for _, row in table.iterrows():
+        claim = lookup(row["id"])
+        assert row["claim"] == claim.claim and row["kind"] == claim.kind and row["quote"] == claim.quote
+    without = robustness_claims(_evidence(regularizers=False))
+    assert "capacity_regularizer_generalises" not in set(without["id"]) and len(without) == len(CLAIMS) - 2
+
+
+def test_a_clear_margin_over_data_augmentation_is_reproduced_with_its_effect_interval_and_seeds():
+    strong = _judged(gain=0.05)
+    for mode in ("ip", "dm"):
+        row = strong.loc[f"beats_augmentation_{mode}"]
+        assert row["verdict"] == "reproduced" and row["p_holm"] < 0.05
+        assert row["effect"] == pytest.approx(0.05, abs=0.002) and row["ci_low"] < row["effect"] < row["ci_high"] and row["ci_low"] > 0.02
+        assert row["n_seeds"] == 5 and row["min_effect"] == pytest.approx(0.02) and row["detectable_effect"] > 0
+        assert "5 seeds" in row["our_evidence"] and "with − without" in row["our_evidence"]
+    assert strong.loc["beats_base_noisy", "effect"] == pytest.approx(0.15, abs=0.002)  # noisy F1 0.75 against 0.60
+    assert strong.loc["keeps_clean_accuracy", "verdict"] == "reproduced" and strong.loc["keeps_clean_accuracy", "min_effect"] == pytest.approx(-0.01)
+    assert strong.loc["generalises_past_training", "verdict"] == "reproduced"
+
+
+def test_a_gain_below_the_minimum_effect_or_a_loss_is_not_reproduced():
+    small = _judged(gain=0.005)
+    for mode in ("ip", "dm"):
+        row = small.loc[f"beats_augmentation_{mode}"]
+        assert row["p_value"] < 0.05 and row["ci_low"] > 0  # significant...
+        assert row["ci_high"] < 0.02 and row["verdict"] == "not reproduced"  # ...but the interval excludes any gain that matters (equivalence)
+    noisy_small = _judged(gain=0.01, spread=0.02)
+    for mode in ("ip", "dm"):
+        row = noisy_small.loc[f"beats_augmentation_{mode}"]
+        assert row["ci_low"] < 0.02 < row["ci_high"] and row["verdict"] == "inconclusive"  # neither shown nor excluded
+    loss = _judged(gain=-0.02)
+    assert loss.loc["beats_augmentation_ip", "verdict"] == "not reproduced" and loss.loc["beats_augmentation_ip", "ci_high"] < 0
+
+
+def test_the_attention_claims_compare_the_drop_of_beta_with_the_drop_under_shuffled_potentials():
+    shifts = _judged(drop=0.3, drop_shuffled=0.0)
+    for mode in ("ip", "dm"):
+        row = shifts.loc[f"attention_shifts_{mode}"]
+        assert row["verdict"] == "reproduced" and row["effect"] == pytest.approx(0.3, abs=0.005) and row["min_effect"] == pytest.approx(0.05)
+        assert "σ = 3" in row["our_evidence"] and "shuffled potentials" in row["our_evidence"]
+    same = _judged(drop=0.3, drop_shuffled=0.3)  # β falls a lot, but just as much with shuffled energies: nothing shown
+    for mode in ("ip", "dm"):
+        assert same.loc[f"attention_shifts_{mode}", "effect"] == pytest.approx(0.0, abs=0.005)
+        assert same.loc[f"attention_shifts_{mode}", "verdict"] == "not reproduced"
+
+
+def test_the_total_energy_is_compared_with_chance_and_with_the_potentials_alone():
+    flags = _judged(auroc=0.8, auroc_psi=0.6)
+    assert flags.loc["total_energy_flags_errors", "verdict"] == "reproduced"
+    assert flags.loc["total_energy_flags_errors", "effect"] == pytest.approx(0.3, abs=0.002)  # AUROC − 0.5
+    assert flags.loc["total_energy_beyond_psi", "verdict"] == "reproduced" and flags.loc["total_energy_beyond_psi", "kind"] == "book"
+    chance = _judged(auroc=0.52, auroc_psi=0.52)
+    assert chance.loc["total_energy_flags_errors", "effect"] == pytest.approx(0.02, abs=0.002)
+    assert chance.loc["total_energy_flags_errors", "verdict"] in ("not reproduced", "inconclusive")
+    assert chance.loc["total_energy_beyond_psi", "verdict"] == "not reproduced"
+    evidence = _evidence()
+    evidence.errors.loc[2, "auroc_total_energy"] = np.nan  # a seed without errors has no AUROC
+    assert robustness_claims(evidence).set_index("id").loc["total_energy_flags_errors", "n_seeds"] == 4
+
+
+def test_the_capacity_regularizer_is_judged_on_the_learned_capacity_and_both_regularizers_past_the_training_noise():
+    works = _judged(capacity_drop=0.2, regularizer_gain=0.05, lambda_e_selected=1e-3)
+    assert works.loc["capacity_regularizer_lowers_capacity", "verdict"] == "reproduced"
+    assert works.loc["capacity_regularizer_lowers_capacity", "n_seeds"] == 5 * 2 * 2  # (seed, ρ, λ_e) cells
+    assert works.loc["capacity_regularizer_lowers_capacity", "effect"] == pytest.approx(0.2, abs=0.01)
+    for claim in ("capacity_regularizer_generalises", "energy_regularizer_generalises"):
+        assert works.loc[claim, "verdict"] == "reproduced" and works.loc[claim, "effect"] == pytest.approx(0.05, abs=1e-3)
+        assert "past the training NSR" in works.loc[claim, "our_evidence"]
+    idle = _judged(capacity_drop=0.0, regularizer_gain=0.0, lambda_e_selected=0.0)
+    assert idle.loc["capacity_regularizer_lowers_capacity", "verdict"] == "not reproduced"
+    assert idle.loc["capacity_regularizer_generalises", "verdict"] == "not reproduced"
+    off = idle.loc["energy_regularizer_generalises"]  # selected λ_e = 0: nothing to compare
+    assert off["verdict"] == "inconclusive" and off["n_seeds"] == 0 and "is 0" in off["our_evidence"] and pd.isna(off["p_value"])
+
+
+def test_holms_correction_takes_back_borderline_gains_and_no_row_above_alpha_stays_reproduced():
+    border = _judged(gain=0.03, spread=0.034)  # each of the two: p ≈ 0.03, interval above 0, effect above 0.02
+    for mode in ("ip", "dm"):
+        row = border.loc[f"beats_augmentation_{mode}"]
+        assert row["p_value"] < 0.05 <= row["p_holm"] and row["ci_low"] > 0 and row["effect"] >= row["min_effect"]
+        assert row["verdict"] == "inconclusive"
+    for options in ({}, {"gain": 0.03, "spread": 0.034}, {"gain": 0.005}, {"gain": -0.02}, {"drop_shuffled": 0.3}, {"auroc": 0.52}):
+        table = _judged(**options)
+        held = table["verdict"].isin(["reproduced", "rule-dependent"])
+        assert not (held & (table["p_holm"] >= 0.05)).any(), options
+        tested = table[held & table["p_value"].notna()]  # significant: the interval lies above 0 (above −margin for non-inferiority)
+        assert (tested["ci_low"] > np.minimum(0.0, tested["min_effect"])).all()
 
 
 def test_the_capacity_claim_needs_a_rise_below_and_a_fall_above_the_median():
     evidence = _evidence(0.05)
-    assert capacity_extremes(evidence.grid)["verdict"] == "reproduced"
+    judged = capacity_extremes(evidence.grid)
+    assert judged["verdict"] == "reproduced" and judged["our_evidence"].startswith("2 of 2 sub-cases hold")
     rising = evidence.grid.assign(f1_noisy_test_mean=evidence.grid["capacity_mean"])
-    assert capacity_extremes(rising)["verdict"] == "partly reproduced"
+    judged = capacity_extremes(rising)
+    assert judged["verdict"] == "partly reproduced" and "not: too much hurts" in judged["our_evidence"]
 
 
 def test_one_claims_table_carries_both_protocols_verdicts():
-    sound, original = robustness_claims(_evidence(0.05)), robustness_claims(_evidence(-0.02))
-    both = both_protocols(sound, original)
+    sound, original = robustness_claims(_evidence(0.05)), robustness_claims(_evidence(-0.02, regularizers=False))
+    both = both_protocols(sound, original).set_index("id")
     assert list(both["verdict"]) == list(both["verdict_sound"])
-    assert both["verdict_original"].iloc[0] == "not reproduced" and both["verdict_sound"].iloc[0] == "reproduced"
-    core = both.loc[both["kind"] == "core", "claim"].tolist()  # EMMA vs data augmentation, clean accuracy, generalisation, β, energy
-    assert len(core) == 7 and all("Shon" not in c and "levels off" not in c and "Yerkes" not in c for c in core)
-    assert set(both["kind"]) == {"core", "secondary"}
+    assert both.loc["beats_augmentation_ip", "verdict_original"] == "not reproduced" and both.loc["beats_augmentation_ip", "verdict_sound"] == "reproduced"
+    assert both.loc["capacity_regularizer_generalises", "verdict_original"] == "—"  # not judged under the original protocol
+    assert pd.isna(both.loc["capacity_regularizer_generalises", "p_holm_original"])
+    assert both.loc["beats_augmentation_ip", "effect"] == pytest.approx(sound.set_index("id").loc["beats_augmentation_ip", "effect"])  # the headline's
+    core = sorted(both.index[both["kind"] == "core"])
+    assert core == sorted(["beats_augmentation_ip", "beats_augmentation_dm", "generalises_past_training", "attention_shifts_ip", "attention_shifts_dm",
+                           "total_energy_flags_errors", "capacity_regularizer_lowers_capacity", "capacity_regularizer_generalises",
+                           "energy_regularizer_generalises"])
+    assert set(both["kind"]) == {"core", "secondary", "book"}
+    with pytest.raises(ValueError, match="capacity_regularizer_generalises"):
+        both_protocols(original, sound)
 
 
 def test_thesis_gap_counts_and_distances_per_subset_and_overall():

@@ -13,7 +13,8 @@ import yaml
 
 from emma.book import build as book
 from emma.book import cli, rerun, scaffold
-from emma.claims.rules import claims_table
+from emma.claims import registry
+from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,6 +131,24 @@ def test_the_run_order_follows_the_toc(root):
     assert [c.name for c in book.select(["verdicts", "demo"], root / "notebooks")] == ["demo", "verdicts"]
 
 
+def test_the_scaffolded_chapter_registers_its_own_claim_and_judges_it_by_id(root, monkeypatch):
+    """The claims cell, run alone on made-up scores: it registers the chapter's claim, then builds its claims table by id."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # what the cell registers is gone after the test
+    cells = jupytext.read(scaffold.new_chapter("demo", root=root)).cells
+    code = next(c.source for c in cells if c.cell_type == "code" and "register(Claim(" in c.source)
+    setup = next(c.source for c in cells if c.cell_type == "code" and "from emma.claims" in c.source)
+    shown, namespace = {}, {"output_dir": "unused", "seeds": [0, 1, 2]}
+    exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
+    namespace.update(save_table=lambda table, name, out: shown.setdefault("saved", name), show=lambda table, name, columns: shown.setdefault("table", table),
+                     scores=pd.DataFrame({"seed": [0, 1, 2] * 3, "input": ["IP"] * 3 + ["DM"] * 3 + ["both"] * 3,
+                                          "f1": [0.70, 0.71, 0.69, 0.60, 0.62, 0.61, 0.80, 0.82, 0.81]}))
+    exec(compile(code, "claims cell", "exec"), namespace)
+    table = shown["table"]
+    assert shown["saved"] == "demo_claims" and table["id"].tolist() == ["demo_both_modes_help"]
+    assert registry.lookup("demo_both_modes_help").kind == "book" and table["min_effect"].iloc[0] == registry.min_effect("demo_both_modes_help")
+    assert table["verdict"].iloc[0] == "reproduced" and table["effect"].iloc[0] > 0.02  # both modes beat IP by 0.11 on every seed
+
+
 @pytest.mark.slow
 def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     source = scaffold.new_chapter("demo", root=root)
@@ -147,6 +166,8 @@ def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     scores = pd.read_csv(out / "tables" / "demo_f1.csv")
     assert sorted(scores["seed"].unique()) == [0, 1] and set(scores["input"]) == {"IP", "DM", "both"}
     assert scores["f1"].between(0, 1).all()
-    claims_table(pd.read_csv(out / "tables" / "demo_claims.csv"))  # a valid claims table
+    claims = pd.read_csv(out / "tables" / "demo_claims.csv")  # a claims table of the chapter's own registered claim
+    assert list(claims.columns[:len(CLAIM_COLUMNS)]) == list(CLAIM_COLUMNS) and set(EVIDENCE_COLUMNS) <= set(claims.columns)
+    assert claims["id"].tolist() == ["demo_both_modes_help"] and claims["verdict"].isin(VERDICTS).all()
     assert (out / "figures" / "demo_f1.png").stat().st_size > 0
     assert "reads" not in nbformat.read(output, as_version=4).metadata[rerun.METADATA_KEY]["parts"]

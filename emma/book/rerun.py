@@ -39,7 +39,7 @@ import nbformat
 
 from emma.book.params import read_parameter_file, resolve_parameters  # noqa: F401  (their home until emma.book.params)
 from emma.data.htru2 import HTRU2_FILENAME, _search_folders
-from emma.util.outputs import READS_LOG, digest
+from emma.util.outputs import READS_LOG, digest, listing_digest
 
 PACKAGE = Path(__file__).resolve().parent.parent
 #: What the key says of a file a chapter read that is no longer there.
@@ -251,8 +251,12 @@ def current_reads(names, parameters: dict) -> dict:
     folder = output_folder(parameters)
     current = {}
     for name in names:
-        path = folder / name if not Path(name).is_absolute() else Path(name)
-        current[name] = digest(path.read_bytes()) if path.is_file() else MISSING
+        pattern, _, exclude = name.partition("!")
+        path = folder / pattern if not Path(pattern).is_absolute() else Path(pattern)
+        if "*" in path.name:  # a listing (emma.util.outputs.read_listing): the names that match it now
+            current[name] = listing_digest(path.parent, path.name, [e for e in exclude.split(",") if e])[1]
+        else:
+            current[name] = digest(path.read_bytes()) if path.is_file() else MISSING
     return current
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from emma.claims.rules import _check_alpha, _check_positive, sub_cases
+from emma.util.display import plural
 
 #: The names of the two sub-cases of :func:`levels_off`, as its ``cases`` text names them.
 FLAT, CLOSE = "flat", "close to the single-mode F1"
@@ -128,7 +129,7 @@ def levels_off(nsr_db, f1, single_mode_f1, top_k: int = 3, slope_tolerance: floa
     if not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or not 2 <= top_k <= nsr.size:
         raise ValueError(f"top_k must be an integer from 2 to the number of levels ({nsr.size}), got {top_k!r}")
     if scores.shape[0] * top_k < 3:
-        raise ValueError(f"top_k={top_k} with {scores.shape[0]} seed(s) gives fewer than 3 points: no slope test is possible")
+        raise ValueError(f"top_k={top_k} with {plural(scores.shape[0], 'seed')} gives fewer than 3 points: no slope test is possible")
     slope_tolerance, closeness = _check_positive(slope_tolerance, "slope_tolerance"), _check_positive(closeness, "closeness")
     alpha = _check_alpha(alpha)
 

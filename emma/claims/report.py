@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, KINDS, VERDICTS, claims_table
-from emma.util.outputs import atomic_write, located, read_output
+from emma.util.outputs import atomic_write, located, read_listing, read_output
 
 #: The claims tables of the book's own chapters, in book order, with the chapter that writes each. Any other
 #: ``<output_dir>/tables/<name>_claims.csv`` (an extension chapter's) is collected too, after them.
@@ -50,7 +50,7 @@ def claim_tables(output_dir: str | os.PathLike = "_build") -> dict[str, str]:
     ("my_topic_claims" -> "My topic").
     """
     folder = Path(output_dir) / "tables"
-    found = sorted(p.stem for p in folder.glob("*_claims.csv")) if folder.is_dir() else []
+    found = [p.stem for p in read_listing(folder, "*_claims.csv", exclude=[f"{BOOK_CLAIMS}.csv"])]  # logged: a new table makes the reader stale
     extra = [name for name in found if name not in CLAIM_TABLES and name != BOOK_CLAIMS]
     return {**CLAIM_TABLES, **{name: name[: -len("_claims")].replace("_", " ").capitalize() for name in extra}}
 
@@ -60,8 +60,10 @@ def chapter_links(output_dir: str | os.PathLike = "_build") -> dict[str, str]:
     return {chapter: CLAIM_PAGES[name] for name, chapter in claim_tables(output_dir).items() if name in CLAIM_PAGES}
 
 
-__all__ = ["CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "claim_tables", "ERRATA_COLUMNS", "KINDS", "VERDICTS", "claim_counts", "collect_claims", "collect_errata",
-           "read_table"]
+__all__ = [
+    "CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "claim_tables", "ERRATA_COLUMNS", "KINDS",
+    "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table",
+]
 
 
 def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
@@ -126,9 +128,16 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
             except (ValueError, AttributeError):  # an extension's claim: known from its table
                 if not hasattr(row, "id"):
                     raise ValueError(f"table {name!r} has no column 'id': rerun the chapter that writes it") from None
+                missing = [c for c in ("claim", "kind", "quote", "location", "test", "min_effect", "unit", "min_effect_reason") if not hasattr(row, c)]
+                if missing:
+                    raise ValueError(f"table {name!r}: claim {row.id!r} is not registered, and the table lacks the column(s) {missing} that would "
+                                     "define it (claims_table writes them)") from None
                 source, _, location = str(row.location).partition(": ")
-                register(Claim(row.id, row.claim, row.kind, source, row.quote, location, row.test,
-                               None if pd.isna(row.min_effect) else float(row.min_effect), _text(row.unit), _text(row.min_effect_reason)))
+                try:
+                    register(Claim(row.id, row.claim, row.kind, source, row.quote, location, row.test,
+                                   None if pd.isna(row.min_effect) else float(row.min_effect), _text(row.unit), _text(row.min_effect_reason)))
+                except ValueError as error:
+                    raise ValueError(f"table {name!r}: {error}") from None
         try:
             table = claims_table(table)
         except ValueError as error:
@@ -159,9 +168,9 @@ def claim_counts(claims: pd.DataFrame, by: str | list = "chapter") -> pd.DataFra
     >>> claims = pd.DataFrame({"chapter": ["a", "a", "b"], "verdict": ["reproduced", "not reproduced", "reproduced"],
     ...                        "kind": ["core", "secondary", "core"]})
     >>> claim_counts(claims).values.tolist()
-    [[1, 0, 1], [1, 0, 0]]
+    [[1, 0, 0, 0, 1], [1, 0, 0, 0, 0]]
     >>> claim_counts(claims, by="kind").values.tolist()
-    [[2, 0, 0], [0, 0, 1], [0, 0, 0]]
+    [[2, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
     """
     keys = [by] if isinstance(by, str) else list(by)
     if not keys or not set(keys) <= {"chapter", "kind"} or len(set(keys)) != len(keys):

@@ -356,6 +356,9 @@ def claims_table(rows) -> pd.DataFrame:
     for column in EVIDENCE_COLUMNS + ("p_value",):
         if column not in table.columns:
             table[column] = np.nan
+    for field in ("claim", "kind", "quote", "location", "test", "unit", "min_effect_reason"):  # text, also where a CSV read them as NaN
+        if field in table.columns:
+            table[field] = table[field].astype(object)
     for i, claim_id in enumerate(table["id"]):
         claim = lookup(claim_id)
         for field, value in claim.columns().items():
@@ -363,7 +366,7 @@ def claims_table(rows) -> pd.DataFrame:
             if field == "min_effect":
                 if pd.notna(given) and claim.min_effect is not None and not np.isclose(given, value):
                     raise ValueError(f"claim {claim_id!r}: min_effect {float(given)!r} differs from the registered {value!r}")
-            elif given is not None and not (isinstance(given, float) and np.isnan(given)) and given != value and not (field in ("unit", "min_effect_reason") and value == ""):
+            elif given is not None and not (isinstance(given, float) and np.isnan(given)) and given != value and value != "":
                 raise ValueError(f"claim {claim_id!r}: the row's {field} {given!r} differs from the registry's {value!r}")
             table.loc[i, field] = value if field != "min_effect" or pd.isna(given) else given
     for column in [c for c in table.columns if c == "verdict" or str(c).startswith("verdict_")]:

@@ -352,12 +352,14 @@ def mean_std(values, digits: int = 3) -> str:
     return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
 
 
-def compare_runs(runs: pd.DataFrame, by: str, column: str, better: str, worse: str, *,
+def compare_runs(runs: pd.DataFrame, by: str, column: str, better: str, worse: str, *, min_effect: float,
                  higher_is_better: bool = True, alpha: float = 0.05) -> PairedTest:
-    """Does the group ``better`` of ``runs`` beat ``worse`` on ``column``, seed by seed? (:func:`paired_test`)
+    """Does the group ``better`` of ``runs`` beat ``worse`` on ``column`` by at least ``min_effect``, seed by seed? (:func:`paired_test`)
 
     ``runs`` holds one row per (group, seed), the group in column ``by`` and the seed in ``seed``;
-    the two groups are paired on their seeds, and must have the same ones.
+    the two groups are paired on their seeds, and must have the same ones. ``min_effect`` is the
+    smallest difference that matters, in ``column``'s unit, declared before the run (a registered
+    claim's: :func:`emma.claims.registry.min_effect`).
     """
     missing = sorted({by, column, "seed"} - set(runs.columns))
     if missing:
@@ -370,7 +372,8 @@ def compare_runs(runs: pd.DataFrame, by: str, column: str, better: str, worse: s
         groups.append(group)
     if set(groups[0].index) != set(groups[1].index):
         raise ValueError(f"runs must hold the same seeds for {better!r} and {worse!r} to pair them")
-    return paired_test(groups[0].to_numpy(), groups[1].loc[groups[0].index].to_numpy(), higher_is_better, alpha)
+    return paired_test(groups[0].to_numpy(), groups[1].loc[groups[0].index].to_numpy(), min_effect=min_effect,
+                       higher_is_better=higher_is_better, alpha=alpha)
 
 
 def loss_band(losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

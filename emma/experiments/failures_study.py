@@ -10,9 +10,10 @@ failure of :mod:`emma.data.failures`, and tested under every failure:
   (:func:`emma.engine.evaluation.score_on_failure`);
 * :func:`energy_view`: what the potential energy Ψ sees of each failure, the AUROC
   (:func:`sklearn.metrics.roc_auc_score`) of Ψ_i separating failed from clean samples of mode i;
-* :func:`failure_claims`: the chapter's claims, one-sided paired t-tests over seeds
-  (:func:`emma.claims.rules.paired_test`) or one-sample t-tests (:func:`scipy.stats.ttest_1samp`),
-  Holm-corrected together (:func:`emma.claims.rules.apply_holm`).
+* :func:`failure_claims`: the chapter's claims, registered per failure
+  (:mod:`emma.claims.registry.beyond`), judged by one-sided paired t-tests over seeds against
+  their minimum effects (:func:`emma.claims.rules.paired_test`), Holm-corrected together
+  (:func:`emma.claims.rules.apply_holm`).
 """
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from emma.claims.rules import VERDICTS, apply_holm, claims_table, paired_test
+from emma.claims.registry import min_effect
+from emma.claims.registry.beyond import register_failure_claims
+from emma.claims.rules import INCONCLUSIVE, REPRODUCED, apply_holm, claims_table, paired_test
 from emma.data.failures import Failure, Standardization, check_failure, fail_every_sample, failure_family
 from emma.data.htru2 import MODE_NAMES
 from emma.engine.configs import TrainSettings
@@ -35,6 +37,7 @@ from emma.engine.evaluation import base_for, score_on_failure
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import SOUND
 from emma.engine.registry import get_family
+from emma.experiments.modes_verdicts import judge_sub_cases, weakest_evidence
 from emma.util import checks
 from emma.util.plots import FAMILY_COLORS
 from emma.util.runtime import resolve_device, worker_pool
@@ -46,6 +49,7 @@ FAMILY_WORDS = {"base": "base", "without": "data augmentation", "alternative": "
 POOLED = ("without", "alternative")
 #: The columns of :func:`cross_scores` that score samples with a failed mode.
 FAILED_COLUMNS = ("f1_ip_failed", "f1_dm_failed")
+_NO_THESIS = "none: the thesis tests Gaussian noise only"
 
 
 def _check_failures(failures) -> dict[str, Failure]:
@@ -174,46 +178,52 @@ def _per_seed(scores: pd.DataFrame, family: str, trained_on: str, tested_on: str
     return hit.set_index("seed")[column].sort_index()
 
 
-def _comparison(scores, ours, reference, trained_on, tested_on, claim, alpha) -> dict:
+def _comparison(scores, ours, reference, trained_on, tested_on, claim_id, alpha) -> dict:
     a, b = _per_seed(scores, ours, trained_on, tested_on), _per_seed(scores, reference, trained_on, tested_on)
-    test = paired_test(a.to_numpy(), b.loc[a.index].to_numpy(), alpha=alpha)
-    return {"claim": claim, "thesis_evidence": "none: the thesis tests Gaussian noise only", "our_evidence":
-            f"F1 on failed samples {a.mean():.3f} vs {b.mean():.3f}, difference {test.mean:+.3f} ± {test.std:.3f} over {test.n} seeds",
-            "verdict": test.verdict, "kind": "book", "p_value": test.p_value}
+    test = paired_test(a.to_numpy(), b.loc[a.index].to_numpy(), min_effect=min_effect(claim_id), alpha=alpha)
+    return {"id": claim_id, "thesis_evidence": _NO_THESIS, **test.row(),
+            "our_evidence": f"F1 on failed samples {a.mean():.3f} vs {b.mean():.3f}: {test.describe(3)}"}
+
+
+def _energy_row(view: pd.DataFrame, failure: str, claim_id: str, alpha: float) -> dict:
+    tests = {}
+    for mode in MODE_NAMES:
+        auroc = view[(view["failure"] == failure) & (view["mode"] == mode)].sort_values("seed")["auroc"].to_numpy()
+        if not len(auroc):
+            raise ValueError(f"view holds no AUROC for failure {failure!r} and mode {mode!r}")
+        tests[mode] = paired_test(auroc, np.full(len(auroc), 0.5), min_effect=min_effect(claim_id), alpha=alpha)
+    judged = judge_sub_cases({mode: test.verdict for mode, test in tests.items()})
+    return {"id": claim_id, "thesis_evidence": _NO_THESIS, **judged, **weakest_evidence(test.row() for test in tests.values()),
+            "our_evidence": "AUROC − 0.5: " + "; ".join(f"{mode} {test.describe(2)}" for mode, test in tests.items())
+                            + f"; {judged['cases']} (evidence columns: the weaker mode)"}
 
 
 def failure_claims(scores: pd.DataFrame, view: pd.DataFrame, failures, *, gaussian: str = "gaussian", gate: str = "gated",
                    alpha: float = 0.05) -> pd.DataFrame:
-    """The chapter's claims, every test Holm-corrected together.
+    """The chapter's claims for the failures ``failures``, every test Holm-corrected together.
 
-    For each failure f: EMMA (``with``) beats data augmentation (``without``) on samples with a
-    failed mode when both are trained and tested on f; EMMA beats the Ψ gate there; and Ψ
-    flags f (the AUROC of both modes above 0.5). For each failure other than Gaussian noise:
-    EMMA trained on Gaussian noise beats data augmentation trained on it when tested on f.
+    The claims are built and registered from one wording per question
+    (:func:`emma.claims.registry.beyond.register_failure_claims`, minimum effects included). For
+    each failure f: EMMA (``with``) beats data augmentation (``without``) on samples with a failed
+    mode when both are trained and tested on f; for f other than ``gaussian``, EMMA trained on
+    ``gaussian`` beats data augmentation trained on it, tested on f; EMMA beats the Ψ gate
+    (``gate``) trained and tested on f (each a paired t-test over seeds of the F1 on failed
+    samples); and Ψ flags f: two sub-cases, IP and DM, each a t-test over seeds of the AUROC of
+    Ψ_i against chance (the row carries the weaker one's evidence).
+
+    Returns
+    -------
+    DataFrame
+        The claims table (:func:`emma.claims.rules.claims_table`) with ``p_holm``
+        (:func:`emma.claims.rules.apply_holm`).
     """
     names = list(_check_failures(failures))
-    if gaussian not in names:
-        raise ValueError(f"gaussian must name one of the failures {names}, got {gaussian!r}")
-    rows = []
-    for f in names:
-        rows.append(_comparison(scores, "with", "without", f, f, f"Trained and tested on {f}, EMMA beats data augmentation on failed samples", alpha))
-    for f in names:
-        if f != gaussian:
-            rows.append(_comparison(scores, "with", "without", gaussian, f,
-                                    f"Trained on {gaussian} noise and tested on {f}, EMMA beats data augmentation on failed samples", alpha))
-    for f in names:
-        rows.append(_comparison(scores, "with", gate, f, f, f"Trained and tested on {f}, EMMA beats the Ψ gate on failed samples", alpha))
-    for f in names:
-        per_mode = [view[(view["failure"] == f) & (view["mode"] == mode)]["auroc"].to_numpy() for mode in MODE_NAMES]
-        tests = [stats.ttest_1samp(a, 0.5, alternative="greater") if len(a) > 1 else None for a in per_mode]
-        above = [bool(a.mean() > 0.5) for a in per_mode]
-        p = max(t.pvalue for t in tests) if all(t is not None for t in tests) else np.nan
-        verdict = VERDICTS[0] if all(above) and p < alpha else VERDICTS[1] if any(above) else VERDICTS[2]
-        rows.append({"claim": f"The potential energy flags {f} (AUROC of Ψ_i above 0.5 for both modes)",
-                     "thesis_evidence": "none: the thesis tests Gaussian noise only",
-                     "our_evidence": ", ".join(f"{mode} {a.mean():.2f} ± {a.std(ddof=1) if len(a) > 1 else 0:.2f}" for mode, a in zip(MODE_NAMES, per_mode)),
-                     "verdict": verdict, "kind": "book", "p_value": p})
-    return apply_holm(claims_table(rows), alpha)
+    ids = iter(register_failure_claims(names, gaussian))  # in the order the rows are built below
+    blocks = {"beats_augmentation": [_comparison(scores, "with", "without", f, f, next(ids), alpha) for f in names],
+              "transfer": [_comparison(scores, "with", "without", gaussian, f, next(ids), alpha) for f in names if f != gaussian],
+              "beats_gate": [_comparison(scores, "with", gate, f, f, next(ids), alpha) for f in names],
+              "energy_flags": [_energy_row(view, f, next(ids), alpha) for f in names]}
+    return apply_holm(claims_table([{**row, "question": question} for question, rows in blocks.items() for row in rows]), alpha)
 
 
 def describe_energy(view: pd.DataFrame) -> str:
@@ -291,13 +301,16 @@ def scores_figure(scores: pd.DataFrame, failures, families, *, gaussian: str = "
 
 
 def describe_claims(claims: pd.DataFrame, alpha: float = 0.05) -> str:
-    """Markdown bullets from :func:`failure_claims`: how many claims of each kind hold after Holm's correction."""
-    groups = (("^Trained and tested on .* data augmentation", "EMMA beats data augmentation, both trained and tested on the same failure"),
-              ("^Trained on", "EMMA trained on Gaussian noise beats data augmentation trained on it, tested on another failure"),
-              ("Ψ gate", "EMMA beats the Ψ gate, both trained and tested on the same failure"),
-              ("^The potential", "The potential energy flags the failure"))
+    """Markdown bullets from :func:`failure_claims`: per question, how many of its claims hold after Holm's correction, and how many are inconclusive."""
+    labels = {"beats_augmentation": "EMMA beats data augmentation, both trained and tested on the same failure",
+              "transfer": "EMMA trained on Gaussian noise beats data augmentation trained on it, tested on another failure",
+              "beats_gate": "EMMA beats the Ψ gate, both trained and tested on the same failure",
+              "energy_flags": "The potential energy flags the failure"}
+    if "question" not in claims:
+        raise ValueError("claims lacks the column 'question': it is failure_claims's table")
     lines = []
-    for pattern, label in groups:
-        verdicts = claims.loc[claims["claim"].str.contains(pattern), "verdict"]
-        lines.append(f"- {label}: {(verdicts == VERDICTS[0]).sum()} of {len(verdicts)} claims hold at level {alpha} after Holm's correction.")
+    for question, label in labels.items():
+        verdicts = claims.loc[claims["question"] == question, "verdict"]
+        lines.append(f"- {label}: {(verdicts == REPRODUCED).sum()} of {len(verdicts)} claims hold at level {alpha} after Holm's correction"
+                     f" ({(verdicts == INCONCLUSIVE).sum()} inconclusive).")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """What the book finds, in words and one figure, written from the tables the chapters saved.
 
 The landing page opens with :func:`book_findings` (at most six sentences) and
-:func:`summary_figure`; the appendix :doc:`Verdicts </book/chapters/11_verdicts>` glues the sentences, the chapter :doc:`Conclusion </book/chapters/10_conclusion>` the figure. Every number in a
+:func:`summary_figure`; the appendix :doc:`Verdicts </book/chapters/11_verdicts>` glues the sentences,
+the chapter :doc:`Conclusion </book/chapters/10_conclusion>` the figure. Every number in a
 sentence is read from a table of ``<output_dir>/tables``; no sentence says more than its table:
 
 * the decision rule (``decision_rule_verdicts``, the chapter :doc:`Experiment II </book/chapters/06_robustness>`): under which rules
@@ -61,6 +62,9 @@ def decision_sentence(verdicts: pd.DataFrame) -> str:
     ``verdicts`` is the table ``decision_rule_verdicts`` (``protocol, claim, rule, effect, ci_low,
     ci_high, n_seeds, min_effect, verdict``).
     """
+    needed = {"protocol", "claim", "rule", "effect", "ci_low", "ci_high", "n_seeds", "min_effect", "verdict"}
+    if not isinstance(verdicts, pd.DataFrame) or not needed <= set(verdicts.columns):
+        raise ValueError(f"verdicts must be the table decision_rule_verdicts, a DataFrame with the columns {sorted(needed)}")
     sound = verdicts[verdicts["protocol"] == "sound"]
     claims = {c[0]: subset for c, subset in zip(COMPARISONS[:2], ("IP-noisy", "DM-noisy"))}
     rules = [r for r in RULES if r in set(sound["rule"])]
@@ -80,8 +84,9 @@ def decision_sentence(verdicts: pd.DataFrame) -> str:
     if both:
         return text + f"The edge on both noisy subsets is reproduced only under {_join(both)}: it depends on the decision rule."
     some = [f"on {subset} samples under {_join(where)}" for subset, where in holds.items() if where]
-    return text + ("The edge is reproduced on neither noisy subset under any decision rule"
-                   + (f"; it is reproduced only {' and '.join(some)}." if some else "."))
+    if some:
+        return text + f"No decision rule reproduces the edge on both noisy subsets; it is reproduced only {' and '.join(some)}."
+    return text + "The edge is reproduced on neither noisy subset under any decision rule."
 
 
 def selection_sentence(robustness_f1: pd.DataFrame, confirmed: pd.DataFrame, edges: str) -> str:
@@ -90,9 +95,13 @@ def selection_sentence(robustness_f1: pd.DataFrame, confirmed: pd.DataFrame, edg
     top = robustness_f1[robustness_f1["model"].str.startswith("with (thesis top 10")]
     again = confirmed[confirmed["model"] == "with (selected)"].iloc[0]
     edge = f", at the edge of the grid on {edges}" if isinstance(edges, str) and edges else ", inside the grid"
+    scored = top["f1_ip_noisy_mean"].dropna()  # a configuration of the thesis outside the grid has no score
+    span = f"{scored.min():.3f} to {scored.max():.3f}" if len(scored) else ""
+    thesis = ("where the grid holds none of the thesis's top 10" if not len(scored) else f"where the thesis's top 10 score {span}" if len(scored) == len(top)
+              else f"where the one of the thesis's top 10 that the grid holds scores {scored.iloc[0]:.3f}" if len(scored) == 1
+              else f"where the {len(scored)} of the thesis's top 10 that the grid holds score {span}")
     return (f"The configuration chosen on the validation set is ρ = {chosen['rho']:g}, λ_c = {chosen['lambda_c']:g}, λ_e = {chosen['lambda_e']:g}{edge}; "
-            f"on the grid's seeds it scores {chosen['f1_ip_noisy_mean']:.3f} on IP-noisy samples where the thesis's top 10 score "
-            f"{top['f1_ip_noisy_mean'].min():.3f} to {top['f1_ip_noisy_mean'].max():.3f}, and {again['f1_ip_noisy_mean']:.3f} over "
+            f"on the grid's seeds it scores {chosen['f1_ip_noisy_mean']:.3f} on IP-noisy samples {thesis}, and {again['f1_ip_noisy_mean']:.3f} over "
             f"{int(again['n_seeds'])} confirmation seeds.")
 
 
@@ -186,8 +195,9 @@ def claims_sentences(claims: pd.DataFrame) -> list[str]:
 
     out = [f"Of the thesis's {int(counts.loc['core'].sum())} core claims (its abstract, contributions and research questions): "
            f"{tally(counts.loc['core'])}."]
-    if int(counts.loc["book"].sum()):
-        out.append(f"Of the {int(counts.loc['book'].sum())} conjectures the book tests beyond the thesis: {tally(counts.loc['book'])}.")
+    n_book = int(counts.loc["book"].sum())
+    if n_book:
+        out.append(f"Of the {n_book} conjecture{'' if n_book == 1 else 's'} the book tests beyond the thesis: {tally(counts.loc['book'])}.")
     return [" ".join(out)]
 
 

@@ -70,11 +70,13 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
     return pd.DataFrame(rows)
 
 
-def headline(replay: pd.DataFrame) -> pd.DataFrame:
+def headline(replay: pd.DataFrame, selected: dict | None = None) -> pd.DataFrame:
     """The thesis's F1 beside the book's protocol and the replay (means over seeds), one row per row of its table.
 
     The landing page's table: ``model``, and for clean, IP-noisy and DM-noisy test samples the
-    columns ``<subset>: thesis``, ``<subset>: book``, ``<subset>: replay``.
+    columns ``<subset>: thesis``, ``<subset>: book``, ``<subset>: replay``. ``selected`` adds the
+    configuration the book chose on validation as a last row: ``{"model": label, "f1_clean": …,
+    "f1_ip_noisy": …, "f1_dm_noisy": …}`` (the book's numbers; the thesis printed none for it).
     """
     out = pd.DataFrame({"model": [m if m != "with" else f"with (ρ {r:g}, λ_c {c:g}, λ_e {e:g})" for m, r, c, e in
                                   zip(replay["model"], replay["rho"], replay["lambda_c"], replay["lambda_e"])]})
@@ -82,6 +84,11 @@ def headline(replay: pd.DataFrame) -> pd.DataFrame:
         out[f"{label}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
         out[f"{label}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
         out[f"{label}: replay"] = replay[f"{metric}_mean"].to_numpy()
+    if selected is not None:
+        row = {"model": selected["model"]}
+        for metric, label in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
+            row.update({f"{label}: thesis": np.nan, f"{label}: book": selected[metric], f"{label}: replay": np.nan})
+        out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
     return out.set_index("model").round(3)
 
 

@@ -7,7 +7,8 @@
 * **the ablation** (:func:`run_ablation`; summarised with :func:`emma.util.tables.over_seeds`): the eight on/off combinations
   of the parts, scored on what they predict and what they attend to;
 * **HTRU2** (:func:`run_htru2`): a combination against EMMA alone on the thesis's data;
-* **claims** (:func:`composition_tests`, :func:`unified_claims`): the chapter's claims, judged.
+* **claims** (:func:`composition_tests`, :func:`composition_table`, :func:`unified_claims`): the chapter's claims
+  (registered in :mod:`emma.claims.registry.beyond`), judged.
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from emma.claims.rules import apply_holm, claims_table, paired_test, verdict_from_flags
+from emma.claims.registry import min_effect
+from emma.claims.rules import INCONCLUSIVE, REPRODUCED, apply_holm, claims_table, holm, paired_test
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import corrupt
 from emma.engine.autoencoders import fit_energy_models
 from emma.engine.stacked import StackedModels
 from emma.engine.training import f1_by_subset, select_threshold
+from emma.experiments.modes_verdicts import judge_sub_cases, weakest_evidence
 from emma.experiments.unified import COMBINATIONS, PARTS, UnifiedAttention, build, label, predict
 from emma.method.attention import PARAMETER_NAMES, project_parameters_
 from emma.method.regularizers import energy_regularizer
@@ -48,6 +51,8 @@ class Task(NamedTuple):
 
 
 _positive_int = checks.positive_int
+#: The claim that the full model beats every other combination, and the claim on HTRU2.
+COMPLETE, HTRU2_CLAIM = "unified_complete", "unified_htru2_beats_emma"
 
 
 def _number(value, name: str, low: float = 0.0, high: float = float("inf")) -> float:
@@ -317,61 +322,74 @@ def run_htru2(splits, energy_models, psi_min, seeds, arms: dict, *, epochs: int,
 
 
 def composition_tests(scores: pd.DataFrame, column: str, alpha: float = 0.05) -> pd.DataFrame:
-    """The full model against each other combination, seed by seed: one :func:`emma.claims.rules.paired_test` per row."""
+    """The full model against each other combination on ``column``, seed by seed: one :func:`emma.claims.rules.paired_test` per row.
+
+    The minimum effect is that of the claim ``unified_complete`` (:mod:`emma.claims.registry.beyond`).
+    Each row has the combination's flags, ``against``, ``score``, ``difference`` (full − other,
+    mean over seeds), the evidence columns and ``verdict`` of the test, and ``evidence`` (one line).
+    """
     full = scores[scores[list(PARTS)].all(axis=1)].sort_values("seed")
     rows = []
     for parts in COMBINATIONS[:-1]:
         other = scores[(scores[list(PARTS)] == pd.Series(parts)).all(axis=1)].sort_values("seed")
-        test = paired_test(full[column].to_numpy(), other[column].to_numpy(), alpha=alpha)
-        rows.append({**parts, "against": label(parts), "score": column, "difference": test.mean, "p_value": test.p_value,
-                     "verdict": test.verdict, "evidence": test.describe(3)})
+        test = paired_test(full[column].to_numpy(), other[column].to_numpy(), min_effect=min_effect(COMPLETE), alpha=alpha)
+        rows.append({**parts, "against": label(parts), "score": column, "difference": test.mean, **test.row(), "evidence": test.describe(3)})
     return pd.DataFrame(rows)
 
 
-def unified_claims(scores: pd.DataFrame, htru2: pd.DataFrame, arms: tuple[str, str], alpha: float = 0.05) -> pd.DataFrame:
-    """The claims of thesis chapter 7, judged on the ablation ``scores`` and the HTRU2 runs (``arms`` = (ours, EMMA alone)).
+def composition_table(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`composition_tests` on clean and on corrupted accuracy, Holm-corrected over the 14 tests.
 
-    For each part, the claim holds when the mechanism shows in every seed (β lower on corrupted
-    modes, mask higher on the signal, crossmodal weight above uniform on the modes a mode needs)
-    *and* removing the part from the full model costs accuracy (one-sided paired t-test): both,
-    *reproduced*; one, *partly*. "Complete" needs the full model to beat all seven other
-    combinations on both scores; its p-value is the largest of the fourteen (an intersection-union
-    test). p-values are Holm-adjusted over the table (:func:`emma.claims.rules.apply_holm`).
+    Adds ``p_holm``; a *reproduced* whose ``p_holm`` is not below ``alpha`` becomes *inconclusive*,
+    so that every comparison the table calls reproduced holds with the 14 tested together.
+    """
+    tests = pd.concat([composition_tests(scores, column, alpha) for column in ("acc_clean", "acc_corrupted")], ignore_index=True)
+    tests.insert(tests.columns.get_loc("p_value") + 1, "p_holm", holm(tests["p_value"].to_numpy()))
+    tests.loc[(tests["verdict"] == REPRODUCED) & ~(tests["p_holm"] < alpha), "verdict"] = INCONCLUSIVE
+    return tests
+
+
+def unified_claims(scores: pd.DataFrame, htru2: pd.DataFrame, arms: tuple[str, str], alpha: float = 0.05) -> pd.DataFrame:
+    """The claims of the chapter on the unified model, judged on the ablation ``scores`` and the HTRU2 runs (``arms`` = (ours, EMMA alone)).
+
+    The claims and their minimum effects are registered in :mod:`emma.claims.registry.beyond`.
+    Each part's claim is its mechanism in the full model, a paired t-test over seeds: β lower on
+    corrupted modes than on clean ones (exogenous), the mask higher on the feature holding the
+    signal than elsewhere (endogenous), the crossmodal weight on the clean modes a mode needs above
+    the uniform share (crossmodal); the row also shows what removing the part costs. "Complete" is
+    made of 14 sub-cases, the full model against each other combination on each score
+    (:func:`composition_table`; :func:`emma.experiments.modes_verdicts.judge_sub_cases`), with the
+    evidence of the weakest. HTRU2: a paired t-test of the F1 on noisy test samples. p-values are
+    Holm-adjusted over the table (:func:`emma.claims.rules.apply_holm`).
     """
     full = scores[scores[list(PARTS)].all(axis=1)].sort_values("seed")
-    tests = pd.concat([composition_tests(scores, c, alpha) for c in ("acc_clean", "acc_corrupted")], ignore_index=True)
+    tests = composition_table(scores, alpha)
 
     def without(part, column):  # the test of the full model against the full model minus ``part``
         return tests[(tests["score"] == column) & ~tests[part] & tests[[p for p in PARTS if p != part]].all(axis=1)].iloc[0]
 
-    # Every claim here is the book's: chapter 7 proposes the model without an experiment, so the
-    # tests (a task built for it, the ablation, HTRU2) are conjectures the book tests (kind "book").
-    specs = [
-        ("exogenous", "the exogenous module masks perturbations", "acc_corrupted", full["beta_corrupted"] < full["beta_clean"],
-         f"β {full['beta_corrupted'].mean():.3f} on corrupted modes vs {full['beta_clean'].mean():.3f} on clean ones"),
-        ("endogenous", "the endogenous module attends to the important information inside each mode", "acc_clean",
-         full["mask_signal"] > full["mask_other"],
-         f"mask {full['mask_signal'].mean():.3f} on the feature holding the signal vs {full['mask_other'].mean():.3f} elsewhere"),
-        ("crossmodal", "the crossmodal module extracts knowledge by looking at the whole picture", "acc_clean",
-         full["cross_to_needed"] > full["cross_to_needed_uniform"],
-         f"weight {full['cross_to_needed'].mean():.3f} on the clean modes carrying the other factor "
-         f"vs {full['cross_to_needed_uniform'].mean():.3f} if uniform"),
+    specs = [  # claim id, the part, the score removing it should cost, the statistic and its reference, how to say them
+        ("unified_exogenous_masks", "exogenous", "acc_corrupted", "beta_clean", "beta_corrupted", "β {1:.3f} on corrupted modes vs {0:.3f} on clean ones"),
+        ("unified_endogenous_attends", "endogenous", "acc_clean", "mask_signal", "mask_other",
+         "mask {0:.3f} on the feature holding the signal vs {1:.3f} elsewhere"),
+        ("unified_crossmodal_whole_picture", "crossmodal", "acc_clean", "cross_to_needed", "cross_to_needed_uniform",
+         "weight {0:.3f} on the clean modes carrying the other factor vs {1:.3f} if uniform"),
     ]
     rows = []
-    for part, claim, column, mechanism, seen in specs:
-        test = without(part, column)
-        flags = [bool(mechanism.all()), test["verdict"] == "reproduced"]
-        rows.append({"claim": claim, "our_evidence": f"{seen} (every seed: {flags[0]}); without it, {column}: {test['evidence']}",
-                     "verdict": verdict_from_flags(flags, [bool(mechanism.all()), test["verdict"] != "not reproduced"]), "kind": "book",
-                     "p_value": test["p_value"]})
-    beats = tests["verdict"].eq("reproduced").all()
-    rows.append({"claim": "together the three make a complete multi-modal attention (the full model beats every other combination)",
-                 "our_evidence": f"smallest paired gain {tests['difference'].min():+.3f} over {len(tests)} comparisons (clean and corrupted accuracy)",
-                 "verdict": verdict_from_flags([beats], [bool((tests["difference"] > 0).all())]), "kind": "book", "p_value": tests["p_value"].max()})
+    for claim_id, part, column, ours, reference, words in specs:
+        test = paired_test(full[ours].to_numpy(), full[reference].to_numpy(), min_effect=min_effect(claim_id), alpha=alpha)
+        removal = without(part, column)
+        rows.append({"id": claim_id, **test.row(),
+                     "our_evidence": f"{words.format(full[ours].mean(), full[reference].mean())}: {test.describe(3)}; "
+                                     f"removing it, full − without on {column}: {removal['evidence']} (a sub-case of {COMPLETE})"})
+    judged = judge_sub_cases({f"{r.score.removeprefix('acc_')} vs {r.against}": r.verdict for r in tests.itertuples()})
+    weakest = weakest_evidence(tests[["effect", "ci_low", "ci_high", "n_seeds", "min_effect", "detectable_effect", "p_value"]].to_dict("records"))
+    rows.append({"id": COMPLETE, **judged, **weakest,
+                 "our_evidence": f"smallest paired gain {tests['difference'].min():+.3f} over {len(tests)} comparisons (clean and corrupted accuracy, "
+                                 f"Holm over the {len(tests)}); {judged['cases']}"})
     ours, emma = (htru2[htru2["model"] == name].sort_values("seed")["f1_noisy"].to_numpy() for name in arms)
-    test = paired_test(ours, emma, alpha=alpha)
-    rows.append({"claim": f"on HTRU2, {arms[0]} is better than EMMA alone (F1 on noisy test samples)",
-                 "our_evidence": test.describe(3), "verdict": test.verdict, "kind": "book", "p_value": test.p_value})
+    test = paired_test(ours, emma, min_effect=min_effect(HTRU2_CLAIM), alpha=alpha)
+    rows.append({"id": HTRU2_CLAIM, **test.row(), "our_evidence": f"{arms[0]} − {arms[1]}: {test.describe(3)}"})
     for row in rows:
-        row["thesis_evidence"] = "chapter 7: a proposal, argued from psychology, no experiment"
+        row["thesis_evidence"] = "chapter 7 of the draft (chapter 8 of the final thesis): a proposal, argued from psychology, no experiment"
     return apply_holm(claims_table(rows), alpha)

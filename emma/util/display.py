@@ -163,3 +163,15 @@ def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: 
     link = f"<p class=\"emma-download\"><a href=\"{TABLES_URL}/{name}.csv\" download>full table: {name}.csv</a></p>" if name else ""
     text = table.to_string(max_rows=max_rows, max_colwidth=60)
     return TableView(f"<div class=\"emma-table\">{body}{link}</div>", text)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word`` in the right number: ``plural(1, "seed")`` is "1 seed", ``plural(5, "seed")`` "5 seeds".
+
+    >>> plural(1, "seed"), plural(3, "seed"), plural(2, "analysis", "analyses")
+    ('1 seed', '3 seeds', '2 analyses')
+    """
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not (hasattr(n, "__index__")):
+        raise ValueError(f"n must be an integer count, got {n!r}")
+    n = int(n)
+    return f"{n} {word if n == 1 else (many or word + 's')}"

@@ -97,6 +97,27 @@ def read_output(path: str | os.PathLike) -> bytes:
     return data
 
 
+def listing_digest(folder: str | os.PathLike, pattern: str, exclude=()) -> tuple[list[Path], str]:
+    """The files of ``folder`` matching ``pattern`` but those named in ``exclude``, sorted, and a digest of their names."""
+    if not isinstance(pattern, str) or "/" in pattern or not pattern:
+        raise ValueError(f"pattern must be a file pattern inside the folder, such as '*_claims.csv', got {pattern!r}")
+    found = sorted(p for p in Path(folder).glob(pattern) if p.name not in set(exclude))
+    return found, digest("\n".join(p.name for p in found).encode())
+
+
+def read_listing(folder: str | os.PathLike, pattern: str, exclude=()) -> list[Path]:
+    """The files of ``folder`` matching ``pattern`` (but ``exclude``), with the listing logged as a read.
+
+    A chapter that reads every table of a kind (the verdicts appendix reads every ``*_claims.csv``)
+    is then stale when such a table appears or goes, not only when one it read changes
+    (:func:`emma.book.rerun.current_reads` computes the same listing again).
+    """
+    found, stamp = listing_digest(folder, pattern, exclude)
+    name = str(Path(folder).resolve() / pattern) + (f"!{','.join(sorted(exclude))}" if exclude else "")
+    _log({"read": name, "digest": stamp})
+    return found
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(

@@ -12,9 +12,11 @@ questions of the draft (§5.8), which the final text keeps as the experiments' s
 Minimum effects. F1 differences: 0.02, the smallest gain the thesis's own table reports for EMMA
 over data augmentation (IP-noisy: 0.7333 against 0.7097); a smaller gain is within the seed
 spread of one model. The clean-accuracy margin: 0.01 F1. β: 0.05, a twentieth of its range.
-AUROC: 0.05 above its baseline. Capacity: 0.05, a twentieth of its range [0, 1].
+AUROC: 0.2 above chance (an AUROC of 0.7, the conventional lower bound of acceptable discrimination, as
+in :mod:`.background`), 0.05 between two scores of the same samples. Capacity: 0.05, a twentieth of its range [0, 1].
 """
 from emma.claims.registry._claim import Claim
+from emma.claims.registry.background import _AUROC_REASON, AUROC_ABOVE_CHANCE
 
 _F1 = dict(min_effect=0.02, unit="F1", reason="the smallest gain the thesis's table reports for EMMA over data augmentation (IP-noisy, +0.024); "
                                                   "below it a gain is within one model's seed spread")
@@ -66,11 +68,12 @@ CLAIMS = (
           "the uncertainty on the predictions at test time", "report/chapters/7-experiments.tex L243",
           "paired t-test over seeds of the AUROC of the per-sample total energy Σ E_i for the per-sample error, against chance (0.5); "
           "both modes noisy at σ drawn from the total-energy sweep",
-          min_effect=0.05, unit="AUROC", reason="an AUROC within 0.05 of its baseline ranks errors no better than a coin would, for practical purposes"),
+          min_effect=AUROC_ABOVE_CHANCE, unit="AUROC", reason=_AUROC_REASON),
     Claim("total_energy_beyond_psi", "The total energy flags errors better than the potential energies alone", "book", "book",
           "EMMA's modal energies add to the autoencoders' potentials what tells a wrong prediction", "chapter 6, Experiment II",
           "paired t-test over seeds of the AUROC of the total energy − that of Σ_i Ψ_i, for the same per-sample errors",
-          min_effect=0.05, unit="AUROC", reason="an AUROC within 0.05 of its baseline ranks errors no better than a coin would, for practical purposes"),
+          min_effect=0.05, unit="AUROC", reason="between two scores of the same samples, as for Ψ against the reconstruction error: "
+                                                 "a twentieth of the AUROC's range"),
     Claim("capacity_extremes", "Too little and too much capacity both hurt", "secondary", "final",
           "When the capacity is too low, no sufficient amount of information is passed to the MMN, leading to wrong predictions. Similarly, "
           "if the capacity is too high, the perturbations of the failing modes will pass and cause a decrease in performances.",
