@@ -681,7 +681,7 @@ original_claims = robustness_claims(robustness_evidence(original, original_best,
                                                         single_mode=original_single_mode, **evidence_options), **judge)
 robustness_claims_table = judge_claims_under_rules(both_protocols(sound_claims, original_claims), decision.combined)
 save_table(robustness_claims_table, "robustness_claims", output_dir)
-show(robustness_claims_table, "robustness_claims", columns=["claim", "kind", "effect", "ci_low", "ci_high", "min_effect", "detectable_effect", "n_seeds",
+show(robustness_claims_table, "robustness_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "detectable_effect", "n_seeds",
                                                            "verdict_sound", "holds_under_sound", "verdict_original"])
 
 # %% [markdown]
@@ -696,7 +696,8 @@ show(robustness_claims_table, "robustness_claims", columns=["claim", "kind", "ef
 # %%
 selected = {**best_config, "rank_test": best["rank_test"]}
 edges = grid_edges(best_config, {"rho": rhos, "lambda_c": lambdas_c, "lambda_e": lambdas_e})
-save_table(pd.DataFrame([{**selected, "edges": ", ".join(edges)}]), "robustness_selection", output_dir)
+selection = pd.DataFrame([{**selected, "edges": ", ".join(edges)}])  # the landing page says when the choice lies at the grid's edge
+save_table(selection, "robustness_selection", output_dir)
 display(Markdown(robustness_summary(robustness_claims_table, robustness_f1, baselines, selected=selected, grid_size=len(grid_summary), edges=edges)))
 
 # %%

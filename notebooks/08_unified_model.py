@@ -421,7 +421,7 @@ glue("unified_htru2_p", float(p_value), display=False)
 # %%
 unified_claims = unified_study.unified_claims(scores, htru2, (best_name, "EMMA alone"), alpha)
 save_table(unified_claims, "unified_claims", output_dir)
-show(unified_claims, "unified_claims", columns=["id", "claim", "kind", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
+show(unified_claims, "unified_claims", columns=["claim", "kind", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
 
 # %% [markdown]
 # ## What this chapter finds

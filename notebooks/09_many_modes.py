@@ -434,7 +434,7 @@ verdicts = modes_verdicts.modes_claims(
 )
 modes_claims = verdicts.claims
 save_table(modes_claims, "modes_claims", output_dir)
-show(modes_claims, "modes_claims", columns=["id", "claim", "kind", "location", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
+show(modes_claims, "modes_claims", columns=["claim", "kind", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
 
 # %%
 for name, value in verdicts.statistics.items():  # modes_gain_min, modes_omega_p, ... in the prose below

@@ -135,7 +135,7 @@ Markdown(
 # {glue:text}`11_verdicts.ipynb::verdicts_n_claims:.0f` claims,
 # {glue:text}`11_verdicts.ipynb::verdicts_n_core:.0f` are *core* (what the thesis's abstract,
 # contributions and research questions assert):
-# {glue:text}`11_verdicts.ipynb::verdicts_core_tally`. The landing page opens with the same
+# {glue:text}`11_verdicts.ipynb::verdicts_core_tally:s`. The landing page opens with the same
 # counts and with the book's findings, generated there from the chapters' tables. The EMMA
 # module and its derivation are checked equation by equation in {doc}`03_emma` (with the errata
 # of its gradient) rather than judged as claims.

@@ -57,9 +57,17 @@ _ = check_profile(profile)
 # %%
 claims = collect_claims(output_dir)
 save_table(claims, "book_claims", output_dir)
-show(claims, "book_claims", columns=["chapter", "claim", "kind", "location", "min_effect", "effect", "ci_low", "ci_high", "n_seeds", "verdict"],
-     max_rows=80, summary="every claim of the book, with its source, effect and verdict",
+show(claims, "book_claims", columns=["chapter", "claim", "kind", "min_effect", "effect", "ci_low", "ci_high", "n_seeds", "verdict"],
+     max_rows=80, summary="every claim of the book, with its effect and verdict",
      links={"chapter": chapter_links(output_dir)})  # each chapter name links to the section that judges its claims
+
+# %% [markdown]
+# Where each claim comes from: the sentence it tests, quoted, and its place in the final thesis
+# (file and line at commit `7302713`), the draft (section) or the defense slides (page); a
+# conjecture of the book names the chapter that states it.
+
+# %%
+show(claims, "book_claims", columns=["claim", "quote", "location"], max_rows=80, summary="the source of every claim")
 
 # %% mystnb={"figure": {"caption": "The claims judged in each chapter, split by verdict: reproduced (teal), rule-dependent (green), partly reproduced (yellow), inconclusive (grey) and not reproduced (orange). The length of a bar is the number of claims a chapter judged; its colours show how many of them stand.", "name": "fig-verdicts-claims"}, "image": {"alt": "Horizontal stacked bar chart, one bar per chapter, with teal, green, yellow, grey and orange segments for the reproduced, rule-dependent, partly reproduced, inconclusive and not reproduced claims, and the number of claims along the horizontal axis."}}
 counts = claim_counts(claims)

@@ -200,7 +200,7 @@ display(Markdown(describe_scores(scores, failures)))
 # %%
 claims = failure_claims(scores, view, failures, alpha=alpha)
 save_table(claims, "beyond_gaussian_claims", output_dir)
-show(claims, "beyond_gaussian_claims", columns=["id", "claim", "effect", "ci_low", "ci_high", "min_effect", "p_holm", "verdict"])
+show(claims, "beyond_gaussian_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "p_holm", "verdict"])
 
 # %%
 display(Markdown(describe_claims(claims, alpha)))

@@ -116,7 +116,7 @@ def test_literature_claims_follow_the_taxonomy():
     claims = literature.literature_claims(taxonomy)
     assert set(claims["verdict"]) <= set(VERDICTS)
     assert list(claims["verdict"]) == ["partly reproduced", "partly reproduced"]
-    assert list(claims["kind"]) == ["secondary", "secondary"]
+    assert list(claims["kind"]) == ["secondary", "core"]  # the literature gap of the draft's contribution 2 is core
     blind = taxonomy.assign(quality_signal=taxonomy["quality_signal"].where(taxonomy["mechanism"] == "EMMA", "none"))
     assert literature.literature_claims(blind)["verdict"].iloc[1] == "reproduced"
 

@@ -37,7 +37,7 @@ def test_claims_follow_the_numbers_both_ways():
     assert len(held) == 2 + 1 + 2 + 2  # with vs without per failure, Gaussian transfer, with vs gate, energy
     assert list(held["id"]) == ["beats_augmentation_gaussian", "beats_augmentation_zeroed", "beats_augmentation_zeroed_trained_on_gaussian",
                                 "beats_gate_gaussian", "beats_gate_zeroed", "energy_flags_gaussian", "energy_flags_zeroed"]
-    assert set(held["kind"]) == {"book"} and list(held["min_effect"]) == [0.02] * 5 + [0.1] * 2
+    assert set(held["kind"]) == {"book"} and list(held["min_effect"]) == [0.02] * 5 + [0.2] * 2
     assert held[["effect", "ci_low", "ci_high", "n_seeds", "p_value", "p_holm"]].notna().all().all()
     assert held["detectable_effect"].iloc[-2:].notna().all()  # (EMMA's edge in the fake scores is the same on every seed: no power to compute)
     assert (held["n_seeds"] == 5).all() and held["cases"].iloc[-1] == "2 of 2 sub-cases hold: IP, DM"

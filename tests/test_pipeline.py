@@ -59,7 +59,7 @@ def executed_quick_book(tmp_path_factory) -> Path:
     def execute_all() -> Path:
         root = tmp_path_factory.mktemp("book")
         _copy_book_sources(root)
-        chapters = book.chapters()
+        chapters = book.select([])  # the book's order (_toc.yml), as `emma-book run`: the appendix after the extensions
         profile = rerun.read_parameter_file(book.PROFILES / "quick.yaml")  # as `emma-book run --profile quick`
         parameters, _ = rerun.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
         for chapter in chapters:
@@ -226,6 +226,25 @@ def test_book_builds_without_warnings_and_shows_every_chapter(built_book):
         assert "find_spec" not in page, f"{chapter.name}: the install cell is on the page"
         assert "<img" in page, f"{chapter.name}: no figure on the page"
         assert "<table" in page, f"{chapter.name}: no table on the page"
+
+
+def test_the_landing_page_and_the_conclusion_count_the_claims_of_book_claims_chapter_12_included(built_book):
+    import html as html_lib
+
+    import pandas as pd
+
+    from emma.claims.report import claim_counts
+
+    root, code = built_book
+    assert code == 0, "the strict build failed: see the Sphinx output above"
+    claims = pd.read_csv(root / "_build" / "tables" / "book_claims.csv")
+    assert "Beyond Gaussian noise" in set(claims["chapter"]), "chapter 12's claims are not counted"
+    by_kind = claim_counts(claims, by="kind")
+    core = ", ".join(f"{int(by_kind.loc['core', v])} {v}" for v in by_kind.columns)
+    for page in ("intro.html", "chapters/10_conclusion.html"):
+        text = re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", (root / "_build" / "html" / "book" / page).read_text())))
+        assert f"Of the {len(claims)} claims judged" in text or f"of {len(claims)} claims" in text, f"{page}: the number of claims differs"
+        assert core in text, f"{page}: the core claims' tally differs from book_claims.csv ({core})"
 
 
 @pytest.mark.slow

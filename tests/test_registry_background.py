@@ -19,10 +19,11 @@ def test_the_background_chapters_register_their_claims():
         assert lookup(claim.id) == claim
 
 
-def test_no_background_claim_is_core():
-    # The final thesis's abstract, contributions and research questions assert the attention module, its
-    # regularizers and the unified model; none of them asserts a property of Ψ or of the literature.
-    assert {claim.kind for claim in background.CLAIMS} == {"secondary"}
+def test_only_the_literature_gap_is_a_core_background_claim():
+    # The draft's contribution 2 asserts the gap in the literature (no exogenous attention before EMMA); the
+    # abstract, contributions and research questions assert no property of Ψ.
+    assert {claim.id for claim in background.CLAIMS if claim.kind == "core"} == {"no_exogenous_before_emma"}
+    assert {claim.kind for claim in background.CLAIMS} == {"core", "secondary"}
 
 
 @pytest.mark.parametrize("claim", background.CLAIMS, ids=lambda c: c.id)

@@ -50,7 +50,7 @@ REPRODUCED, RULE_DEPENDENT, PARTLY, INCONCLUSIVE, NOT_REPRODUCED = VERDICTS
 KINDS = ("core", "secondary", "book")
 #: The columns every claims table has, in this order (others may follow).
 CLAIM_COLUMNS = ("id", "claim", "kind", "quote", "location", "thesis_evidence", "our_evidence", "verdict")
-#: The evidence of a test-based row (NaN for a claim judged case by case).
+#: The evidence of a test-based row (left empty for a claim judged case by case).
 EVIDENCE_COLUMNS = ("effect", "ci_low", "ci_high", "n_seeds", "min_effect", "detectable_effect")
 #: The power at which :func:`detectable_effect` is computed.
 POWER = 0.8
@@ -146,7 +146,7 @@ def detectable_effect(std: float, n: int, alpha: float = 0.05, power: float = PO
     """The smallest true mean difference a one-sided one-sample t-test at level ``alpha`` detects with ``power``.
 
     Solves P(T' > t₁₋α,ₙ₋₁) = ``power`` for the noncentrality of T' (``scipy.stats.nct``), then
-    scales it by ``std / √n``. ``NaN`` with fewer than 2 seeds or no spread.
+    scales it by ``std / √n``. Undefined (``nan``) with fewer than 2 seeds or no spread.
 
     >>> round(detectable_effect(0.02, 5), 4), round(detectable_effect(0.02, 20), 4)
     (0.0272, 0.0115)
@@ -170,7 +170,7 @@ class PairedTest:
     Attributes
     ----------
     mean, std : float
-        Mean and sample standard deviation (ddof 1) of ours − reference (``NaN`` std for one seed).
+        Mean and sample standard deviation (ddof 1) of ours − reference (no std for one seed).
     n : int
         Seeds.
     t, p_value : float
@@ -311,7 +311,7 @@ def non_inferiority(ours, reference, margin: float, alpha: float = 0.05) -> Pair
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values, in the order given (``NaN`` stays ``NaN`` and does not count).
+    """Holm–Bonferroni adjusted p-values, in the order given; a missing p-value stays missing and does not count.
 
     >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
     [0.03, 0.06, 0.06, 0.02]

@@ -163,7 +163,7 @@ def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: 
 
 
 def error_auroc(score, wrong) -> float:
-    """The AUROC of ``score`` as a score for "this prediction is wrong"; NaN when every prediction is right, or every one wrong.
+    """The AUROC of ``score`` as a score for "this prediction is wrong"; undefined when every prediction is right, or every one wrong.
 
     >>> error_auroc([0.1, 0.2, 0.9], [False, False, True])
     1.0
@@ -200,7 +200,7 @@ def energy_error_auroc(result, splits, *, energies, sigmas: Sequence[float]) -> 
     Returns
     -------
     DataFrame
-        One row per seed: ``seed``, ``auroc_total_energy``, ``auroc_psi`` (NaN when the model
+        One row per seed: ``seed``, ``auroc_total_energy``, ``auroc_psi`` (undefined when the model
         made no error, or only errors), ``n_errors`` and ``n`` (test samples).
     """
     result = _check_result(result)
@@ -247,7 +247,7 @@ def contrast_tests(contrast: pd.DataFrame, *, min_effect: float, alpha: float = 
 def auroc_tests(aurocs: pd.DataFrame, *, min_effect: float, alpha: float = 0.05) -> dict[str, PairedTest]:
     """The paired tests over seeds of the total energy's AUROC: ``"chance"`` (against 0.5) and ``"psi"`` (against Σ Ψ'\\'s AUROC).
 
-    ``aurocs`` is :func:`energy_error_auroc`; seeds whose AUROC is NaN (no error, or only
+    ``aurocs`` is :func:`energy_error_auroc`; seeds whose AUROC is undefined (no error, or only
     errors) are left out, which each test's ``n`` (``n_seeds`` of its row) shows.
     """
     aurocs = _check_frame(aurocs, AUROC_COLUMNS, "aurocs")

@@ -266,7 +266,9 @@ def modes_claims(gain_table: pd.DataFrame, effect: pd.DataFrame, cells: pd.DataF
     separation_level : float
         The separation that defines the coldness needed.
 
-    Rules (the claims and their minimum effects are registered in :mod:`emma.claims.registry.beyond`):
+    Notes
+    -----
+    The claims and their minimum effects are registered in :mod:`emma.claims.registry.beyond`:
     the gain, one sub-case per data set and M > 2 (:func:`judge_sub_cases` of :func:`gain_tests`);
     the constraint, a paired t-test over seeds of Ω's effect on accuracy where the constraint holds
     against where it does not (the same data sets and M); the coldness and the scores,

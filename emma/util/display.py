@@ -83,6 +83,19 @@ def cell(value, digits: int = 3) -> str:
     return EMPTY if text in ("nan", "None", "") else text
 
 
+def breakable(text: str, longest: int = 20) -> str:
+    """``text`` HTML-escaped, with a break opportunity (``<wbr>``) after each ``/``, ``_`` and ``.`` of a word longer than ``longest``.
+
+    A path or an identifier ("report/chapters/7-experiments.tex") then wraps in a narrow column
+    instead of widening it; ordinary words are left whole.
+
+    >>> breakable("see report/chapters/a.tex L1")
+    'see report/<wbr>chapters/<wbr>a.<wbr>tex L1'
+    """
+    words = re.split(r"(\s+)", str(text))
+    return "".join(re.sub(r"([/_.])", r"\1<wbr>", _html.escape(w)) if len(w) > longest else _html.escape(w) for w in words)
+
+
 @dataclass
 class TableView:
     """What :func:`show` returns: the view's HTML (``_repr_html_``) and its plain text."""
@@ -149,7 +162,7 @@ def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: 
     for key, row in table.iterrows():
         cells = []
         for column, v in row.items():
-            text = _html.escape(cell(v, digits) if not isinstance(v, str) else names.get(v, v))
+            text = _html.escape(cell(v, digits)) if not isinstance(v, str) else breakable(names.get(v, v))
             href = links.get(column, {}).get(v) if isinstance(v, str) else None
             cells.append(f"<td><a href=\"{_html.escape(href)}\">{text}</a></td>" if href else f"<td>{text}</td>")
         lead = [f"<th>{_html.escape(text_of(key))}</th>"] if show_index else []
