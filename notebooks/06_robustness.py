@@ -681,8 +681,8 @@ original_claims = robustness_claims(robustness_evidence(original, original_best,
                                                         single_mode=original_single_mode, **evidence_options), **judge)
 robustness_claims_table = judge_claims_under_rules(both_protocols(sound_claims, original_claims), decision.combined)
 save_table(robustness_claims_table, "robustness_claims", output_dir)
-show(robustness_claims_table, "robustness_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "detectable_effect", "n_seeds",
-                                                           "verdict_sound", "holds_under_sound", "verdict_original"])
+show(robustness_claims_table, "robustness_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "detectable_effect",
+                                                           "verdict_sound", "holds_under_sound", "verdict_original"])  # seeds: the table's n_seeds
 
 # %% [markdown]
 # ## What this chapter finds

@@ -109,9 +109,10 @@ for kind in KINDS:
 
 # %%
 findings = book_findings(output_dir)
-glue("book_findings", Prose(" ".join(findings)), display=False)
+for i, finding in enumerate(findings, start=1):  # the landing page lists them, one bullet each
+    glue(f"book_finding_{i}", Prose(finding), display=False)
 save_table(pd.DataFrame({"finding": findings}), "book_findings", output_dir)
-Markdown(" ".join(findings))
+Markdown("\n".join(f"- {finding}" for finding in findings))
 
 # %% [markdown]
 # ## Errata

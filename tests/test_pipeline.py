@@ -247,6 +247,16 @@ def test_the_landing_page_and_the_conclusion_count_the_claims_of_book_claims_cha
         assert core in text, f"{page}: the core claims' tally differs from book_claims.csv ({core})"
 
 
+def test_no_claim_of_the_book_is_reproduced_without_surviving_holm(quick_book):
+    import pandas as pd
+
+    claims = pd.read_csv(quick_book / "_build" / "tables" / "book_claims.csv")
+    assert {"quote", "location", "min_effect", "effect", "ci_low", "ci_high", "n_seeds", "detectable_effect", "p_holm"} <= set(claims.columns)
+    assert set(claims["verdict"]) <= {"reproduced", "rule-dependent", "partly reproduced", "inconclusive", "not reproduced"}
+    positive = claims[claims["verdict"].isin(["reproduced", "rule-dependent"])]
+    assert not (positive["p_holm"] >= 0.05).any(), positive.loc[positive["p_holm"] >= 0.05, ["chapter", "claim", "p_holm"]]
+
+
 @pytest.mark.slow
 def test_stray_environments_and_notes_in_the_checkout_add_no_warning(built_book):
     root, code = built_book

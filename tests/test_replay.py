@@ -317,3 +317,20 @@ def test_thesis_gap_counts_and_distances_per_subset_and_overall():
     assert gap.loc["all", "printed"] == 3 and gap.loc["all", "inside_replay_range"] == 3
     assert gap.loc["f1_clean", "replay_offset"] == pytest.approx(-0.1)
     assert gap.loc["all", "replay_distance"] == pytest.approx(0.1) and gap.loc["all", "book_distance"] == pytest.approx(0.2)
+
+
+def test_the_chapters_summary_names_each_verdict_the_rules_and_an_edge_of_the_grid():
+    from emma.experiments.verdicts import robustness_summary
+
+    claims = pd.DataFrame([{"id": "beats_augmentation_ip", "claim": "EMMA beats data augmentation on IP-noisy samples", "verdict_sound": "rule-dependent",
+                            "verdict_original": "inconclusive", "our_evidence": "effect +0.034 (CI +0.011 to +0.056), 20 seeds", "effect": 0.034,
+                            "ci_low": 0.011, "ci_high": 0.056, "n_seeds": 20, "min_effect": 0.02, "holds_under_sound": "ROC corner (thesis)"}])
+    f1 = pd.DataFrame({"model": ["with (thesis top 10, rank 1)"], "rank_validation": [7]})
+    baselines = pd.DataFrame({"model": ["base"], "f1_clean_mean": [0.8], "thesis_f1_clean": [0.883]})
+    text = robustness_summary(claims, f1, baselines, selected={"rho": 1.0, "lambda_c": 0.1, "lambda_e": 0.1, "rank_test": 3}, grid_size=125,
+                              edges=["ρ (largest value, 1)"])
+    assert "**rule-dependent** under the book's protocol (effect +0.034 (CI +0.011 to +0.056), 20 seeds)" in text
+    assert "It holds under: ROC corner (thesis)." in text and "**inconclusive** under the original code's" in text
+    assert "ranks 3 of 125" in text and "at the edge of the grid on ρ (largest value, 1)" in text and "ranks 7 on our validation set" in text
+    with pytest.raises(ValueError, match="claims must be a DataFrame with the columns"):
+        robustness_summary(claims.drop(columns="holds_under_sound"), f1, baselines, selected={}, grid_size=125, edges=[])

@@ -32,7 +32,7 @@ def _write_claims(folder, verdict="inconclusive", kind="core", **extra):
 def test_claims_from_every_chapter_are_gathered_in_book_order(tmp_path):
     _write_claims(tmp_path)
     claims = collect_claims(tmp_path)
-    assert list(claims.columns) == ["chapter", *CLAIM_COLUMNS, *EVIDENCE_COLUMNS]
+    assert list(claims.columns) == ["chapter", *CLAIM_COLUMNS, *EVIDENCE_COLUMNS, "p_value", "p_holm"]
     assert list(claims["claim"]) == [f"claim of {name}" for name in CLAIM_TABLES]
     assert list(claims["id"]) == [f"example_{k}" for k in range(len(CLAIM_TABLES))]
     assert list(claims["chapter"]) == list(CLAIM_TABLES.values())

@@ -114,8 +114,8 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``chapter``, :data:`~emma.claims.rules.CLAIM_COLUMNS` and :data:`~emma.claims.rules.EVIDENCE_COLUMNS`,
-        the chapters in book order.
+        ``chapter``, :data:`~emma.claims.rules.CLAIM_COLUMNS`, :data:`~emma.claims.rules.EVIDENCE_COLUMNS`,
+        ``p_value`` and ``p_holm`` (Holm within the chapter's claims of a kind), the chapters in book order.
     """
     from emma.claims.registry import Claim, lookup, register
 
@@ -143,7 +143,10 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
         except ValueError as error:
             raise ValueError(f"table {name!r}: {error}") from None
         table.insert(0, "chapter", chapter)
-        frames.append(table[["chapter", *CLAIM_COLUMNS, *EVIDENCE_COLUMNS]])
+        for column in ("p_value", "p_holm"):  # a claim decided without a test has none
+            if column not in table.columns:
+                table[column] = float("nan")
+        frames.append(table[["chapter", *CLAIM_COLUMNS, *EVIDENCE_COLUMNS, "p_value", "p_holm"]])
     return pd.concat(frames, ignore_index=True)
 
 

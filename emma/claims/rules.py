@@ -377,6 +377,7 @@ def claims_table(rows) -> pd.DataFrame:
                 check_verdict(value)
             except ValueError as error:
                 raise ValueError(f"column {column!r}: {error}") from None
+    table["n_seeds"] = pd.to_numeric(table["n_seeds"], errors="raise").round().astype("Int64")  # a count: empty where no test ran
     first = list(CLAIM_COLUMNS) + list(EVIDENCE_COLUMNS)
     return table[first + [c for c in table.columns if c not in first]]
 

@@ -91,7 +91,9 @@ def answer_questions(output_dir: str | os.PathLike = "_build", tables: dict | No
                          "verdict_original": hit.get("verdict_original", np.nan)})
         if not any(row["question"] == question for row in rows):
             raise ValueError(f"no core claim answers the research question {question!r}: {[c for _, c in claims]} are all of another kind")
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["n_seeds"] = pd.to_numeric(out["n_seeds"]).round().astype("Int64")  # a count: empty where no test ran
+    return out
 
 
 def question_verdicts(answers: pd.DataFrame) -> pd.DataFrame:

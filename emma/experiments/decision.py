@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from emma.claims.registry import min_effect
+from emma.claims.registry import lookup, min_effect
 from emma.claims.rules import INCONCLUSIVE, REPRODUCED, RULE_DEPENDENT, VERDICTS, holm, non_inferiority, paired_test
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import config_rows, model_outputs, select
@@ -282,7 +282,9 @@ class DecisionStudy:
         frames = [table.set_index("claim")[["verdict", "holds_under"]]
                   .rename(columns={"verdict": f"verdict ({label})", "holds_under": f"holds under ({label})"})
                   for label, table in self.combined.items()]
-        return pd.concat(frames, axis=1).reset_index()
+        out = pd.concat(frames, axis=1).reset_index()
+        out["claim"] = [lookup(c).claim for c in out["claim"]]  # the claim's words, not its id
+        return out
 
 
 def decision_study(protocols: dict, splits, *, energies, top10, alpha: float = 0.05, curves: dict | None = None,

@@ -21,6 +21,7 @@ from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomp
 from emma.engine.streams import corrupted_split
 from emma.experiments.forensics import variants
 from emma.experiments.study import fit_energies, plan, rows_for, run_study
+from emma.util.display import label
 
 #: The three F1 columns of the thesis's table.
 METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
@@ -80,14 +81,14 @@ def headline(replay: pd.DataFrame, selected: dict | None = None) -> pd.DataFrame
     """
     out = pd.DataFrame({"model": [m if m != "with" else f"with (ρ {r:g}, λ_c {c:g}, λ_e {e:g})" for m, r, c, e in
                                   zip(replay["model"], replay["rho"], replay["lambda_c"], replay["lambda_e"])]})
-    for metric, label in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
-        out[f"{label}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
-        out[f"{label}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
-        out[f"{label}: replay"] = replay[f"{metric}_mean"].to_numpy()
+    for metric, subset in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
+        out[f"{subset}: thesis"] = replay[f"thesis_{metric}"].to_numpy()
+        out[f"{subset}: book"] = replay[f"sound_{metric}_mean"].to_numpy()
+        out[f"{subset}: replay"] = replay[f"{metric}_mean"].to_numpy()
     if selected is not None:
         row = {"model": selected["model"]}
-        for metric, label in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
-            row.update({f"{label}: thesis": np.nan, f"{label}: book": selected[metric], f"{label}: replay": np.nan})
+        for metric, subset in (("f1_clean", "clean"), ("f1_ip_noisy", "IP noisy"), ("f1_dm_noisy", "DM noisy")):
+            row.update({f"{subset}: thesis": np.nan, f"{subset}: book": selected[metric], f"{subset}: replay": np.nan})
         out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
     return out.set_index("model").round(3)
 
@@ -320,7 +321,7 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
         total = steps[f"delta_{metric}_mean"].sum()
         biggest = steps.reindex(steps[f"delta_{metric}_mean"].abs().sort_values(ascending=False).index).head(top)
         named = ", ".join(f"`{r['switch']}` ({r[f'delta_{metric}_mean']:+.3f})" for _, r in biggest.iterrows())
-        text = f"- **{family}**: from the replay to the book's protocol, {metric.replace('_', ' ')} moves by {total:+.3f}; most of it comes from {named}"
+        text = f"- **{family}**: from the replay to the book's protocol, {label(metric)} moves by {total:+.3f}; most of it comes from {named}"
         if family in rows and rows[family] in set(replay["model"]):
             r = replay.set_index("model").loc[rows[family]]
             if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):

@@ -216,13 +216,6 @@ def both_protocols(sound: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
     return claims_table(out)
 
 
-def _effect_words(row) -> str:
-    """``+0.012 F1 (90 % CI −0.004 to +0.028, 20 seeds)`` from a claims row."""
-    if not np.isfinite(row["ci_low"]):
-        return f"{row['effect']:+.3f} on {int(row['n_seeds'])} seed"
-    return f"{row['effect']:+.3f} (CI {row['ci_low']:+.3f} to {row['ci_high']:+.3f}, {int(row['n_seeds'])} seeds)"
-
-
 def robustness_summary(claims: pd.DataFrame, robustness_f1: pd.DataFrame, baselines: pd.DataFrame, *, selected: dict, grid_size: int,
                        edges: list, alpha: float = 0.05) -> str:
     """The chapter :doc:`Experiment II </book/chapters/06_robustness>`'s findings as Markdown bullets, every number from its tables.
@@ -249,9 +242,8 @@ def robustness_summary(claims: pd.DataFrame, robustness_f1: pd.DataFrame, baseli
             raise ValueError(f"{name} must be a DataFrame with the columns {sorted(columns)}")
     lines = []
     for _, r in claims.iterrows():
-        effect = f"effect {_effect_words(r)}, minimum {r['min_effect']:+.3f}; " if pd.notna(r["effect"]) else ""
         where = f" It holds under: {r['holds_under_sound']}." if r["holds_under_sound"] not in ("—", "no rule") else ""
-        lines.append(f"- {r['claim']}: **{r['verdict_sound']}** under the book's protocol ({effect}{r['our_evidence']}); "
+        lines.append(f"- {r['claim']}: **{r['verdict_sound']}** under the book's protocol ({r['our_evidence']}); "
                      f"**{r['verdict_original']}** under the original code's.{where}")
     edge = (f"; it lies at the edge of the grid on {', '.join(edges)}, so a wider grid might choose otherwise" if edges else "")
     first = robustness_f1.loc[robustness_f1["model"] == "with (thesis top 10, rank 1)", "rank_validation"]
