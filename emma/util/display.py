@@ -86,11 +86,11 @@ def cell(value, digits: int = 3) -> str:
 def breakable(text: str, longest: int = 20) -> str:
     """``text`` HTML-escaped, with a break opportunity (``<wbr>``) after each ``/``, ``_`` and ``.`` of a word longer than ``longest``.
 
-    A path or an identifier ("report/chapters/7-experiments.tex") then wraps in a narrow column
+    A path or an identifier ("emma/claims/registry/robustness.py") then wraps in a narrow column
     instead of widening it; ordinary words are left whole.
 
-    >>> breakable("see report/chapters/a.tex L1")
-    'see report/<wbr>chapters/<wbr>a.<wbr>tex L1'
+    >>> breakable("see emma/claims/registry.py now")
+    'see emma/<wbr>claims/<wbr>registry.<wbr>py now'
     """
     words = re.split(r"(\s+)", str(text))
     return "".join(re.sub(r"([/_.])", r"\1<wbr>", _html.escape(w)) if len(w) > longest else _html.escape(w) for w in words)
