@@ -94,13 +94,15 @@ def test_the_claims_sentence_counts_core_claims_and_the_books_conjectures_by_ver
     assert "Of the 2 conjectures the book tests beyond the thesis: 2 not reproduced." in two_books
 
 
-def test_the_replay_sentence_quotes_the_share_closed_and_counts_only_numbers_the_grid_covers():
-    explained = pd.DataFrame([{"group": "all", "subset": "clean", "share_closed": 0.11, "closed": 0.009, "gap": 0.084, "remaining": 0.075}])
+def test_the_replay_sentence_quotes_absolute_distances_and_counts_only_numbers_the_grid_covers():
+    explained = pd.DataFrame([{"group": "all", "subset": "clean", "printed": 13, "mean_abs_book": 0.084, "mean_abs_replay": 0.075, "closer": 8, "farther": 5},
+                              {"group": "all", "subset": "all", "printed": 43, "mean_abs_book": 0.070, "mean_abs_replay": 0.066, "closer": 25, "farther": 18}])
     replay = pd.DataFrame({**{f"thesis_f1_{s}": [0.8, 0.7] for s in ("clean", "ip_noisy", "dm_noisy")},
                            **{f"f1_{s}_mean": [0.79, float("nan")] for s in ("clean", "ip_noisy", "dm_noisy")},
                            **{f"thesis_in_replay_range_{s}": [True, float("nan")] for s in ("clean", "ip_noisy", "dm_noisy")}})
     text = replay_sentence(explained, replay)
-    assert "closes 11% of the gap" in text and "+0.009 of 0.084" in text and "3 of the thesis's 3 F1 numbers" in text
+    assert "a mean distance of 0.075 from the thesis's numbers, against 0.084 for the book's protocol (closer for 8 of 13 numbers, farther for 5)" in text
+    assert "over every subset, 0.066 against 0.070" in text and "3 of the thesis's 3 F1 numbers" in text
 
 
 def test_the_forensic_sentence_says_whether_the_chosen_variant_explains_the_emma_rows():

@@ -334,3 +334,45 @@ def test_the_chapters_summary_names_each_verdict_the_rules_and_an_edge_of_the_gr
     assert "ranks 3 of 125" in text and "at the edge of the grid on ρ (largest value, 1)" in text and "ranks 7 on our validation set" in text
     with pytest.raises(ValueError, match="claims must be a DataFrame with the columns"):
         robustness_summary(claims.drop(columns="holds_under_sound"), f1, baselines, selected={}, grid_size=125, edges=[])
+
+
+def _replay_row(thesis, book, replay, std):
+    row = {"model": "base"}
+    for m in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy"):
+        row.update({f"thesis_{m}": np.nan, f"sound_{m}_mean": np.nan, f"{m}_mean": np.nan, f"{m}_std": np.nan})
+    row.update({"thesis_f1_clean": thesis, "sound_f1_clean_mean": book, "f1_clean_mean": replay, "f1_clean_std": std})
+    return row
+
+
+def test_the_gap_is_measured_on_absolute_distances_and_no_share_is_given_within_the_seed_spread():
+    from emma.experiments.replay import gap_explained
+
+    # two base rows by hand: the replay comes closer on the first (|0.88 − 0.84| < |0.88 − 0.80|), farther on the second
+    rows = pd.DataFrame([_replay_row(0.88, 0.80, 0.84, 0.01), _replay_row(0.70, 0.72, 0.66, 0.01)])
+    out = gap_explained(rows).iloc[0]
+    assert out["mean_abs_book"] == pytest.approx((0.08 + 0.02) / 2) and out["mean_abs_replay"] == pytest.approx((0.04 + 0.04) / 2)
+    assert out["abs_difference"] == pytest.approx(0.05 - 0.04) and (out["closer"], out["farther"]) == (1, 1)
+    # the signed gap (+0.03) exceeds the spread (0.01): a share is given
+    assert out["gap"] == pytest.approx(0.03) and out["share_closed"] == pytest.approx(out["closed"] / out["gap"]) and out["share_note"] == ""
+    # a signed gap near zero, within the replay's spread: no share, and a word says why
+    within = gap_explained(pd.DataFrame([_replay_row(0.88, 0.80, 0.84, 0.05), _replay_row(0.70, 0.78, 0.66, 0.05)])).iloc[0]
+    assert within["gap"] == pytest.approx(0.0) and np.isnan(within["share_closed"]) and "within the replay's seed spread" in within["share_note"]
+    # one seed: no spread, no share
+    alone = gap_explained(pd.DataFrame([_replay_row(0.88, 0.80, 0.84, np.nan)])).iloc[0]
+    assert np.isnan(alone["share_closed"]) and alone["share_note"].startswith("one seed")
+
+
+def test_the_outcome_table_call_closest_to_the_slides_comes_first():
+    from emma.experiments.replay import OUTCOME_CALLS, outcome_match
+
+    rows = []
+    for sigma, off in ((0.5, 0.10), (2.0, 0.02)):  # the aligned rates sit 0.10, then 0.02, from the slides' numbers
+        for case, slides in (("clean", 0.90), ("IP noisy", 0.68)):
+            rows.append({"sigma": sigma, "nsr_db": 10 * np.log10(sigma ** 2), "class": "pulsar", "case": case, "slides_rate_correct": slides,
+                         "rate_correct_aligned": slides - off, "rate_correct_as_coded": 0.5})
+    match = outcome_match(pd.DataFrame(rows))
+    assert match["sigma"].tolist() == [2.0, 0.5] and match["mad_aligned"].round(3).tolist() == [0.02, 0.1]
+    assert match["nsr_db"].round(1).tolist() == [6.0, -6.0]
+    assert set(OUTCOME_CALLS) == {0.5, 2.0} and all(lines.startswith("code/experiment-3/main.py L49") for lines in OUTCOME_CALLS.values())
+    with pytest.raises(ValueError, match="alignment must be outcome_alignments' table"):
+        outcome_match(pd.DataFrame(rows).drop(columns="slides_rate_correct"))

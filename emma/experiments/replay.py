@@ -117,46 +117,57 @@ GAP_GROUPS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "witho
 
 
 def gap_explained(replay: pd.DataFrame) -> pd.DataFrame:
-    """How much of the distance from the book's numbers to the thesis's the replay of the code closes.
+    """How much closer to the thesis's numbers the replay of the code comes than the book's protocol, on absolute distances.
 
     For each group of the thesis's rows (:data:`GAP_GROUPS`; the ten EMMA rows together) and
     test subset, over the thesis numbers printed there:
 
-    * ``gap``: thesis − book (what the book's protocol misses, mean over the rows);
-    * ``closed``: replay − book (how far the replay moves towards the thesis);
-    * ``share_closed``: closed / gap (1: the replay explains the gap; 0: it explains nothing;
-      negative: it moves away; ``NaN`` where the gap is under 0.001);
-    * ``remaining``: thesis − replay.
+    * ``mean_abs_book`` and ``mean_abs_replay``: the mean of |thesis − book| and of |thesis − replay|;
+    * ``abs_difference``: their difference, book − replay (> 0: the replay comes closer);
+    * ``closer`` and ``farther``: how many printed numbers the replay brings closer than the book's
+      protocol, and how many it moves farther;
+    * ``gap`` (thesis − book), ``closed`` (replay − book) and ``remaining`` (thesis − replay), signed means;
+    * ``spread``: the replay's seed standard deviation, averaged over the rows;
+    * ``share_closed``: closed / gap, given only where the book's gap exceeds the replay's seed
+      spread (a share of a gap within the noise means nothing); ``share_note`` says why not otherwise.
 
     Rows ``all`` pool every group of a subset, and the last row pools everything.
 
     Parameters
     ----------
     replay : DataFrame
-        :func:`replay_f1`.
+        :func:`replay_f1` (means and standard deviations over seeds).
 
     Examples
     --------
-    >>> r = pd.DataFrame({"model": ["base"], **{f"{p}{m}{q}": [np.nan] for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}})
-    >>> r[["thesis_f1_clean", "sound_f1_clean_mean", "f1_clean_mean"]] = [0.88, 0.80, 0.82]
-    >>> gap_explained(r).iloc[0][["gap", "closed", "share_closed", "remaining"]].astype(float).round(3).tolist()
-    [0.08, 0.02, 0.25, 0.06]
+    >>> r = pd.DataFrame({"model": ["base"], **{f"{p}{m}{q}": [np.nan] for m in METRICS
+    ...                   for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"), ("", "_std"))}})
+    >>> r[["thesis_f1_clean", "sound_f1_clean_mean", "f1_clean_mean", "f1_clean_std"]] = [0.88, 0.80, 0.82, 0.01]
+    >>> gap_explained(r).iloc[0][["mean_abs_book", "mean_abs_replay", "closer", "share_closed"]].astype(float).round(3).tolist()
+    [0.08, 0.06, 1.0, 0.25]
     """
-    needed = {"model"} | {f"{p}{m}{q}" for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"))}
+    needed = {"model"} | {f"{p}{m}{q}" for m in METRICS for p, q in (("thesis_", ""), ("sound_", "_mean"), ("", "_mean"), ("", "_std"))}
     if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
         raise ValueError(f"replay must be the DataFrame of replay_f1, with the columns {sorted(needed)}")
     family = replay["model"].str.replace(r" \(thesis rank \d+\)", "", regex=True)
     long = []
     for metric in METRICS:
         long.append(pd.DataFrame({"group": family.map(GAP_GROUPS).fillna(family), "subset": metric[3:], "thesis": replay[f"thesis_{metric}"],
-                                  "book": replay[f"sound_{metric}_mean"], "replay": replay[f"{metric}_mean"]}))
+                                  "book": replay[f"sound_{metric}_mean"], "replay": replay[f"{metric}_mean"], "spread": replay[f"{metric}_std"]}))
     long = pd.concat(long, ignore_index=True).dropna(subset=["thesis", "book", "replay"])
 
     def summary(part, group, subset):
         gap, closed = (part["thesis"] - part["book"]).mean(), (part["replay"] - part["book"]).mean()
+        to_book, to_replay = (part["thesis"] - part["book"]).abs(), (part["thesis"] - part["replay"]).abs()
+        spread = part["spread"].mean()  # NaN with one seed: no spread to compare with
+        shown = bool(np.isfinite(spread) and abs(gap) > spread)
+        note = "" if shown else (f"the gap {gap:+.3f} lies within the replay's seed spread {spread:.3f}" if np.isfinite(spread)
+                                 else "one seed: no spread to compare the gap with")
         return {"group": group, "subset": subset, "printed": len(part), "thesis": part["thesis"].mean(), "book": part["book"].mean(),
-                "replay": part["replay"].mean(), "gap": gap, "closed": closed, "share_closed": closed / gap if abs(gap) >= 1e-3 else np.nan,
-                "remaining": (part["thesis"] - part["replay"]).mean()}
+                "replay": part["replay"].mean(), "mean_abs_book": to_book.mean(), "mean_abs_replay": to_replay.mean(),
+                "abs_difference": to_book.mean() - to_replay.mean(), "closer": int((to_replay < to_book).sum()),
+                "farther": int((to_replay > to_book).sum()), "gap": gap, "closed": closed, "remaining": (part["thesis"] - part["replay"]).mean(),
+                "spread": spread, "share_closed": closed / gap if shown else np.nan, "share_note": note}
 
     order = [g for g in GAP_GROUPS.values() if g in set(long["group"])]
     rows = [summary(long[(long["group"] == g) & (long["subset"] == m[3:])], g, m[3:]) for m in METRICS for g in order
@@ -332,21 +343,25 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
     return lines
 
 
-def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0) -> pd.DataFrame:
+def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0, before=()) -> pd.DataFrame:
     """The code's per-sample outcome table, with its rows as the code paired them and aligned.
 
     (appendix: original-outcome-table) The code corrupts ``X_test`` in place once more (a
     second draw on top of the first; appendix: original-in-place-corruption), predicts on that unpermuted ``X_test``, and counts outcomes against the
     labels and indicator of the *permuted* noisy copy. ``rate_correct_as_coded`` pairs them
     that way; ``rate_correct_aligned`` pairs each prediction with its own sample. One model
-    per seed is expected; the rates are means over seeds.
+    per seed is expected; the rates are means over seeds. ``before`` lists the σ of the calls
+    the code made earlier on the same ``X_test`` (each its own draw, ``draw`` 0, 1, …; this
+    call's draw follows them), so that a later call sees every earlier draw in place.
     """
 
     table = result["table"]
     frames = []
     for k, seed in enumerate(table["seed"]):
         first, _ = corrupted_split(splits, "test", int(seed), settings)  # the in-place state after main's first call
-        generator = torch.Generator().manual_seed(5_000_011 * (1 + draw) + int(seed))
+        for i, earlier in enumerate(before):  # the calls the code made before this one, written into X_test too
+            first, _ = corrupt(first, float(earlier), torch.Generator().manual_seed(5_000_011 * (1 + draw + i) + int(seed)), settings.clean_fraction)
+        generator = torch.Generator().manual_seed(5_000_011 * (1 + draw + len(before)) + int(seed))
         again, mask = corrupt(first, sigma, generator, settings.clean_fraction)  # written into X_test again
         permutation = torch.randperm(len(again), generator=generator).numpy()
         prob, _ = model_outputs(select(result, [k]), again.unsqueeze(0), energies)
@@ -360,3 +375,36 @@ def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: f
     out = rates.unstack("pairing").reset_index()
     return out.rename(columns={"aligned": "rate_correct_aligned", "as_coded": "rate_correct_as_coded"})
 
+
+
+#: The code's calls of ``refined_matrix`` (``code/experiment-3/main.py`` at 7302713): σ and the lines.
+OUTCOME_CALLS = {0.5: "code/experiment-3/main.py L496–498", 2.0: "code/experiment-3/main.py L499–501"}
+
+
+def outcome_alignments(result: dict, splits, settings, *, energies=None, calls=None) -> pd.DataFrame:
+    """:func:`outcome_alignment` at every σ the code called ``refined_matrix`` with, in its order, each on top of the earlier.
+
+    Returns the rows of each call with ``sigma``, ``nsr_db`` (10 log₁₀ σ²) and ``code_lines``.
+    """
+    calls = dict(OUTCOME_CALLS if calls is None else calls)
+    frames, earlier = [], []
+    for sigma, lines in calls.items():
+        table = outcome_alignment(result, splits, settings, energies=energies, sigma=float(sigma), before=tuple(earlier))
+        frames.append(table.assign(sigma=float(sigma), nsr_db=float(10 * np.log10(float(sigma) ** 2)), code_lines=lines))
+        earlier.append(float(sigma))
+    return pd.concat(frames, ignore_index=True)
+
+
+def outcome_match(alignment: pd.DataFrame) -> pd.DataFrame:
+    """Per σ of :func:`outcome_alignments`: the mean |aligned − slides| and |as coded − slides| over the table's cells.
+
+    ``alignment`` needs ``slides_rate_correct``. Returns ``sigma, nsr_db, mad_aligned, mad_as_coded``, best first.
+    """
+    needed = {"sigma", "nsr_db", "rate_correct_aligned", "rate_correct_as_coded", "slides_rate_correct"}
+    if not isinstance(alignment, pd.DataFrame) or not needed <= set(alignment.columns):
+        raise ValueError(f"alignment must be outcome_alignments' table with slides_rate_correct, columns {sorted(needed)}")
+    rows = []
+    for (sigma, nsr), part in alignment.groupby(["sigma", "nsr_db"], sort=False):
+        rows.append({"sigma": sigma, "nsr_db": nsr, "mad_aligned": (part["rate_correct_aligned"] - part["slides_rate_correct"]).abs().mean(),
+                     "mad_as_coded": (part["rate_correct_as_coded"] - part["slides_rate_correct"]).abs().mean()})
+    return pd.DataFrame(rows).sort_values("mad_aligned", kind="stable").reset_index(drop=True)
