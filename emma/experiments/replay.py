@@ -122,7 +122,7 @@ def gap_explained(replay: pd.DataFrame) -> pd.DataFrame:
     For each group of the thesis's rows (:data:`GAP_GROUPS`; the ten EMMA rows together) and
     test subset, over the thesis numbers printed there:
 
-    * ``mean_abs_book`` and ``mean_abs_replay``: the mean of |thesis − book| and of |thesis − replay|;
+    * ``mean_abs_book`` and ``mean_abs_replay``: the mean absolute differences ``|thesis − book|`` and ``|thesis − replay|``;
     * ``abs_difference``: their difference, book − replay (> 0: the replay comes closer);
     * ``closer`` and ``farther``: how many printed numbers the replay brings closer than the book's
       protocol, and how many it moves farther;
@@ -396,7 +396,7 @@ def outcome_alignments(result: dict, splits, settings, *, energies=None, calls=N
 
 
 def outcome_match(alignment: pd.DataFrame) -> pd.DataFrame:
-    """Per σ of :func:`outcome_alignments`: the mean |aligned − slides| and |as coded − slides| over the table's cells.
+    """Per σ of :func:`outcome_alignments`: the mean absolute difference of the aligned and the as-coded rates from the slides' over the table's cells.
 
     ``alignment`` needs ``slides_rate_correct``. Returns ``sigma, nsr_db, mad_aligned, mad_as_coded``, best first.
     """
