@@ -71,12 +71,12 @@ show(claims, "book_claims", columns=["claim", "quote", "location"], max_rows=80,
 
 # %% mystnb={"figure": {"caption": "The claims judged in each chapter, split by verdict: reproduced (teal), rule-dependent (green), partly reproduced (yellow), inconclusive (grey) and not reproduced (orange). The length of a bar is the number of claims a chapter judged; its colours show how many of them stand.", "name": "fig-verdicts-claims"}, "image": {"alt": "Horizontal stacked bar chart, one bar per chapter, with teal, green, yellow, grey and orange segments for the reproduced, rule-dependent, partly reproduced, inconclusive and not reproduced claims, and the number of claims along the horizontal axis."}}
 counts = claim_counts(claims)
-fig, ax = plt.subplots(figsize=(7, 3))
-counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#8ab17d", "#e9c46a", "#bdbdbd", "#e76f51"])
+fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+counts.plot.barh(stacked=True, ax=ax, color=["#2a9d8f", "#8ab17d", "#e9c46a", "#bdbdbd", "#e76f51"], legend=False)
 ax.set(xlabel="claims", ylabel="chapter", title="Verdicts on the thesis's claims")
-ax.legend(fontsize=8, loc="lower right")
+ax.invert_yaxis()  # the chapters in the book's order, top down
+fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside right center")  # beside the bars, never over them
 legible(fig)
-fig.tight_layout()
 _ = save_figure(fig, "book_claim_verdicts", output_dir)
 save_table(counts.reset_index(), "book_claim_counts", output_dir)
 glue("verdicts_figure", fig, display=False)  # the landing page's figure and table
