@@ -35,3 +35,18 @@ def test_a_listing_read_makes_its_reader_stale_when_a_matching_table_appears(tmp
     assert current_reads(reads, parameters) == reads
     (tables / "my_topic_claims.csv").write_text("id\n")  # an extension's table appears
     assert current_reads(reads, parameters) != reads
+
+
+def test_a_kernel_that_outlived_its_settled_run_cannot_bring_the_run_folder_back(tmp_path, monkeypatch):
+    import pandas as pd
+    import pytest
+
+    from emma.util.outputs import RUN_DIR, save_table
+
+    run = tmp_path / "runs" / "01_writer-gone"  # settled (removed) by the next run while the old kernel still writes
+    monkeypatch.setenv(RUN_DIR, str(run))
+    with pytest.raises(RuntimeError, match="the run folder .* is gone"):
+        save_table(pd.DataFrame({"value": [1]}), "writer_t0", tmp_path)
+    assert not run.exists() and not (tmp_path / "tables" / "writer_t0.csv").exists()
+    run.mkdir(parents=True)  # a live run: its copy is written inside it
+    assert save_table(pd.DataFrame({"value": [1]}), "writer_t0", tmp_path) == run / "tables" / "writer_t0.csv"

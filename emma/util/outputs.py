@@ -161,7 +161,13 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
 
 def _save(visible: Path, write) -> Path:
     """Write an output whose visible place is ``visible``: into the run folder during a run; log it with its digest."""
-    target = run_copy(visible) or visible
+    copy = run_copy(visible)
+    if copy is not None:  # only inside a live run folder: a kernel that outlived its killed run cannot bring the folder back
+        try:
+            copy.parent.mkdir(exist_ok=True)  # not parents: the run folder itself must still be there
+        except FileNotFoundError:
+            raise RuntimeError(f"the run folder {copy.parent.parent} is gone (its run was killed and settled): {visible.name} is not written") from None
+    target = copy or visible
     atomic_write(target, write)
     if os.environ.get(READS_LOG):
         _log({"wrote": str(visible.resolve()), "digest": digest(target.read_bytes())})
