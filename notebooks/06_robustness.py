@@ -107,7 +107,7 @@ from emma.engine.evaluation import (
     summarise,
 )
 from emma.engine.protocol import ORIGINAL, SOUND
-from emma.experiments.confirmation import confirmation_study, confirmed_table, grid_edges
+from emma.experiments.confirmation import confirmation_configs, confirmation_study, confirmed_table, grid_edges
 from emma.experiments.decision import RULES, decision_study, judge_claims_under_rules
 from emma.experiments.replay import robustness_study
 from emma.experiments.study import under
@@ -306,11 +306,7 @@ plt.show()
 
 # %%
 rank1 = thesis_with.loc[thesis_with["thesis_rank"] == 1, ["rho", "lambda_c", "lambda_e"]].iloc[0].to_dict()
-confirm_configs = {"with (selected)": best_config, "with (thesis rank 1)": rank1}
-for name in ("lambda_c", "lambda_e"):  # research question 2: the selected configuration without each regularizer
-    if best_config[name] > 0:
-        confirm_configs[f"with (selected, {name} = 0)"] = {**best_config, name: 0.0}
-confirmation = confirmation_study(splits, confirm_seeds, confirm_configs, settings, dae=dae_settings, device=device, cache_dir=cache_dir, workers=workers)
+confirmation = confirmation_study(splits, confirm_seeds, confirmation_configs(best_config, rank1), settings, dae=dae_settings, device=device, cache_dir=cache_dir, workers=workers)
 confirmed_best = confirmation.config("with (selected)")
 confirmed = confirmed_table(confirmation, thesis)
 save_table(confirmed, "robustness_confirmed", output_dir)
@@ -667,14 +663,7 @@ show(decision.verdicts(), "decision_rule_verdicts")
 # %%
 judge = dict(alpha=alpha, top_k=level_off_top_k, slope_tolerance=slope_tolerance, closeness=level_off_tolerance)
 evidence_options = dict(attention_sigma=max(surface_sigmas), error_sigmas=both_modes_sigmas)
-regularizer_frames = []
-for name in ("lambda_c", "lambda_e"):
-    if f"with (selected, {name} = 0)" in confirmation.configs:
-        for level, label, value in (("good", "with (selected)", best_config[name]), ("none", f"with (selected, {name} = 0)", 0.0)):
-            frame = generalisation_curves(confirmation.config(label), splits, nsr_db_levels, energies=confirmation.energies)
-            regularizer_frames.append(frame.assign(regularizer=name, level=level, value=value))
-confirmed_regularizers = pd.concat(regularizer_frames, ignore_index=True) if regularizer_frames else pd.DataFrame(
-    columns=["regularizer", "level", "value", "seed", "nsr_db", "f1"])
+confirmed_regularizers = confirmation.regularizer_curves(splits, nsr_db_levels)  # research question 2
 sound_claims = robustness_claims(robustness_evidence(confirmation.sweeps, confirmed_best, sweeps["with"], grid_summary, splits, confirmation.energies,
                                                      curves=robustness_curves, single_mode=single_mode, regularizers=confirmed_regularizers, **evidence_options), **judge)
 original_claims = robustness_claims(robustness_evidence(original, original_best, original["with"], original_grid, splits, energies, curves=original_curves,

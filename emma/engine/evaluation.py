@@ -109,7 +109,7 @@ def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, prot
 
 
 @torch.no_grad()
-def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Tensor | None = None):
+def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Tensor | None = None, potential_rows: torch.Tensor | None = None):
     """Probabilities (and EMMA's quantities) of every model of a finished sweep on inputs ``x``.
 
     Parameters
@@ -122,6 +122,10 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
         The autoencoders the sweep used (``with`` only).
     groups : long Tensor, shape (K, n), optional
         The call each row belongs to, for batch-coupled models; all rows one call by default.
+    potential_rows : long Tensor, shape (K, n), optional
+        For EMMA, the row whose potentials each row's attention sees (``x[k][potential_rows[k]]``);
+        its own by default. A permutation gives the shuffled-energies baseline of
+        :func:`emma.experiments.interpretability.attention_contrast`.
 
     Returns
     -------
@@ -131,11 +135,14 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
     family, table, protocols = result["family"], result["table"], result["protocols"]
     if x.dim() != 3 or x.shape[0] != len(table):
         raise ValueError(f"x must have shape (K={len(table)}, n, 8), got {tuple(x.shape)}")
+    if potential_rows is not None and potential_rows.shape != x.shape[:2]:
+        raise ValueError(f"potential_rows must have shape {tuple(x.shape[:2])} (one row index per sample and model), got {tuple(potential_rows.shape)}")
     potentials = psi_min = None
     if get_family(family).uses_energies:
         if energies is None:
             raise ValueError(f"a {family!r} sweep needs energies=<the ModeEnergies it was trained with>")
-        parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), x[k]) for k, (s, p) in enumerate(zip(table["seed"], protocols))]
+        seen = x if potential_rows is None else torch.stack([x[k][potential_rows[k]] for k in range(len(table))])
+        parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), seen[k]) for k, (s, p) in enumerate(zip(table["seed"], protocols))]
         coupled = torch.tensor([p.potential == "batch_coupled" for p in protocols])
         potentials = coupled_potentials(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), coupled, groups)
         psi_min = result["psi_min"].to(x.device)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from emma.engine.configs import TrainSettings
-from emma.engine.evaluation import config_rows, select
+from emma.engine.evaluation import config_rows, generalisation_curves, select
 from emma.engine.families import FAMILIES
 from emma.engine.protocol import SOUND
+from emma.engine.ranking import summarise
 from emma.experiments.study import fit_energies, plan, run_study, under
 from emma.util import checks
 
@@ -45,6 +46,20 @@ def grid_edges(config: dict, axes: dict) -> list[str]:
     return out
 
 
+def confirmation_configs(selected: dict, rank1: dict) -> dict:
+    """The ``with`` configurations of the confirmation stage, by label: the one chosen on validation, the thesis's
+    first, and the chosen one with each regularizer it uses switched off (research question 2).
+
+    >>> list(confirmation_configs({"rho": 1.0, "lambda_c": 0.1, "lambda_e": 0.0}, {"rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.001}))
+    ['with (selected)', 'with (thesis rank 1)', 'with (selected, lambda_c = 0)']
+    """
+    configs = {"with (selected)": dict(selected), "with (thesis rank 1)": dict(rank1)}
+    for name in ("lambda_c", "lambda_e"):
+        if selected[name] > 0:
+            configs[f"with (selected, {name} = 0)"] = {**selected, name: 0.0}
+    return configs
+
+
 @dataclass
 class Confirmation:
     """The confirmation stage (:func:`confirmation_study`): everything trained under the book's protocol on its seeds."""
@@ -59,6 +74,20 @@ class Confirmation:
         if label not in self.configs:
             raise ValueError(f"label must be one of {sorted(self.configs)}, got {label!r}")
         return select(self.sweeps["with"], config_rows(self.sweeps["with"], **self.configs[label]))
+
+    def regularizer_curves(self, splits, nsr_db_levels) -> pd.DataFrame:
+        """Generalisation curves of the chosen configuration with each regularizer at its chosen value ("good") and at 0
+        ("none"), for the regularizers it uses: ``regularizer, level, value`` and the curves' columns."""
+        frames = []
+        for name in ("lambda_c", "lambda_e"):
+            off = f"with (selected, {name} = 0)"
+            if off not in self.configs:
+                continue
+            for level, label in (("good", "with (selected)"), ("none", off)):
+                frame = generalisation_curves(self.config(label), splits, nsr_db_levels, energies=self.energies)
+                frames.append(frame.assign(regularizer=name, level=level, value=self.configs[label][name]))
+        columns = ["regularizer", "level", "value", "seed", "nsr_db", "f1"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *, dae: dict, device="cpu", cache_dir=None, workers: int = 1,
@@ -95,8 +124,6 @@ def confirmed_table(confirmation: Confirmation, thesis: pd.DataFrame) -> pd.Data
     ``lambda_e``, ``thesis_f1_<subset>``); a confirmed configuration outside the thesis's top 10
     gets no thesis number.
     """
-    from emma.engine.ranking import summarise
-
     columns = ["thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"]
     rows = []
     for family in ("ip_only", "dm_only", "base", "without", "alternative"):

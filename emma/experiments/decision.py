@@ -164,10 +164,15 @@ GENERALISATION_CLAIM = "generalises_past_training"
 CURVE_COLUMNS = {"roc_corner": "f1_at_roc_corner", "fixed": "f1_at_fixed", "f1_validation": "f1_at_f1_validation", "auroc": "auroc", "ap": "ap"}
 
 
+def past_training(curves: pd.DataFrame, training_nsr_db: float, column: str = "f1") -> pd.Series:
+    """Per seed, ``column`` of generalisation curves averaged over the NSR levels above ``training_nsr_db`` (and both modes)."""
+    beyond = curves[curves["nsr_db"] > training_nsr_db + 1e-6]
+    return beyond.groupby("seed")[column].mean().sort_index()
+
+
 def past_training_noise(curves: pd.DataFrame, rule: str, training_nsr_db: float) -> dict[str, pd.Series]:
     """Per seed, ``with``'s and ``without``'s score under ``rule``, averaged over the NSR levels above the training NSR and both modes."""
-    beyond = curves[curves["nsr_db"] > training_nsr_db + 1e-6]
-    return {family: beyond[beyond["family"] == family].groupby("seed")[CURVE_COLUMNS[rule]].mean().sort_index() for family in ("with", "without")}
+    return {family: past_training(curves[curves["family"] == family], training_nsr_db, CURVE_COLUMNS[rule]) for family in ("with", "without")}
 
 
 def rule_verdicts(scores: pd.DataFrame, *, emma: str = "with (selected)", comparisons=COMPARISONS, alpha: float = 0.05,

@@ -51,11 +51,6 @@ class Prose(str):
         printer.text(str(self))
 
 
-def _count(n) -> str:
-    """``"1 is"`` or ``"3 are"``."""
-    return f"{int(n)} {'is' if int(n) == 1 else 'are'}"
-
-
 #: The decision rules as a sentence names them.
 RULE_WORDS = {"roc_corner": "the ROC corner", "fixed": "a fixed 0.5 threshold", "f1_validation": "the F1-optimal threshold on validation",
               "auroc": "the AUROC", "ap": "the average precision"}

@@ -14,8 +14,8 @@ from the same model, so that an effect that holds by construction does not count
   the total energy rises with the noise by construction (w_i ≥ 1), so only what it adds to Ψ'
   is EMMA's.
 
-:func:`contrast_tests` and :func:`auroc_tests` turn the two tables into paired tests over seeds
-(:func:`emma.claims.rules.paired_test`). Every function takes a ``with`` sweep with one model per
+:func:`emma.experiments.verdicts.robustness_claims` turns the two tables into paired tests over seeds
+against each claim's registered minimum effect. Every function takes a ``with`` sweep with one model per
 seed (e.g. :func:`emma.engine.evaluation.select` of one configuration); the whole test set is one
 call, as in :func:`emma.engine.evaluation.per_sample_outcomes`.
 """
@@ -28,14 +28,11 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from emma.claims.rules import PairedTest, paired_test
 from emma.data.failures import Gaussian, Standardization, corrupt_modes
 from emma.data.htru2 import MODE_NAMES
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import model_outputs
-from emma.engine.families import forward
 from emma.engine.results import SweepResult
-from emma.engine.streams import coupled_potentials, energies_for, potential_parts
 from emma.util import checks
 
 #: The columns of :func:`attention_contrast`.
@@ -64,46 +61,6 @@ def _check_sigma(sigma, name: str = "sigma", low_open: bool = True) -> float:
 
 
 @torch.no_grad()
-def shuffled_outputs(result, x: torch.Tensor, energies, orders: torch.Tensor):
-    """:func:`emma.engine.evaluation.model_outputs` of a ``with`` sweep whose potentials are taken from other rows.
-
-    Model k's classifier sees its inputs ``x[k]``, but EMMA the potentials of the rows
-    ``x[k][orders[k]]`` (both modes of one other sample, so the joint distribution of (Ψ_IP, Ψ_DM) is
-    kept). The whole input is one call; with the identity order this is ``model_outputs``.
-    (A wrapper around :class:`~emma.engine.energy.ModeEnergies` cannot do it:
-    ``model_outputs`` computes Ψ from the autoencoders' weights, not from ``potentials(x)``.)
-
-    Parameters
-    ----------
-    result : SweepResult
-        A ``with`` sweep.
-    x : Tensor, shape (K, n, 8)
-    energies : ModeEnergies or dict
-        As :func:`~emma.engine.evaluation.model_outputs`.
-    orders : long Tensor, shape (K, n)
-        A permutation of the rows for every model.
-
-    Returns
-    -------
-    probabilities : Tensor, shape (K, n)
-    emma : EMMAOutput
-    """
-    result = SweepResult.of(result)
-    table, protocols = result.table, result.protocols
-    if x.dim() != 3 or x.shape[0] != len(table):
-        raise ValueError(f"x must have shape (K={len(table)}, n, 8), got {tuple(x.shape)}")
-    if orders.shape != x.shape[:2]:
-        raise ValueError(f"orders must have shape {tuple(x.shape[:2])} (one permutation per model), got {tuple(orders.shape)}")
-    parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), x[k][orders[k]])
-             for k, (s, p) in enumerate(zip(table["seed"], protocols))]
-    coupled = torch.tensor([p.potential == "batch_coupled" for p in protocols])
-    potentials = coupled_potentials(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), coupled)
-    rho = torch.tensor(table["rho"].to_numpy(), dtype=torch.float32)
-    params = {name: value.cpu() for name, value in result.params.items()}
-    logits, out = forward("with", params, x, potentials.to(x.device), result.psi_min.cpu(), rho)
-    return torch.sigmoid(logits), out
-
-
 @torch.no_grad()
 def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: int = 0, clean_fraction: float | None = None) -> pd.DataFrame:
     """How much the attention β_m of each mode falls when that mode is noisy, for EMMA and for EMMA with shuffled potentials.
@@ -146,7 +103,7 @@ def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: 
     x = torch.stack([d[0] for d in draws])
     orders = torch.stack([torch.randperm(len(x0), generator=torch.Generator().manual_seed(_SHUFFLE_DRAW * (1 + shuffle_seed) + s)) for s in seeds])
     _, out = model_outputs(result, x, energies)
-    _, shuffled = shuffled_outputs(result, x, energies, orders)
+    _, shuffled = model_outputs(result, x, energies, potential_rows=orders)
     rows = []
     for k, seed in enumerate(seeds):
         mask = draws[k][1]
@@ -222,38 +179,3 @@ def energy_error_auroc(result, splits, *, energies, sigmas: Sequence[float]) -> 
                      "auroc_psi": error_auroc(out.corrected_potentials[k].sum(dim=-1).numpy(), wrong), "n_errors": int(wrong.sum()), "n": len(y)})
     return pd.DataFrame(rows, columns=list(AUROC_COLUMNS))
 
-
-def _check_frame(frame, columns, name: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame) or not set(columns) <= set(frame.columns):
-        raise ValueError(f"{name} must be a DataFrame with the columns {list(columns)}, got {type(frame).__name__}")
-    return frame
-
-
-def contrast_tests(contrast: pd.DataFrame, *, min_effect: float, alpha: float = 0.05) -> dict[str, PairedTest]:
-    """Per mode, the paired test over seeds that β falls more with the noise than under shuffled potentials: drop vs drop_shuffled.
-
-    ``contrast`` is :func:`attention_contrast` at one σ.
-    """
-    contrast = _check_frame(contrast, CONTRAST_COLUMNS, "contrast")
-    if contrast["sigma"].nunique() != 1:
-        raise ValueError(f"contrast must hold one sigma, got {sorted(contrast['sigma'].unique())}")
-    out = {}
-    for mode in MODE_NAMES:
-        part = contrast[contrast["mode"] == mode].sort_values("seed")
-        out[mode] = paired_test(part["drop"].to_numpy(), part["drop_shuffled"].to_numpy(), min_effect=min_effect, alpha=alpha)
-    return out
-
-
-def auroc_tests(aurocs: pd.DataFrame, *, min_effect: float, alpha: float = 0.05) -> dict[str, PairedTest]:
-    """The paired tests over seeds of the total energy's AUROC: ``"chance"`` (against 0.5) and ``"psi"`` (against Σ Ψ'\\'s AUROC).
-
-    ``aurocs`` is :func:`energy_error_auroc`; seeds whose AUROC is undefined (no error, or only
-    errors) are left out, which each test's ``n`` (``n_seeds`` of its row) shows.
-    """
-    aurocs = _check_frame(aurocs, AUROC_COLUMNS, "aurocs")
-    kept = aurocs.dropna(subset=["auroc_total_energy", "auroc_psi"]).sort_values("seed")
-    if kept.empty:
-        raise ValueError("aurocs has no seed with both right and wrong predictions: no AUROC can be tested")
-    energy = kept["auroc_total_energy"].to_numpy()
-    return {"chance": paired_test(energy, np.full_like(energy, 0.5), min_effect=min_effect, alpha=alpha),
-            "psi": paired_test(energy, kept["auroc_psi"].to_numpy(), min_effect=min_effect, alpha=alpha)}

@@ -20,6 +20,7 @@ from emma.claims.plateau import levels_off
 from emma.claims.registry import min_effect
 from emma.claims.rules import apply_holm, claims_table, non_inferiority, paired_test, sub_cases
 from emma.claims.thesis import THESIS_TABLE, TRAINING_NSR_DB
+from emma.experiments.decision import past_training
 
 
 @dataclass
@@ -97,12 +98,6 @@ def _thesis(model: str, column: int) -> float:
     return next(row[column] for row in THESIS_TABLE if row[0] == model)
 
 
-def _past(curves: pd.DataFrame, column: str = "f1") -> pd.Series:
-    """Per seed, ``column`` averaged over the NSR levels above the training NSR (and both modes)."""
-    beyond = curves[curves["nsr_db"] > TRAINING_NSR_DB + 1e-6]
-    return beyond.groupby("seed")[column].mean().sort_index()
-
-
 def regularizer_test(curves: pd.DataFrame, name: str, claim_id: str, alpha: float = 0.05):
     """RQ2 for one regularizer: F1 past the training noise at its selected ("good") level − at none (0).
 
@@ -113,7 +108,7 @@ def regularizer_test(curves: pd.DataFrame, name: str, claim_id: str, alpha: floa
     good, none = part[part["level"] == "good"], part[part["level"] == "none"]
     if good.empty or none.empty or np.isclose(good["value"].iloc[0], 0.0):
         return None, f"the selected {name} is 0: no regularized model to compare with 0"
-    ours, theirs = _past(good), _past(none)
+    ours, theirs = past_training(good, TRAINING_NSR_DB), past_training(none, TRAINING_NSR_DB)
     common = ours.index.intersection(theirs.index)
     test = paired_test(ours[common].to_numpy(), theirs[common].to_numpy(), min_effect=min_effect(claim_id), alpha=alpha)
     return test, f"{name} = {good['value'].iloc[0]:g} − {name} = 0, F1 past the training NSR: {test.describe()}"
@@ -154,7 +149,7 @@ def robustness_claims(evidence: RobustnessEvidence, *, alpha: float = 0.05, top_
     add("beats_base_noisy", f"with {w_ip} / {w_dm} vs base {_thesis('base', 5)} / {_thesis('base', 6)} (one run)",
         "mean noisy F1, with − base", beats("beats_base_noisy", noisy("with"), noisy("base")))
     c = evidence.curves
-    past = {family: _past(c[c["family"] == family]) for family in ("with", "without")}
+    past = {family: past_training(c[c["family"] == family], TRAINING_NSR_DB) for family in ("with", "without")}
     add("generalises_past_training", "Figure: with above without from −6 dB to +10 dB",
         "F1 averaged over NSR levels above the training NSR and both modes, with − without",
         beats("generalises_past_training", past["with"].to_numpy(), past["without"].to_numpy()))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emma.util import checks
+
 #: Where a chapter page finds the site's copy of the tables (chapters live in book/chapters/).
 TABLES_URL = "../../_static/tables"
 #: What an empty cell shows.
@@ -184,7 +186,5 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     >>> plural(1, "seed"), plural(3, "seed"), plural(2, "analysis", "analyses")
     ('1 seed', '3 seeds', '2 analyses')
     """
-    if isinstance(n, bool) or not isinstance(n, (int,)) and not (hasattr(n, "__index__")):
-        raise ValueError(f"n must be an integer count, got {n!r}")
-    n = int(n)
+    n = checks.integer(n, "n", low=0)
     return f"{n} {word if n == 1 else (many or word + 's')}"
