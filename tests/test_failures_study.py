@@ -128,7 +128,7 @@ def test_the_grid_figures_and_claim_summary_come_from_the_tables():
 
 @pytest.mark.slow
 def test_training_in_a_worker_process_gives_the_same_sweeps():
-    """workers=2 sends the thesis's families that need no energies to a spawned process: same tables as one after the other."""
+    """workers=2 queues the thesis's families for a spawned process and takes back what it has not started: same tables as one after the other."""
     from emma.data import make_splits
     from emma.engine import TrainSettings
     from emma.engine.protocol import SOUND

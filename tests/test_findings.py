@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from emma.experiments.decision import COMPARISONS, RULES
-from emma.experiments.findings import claims_sentences, decision_sentence, forensic_sentence, replay_sentence, selection_sentence
+from emma.experiments.findings import claims_sentences, decision_sentence, forensic_sentence, remains_sentence, replay_sentence, selection_sentence
 
 IP, DM = COMPARISONS[0][0], COMPARISONS[1][0]
 
@@ -94,21 +94,51 @@ def test_the_claims_sentence_counts_core_claims_and_the_books_conjectures_by_ver
     assert "Of the 2 conjectures the book tests beyond the thesis: 2 not reproduced." in two_books
 
 
-def test_the_replay_sentence_quotes_absolute_distances_and_counts_only_numbers_the_grid_covers():
+def _replay_table():
+    """Two baseline rows and one EMMA row of replay_f1, by hand (the thesis prints 0.80, 0.70 and 0.90)."""
+    rows = pd.DataFrame({"model": ["base", "without", "with (thesis rank 1)"], "n_seeds": [20, 20, 20]})
+    for s, inside in (("clean", [True, False, True]), ("ip_noisy", [True, True, float("nan")]), ("dm_noisy", [float("nan")] * 3)):
+        rows[f"thesis_f1_{s}"] = [0.80, 0.70, 0.90] if s != "dm_noisy" else [float("nan")] * 3
+        rows[f"f1_{s}_mean"] = [0.79, 0.60, 0.85]
+        rows[f"f1_{s}_pi_low"], rows[f"f1_{s}_pi_high"] = [0.75, 0.55, 0.80], [0.83, 0.65, 0.95]
+        rows[f"thesis_in_replay_pi_{s}"] = inside
+    rows.loc[2, "thesis_f1_ip_noisy"] = float("nan")
+    return rows
+
+
+def _order():
+    return pd.DataFrame({"protocol": ["original", "original", "sound"], "rank": [1, 1, 1], "subset": ["clean", "ip_noisy", "clean"],
+                         "thesis": [0.90, float("nan"), 0.90], "median": [0.88, 0.70, 0.80], "low": [0.86, 0.6, 0.7], "high": [0.92, 0.8, 0.85],
+                         "inside": [True, float("nan"), False], "n_runs": [5, 5, 5]})
+
+
+def test_the_replay_sentence_counts_numbers_inside_one_runs_interval_and_what_the_selection_explains():
     explained = pd.DataFrame([{"group": "all", "subset": "clean", "printed": 13, "mean_abs_book": 0.084, "mean_abs_replay": 0.075, "closer": 8, "farther": 5},
                               {"group": "all", "subset": "all", "printed": 43, "mean_abs_book": 0.070, "mean_abs_replay": 0.066, "closer": 25, "farther": 18}])
-    replay = pd.DataFrame({**{f"thesis_f1_{s}": [0.8, 0.7] for s in ("clean", "ip_noisy", "dm_noisy")},
-                           **{f"f1_{s}_mean": [0.79, float("nan")] for s in ("clean", "ip_noisy", "dm_noisy")},
-                           **{f"thesis_in_replay_range_{s}": [True, float("nan")] for s in ("clean", "ip_noisy", "dm_noisy")}})
-    text = replay_sentence(explained, replay)
-    assert "a mean distance of 0.075 from the thesis's numbers, against 0.084 for the book's protocol (closer for 8 of 13 numbers, farther for 5)" in text
-    assert "over every subset, 0.066 against 0.070" in text and "3 of the thesis's 3 F1 numbers" in text
+    text = replay_sentence(explained, _replay_table(), _order())
+    assert "on 20 seeds, 4 of the 5 printed F1 numbers lie inside the 95 % prediction interval of a single run" in text
+    assert "0.066 F1 from them on average, against 0.070 for the book's protocol" in text
+    # EMMA rank 1 on clean samples: thesis 0.90, mean of its configuration 0.85, rank-1 median 0.88
+    assert "1 of 1 lie in the runs' central 95 %" in text and "shrinks from +0.050 to +0.020 F1: the selection explains 60% of it." in text
+    with pytest.raises(ValueError, match="replay must be the table replay_f1"):
+        replay_sentence(explained, _replay_table().drop(columns="thesis_in_replay_pi_clean"), _order())
+
+
+def test_what_remains_names_the_farthest_baseline_outside_its_interval():
+    text = remains_sentence(_replay_table(), _order())
+    assert text.startswith("What remains: 1 of the 4 baseline numbers lie outside the prediction interval of one replayed run, and 0 of the 1 EMMA")
+    assert "the farthest, data augmentation (without) on clean samples, printed 0.700 against an interval of 0.550 to 0.650." in text
 
 
 def test_the_forensic_sentence_says_whether_the_chosen_variant_explains_the_emma_rows():
     fits = pd.DataFrame({"variant": ["as coded", "retrain=False"], "chosen": [True, False], "baselines_inside": [3, 2], "baselines_printed": [13, 13],
                          "emma_inside": [13, float("nan")], "emma_printed": [30, float("nan")], "emma_mad": [0.061, float("nan")]})
     assert "(as coded) does not explain its EMMA rows out of sample (13 of 30" in forensic_sentence(fits)
+    every = fits.assign(emma_inside=[13, 20], emma_printed=[30, 30], emma_mad=[0.061, 0.030])
+    bootstrap = pd.DataFrame({"variant": ["as coded", "retrain=False"], "win_share": [0.62, 0.38], "resamples": [1000, 1000]})
+    text = forensic_sentence(every, bootstrap)
+    assert "(as coded, chosen again in 62% of 1,000 seed resamples) does not explain" in text
+    assert "of the 2 variants whose EMMA models were trained, 1 would explain them by the same criterion, the closest (retrain=False) 0.030" in text
 
 
 @pytest.mark.parametrize("drop", ["effect", "ci_low", "n_seeds"])

@@ -68,7 +68,23 @@ def test_replay_table_has_a_row_per_thesis_row_and_checks_the_range_over_seeds(s
     assert base["f1_clean_mean"] == pytest.approx(0.70 + 0.01 + 0.12)  # ORIGINAL: in place and retrain
     assert base["sound_f1_clean_mean"] == pytest.approx(0.71)
     assert base["thesis_in_replay_range_clean"] == bool(0.82 <= 0.8830 <= 0.84)
+    # one run of seeds 0.82, 0.83, 0.84 lies in 0.83 ± t(0.975, 2) · 0.01 · √(4/3) = 0.83 ± 0.0497: 0.883 is outside
+    assert (base["f1_clean_pi_low"], base["f1_clean_pi_high"]) == pytest.approx((0.83 - 0.0497, 0.83 + 0.0497), abs=1e-4)
+    assert base["thesis_in_replay_pi_clean"] == False  # noqa: E712
     assert pd.isna(replay.set_index("model").loc["ip_only", "thesis_in_replay_range_dm_noisy"])  # no thesis number there
+
+
+def test_the_replay_runs_give_the_mean_and_interval_and_the_grid_its_range(study):
+    """replay_f1 with runs: the replay's mean and prediction interval from the runs; the book's numbers and the range from the grid."""
+    thesis = thesis_results("slides")
+    runs = {family: {**result, "table": result["table"].assign(f1_clean=result["table"]["f1_clean"] + 0.05)} for family, result in study.items()}
+    both = replay_f1(study, thesis, runs).set_index("model")
+    alone = replay_f1(study, thesis).set_index("model")
+    assert both.loc["base", "f1_clean_mean"] == pytest.approx(alone.loc["base", "f1_clean_mean"] + 0.05)
+    assert both.loc["base", "f1_clean_pi_low"] == pytest.approx(alone.loc["base", "f1_clean_pi_low"] + 0.05)
+    assert both.loc["base", "thesis_in_replay_pi_clean"] == True  # noqa: E712 (0.883 inside 0.88 ± 0.0497)
+    assert both.loc["base", "sound_f1_clean_mean"] == alone.loc["base", "sound_f1_clean_mean"]
+    assert both.loc["base", "thesis_in_replay_range_clean"] == alone.loc["base", "thesis_in_replay_range_clean"]
 
 
 def test_cumulative_switches_add_up_to_sound_minus_original(study, steps):
@@ -113,6 +129,10 @@ def test_waterfall_goes_from_the_thesis_through_the_replay_to_sound(study, steps
     assert bars["end"].iloc[-2] == pytest.approx(0.71) and bars["delta"].iloc[-1] == pytest.approx(0.71)
     lines = explain(replay, table, "f1_clean")
     assert "`corruption_in_place` (-0.100)" in lines[0]
+    # the replay on more seeds moves the replay's mean, not the waterfall: its switches are paired on the grid's seeds
+    runs = {family: {**result, "table": result["table"].assign(f1_clean=result["table"]["f1_clean"] + 0.05)} for family, result in study.items()}
+    longer = waterfall(replay_f1(study, thesis_results("slides"), runs), table, "base", "f1_clean", "base")
+    assert longer["end"].iloc[1] == pytest.approx(0.83) and longer["delta"].iloc[-1] == pytest.approx(0.71)
 
 
 def test_top10_side_by_side_places_the_thesis_configurations_in_the_replays_ranking():
@@ -312,9 +332,10 @@ def test_thesis_gap_counts_and_distances_per_subset_and_overall():
         replay[f"{m}_mean"] = [0.7, 0.5]
         replay[f"sound_{m}_mean"] = [0.6, 0.5]
         replay[f"thesis_in_replay_range_{m[3:]}"] = [True, np.nan]
+        replay[f"thesis_in_replay_pi_{m[3:]}"] = [m == "f1_clean", np.nan]
     gap = thesis_gap(replay).set_index("metric")
     assert list(gap.index) == [*METRICS, "all"]
-    assert gap.loc["all", "printed"] == 3 and gap.loc["all", "inside_replay_range"] == 3
+    assert gap.loc["all", "printed"] == 3 and gap.loc["all", "inside_replay_range"] == 3 and gap.loc["all", "inside_prediction_interval"] == 1
     assert gap.loc["f1_clean", "replay_offset"] == pytest.approx(-0.1)
     assert gap.loc["all", "replay_distance"] == pytest.approx(0.1) and gap.loc["all", "book_distance"] == pytest.approx(0.2)
 
@@ -363,7 +384,7 @@ def test_the_gap_is_measured_on_absolute_distances_and_no_share_is_given_within_
 
 
 def test_the_outcome_table_call_closest_to_the_slides_comes_first():
-    from emma.experiments.replay import OUTCOME_CALLS, outcome_match
+    from emma.experiments.outcomes import OUTCOME_CALLS, outcome_match
 
     rows = []
     for sigma, off in ((0.5, 0.10), (2.0, 0.02)):  # the aligned rates sit 0.10, then 0.02, from the slides' numbers
@@ -376,3 +397,19 @@ def test_the_outcome_table_call_closest_to_the_slides_comes_first():
     assert set(OUTCOME_CALLS) == {0.5, 2.0} and all(lines.startswith("code/experiment-3/main.py L49") for lines in OUTCOME_CALLS.values())
     with pytest.raises(ValueError, match="alignment must be outcome_alignments' table"):
         outcome_match(pd.DataFrame(rows).drop(columns="slides_rate_correct"))
+
+
+def test_the_first_stage_carries_the_confirmations_baselines_and_the_printed_rows_on_their_seeds():
+    from emma.experiments.replay import study_plan
+
+    grid_config = [{"rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.0}]
+    printed = pd.DataFrame([RANK1, OTHER])
+    models = study_plan([0], grid_config, confirm_seeds=[0, 1], replay_seeds=[0, 1, 2], thesis_configs=printed)
+    sound_base = models[(models["family"] == "base") & (models["protocol"] == SOUND)]
+    original_base = models[(models["family"] == "base") & (models["protocol"] == ORIGINAL)]
+    assert sorted(sound_base["seed"]) == [0, 0, 1] and sorted(original_base["seed"]) == [0, 0, 1, 2]  # seed 0 twice: the run deduplicates
+    replayed = models[(models["family"] == "with") & (models["protocol"] == ORIGINAL) & np.isclose(models["rho"], RANK1["rho"])]
+    assert sorted(replayed["seed"]) == [0, 1, 2]
+    assert len(study_plan([0], grid_config)) < len(models)
+    with pytest.raises(ValueError, match="replay_seeds needs thesis_configs"):
+        study_plan([0], grid_config, replay_seeds=[0, 1])

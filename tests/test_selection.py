@@ -50,3 +50,47 @@ def test_the_selection_explains_the_share_of_the_offset_that_rank_medians_remove
     out = selection_offset(order, means)
     assert out["offset_means"] == pytest.approx(0.08) and out["offset_ranks"] == pytest.approx(0.02)
     assert out["explained"] == pytest.approx(0.75) and out["printed"] == 2
+
+
+def test_the_prediction_interval_of_one_run_is_the_t_interval_widened_by_one_run():
+    from scipy import stats
+
+    from emma.experiments.selection import prediction_interval
+
+    low, high = prediction_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    half = stats.t.ppf(0.975, 4) * np.std([1, 2, 3, 4, 5], ddof=1) * np.sqrt(1 + 1 / 5)  # 2.776 * 1.581 * 1.095
+    assert (low, high) == pytest.approx((3 - half, 3 + half)) and half == pytest.approx(4.809, abs=1e-3)
+    assert prediction_interval([0.8, 0.8, 0.8]) == pytest.approx((0.8, 0.8))  # no spread, no width
+    assert all(np.isnan(v) for v in prediction_interval([0.8]))  # one run says nothing of the next
+    with pytest.raises(ValueError, match="values must be finite"):
+        prediction_interval([0.8, float("nan")])
+    with pytest.raises(ValueError, match="level must"):
+        prediction_interval([0.8, 0.9], level=95)
+
+
+def test_a_new_normal_run_falls_inside_the_95_percent_interval_of_20_runs_95_percent_of_the_time():
+    from emma.experiments.selection import prediction_interval
+
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.8, 0.02, size=(4000, 21))
+    inside = [low <= row[-1] <= high for row in draws for low, high in [prediction_interval(row[:-1])]]
+    assert np.mean(inside) == pytest.approx(0.95, abs=0.01)  # the range of 5 runs would hold a sixth only 4 times in 6
+    five = [row[:5].min() <= row[5] <= row[:5].max() for row in draws]
+    assert np.mean(five) == pytest.approx(4 / 6, abs=0.02)
+
+
+def test_rank_one_of_many_runs_follows_the_known_distribution_of_a_maximum_of_draws():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    n_configs, n_runs = 125, 400
+    grid = _grid({seed: list(rng.normal(0.0, 1.0, n_configs)) for seed in range(n_runs)})
+    order = order_statistics(grid, pd.DataFrame({"thesis_rank": [1], "thesis_f1_clean": [2.54], "thesis_f1_ip_noisy": [np.nan],
+                                                 "thesis_f1_dm_noisy": [np.nan]}), ranks=1).set_index("subset")
+    # the maximum M of 125 standard normals: P(M <= m) = Φ(m)^125, so its median is Φ⁻¹(0.5^(1/125)) ≈ 2.54
+    assert order.loc["clean", "median"] == pytest.approx(stats.norm.ppf(0.5 ** (1 / n_configs)), abs=0.06)
+    assert order.loc["clean", "low"] == pytest.approx(stats.norm.ppf(0.025 ** (1 / n_configs)), abs=0.12)
+    assert order.loc["clean", "high"] == pytest.approx(stats.norm.ppf(0.975 ** (1 / n_configs)), abs=0.25)
+    assert order.loc["clean", "inside"] and order.loc["clean", "n_runs"] == n_runs
+    # the best configuration's mean over the runs sits near 0, far below every run's maximum
+    assert grid.groupby("rho")["f1_clean"].mean().max() < order.loc["clean", "low"]

@@ -175,6 +175,7 @@ RULES: dict[str, Rule] = {
     "seeds": SEEDS,
     "htru2_seeds": SEEDS,
     "confirm_seeds": SEEDS,
+    "replay_seeds": SEEDS,
     "workers": at_least(1),
     "max_points": Rule("None or an int >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
     **{name: EPOCHS for name in ("epochs", "dae_epochs", "demo_epochs", "htru2_epochs", "htru2_dae_epochs")},
@@ -185,6 +186,7 @@ RULES: dict[str, Rule] = {
 #: A chapter's own rules, where its parameter means something the shared name does not say.
 CHAPTER_RULES: dict[str, dict[str, Rule]] = {
     "robustness": {"lambda_reading": one_of("slides", "thesis")},
+    "replay": {"lambda_reading": one_of("slides", "thesis"), "forensic_emma": one_of("chosen", "all")},
 }
 
 

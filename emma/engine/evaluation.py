@@ -55,15 +55,28 @@ def base_for(base_result: dict, seeds: Sequence[int], protocols=None) -> dict[st
 
 
 def select(result: dict, rows) -> SweepResult:
-    """The sub-sweep of the models ``rows`` (positions in ``result["table"]``)."""
-    rows = list(rows)
+    """The sub-sweep of the models ``rows`` (positions in ``result["table"]``), its training curves renumbered to match."""
+    rows = [int(i) for i in rows]
     out = SweepResult.of(result).replace()
     out["table"] = result["table"].iloc[rows].reset_index(drop=True)
     out["params"] = {name: value[rows] for name, value in result["params"].items()}
     out["protocols"] = [result["protocols"][i] for i in rows]
     if result.get("psi_min") is not None:
         out["psi_min"] = result["psi_min"][rows]
+    if result.get("curves") is not None:
+        out["curves"] = _select_curves(result["curves"], rows, len(result["table"]))
     return out
+
+
+def _select_curves(curves: pd.DataFrame, rows: list[int], k: int) -> pd.DataFrame:
+    """The curves of the models ``rows``, ``model_index`` renumbered 0, 1, … in that order."""
+    index = curves["model_index"].to_numpy()
+    epochs = len(curves) // k if k else 0
+    if k and len(curves) == k * epochs and np.array_equal(index, np.repeat(np.arange(k), epochs)):  # a sweep's layout: model by model
+        positions = (np.asarray(rows, dtype=int).reshape(-1, 1) * epochs + np.arange(epochs)).ravel()
+        return curves.iloc[positions].assign(model_index=np.repeat(np.arange(len(rows)), epochs)).reset_index(drop=True)
+    parts = [curves[index == old].assign(model_index=new) for new, old in enumerate(rows)]
+    return pd.concat(parts, ignore_index=True) if parts else curves.iloc[:0]
 
 
 #: The scores a sweep's table holds for every threshold rule, as ``<score>_at_<rule>`` (:meth:`emma.engine.sweep.SweepEngine.result`).

@@ -2,8 +2,8 @@
 
 :func:`run_sweep` is how chapters and studies train a sweep of :class:`emma.engine.sweep.SweepEngine`.
 It keys the finished sweep by everything that produced it (:func:`emma.util.cache.cached`).
-On the CPU a large sweep can be cut into parts of consecutive models trained at once on
-one thread each, one in this process and the others in worker processes: the engine's
+On the CPU a large sweep can be cut into parts (its models dealt out in turn, so that each part
+holds as many of every protocol) trained at once on one thread each, one in this process and the others in worker processes: the engine's
 step is a few hundred small tensor operations, which one thread runs nearly as fast as
 two, so two parts on two cores take about as long as one part.
 """
@@ -15,16 +15,15 @@ import time
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 
 from emma.data.splits import Splits, tensor_fingerprint
 from emma.engine.configs import TrainSettings, check_configs
-from emma.engine.evaluation import apply_rules
+from emma.engine.evaluation import apply_rules, select
 from emma.engine.families import FAMILIES
 from emma.engine.protocol import SOUND, Protocol
 from emma.engine.registry import fingerprint, get_family
-from emma.engine.results import SweepResult
+from emma.engine.results import SweepResult, merge_results
 from emma.engine.streams import energies_for
 from emma.engine.sweep import ENGINE_VERSION, SMALL_SWEEP, SweepEngine
 from emma.util.cache import cached
@@ -49,7 +48,8 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         Show a progress bar (default: unless :func:`emma.util.runtime.progress_disabled`).
     workers : int
         On the CPU, a sweep of at least :data:`SMALL_SWEEP` models is cut into this many
-        parts of consecutive models, trained at once on one thread each: one in this process
+        parts, its models dealt out in turn (models of a slower protocol do not all land in one
+        part), trained at once on one thread each: one in this process
         (with the progress bar), the others in worker processes. A model's row does not depend
         on what is stacked beside it, so the parts give the models of one sweep up to the last
         bits of float arithmetic; the number of parts is part of the cache key all the same.
@@ -92,7 +92,7 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         "base": None if base is None or not spec.from_base else tensor_fingerprint(*[base[n] for n in sorted(base)]),
         "device": device.type,
         "torch": torch.__version__.split("+")[0],
-        **({"parts": parts} if parts > 1 else {}),
+        **({"parts": {"n": parts, "split": "dealt"}} if parts > 1 else {}),
     }
 
     def compute():
@@ -100,13 +100,14 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
         if parts == 1:
             out = _train(family, frame, splits, settings, energies, base, device, progress, one_thread=one_thread or len(frame) < SMALL_SWEEP)
         else:
-            chunks = [c for c in np.array_split(np.arange(len(frame)), parts) if len(c)]
+            chunks = [c for c in (np.arange(i, len(frame), parts) for i in range(parts)) if len(c)]  # dealt out, so each part mixes the protocols
             jobs = [(family, frame.iloc[c].reset_index(drop=True), splits, settings, energies,
                      None if base is None else {n: v[torch.as_tensor(c)] for n, v in base.items()}, device) for c in chunks]
             with worker_pool(len(jobs) - 1) as pool:  # no orphans if we are killed
                 futures = [pool.submit(_train, *job, False, True) for job in jobs[1:]]
                 first = _train(*jobs[0], progress, True)
-                out = _merge([first] + [f.result() for f in futures])
+                merged = merge_results([first] + [f.result() for f in futures])
+                out = select(merged, np.argsort(np.concatenate(chunks))).replace(timing=merged.timing)  # in the sweep's order, as one engine would return it
         out["seconds"] = time.perf_counter() - start
         return out
 
@@ -125,17 +126,4 @@ def _train(family, frame, splits, settings, energies, base, device, progress, on
         fitted = time.perf_counter()
         out = engine.result()
     out["timing"] = {"build": built - start, "fit": fitted - built, "score": time.perf_counter() - fitted}
-    return out
-
-
-def _merge(parts: list[dict]) -> SweepResult:
-    """The sweep of consecutive parts, as one engine would have returned it."""
-    out = SweepResult.of(parts[0]).replace()
-    out["table"] = pd.concat([p["table"] for p in parts], ignore_index=True)
-    offsets = np.cumsum([0] + [len(p["table"]) for p in parts[:-1]])
-    out["curves"] = pd.concat([p["curves"].assign(model_index=p["curves"]["model_index"] + o) for p, o in zip(parts, offsets)], ignore_index=True)
-    out["params"] = {name: torch.cat([p["params"][name] for p in parts]) for name in parts[0]["params"]}
-    out["protocols"] = [q for p in parts for q in p["protocols"]]
-    out["psi_min"] = None if parts[0]["psi_min"] is None else torch.cat([p["psi_min"] for p in parts])
-    out["timing"] = {stage: max(p["timing"][stage] for p in parts) for stage in parts[0]["timing"]}  # the parts run at once
     return out

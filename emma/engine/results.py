@@ -101,6 +101,33 @@ class SweepResult:
         return len(self.keys())
 
 
+def merge_results(parts) -> SweepResult:
+    """Sweeps of one family and settings as one, their models in order (parts of one grid, or a first and a second stage).
+
+    Raises
+    ------
+    ValueError
+        No parts, or parts of different families or settings.
+    """
+    parts = [SweepResult.of(p) for p in parts]
+    if not parts:
+        raise ValueError("parts must hold at least one sweep result")
+    for name in ("family", "settings"):
+        if any(getattr(p, name) != getattr(parts[0], name) for p in parts):
+            raise ValueError(f"parts must share one {name}, got {[getattr(p, name) for p in parts]}")
+    out = parts[0].replace()
+    out.table = pd.concat([p.table for p in parts], ignore_index=True)
+    offsets = np.cumsum([0] + [len(p.table) for p in parts[:-1]])
+    if all(p.curves is not None for p in parts):
+        out.curves = pd.concat([p.curves.assign(model_index=p.curves["model_index"] + o) for p, o in zip(parts, offsets)], ignore_index=True)
+    out.params = {name: torch.cat([p.params[name] for p in parts]) for name in parts[0].params}
+    out.protocols = [q for p in parts for q in p.protocols]
+    out.psi_min = None if parts[0].psi_min is None else torch.cat([p.psi_min for p in parts])
+    out.timing = ({stage: max(p.timing[stage] for p in parts) for stage in parts[0].timing}  # parts of one sweep run at once
+                  if all(p.timing for p in parts) else None)
+    return out
+
+
 @torch.no_grad()
 def sweep_result(engine) -> SweepResult:
     """The :class:`SweepResult` of a fitted :class:`emma.engine.sweep.SweepEngine`, on the CPU: each test subset and the

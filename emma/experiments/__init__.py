@@ -7,7 +7,8 @@ Robustness (Experiments I and II)
     :mod:`~emma.experiments.study` (the robustness study), :mod:`~emma.experiments.verdicts`,
     :mod:`~emma.experiments.decision` (the decision rules).
 The original code
-    :mod:`~emma.experiments.replay`, :mod:`~emma.experiments.forensics`.
+    :mod:`~emma.experiments.replay`, :mod:`~emma.experiments.selection` (one run and its top ten),
+    :mod:`~emma.experiments.forensics`, :mod:`~emma.experiments.outcomes` (the slides' outcome table).
 Beyond the thesis
     :mod:`~emma.experiments.unified`, :mod:`~emma.experiments.unified_study` (the unified model);
     :mod:`~emma.experiments.modes`, :mod:`~emma.experiments.modes_study`, :mod:`~emma.experiments.modes_verdicts` (more than two modes).

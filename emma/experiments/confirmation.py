@@ -22,7 +22,7 @@ from emma.engine.evaluation import config_rows, generalisation_curves, select
 from emma.engine.families import FAMILIES
 from emma.engine.protocol import SOUND
 from emma.engine.ranking import summarise
-from emma.experiments.study import fit_energies, plan, run_study, under
+from emma.experiments.study import combine, fit_energies, pick, plan, run_study, under, unseen
 from emma.util import checks
 
 _SYMBOLS = {"rho": "ρ", "lambda_c": "λ_c", "lambda_e": "λ_e"}
@@ -90,8 +90,8 @@ class Confirmation:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *, dae: dict, device="cpu", cache_dir=None, workers: int = 1,
-                       progress=None) -> Confirmation:
+def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *, dae: dict, trained=(), energies=None, device="cpu", cache_dir=None,
+                       workers: int = 1, progress=None) -> Confirmation:
     """Train every family and the ``with`` configurations ``configs`` under :data:`~emma.engine.protocol.SOUND` on ``seeds``.
 
     Parameters
@@ -101,6 +101,12 @@ def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *,
         The confirmation seeds (distinct, >= 0).
     configs : dict of str to dict
         A label per configuration (e.g. ``"with (selected)"``) and its ``rho``, ``lambda_c``, ``lambda_e``.
+    trained : sequence of dict of family to sweep result
+        Studies whose models are read instead of trained again (the first stage's ``every``,
+        :func:`emma.experiments.replay.robustness_study`, holds every baseline on these seeds).
+    energies : dict, optional
+        The autoencoders those models used, ``{(seed, False): ModeEnergies}`` for every seed; by
+        default fitted here.
     settings, dae, device, cache_dir, workers, progress
         As :func:`emma.experiments.replay.robustness_study`.
     """
@@ -110,11 +116,15 @@ def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *,
     for label, config in configs.items():
         if not isinstance(config, dict) or set(config) != {"rho", "lambda_c", "lambda_e"}:
             raise ValueError(f"configs[{label!r}] must hold exactly rho, lambda_c and lambda_e, got {config!r}")
-    energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
+    if energies is None:
+        energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
     table = pd.DataFrame(list(configs.values())).drop_duplicates()
-    study = run_study(splits, plan([SOUND], seeds, table, families=FAMILIES), settings, energies=energies, device=device, cache_dir=cache_dir,
-                      progress=progress, workers=workers)
-    return Confirmation(list(seeds), energies, {family: under(result, SOUND) for family, result in study.items()}, dict(configs))
+    models = plan([SOUND], seeds, table, families=FAMILIES)
+    earlier = combine(*trained)
+    new = run_study(splits, unseen(models, earlier), settings, energies=energies, base=earlier.get("base"), device=device, cache_dir=cache_dir,
+                    progress=progress, workers=workers)
+    found = pick(combine(earlier, new), models)  # every model of the plan, once, in its order
+    return Confirmation(list(seeds), energies, {family: under(result, SOUND) for family, result in found.items()}, dict(configs))
 
 
 def confirmed_table(confirmation: Confirmation, thesis: pd.DataFrame) -> pd.DataFrame:

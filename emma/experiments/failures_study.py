@@ -45,8 +45,9 @@ from emma.util.tables import over_seeds
 
 #: How the prose names each family.
 FAMILY_WORDS = {"base": "base", "without": "data augmentation", "alternative": "the attention fusion", "with": "EMMA", "gated": "the Ψ gate"}
-#: The families :func:`train_under_failures` may send to a worker process (thesis families that need no energies).
-POOLED = ("without", "alternative")
+#: The families :func:`train_under_failures` may send to a worker process (the thesis's: importable there, unlike a family
+#: registered in a notebook).
+POOLED = ("with", "without", "alternative")
 #: The columns of :func:`cross_scores` that score samples with a failed mode.
 FAILED_COLUMNS = ("f1_ip_failed", "f1_dm_failed")
 _NO_THESIS = "none: the thesis tests Gaussian noise only"
@@ -82,11 +83,12 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
     device, cache_dir, progress
         As :func:`emma.engine.launch.run_sweep`.
     workers : int
-        With 2 or more (on the CPU), the sweeps of the thesis's families that need no energies
-        (``without``, ``alternative``: importable in a spawned process, unlike a family registered
-        in a notebook) train in one worker process while this one trains the others; each sweep
-        is independent, so the results are those of one after the other (tested). The sweeps are
-        small (one model per seed) and run on one thread each, so a second core would otherwise idle.
+        With 2 or more (on the CPU), the sweeps of the thesis's families (:data:`POOLED`:
+        importable in a spawned process, unlike a family registered in a notebook) queue for one
+        worker process while this one trains the others, then takes back from the end of the queue
+        what the worker has not started; each sweep is independent, so the results are those of
+        one after the other (tested). The sweeps are small (one model per seed) and run on one
+        thread each, so a second core would otherwise idle.
 
     Returns
     -------
@@ -110,10 +112,14 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
             jobs[(spec.name, name)] = dict(family=spec.name, configs=models, splits=splits, settings=trained, base=start,
                                            energies=energies if spec.uses_energies else None, device=device, cache_dir=cache_dir)
     away = [key for key in jobs if key[0] in POOLED] if workers > 1 and resolve_device(device).type == "cpu" else []
+    away.sort(key=lambda key: key[0] != "with")  # the longest first: this process takes the short ones left at the end
     with worker_pool(1) if away else contextlib.nullcontext() as pool:
         futures = {key: pool.submit(run_sweep, **jobs[key], progress=False, one_thread=True) for key in away}
         done = {key: run_sweep(**job, progress=progress, one_thread=bool(away)) for key, job in jobs.items() if key not in futures}
-        done.update({key: future.result() for key, future in futures.items()})
+        for key in reversed(away):  # then it takes back, from the end of the queue, what the worker has not started
+            if futures[key].cancel():
+                done[key] = run_sweep(**jobs[key], progress=progress, one_thread=True)
+        done.update({key: future.result() for key, future in futures.items() if not future.cancelled()})
     return {"base": base, **{key: done[key] for key in jobs}}
 
 

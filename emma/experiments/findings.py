@@ -7,9 +7,12 @@ sentence is read from a table of ``<output_dir>/tables``; no sentence says more 
 
 * the decision rule (``decision_rule_verdicts``, the chapter :doc:`Experiment II </book/chapters/06_robustness>`): under which rules
   EMMA's edge over data augmentation on noisy samples is significant;
-* the replay (``gap_explained``, ``replay_f1``, the chapter :doc:`Explaining the thesis's numbers </book/chapters/07_replay>`):
-  the share of the gap the code's protocol closes, and the thesis numbers inside its seed range;
-* the forensic test (``forensic_variants``): whether any variant of the code explains the table;
+* the replay (``gap_explained``, ``replay_f1``, ``selection_order_statistics``, the chapter
+  :doc:`Explaining the thesis's numbers </book/chapters/07_replay>`): how far the code's protocol
+  comes, the thesis numbers inside the prediction interval of one run, and the share of the EMMA
+  rows' offset that ranking one run on its test set explains;
+* the forensic test (``forensic_variants``, ``forensic_choice_bootstrap``): whether any variant of
+  the code explains the table, how firm the choice is, and what remains;
 * the errata of the derivation (:func:`emma.claims.report.collect_errata`);
 * the claims by kind (:func:`emma.claims.report.collect_claims`).
 """
@@ -25,8 +28,12 @@ from emma.claims.report import claim_counts, collect_claims, collect_errata, rea
 from emma.claims.rules import REPRODUCED, VERDICTS
 from emma.experiments.decision import COMPARISONS, RULES, THESIS_RULE
 from emma.experiments.forensics import explains
+from emma.experiments.selection import selection_offset, thesis_rank_means
+from emma.util.display import label
 from emma.util.plots import legible
 
+#: The test subsets of the thesis's table.
+SUBSETS = ("clean", "ip_noisy", "dm_noisy")
 #: The groups of the thesis's rows in the summary figure, in order, with their labels.
 FIGURE_ROWS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "without", "alternative": "alternative"}
 
@@ -112,30 +119,75 @@ def selection_sentence(robustness_f1: pd.DataFrame, confirmed: pd.DataFrame, edg
             f"{int(again['n_seeds'])} confirmation seeds.")
 
 
-def replay_sentence(explained: pd.DataFrame, replay: pd.DataFrame) -> str:
-    """How much closer to the thesis's numbers the replay comes than the book, on absolute distances, and how many its seed range holds."""
-    clean = explained[(explained["group"] == "all") & (explained["subset"] == "clean")].iloc[0]
+def replay_sentence(explained: pd.DataFrame, replay: pd.DataFrame, order: pd.DataFrame) -> str:
+    """What the thesis's table is: how many of its numbers one replayed run could print, and what ranking one run on its test set explains.
+
+    ``explained`` is ``gap_explained``, ``replay`` is ``replay_f1`` (with its prediction intervals),
+    ``order`` is ``selection_order_statistics`` (its ``original`` protocol's rows).
+    """
+    needed = {"model", *(f"thesis_in_replay_pi_{s}" for s in SUBSETS), *(f"thesis_f1_{s}" for s in SUBSETS), "n_seeds"}
+    if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
+        raise ValueError(f"replay must be the table replay_f1, a DataFrame with the columns {sorted(needed)}")
     everything = explained[(explained["group"] == "all") & (explained["subset"] == "all")].iloc[0]
-    subsets = ("clean", "ip_noisy", "dm_noisy")
-    n_inside = int(sum((replay[f"thesis_in_replay_range_{s}"] == True).sum() for s in subsets))  # noqa: E712 (NaN: nothing printed)
-    printed = int(sum((replay[f"thesis_f1_{s}"].notna() & replay[f"f1_{s}_mean"].notna()).sum() for s in subsets))  # those the grid covers
-    return (f"Replaying the thesis's own code brings its clean-sample F1 to a mean distance of {clean['mean_abs_replay']:.3f} from the "
-            f"thesis's numbers, against {clean['mean_abs_book']:.3f} for the book's protocol (closer for {int(clean['closer'])} of "
-            f"{int(clean['printed'])} numbers, farther for {int(clean['farther'])}); over every subset, {everything['mean_abs_replay']:.3f} "
-            f"against {everything['mean_abs_book']:.3f}; {n_inside} of the thesis's {printed} F1 numbers lie inside the replay's range over seeds.")
+    inside = int(sum((replay[f"thesis_in_replay_pi_{s}"] == True).sum() for s in SUBSETS))  # noqa: E712 (NaN: nothing printed)
+    printed = int(sum(replay[f"thesis_in_replay_pi_{s}"].notna().sum() for s in SUBSETS))
+    original = order[order["protocol"] == "original"]
+    offset = selection_offset(original, thesis_rank_means(replay))
+    ranks = original.dropna(subset=["thesis"])
+    text = (f"The thesis printed one run: replaying its own code on {int(replay['n_seeds'].max())} seeds, {inside} of the {printed} printed F1 "
+            f"numbers lie inside the 95 % prediction interval of a single run, and the replay sits {everything['mean_abs_replay']:.3f} F1 from "
+            f"them on average, against {everything['mean_abs_book']:.3f} for the book's protocol.")
+    if not np.isfinite(offset["explained"]):
+        return text
+    return text + (f" Its ten EMMA rows are that run's best ten of the grid, ranked on the test set: against the replay's runs ranked the same "
+                   f"way ({int(ranks['n_runs'].max())} runs), {int((ranks['inside'] == True).sum())} of {len(ranks)} lie in the runs' central 95 %, "  # noqa: E712
+                   f"and their offset shrinks from {offset['offset_means']:+.3f} to {offset['offset_ranks']:+.3f} F1: "
+                   + (f"the selection explains {offset['explained']:.0%} of it." if offset["explained"] >= 0 else "the selection does not explain it."))
 
 
-def forensic_sentence(fits: pd.DataFrame) -> str:
-    """The forensic test in one sentence, from the table ``forensic_variants``."""
+def forensic_sentence(fits: pd.DataFrame, bootstrap: pd.DataFrame | None = None) -> str:
+    """The forensic test in one sentence, from the tables ``forensic_variants`` and ``forensic_choice_bootstrap``."""
     row = fits[fits["chosen"].astype(bool)].iloc[0]
     verdict = explains(row)
+    firm = ""
+    if bootstrap is not None:
+        share = float(bootstrap.set_index("variant").loc[row["variant"], "win_share"])
+        firm = f", chosen again in {share:.0%} of {int(bootstrap['resamples'].iloc[0]):,} seed resamples"
     text = (f"Of {len(fits)} variants of the code built from its own alternatives, the one that fits the thesis's baselines best "
-            f"({row['variant']}) ")
+            f"({row['variant']}{firm}) ")
     if verdict["emma"] is None:
         return text + "was not tested on the EMMA rows."
+    tested = fits[fits["emma_printed"].notna()]
+    closest = tested.sort_values("emma_mad", kind="stable").iloc[0]
+    explaining = [v for v, r in tested.set_index("variant").iterrows() if explains(r)["emma"]]
     return text + ("explains" if verdict["emma"] else "does not explain") + (
         f" its EMMA rows out of sample ({int(row['emma_inside'])} of {int(row['emma_printed'])} inside its seed range, "
-        f"{row['emma_mad']:.3f} F1 away on average).")
+        f"{row['emma_mad']:.3f} F1 away on average)") + (
+        f"; of the {len(tested)} variants whose EMMA models were trained, " + (
+            f"{len(explaining)} would explain them by the same criterion, the closest ({closest['variant']}) {closest['emma_mad']:.3f} F1 away."
+            if explaining else f"none explains them, the closest ({closest['variant']}) {closest['emma_mad']:.3f} F1 away.")
+        if len(tested) > 1 else ".")
+
+
+def remains_sentence(replay: pd.DataFrame, order: pd.DataFrame) -> str:
+    """What neither one run's spread nor the selection on the test set explains, from ``replay_f1`` and ``selection_order_statistics``."""
+    baselines = replay[~replay["model"].str.startswith("with (")]
+    outside = []
+    for subset in SUBSETS:
+        miss = baselines[baselines[f"thesis_in_replay_pi_{subset}"] == False]  # noqa: E712 (NaN: nothing printed)
+        for _, r in miss.iterrows():
+            outside.append((abs(r[f"thesis_f1_{subset}"] - r[f"f1_{subset}_mean"]), r["model"], subset, r[f"thesis_f1_{subset}"],
+                            r[f"f1_{subset}_pi_low"], r[f"f1_{subset}_pi_high"]))
+    n_baselines = int(sum(baselines[f"thesis_in_replay_pi_{s}"].notna().sum() for s in SUBSETS))
+    ranks = order[(order["protocol"] == "original")].dropna(subset=["thesis"])
+    emma_out = int((ranks["inside"] == False).sum())  # noqa: E712
+    text = (f"What remains: {len(outside)} of the {n_baselines} baseline numbers lie outside the prediction interval of one replayed run, and "
+            f"{emma_out} of the {len(ranks)} EMMA numbers outside the replayed runs' rank-by-rank range")
+    if not outside:
+        return text + "."
+    _, model, subset, thesis, low, high = max(outside)
+    return text + (f"; the farthest, {label(model)} on {label(subset)} samples, printed {thesis:.3f} against an interval of "
+                   f"{low:.3f} to {high:.3f}.")
 
 
 def errata_sentence(errata: pd.DataFrame) -> str:
@@ -212,12 +264,14 @@ def claims_sentences(claims: pd.DataFrame) -> list[str]:
 
 def book_findings(output_dir: str | os.PathLike = "_build") -> list[str]:
     """At most six sentences: what the book finds, every number from the chapters' tables."""
+    replay, order = read_table(output_dir, "replay_f1"), read_table(output_dir, "selection_order_statistics")
     sentences = [
         decision_sentence(read_table(output_dir, "decision_rule_verdicts")),
         selection_sentence(read_table(output_dir, "robustness_f1"), read_table(output_dir, "robustness_confirmed"),
                            read_table(output_dir, "robustness_selection")["edges"].iloc[0]),
-        replay_sentence(read_table(output_dir, "gap_explained"), read_table(output_dir, "replay_f1")),
-        forensic_sentence(read_table(output_dir, "forensic_variants")),
+        replay_sentence(read_table(output_dir, "gap_explained"), replay, order),
+        forensic_sentence(read_table(output_dir, "forensic_variants"), read_table(output_dir, "forensic_choice_bootstrap"))
+        + " " + remains_sentence(replay, order),
         errata_sentence(collect_errata(output_dir)),
         *claims_sentences(collect_claims(output_dir)),
     ]
@@ -225,7 +279,7 @@ def book_findings(output_dir: str | os.PathLike = "_build") -> list[str]:
 
 
 def summary_figure(replay: pd.DataFrame):
-    """Thesis, book and replay for every row of the thesis's table and each test subset, with seed spreads.
+    """Thesis, book and replay for every row of the thesis's table and each test subset: the book's seed spread, the replay's interval of one run.
 
     ``replay`` is the table ``replay_f1``. One panel per subset; a row without a thesis number
     there is left out. Returns the Figure.
@@ -238,8 +292,10 @@ def summary_figure(replay: pd.DataFrame):
         ax.scatter(x[printed], replay.loc[printed, f"thesis_{metric}"], marker="x", s=50, color="black", label="thesis", zorder=3)
         ax.errorbar(x[printed] - 0.15, replay.loc[printed, f"sound_{metric}_mean"], yerr=replay.loc[printed, f"sound_{metric}_std"],
                     fmt="o", ms=4, capsize=2, color="tab:blue", label="book (sound protocol), mean ± std over seeds")
-        ax.errorbar(x[printed] + 0.15, replay.loc[printed, f"{metric}_mean"], yerr=replay.loc[printed, f"{metric}_std"],
-                    fmt="s", ms=4, capsize=2, color="tab:red", label="replay of the thesis's code, mean ± std")
+        mean = replay.loc[printed, f"{metric}_mean"]
+        interval = np.vstack([mean - replay.loc[printed, f"{metric}_pi_low"], replay.loc[printed, f"{metric}_pi_high"] - mean])
+        ax.errorbar(x[printed] + 0.15, mean, yerr=interval, fmt="s", ms=4, capsize=2, color="tab:red",
+                    label="replay of the thesis's code, mean and 95 % prediction interval of one run")
         ax.set_ylabel(f"F1, {title}\ntest samples")
         ax.axvline(4.5, color="0.8", lw=0.8)
         ax.grid(axis="y", alpha=0.3)

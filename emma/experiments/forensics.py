@@ -29,8 +29,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from emma.engine.evaluation import apply_rules, select
 from emma.engine.protocol import ORIGINAL, Protocol
-from emma.experiments.study import rows_for, under
+from emma.util import checks
 
 #: The original code at the commit the book reads.
 CODE = "https://github.com/awerenne/energy-based-multimodal-attention/blob/7302713/code"
@@ -86,8 +87,12 @@ def candidates_table() -> pd.DataFrame:
                          for name, options in CANDIDATES.items() for i, (value, source) in enumerate(options)])
 
 
-def variant_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
-    """Every thesis number beside each variant's F1 over seeds, where the variant's models exist.
+SEED_COLUMNS = ["variant", "group", "row", "metric", "thesis", "seed", "value"]
+SCORE_COLUMNS = ["variant", "group", "row", "metric", "thesis", "mean", "low", "high", "n_seeds"]
+
+
+def seed_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
+    """Every thesis number beside each variant's F1 in each seed, where the variant's models exist.
 
     Parameters
     ----------
@@ -100,10 +105,11 @@ def variant_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame
     Returns
     -------
     DataFrame
-        Long format, one row per (variant, thesis number): ``variant, group`` ("baselines" or
-        "emma"), ``row`` (the thesis row), ``metric``, ``thesis``, ``mean``, ``low``, ``high`` (the
-        range over seeds) and ``n_seeds``; rows where the models are missing are left out.
+        Long format, one row per (variant, thesis number, seed): ``variant, group`` ("baselines"
+        or "emma"), ``row`` (the thesis row), ``metric``, ``thesis``, ``seed``, ``value``; rows
+        where the models are missing are left out.
     """
+    keys = {family: np.array([repr(p.key(family)) for p in result["protocols"]]) for family, result in study.items()}  # once per model
     rows = []
     for protocol in protocols:
         name = variant_name(protocol)
@@ -111,30 +117,40 @@ def variant_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame
             family = t["model"]
             if family not in study:
                 continue
-            config = {} if family != "with" else {"rho": t["rho"], "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"]}
-            if not rows_for(study[family], protocol, **config):
+            found = keys[family] == repr(protocol.key(family))
+            table = study[family]["table"]
+            if family == "with":
+                for c in ("rho", "lambda_c", "lambda_e"):
+                    found &= np.isclose(table[c].to_numpy(dtype=float), float(t[c]), rtol=1e-12, atol=1e-12)
+            if not found.any():
                 continue
-            table = under(study[family], protocol, **config)["table"]
+            table = apply_rules(select(study[family], np.flatnonzero(found)), [protocol] * int(found.sum()))["table"]
             label = family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})"
             for metric in METRICS:
                 if pd.isna(t[f"thesis_{metric}"]):
                     continue
-                values = table[metric].to_numpy(dtype=float)
-                rows.append({"variant": name, "group": "emma" if family == "with" else "baselines", "row": label, "metric": metric,
-                             "thesis": float(t[f"thesis_{metric}"]), "mean": values.mean(), "low": values.min(), "high": values.max(), "n_seeds": len(values)})
-    return pd.DataFrame(rows)
+                for seed, value in zip(table["seed"], table[metric].to_numpy(dtype=float)):
+                    rows.append({"variant": name, "group": "emma" if family == "with" else "baselines", "row": label, "metric": metric,
+                                 "thesis": float(t[f"thesis_{metric}"]), "seed": int(seed), "value": float(value)})
+    return pd.DataFrame(rows, columns=SEED_COLUMNS)
 
 
-def collect_scores(studies, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
-    """:func:`variant_scores` over several studies (a first and a second stage), each number once.
+def collect_seed_scores(studies, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
+    """:func:`seed_scores` over several studies (a first and a second stage), each (variant, number, seed) once.
 
     Where two studies hold the same variant's models for the same thesis row, the first wins.
     """
-    frames = [variant_scores(study, protocols, thesis) for study in studies]
-    frames = [f for f in frames if len(f)]
+    frames = [f for f in (seed_scores(study, protocols, thesis) for study in studies) if len(f)]
     if not frames:
-        return pd.DataFrame(columns=["variant", "group", "row", "metric", "thesis", "mean", "low", "high", "n_seeds"])
-    return pd.concat(frames, ignore_index=True).drop_duplicates(["variant", "row", "metric"]).reset_index(drop=True)
+        return pd.DataFrame(columns=SEED_COLUMNS)
+    first = pd.concat([f.assign(_study=i) for i, f in enumerate(frames)], ignore_index=True)
+    owner = first.groupby(["variant", "row", "metric"])["_study"].transform("min")  # a number's seeds all come from one study
+    return first[first["_study"] == owner].drop(columns="_study").drop_duplicates(["variant", "row", "metric", "seed"]).reset_index(drop=True)
+
+
+def collect_scores(studies, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
+    """Per (variant, thesis number): the mean and range over seeds of :func:`collect_seed_scores`."""
+    return scores_from_seeds(collect_seed_scores(studies, protocols, thesis))
 
 
 def printed_numbers(thesis: pd.DataFrame) -> dict[str, int]:
@@ -200,6 +216,72 @@ def choose(fits: pd.DataFrame) -> str:
     return str(fits.loc[fits["baselines_mad"].idxmin(), "variant"])
 
 
+def choice_bootstrap(seeds: pd.DataFrame, protocols, printed: dict, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """How firmly the baselines choose the variant: the choice of :func:`choose` repeated on seeds resampled with replacement.
+
+    Each resample draws as many seeds as there are, with replacement (``numpy.random.default_rng(seed)``),
+    recomputes every variant's mean over the drawn seeds, its mean absolute difference from the
+    thesis's baseline numbers, and chooses as :func:`choose` does (the first in ``protocols``' order on
+    a tie). The EMMA numbers never enter the choice; each variant's out-of-sample fit is computed on
+    the same resample.
+
+    Parameters
+    ----------
+    seeds : DataFrame
+        :func:`collect_seed_scores`: every variant on the same seeds.
+    printed : dict
+        :func:`printed_numbers`: a variant enters a group only with every number of it.
+
+    Returns
+    -------
+    DataFrame
+        One row per variant, in ``protocols``' order: ``wins`` (resamples it is chosen in),
+        ``win_share``, ``baselines_mad`` and ``emma_mad`` on all the seeds, ``emma_mad_low`` and
+        ``emma_mad_high`` (the central ``level`` of the resamples; ``NaN`` without EMMA models),
+        ``emma_mad_when_chosen`` (its mean over the resamples that choose it) and ``resamples``.
+    """
+    resamples = checks.integer(resamples, "resamples", low=1)
+    level = checks.number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+    if not isinstance(seeds, pd.DataFrame) or not set(SEED_COLUMNS) <= set(seeds.columns):
+        raise ValueError(f"seeds must be the DataFrame of collect_seed_scores, with the columns {SEED_COLUMNS}")
+    names = [variant_name(p) for p in protocols]
+    drawn = sorted(seeds["seed"].unique())
+    rng = np.random.default_rng(checks.integer(seed, "seed", low=0))
+    weights = np.stack([np.bincount(rng.integers(0, len(drawn), len(drawn)), minlength=len(drawn)) for _ in range(resamples)]) / len(drawn)
+    weights = np.vstack([np.full(len(drawn), 1 / len(drawn)), weights])  # row 0: every seed once
+
+    def fits(group: str) -> np.ndarray:
+        """[variant, resample] mean absolute difference; NaN for a variant without every number of the group."""
+        out = np.full((len(names), len(weights)), np.nan)
+        for i, name in enumerate(names):
+            part = seeds[(seeds["variant"] == name) & (seeds["group"] == group)]
+            if not len(part):
+                continue
+            values = part.pivot_table(index=["row", "metric", "thesis"], columns="seed", values="value")
+            if len(values) < printed[group]:
+                continue
+            if list(values.columns) != drawn or values.isna().any().any():
+                raise ValueError(f"variant {name!r} lacks some of the seeds {drawn} in its {group} numbers: resample on common seeds only")
+            thesis = values.index.get_level_values("thesis").to_numpy(dtype=float)
+            out[i] = np.abs(values.to_numpy() @ weights.T - thesis[:, None]).mean(axis=0)
+        return out
+
+    baselines, emma = fits("baselines"), fits("emma")
+    if np.isnan(baselines[:, 0]).all():
+        raise ValueError("no variant has its baselines scored: nothing to choose from")
+    winners = np.nanargmin(baselines[:, 1:], axis=0)  # the first on a tie, as choose()
+    low, high = 50 * (1 - level), 50 * (1 + level)
+    rows = []
+    for i, name in enumerate(names):
+        chosen = winners == i
+        scored = np.isfinite(emma[i, 0])
+        rows.append({"variant": name, "wins": int(chosen.sum()), "win_share": float(chosen.mean()), "baselines_mad": baselines[i, 0],
+                     "emma_mad": emma[i, 0], "emma_mad_low": np.percentile(emma[i, 1:], low) if scored else np.nan,
+                     "emma_mad_high": np.percentile(emma[i, 1:], high) if scored else np.nan,
+                     "emma_mad_when_chosen": float(emma[i, 1:][chosen].mean()) if scored and chosen.any() else np.nan, "resamples": resamples})
+    return pd.DataFrame(rows)
+
+
 #: The pre-registered criterion for "explains": at least this share of a group's thesis numbers
 #: lies inside the variant's range over seeds.
 EXPLAINS = 0.5
@@ -210,18 +292,52 @@ VIEW = {"variant": "variant (what differs from the code)", "baselines_mad": "bas
         "emma_mad": "EMMA: mean |Δ|", "emma_inside": "EMMA: inside", "chosen": "chosen"}
 
 
-def forensic_test(studies, protocols, thesis: pd.DataFrame, chosen: str, book_mad: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def scores_from_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Per (variant, thesis number): the mean and range over the seeds of :func:`collect_seed_scores`."""
+    if not isinstance(seeds, pd.DataFrame) or not set(SEED_COLUMNS) <= set(seeds.columns):
+        raise ValueError(f"seeds must be the DataFrame of collect_seed_scores, with the columns {SEED_COLUMNS}")
+    if not len(seeds):
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    keys = ["variant", "group", "row", "metric", "thesis"]
+    out = seeds.groupby(keys, sort=False)["value"].agg(mean="mean", low="min", high="max", n_seeds="size").reset_index()
+    return out[SCORE_COLUMNS]
+
+
+def forensic_test(seeds: pd.DataFrame, protocols, thesis: pd.DataFrame, chosen: str, book_mad: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The finished test: every variant's fit (baselines and, where trained, EMMA), the scores behind it, and its sentence.
 
-    ``chosen`` was picked by :func:`choose` on the baselines before the EMMA models were scored;
-    the EMMA rows cannot change it (checked).
+    ``seeds`` is :func:`collect_seed_scores` over every stage. ``chosen`` was picked by
+    :func:`choose` on the baselines before the EMMA models were scored; the EMMA rows cannot
+    change it (checked).
     """
-    scores = collect_scores(studies, protocols, thesis)
+    scores = scores_from_seeds(seeds)
     fits = fit_table(scores, protocols, printed_numbers(thesis))
     if choose(fits) != chosen:
         raise RuntimeError(f"the choice changed from {chosen!r} to {choose(fits)!r}: the baselines' scores must not depend on the EMMA rows")
     fits["chosen"] = fits["variant"] == chosen
     return fits, scores, verdict_sentence(fits, chosen, book_mad)
+
+
+def bootstrap_sentence(bootstrap: pd.DataFrame, chosen: str) -> str:
+    """How often the baselines choose each variant over resampled seeds (:func:`choice_bootstrap`), in words."""
+    if not isinstance(bootstrap, pd.DataFrame) or not {"variant", "wins", "win_share", "emma_mad_when_chosen", "resamples"} <= set(bootstrap.columns):
+        raise ValueError("bootstrap must be the DataFrame of choice_bootstrap")
+    if chosen not in set(bootstrap["variant"]):
+        raise ValueError(f"chosen must name a variant of bootstrap, got {chosen!r}")
+    ranked = bootstrap.sort_values("wins", ascending=False, kind="stable")
+    winners = ranked[ranked["wins"] > 0]
+    share = float(bootstrap.set_index("variant").loc[chosen, "win_share"])
+    others = [f"{r.variant} ({r.win_share:.0%})" for r in winners.itertuples() if r.variant != chosen][:3]
+    fits = winners["emma_mad_when_chosen"].dropna()
+    return (f"Resampling the seeds {int(bootstrap['resamples'].iloc[0]):,} times and choosing again on the baselines alone, "
+            f"{chosen} wins {share:.0%} of the resamples" + (f"; {_words(others)} win{'s' if len(others) == 1 else ''} most of the rest" if others else "")
+            + (f". Over the {len(winners)} variants that ever win, the out-of-sample distance from the thesis's EMMA numbers, when chosen, "
+               f"runs from {fits.min():.3f} to {fits.max():.3f} F1." if len(fits) else "."))
+
+
+def _words(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def explains(row) -> dict:

@@ -11,16 +11,16 @@
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
-import torch
 
-from emma.data.noise import corrupt
-from emma.engine.evaluation import CASES, apply_rules, model_outputs, select
+from emma.engine.evaluation import apply_rules, select
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from emma.engine.streams import corrupted_split
 from emma.experiments.forensics import variants
-from emma.experiments.study import fit_energies, plan, rows_for, run_study
+from emma.experiments.selection import prediction_interval
+from emma.experiments.study import fit_energies, plan, restrict, rows_for, run_study
 from emma.util.display import label
 
 #: The three F1 columns of the thesis's table.
@@ -35,22 +35,39 @@ def _config_table(result: dict, protocol: Protocol, rho=None, lambda_c=None, lam
     return apply_rules(select(result, rows), [protocol] * len(rows))["table"] if rows else pd.DataFrame(columns=result["table"].columns)
 
 
-def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, sound: Protocol = SOUND) -> pd.DataFrame:
+def replay_f1(study: dict, thesis: pd.DataFrame, runs: dict | None = None, original: Protocol = ORIGINAL, sound: Protocol = SOUND,
+              level: float = 0.95) -> pd.DataFrame:
     """The thesis's table (``thesis``: :func:`emma.claims.thesis.thesis_results`) beside the replay and the book's protocol.
+
+    Parameters
+    ----------
+    study : dict of family to sweep result
+        The grid's study (:func:`robustness_study`): the book's protocol's numbers and the replay's range over its seeds.
+    runs : dict of family to sweep result, optional
+        The replay on many seeds (:func:`robustness_study`'s ``every``: the printed rows on the
+        replay's seeds), for the replay's mean, spread and the prediction interval of one run; by
+        default ``study``.
 
     Returns
     -------
     DataFrame
-        One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds``, the replay's
-        ``<metric>_mean`` / ``<metric>_std``, ``sound_<metric>_mean`` / ``sound_<metric>_std``, ``thesis_<metric>``
-        and ``thesis_in_replay_range_<clean|ip_noisy|dm_noisy>`` (min ≤ thesis ≤ max over
-        seeds; ``NaN`` where the thesis printed no number or the grid lacks the configuration).
+        One row per thesis row: ``model, rho, lambda_c, lambda_e, n_seeds`` (of ``runs``), the
+        replay's ``<metric>_mean`` / ``<metric>_std``, ``<metric>_pi_low`` / ``<metric>_pi_high``
+        (the ``level`` prediction interval of a single run,
+        :func:`emma.experiments.selection.prediction_interval`), ``sound_<metric>_mean`` /
+        ``sound_<metric>_std``, ``thesis_<metric>``, ``thesis_in_replay_pi_<subset>`` (inside that
+        interval), ``n_range_seeds``, ``grid_<metric>_mean`` (the replay's mean over the grid's
+        seeds, those the decomposition pairs) and ``thesis_in_replay_range_<subset>`` (min ≤
+        thesis ≤ max over the grid's seeds); ``NaN`` where the thesis printed no number or the
+        models are missing.
     """
+    runs = study if runs is None else runs
     rows = []
     for _, t in thesis.iterrows():
         family = t["model"]
         config = {} if family != "with" else {"rho": t["rho"], "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"]}
-        replay = _config_table(study[family], original, **config)
+        replay = _config_table(runs[family], original, **config)
+        grid = _config_table(study[family], original, **config)
         ours = _config_table(study[family], sound, **config)
         row = {"model": family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})", "rho": t["rho"],
                "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"], "n_seeds": len(replay)}
@@ -58,17 +75,45 @@ def replay_f1(study: dict, thesis: pd.DataFrame, original: Protocol = ORIGINAL, 
             values = replay[metric].to_numpy(dtype=float)
             row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+            row[f"{metric}_pi_low"], row[f"{metric}_pi_high"] = prediction_interval(values, level) if len(values) else (np.nan, np.nan)
         for metric in METRICS:
             row[f"sound_{metric}_mean"] = ours[metric].mean() if len(ours) else np.nan
             row[f"sound_{metric}_std"] = ours[metric].std(ddof=1) if len(ours) > 1 else np.nan
         for metric in METRICS:
             row[f"thesis_{metric}"] = t[f"thesis_{metric}"]
         for metric in METRICS:
-            value, values = t[f"thesis_{metric}"], replay[metric].to_numpy(dtype=float)
-            inside = np.nan if pd.isna(value) or not len(values) else bool(values.min() <= value <= values.max())
-            row[f"thesis_in_replay_range_{metric[3:]}"] = inside
+            value = t[f"thesis_{metric}"]
+            low, high = row[f"{metric}_pi_low"], row[f"{metric}_pi_high"]
+            row[f"thesis_in_replay_pi_{metric[3:]}"] = np.nan if pd.isna(value) or not np.isfinite(low) else bool(low <= value <= high)
+        row["n_range_seeds"] = len(grid)
+        for metric in METRICS:
+            row[f"grid_{metric}_mean"] = grid[metric].mean() if len(grid) else np.nan
+        for metric in METRICS:
+            value, values = t[f"thesis_{metric}"], grid[metric].to_numpy(dtype=float)
+            row[f"thesis_in_replay_range_{metric[3:]}"] = np.nan if pd.isna(value) or not len(values) else bool(values.min() <= value <= values.max())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def prediction_view(replay: pd.DataFrame) -> pd.DataFrame:
+    """:func:`replay_f1`'s prediction intervals as a reader reads them: per row and subset, the thesis's number, the interval, inside or not.
+
+    Columns ``model`` and, per subset, ``<subset>: thesis``, ``<subset>: one run (95 %)`` (text
+    ``a–b``; empty where the thesis printed nothing) and ``<subset>: inside`` (yes / no / empty).
+    """
+    needed = {"model"} | {f"{m}_pi_{b}" for m in METRICS for b in ("low", "high")} | {f"thesis_{m}" for m in METRICS}
+    if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
+        raise ValueError(f"replay must be the DataFrame of replay_f1, with the columns {sorted(needed)}")
+    out = pd.DataFrame({"model": replay["model"]})
+    for metric in METRICS:
+        name = label(metric[3:])
+        printed = replay[f"thesis_{metric}"].notna() & replay[f"{metric}_pi_low"].notna()
+        inside = (replay[f"{metric}_pi_low"] <= replay[f"thesis_{metric}"]) & (replay[f"thesis_{metric}"] <= replay[f"{metric}_pi_high"])
+        out[f"{name}: thesis"] = replay[f"thesis_{metric}"]
+        out[f"{name}: one run (95 %)"] = [f"{lo:.3f}–{hi:.3f}" if p else "" for lo, hi, p in
+                                          zip(replay[f"{metric}_pi_low"], replay[f"{metric}_pi_high"], printed)]
+        out[f"{name}: inside"] = np.where(printed, np.where(inside, "yes", "no"), "")
+    return out
 
 
 def headline(replay: pd.DataFrame, selected: dict | None = None) -> pd.DataFrame:
@@ -95,16 +140,18 @@ def headline(replay: pd.DataFrame, selected: dict | None = None) -> pd.DataFrame
 
 def thesis_gap(replay: pd.DataFrame) -> pd.DataFrame:
     """Per test subset, and over all three (``metric`` = ``all``): how many thesis F1 numbers the replay's seed
-    range holds, and how far each protocol sits from them.
+    range and its prediction interval of one run hold, and how far each protocol sits from them.
 
-    Columns ``metric, printed, inside_replay_range, replay_offset`` (mean signed replay − thesis),
+    Columns ``metric, printed, inside_replay_range, inside_prediction_interval, replay_offset`` (mean signed replay − thesis),
     ``replay_distance`` and ``book_distance`` (mean absolute distance to the thesis's numbers).
     """
     def row(metric, metrics):
         thesis = replay[[f"thesis_{m}" for m in metrics]].to_numpy(dtype=float)
         ours, book = (replay[[f"{prefix}{m}_mean" for m in metrics]].to_numpy(dtype=float) for prefix in ("", "sound_"))
         inside = replay[[f"thesis_in_replay_range_{m[3:]}" for m in metrics]]
+        in_pi = replay[[f"thesis_in_replay_pi_{m[3:]}" for m in metrics]]
         return {"metric": metric, "printed": int(np.isfinite(thesis).sum()), "inside_replay_range": int((inside == True).sum().sum()),  # noqa: E712
+                "inside_prediction_interval": int((in_pi == True).sum().sum()),  # noqa: E712
                 "replay_offset": float(np.nanmean(ours - thesis)), "replay_distance": float(np.nanmean(np.abs(ours - thesis))),
                 "book_distance": float(np.nanmean(np.abs(book - thesis)))}
 
@@ -203,35 +250,57 @@ def _unique(protocols) -> list[Protocol]:
     return out
 
 
-def study_plan(seeds, configs, order=SWITCH_ORDER) -> pd.DataFrame:
+#: The baselines of the thesis's table, in its order.
+TABLE_BASELINES = ("ip_only", "dm_only", "base", "without", "alternative")
+
+
+def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_seeds=(), thesis_configs=None) -> pd.DataFrame:
     """The first stage of the study, shared by the chapters :doc:`Experiment II </book/chapters/06_robustness>` and "Explaining the thesis's numbers".
 
-    Every baseline under SOUND, ORIGINAL, every step of the decomposition and every
-    variant of the forensic test (:func:`emma.experiments.forensics.variants`; they are cheap, and
-    stacked they train in the time of a few), and the whole grid of ``with`` under SOUND and
-    ORIGINAL. Both chapters call it with the same arguments, so the second reads the first's
-    models from the cache.
+    On the grid's ``seeds``: every baseline under SOUND, ORIGINAL, every step of the
+    decomposition and every variant of the forensic test (:func:`emma.experiments.forensics.variants`;
+    they are cheap, and stacked they train in the time of a few), and the whole grid of ``with``
+    under SOUND and ORIGINAL. On more seeds, what needs no choice made on the grid: every baseline
+    under SOUND on ``confirm_seeds`` (the confirmation stage), and the thesis's printed rows under
+    ORIGINAL on ``replay_seeds`` (its baselines and ``with`` at ``thesis_configs``, for the
+    prediction interval of one run). Stacked beside the grid's models they cost little; trained
+    apart, each small sweep pays the whole cost of its steps. Both chapters call it with the same
+    arguments, so the second reads the first's models from the cache.
     """
     steps = [s["protocol"] for s in decomposition_steps(order=order)]
     baselines = _unique([SOUND, ORIGINAL] + steps + variants())
-    return pd.concat([plan(baselines, seeds, families=("ip_only", "dm_only", "base", "alternative", "without")),
-                      plan([SOUND, ORIGINAL], seeds, configs, families=("with",))], ignore_index=True)
+    frames = [plan(baselines, seeds, families=TABLE_BASELINES), plan([SOUND, ORIGINAL], seeds, configs, families=("with",))]
+    if len(confirm_seeds):
+        frames.append(plan(SOUND, confirm_seeds, families=TABLE_BASELINES))
+    if len(replay_seeds):
+        if thesis_configs is None:
+            raise ValueError("replay_seeds needs thesis_configs (rho, lambda_c, lambda_e of the thesis's printed EMMA rows)")
+        frames += [plan(ORIGINAL, replay_seeds, families=TABLE_BASELINES), plan(ORIGINAL, replay_seeds, thesis_configs, families=("with",))]
+    return pd.concat(frames, ignore_index=True)
 
 
+class FirstStage(NamedTuple):
+    """:func:`robustness_study`'s result: the autoencoders, the grid's seeds, and every model trained."""
+
+    energies: dict  # (seed, fitted_on_corrupted) -> ModeEnergies, for every seed of the stage
+    study: dict  # family -> sweep result, the models of the grid's seeds only
+    every: dict  # family -> sweep result, every model of the stage (the grid's seeds, the confirmation's and the replay's)
 
 
-def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, device="cpu", cache_dir=None, progress=None, workers: int = 1):
+def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, confirm_seeds=(), replay_seeds=(), thesis_configs=None,
+                     device="cpu", cache_dir=None, progress=None, workers: int = 1) -> FirstStage:
     """The autoencoders and the first stage of the study (:func:`study_plan`), as both chapters train them.
 
-    Returns
-    -------
-    energies : dict of (seed, fitted_on_corrupted) to ModeEnergies
-    study : dict of family to sweep result
+    The autoencoders are fitted for every seed under both protocols, in one stack. ``study`` holds
+    the grid's seeds only, so that every comparison on the grid pairs the same seeds; ``every``
+    adds the confirmation's and the replay's (for :func:`emma.experiments.confirmation.confirmation_study`
+    and :func:`replay_f1`).
     """
-    energies = fit_energies(splits, seeds, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
-    study = run_study(splits, study_plan(seeds, configs, order), settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress,
-                      workers=workers)
-    return energies, study
+    every_seed = sorted({int(s) for s in (*seeds, *confirm_seeds, *replay_seeds)})
+    energies = fit_energies(splits, every_seed, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
+    models = study_plan(seeds, configs, order, confirm_seeds=confirm_seeds, replay_seeds=replay_seeds, thesis_configs=thesis_configs)
+    every = run_study(splits, models, settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress, workers=workers)
+    return FirstStage(energies, restrict(every, seeds), every)
 
 
 def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:
@@ -307,10 +376,13 @@ def decomposition_view(decomposition: pd.DataFrame, step: str, metric: str = "f1
 def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, metric: str, thesis_row: str) -> pd.DataFrame:
     """The bars of one waterfall: thesis → replay (residual) → each cumulative switch → SOUND.
 
+    The replay's bar is its mean over the grid's seeds (``grid_<metric>_mean`` of :func:`replay_f1`),
+    the seeds the decomposition's switches are paired on, so that the bars end at the book's number.
     Returns ``label, start, delta, end`` per bar (the first and last are totals, start 0).
     """
     row = replay.set_index("model").loc[thesis_row]
-    thesis, replayed = row[f"thesis_{metric}"], row[f"{metric}_mean"]
+    thesis = row[f"thesis_{metric}"]
+    replayed = row[f"grid_{metric}_mean"] if f"grid_{metric}_mean" in row else row[f"{metric}_mean"]  # the seeds the switches are paired on
     bars = [{"label": "thesis", "start": 0.0, "delta": thesis}, {"label": "replay − thesis", "start": thesis, "delta": replayed - thesis}]
     level = replayed
     steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
@@ -337,74 +409,7 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
             r = replay.set_index("model").loc[rows[family]]
             if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
                 text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
-                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_range_{metric[3:]}'] is True else 'outside'} "
-                         "the replay's range over seeds)")
+                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_pi_{metric[3:]}'] is True else 'outside'} "
+                         "the prediction interval of one replayed run)")
         lines.append(text + ".")
     return lines
-
-
-def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0, before=()) -> pd.DataFrame:
-    """The code's per-sample outcome table, with its rows as the code paired them and aligned.
-
-    (appendix: original-outcome-table) The code corrupts ``X_test`` in place once more (a
-    second draw on top of the first; appendix: original-in-place-corruption), predicts on that unpermuted ``X_test``, and counts outcomes against the
-    labels and indicator of the *permuted* noisy copy. ``rate_correct_as_coded`` pairs them
-    that way; ``rate_correct_aligned`` pairs each prediction with its own sample. One model
-    per seed is expected; the rates are means over seeds. ``before`` lists the σ of the calls
-    the code made earlier on the same ``X_test`` (each its own draw, ``draw`` 0, 1, …; this
-    call's draw follows them), so that a later call sees every earlier draw in place.
-    """
-
-    table = result["table"]
-    frames = []
-    for k, seed in enumerate(table["seed"]):
-        first, _ = corrupted_split(splits, "test", int(seed), settings)  # the in-place state after main's first call
-        for i, earlier in enumerate(before):  # the calls the code made before this one, written into X_test too
-            first, _ = corrupt(first, float(earlier), torch.Generator().manual_seed(5_000_011 * (1 + draw + i) + int(seed)), settings.clean_fraction)
-        generator = torch.Generator().manual_seed(5_000_011 * (1 + draw + len(before)) + int(seed))
-        again, mask = corrupt(first, sigma, generator, settings.clean_fraction)  # written into X_test again
-        permutation = torch.randperm(len(again), generator=generator).numpy()
-        prob, _ = model_outputs(select(result, [k]), again.unsqueeze(0), energies)
-        predicted = (prob[0].numpy() >= table["threshold"].iloc[k])
-        y = splits.test.y.numpy().astype(bool)
-        for pairing, labels, cases in (("aligned", y, mask.numpy()), ("as_coded", y[permutation], mask.numpy()[permutation])):
-            frames.append(pd.DataFrame({"seed": seed, "pairing": pairing, "class": np.where(labels, "pulsar", "non-pulsar"),
-                                        "case": [CASES[(bool(a), bool(b))] for a, b in cases], "correct": predicted == labels}))
-    samples = pd.concat(frames, ignore_index=True)
-    rates = samples.groupby(["pairing", "class", "case", "seed"])["correct"].mean().groupby(["pairing", "class", "case"]).mean()
-    out = rates.unstack("pairing").reset_index()
-    return out.rename(columns={"aligned": "rate_correct_aligned", "as_coded": "rate_correct_as_coded"})
-
-
-
-#: The code's calls of ``refined_matrix`` (``code/experiment-3/main.py`` at 7302713): σ and the lines.
-OUTCOME_CALLS = {0.5: "code/experiment-3/main.py L496–498", 2.0: "code/experiment-3/main.py L499–501"}
-
-
-def outcome_alignments(result: dict, splits, settings, *, energies=None, calls=None) -> pd.DataFrame:
-    """:func:`outcome_alignment` at every σ the code called ``refined_matrix`` with, in its order, each on top of the earlier.
-
-    Returns the rows of each call with ``sigma``, ``nsr_db`` (10 log₁₀ σ²) and ``code_lines``.
-    """
-    calls = dict(OUTCOME_CALLS if calls is None else calls)
-    frames, earlier = [], []
-    for sigma, lines in calls.items():
-        table = outcome_alignment(result, splits, settings, energies=energies, sigma=float(sigma), before=tuple(earlier))
-        frames.append(table.assign(sigma=float(sigma), nsr_db=float(10 * np.log10(float(sigma) ** 2)), code_lines=lines))
-        earlier.append(float(sigma))
-    return pd.concat(frames, ignore_index=True)
-
-
-def outcome_match(alignment: pd.DataFrame) -> pd.DataFrame:
-    """Per σ of :func:`outcome_alignments`: the mean absolute difference of the aligned and the as-coded rates from the slides' over the table's cells.
-
-    ``alignment`` needs ``slides_rate_correct``. Returns ``sigma, nsr_db, mad_aligned, mad_as_coded``, best first.
-    """
-    needed = {"sigma", "nsr_db", "rate_correct_aligned", "rate_correct_as_coded", "slides_rate_correct"}
-    if not isinstance(alignment, pd.DataFrame) or not needed <= set(alignment.columns):
-        raise ValueError(f"alignment must be outcome_alignments' table with slides_rate_correct, columns {sorted(needed)}")
-    rows = []
-    for (sigma, nsr), part in alignment.groupby(["sigma", "nsr_db"], sort=False):
-        rows.append({"sigma": sigma, "nsr_db": nsr, "mad_aligned": (part["rate_correct_aligned"] - part["slides_rate_correct"]).abs().mean(),
-                     "mad_as_coded": (part["rate_correct_as_coded"] - part["slides_rate_correct"]).abs().mean()})
-    return pd.DataFrame(rows).sort_values("mad_aligned", kind="stable").reset_index(drop=True)

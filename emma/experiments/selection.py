@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from emma.util import checks
 
@@ -24,6 +25,29 @@ from emma.util import checks
 METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
 #: The score the code ranks by: F1 on the whole noisy test set, scored in one call.
 RANKING_SCORE = "f1_noisy_test"
+
+
+def prediction_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` prediction interval of one more run, from the runs ``values`` (normal model, Student's t).
+
+    The thesis printed one run, so the yardstick for one of its numbers is where a single new run
+    would fall, not the range of a few others (a single run falls outside the range of 5 others
+    with probability 2/6): mean ± t₁₋₍₁₋level₎/₂,ₙ₋₁ · s · √(1 + 1/n), with ``s`` the sample
+    standard deviation of the ``n`` runs (``scipy.stats.t``). ``(nan, nan)`` with fewer than two runs.
+
+    >>> [round(v, 3) for v in prediction_interval([1.0, 2.0, 3.0, 4.0, 5.0])]
+    [-1.809, 7.809]
+    """
+    level = checks.number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+    if isinstance(values, (str, bytes)):
+        raise TypeError("values must be a sequence of numbers (one per run)")
+    x = np.asarray(values, dtype=float).ravel()
+    if not np.isfinite(x).all():
+        raise ValueError(f"values must be finite numbers, one per run, got {values!r}")
+    if x.size < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) * np.sqrt(1 + 1 / x.size)
+    return float(x.mean() - half), float(x.mean() + half)
 
 
 def per_run_ranks(with_table: pd.DataFrame, ranks: int = 10, score: str = RANKING_SCORE) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from emma.engine.evaluation import apply_rules, base_for, select
 from emma.engine.families import FAMILIES
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import Protocol
+from emma.engine.results import merge_results
 from emma.engine.streams import in_place_splits
 from emma.util import checks
 from emma.util.runtime import resolve_device, worker_pool
@@ -123,7 +124,9 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     """Train every model of a :func:`plan`; one sweep per family, every protocol stacked.
 
     ``base`` is a finished ``base`` sweep to start ``without`` and ``with`` from, for a plan
-    without the ``base`` family (a second stage of a study). With ``workers`` > 1 (on the CPU),
+    without the ``base`` family, or with it for some seeds only (a second stage of a study: the
+    plan's own ``base`` models are trained and both are looked up; the result's ``base`` is then
+    the new one). With ``workers`` > 1 (on the CPU),
     the families that start from nothing (``ip_only``, ``dm_only``, ``base``, ``alternative``)
     train in that many worker processes at once: each sweep is independent of the others, so
     the results are the same as one after the other (tested); the small sweeps use one core
@@ -139,6 +142,7 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
         raise TypeError("models must be the DataFrame of emma.experiments.study.plan")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    given = base
     sweeps = {} if base is None else {"base": base}
     order = [f for f in ("ip_only", "dm_only", "base", "alternative", "without", "with") if f in set(models["family"])]
     needs_base = {"without", "with"} & set(order)
@@ -155,10 +159,89 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     for family in order:
         if family in sweeps and family in independent:
             continue
-        base = base_for(sweeps["base"], rows[family]["seed"], rows[family]["protocol"]) if family in needs_base else None
+        starts = merge_results([given, sweeps["base"]]) if given is not None and "base" in order else sweeps.get("base")  # given and new seeds
+        base = base_for(starts, rows[family]["seed"], rows[family]["protocol"]) if family in needs_base else None
         sweeps[family] = run_sweep(family, rows[family], splits, settings, energies=energies if family == "with" else None, base=base,
                                    device=device, cache_dir=cache_dir, progress=progress, workers=workers)
     return {family: sweeps[family] for family in (["base"] if "base" in sweeps and "base" not in order else []) + order}
+
+
+def _keys(result: dict) -> list:
+    """Each model's (seed, configuration for ``with``, protocol key) in a sweep, in its order."""
+    family, table = result["family"], result["table"]
+    configs = table[["seed", "rho", "lambda_c", "lambda_e"] if family == "with" else ["seed"]].to_numpy(dtype=float)
+    return [(*(round(float(v), 12) for v in row), repr(p.key(family))) for row, p in zip(configs, result["protocols"])]
+
+
+def _row_key(row) -> tuple:
+    """A plan row's key, as :func:`_keys` gives a model's."""
+    config = (row["seed"], row["rho"], row["lambda_c"], row["lambda_e"]) if row["family"] == "with" else (row["seed"],)
+    return (*(round(float(v), 12) for v in config), repr(row["protocol"].key(row["family"])))
+
+
+def unseen(models: pd.DataFrame, *studies) -> pd.DataFrame:
+    """The rows of a :func:`plan` that none of ``studies`` (dicts of family to sweep result) has trained already.
+
+    A row counts as trained where a sweep of its family holds the same seed and configuration
+    under a protocol that agrees on every field that can change its models
+    (:meth:`~emma.engine.protocol.Protocol.key`): a second stage trains only what is new.
+    """
+    if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
+        raise TypeError("models must be the DataFrame of emma.experiments.study.plan")
+    trained = {}
+    for study in studies:
+        for family, result in study.items():
+            trained.setdefault(family, set()).update(_keys(result))
+    seen = [_row_key(row) in trained.get(row["family"], set()) for _, row in models.iterrows()]
+    return models[[not s for s in seen]].reset_index(drop=True)
+
+
+def restrict(study: dict, seeds) -> dict:
+    """The models of ``seeds`` in every sweep of a study (a family without any is left out)."""
+    wanted = {int(s) for s in checks.seeds(seeds, "seeds")}
+    out = {}
+    for family, result in study.items():
+        rows = [i for i, seed in enumerate(result["table"]["seed"]) if int(seed) in wanted]
+        if rows:
+            out[family] = select(result, rows)
+    return out
+
+
+def combine(*studies) -> dict:
+    """Several studies as one: each family's sweeps merged, in order (:func:`emma.engine.results.merge_results`).
+
+    The studies must hold different models (a second stage trains only what :func:`unseen` leaves).
+    """
+    families = list(dict.fromkeys(family for study in studies for family in study))
+    return {family: merge_results([study[family] for study in studies if family in study and len(study[family]["table"])]) for family in families}
+
+
+def pick(study: dict, models: pd.DataFrame) -> dict:
+    """The models of a :func:`plan` looked up in a study: per family, one row per plan row, in the plan's order.
+
+    A plan row matches a model of the same seed and configuration whose protocol agrees on every
+    field that can change it (:meth:`~emma.engine.protocol.Protocol.key`); the first such model wins.
+
+    Raises
+    ------
+    ValueError
+        A model of the plan that the study does not hold.
+    """
+    if not isinstance(models, pd.DataFrame) or not {"family", "seed", "protocol"} <= set(models):
+        raise TypeError("models must be the DataFrame of emma.experiments.study.plan")
+    out = {}
+    for family in dict.fromkeys(models["family"]):
+        if family not in study:
+            raise ValueError(f"the study has no {family!r} sweep")
+        first = {}
+        for i, key in enumerate(_keys(study[family])):
+            first.setdefault(key, i)
+        wanted = [_row_key(row) for _, row in models[models["family"] == family].iterrows()]
+        missing = [key for key in wanted if key not in first]
+        if missing:
+            raise ValueError(f"the {family!r} sweep lacks {len(missing)} model(s) of the plan, e.g. seed and configuration {missing[0][:-1]}")
+        out[family] = select(study[family], [first[key] for key in wanted])
+    return out
 
 
 def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:

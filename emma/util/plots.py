@@ -162,9 +162,10 @@ def decision_rules(summary: pd.DataFrame, rules: dict, families, subsets=("clean
         for i, family in enumerate(families):
             part = summary[(summary["family"] == family) & (summary["subset"] == subset)].set_index("rule").reindex(list(rules))
             color = FAMILY_COLORS.get(family.split(" ")[0], f"C{i + 4}")
+            emma = family == "with" or family.startswith("with (")  # not "without", data augmentation
             ax.errorbar(x + 0.08 * (i - len(families) / 2), part["mean"], yerr=part["std"], marker="s" if "top 10" in family else "o",
                         ms=4, capsize=2, color=color,
-                        ls="-" if family.startswith("with") else "--", label=family, alpha=0.9 if family.startswith("with") else 0.7)
+                        ls="-" if emma else "--", label=family, alpha=0.9 if emma else 0.7)
         ax.set_title(f"{subset.replace('_', '-').replace('ip', 'IP').replace('dm', 'DM')} test samples")
         ax.set_ylabel("F1, or AUROC / AP")
         ax.axvline(2.5, color="0.8", lw=0.8)  # left: F1 at the three thresholds; right: the threshold-free scores
