@@ -60,7 +60,7 @@ forensic_emma = "all"
 
 # %%
 from emma.claims.report import read_table
-from emma.util.display import plural, show
+from emma.util.display import label, plural, show
 from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
@@ -151,7 +151,7 @@ show(fields, "protocol_fields", columns=["field", "sound", "original", "source"]
 #
 # The whole study under both protocols: six families, every configuration of the grid, every
 # seed, stacked on the engine's model axis (the same call as {doc}`06_robustness`, so
-# its trained models are read from the cache). The thesis printed one run: the grid's five seeds
+# its trained models are read from the cache). The thesis printed one run: the grid's few seeds
 # per configuration are enough to choose a configuration, but a single run falls outside the
 # range of five others one time in three by chance alone. So the same call also replays every
 # printed number on `replay_seeds` (20 at the thesis's settings), one run per seed: the five
@@ -178,7 +178,7 @@ energies, study, every = robustness_study(splits, seeds, configs, settings, dae=
 # the n replayed runs (`emma.experiments.selection.prediction_interval`, a normal model). A thesis
 # number inside it is one a single run of the code could have printed; one outside is a residual
 # the protocol does not explain. The CSV keeps, beside it, whether the number lies within the
-# replay's range over the grid's five seeds, the yardstick of earlier versions of this chapter.
+# replay's range over the grid's seeds, the yardstick of earlier versions of this chapter.
 
 # %%
 replay = replay_f1(study, thesis, every)
@@ -194,8 +194,9 @@ glue("replay_headline", show(headline(replay, selected_row), index=True), displa
 show(replay, "replay_f1", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "sound_f1_clean_mean", "sound_f1_ip_noisy_mean", "sound_f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"], labels=REPLAY_LABELS)
 
 # %% [markdown]
-# The prediction intervals, row by row: the thesis's number, the interval of one replayed run,
-# and whether the first lies in the second.
+# The prediction intervals, row by row: the thesis's number, marked `in` where it lies inside the
+# interval of one replayed run and `out` where it does not, and the interval. (The normal model can
+# reach past 1 where the runs spread widely; an F1 cannot.)
 
 # %%
 show(prediction_view(replay), "replay_f1")
@@ -241,7 +242,8 @@ Markdown(
     f"{int(clean_all['printed'])} of them, and the replay of the code {clean_all['mean_abs_replay']:.3f}: it comes closer for "
     f"{int(clean_all['closer'])} numbers and farther for {int(clean_all['farther'])}. Over all {int(everything['printed'])} numbers, "
     f"{everything['mean_abs_book']:.3f} against {everything['mean_abs_replay']:.3f}. "
-    + f"The code's protocol removes {closer_share:.0%} of the book's distance on clean samples"
+    + (f"The code's protocol removes {closer_share:.0%} of the book's distance on clean samples" if closer_share >= 0 else
+       f"On average the code's protocol moves the clean numbers {-closer_share:.0%} farther from the thesis's than the book's protocol")
     + ("; the rest of this chapter tests what could explain the remainder." if closer_share < 0.5 else ".")
 )
 
@@ -275,8 +277,8 @@ show(top10, "replay_top10")
 
 # %%
 thesis_with = thesis[thesis["model"] == "with"]
-order = pd.concat([order_statistics(under(study["with"], protocol)["table"], thesis_with).assign(protocol=label)
-                   for label, protocol in (("original", ORIGINAL), ("sound", SOUND))], ignore_index=True)
+order = pd.concat([order_statistics(under(study["with"], protocol)["table"], thesis_with).assign(protocol=name)
+                   for name, protocol in (("original", ORIGINAL), ("sound", SOUND))], ignore_index=True)
 save_table(order, "selection_order_statistics", output_dir)
 offset = selection_offset(order[order["protocol"] == "original"], thesis_rank_means(replay))
 show(order[order["protocol"] == "original"], "selection_order_statistics", columns=["rank", "subset", "thesis", "median", "low", "high", "inside", "n_runs"],
@@ -472,6 +474,8 @@ bootstrap = choice_bootstrap(forensic_seeds, all_variants, printed)
 save_table(bootstrap, "forensic_choice_bootstrap", output_dir)
 show(bootstrap[bootstrap["wins"] > 0].sort_values("wins", ascending=False), "forensic_choice_bootstrap",
      columns=["variant", "wins", "win_share", "baselines_mad", "emma_mad", "emma_mad_low", "emma_mad_high", "emma_mad_when_chosen"])
+
+# %%
 Markdown(bootstrap_sentence(bootstrap, chosen_name))
 
 # %% [markdown]
@@ -514,7 +518,7 @@ lines = ["**Clean test samples.**"] + explain(replay, decomposition, "f1_clean")
 lines += ["", "**IP-noisy test samples.**"] + explain(replay, decomposition, "f1_ip_noisy")
 lines += ["", "**DM-noisy test samples.**"] + explain(replay, decomposition, "f1_dm_noisy")
 lines += ["", "**What the protocol does not explain.** " + "; ".join(
-    f"on {g.metric[3:].replace('_', '-')} samples, {g.inside_prediction_interval} of {g.printed} thesis numbers lie in the "
+    f"on {label(g.metric[3:])} samples, {g.inside_prediction_interval} of {g.printed} thesis numbers lie in the "
     f"prediction interval of one replayed run and the replay sits {g.replay_offset:+.3f} from the thesis on average" for g in gap[gap["metric"] != "all"].itertuples()) + "."]
 single = decomposition[decomposition["step"] == "single"]
 strongest = single.assign(size=single["delta_f1_clean_mean"].abs()).sort_values("size", ascending=False).iloc[0]

@@ -368,7 +368,10 @@ def verdict_sentence(fits: pd.DataFrame, chosen: str, book_mad: float) -> str:
              f"({row['emma_offset']:+.3f} on average; the book's protocol {book_mad:.3f}), {int(row['emma_inside'])} of them inside its range.")
     if verdict["emma"]:
         return text + " By the pre-registered criterion, this variant of the code explains the thesis's EMMA rows."
-    explaining = [v for v, r in tested.set_index("variant").iterrows() if explains(r)["emma"]]
-    return text + (f" None of the {len(tested)} variants whose EMMA models were trained explains the thesis's EMMA rows by that criterion; "
-                   f"the closest, {closest['variant']}, leaves {closest['emma_mad']:.3f} F1." if not explaining else
-                   f" It does not explain the thesis's EMMA rows; of the {len(tested)} variants tested on them, {', '.join(explaining)} would.")
+    explaining = tested[[bool(explains(r)["emma"]) for _, r in tested.iterrows()]].sort_values("emma_mad", kind="stable")
+    if not len(explaining):
+        return text + (f" None of the {len(tested)} variants whose EMMA models were trained explains the thesis's EMMA rows by that criterion; "
+                       f"the closest, {closest['variant']}, leaves {closest['emma_mad']:.3f} F1.")
+    named = "; ".join(f"*{r.variant}* ({r.emma_mad:.3f} F1 away, {int(r.emma_inside)} inside)" for r in explaining.head(3).itertuples())
+    return text + (f" It does not explain the thesis's EMMA rows; of the {len(tested)} variants tested on them, {len(explaining)} would by the same "
+                   f"criterion, none of them chosen by the baselines" + (f"; the closest: {named}." if len(explaining) > 1 else f": {named}."))

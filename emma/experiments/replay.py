@@ -98,8 +98,9 @@ def replay_f1(study: dict, thesis: pd.DataFrame, runs: dict | None = None, origi
 def prediction_view(replay: pd.DataFrame) -> pd.DataFrame:
     """:func:`replay_f1`'s prediction intervals as a reader reads them: per row and subset, the thesis's number, the interval, inside or not.
 
-    Columns ``model`` and, per subset, ``<subset>: thesis``, ``<subset>: one run (95 %)`` (text
-    ``a–b``; empty where the thesis printed nothing) and ``<subset>: inside`` (yes / no / empty).
+    Columns ``model`` and, per subset, ``<subset>: thesis`` (the number, then ``in`` or ``out``:
+    inside the interval or not) and ``<subset>: one run (95 %)`` (text ``a–b``); both empty where
+    the thesis printed nothing.
     """
     needed = {"model"} | {f"{m}_pi_{b}" for m in METRICS for b in ("low", "high")} | {f"thesis_{m}" for m in METRICS}
     if not isinstance(replay, pd.DataFrame) or not needed <= set(replay.columns):
@@ -109,10 +110,9 @@ def prediction_view(replay: pd.DataFrame) -> pd.DataFrame:
         name = label(metric[3:])
         printed = replay[f"thesis_{metric}"].notna() & replay[f"{metric}_pi_low"].notna()
         inside = (replay[f"{metric}_pi_low"] <= replay[f"thesis_{metric}"]) & (replay[f"thesis_{metric}"] <= replay[f"{metric}_pi_high"])
-        out[f"{name}: thesis"] = replay[f"thesis_{metric}"]
+        out[f"{name}: thesis"] = [f"{t:.3f} {'in' if i else 'out'}" if p else "" for t, i, p in zip(replay[f"thesis_{metric}"], inside, printed)]
         out[f"{name}: one run (95 %)"] = [f"{lo:.3f}–{hi:.3f}" if p else "" for lo, hi, p in
                                           zip(replay[f"{metric}_pi_low"], replay[f"{metric}_pi_high"], printed)]
-        out[f"{name}: inside"] = np.where(printed, np.where(inside, "yes", "no"), "")
     return out
 
 
@@ -238,7 +238,7 @@ def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) 
     keyed = ranked.set_index(["rho", "lambda_c", "lambda_e"])
     out["replay_rank_of_thesis_config"] = pd.Series([
         keyed.loc[k, "rank_test"] if k in keyed.index else np.nan for k in zip(theirs["rho"], theirs["lambda_c"], theirs["lambda_e"])
-    ], dtype=float).reindex(index)
+    ], dtype="Int64").reindex(index)  # a whole rank; empty where the grid lacks the configuration
     return out
 
 
@@ -409,7 +409,7 @@ def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1
             r = replay.set_index("model").loc[rows[family]]
             if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
                 text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
-                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_pi_{metric[3:]}'] is True else 'outside'} "
+                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_pi_{metric[3:]}'] == True else 'outside'} "  # noqa: E712
                          "the prediction interval of one replayed run)")
         lines.append(text + ".")
     return lines

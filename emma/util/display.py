@@ -161,9 +161,10 @@ def show(table: pd.DataFrame, name: str | None = None, *, columns=None, labels: 
     head = ([_html.escape(text_of(table.index.name)) if table.index.name else ""] if show_index else []) + [_html.escape(text_of(c)) for c in table.columns]
     rows = []
     links = links or {}
-    for key, row in table.iterrows():
+    columns = [table.iloc[:, j].tolist() for j in range(table.shape[1])]  # each column keeps its type (a row would make an int a float)
+    for i, key in enumerate(table.index):
         cells = []
-        for column, v in row.items():
+        for column, v in zip(table.columns, (values[i] for values in columns)):
             text = _html.escape(cell(v, digits)) if not isinstance(v, str) else breakable(names.get(v, v))
             href = links.get(column, {}).get(v) if isinstance(v, str) else None
             cells.append(f"<td><a href=\"{_html.escape(href)}\">{text}</a></td>" if href else f"<td>{text}</td>")
