@@ -53,3 +53,33 @@ def energies():
         torch.manual_seed(m)
         models.append(freeze(DenoisingAutoencoder(4, 12, 0.01)))
     return ModeEnergies(models=models, psi_min=torch.tensor([-6.0, -6.0]), curves=pd.DataFrame(), settings={"test": 1})
+
+
+#: A chapter of a scratch book: a title, the standard parameters, one cell.
+SCRATCH_CHAPTER = '''# %% [markdown]
+# # {title}
+
+# %% tags=["parameters"]
+profile = "full"
+device = "auto"
+output_dir = "_build"
+seeds = [0, 1, 2]
+
+# %%
+print(profile, seeds)
+'''
+
+
+def scratch_book(root: Path, monkeypatch, names, quick: str = "profile: quick\n") -> Path:
+    """A book of the chapters ``names`` under ``root`` (SCRATCH_CHAPTER each, two profiles), which emma.book.build now points at."""
+    from emma.book import build as book
+
+    (root / "notebooks").mkdir(parents=True)
+    for number, name in enumerate(names, start=1):
+        (root / "notebooks" / f"{number:02d}_{name}.py").write_text(SCRATCH_CHAPTER.format(title=name.capitalize()))
+    (root / "profiles").mkdir()
+    (root / "profiles" / "quick.yaml").write_text(quick)
+    (root / "profiles" / "full.yaml").write_text("profile: full\n")
+    for name, value in (("ROOT", root), ("NOTEBOOKS", root / "notebooks"), ("EXECUTED", root / "book" / "chapters"), ("PROFILES", root / "profiles")):
+        monkeypatch.setattr(book, name, value)
+    return root

@@ -6,7 +6,10 @@ that would leave the machine refused, at 1400 px. On each page: MathJax has type
 left no raw TeX, every image has loaded, no JavaScript error was logged, nothing was fetched from
 the network, every internal link resolves, no table or figure is wider than its column, no table
 cell is truncated, no NaN or bare repr shows, every image is a captioned figure with alt text,
-every equation shows its number once and every chapter is cited by a link. A screenshot of each page lands in ``_build/screenshots/``.
+every equation shows its number once and every chapter is cited by a link. A screenshot of each page lands in ``_build/screenshots/``:
+a by-product, never the assertion. A capture that fails (Chromium on a loaded machine: ``Unable to
+capture screenshot``) is tried once more, then reported as a :class:`ScreenshotWarning`; the page's
+checks decide its tests.
 
 Without Chromium the tests skip, saying so, except in CI (``CI`` set), where they fail. Set
 ``CHROMIUM`` to use another Chromium executable.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -44,6 +48,52 @@ def _book_pages() -> list[str]:
 
 
 PAGES = _book_pages()
+
+
+class ScreenshotWarning(UserWarning):
+    """A page's screenshot could not be taken, twice; the page's checks still ran."""
+
+
+def screenshot(page, path: Path, *, full_page: bool, tries: int = 2) -> bool:
+    """Save a screenshot of ``page`` to ``path``, trying ``tries`` times; whether one was saved.
+
+    A screenshot is a by-product of a visit: any failure to take it (Playwright's ``Page.captureScreenshot:
+    Unable to capture screenshot``, a timeout) is retried, then reported as a :class:`ScreenshotWarning`
+    naming the file and the error, never raised.
+    """
+    if not isinstance(tries, int) or tries < 1:
+        raise ValueError(f"tries must be an int >= 1, got {tries!r}")
+    for attempt in range(1, tries + 1):
+        try:
+            page.screenshot(path=path, full_page=full_page)
+            return True
+        except Exception as error:  # noqa: BLE001 - any failure of the capture: the page's checks are the assertion
+            last = error
+    warnings.warn(f"no screenshot {Path(path).name} after {tries} tries: {type(last).__name__}: {str(last).splitlines()[0] if str(last) else ''}",
+                  ScreenshotWarning, stacklevel=2)
+    return False
+
+
+def test_a_failed_screenshot_is_retried_once_then_a_warning_not_a_failure(tmp_path):
+    class Page:
+        def __init__(self, failures: int):
+            self.failures, self.calls = failures, []
+
+        def screenshot(self, path, full_page):
+            self.calls.append((path, full_page))
+            if len(self.calls) <= self.failures:
+                raise RuntimeError("Page.captureScreenshot: Unable to capture screenshot\nCall log: ...")
+            Path(path).write_bytes(b"png")
+
+    once = Page(failures=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a success on the second try warns of nothing
+        assert screenshot(once, tmp_path / "a.png", full_page=True) is True
+    assert once.calls == [(tmp_path / "a.png", True)] * 2 and (tmp_path / "a.png").read_bytes() == b"png"
+    twice = Page(failures=5)
+    with pytest.warns(ScreenshotWarning, match=r"no screenshot b\.png after 2 tries: RuntimeError: Page\.captureScreenshot: Unable to capture screenshot$"):
+        assert screenshot(twice, tmp_path / "b.png", full_page=False) is False
+    assert len(twice.calls) == 2 and not (tmp_path / "b.png").exists()
 
 
 def _chromium() -> str | None:
@@ -176,7 +226,7 @@ def visit(browser, site):
         seen = page.evaluate(COLLECT)
         # the whole page, unless it is longer than a screenshot can hold in time (the API reference): its first screen then
         whole = page.evaluate("() => document.documentElement.scrollHeight") <= MAX_SCREENSHOT_HEIGHT
-        page.screenshot(path=SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png"), full_page=whole)
+        screenshot(page, SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png"), full_page=whole)  # never the assertion
         context.close()
         visits[page_name] = Visit(errors=errors, network=network, **{**seen, "ids": set(seen["ids"])})
         return visits[page_name]

@@ -7,6 +7,7 @@ The slow test at the end runs the real sequence of the README on a fresh copy of
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,37 +19,18 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 import yaml
+from conftest import scratch_book
 
 from emma.book import build as book
-from emma.book import cli, update
+from emma.book import cli, runs, update
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = '''# %% [markdown]
-# # {title}
-
-# %% tags=["parameters"]
-profile = "full"
-device = "auto"
-output_dir = "_build"
-seeds = [0, 1, 2]
-
-# %%
-print(profile, seeds)
-'''
 
 
 @pytest.fixture
 def scratch(tmp_path, monkeypatch):
     """A scratch book whose chapters the stand-in executes: its ``root``, what was ``executed`` (name, parameters), ``failing`` names, ``built`` calls."""
-    root = tmp_path / "root"
-    (root / "notebooks").mkdir(parents=True)
-    for number, name in enumerate(("alpha", "beta", "gamma"), start=1):
-        (root / "notebooks" / f"{number:02d}_{name}.py").write_text(CHAPTER.format(title=name.capitalize()))
-    (root / "profiles").mkdir()
-    (root / "profiles" / "quick.yaml").write_text("profile: quick\nalpha:\n  seeds: [0]\n")
-    (root / "profiles" / "full.yaml").write_text("profile: full\n")
-    for name, value in (("ROOT", root), ("NOTEBOOKS", root / "notebooks"), ("EXECUTED", root / "book" / "chapters"), ("PROFILES", root / "profiles")):
-        monkeypatch.setattr(book, name, value)
+    root = scratch_book(tmp_path / "root", monkeypatch, ("alpha", "beta", "gamma"), quick="profile: quick\nalpha:\n  seeds: [0]\n")
     executed, failing = [], set()
 
     def execute(chapter, parameters, *, output=None, progress=True, kernel_name="python3", failed=None):
@@ -183,6 +165,44 @@ def test_plan_names_a_bad_argument():
         update.present_runs(book.chapters(), None)
     with pytest.raises(ValueError, match="parameters must be a dict"):
         update.reasons(book.chapters()[0], [])
+
+
+def test_a_hand_edited_executed_notebook_is_stale_and_build_executes_it_again_or_refuses_it(scratch, capsys, monkeypatch):
+    assert cli.main(["run", "--profile", "quick", "--device", "cpu"]) == 0
+    _ran(scratch)
+    path = scratch.root / "book" / "chapters" / "03_gamma.ipynb"
+
+    def edit():  # a number changed by hand in the executed notebook
+        data = json.loads(path.read_text())
+        data["cells"].append(nbformat.v4.new_markdown_cell("17,898 became 99,999"))
+        path.write_text(json.dumps(data))
+
+    edit()
+    capsys.readouterr()
+    assert cli.main(["status", "--profile", "quick", "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split(None, 1) == ["gamma", "stale: executed notebook changed since the run wrote it"]
+    assert cli.main(["build"]) == 0
+    assert "   gamma                    executed notebook changed since the run wrote it" in capsys.readouterr().out.splitlines()
+    assert _ran(scratch) == ["gamma"]
+    edit()
+    monkeypatch.setattr(book, "build", lambda **kwargs: _BUILD(scratch.root, **kwargs))  # the real build of the scratch book
+    assert cli.main(["build", "--no-run"]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("emma-book: error: chapter 'gamma': ") and error.endswith("was changed after its run wrote it; "
+                                                                                  "the book publishes only what runs wrote: run `emma-book run gamma` "
+                                                                                  "again (with the output_dir it ran with)")
+    assert _ran(scratch) == []
+
+
+def test_build_stops_in_one_line_naming_the_run_that_holds_the_output_folder(scratch, capsys, monkeypatch):
+    assert cli.main(["run", "--profile", "quick"]) == 0
+    monkeypatch.setattr(book, "build", lambda **kwargs: _BUILD(scratch.root, **kwargs))
+    capsys.readouterr()
+    with runs.locked(scratch.root / "_build"):
+        assert cli.main(["build", "--no-run"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith(f"emma-book: error: the output folder {scratch.root / '_build'} is in use by another run: pid {os.getpid()} ")
 
 
 def _git_files() -> list[str]:

@@ -1,6 +1,7 @@
-"""The on-disk cache: damaged files are named, moved aside and recomputed; EMMA_RETRAIN and --retrain bypass it."""
+"""The on-disk cache: only envelopes are used, anything else is named, moved aside and recomputed; EMMA_RETRAIN and --retrain bypass it."""
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -11,11 +12,13 @@ from emma.book import cli
 from emma.util.cache import (
     RETRAIN,
     CorruptCacheWarning,
+    UncacheableWarning,
     cache_key,
     cached,
     retrain_cutoff,
     retraining,
 )
+from emma.util.outputs import atomic_write
 
 KEY = {"seed": 3, "epochs": 2}
 
@@ -85,11 +88,84 @@ def test_a_damaged_file_is_named_moved_aside_and_recomputed(tmp_path, damage):
     assert cached("model", KEY, fresh, tmp_path)["calls"] == 1 and fresh.calls == 0  # the stored value is good again
 
 
-def test_a_file_stored_before_envelopes_is_still_read(tmp_path):
-    torch.save({"weights": torch.ones(2)}, _path(tmp_path))
+@pytest.mark.parametrize("bare", [{"weights": torch.ones(2)}, 42, torch.zeros(3)], ids=["state dict", "42", "tensor"])
+def test_a_bare_value_saved_over_an_entry_is_moved_aside_and_recomputed(tmp_path, bare):
+    path = _path(tmp_path)
+    torch.save(bare, path)
     compute = Counter()
-    assert torch.equal(cached("model", KEY, compute, tmp_path)["weights"], torch.ones(2))
-    assert compute.calls == 0
+    with pytest.warns(CorruptCacheWarning, match=rf"cache file {path}\b.* not usable: it holds a bare .*, not a cache envelope"):
+        value = cached("model", KEY, compute, tmp_path)
+    assert compute.calls == 1 and value["calls"] == 1 and torch.equal(value["weights"], torch.arange(4.0))
+    assert len(list(tmp_path.glob(f"{path.name}.corrupt-*"))) == 1
+    again = Counter()
+    assert cached("model", KEY, again, tmp_path)["calls"] == 1 and again.calls == 0  # the envelope written in its place is read
+
+
+def _killed_write(path):
+    """The temporary a write killed before its rename leaves, named by emma.util.outputs.atomic_write itself."""
+    names = []
+
+    def write(tmp):
+        names.append(Path(tmp))
+        raise KeyboardInterrupt  # atomic_write removes its temporary; a kill -9 would not have
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, write)
+    (left,) = names
+    left.write_bytes(b"half a file")
+    return left
+
+
+def _age(path, seconds=120):
+    os.utime(path, (time.time() - seconds, time.time() - seconds))
+
+
+def test_the_temporary_of_a_killed_write_is_removed_by_the_next_call(tmp_path):
+    left = _killed_write(_path(tmp_path))
+    other = tmp_path / ".notes.txt"
+    other.write_text("not the cache's")
+    _age(other)
+    cached("model", {"seed": 9}, Counter(), tmp_path)
+    assert left.exists(), "a temporary written a moment ago may be a live write's"
+    _age(left)
+    cached("model", {"seed": 9}, Counter(), tmp_path)
+    assert not left.exists()
+    assert other.exists(), "only the cache's temporaries are removed"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [_path(tmp_path, key={"seed": 9}).name]
+
+
+def test_a_temporary_a_process_still_holds_open_is_kept(tmp_path):
+    left = _killed_write(_path(tmp_path))
+    _age(left)
+    with open(left, "ab"):  # a write in progress, though an old one (a stopped process, say)
+        cached("model", {"seed": 9}, Counter(), tmp_path)
+        assert left.exists()
+    cached("model", {"seed": 9}, Counter(), tmp_path)
+    assert not left.exists()
+
+
+def test_a_key_that_could_not_be_fingerprinted_is_computed_without_the_cache(tmp_path):
+    key = {"family": {"name": "odd", "code": "<uncacheable: family 'odd' → forward → global LOCK (a _thread.lock) cannot be pickled>"}}
+    compute = Counter()
+    for calls in (1, 2):
+        with pytest.warns(UncacheableWarning, match=r"'model' is not cached .*family 'odd' → forward → global LOCK"):
+            assert cached("model", key, compute, tmp_path)["calls"] == calls
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (("model", KEY, Counter(), 123), TypeError, r"cache_dir must be a folder path \(str or os.PathLike\) or None \(no cache\), got int 123"),
+    (("model", KEY, Counter(), ""), ValueError, "cache_dir must be a folder path or None"),
+    ((3, KEY, Counter(), "x"), TypeError, "name must be a str"),
+    (("a/b", KEY, Counter(), "x"), ValueError, "name must be a non-empty file name stem without path separators"),
+    (("model", [1], Counter(), "x"), TypeError, "key must be a mapping"),
+    (("model", KEY, 5, "x"), TypeError, "compute must be a callable"),
+])
+def test_bad_arguments_to_cached_are_named(arguments, error, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=message):
+        cached(*arguments)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_emma_retrain_recomputes_and_overwrites(tmp_path, monkeypatch):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,6 +175,55 @@ def test_settings_rebuild_their_failure_from_a_sweeps_record(failure):
     assert TrainSettings(sigma=0.3).effective_failure == Gaussian(0.3) and settings.effective_failure is failure
 
 
+OFFSET = 0.5
+
+
+@dataclass(frozen=True)
+class Drift(Failure):
+    """A chapter's failure: the sensor drifts by a module-level constant."""
+
+    severity: float = 1.0
+
+    def failed(self, x, generator, standardization):
+        return x + OFFSET
+
+
+def _drift_of(scale):
+    """A failure class whose ``failed`` reads a closure variable."""
+    @dataclass(frozen=True)
+    class Scaled(Failure):
+        severity: float = 1.0
+
+        def failed(self, x, generator, standardization):
+            return x * scale
+    return Scaled
+
+
+def test_the_packages_failures_keep_their_keys():
+    assert Zeroed(0.5).key() == "emma.data.failures.Zeroed(severity=0.5)"
+    assert Gaussian(0.5).key() == "emma.data.failures.Gaussian(sigma=0.5)"
+
+
+def test_a_failure_defined_outside_the_package_is_keyed_by_the_constants_its_code_reads(monkeypatch):
+    before, settings = Drift().key(), TrainSettings(failure=Drift()).key()
+    assert before.startswith(f"{Drift().kind}(severity=1.0) code=")
+    monkeypatch.setattr(sys.modules[__name__], "OFFSET", 5.0)
+    assert Drift().key() != before
+    assert TrainSettings(failure=Drift()).key() != settings, "the sweep's cache key changes with it"
+    monkeypatch.setattr(sys.modules[__name__], "OFFSET", 0.5)
+    assert Drift().key() == before and Drift(0.5).key() != before
+
+
+def test_a_failure_defined_outside_the_package_is_keyed_by_its_closure_variables():
+    assert _drift_of(2.0)().key() == _drift_of(2.0)().key()
+    assert _drift_of(2.0)().key() != _drift_of(3.0)().key()
+
+
+def test_a_failure_whose_code_cannot_be_fingerprinted_says_so_in_its_key(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "OFFSET", threading.Lock())
+    assert "<uncacheable: failure " in Drift().key() and "global OFFSET" in Drift().key()
+
+
 def test_labels_are_readable():
     assert [f.label for f in (Gaussian(0.5), Zeroed(), MeanFilled(0.5), Swapped())] == [
         "Gaussian noise (σ = 0.5)", "zeroed", "mean-filled (s = 0.5)", "swapped"]
@@ -255,6 +306,9 @@ def test_fail_every_sample_fails_each_mode_at_its_own_severity(real):
     (lambda: corrupt_modes(torch.zeros(4, 8), Swapped(), clean_fraction=2.0), ValueError, "clean_fraction"),
     (lambda: corrupt_modes(torch.zeros(4, 8), "swapped"), TypeError, "failure"),
     (lambda: scheme_mask(4, clean_fraction=-0.1), ValueError, "clean_fraction"),
+    (lambda: scheme_mask(-1), ValueError, r"n \(the number of samples\) must be an integer >= 0, got -1"),
+    (lambda: scheme_mask(2.5), ValueError, r"n \(the number of samples\) must be an integer >= 0, got 2.5"),
+    (lambda: scheme_mask("3"), ValueError, r"n \(the number of samples\) must be an integer >= 0, got '3'"),
     (lambda: failure_family(3), TypeError, "failure"),
     (lambda: failure_family(lambda s: s)(0.5), TypeError, r"failure\(0.5\)"),
     (lambda: fail_every_sample(torch.zeros(4, 8), failure_family(Zeroed()), (1.0,)), ValueError, "severities"),

@@ -147,3 +147,17 @@ def test_training_in_a_worker_process_gives_the_same_sweeps():
         pd.testing.assert_frame_equal(pooled[key]["table"], alone[key]["table"])
     with pytest.raises(ValueError, match="workers"):
         train_under_failures(*args, energies=energies, config=config, workers=0)
+
+
+def test_cross_scores_give_each_test_failure_its_severity(splits):
+    """The severity column is the test failure's, in its own units (a blend fraction, σ), on every row of that test failure."""
+    from emma.engine import TrainSettings
+    from emma.experiments.failures_study import cross_scores, train_under_failures
+
+    failures = {"half dead": Zeroed(0.5), "loud": Gaussian(2.0)}
+    sweeps = train_under_failures(splits, failures, ["without"], [0, 1], TrainSettings(epochs=1), energies=None,
+                                  config={"rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.001}, progress=False)
+    scores = cross_scores(sweeps, splits, failures, energies=None)
+    assert list(scores.columns[:5]) == ["family", "trained_on", "tested_on", "severity", "seed"]
+    assert len(scores) == (1 + 2) * 2 * 2  # base and "without" under each training failure, tested under each, two seeds
+    assert scores.groupby("tested_on")["severity"].unique().map(list).to_dict() == {"half dead": [0.5], "loud": [2.0]}

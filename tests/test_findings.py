@@ -145,3 +145,22 @@ def test_the_forensic_sentence_says_whether_the_chosen_variant_explains_the_emma
 def test_the_decision_sentence_names_the_evidence_columns_it_needs(drop):
     with pytest.raises(ValueError, match=f"verdicts must be the table decision_rule_verdicts.*'{drop}'"):
         decision_sentence(_verdicts({}, {}).drop(columns=drop))
+
+
+def test_the_summary_figure_names_every_row_and_draws_the_replays_interval_of_one_run():
+    import matplotlib.pyplot as plt
+
+    from emma.experiments.findings import summary_figure
+
+    replay = _replay_table()
+    for s in ("clean", "ip_noisy", "dm_noisy"):
+        replay[f"sound_f1_{s}_mean"], replay[f"sound_f1_{s}_std"] = 0.7, 0.01
+    fig = summary_figure(replay)
+    try:
+        assert [t.get_text() for t in fig.axes[-1].get_xticklabels()] == ["base", "without", "EMMA #1"]
+        assert len(fig.legends) == 1 and "95 % prediction interval of one run" in " ".join(t.get_text() for t in fig.legends[0].get_texts())
+        bars = fig.axes[0].containers[-1]  # the replay's error bars on the clean panel: from its interval's low to its high end
+        segments = bars.lines[2][0].get_segments()
+        assert [tuple(np.round(seg[:, 1], 3)) for seg in segments] == [(0.75, 0.83), (0.55, 0.65), (0.80, 0.95)]
+    finally:
+        plt.close(fig)

@@ -289,3 +289,105 @@ def test_plan_gives_a_configuration_without_a_protocol_to_every_protocol():
 def test_a_float64_value_too_large_for_a_float32_model_is_named():
     with pytest.raises(ValueError, match=r"x cast to the model's torch.float32 contains non-finite values: inf at row 0"):
         DenoisingAutoencoder(2, 4, 0.0).potential(torch.tensor([[1e39, 0.0]], dtype=torch.float64))
+
+
+# ----------------------------------------------------------------------------- unknown keys are named, not ignored (issue 25)
+
+
+def test_a_typo_in_a_sweeps_configuration_is_named_before_anything_trains():
+    from emma.engine.launch import run_sweep
+
+    expected = r"unknown key\(s\) \['lamda_e'\]; a model's configuration holds only \['seed', 'rho', 'lambda_c', 'lambda_e', 'protocol'\]"
+    with pytest.raises(ValueError, match=expected):
+        run_sweep("with", [{"seed": 0, "rho": 0.1, "lamda_e": 0.01}], None, progress=False)  # no data needed: refused first
+
+
+def test_check_configs_names_an_unknown_column_and_bad_values_by_row():
+    from emma.engine.configs import check_configs
+
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['label'\]"):
+        check_configs(pd.DataFrame({"seed": [0], "label": ["a"]}))
+    for config, message in (({"seed": 0.5}, r"configs\[0\]: seed must be an integer"), ({"seed": 2**70}, r"configs\[0\]: seed must be an integer"),
+                            ({"seed": 0, "rho": "x"}, r"configs\[0\]: rho \(coldness ρ\) must be a finite number > 0"),
+                            ({"seed": 0, "lambda_c": float("nan")}, r"configs\[0\]: lambda_c must be a finite number >= 0")):
+        with pytest.raises(ValueError, match=message):
+            check_configs([config])
+    table = check_configs([{"seed": np.int64(1), "lambda_e": 0.01}])
+    assert table.iloc[0].to_dict() == {"seed": 1, "rho": 1.0, "lambda_c": 0.0, "lambda_e": 0.01, "protocol": SOUND}
+
+
+def test_plan_names_an_unknown_configuration_key():
+    with pytest.raises(ValueError, match=r"configs\[1\] has unknown key\(s\) \['lamda_e'\]; a configuration holds only"):
+        plan(SOUND, [0], [CONFIG, {"rho": 1e-2, "lambda_c": 0.0, "lambda_e": 0.0, "lamda_e": 0.01}])
+
+
+def test_train_settings_name_an_unknown_setting_and_check_every_value():
+    from emma.engine.configs import TrainSettings
+
+    assert TrainSettings.from_record({"epochs": 3, "lr": 0.01}) == TrainSettings(epochs=3, lr=0.01)
+    with pytest.raises(ValueError, match=r"TrainSettings has no setting\(s\) \['epoch'\]; its settings are \['epochs'"):
+        TrainSettings.from_record({"epoch": 3})
+    for bad, message in (({"lr": "x"}, "lr must be a finite number > 0"), ({"clean_fraction": 1.5}, r"clean_fraction must be a finite number in \[0.0, 1.0\]"),
+                         ({"sigma": float("nan")}, "sigma must be a finite number >= 0"), ({"epochs": 0}, "epochs must be an integer >= 1")):
+        with pytest.raises(ValueError, match=message):
+            TrainSettings(**bad)
+
+
+def test_the_autoencoders_settings_of_a_study_name_an_unknown_key():
+    from emma.engine.energy import DAE_KEYS, check_dae
+    from emma.experiments.study import fit_energies
+
+    with pytest.raises(ValueError, match=r"dae has unknown setting\(s\) \['dae_hidden'\]; the autoencoders' settings are \['d_hidden'"):
+        fit_energies(None, [0], [SOUND], None, dae={"dae_hidden": 12})  # refused before any data is touched
+    with pytest.raises(ValueError, match=r"\['device'\]"):
+        check_dae({"device": "cpu", "epochs": 3})  # the study sets the device itself
+    with pytest.raises(TypeError, match="dae must be a dict"):
+        check_dae([("epochs", 3)])
+    assert check_dae(None) == {} and check_dae({"epochs": 3}) == {"epochs": 3} and "d_hidden" in DAE_KEYS
+
+
+# ----------------------------------------------------------------------------- public calls name their argument (issue 25)
+
+
+@pytest.mark.parametrize(("gain", "bias", "name"), [("a", "b", "gain"), (1.0, "b", "bias"), (None, 0.0, "gain"), ([1.0, "x"], 0.0, "gain")])
+def test_capacity_names_the_argument_that_is_no_number(gain, bias, name):
+    from emma.method.regularizers import capacity, capacity_relu
+
+    for function in (capacity, capacity_relu):
+        with pytest.raises(TypeError, match=f"{name} must be a number or a tensor of numbers"):
+            function(gain, bias)
+    assert capacity(np.float64(1.0), 0).item() == pytest.approx(0.4338, abs=1e-4)
+
+
+def test_the_decibel_conversions_name_their_argument():
+    from emma.data.noise import nsr_db_to_sigma, sigma_to_nsr_db
+
+    for bad in ("x", [1.0, "x"], None):
+        with pytest.raises(ValueError, match="db must be a number or -inf"):
+            nsr_db_to_sigma(bad)
+        with pytest.raises(ValueError, match="sigma must be finite and >= 0"):
+            sigma_to_nsr_db(bad)
+    assert nsr_db_to_sigma(-np.inf) == 0.0 and sigma_to_nsr_db(1.0) == 0.0
+
+
+def test_fetch_htru2_names_a_data_home_that_is_no_folder_instead_of_reading_another_copy(tmp_path, monkeypatch):
+    from emma.data.htru2 import HTRU2NotFoundError, fetch_htru2
+
+    monkeypatch.setenv("EMMA_DATA_DIR", str(tmp_path))  # would be read next, were data_home skipped
+    (tmp_path / "HTRU_2.csv").write_text("not read\n")
+    with pytest.raises(ValueError, match="data_home must be None or the path of a folder holding HTRU_2.csv .* got 123"):
+        fetch_htru2(data_home=123)
+    missing = tmp_path / "nonexistent"
+    with pytest.raises(HTRU2NotFoundError, match=f"data_home {missing} is not a folder"):
+        fetch_htru2(data_home=missing, download=False)
+    with pytest.raises(HTRU2NotFoundError, match="is not a folder \\(a file\\)"):
+        fetch_htru2(data_home=tmp_path / "HTRU_2.csv", download=False)
+
+
+@pytest.mark.parametrize("seed", [2**64, 2**70, -1, 1.0, True, "0"])
+def test_seed_everything_names_a_seed_out_of_torchs_range(seed):
+    from emma.util.runtime import seed_everything
+
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64 - 1\]"):
+        seed_everything(seed)
+    assert seed_everything(2**64 - 1).initial_seed() == 2**64 - 1

@@ -25,6 +25,7 @@ import tomllib
 
 from emma.book import branch, cells, rerun
 from emma.book import build as book
+from emma.util.outputs import digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -66,7 +67,8 @@ def test_a_chapter_needs_the_runtime_only_and_the_toolchain_is_the_extra_book():
     assert [line for line in locked.splitlines() if line and line[0] not in "#-" and line not in {pin.lower() for pin in book_lock}] == []
 
 
-def _executed(folder: Path, stem: str, reads: dict, output_dir: str, error: bool = False) -> Path:
+def _executed(folder: Path, stem: str, reads: dict, output_dir: str, error: bool = False, writes: dict | None = None) -> Path:
+    """An executed chapter with its run key as `emma-book run` stores it: the tables it read and wrote (name to digest), the notebook's digest."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell('output_dir = "_build"', metadata={"tags": ["parameters"]}),
@@ -75,23 +77,23 @@ def _executed(folder: Path, stem: str, reads: dict, output_dir: str, error: bool
     ]
     if error:
         notebook.cells[-1].outputs = [nbformat.v4.new_output("error", ename="E", evalue="e", traceback=[])]
-    notebook.metadata[rerun.METADATA_KEY] = {"reads": reads} if reads else {"source": "s"}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.ipynb"
     nbformat.write(notebook, path)
+    rerun.store_key(path, {"key": "", "parts": {"source": "s", **({"reads": reads} if reads else {}), **({"writes": writes} if writes else {})}})
     return path
 
 
 @pytest.fixture
 def checkout(tmp_path):
-    """A checkout's files the branch takes: two executed chapters (one reads a table), tables, the runtime lock."""
+    """A checkout's files the branch takes: two executed chapters (one writes a table, the other reads it), a stray table, the runtime lock."""
     root = tmp_path / "root"
     executed = root / "book" / "chapters"
-    _executed(executed, "01_first", {}, "/somewhere/else/_build")
-    _executed(executed, "10_conclusion", {"tables/a.csv": "d1"}, str(root / "_build"))
     (root / "_build" / "tables").mkdir(parents=True)
     (root / "_build" / "tables" / "a.csv").write_text("x\n1\n")
-    (root / "_build" / "tables" / "b.csv").write_text("y\n2\n")
+    (root / "_build" / "tables" / "b.csv").write_text("y\n2\n")  # no run wrote it
+    _executed(executed, "01_first", {}, "/somewhere/else/_build", writes={"tables/a.csv": digest(b"x\n1\n")})
+    _executed(executed, "10_conclusion", {"tables/a.csv": digest(b"x\n1\n")}, str(root / "_build"))
     (root / branch.RUNTIME_LOCK).write_text("# lock\n--extra-index-url https://example.org/whl\nnumpy==2.0.0\n")
     (root / "LICENSE").write_text("MIT\n")
     return root
@@ -102,7 +104,7 @@ def test_the_branch_carries_the_notebooks_the_tables_they_read_and_the_runtime(c
     assert sorted(p.name for p in (out / "book" / "chapters").glob("*.ipynb")) == ["01_first.ipynb", "10_conclusion.ipynb"]
     # where a launched chapter's output_dir ("_build", relative to the notebook) finds them
     assert pd.read_csv(out / "book" / "chapters" / "_build" / "tables" / "a.csv")["x"].tolist() == [1]
-    assert (out / "book" / "chapters" / "_build" / "tables" / "b.csv").is_file()
+    assert not (out / "book" / "chapters" / "_build" / "tables" / "b.csv").exists()  # only what the runs wrote
     assert (out / "requirements.txt").read_text().splitlines() == [
         "# lock", "--extra-index-url https://example.org/whl", "numpy==2.0.0", f"emma-book @ git+https://example.org/r@{SHA}"]
     assert (out / "runtime.txt").read_text() == "python-3.11\n"
@@ -119,9 +121,13 @@ def test_the_branch_carries_the_notebooks_the_tables_they_read_and_the_runtime(c
 
 
 def test_the_branch_refuses_a_table_read_it_cannot_ship(checkout, tmp_path):
-    (checkout / "_build" / "tables" / "a.csv").unlink()
-    with pytest.raises(FileNotFoundError, match=r"10_conclusion\.ipynb read tables/a\.csv"):
+    _executed(checkout / "book" / "chapters", "01_first", {}, "/somewhere/else/_build")  # its run wrote no table now
+    with pytest.raises(FileNotFoundError, match=r"10_conclusion\.ipynb read tables/a\.csv, which no chapter's run"):
         branch.write_branch(tmp_path / "out", SHA, "https://example.org/r", root=checkout)
+    (checkout / "_build" / "tables" / "a.csv").write_text("x\n2\n")
+    _executed(checkout / "book" / "chapters", "01_first", {}, "/somewhere/else/_build", writes={"tables/a.csv": digest(b"x\n1\n")})
+    with pytest.raises(ValueError, match=r"chapter '01_first': .*a\.csv differs from what its run wrote"):
+        branch.write_branch(tmp_path / "out2", SHA, "https://example.org/r", root=checkout)
 
 
 def test_the_branch_refuses_an_unfinished_chapter_a_bad_sha_and_a_used_folder(checkout, tmp_path):

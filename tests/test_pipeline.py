@@ -64,9 +64,12 @@ def executed_quick_book(tmp_path_factory) -> Path:
         parameters, _ = rerun.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
         for chapter in chapters:
             output = root / "book" / "chapters" / f"{chapter.stem}.ipynb"
-            key = rerun.run_key(chapter, parameters[chapter.name], output.parent)
-            book.execute(chapter, parameters[chapter.name], output=output, progress=False)
-            rerun.store_key(output, key)  # as `emma-book run` does: the build publishes only finished runs
+            own = parameters[chapter.name]
+            key = rerun.run_key(chapter, own, output.parent)
+            with rerun.recording_reads(root / "_build" / "reads.jsonl") as log:  # the build publishes only what runs recorded as written
+                book.execute(chapter, own, output=output, progress=False)
+            writes = rerun.logged_writes(log, own)
+            rerun.store_key(output, rerun.with_reads(key, rerun.logged_reads(log, own), writes))  # as `emma-book run` does
         return root
 
     return _once("executed", execute_all)
@@ -330,7 +333,8 @@ def _fake_checkout(root: Path, executed: Path) -> None:
     _copy_book_sources(root)
     executed.mkdir(parents=True, exist_ok=True)
     for chapter in book.chapters():
-        nbformat.write(nbformat.v4.new_notebook(metadata={rerun.METADATA_KEY: {"source": "fake"}}), executed / f"{chapter.stem}.ipynb")
+        nbformat.write(nbformat.v4.new_notebook(), executed / f"{chapter.stem}.ipynb")
+        rerun.store_key(executed / f"{chapter.stem}.ipynb", {"key": "", "parts": {"source": "fake"}})  # with the notebook's digest, as a run
     for name, text in STRAYS.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -367,7 +371,8 @@ def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkey
     elsewhere = tmp_path / "elsewhere"
     _fake_checkout(tmp_path / "root", elsewhere)
     marked = book.chapters()[0].stem
-    nbformat.write(nbformat.v4.new_notebook(metadata={"marker": "elsewhere", rerun.METADATA_KEY: {"source": "fake"}}), elsewhere / f"{marked}.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(metadata={"marker": "elsewhere"}), elsewhere / f"{marked}.ipynb")
+    rerun.store_key(elsewhere / f"{marked}.ipynb", {"key": "", "parts": {"source": "fake"}})
     staging = book.stage(tmp_path / "root", executed=elsewhere)
     assert nbformat.read(staging / "book" / "chapters" / f"{marked}.ipynb", as_version=4).metadata["marker"] == "elsewhere"
 

@@ -1,4 +1,5 @@
 """What a run executes (emma.book.rerun): parameters applied where declared, run keys, skipping, output folders."""
+import json
 import shutil
 from pathlib import Path
 
@@ -79,6 +80,31 @@ def test_the_run_key_changes_with_each_input_and_stale_says_which(tmp_path):
     assert rerun.stale(changed, executed) == ["emma/x.py now imported"]
     chapter.source.write_text(chapter.source.read_text() + "\n# %%\nprint(1)\n")
     assert rerun.stale(rerun.run_key(chapter, {"epochs": 3}, executed.parent), executed) == ["chapter source changed"]
+
+
+def test_the_stored_key_holds_the_notebook_s_digest_so_an_edited_notebook_is_stale(tmp_path):
+    chapter = _chapters(tmp_path)[0]
+    executed = tmp_path / "chapters"
+    executed.mkdir()
+    path = executed / f"{chapter.stem}.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("count", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "17898"}, execution_count=1)])]
+    nbformat.write(notebook, path)
+    stored = rerun.store_key(path, rerun.run_key(chapter, {}, executed))
+    assert rerun.stored_key(path) == stored and stored["parts"][rerun.NOTEBOOK] == rerun.notebook_digest(path)
+    key = rerun.run_key(chapter, {}, executed)
+    assert rerun.stale(key, path) == []
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=4))  # laid out otherwise, the same notebook
+    assert rerun.stale(key, path) == []
+    path.write_text(path.read_text().replace("17898", "99999"))
+    assert rerun.stale(key, path) == ["executed notebook changed since the run wrote it"]
+    edited = nbformat.read(path, as_version=4)
+    edited.metadata[rerun.METADATA_KEY] = {"key": "old", "parts": {k: v for k, v in stored["parts"].items() if k != rerun.NOTEBOOK}}
+    nbformat.write(edited, path)
+    assert rerun.stale(key, path) == ["executed notebook not in its run key (executed before it was)"]
+    path.write_text("{ not json")
+    with pytest.raises(ValueError, match="is not a notebook"):
+        rerun.notebook_digest(path)
 
 
 def _keys_after_reads(tmp_path: Path, chapters, out: Path):

@@ -262,7 +262,7 @@ def no_kernel(monkeypatch):
     (["epochs", "-3"], "parameter epochs = -3 is invalid; expected an int >= 1"),
     (["epochs", "2.5"], "parameter epochs = 2.5 is invalid; expected an int >= 1"),
     (["lambda_reading", "sideways"], "parameter lambda_reading = 'sideways' is invalid; expected one of slides, thesis"),
-    (["rhos", "[0.1, x]"], "parameter rhos = [0.1, 'x'] is invalid; expected a list of numbers"),
+    (["rhos", "[0.1, x]"], "parameter rhos = [0.1, 'x'] is invalid; expected a non-empty list of finite numbers > 0"),
 ])
 @pytest.mark.parametrize("command", ["run", "status"])
 def test_a_bad_parameter_is_named_before_any_kernel_starts(tmp_path, capsys, no_kernel, pair, message, command):

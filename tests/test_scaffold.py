@@ -2,13 +2,17 @@
 
 Every test works on a copy of the book's notebooks/, _toc.yml and profiles/: the real ones are never touched.
 """
+import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import jupytext
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from emma.book import build as book
@@ -149,6 +153,52 @@ def test_the_scaffolded_chapter_registers_its_own_claim_and_judges_it_by_id(root
     assert table["verdict"].iloc[0] == "reproduced" and table["effect"].iloc[0] > 0.02  # both modes beat IP by 0.11 on every seed
 
 
+def test_the_scaffolded_chapter_glues_a_number_into_its_prose(root):
+    """A number of the run reaches the prose through myst-nb's glue, under a name no other chapter uses, never typed by hand."""
+    cells = jupytext.read(scaffold.new_chapter("demo", root=root)).cells
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    prose = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    glued = re.findall(r'glue\("(\w+)"', code)
+    pasted = re.findall(r"\{glue:text\}`(\w+)[:`]", prose)
+    assert glued == ["demo_f1_both"] and pasted == glued
+    assert "from myst_nb import glue" in code and "display=False" in code
+    glue_cell = next(i for i, c in enumerate(cells) if 'glue("demo_f1_both"' in c.source)
+    assert any("{glue:text}`demo_f1_both" in c.source for c in cells[glue_cell + 1:])  # pasted after the cell that glues it
+
+
+def test_the_scaffolded_failure_has_a_severity_that_is_not_a_blend(root):
+    """The failure cell, run on a small test split: the severity is the offset itself, unbounded, and each seed's model is scored at each."""
+    cells = jupytext.read(scaffold.new_chapter("demo", root=root)).cells
+    cell = next(c.source for c in cells if c.cell_type == "code" and "class Offset(Failure)" in c.source)
+    assert any("severity means what the failure says it means" in c.source.replace("\n# ", " ") for c in cells if c.cell_type == "markdown")
+    setup = next(c.source for c in cells if c.cell_type == "code" and "from emma.claims" in c.source)
+    x = torch.tensor([[0.0] * 4 + [-1.0] * 4, [1.0] * 8, [-2.0] * 8])
+    y = np.array([0, 1, 0])
+
+    class ReadsDM:  # a model that calls a sample positive when its DM mode reads high
+        def predict(self, features):
+            return (features[:, 4] > 0).astype(int)
+
+    shown, namespace = {}, {}
+    exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
+    namespace.update(splits=SimpleNamespace(test=SimpleNamespace(x=x)), y_test=y, on_both={0: ReadsDM(), 1: ReadsDM()}, output_dir="unused",
+                     save_table=lambda table, name, out: shown.setdefault("saved", (name, table)), show=lambda table, name: shown.setdefault("shown", name))
+    exec(compile(cell, "failure cell", "exec"), namespace)
+    offset = namespace["Offset"]
+    mask = torch.tensor([[False, True], [True, False], [False, False]])
+    failed = offset(4.0).apply(x, mask)  # a severity above 1: no blend, no bound
+    assert torch.equal(failed, x + 4.0 * torch.tensor([[0.0] * 4 + [1.0] * 4, [1.0] * 4 + [0.0] * 4, [0.0] * 8]))
+    assert offset(2.5).severity == 2.5 and offset().key() != offset(2.5).key()
+    with pytest.raises(ValueError, match="offset must be a finite number >= 0"):
+        offset(-1.0)
+    name, table = shown["saved"]
+    assert name == "demo_offset" and shown["shown"] == "demo_offset"
+    assert table["offset"].tolist() == [o for o in namespace["offsets"] for _ in (0, 1)] and table["seed"].tolist() == [0, 1] * len(namespace["offsets"])
+    # at offset 0 the model finds the one positive sample alone (F1 1); an offset of 4 on DM makes every sample positive (F1 0.5)
+    at = table.set_index(["offset", "seed"])["f1"]
+    assert at.loc[(0.0, 0)] == 1.0 and at.loc[(4.0, 0)] == pytest.approx(0.5)
+
+
 @pytest.mark.slow
 def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     source = scaffold.new_chapter("demo", root=root)
@@ -170,4 +220,13 @@ def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     assert list(claims.columns[:len(CLAIM_COLUMNS)]) == list(CLAIM_COLUMNS) and set(EVIDENCE_COLUMNS) <= set(claims.columns)
     assert claims["id"].tolist() == ["demo_both_modes_help"] and claims["verdict"].isin(VERDICTS).all()
     assert (out / "figures" / "demo_f1.png").stat().st_size > 0
+    offsets = pd.read_csv(out / "tables" / "demo_offset.csv")  # the failure whose severity is not a blend, at each offset
+    assert sorted(offsets["offset"].unique()) == [0.0, 1.0, 2.0, 4.0] and len(offsets) == 4 * 2 and offsets["f1"].between(0, 1).all()
+    from emma.claims.report import claim_tables
+
+    assert claim_tables(out)["demo_claims"] == "Demo"  # the appendix Verdicts collects the chapter's claims table
+    notebook = nbformat.read(output, as_version=4)
+    glued = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("metadata", {}).get("scrapbook", {}).get("name") == "demo_f1_both"]
+    value = [v for k, v in glued[0]["data"].items() if k.endswith("text/plain")] if len(glued) == 1 else []
+    assert len(value) == 1 and 0 <= float(value[0]) <= 1  # the number the prose pastes (hidden where glued: display=False)
     assert "reads" not in nbformat.read(output, as_version=4).metadata[rerun.METADATA_KEY]["parts"]

@@ -7,9 +7,11 @@ chapter runs outside the checkout, so the branch carries what it needs besides t
   publishes them), its install cell pinned to the commit the branch is built from (``--sha``)
   and its ``output_dir`` the default ``_build``, relative to the notebook, where the kernel of a
   launched notebook starts;
-* ``book/chapters/_build/tables/*.csv``: the tables of every chapter, so a chapter that reads
-  other chapters' tables (the Conclusion, the verdicts) finds them where it looks. Every table a
-  run key records as read (``reads``) must be there, or the branch is not written;
+* ``book/chapters/_build/tables/*.csv``: the tables the chapters' runs wrote, as their run keys
+  record them, so a chapter that reads other chapters' tables (the Conclusion, the verdicts) finds
+  them where it looks. As the book (:func:`emma.book.publish.recorded_outputs`), the branch carries
+  nothing else of the tables folder, and a table or notebook changed since its run stops it, naming
+  both. Every table a run key records as read (``reads``) must be there, or the branch is not written;
 * ``requirements.txt``: the runtime's lock (``requirements-runtime-lock.txt``, no book toolchain)
   and ``emma-book @ git+<repository>@<sha>``, which Binder installs; ``runtime.txt`` (Python 3.11);
   ``LICENSE``, ``CITATION.cff`` and a ``README.md`` that says where the branch comes from.
@@ -28,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from emma.book import build as book
-from emma.book import rerun
+from emma.book import publish, rerun
 
 CHAPTERS = Path("book") / "chapters"  # in the branch, as in the checkout: the launch buttons' path
 TABLES = CHAPTERS / book.DEFAULT_OUTPUT_DIR / "tables"  # where a launched chapter's output_dir points
@@ -53,9 +55,9 @@ def relaunchable(notebook, repository: str, sha: str):
 
 
 def _tables_read(notebook) -> set[str]:
-    """The tables (``tables/x.csv``) the run key of an executed notebook records as read."""
-    reads = (notebook.metadata.get(rerun.METADATA_KEY) or {}).get("reads") or {}
-    return {name for name in reads if name.startswith("tables/")}
+    """The tables (``tables/x.csv``) the run key of an executed notebook records as read (a listing, ``tables/*_claims.csv``, is none)."""
+    reads = ((notebook.metadata.get(rerun.METADATA_KEY) or {}).get("parts") or {}).get("reads") or {}
+    return {name for name in reads if name.startswith("tables/") and "*" not in name}
 
 
 def _requirements(root: Path, repository: str, sha: str) -> str:
@@ -76,9 +78,10 @@ def write_branch(
     """Write the branch's files into ``out`` (empty or absent) and return it.
 
     ``executed`` holds the executed notebooks (default ``<root>/book/chapters``), ``tables`` the
-    chapters' tables (default ``<root>/_build/tables``). Raises ``ValueError`` or
-    ``FileNotFoundError`` naming the file at fault: a notebook that did not finish, a table read
-    that is not in ``tables``, a missing lock file.
+    chapters' tables (default ``<root>/_build/tables``); of these, only those the notebooks' run
+    keys record as written go into the branch. Raises ``ValueError`` or ``FileNotFoundError``
+    naming the file at fault: a notebook that did not finish or changed since its run, a table
+    recorded that is missing or changed, a table read that no chapter's run wrote, a missing lock file.
     """
     root, out = Path(root), Path(out)
     executed = Path(executed) if executed is not None else root / CHAPTERS
@@ -96,14 +99,17 @@ def write_branch(
         raise FileNotFoundError(f"{tables} is missing: the chapters' tables (run `emma-book run` first)")
     requirements = _requirements(root, repository, sha)
 
-    (out / CHAPTERS).mkdir(parents=True, exist_ok=True)
-    shutil.copytree(tables, out / TABLES, ignore=lambda _, names: [n for n in names if not n.endswith(".csv")])
-    for path in notebooks:
+    (out / TABLES).mkdir(parents=True, exist_ok=True)
+    for path in notebooks:  # first every table written, then the notebooks that read them
         book.check_executed(path, path.stem)
+        for name, table in publish.recorded_outputs(path, path.stem, {"tables": tables}).items():
+            shutil.copy2(table, out / TABLES.parent / name)
+    for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         missing = sorted(name for name in _tables_read(notebook) if not (out / TABLES.parent / name).is_file())
         if missing:
-            raise FileNotFoundError(f"{path} read {', '.join(missing)}, which {tables} lacks: the launched chapter would fail")
+            raise FileNotFoundError(f"{path} read {', '.join(missing)}, which no chapter's run in {executed} wrote into {tables}: "
+                                    "the launched chapter would fail")
         nbformat.write(relaunchable(notebook, repository, sha), out / CHAPTERS / path.name)
 
     (out / "requirements.txt").write_text(requirements)

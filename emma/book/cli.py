@@ -21,11 +21,14 @@ before it is computed again (and overwritten) while what the run itself trains i
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
 from emma.book import build as book
 from emma.book import params, pdf, rerun, runs, scaffold, update
+from emma.claims.report import TABLES_URL
 from emma.util.cache import RETRAIN
 from emma.util.runtime import DEVICES
 
@@ -49,12 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present (default)")
         command.add_argument(
             "-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-            help="a chapter parameter, applied to every chapter that declares it; VALUE is read as YAML (3, 0.5, [0, 1], true, text)",
+            help="a chapter parameter, applied to every chapter that declares it; VALUE is read as YAML (3, 0.5, [0, 1], true, text); "
+            "not the profile (--profile); a relative output_dir, data_home or cache_dir is taken from the working folder",
         )
         command.add_argument(
             "-f", "--parameters-file", action="append", default=[], type=Path, metavar="FILE",
-            help="a YAML file of parameters (papermill's convention; a key naming a chapter holds that chapter's own); "
-            "later files and -p win",
+            help="a YAML file of parameters (papermill's convention; a key naming a chapter holds that chapter's own, checked "
+            "whether that chapter runs or not); later files and -p win",
         )
     run.add_argument("--force", action="store_true", help="execute even the chapters whose run key is unchanged")
     run.add_argument(
@@ -94,12 +98,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _resolve(args) -> tuple[list, dict, dict]:
-    """The chapters ``run`` (or ``status``) selects, their parameters, and the keys some of them do not declare."""
+    """The chapters ``run`` (or ``status``) selects, their parameters, and the keys the caller set that some of them do not declare.
+
+    Everything is checked before any kernel starts: every chapter section of the profile and of
+    each ``-f`` file, run or not (:func:`emma.book.params.check_sections`); the profile, which only
+    ``--profile`` sets (``-p profile`` is refused, and so is a file's ``profile`` that is not
+    ``--profile``'s); and each resolved value (:func:`emma.book.params.check_parameters`). The
+    path parameters (``output_dir``, ``data_home``, ``cache_dir``) are made absolute against the
+    caller's working folder, so the notebook, the tables, the figures and the lock of a run all
+    go where the caller meant, whatever folder the kernel runs in.
+    """
     selected = book.select(args.names)
-    layers = [rerun.read_parameter_file(book.PROFILES / f"{args.profile}.yaml"), {"profile": args.profile, "device": args.device}]
-    layers += [rerun.read_parameter_file(path) for path in args.parameters_file]
-    layers.append({key: params.parse_pair(key, value) for key, value in args.parameter})
+    profile_file = book.PROFILES / f"{args.profile}.yaml"
+    profile = rerun.read_parameter_file(profile_file)
+    params.check_sections(profile, f"profile {profile_file.name}", selected)
+    files = [(path, rerun.read_parameter_file(path)) for path in args.parameters_file]
+    for path, layer in files:
+        params.check_sections(layer, f"parameter file {path}", selected)
+        params.refuse_profile(layer, args.profile, f"parameter file {path}")
+    pairs = {key: params.parse_pair(key, value) for key, value in args.parameter}
+    if "profile" in pairs:
+        raise ValueError(f"-p profile {pairs['profile']}: the profile is chosen with --profile, not -p (it picks the sizes of "
+                         f"profiles/<profile>.yaml): use --profile {pairs['profile'] if pairs['profile'] in ('quick', 'full') else 'quick|full'}")
+    layers = [profile, {"profile": args.profile, "device": args.device}, *(layer for _, layer in files), pairs]
     parameters, not_declared = rerun.resolve_parameters(selected, layers)
+    given = set(pairs).union(*(layer for _, layer in files))  # the keys the caller set, not the profile's
+    not_declared = {key: names for key, names in not_declared.items() if key in given}
+    parameters = params.absolute_paths(parameters)
     params.check_parameters(selected, parameters)  # before any kernel starts
     return selected, parameters, not_declared
 
@@ -136,11 +161,24 @@ def main(argv: list[str] | None = None) -> int:
         for key, names in not_declared.items():
             if key not in ("profile", "device"):
                 print(f"   parameter {key!r} applies only where declared; not to: {', '.join(names)}", flush=True)
+        if os.environ.get(TABLES_URL):  # a run reads only the tables of its own output folder
+            print(f"emma-book: warning: ${TABLES_URL} is ignored inside `emma-book run`: a chapter reads only the tables this run's "
+                  "chapters wrote", file=sys.stderr, flush=True)
         update.execute_chapters(selected, parameters, force=args.force, retrain=args.retrain, profile=args.profile)
         return 0
-    except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError, runs.OutputFolderBusy) as error:
+    except (book.ChapterFailed, ValueError, FileNotFoundError, pdf.PdfError, runs.OutputFolderBusy, runs.DiskFull) as error:
         print(f"emma-book: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # no space left outside a chapter's run (staging, Sphinx): one line naming the file
+        if error.errno != errno.ENOSPC:
+            raise
+        print(f"emma-book: error: no space left on the device{f' of {error.filename}' if error.filename else ''}: free some space and rerun",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was committed stays (emma.book.runs), a rerun resumes
+        chapter = getattr(interrupt, "chapter", None)
+        print(f"emma-book: interrupted{f': {chapter}' if chapter else ''}; rerun to resume", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

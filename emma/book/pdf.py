@@ -309,12 +309,15 @@ def build(root: Path, executed: Path | None = None, strict: bool = True) -> int:
 
     A failed (or, when ``strict``, warning) ``singlehtml`` build returns its exit code and prints
     nothing. Raises :class:`PdfError` when Chromium or Playwright is missing or printing fails.
+    It holds the output folders' locks throughout (:func:`emma.book.build.holding_outputs`), so
+    no other build replaces the single page while it is printed.
     """
     root = Path(root).resolve()
-    code = book.build(root, strict=strict, executed=executed, builder="singlehtml")
-    if code != 0:
-        return code
-    page = printable_page(root / "_build" / "singlehtml", table_of_contents(root))
-    output = print_pdf(page, root / "_build" / "pdf" / NAME)
+    with book.holding_outputs(root, executed):
+        code = book.build(root, strict=strict, executed=executed, builder="singlehtml")
+        if code != 0:
+            return code
+        page = printable_page(root / "_build" / "singlehtml", table_of_contents(root))
+        output = print_pdf(page, root / "_build" / "pdf" / NAME)
     print(f"The PDF edition is {output}", flush=True)
     return 0

@@ -3,7 +3,7 @@
 * :func:`resolve_parameters` gives every chapter the parameters it declares, from parameter files
   (papermill's YAML convention, plus optional per-chapter sections) and ``-p KEY VALUE`` pairs;
   a key some chapters do not declare is applied where it is declared and reported for the rest,
-  and only a key that no selected chapter declares is an error. It lives in
+  and only a key that no chapter of the book declares is an error. It lives in
   :mod:`emma.book.params`, with the checks of the values.
 * :func:`run_key` fingerprints everything that produced an executed notebook: the chapter's
   source, its resolved parameters, the source of the ``emma`` modules it imports (:func:`package_modules`,
@@ -15,6 +15,9 @@
   anew only the chapters that read it. The key also holds the digest of every table and figure
   the chapter wrote (``writes``): an output changed or removed since (by hand, or by a run that
   did not finish before the folders of :mod:`emma.book.runs` existed) makes the chapter stale.
+  The stored key holds the digest of the executed notebook itself, its key left out (``notebook``,
+  :func:`notebook_digest`): :func:`store_key` computes it from the notebook it writes the key into,
+  and :func:`stale` from the notebook it judges, so a notebook edited by hand is stale.
 
 What a chapter reads is recorded as it reads, not declared: while ``emma-book run`` executes it
 (:func:`recording_reads`), :func:`emma.util.outputs.read_output`, through which every read of
@@ -224,6 +227,28 @@ def data_digest(data_home=None) -> str:
     return "absent"
 
 
+def _content_digest(data: dict) -> str:
+    """The digest of a notebook's JSON without its run key, whatever the file's formatting."""
+    data = {**data, "metadata": {k: v for k, v in (data.get("metadata") or {}).items() if k != METADATA_KEY}}
+    return digest(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def notebook_digest(path: str | os.PathLike) -> str:
+    """The digest of the executed notebook ``path`` without its run key: its cells, outputs and other metadata.
+
+    What the ``notebook`` part of a stored key records (:func:`store_key`); a number edited in an
+    output changes it. Raises ``ValueError`` naming ``path`` when it is not a notebook's JSON.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as error:
+        raise ValueError(f"{path} is not a notebook (invalid JSON: {error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a notebook (its JSON is not an object)")
+    return _content_digest(data)
+
+
 def stored_key(path: str | os.PathLike) -> dict | None:
     """The key stored in an executed notebook, or None."""
     path = Path(path)
@@ -330,7 +355,8 @@ def run_key(chapter, parameters: dict, executed_dir: str | os.PathLike, package:
     ``reads`` (name to digest, :func:`logged_reads`) are the files the chapter read when it ran;
     by default those the executed notebook in ``executed_dir`` records, with the digests they
     have now (:func:`current_reads`). A chapter that read nothing has no ``reads`` part. The
-    ``writes`` part is always the outputs the executed notebook records, with their digests now."""
+    ``writes`` part is always the outputs the executed notebook records, with their digests now.
+    The ``notebook`` part is not here: :func:`store_key` adds it, :func:`stale` checks it."""
     stored = (stored_key(Path(executed_dir) / f"{Path(chapter.source).stem}.ipynb") or {}).get("parts") or {}
     if reads is None:
         reads = current_reads(stored.get("reads") or {}, parameters)
@@ -360,15 +386,23 @@ def with_reads(key: dict, reads: dict, writes: dict | None = None) -> dict:
     return _keyed(parts)
 
 
+#: The part of a stored key that holds :func:`notebook_digest` of the notebook it is stored in.
+NOTEBOOK = "notebook"
+NOTEBOOK_CHANGED = "executed notebook changed since the run wrote it"
+
+
 def stale(key: dict, executed: str | os.PathLike) -> list[str]:
     """Why the executed notebook must be produced again (empty when it is up to date).
 
     Each reason names what changed: ``parameters changed``, ``emma/engine/sweep.py changed``,
     ``tables/robustness_f1.csv changed`` or ``... missing`` (a file the chapter read),
-    ``tables/robustness_f1.csv changed since the chapter wrote it`` (one of its own outputs)."""
+    ``tables/robustness_f1.csv changed since the chapter wrote it`` (one of its own outputs),
+    ``executed notebook changed since the run wrote it`` (:data:`NOTEBOOK_CHANGED`: ``executed``
+    itself, edited; its digest now, :func:`notebook_digest`, takes the place of ``key``'s)."""
     stored = stored_key(executed)
     if stored is None:
         return ["not executed yet" if not Path(executed).exists() else "executed before run keys were stored"]
+    key = _keyed({**key["parts"], NOTEBOOK: notebook_digest(executed)})
     if stored.get("key") == key["key"]:
         return []
     old = stored.get("parts", {})
@@ -377,7 +411,9 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
         before = old.get(part)
         if before == value:
             continue
-        if part == "writes" and isinstance(before, dict):  # the names are the stored ones: only their bytes differ
+        if part == NOTEBOOK:
+            reasons.append(NOTEBOOK_CHANGED if before is not None else "executed notebook not in its run key (executed before it was)")
+        elif part == "writes" and isinstance(before, dict):  # the names are the stored ones: only their bytes differ
             reasons += [f"{name} {'missing' if value[name] == MISSING else 'changed'} since the chapter wrote it"
                         for name in value if before.get(name) != value[name]]
         elif part == "reads" and isinstance(before, dict):
@@ -394,10 +430,19 @@ def stale(key: dict, executed: str | os.PathLike) -> list[str]:
     return reasons or ["key changed"]
 
 
-def store_key(path: str | os.PathLike, key: dict) -> None:
-    """Write ``key`` into the executed notebook's metadata (atomically)."""
+def store_key(path: str | os.PathLike, key: dict) -> dict:
+    """Write ``key`` into the executed notebook's metadata (atomically), with the notebook's own digest; return the key stored.
+
+    The ``notebook`` part is :func:`notebook_digest` of the notebook as written (nbformat's
+    serialisation, without the key), whatever ``key`` held there.
+    """
     from emma.util.outputs import atomic_write
 
     notebook = nbformat.read(path, as_version=4)
-    notebook.metadata[METADATA_KEY] = key
-    atomic_write(path, lambda tmp: nbformat.write(notebook, tmp))
+    notebook.metadata.pop(METADATA_KEY, None)
+    data = json.loads(nbformat.writes(notebook))  # what nbformat writes, so the digest is that of the file's content
+    stored = _keyed({**key["parts"], NOTEBOOK: _content_digest(data)})
+    data["metadata"][METADATA_KEY] = stored
+    text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # nbformat's own layout
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return stored

@@ -14,6 +14,13 @@
 * :func:`recover`, called under the lock before anything runs, finishes the promotion of a run
   killed after its ``COMMIT`` (roll forward) and removes any run folder without one: a run
   interrupted at any point leaves either everything of the chapter's new run visible, or none of it.
+  The notebook made visible is the run's own, with the parameters it ran with and its run key:
+  ``emma-book build`` settles the folder before it looks at the notebooks
+  (:func:`emma.book.update.settle`), so a committed run is finished, never executed again.
+* What stops a run is said in one line: :class:`Interrupted` (Ctrl-C, naming the chapter) and
+  :class:`DiskFull` (:func:`disk_full`: the folder, the space free and needed). A cache warning
+  raised in a chapter's kernel is found in its executed notebook (:func:`cache_warnings`) for the
+  command to repeat.
 """
 from __future__ import annotations
 
@@ -28,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
+from emma.util.cache import CorruptCacheWarning, UncacheableWarning
 from emma.util.outputs import KINDS, RUN_DIR, atomic_write
 
 LOCK = ".lock"
@@ -38,6 +48,82 @@ COMMIT = "COMMIT"
 
 class OutputFolderBusy(RuntimeError):
     """Another run holds the output folder's lock; the message names it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C) while it executed the chapter ``chapter``; what was committed before it stays."""
+
+    def __init__(self, chapter: str):
+        super().__init__(chapter)
+        self.chapter = chapter
+
+
+class DiskFull(RuntimeError):
+    """A write failed for want of space; the message names the folder and, where known, the space needed."""
+
+
+def _size(n: float) -> str:
+    """``n`` bytes as a person reads it: ``512 bytes``, ``3.4 MB``."""
+    if n < 1000:
+        return f"{n:.0f} bytes"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def disk_full(error: OSError, chapter: str, folder: str | os.PathLike, needed: int | None = None, kept: str | os.PathLike | None = None) -> DiskFull:
+    """The one-line error for ``error`` (no space left) while the chapter ``chapter`` ran or was committed.
+
+    Parameters
+    ----------
+    error : OSError
+        The error (its file, when it names one, is a temporary one: the message names ``folder``).
+    chapter : str
+        The chapter's name.
+    folder : path
+        The output folder it was writing into.
+    needed : int, optional
+        The bytes the failed write needed, when known.
+    kept : path, optional
+        Where the chapter's executed notebook was kept, named when that file exists.
+    """
+    if not isinstance(error, OSError):
+        raise ValueError(f"error must be an OSError, got {type(error).__name__}")
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    try:
+        free = f"{_size(shutil.disk_usage(existing).free)} free" if existing is not None else "free space unknown"
+    except OSError:
+        free = "free space unknown"
+    need = f", about {_size(needed)} needed" if needed else ""
+    keep = f"; its executed notebook is kept in {kept}" if kept is not None and Path(kept).is_file() else ""
+    return DiskFull(f"no space left on the device of {folder} ({free}{need}) while chapter {chapter!r} ran: "
+                    f"free some space and rerun; the chapters finished before it are kept{keep}")
+
+
+def cache_warnings(notebook: str | os.PathLike) -> list[str]:
+    """The cache warnings (:class:`emma.util.cache.CorruptCacheWarning`, :class:`~emma.util.cache.UncacheableWarning`) an executed
+    notebook's stderr holds, in order, each once.
+
+    A warning raised in a chapter's kernel reaches only the stream outputs of its cell, which the
+    book hides; ``emma-book run`` repeats each after the chapter. Each names the cache file and
+    what was done with it. A notebook that does not exist holds none.
+    """
+    if not isinstance(notebook, (str, os.PathLike)):
+        raise ValueError(f"notebook must be the path of an executed notebook, got {notebook!r}")
+    if not Path(notebook).is_file():
+        return []
+    markers = [f"{kind.__name__}: " for kind in (CorruptCacheWarning, UncacheableWarning)]
+    found: list[str] = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+        for line in "".join("".join(o.get("text", "")) for o in streams).splitlines():
+            message = next((line.split(m, 1)[1].strip() for m in markers if m in line), "")
+            if message and message not in found:
+                found.append(message)
+    return found
 
 
 def _holder(path: Path) -> str:
@@ -203,10 +289,16 @@ class RunFolder:
         return promote(self.path)
 
     def discard(self) -> None:
-        """Move what the run wrote to :attr:`failed` (replacing an earlier failure's), out of every later run's way."""
+        """Move what the run wrote to :attr:`failed` (replacing an earlier failure's), out of every later run's way.
+
+        That is its tables and figures and, when the chapter was executed to the end (the run then
+        failed later: no space for its run key, an interrupt), its executed notebook.
+        """
         self.failed.mkdir(parents=True, exist_ok=True)
         for kind in KINDS:
             shutil.rmtree(self.failed / kind, ignore_errors=True)
             if (self.path / kind).is_dir():
                 shutil.move(str(self.path / kind), str(self.failed / kind))
+        if self.notebook.is_file():
+            os.replace(self.notebook, self.failed / self.notebook.name)  # one rename: no space needed
         shutil.rmtree(self.path, ignore_errors=True)

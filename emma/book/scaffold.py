@@ -3,8 +3,10 @@
 :func:`new_chapter` writes ``notebooks/NN_name.py`` (jupytext percent format), with NN the next
 number after every existing chapter, so that no chapter is renumbered and no link breaks. The
 chapter has what every chapter has (the title cell, the ``parameters`` cell, the standard setup,
-a table saved and shown, a figure with its caption, a claims table) around a small example to
-replace: a logistic regression on each mode of HTRU2 and on both, seconds to run. It is listed in
+a table saved and shown, a number glued into the prose (myst-nb's ``glue``), a figure with its
+caption, a new failure of a mode whose severity is not a blend, a claims table that the appendix
+Verdicts collects) around a small example to replace: a logistic regression on each mode of HTRU2
+and on both, seconds to run. It is listed in
 ``_toc.yml`` in the part ``Extensions``, which sits just before ``Appendices`` (created there when
 absent), so the appendix stays last whatever the numbers; and it gets a section in
 ``profiles/quick.yaml`` with its smaller quick settings. ``_toc.yml`` is edited as text (its comments
@@ -57,14 +59,21 @@ split_seed = 42  # the thesis's split
 n_train = 2000  # training samples per seed
 
 # %%
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
+from myst_nb import glue
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from emma.claims.registry import Claim, min_effect, register
 from emma.claims.rules import claims_table, paired_test
+from emma.data.failures import Failure
 from emma.data.htru2 import MODE_SLICES
 from emma.data.splits import make_splits
 from emma.util.display import show
@@ -88,20 +97,25 @@ splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 x_train, y_train = splits.train.x.numpy(), splits.train.y.numpy()
 x_test, y_test = splits.test.x.numpy(), splits.test.y.numpy()
 inputs = {{**MODE_SLICES, "both": slice(None)}}
-rows = []
+rows, on_both = [], {{}}  # on_both: each seed's model on both modes, tested under a failure below
 for seed in seeds:
     seed_everything(seed)
     pick = np.random.default_rng(seed).choice(len(y_train), size=min(n_train, len(y_train)), replace=False)
     for input_name, columns in inputs.items():
         model = LogisticRegression(max_iter=1000).fit(x_train[pick][:, columns], y_train[pick])
         rows.append({{"seed": seed, "input": input_name, "f1": f1_score(y_test, model.predict(x_test[:, columns]), zero_division=0)}})
+        if input_name == "both":
+            on_both[seed] = model
 scores = pd.DataFrame(rows)
 save_table(scores, "{name}_f1", output_dir)
 summary = scores.groupby("input", sort=False)["f1"].agg(f1_mean="mean", f1_std="std").reset_index()
 show(summary, "{name}_f1")
+glue("{name}_f1_both", float(summary.set_index("input").loc["both", "f1_mean"]), display=False)  # for the prose below
 
 # %% [markdown]
-# {{numref}}`fig-{label}-f1` shows every seed's score.
+# On both modes, the mean F1 over seeds is {{glue:text}}`{name}_f1_both:.3f`: the number comes from
+# the run, glued by the cell above (`myst_nb.glue`) and pasted here by the role
+# `{{glue:text}}`, never typed by hand. {{numref}}`fig-{label}-f1` shows every seed's score.
 
 # %% mystnb={{"figure": {{"caption": "Test F1 of a logistic regression on each mode of HTRU2 and on both, one dot per seed. Compare the spread of the dots with the gaps between the inputs.", "name": "fig-{label}-f1"}}, "image": {{"alt": "Strip plot of test F1, one column of dots per input: IP, DM and both."}}}}
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -114,6 +128,44 @@ _ = save_figure(fig, "{name}_f1", output_dir)
 plt.show()
 
 # %% [markdown]
+# ## A failure whose severity is not a blend
+#
+# A failure of a mode is a frozen dataclass (`emma.data.failures.Failure`) that says what a failed
+# mode reads. Its severity means what the failure says it means, whatever it is. For the package's
+# dead, mean-filled and swapped sensors it is a fraction that blends the mode towards its failed
+# reading (0: untouched, 1: fully failed); for Gaussian noise it is σ. Below, a sensor reads too
+# high, and the severity is the offset itself, in standard deviations of the training split, with
+# no upper bound. Such a failure names its severity field (`SEVERITY_FIELD`), lifts the bound
+# (`SEVERITY_MAX`) and writes `apply`, what the failed mode reads, instead of the blend. Each
+# seed's model on both modes is tested with the DM sensor offset on every test sample. The same
+# class trains models (`emma.engine.TrainSettings(failure=...)`) and compares families at several
+# severities (`emma.experiments.compare.compare_families`; the page "Extending the book").
+
+# %%
+@dataclass(frozen=True)
+class Offset(Failure):
+    """The sensor reads `offset` standard deviations too high."""
+
+    offset: float = 1.0
+    SEVERITY_FIELD: ClassVar[str] = "offset"  # the severity is the offset, not a blend
+    SEVERITY_MAX: ClassVar[float] = math.inf
+
+    def apply(self, x, mask, generator=None, standardization=None):  # mask (n, 2): which mode of which sample fails
+        return x + self.offset * mask.to(x.device).repeat_interleave(4, dim=1)  # a mode is 4 columns
+
+
+offsets = [0.0, 1.0, 2.0, 4.0]  # severities: the DM sensor's offset
+dm_failed = torch.zeros(len(y_test), 2, dtype=torch.bool)
+dm_failed[:, 1] = True  # the DM mode of every test sample
+rows = []
+for offset in offsets:
+    x_failed = Offset(offset).apply(splits.test.x, dm_failed).numpy()
+    rows += [{{"seed": seed, "offset": offset, "f1": f1_score(y_test, model.predict(x_failed), zero_division=0)}} for seed, model in on_both.items()]
+offset_scores = pd.DataFrame(rows)
+save_table(offset_scores, "{name}_offset", output_dir)
+show(offset_scores.groupby("offset")["f1"].agg(f1_mean="mean", f1_std="std").reset_index(), "{name}_offset")
+
+# %% [markdown]
 # ## Claims
 #
 # Every chapter ends with its claims table (`emma.claims.rules.claims_table`). Each claim is first
@@ -121,7 +173,10 @@ plt.show()
 # and where that sentence is, the test, and the smallest effect that matters, fixed before the
 # run. A row then refers to its claim by `id` and gives the evidence and a verdict computed from
 # the numbers above, never typed in (`emma.claims.rules.paired_test`: *reproduced*, *inconclusive*
-# or *not reproduced*).
+# or *not reproduced*). The table is saved as `{name}_claims`: the appendix Verdicts collects every
+# `*_claims` table of the output folder (`emma.claims.report.collect_claims`), so this chapter's
+# claim joins the book's: a new claims table makes the appendix stale, and `emma-book build` runs it
+# again, after this chapter.
 
 # %%
 claim = register(Claim(

@@ -17,11 +17,19 @@
   when their devices differ). The executed chapters must agree on their profile, and an explicit
   ``--profile`` with them; otherwise the build stops with one line saying so. ``emma-book build
   --no-run`` executes nothing: the build refuses a chapter not executed, and names the chapters it
-  publishes from stale runs (:func:`stale_runs`).
+  publishes from stale runs (:func:`stale_runs`). Before either looks at the executed notebooks, a
+  run that was interrupted after its commit is finished (:func:`settle`), so that the book is
+  checked, and built, with the notebook and the parameters that run recorded, never executed again
+  with the older notebook's.
+
+Errors come in one line (:func:`execute_chapters`): a failed chapter or dead kernel, a full disk, an
+interrupt; a cache warning raised in a kernel, which only its notebook's stderr shows, is repeated.
 """
 from __future__ import annotations
 
+import errno
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +51,12 @@ DEFAULT_PROFILE = "quick"
 def _shown(path) -> Path:
     path = Path(path)
     return path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path
+
+
+def _repeat_cache_warnings(chapter, notebook: Path) -> None:
+    """Print each cache warning the chapter's kernel raised (:func:`emma.book.runs.cache_warnings`), naming the chapter."""
+    for message in runs.cache_warnings(notebook):
+        print(f"emma-book: warning: chapter {chapter.name!r}: {message}", file=sys.stderr, flush=True)
 
 
 def reasons(chapter, parameters: dict) -> list[str]:
@@ -102,9 +116,14 @@ def execute_chapters(
     Raises
     ------
     emma.book.build.ChapterFailed
-        A chapter failed: the message names it and the cell; the chapters after it did not run.
+        A chapter failed, or its kernel died: the message names it and the cell; the chapters after it did not run.
     emma.book.runs.OutputFolderBusy
         Another run holds an output folder.
+    emma.book.runs.DiskFull
+        A write failed for want of space: the chapters committed before stay, the chapter's executed
+        notebook, when it was written, is kept in ``<output_dir>/failed/<NN_name>/``.
+    emma.book.runs.Interrupted
+        Ctrl-C (a :class:`KeyboardInterrupt`) while a chapter ran: it names the chapter; a rerun resumes.
     """
     missing = [chapter.name for chapter in chapters if chapter.name not in parameters]
     if missing:
@@ -126,12 +145,27 @@ def execute_chapters(
                     print(f"== {chapter.name}: skipped, nothing changed since it was executed ({_shown(output)})", flush=True)
                 continue
             print(f"== {chapter.name}: {chapter.title} ({own.get('profile', profile)} profile; {', '.join(why)})", flush=True)
-            with runs.RunFolder(folders[chapter.name], chapter.stem) as run:  # its outputs stay there until it succeeds
-                with rerun.recording_reads(run.log), retraining(retrain, since=started):  # the kernel inherits both
-                    book.execute(chapter, own, output=run.notebook, progress=not quiet, failed=run.failed)
-                writes = rerun.logged_writes(run.log, own)
-                rerun.store_key(run.notebook, rerun.with_reads(key, rerun.logged_reads(run.log, own), writes))
-                path = run.commit(output)
+            run, needed = None, None
+            try:
+                with runs.RunFolder(folders[chapter.name], chapter.stem) as run:  # its outputs stay there until it succeeds
+                    try:
+                        with rerun.recording_reads(run.log), retraining(retrain, since=started):  # the kernel inherits both
+                            book.execute(chapter, own, output=run.notebook, progress=not quiet, failed=run.failed)
+                    except book.ChapterFailed:
+                        _repeat_cache_warnings(chapter, run.failed / f"{chapter.stem}.ipynb")
+                        raise
+                    _repeat_cache_warnings(chapter, run.notebook)
+                    needed = run.notebook.stat().st_size  # what writing its run key into it takes
+                    writes = rerun.logged_writes(run.log, own)
+                    rerun.store_key(run.notebook, rerun.with_reads(key, rerun.logged_reads(run.log, own), writes))
+                    path = run.commit(output)
+            except KeyboardInterrupt:
+                raise runs.Interrupted(chapter.name) from None
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                kept = run.failed / f"{chapter.stem}.ipynb" if run is not None and needed is not None else None
+                raise runs.disk_full(error, chapter.name, folders[chapter.name], needed, kept) from None
             print(f"   wrote {_shown(path)}", flush=True)
             executed.append(chapter.name)
     return executed
@@ -289,12 +323,36 @@ def plan(executed=None, profile: str | None = None, device: str | None = None) -
     return Plan(folder, chapters, parameters, why, profile, device, runnable, notes)
 
 
+def settle(executed=None) -> list[str]:
+    """Settle what an interrupted run left in the output folder whose runs write into ``executed`` (:func:`target`); return the messages.
+
+    Under the folder's lock (:func:`emma.book.runs.holding`), a run killed after its commit is
+    made visible with the executed notebook, hence the parameters, it recorded; an uncommitted one
+    is removed (:func:`emma.book.runs.recover`). Nothing is done for a folder no run writes into.
+    Each message is printed.
+
+    Raises
+    ------
+    emma.book.runs.OutputFolderBusy
+        A run is writing into that folder now.
+    """
+    _, output_dir, runnable = target(executed)
+    if not runnable:
+        return []
+    with runs.holding([rerun.output_folder({"output_dir": output_dir})]) as messages:
+        for message in messages:
+            print(f"   {message}", flush=True)
+    return messages
+
+
 def stale_runs(executed=None) -> dict[str, list[str]]:
     """The chapters executed in ``executed`` (:func:`target`) whose runs are not up to date, each to why (``--no-run`` names them).
 
-    Each is checked with the parameters it ran with. A notebook without papermill's record of them
-    is left out: :func:`emma.book.build.check_executed` refuses it when it has no run key.
+    An interrupted run that committed is finished first (:func:`settle`). Each chapter is checked
+    with the parameters it ran with. A notebook without papermill's record of them is left out:
+    :func:`emma.book.build.check_executed` refuses it when it has no run key.
     """
+    settle(executed)
     folder, _, _ = target(executed)
     chapters = book.select([])
     present = present_runs(chapters, folder)
@@ -310,6 +368,8 @@ def stale_runs(executed=None) -> dict[str, list[str]]:
 def bring_up_to_date(executed=None, profile: str | None = None, device: str | None = None, *, quiet: bool | None = None) -> list[str]:
     """Execute every chapter the book built from ``executed`` would hold without an up-to-date run (:func:`plan`); return their names.
 
+    An interrupted run that committed is finished first (:func:`settle`), so that its chapter is
+    checked with the notebook and parameters it recorded, and not executed again with older ones.
     Prints which chapters run and why (the reasons of ``emma-book status``), then executes them as
     ``emma-book run`` does (:func:`execute_chapters`), each checked again when its turn comes. A
     chapter made stale by one executed after it (a table it read, written anew) is executed in a
@@ -335,6 +395,7 @@ def bring_up_to_date(executed=None, profile: str | None = None, device: str | No
         :func:`plan` refused, a parameter is invalid, a chapter must run but no run writes into
         ``executed``, or a chapter is still stale after two passes.
     """
+    settle(executed)
     current = plan(executed, profile, device)
     for note in current.notes:
         print(f"   note: {note}", flush=True)

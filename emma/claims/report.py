@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import os
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, KINDS, VERDICTS, claims_table
-from emma.util.outputs import atomic_write, located, read_listing, read_output
+from emma.util.outputs import READS_LOG, RUN_DIR, atomic_write, located, read_listing, read_output
 
 #: The claims tables of the book's own chapters, in book order, with the chapter that writes each. Any other
 #: ``<output_dir>/tables/<name>_claims.csv`` (an extension chapter's) is collected too, after them.
@@ -82,13 +83,27 @@ def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
 
 #: Set by the install cell of a chapter launched outside the checkout (:func:`emma.book.cells.tables_url`):
 #: the base URL of the tables of the other chapters, fetched when they are not beside the notebook.
+#: Ignored, with a warning, inside ``emma-book run``, whose chapters read only what its runs wrote.
 TABLES_URL = "EMMA_TABLES_URL"
 
 
+def _in_run() -> bool:
+    """Whether ``emma-book run`` executes this chapter: it names the chapter's run folder, or a log of its reads, for the kernel."""
+    return bool(os.environ.get(RUN_DIR) or os.environ.get(READS_LOG))
+
+
 def _fetch(path: Path, name: str) -> bool:
-    """Download the missing table ``name`` from ``$EMMA_TABLES_URL`` into ``path``; False when the variable is unset."""
+    """Download the missing table ``name`` from ``$EMMA_TABLES_URL`` into ``path``; False when the variable is unset.
+
+    Inside ``emma-book run`` (:func:`_in_run`) nothing is fetched: a table the run's chapters did
+    not write is missing, whatever the variable says, and a warning says it was ignored.
+    """
     base = os.environ.get(TABLES_URL)
     if not base:
+        return False
+    if _in_run():
+        warnings.warn(f"${TABLES_URL} ({base}) is ignored inside `emma-book run`: {path} is not fetched; "
+                      "a run reads only the tables its chapters wrote", RuntimeWarning, stacklevel=3)
         return False
     url = f"{base.rstrip('/')}/{name}.csv"
     try:

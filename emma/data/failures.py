@@ -15,7 +15,10 @@ Every failure has a *severity*, one number that grades it:
 :meth:`Failure.apply` fails the chosen modes of the chosen rows of a standardized split;
 :func:`corrupt_modes` is the thesis's scheme (50 % of samples clean, 25 % failed on IP
 only, 25 % on DM only) with any failure. A failure is a frozen dataclass: its class and
-fields make its :meth:`~Failure.key`, which enters cache keys.
+fields make its :meth:`~Failure.key`, which enters cache keys; for a class defined outside
+the package (in a chapter), the key also holds a digest of its code and of every value that
+code reads (:func:`emma.util.fingerprint.code_fingerprint`), so editing ``failed`` or a
+constant it reads is never served the results of the old one.
 
 A new failure is a subclass that implements :meth:`Failure.failed`, what every sample's
 sensors would read under it (an (n, 8) tensor in standardized units); the scheme and the
@@ -45,6 +48,8 @@ import numpy as np
 import torch
 
 from emma.data.htru2 import FEATURE_NAMES, MODE_NAMES
+from emma.util import checks
+from emma.util.fingerprint import code_fingerprint
 
 #: Columns per mode: mode m covers columns 4m .. 4m + 3.
 _WIDTH = len(FEATURE_NAMES) // len(MODE_NAMES)
@@ -205,9 +210,21 @@ class Failure:
         return name if self.severity == 1.0 else f"{name} ({self.SEVERITY_FIELD[0]} = {self.severity:g})"
 
     def key(self) -> str:
-        """A stable text that identifies the failure (its kind and its fields), for cache keys."""
-        values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.init)
-        return f"{self.kind}({values})"
+        """A stable text that identifies the failure, for cache keys: its kind and its fields.
+
+        For a class defined outside the package ``emma`` (in a chapter, say), followed by
+        `` code=<digest>``: :func:`emma.util.fingerprint.code_fingerprint` of the class (its
+        methods' bytecode and constants, and the values of the globals and closure variables
+        they read, recursively) and of the field values. Where something in it cannot be
+        fingerprinted, the digest is ``<uncacheable: …>`` naming it, and
+        :func:`emma.util.cache.cached` computes without the cache, with a warning.
+        """
+        fields = [f.name for f in dataclasses.fields(self) if f.init]
+        text = f"{self.kind}({', '.join(f'{name}={getattr(self, name)!r}' for name in fields)})"
+        if type(self).__module__.split(".")[0] == "emma":
+            return text  # the package's failures: versioned with the package, keys unchanged since they were introduced
+        code = code_fingerprint((type(self), {name: getattr(self, name) for name in fields}), f"failure {self.kind}")
+        return f"{text} code={code}"
 
     @staticmethod
     def from_record(record: Mapping[str, Any]) -> "Failure":
@@ -353,7 +370,13 @@ def scheme_mask(n: int, generator: torch.Generator | None = None, clean_fraction
 
     ``floor(n · (1 − clean_fraction))`` samples, drawn at random (one ``randperm`` of the
     generator), fail; half of them (rounded down) on IP only, the others on DM only.
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not an integer >= 0, or ``clean_fraction`` not a fraction in [0, 1].
     """
+    n = checks.integer(n, "n (the number of samples)", low=0)
     if isinstance(clean_fraction, bool) or not isinstance(clean_fraction, (int, float)) or not 0 <= clean_fraction <= 1:
         raise ValueError(f"clean_fraction must be a fraction in [0, 1], got {clean_fraction!r}")
     n_failed = int(math.floor(n * (1 - clean_fraction) + 1e-9))

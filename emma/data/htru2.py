@@ -133,7 +133,8 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
     Parameters
     ----------
     data_home : str or path-like, optional
-        A folder holding ``HTRU_2.csv``, searched first.
+        A folder holding ``HTRU_2.csv``, searched first. It must exist: a folder that is not
+        there is an error naming it, not a reason to read another copy.
     download : bool, default True
         Whether to download the archive when no copy is found.
     verify : bool, default True
@@ -145,9 +146,11 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
 
     Raises
     ------
+    ValueError
+        ``data_home`` is neither None nor a path.
     HTRU2NotFoundError
-        No copy was found and the download failed (or ``download=False``); the
-        message lists the folders searched and how to point the loader at a copy.
+        ``data_home`` is not a folder; or no copy was found and the download failed (or
+        ``download=False``): the message lists the folders searched and how to point the loader at a copy.
     HTRU2FormatError
         The file found is not the HTRU2 table, or (with ``verify``) differs from the UCI file.
 
@@ -158,6 +161,7 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
     ((17898, 8), 1639)
     """
     verify = _check_verify(verify)
+    _check_data_home(data_home)
     folders = _search_folders(data_home)
     for _, folder in folders:
         if folder is not None and (folder / HTRU2_FILENAME).is_file():
@@ -172,6 +176,18 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
             _not_found_message(folders, f"downloading {HTRU2_URL} into {cache} failed: {error}")
         ) from error
     return read_htru2(path, verify=verify)
+
+
+def _check_data_home(data_home) -> None:
+    """``data_home`` must be None or the path of an existing folder: a folder that is not there is a mistake, not a reason to look elsewhere."""
+    if data_home is None:
+        return
+    if not isinstance(data_home, (str, os.PathLike)) or not str(data_home).strip():
+        raise ValueError(f"data_home must be None or the path of a folder holding {HTRU2_FILENAME} (a str or path-like), got {data_home!r}")
+    folder = Path(data_home).expanduser()
+    if not folder.is_dir():
+        raise HTRU2NotFoundError(f"data_home {folder} is not a folder ({'a file' if folder.exists() else 'nothing is there'}); "
+                                 f"pass the folder holding {HTRU2_FILENAME}, or None to look in ${DATA_DIR_ENV} and the user cache")
 
 
 def _not_found_message(folders, reason: str) -> str:

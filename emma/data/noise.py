@@ -105,6 +105,16 @@ def corrupt(
     return corrupt_modes(x, Gaussian(sigma), generator, clean_fraction)
 
 
+def _as_floats(value, name: str, expected: str) -> np.ndarray:
+    """``value`` (a number or an array-like of numbers) as a float64 array; anything else a ``ValueError`` naming ``name``."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValueError(f"{name} must be {expected} (or an array of them), got {value!r}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {expected} (or an array of them), got {value!r}") from None
+
+
 def sigma_to_nsr_db(sigma):
     """Noise-to-signal ratio in dB of Gaussian noise with standard deviation σ.
 
@@ -122,7 +132,7 @@ def sigma_to_nsr_db(sigma):
     -------
     float or numpy.ndarray
     """
-    values = np.asarray(sigma, dtype=np.float64)
+    values = _as_floats(sigma, "sigma", "finite and >= 0")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
     with np.errstate(divide="ignore"):
@@ -144,7 +154,7 @@ def nsr_db_to_sigma(db):
     -------
     float or numpy.ndarray
     """
-    values = np.asarray(db, dtype=np.float64)
+    values = _as_floats(db, "db", "a number or -inf")
     if np.any(np.isnan(values)) or np.any(values == np.inf):
         raise ValueError(f"db must be a number or -inf, got {db!r}")
     sigma = 10.0 ** (values / 20.0)

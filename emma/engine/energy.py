@@ -143,6 +143,34 @@ def fit_mode_autoencoders(
 
 #: The arguments of :func:`fit_mode_autoencoders` that may differ between the runs of :func:`fit_mode_autoencoders_many`.
 PER_RUN = ("splits", "seed", "epochs", "subset", "val_subset")
+#: The autoencoders' settings a study passes as ``dae=`` (:func:`emma.experiments.study.fit_energies`): the shared
+#: arguments of :func:`fit_mode_autoencoders_many` other than what the study gives itself (runs, device, cache).
+DAE_KEYS = ("d_hidden", "noise_std", "epochs", "batch_size", "lr", "subset", "val_subset", "progress")
+
+
+def check_dae(dae) -> dict:
+    """``dae`` (None or a mapping of :data:`DAE_KEYS`) as a dict.
+
+    Raises
+    ------
+    TypeError
+        ``dae`` is no mapping.
+    ValueError
+        A key that is no setting (a typo such as ``hidden``, or ``device``, which the study sets), named, with the settings there are.
+
+    Examples
+    --------
+    >>> check_dae({"d_hidden": 12, "epochs": 30})
+    {'d_hidden': 12, 'epochs': 30}
+    """
+    if dae is None:
+        return {}
+    if not isinstance(dae, Mapping):
+        raise TypeError(f"dae must be a dict of the autoencoders' settings ({', '.join(DAE_KEYS)}), got {type(dae).__name__}")
+    unknown = sorted(map(str, set(dae) - set(DAE_KEYS)))
+    if unknown:
+        raise ValueError(f"dae has unknown setting(s) {unknown}; the autoencoders' settings are {list(DAE_KEYS)}")
+    return dict(dae)
 
 
 def fit_mode_autoencoders_many(

@@ -373,8 +373,12 @@ def _emma_describe(params) -> dict[str, torch.Tensor]:
 _EMMA_HOOKS = {"uses_energies": True, "retrains": False, "project": _emma_project, "penalty": emma_penalty,
                "attention": _emma_attention, "describe": _emma_describe}
 
+#: How figures and tables name the thesis's families.
+LABELS = {"ip_only": "IP only", "dm_only": "DM only", "base": "base", "without": "data augmentation", "alternative": "attention fusion",
+          "with": "EMMA"}
+
 for _offset, _name in enumerate(FAMILIES):
     if _name not in registered():  # (a reload of this module keeps the first registration)
         register(Family(_name, _thesis_init(_name), _thesis_forward(_name), corrupted_training=_name in CORRUPTED_TRAINING,
-                        from_base=_name in FROM_BASE, gradients=_hand_written(_name), seed_offset=_offset,
+                        from_base=_name in FROM_BASE, gradients=_hand_written(_name), seed_offset=_offset, label=LABELS[_name],
                         **(_EMMA_HOOKS if _name == "with" else {})))

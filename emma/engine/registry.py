@@ -28,13 +28,13 @@ A logistic regression on both modes, trained by the engine like any thesis famil
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import torch
+
+from emma.util.fingerprint import code_fingerprint
 
 #: Offsets of the seeds of the thesis's families (their position in the results table).
 THESIS_OFFSETS = {"ip_only": 0, "dm_only": 1, "base": 2, "without": 3, "alternative": 4, "with": 5}
@@ -116,6 +116,8 @@ class Family:
         Extra columns of the sweep's table computed from the trained parameters.
     seed_offset : int, optional
         In [0, 1000); :func:`default_seed_offset` of the name when omitted.
+    label : str, optional
+        How figures and prose name it (:func:`emma.util.plots.family_label`); its ``name`` when empty.
     """
 
     name: str
@@ -131,10 +133,13 @@ class Family:
     attention: Callable | None = None
     describe: Callable | None = None
     seed_offset: int | None = None
+    label: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.label, str):
+            raise TypeError(f"label must be a string (how figures name the family; empty: its name), got {type(self.label).__name__}")
         for name in ("init", "forward"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
@@ -151,29 +156,26 @@ class Family:
         object.__setattr__(self, "seed_offset", offset)
 
 
-def _code_of(function) -> bytes:
-    """The source of ``function`` (its bytecode and constants when the source is not available)."""
-    try:
-        return inspect.getsource(function).encode()
-    except (OSError, TypeError):
-        code = getattr(function, "__code__", None)
-        return repr(function).encode() if code is None else code.co_code + repr(code.co_consts).encode()
+#: Fields of a :class:`Family` that only say how it is shown, not what it trains: left out of its fingerprint.
+_SHOWN_ONLY = ("label",)
 
 
 def fingerprint(family) -> str:
     """A digest of what defines a registered family: its flags, seed offset and the code of every hook.
 
-    Enters the cache key of a sweep (:func:`emma.engine.launch.run_sweep`), so editing a
-    family's forward pass, say, trains its models again. (The thesis's six are keyed by name
-    and :data:`emma.engine.sweep.ENGINE_VERSION`.)
+    Each hook (``init``, ``forward``, …) is digested by :func:`emma.util.fingerprint.code_fingerprint`:
+    for a function written outside the package (in a chapter, say), its bytecode and constants and
+    the values of the globals and closure variables it reads, recursively, so that changing a
+    global ``WIDTH`` its ``init`` reads trains its models again; the package's and installed
+    libraries' functions by their qualified name. Enters the cache key of a sweep
+    (:func:`emma.engine.launch.run_sweep`); the digest is the same in every process for the same
+    code and values. Where a hook reads something that cannot be fingerprinted, the digest is
+    ``<uncacheable: …>`` naming it, and :func:`emma.util.cache.cached` trains without the cache,
+    with a warning. (The thesis's six are keyed by name and :data:`emma.engine.sweep.ENGINE_VERSION`.)
     """
     family = get_family(family)
-    h = hashlib.sha256()
-    for field in dataclasses.fields(family):
-        value = getattr(family, field.name)
-        h.update(field.name.encode())
-        h.update(_code_of(value) if callable(value) else repr(value).encode())
-    return h.hexdigest()[:16]
+    fields = {f.name: getattr(family, f.name) for f in dataclasses.fields(family) if f.name not in _SHOWN_ONLY}
+    return code_fingerprint(fields, f"family {family.name!r}")
 
 
 _REGISTRY: dict[str, Family] = {}

@@ -15,7 +15,9 @@ Beyond the thesis
 The verdict
     :mod:`~emma.experiments.conclusion`, :mod:`~emma.experiments.findings`.
 Extensions
-    :mod:`~emma.experiments.failures_study` (beyond Gaussian noise: other failures of a mode, a Ψ gate).
+    :mod:`~emma.experiments.failures_study` (beyond Gaussian noise: other failures of a mode, a Ψ gate);
+    :mod:`~emma.experiments.compare` (families side by side under one failure at several severities: a new family
+    beside EMMA and data augmentation in one call).
 
 Nothing is imported here: import the study you use.
 """

@@ -129,8 +129,12 @@ def cross_scores(sweeps: dict, splits, test_failures, *, energies) -> pd.DataFra
     Returns
     -------
     DataFrame
-        One row per (family, training failure, test failure, seed): ``f1_clean``,
-        ``f1_ip_failed``, ``f1_dm_failed`` and ``f1_failed``, their mean.
+        One row per (family, training failure, test failure, seed): ``family``, ``trained_on``
+        and ``tested_on`` (names of ``sweeps``'s keys and of ``test_failures``), ``severity`` (the
+        test failure's :attr:`~emma.data.failures.Failure.severity`, in its own units: σ for
+        :class:`~emma.data.failures.Gaussian`, a blend fraction for the package's others, what a new
+        failure says it is), ``seed``,
+        ``f1_clean``, ``f1_ip_failed``, ``f1_dm_failed`` and ``f1_failed``, their mean.
     """
     test_failures = _check_failures(test_failures)
     frames = []
@@ -139,7 +143,8 @@ def cross_scores(sweeps: dict, splits, test_failures, *, energies) -> pd.DataFra
         uses = get_family(result["family"]).uses_energies
         for tested_on, failure in test_failures.items():
             scores = score_on_failure(result, splits, failure, energies=energies if uses else None)
-            frames.append(pd.DataFrame({"family": family, "trained_on": trained_on, "tested_on": tested_on, "seed": scores["seed"],
+            frames.append(pd.DataFrame({"family": family, "trained_on": trained_on, "tested_on": tested_on, "severity": failure.severity,
+                                        "seed": scores["seed"],
                                         "f1_clean": scores["f1_clean"], **{c: scores[c] for c in FAILED_COLUMNS}}))
     out = pd.concat(frames, ignore_index=True)
     out["f1_failed"] = out[list(FAILED_COLUMNS)].mean(axis=1)

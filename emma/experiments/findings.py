@@ -299,8 +299,8 @@ def summary_figure(replay: pd.DataFrame):
         ax.set_ylabel(f"F1, {title}\ntest samples")
         ax.axvline(4.5, color="0.8", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=3, frameon=False)  # above the panels, never over a point
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="upper center", ncol=3, frameon=False)  # above the panels, never over a point
     axes[-1].set_xticks(x, labels, rotation=40, ha="right", fontsize=9)
     axes[-1].set_xlabel("row of the thesis's results table")
     legible(fig)

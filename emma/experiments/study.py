@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emma.engine.configs import TrainSettings
-from emma.engine.energy import fit_mode_autoencoders_many
+from emma.engine.energy import check_dae, fit_mode_autoencoders_many
 from emma.engine.evaluation import apply_rules, base_for, select
 from emma.engine.families import FAMILIES
 from emma.engine.launch import run_sweep
@@ -73,8 +73,12 @@ def plan(protocols, seeds, configs=None, families=FAMILIES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The keys of a ``with`` configuration of :func:`plan`.
+PLAN_CONFIG_KEYS = ("rho", "lambda_c", "lambda_e", "protocol")
+
+
 def _check_plan_configs(configs) -> list[dict]:
-    """The ``with`` configurations of :func:`plan` as records, each ρ > 0 and λ_c, λ_e >= 0 (all finite)."""
+    """The ``with`` configurations of :func:`plan` as records, each ρ > 0 and λ_c, λ_e >= 0 (all finite), no other key than :data:`PLAN_CONFIG_KEYS`."""
     if isinstance(configs, (str, bytes, dict)) or not isinstance(configs, (pd.DataFrame, list, tuple)):
         raise TypeError(f"configs must be a DataFrame or a list of dicts with rho, lambda_c and lambda_e, got {type(configs).__name__}")
     records = pd.DataFrame(configs).to_dict(orient="records") if isinstance(configs, pd.DataFrame) else list(configs)
@@ -84,6 +88,9 @@ def _check_plan_configs(configs) -> list[dict]:
     for i, config in enumerate(records):
         if not isinstance(config, dict):
             raise TypeError(f"configs[{i}] must be a dict with rho, lambda_c and lambda_e, got {type(config).__name__}")
+        unknown = sorted(map(str, set(config) - set(PLAN_CONFIG_KEYS)))
+        if unknown:  # a typo (lamda_e) would otherwise train with lambda_e = 0
+            raise ValueError(f"configs[{i}] has unknown key(s) {unknown}; a configuration holds only {list(PLAN_CONFIG_KEYS)}")
         for key in ("rho", "lambda_c", "lambda_e"):
             if key not in config:
                 raise ValueError(f"configs[{i}] has no {key!r}: every configuration needs rho, lambda_c and lambda_e")
@@ -104,9 +111,10 @@ def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None,
     Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
     seed's corruption draw, as the code's in-place corruption left it (appendix:
     original-psi-min).
-    ``dae`` holds the shared arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`.
+    ``dae`` holds the shared arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`
+    (:data:`emma.engine.energy.DAE_KEYS`; another key is a ``ValueError`` naming it, :func:`emma.engine.energy.check_dae`).
     """
-    dae = dict(dae or {})
+    dae = check_dae(dae)
     kinds = sorted({p.autoencoders_on_corrupted for p in protocols})
     keys = [(int(seed), on_corrupted) for seed in seeds for on_corrupted in kinds]
     runs = [{"seed": seed, "splits": in_place_splits(splits, seed, settings) if on_corrupted else splits} for seed, on_corrupted in keys]

@@ -6,15 +6,29 @@ corrupted and +1 otherwise. :func:`capacity` is the integral the thesis defines,
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from emma.method.attention import _check_tensor, _log_cosh, under_transform
 
 
+def _as_tensor(value, name: str, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """A tensor as it is; a number or an array-like of numbers as a tensor of ``dtype``; anything else a ``TypeError`` naming ``name``."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise TypeError(f"{name} must be a number or a tensor of numbers, got {value!r}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or a tensor of numbers, got {value!r}") from None
+    return torch.as_tensor(array, dtype=dtype, device=device)
+
+
 def _gain_bias(gain, bias) -> tuple[torch.Tensor, torch.Tensor]:
-    gain = torch.as_tensor(gain, dtype=torch.get_default_dtype()) if not isinstance(gain, torch.Tensor) else gain
-    bias = torch.as_tensor(bias, dtype=gain.dtype, device=gain.device) if not isinstance(bias, torch.Tensor) else bias
+    gain = _as_tensor(gain, "gain", torch.get_default_dtype())
+    bias = _as_tensor(bias, "bias", gain.dtype, gain.device)
     _check_tensor(gain, "gain")
     _check_tensor(bias, "bias")
     if not under_transform(gain, bias):

@@ -8,6 +8,8 @@ Modules
     Atomic writes; :func:`save_table` and :func:`save_figure`, where a chapter's outputs go.
 :mod:`~emma.util.cache`
     Results cached on disk, keyed by everything that produced them.
+:mod:`~emma.util.fingerprint`
+    Digests of code and of what it reads, for cache keys.
 :mod:`~emma.util.display`
     A table as the book shows it (readable names, no ``NaN``, a width that fits).
 :mod:`~emma.util.plots`

@@ -5,13 +5,28 @@ produced it* (the ``key`` mapping: settings, seeds, data fingerprint, code versi
 and written atomically, so a run cut short never leaves a half-written artifact
 that a later run would trust.
 
-Damaged files are recovered from, not trusted
+Only envelopes are trusted
     Each file holds an envelope ``{"emma_cache": CACHE_VERSION, "name": ..., "key": <hash>,
-    "value": ...}``. A file that cannot be read (truncated, overwritten with other bytes,
-    empty, or pickled from classes that no longer exist) or whose envelope names another
-    entry is moved aside to ``<name>-<hash>.pt.corrupt-<time>`` in the same folder, a
-    :class:`CorruptCacheWarning` names the file and the reason, and the value is computed
-    and stored again. Files written before the envelope existed (a bare value) are still read.
+    "value": ...}``. A file is used only if it holds exactly that envelope, of this version,
+    for the name and key asked for. Anything else (a file that cannot be read: truncated,
+    overwritten with other bytes, empty, pickled from classes that no longer exist; a bare
+    value saved over an entry, such as a state dict or ``42``; the envelope of another entry)
+    is moved aside to ``<name>-<hash>.pt.corrupt-<time>`` in the same folder, a
+    :class:`CorruptCacheWarning` names the file and the reason, and the value is computed and
+    stored again.
+
+Temporaries of killed writes are removed
+    A write killed before its rename leaves ``.<name>-<hash>.pt.<random>.pt`` behind
+    (:func:`emma.util.outputs.atomic_write`). Each :func:`cached` call removes those of its
+    folder that were last written over a minute ago and that no process has open (on Linux,
+    where ``/proc`` tells; elsewhere, those over an hour old): a write in progress is never
+    touched.
+
+Code defined outside the package: keys by content, or no cache
+    A key holds what :func:`emma.util.fingerprint.code_fingerprint` makes of code written in a
+    chapter (a model family's functions, a failure's class). When something in it cannot be
+    fingerprinted, the key carries ``<uncacheable: …>``: :func:`cached` then computes the value
+    without reading or writing any file, with an :class:`UncacheableWarning` naming the object.
 
 Bypassing the cache: ``EMMA_RETRAIN``
     With the environment variable :data:`RETRAIN` set to ``1`` every :func:`cached` call
@@ -29,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -37,20 +53,33 @@ from typing import Any
 
 import torch
 
+from emma.util.fingerprint import UNCACHEABLE
 from emma.util.outputs import atomic_write
 
 #: Bump when a change in the package alters what cached artifacts contain.
 CACHE_VERSION = 1
 #: The environment variable that bypasses the cache (see the module docstring).
 RETRAIN = "EMMA_RETRAIN"
-#: The envelope's marker key; a loaded dict without it is a value stored before envelopes.
+#: The envelope's marker key; a loaded value without it is not a cache entry.
 _MARK = "emma_cache"
 #: The earliest Unix time :data:`RETRAIN` accepts (2001), so that a small number is not taken for one.
 _EARLIEST = 1e9
+#: What :func:`emma.util.fingerprint.code_fingerprint` puts in a key where it could not fingerprint something.
+_UNCACHEABLE = re.compile(rf"<{UNCACHEABLE}: ([^<>]*)>")
+#: A temporary of :func:`emma.util.outputs.atomic_write` for a cache file: ``.<name>-<hash>.pt.<8 random characters>.pt``.
+_TEMPORARY = re.compile(r"^\..+-[0-9a-f]{20}\.pt\.[a-z0-9_]{8}\.pt$")
+#: Seconds since its last write after which a temporary no process holds open is taken for a killed write's.
+_TEMPORARY_AGE = 60.0
+#: The same, where no ``/proc`` tells which files are open.
+_TEMPORARY_AGE_BLIND = 3600.0
 
 
 class CorruptCacheWarning(UserWarning):
     """A cache file could not be used; it was moved aside and its value computed again."""
+
+
+class UncacheableWarning(UserWarning):
+    """A key holds something that cannot be fingerprinted: the value was computed, and neither read nor stored."""
 
 
 def cache_key(key: Mapping[str, Any]) -> str:
@@ -128,13 +157,35 @@ def cached(
 
     With ``cache_dir=None`` nothing is read or written. The result must be
     serialisable by :func:`torch.save` (tensors, state dicts, DataFrames, plain data).
-    A file that cannot be used is moved aside with a :class:`CorruptCacheWarning` and
-    the value computed again; :data:`RETRAIN` bypasses the cache (module docstring).
+    A file that is not this entry's envelope is moved aside with a :class:`CorruptCacheWarning`
+    and the value computed again; a key that holds something that could not be fingerprinted
+    is computed without the cache, with an :class:`UncacheableWarning`; :data:`RETRAIN`
+    bypasses the cache (module docstring).
+
+    Raises
+    ------
+    TypeError
+        ``name`` is not a string, ``key`` not a mapping, ``compute`` not callable, or
+        ``cache_dir`` neither a path nor None.
+    ValueError
+        ``name`` is empty or holds a path separator, or ``cache_dir`` is an empty string.
     """
+    _check_arguments(name, key, compute, cache_dir)
     if cache_dir is None:
         return compute()
+    unknown = sorted(set(_unfingerprinted(key)))
+    if unknown:
+        warnings.warn(
+            f"cache entry {name!r} is not cached (computed, neither read nor stored): its key holds what cannot be "
+            f"fingerprinted: {'; '.join(unknown)}",
+            UncacheableWarning,
+            stacklevel=3,
+        )
+        return compute()
     digest = cache_key(key)
-    path = Path(cache_dir) / f"{name}-{digest}.pt"
+    folder = Path(cache_dir)
+    _remove_dead_temporaries(folder)
+    path = folder / f"{name}-{digest}.pt"
     cutoff = retrain_cutoff()
     if path.exists() and (cutoff is None or _modified(path) >= cutoff):
         found, value = _load(path, name, digest)
@@ -144,6 +195,76 @@ def cached(
     envelope = {_MARK: CACHE_VERSION, "name": name, "key": digest, "value": value}
     atomic_write(path, lambda tmp: torch.save(envelope, tmp))
     return value
+
+
+def _check_arguments(name, key, compute, cache_dir) -> None:
+    """The checks of :func:`cached`'s arguments."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the entry's file name stem, e.g. 'sweep_with'), got {type(name).__name__}")
+    if not name or "/" in name or os.sep in name or "\0" in name:
+        raise ValueError(f"name must be a non-empty file name stem without path separators, got {name!r}")
+    if not isinstance(key, Mapping):
+        raise TypeError(f"key must be a mapping of settings, got {type(key).__name__}")
+    if not callable(compute):
+        raise TypeError(f"compute must be a callable taking no arguments, got {type(compute).__name__}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a folder path (str or os.PathLike) or None (no cache), got {type(cache_dir).__name__} {cache_dir!r}")
+    if isinstance(cache_dir, str) and not cache_dir.strip():
+        raise ValueError(f"cache_dir must be a folder path or None (no cache), got the empty string {cache_dir!r}")
+
+
+def _unfingerprinted(value) -> list[str]:
+    """What the ``<uncacheable: …>`` marks anywhere in a key name (strings inside mappings and sequences)."""
+    if isinstance(value, str):
+        return _UNCACHEABLE.findall(value)
+    if isinstance(value, Mapping):
+        return [found for k, v in value.items() for found in _unfingerprinted(k) + _unfingerprinted(v)]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [found for item in value for found in _unfingerprinted(item)]
+    return []
+
+
+def _remove_dead_temporaries(folder: Path) -> None:
+    """Remove the temporaries of killed writes in ``folder``: old enough, and open in no process (module docstring)."""
+    try:
+        entries = [e for e in os.scandir(folder) if _TEMPORARY.match(e.name)]
+    except OSError:  # no folder yet, or not readable: the write will say
+        return
+    if not entries:
+        return
+    open_now = _open_files()
+    age = _TEMPORARY_AGE if open_now is not None else _TEMPORARY_AGE_BLIND
+    now = time.time()
+    for entry in entries:
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < age:
+                continue
+            if open_now is not None and os.path.realpath(entry.path) in open_now:
+                continue  # a live process writes it (or was stopped while it did)
+            os.unlink(entry.path)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+
+
+def _open_files() -> set[str] | None:
+    """Every file some process this user can see has open (``/proc/<pid>/fd``); None where ``/proc`` does not tell."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return None
+    found = set()
+    for process in proc.iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            descriptors = list(os.scandir(process / "fd"))
+        except OSError:  # gone, or another user's
+            continue
+        for fd in descriptors:
+            try:
+                found.add(os.readlink(fd.path))
+            except OSError:
+                continue
+    return found
 
 
 def _modified(path: Path) -> float:
@@ -165,7 +286,8 @@ def _load(path: Path, name: str, digest: str) -> tuple[bool, Any]:
         _move_aside(path, reason)
         return False, None
     if not (isinstance(loaded, dict) and _MARK in loaded):
-        return True, loaded  # stored before envelopes: the bare value
+        _move_aside(path, f"it holds a bare {type(loaded).__module__}.{type(loaded).__qualname__}, not a cache envelope")
+        return False, None
     problem = _envelope_problem(loaded, name, digest)
     if problem:
         _move_aside(path, problem)

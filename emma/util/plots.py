@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+import zlib
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -84,6 +85,86 @@ def heatmap(ax, xs, ys, values, title: str = "", cmap: str = "magma", label: str
 
 #: Colours of the model families in every robustness figure.
 FAMILY_COLORS = {"base": "tab:gray", "without": "tab:orange", "alternative": "tab:green", "with": "tab:blue"}
+#: The colours left for a family without one in :data:`FAMILY_COLORS` (:func:`family_color`).
+OTHER_COLORS = ("tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+
+
+def family_color(name: str) -> str:
+    """The colour of the family ``name``: :data:`FAMILY_COLORS`'s, else one of :data:`OTHER_COLORS` picked by a
+    checksum of the name (``zlib.crc32``), so a family keeps its colour in every figure and every run.
+
+    >>> family_color("with"), family_color("gated") == family_color("gated")
+    ('tab:blue', True)
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a family's name (a non-empty string), got {name!r}")
+    return FAMILY_COLORS.get(name) or OTHER_COLORS[zlib.crc32(name.encode("utf-8")) % len(OTHER_COLORS)]
+
+
+def family_label(name: str) -> str:
+    """How figures name the family ``name``: its :class:`~emma.engine.registry.Family`'s ``label``, or its name
+    when it has none (or is not registered).
+
+    >>> import emma.engine.families  # registers the thesis's six families
+    >>> family_label("with"), family_label("not registered")
+    ('EMMA', 'not registered')
+    """
+    from emma.engine.registry import get_family, registered  # the engine is heavy; only this helper needs it
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a family's name (a non-empty string), got {name!r}")
+    label = get_family(name).label if name in registered() else ""
+    return str(label) if label else name
+
+
+def family_figure(frame: pd.DataFrame, columns=("f1_failed", "f1_clean"), *, families=None, xlabel: str = "severity", title: str = ""):
+    """F1 against severity, one line per family (mean over seeds, a band of ± one standard deviation), one panel per column.
+
+    Each family has its colour (:func:`family_color`: the book's for its own families) and its
+    label (:func:`family_label`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``family``, ``severity``, ``seed`` and ``columns``, one row per family, severity and
+        seed: :func:`emma.experiments.compare.compare_families`.
+    columns : sequence of str
+        The scores to draw, one panel each; ``f1_failed`` (samples with a failed mode) and ``f1_clean`` by default.
+    families : sequence of str, optional
+        The families to draw, in this order (the legend's); all of ``frame``'s, in their order, by default.
+    xlabel, title : str
+        The horizontal axis (say what the failure's severity means) and the figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise ValueError(f"frame must be a non-empty DataFrame (compare_families), got {type(frame).__name__}")
+    if isinstance(columns, str) or not isinstance(columns, (list, tuple)) or not columns:
+        raise ValueError(f"columns must be a non-empty list of frame's columns such as ['f1_failed'], got {columns!r}")
+    missing = [c for c in ("family", "severity", "seed", *columns) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the columns {missing}; it has {list(frame.columns)}")
+    present = list(dict.fromkeys(frame["family"]))
+    if families is None:
+        families = present
+    elif isinstance(families, str) or not isinstance(families, (list, tuple)) or not families or set(families) - set(present):
+        raise ValueError(f"families must be a non-empty list of families of frame {present}, got {families!r}")
+    names = {"f1_failed": "F1, failed samples", "f1_clean": "F1, clean samples", "f1_ip_failed": "F1, IP failed", "f1_dm_failed": "F1, DM failed"}
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.9 * len(columns), 3.2), sharex=True, squeeze=False, layout="constrained")
+    for ax, column in zip(axes[0], columns):
+        for family in families:
+            stats = frame[frame["family"] == family].groupby("severity")[column].agg(["mean", "std"]).fillna(0.0)
+            color = family_color(family)
+            ax.plot(stats.index, stats["mean"], marker="o", color=color, label=family_label(family))
+            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], color=color, alpha=0.2)
+        ax.set(xlabel=xlabel, ylabel=names.get(column, column))
+    axes[0, -1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    legible(fig)
+    return fig
 
 
 def _mean_band(ax, frame: pd.DataFrame, column: str, color, label: str, marker="o"):

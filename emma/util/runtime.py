@@ -52,10 +52,16 @@ def seed_everything(seed: int) -> torch.Generator:
     Parameters
     ----------
     seed : int
-        A non-negative integer.
+        An integer in [0, 2**64 - 1], the seeds torch's generators take (NumPy is seeded with
+        ``seed % 2**32``).
+
+    Raises
+    ------
+    ValueError
+        ``seed`` is no integer, or out of that range.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= 2**64 - 1:
+        raise ValueError(f"seed must be an integer in [0, 2**64 - 1] (the seeds torch takes), got {seed!r}")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
