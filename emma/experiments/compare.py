@@ -1,7 +1,7 @@
 """Families side by side under one failure at several severities: a new family beside EMMA and data augmentation in one call.
 
 :func:`compare_families` does for one failure, taken at several severities, what the chapter
-"Beyond Gaussian noise" does by hand for several failures. It
+:doc:`Beyond Gaussian noise </book/chapters/12_beyond_gaussian>` does by hand for several failures. It
 
 1. fits each seed's autoencoders on the clean training split
    (:func:`emma.experiments.study.fit_energies`, with Experiment II's settings :data:`DAE_SETTINGS`),
@@ -45,7 +45,7 @@ from emma.util import checks
 from emma.util.runtime import resolve_device
 
 #: EMMA's configuration (ρ, λ_c, λ_e), fixed before any run: the thesis's best (the first EMMA row of its
-#: table, read as the slides do), as the chapter "Beyond Gaussian noise" sets it.
+#: table, read as the slides do), as the chapter :doc:`Beyond Gaussian noise </book/chapters/12_beyond_gaussian>` sets it.
 EMMA_CONFIG = MappingProxyType({"rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.001})
 #: The autoencoders of Experiment II (arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`), so its cache is reused.
 DAE_SETTINGS = MappingProxyType({"d_hidden": 12, "noise_std": 0.01, "epochs": 30, "batch_size": 64, "lr": 1e-3})
