@@ -7,8 +7,10 @@ The package has one subpackage per layer, each stating its API in its ``__init__
 * :mod:`emma.engine`: the batched training engine (families, optimisation, sweeps, evaluation);
 * :mod:`emma.experiments`: one module per study of the book;
 * :mod:`emma.claims`: verdict rules, the thesis's numbers, collected verdicts;
-* :mod:`emma.util`: devices, seeds, atomic outputs, caches, tables and figures;
-* :mod:`emma.book`: the ``emma-book`` command, run keys, the site and the PDF.
+* :mod:`emma.util`: devices, seeds, atomic outputs, caches, tables and figures.
+
+The book's tooling (the ``emma-book`` command, run keys, the site and the PDF) is the package
+``emma_book`` beside it, which imports ``emma``; ``emma`` never imports it.
 
 The names below are the ones a new experiment needs most.
 """

@@ -30,7 +30,8 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from emma import save_figure, save_table
-from emma.claims.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims, collect_errata
+from emma.claims.errata import collect_errata
+from emma.claims.report import KINDS, VERDICTS, chapter_links, claim_counts, collect_claims
 from emma.experiments.findings import Prose, book_findings
 from emma.util.display import show
 from emma.util.plots import legible

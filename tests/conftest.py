@@ -71,8 +71,8 @@ print(profile, seeds)
 
 
 def scratch_book(root: Path, monkeypatch, names, quick: str = "profile: quick\n") -> Path:
-    """A book of the chapters ``names`` under ``root`` (SCRATCH_CHAPTER each, two profiles), which emma.book.build now points at."""
-    from emma.book import build as book
+    """A book of the chapters ``names`` under ``root`` (SCRATCH_CHAPTER each, two profiles), which emma_book.layout now points at."""
+    from emma_book import layout
 
     (root / "notebooks").mkdir(parents=True)
     for number, name in enumerate(names, start=1):
@@ -81,5 +81,5 @@ def scratch_book(root: Path, monkeypatch, names, quick: str = "profile: quick\n"
     (root / "profiles" / "quick.yaml").write_text(quick)
     (root / "profiles" / "full.yaml").write_text("profile: full\n")
     for name, value in (("ROOT", root), ("NOTEBOOKS", root / "notebooks"), ("EXECUTED", root / "book" / "chapters"), ("PROFILES", root / "profiles")):
-        monkeypatch.setattr(book, name, value)
+        monkeypatch.setattr(layout, name, value)
     return root

@@ -1,4 +1,4 @@
-"""The appendix "API reference" (book/api.rst, expanded by emma.book.api when the book is built).
+"""The appendix "API reference" (book/api.rst, expanded by emma_book.api when the book is built).
 
 A small Sphinx project documenting a made-up package checks the directive and the links quickly;
 the quick-profile book that tests/test_pipeline.py builds (once per test run) checks that the
@@ -32,7 +32,7 @@ FAKE = {
     "sub/__init__.py": '"""A subpackage."""\n',
     "sub/beta.py": '"""Beta."""\n\n\ndef beta():\n    """In the subpackage."""\n',
 }
-CONF = """extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon", "emma.book.api"]
+CONF = """extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon", "emma_book.api"]
 emma_api_package = "apifake"
 autodoc_preserve_defaults = True
 autosummary_generate = False

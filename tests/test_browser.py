@@ -29,7 +29,7 @@ import test_pipeline
 import yaml
 from test_pipeline import ROOT
 
-from emma.book.pdf import offline_route
+from emma_book.pdf import offline_route
 
 pytestmark = pytest.mark.slow
 

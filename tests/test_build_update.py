@@ -1,4 +1,4 @@
-"""`emma-book build` brings the book up to date first (emma.book.update): which chapters it executes, how, and when it refuses.
+"""`emma-book build` brings the book up to date first (emma_book.update): which chapters it executes, how, and when it refuses.
 
 Every test works in a scratch book of three synthetic chapters (``alpha``, ``beta``, ``gamma``)
 with its own profiles, and papermill is replaced by a stand-in that writes the executed notebook
@@ -21,8 +21,8 @@ import pytest
 import yaml
 from conftest import scratch_book
 
-from emma.book import build as book
-from emma.book import cli, runs, update
+from emma_book import build as book
+from emma_book import cli, runs, update
 
 ROOT = Path(__file__).resolve().parent.parent
 

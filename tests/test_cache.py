@@ -7,8 +7,6 @@ import nbformat
 import pytest
 import torch
 
-from emma.book import build as book
-from emma.book import cli
 from emma.util.cache import (
     RETRAIN,
     CorruptCacheWarning,
@@ -19,6 +17,8 @@ from emma.util.cache import (
     retraining,
 )
 from emma.util.outputs import atomic_write
+from emma_book import build as book
+from emma_book import cli, layout
 
 KEY = {"seed": 3, "epochs": 2}
 
@@ -219,7 +219,7 @@ x = 1
 def test_run_retrain_sets_the_variable_for_the_kernel_and_implies_force(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_tiny.py").write_text(CHAPTER)
-    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(layout, "NOTEBOOKS", tmp_path / "notebooks")
     seen = []
 
     def execute(chapter, parameters, *, output, **options):  # papermill's kernel would inherit os.environ

@@ -8,8 +8,8 @@ import jupytext
 import pytest
 import sympy as sp
 
-from emma.book import build as book
 from emma.method import derivations
+from emma_book import build as book
 
 #: Calls whose value is a path or an object, never something a reader should see as a cell's output.
 RETURNS_A_REPR = {"save_figure", "save_table", "atomic_write"}

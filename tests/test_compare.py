@@ -58,7 +58,7 @@ def test_base_has_rows_only_when_asked_for_and_a_failure_instance_is_taken_at_ea
 
 def test_the_defaults_are_those_of_the_chapter_beyond_gaussian_noise(repo_root):
     """The named defaults are what the chapter "Beyond Gaussian noise" sets in its parameters cell (those it still declares)."""
-    from emma.book import build as book
+    from emma_book import build as book
 
     chapter = next(c for c in book.chapters(repo_root / "notebooks") if c.name == "beyond_gaussian")
     declared = {name: ast.literal_eval(text) for name, text in chapter.parameters().items()}

@@ -21,8 +21,8 @@ import nbformat
 import pytest
 from conftest import scratch_book
 
-from emma.book import build as book
-from emma.book import cli, rerun, runs
+from emma_book import build as book
+from emma_book import cli, layout, rerun, runs
 
 DYING = '''# %% [markdown]
 # # Dying
@@ -78,7 +78,7 @@ def test_a_dead_kernel_is_one_line_naming_the_chapter_and_the_cause_and_its_note
     folder = tmp_path / "notebooks"
     folder.mkdir()
     (folder / "01_dying.py").write_text(DYING)
-    monkeypatch.setattr(book, "NOTEBOOKS", folder)
+    monkeypatch.setattr(layout, "NOTEBOOKS", folder)
     out, seen = tmp_path / "out", tmp_path / "connection-file"
     code = cli.main(["run", "dying", "--profile", "quick", "--device", "cpu", "-p", "output_dir", str(out), "-p", "seen", str(seen)])
     error = capsys.readouterr().err

@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 import tomllib
 
-from emma.book import branch, cells, rerun
-from emma.book import build as book
 from emma.util.outputs import digest
+from emma_book import branch, cells, rerun
+from emma_book import build as book
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -18,8 +18,8 @@ def test_outputs_get_the_modes_of_the_umask_not_those_of_a_temporary_file(tmp_pa
 
 
 def test_a_listing_read_makes_its_reader_stale_when_a_matching_table_appears(tmp_path, monkeypatch):
-    from emma.book.rerun import current_reads, logged_reads, recording_reads
     from emma.util.outputs import read_listing
+    from emma_book.rerun import current_reads, logged_reads, recording_reads
 
     tables = tmp_path / "tables"
     tables.mkdir()

@@ -1,4 +1,4 @@
-"""Chapter parameters are checked before any kernel starts (emma.book.params, emma.book.cli): every parameter has a rule.
+"""Chapter parameters are checked before any kernel starts (emma_book.params, emma_book.cli): every parameter has a rule.
 
 A bad value fails in one line naming the chapter and the parameter, whether it comes from ``-p``,
 from a ``-f`` file's section of a chapter run or not; ``profile`` is set by ``--profile`` alone; a
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emma.book import build as book
-from emma.book import cli, params, rerun, scaffold, update
+from emma_book import build as book
+from emma_book import cli, layout, params, rerun, scaffold, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +86,7 @@ def test_every_default_and_both_profiles_satisfy_the_rules():
             if default is not params._NOTHING:  # list(range(20)) is no literal
                 assert params.problem(name, default, text, chapter.name) is None, (chapter.name, name)
     for profile in ("quick", "full"):
-        params.check_sections(params.read_parameter_file(book.PROFILES / f"{profile}.yaml"), profile)
+        params.check_sections(params.read_parameter_file(layout.PROFILES / f"{profile}.yaml"), profile)
         selected, parameters, _ = _resolve("status", "--profile", profile)
         assert [c.name for c in selected] == [c.name for c in book.select([])] and parameters
 

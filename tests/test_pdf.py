@@ -1,7 +1,7 @@
-"""The PDF edition (emma/book/pdf.py): the quick-profile book printed to one PDF by headless Chromium.
+"""The PDF edition (emma_book/pdf.py): the quick-profile book printed to one PDF by headless Chromium.
 
 The book that tests/test_pipeline.py executes (once per test run) is built here with
-``book.build(..., pdf=True)``, as ``make pdf`` does, into a root of its own (the HTML the browser
+``pdf.edition(...)``, as ``make pdf`` does, into a root of its own (the HTML the browser
 tests open is left alone). The PDF is read back with pypdf: a page at least per chapter, every
 chapter's title in its text, one bookmark per chapter in the book's order, page numbers; and the
 site built beside it offers the PDF from every page. Without Chromium the slow tests skip, saying
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import test_pipeline
 
-from emma.book import build as book
-from emma.book import pdf
+from emma_book import build as book
+from emma_book import pdf
 
 SLOW = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def edition(tmp_path_factory) -> Path:
     for kind in ("tables", "figures"):  # the run's full tables and figures, which the pages link and show
         if (quick / "_build" / kind).is_dir():
             shutil.copytree(quick / "_build" / kind, root / "_build" / kind)
-    code = book.build(root, executed=quick / "book" / "chapters", pdf=True)
+    code = pdf.edition(root, executed=quick / "book" / "chapters")
     assert code == 0, "the strict build with the PDF edition failed: see the Sphinx output above"
     return root
 
@@ -107,6 +107,10 @@ def test_without_chromium_the_error_says_what_to_install(monkeypatch, tmp_path):
         pdf.chromium()
 
 
-def test_the_pdf_edition_comes_only_with_the_html_book():
+def test_the_pdf_edition_comes_only_with_the_html_book(capsys):
+    from emma_book import cli
+
+    assert cli.main(["build", "--pdf", "--builder", "linkcheck", "--no-run"]) == 1
+    assert "PDF edition comes with the HTML book, not with the builder 'linkcheck'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="PDF edition comes with the HTML book"):
-        book.build(builder="linkcheck", pdf=True)
+        book.build(builder="linkcheck", edition=Path("emma-book.pdf"))

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 import yaml
 
-from emma.book import build as book
-from emma.book import cells, cli, rerun, update
+from emma_book import build as book
+from emma_book import cells, cli, layout, params, pdf, rerun, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,8 +60,8 @@ def executed_quick_book(tmp_path_factory) -> Path:
         root = tmp_path_factory.mktemp("book")
         _copy_book_sources(root)
         chapters = book.select([])  # the book's order (_toc.yml), as `emma-book run`: the appendix after the extensions
-        profile = rerun.read_parameter_file(book.PROFILES / "quick.yaml")  # as `emma-book run --profile quick`
-        parameters, _ = rerun.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
+        profile = params.read_parameter_file(layout.PROFILES / "quick.yaml")  # as `emma-book run --profile quick`
+        parameters, _ = params.resolve_parameters(chapters, [profile, {"device": "cpu", "output_dir": str(root / "_build")}])
         for chapter in chapters:
             output = root / "book" / "chapters" / f"{chapter.stem}.ipynb"
             own = parameters[chapter.name]
@@ -117,9 +117,9 @@ def test_toc_lists_every_chapter_in_order():
     """_toc.yml lists every chapter of notebooks/ once. Read part by part the chapter numbers rise,
     except in the part "Extensions": its chapters (written by `emma-book new`) take the numbers after
     every other chapter, so no chapter is renumbered, and the part sits just before "Appendices",
-    which stays last (emma.book.scaffold.toc_order_problems states the rule; README, "Adding a chapter").
+    which stays last (emma_book.scaffold.toc_order_problems states the rule; README, "Adding a chapter").
     """
-    from emma.book import scaffold
+    from emma_book import scaffold
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert scaffold.toc_order_problems(toc, book.chapters()) == []
@@ -163,7 +163,7 @@ def test_unknown_chapter_name_lists_the_known_ones():
 
 
 def test_list_prints_name_then_title():
-    output = subprocess.run([sys.executable, "-m", "emma", "list"], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run([sys.executable, "-m", "emma_book", "list"], capture_output=True, text=True, check=True).stdout
     lines = output.strip().splitlines()
     assert len(lines) == len(book.chapters())
     assert lines[0].split()[0] == "attention_mechanisms" and "Attention mechanisms" in lines[0]
@@ -189,7 +189,7 @@ raise RuntimeError("deliberate failure")
 def test_failing_cell_makes_run_exit_nonzero_and_names_chapter_cell_and_error(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_broken.py").write_text(BROKEN)
-    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(layout, "NOTEBOOKS", tmp_path / "notebooks")
     out = tmp_path / "out"
     code = cli.main(["run", "broken", "--profile", "quick", "--device", "cpu", "-p", "output_dir", str(out)])
     error = capsys.readouterr().err
@@ -376,15 +376,14 @@ def test_build_takes_the_executed_notebooks_from_another_folder(tmp_path, monkey
     staging = book.stage(tmp_path / "root", executed=elsewhere)
     assert nbformat.read(staging / "book" / "chapters" / f"{marked}.ipynb", as_version=4).metadata["marker"] == "elsewhere"
 
-    calls, updates = [], []
+    calls, editions, updates = [], [], []
     monkeypatch.setattr(book, "build", lambda **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setattr(pdf, "edition", lambda **kwargs: editions.append(kwargs) or 0)  # the PDF, then the HTML book with it
     monkeypatch.setattr(update, "bring_up_to_date", lambda *args: updates.append(args) or [])  # executes nothing here
     assert cli.main(["build", "--chapters", str(elsewhere)]) == 0
     assert cli.main(["build", "--pdf"]) == 0
-    assert calls == [
-        {"strict": True, "executed": elsewhere, "builder": "html", "pdf": False},
-        {"strict": True, "executed": None, "builder": "html", "pdf": True},
-    ]
+    assert calls == [{"strict": True, "executed": elsewhere, "builder": "html"}]
+    assert editions == [{"executed": None, "strict": True}]
     assert updates == [(elsewhere, None, None), (None, None, None)]  # the chapters brought up to date first (tests/test_build_update.py)
 
 
@@ -445,18 +444,18 @@ def test_profiles_are_parameter_files_that_name_real_chapters_and_parameters():
     """The quick profile is a set of defaults that -p and -f override, never a cell that reassigns."""
     chapters = book.chapters()
     for name in ("quick", "full"):
-        layer = rerun.read_parameter_file(book.PROFILES / f"{name}.yaml")
+        layer = params.read_parameter_file(layout.PROFILES / f"{name}.yaml")
         assert layer["profile"] == name
-        rerun.resolve_parameters(chapters, [layer])  # raises on a chapter section naming an undeclared parameter
+        params.resolve_parameters(chapters, [layer])  # raises on a chapter section naming an undeclared parameter
     for chapter in chapters:
         assert not re.search(r"profile\)?\s*==\s*[\"']quick", chapter.source.read_text()), f"{chapter.name} reassigns parameters in the quick profile"
-    quick = rerun.read_parameter_file(book.PROFILES / "quick.yaml")
-    parameters, _ = rerun.resolve_parameters(chapters, [quick, {"epochs": 2}])
+    quick = params.read_parameter_file(layout.PROFILES / "quick.yaml")
+    parameters, _ = params.resolve_parameters(chapters, [quick, {"epochs": 2}])
     assert all(p["epochs"] == 2 for name, p in parameters.items() if "epochs" in dict(book.select([name])[0].parameters()))
 
 
 def test_the_page_how_this_book_was_run_lists_each_chapter_with_what_produced_it(quick_book):
-    from emma.book import record
+    from emma_book import record
 
     executed = {c.title: quick_book / "book" / "chapters" / f"{c.stem}.ipynb" for c in book.chapters()}
     records = record.run_records(executed)

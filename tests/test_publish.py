@@ -1,7 +1,7 @@
-"""The book publishes only its runs (emma.book.publish): what `build` stages and the branch carries, and how a build replaces the site.
+"""The book publishes only its runs (emma_book.publish): what `build` stages and the branch carries, and how a build replaces the site.
 
 Every test works in a small fake book: two chapters whose "runs" wrote their tables and figures
-through the package's own logging (:func:`emma.book.rerun.recording_reads`) and stored their run
+through the package's own logging (:func:`emma_book.rerun.recording_reads`) and stored their run
 keys as ``emma-book run`` does. Jupyter Book is replaced by a stub script (``jupyter_book_command``)
 that writes a page, fails, or sleeps: nothing here starts a kernel or Sphinx.
 """
@@ -19,10 +19,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from emma.book import branch, publish, rerun, runs
-from emma.book import build as book
 from emma.claims.report import TABLES_URL, read_table
 from emma.util.outputs import READS_LOG, RUN_DIR, save_figure, save_table
+from emma_book import branch, publish, rerun, runs
+from emma_book import build as book
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -200,7 +200,7 @@ def test_a_killed_build_leaves_the_previous_site_and_no_builder_behind(fake_book
     driver.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from emma.book import build as book
+        from emma_book import build as book
         book._stage_mathjax = lambda destination: destination.mkdir(parents=True)
         book.jupyter_book_command = lambda: [sys.executable, {str(script)!r}, "sleep"]
         sys.exit(book.build(Path({str(fake_book)!r})))

@@ -1,4 +1,4 @@
-"""The page "How this book was run" (emma.book.record) on hand-made executed notebooks."""
+"""The page "How this book was run" (emma_book.record) on hand-made executed notebooks."""
 from __future__ import annotations
 
 import re
@@ -6,14 +6,14 @@ import re
 import nbformat
 import pytest
 
-from emma.book import record
+from emma_book import record
 
 VERSIONS = {"python": "3.11.7", "torch": "2.3.0", "numpy": "2.0.0", "scikit-learn": "1.5.0", "papermill": "2.6.0", "jupyter-book": "1.0.2"}
 CELL = 'profile = "full"  # full or quick\ndevice = "auto"\nseeds = [0, 1, 2, 3, 4]\nepochs = 25\nrhos = [0.0001, 0.1]\nscale = 2 ** 3\n'
 
 
 def notebook(path, injected: dict, *, stored: dict | None = None, set_by_run=None, versions=VERSIONS, cell: str = CELL):
-    """An executed notebook as emma.book.build.execute leaves it: the parameters cell, papermill's metadata, run info."""
+    """An executed notebook as emma_book.build.execute leaves it: the parameters cell, papermill's metadata, run info."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(cell, metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in injected.items()), metadata={"tags": ["injected-parameters", "remove-cell"]}),

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from emma.claims import registry
-from emma.claims.report import BOOK_CLAIMS, CLAIM_TABLES, chapter_links, claim_counts, claim_tables, collect_claims, collect_errata
+from emma.claims.errata import collect_errata
+from emma.claims.report import BOOK_CLAIMS, CLAIM_TABLES, chapter_links, claim_counts, claim_tables, collect_claims
 from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, KINDS, VERDICTS, claims_table, paired_test
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER
 

@@ -1,4 +1,4 @@
-"""What a run executes (emma.book.rerun): parameters applied where declared, run keys, skipping, output folders."""
+"""What a run executes (emma_book.rerun): parameters applied where declared, run keys, skipping, output folders."""
 import json
 import shutil
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from emma.book import build as book
-from emma.book import cli, rerun
+from emma_book import build as book
+from emma_book import cli, layout, params, rerun
 
 CHAPTER = '''# %% [markdown]
 # # {title}
@@ -33,7 +33,7 @@ def _chapters(tmp_path: Path):
 
 def test_a_parameter_applies_where_declared_and_is_reported_elsewhere(tmp_path):
     chapters = _chapters(tmp_path)
-    parameters, not_declared = rerun.resolve_parameters(chapters, [{"profile": "quick"}, {"seeds": [7]}])
+    parameters, not_declared = params.resolve_parameters(chapters, [{"profile": "quick"}, {"seeds": [7]}])
     assert parameters["alpha"] == {"profile": "quick", "seeds": [7]}
     assert parameters["beta"] == {"profile": "quick"}
     assert not_declared == {"seeds": ["beta"]}
@@ -42,27 +42,27 @@ def test_a_parameter_applies_where_declared_and_is_reported_elsewhere(tmp_path):
 def test_later_layers_win_and_chapter_sections_hold_their_own_values(tmp_path):
     chapters = _chapters(tmp_path)
     profile = {"profile": "quick", "alpha": {"epochs": 1}, "beta": {"epochs": 2}}
-    parameters, _ = rerun.resolve_parameters(chapters, [profile, {"epochs": 9}])
+    parameters, _ = params.resolve_parameters(chapters, [profile, {"epochs": 9}])
     assert parameters["alpha"]["epochs"] == 9 and parameters["beta"]["epochs"] == 9  # -p wins over the profile
-    parameters, _ = rerun.resolve_parameters(chapters, [{"epochs": 9}, profile])
+    parameters, _ = params.resolve_parameters(chapters, [{"epochs": 9}, profile])
     assert (parameters["alpha"]["epochs"], parameters["beta"]["epochs"]) == (1, 2)
 
 
 def test_a_key_no_chapter_declares_is_an_error_naming_it(tmp_path):
     chapters = _chapters(tmp_path)
     with pytest.raises(ValueError, match="nonsense"):
-        rerun.resolve_parameters(chapters, [{"nonsense": 1}])
+        params.resolve_parameters(chapters, [{"nonsense": 1}])
     with pytest.raises(ValueError, match="beta.*seeds"):
-        rerun.resolve_parameters(chapters, [{"beta": {"seeds": [1]}}])
+        params.resolve_parameters(chapters, [{"beta": {"seeds": [1]}}])
 
 
 def test_a_parameter_file_must_be_a_mapping(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="mapping"):
-        rerun.read_parameter_file(path)
+        params.read_parameter_file(path)
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
-        rerun.read_parameter_file(tmp_path / "missing.yaml")
+        params.read_parameter_file(tmp_path / "missing.yaml")
 
 
 def test_the_run_key_changes_with_each_input_and_stale_says_which(tmp_path):
@@ -197,7 +197,7 @@ def test_run_records_what_a_chapter_read_in_its_kernel(tmp_path, monkeypatch, ca
         "\n# %%\nfrom emma.claims.report import read_table\nprint(read_table(output_dir, 'writer_numbers'))\n")
     (folder / "01_writer.py").write_text(writer)
     (folder / "02_reader.py").write_text(reader)
-    monkeypatch.setattr(book, "NOTEBOOKS", folder)
+    monkeypatch.setattr(layout, "NOTEBOOKS", folder)
     out = ["--profile", "quick", "--device", "cpu", "-p", "output_dir", str(tmp_path / "out")]
     assert cli.main(["run", *out]) == 0
     key = rerun.stored_key(tmp_path / "out" / "chapters" / "02_reader.ipynb")
@@ -214,8 +214,8 @@ def test_run_records_what_a_chapter_read_in_its_kernel(tmp_path, monkeypatch, ca
 
 def test_a_run_into_another_output_dir_leaves_the_book_pages_alone(tmp_path):
     chapter = book.chapters()[0]
-    assert book.executed_path(chapter) == book.EXECUTED / f"{chapter.stem}.ipynb"
-    assert book.executed_path(chapter, "_build") == book.EXECUTED / f"{chapter.stem}.ipynb"
+    assert book.executed_path(chapter) == layout.EXECUTED / f"{chapter.stem}.ipynb"
+    assert book.executed_path(chapter, "_build") == layout.EXECUTED / f"{chapter.stem}.ipynb"
     assert book.executed_path(chapter, tmp_path / "elsewhere") == tmp_path / "elsewhere" / "chapters" / f"{chapter.stem}.ipynb"
 
 

@@ -1,4 +1,4 @@
-"""Runs that cannot lie (emma.book.runs, emma.book.params): outputs bound to their run, one run per folder, early errors."""
+"""Runs that cannot lie (emma_book.runs, emma_book.params): outputs bound to their run, one run per folder, early errors."""
 import json
 import os
 import random
@@ -12,10 +12,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from emma.book import build as book
-from emma.book import cli, params, rerun, runs
 from emma.claims.report import read_table
 from emma.util.outputs import RUN_DIR, save_table
+from emma_book import build as book
+from emma_book import cli, layout, params, rerun, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ if value < 0:
     raise RuntimeError("deliberate failure")
 '''
 
-DRIVER = "import sys\nfrom pathlib import Path\nfrom emma.book import build, cli\nbuild.NOTEBOOKS = Path(sys.argv[1])\nsys.exit(cli.main(sys.argv[2:]))\n"
+DRIVER = "import sys\nfrom pathlib import Path\nfrom emma_book import cli, layout\nlayout.NOTEBOOKS = Path(sys.argv[1])\nsys.exit(cli.main(sys.argv[2:]))\n"
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def book_dir(tmp_path, monkeypatch):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     (folder / "01_writer.py").write_text(WRITER)
-    monkeypatch.setattr(book, "NOTEBOOKS", folder)
+    monkeypatch.setattr(layout, "NOTEBOOKS", folder)
     (tmp_path / "driver.py").write_text(DRIVER)
     return tmp_path
 
@@ -155,7 +155,7 @@ def test_a_second_run_into_the_same_folder_refuses_at_once_naming_the_holder(boo
 
 def test_the_lock_of_a_dead_run_is_taken_over(tmp_path):
     out = tmp_path / "out"
-    code = f"import time\nfrom emma.book import runs\nwith runs.locked({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    code = f"import time\nfrom emma_book import runs\nwith runs.locked({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n"
     dead = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert dead.stdout.readline().strip() == "held"
     with pytest.raises(runs.OutputFolderBusy, match=f"pid {dead.pid} on "), runs.locked(out):

@@ -1,4 +1,4 @@
-"""`emma-book new` (emma.book.scaffold): a chapter that runs, registered in _toc.yml's part Extensions.
+"""`emma-book new` (emma_book.scaffold): a chapter that runs, registered in _toc.yml's part Extensions.
 
 Every test works on a copy of the book's notebooks/, _toc.yml and profiles/: the real ones are never touched.
 """
@@ -15,10 +15,10 @@ import pytest
 import torch
 import yaml
 
-from emma.book import build as book
-from emma.book import cli, rerun, scaffold
 from emma.claims import registry
 from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, VERDICTS
+from emma_book import build as book
+from emma_book import cli, params, rerun, scaffold
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +72,9 @@ def test_new_registers_the_chapter_in_the_extensions_part_before_the_appendices(
     assert parts["Extensions"] == [*existing, f"book/chapters/{last + 1}_demo", f"book/chapters/{last + 2}_second"]
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     assert scaffold.toc_order_problems(toc, book.chapters(root / "notebooks")) == []
-    quick = rerun.read_parameter_file(root / "profiles" / "quick.yaml")
+    quick = params.read_parameter_file(root / "profiles" / "quick.yaml")
     assert quick["demo"] == {"seeds": [0, 1], "n_train": 1000}
-    parameters, _ = rerun.resolve_parameters(book.chapters(root / "notebooks")[-2:], [quick])
+    parameters, _ = params.resolve_parameters(book.chapters(root / "notebooks")[-2:], [quick])
     assert parameters["demo"]["seeds"] == [0, 1] and parameters["demo"]["profile"] == "quick"
 
 
@@ -203,9 +203,9 @@ def test_the_scaffolded_failure_has_a_severity_that_is_not_a_blend(root):
 def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     source = scaffold.new_chapter("demo", root=root)
     chapter = [c for c in book.chapters(root / "notebooks") if c.source == source][0]
-    profile = rerun.read_parameter_file(root / "profiles" / "quick.yaml")
+    profile = params.read_parameter_file(root / "profiles" / "quick.yaml")
     out = tmp_path / "out"
-    parameters, _ = rerun.resolve_parameters([chapter], [profile, {"profile": "quick", "device": "cpu", "output_dir": str(out)}])
+    parameters, _ = params.resolve_parameters([chapter], [profile, {"profile": "quick", "device": "cpu", "output_dir": str(out)}])
     output = out / "chapters" / f"{chapter.stem}.ipynb"
     key = rerun.run_key(chapter, parameters["demo"], output.parent)
     with rerun.recording_reads(tmp_path / "reads.jsonl") as log:

@@ -4,9 +4,9 @@ import ast
 import numpy as np
 import pytest
 
-from emma.book import build as book
 from emma.claims import thesis
 from emma.data.htru2 import N_PULSARS, N_SAMPLES
+from emma_book import build as book
 
 
 def test_results_table_has_the_five_baselines_and_the_top_ten():

@@ -18,6 +18,8 @@ import re
 
 import pandas as pd
 
+from emma.claims.report import read_table
+
 __all__ = ["CODE_FINDINGS", "DRAFT_ERRATA", "ERRATA_COLUMNS", "FINAL_ERRATA", "SOURCES", "STATUSES", "collect_errata"]
 
 #: The columns of the errata table.
@@ -119,7 +121,6 @@ CODE_FINDINGS = {
 
 
 def _read(output_dir, name: str) -> pd.DataFrame:
-    from emma.claims.report import read_table  # here, not at the top: emma.claims.report re-exports this module's names
 
     return read_table(output_dir, name)
 

@@ -1,8 +1,8 @@
-"""Gather the verdicts and errata that the chapters wrote into ``<output_dir>/tables``.
+"""Gather the verdicts that the chapters wrote into ``<output_dir>/tables`` (the errata: :mod:`emma.claims.errata`).
 
 Every table is read through :func:`read_table`, which :func:`emma.util.outputs.read_output` logs
 while ``emma-book run`` executes a chapter: the chapter's run key then holds the digest of each
-table it read, and a changed table makes it stale (:mod:`emma.book.rerun`).
+table it read, and a changed table makes it stale (:mod:`emma_book.rerun`).
 """
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def chapter_links(output_dir: str | os.PathLike = "_build") -> dict[str, str]:
 
 
 __all__ = [
-    "CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "claim_tables", "ERRATA_COLUMNS", "KINDS",
-    "VERDICTS", "claim_counts", "collect_claims", "collect_errata", "read_table",
+    "CLAIM_PAGES", "CLAIM_TABLES", "chapter_links", "claim_tables", "KINDS",
+    "VERDICTS", "claim_counts", "collect_claims", "read_table",
 ]
 
 
@@ -81,7 +81,7 @@ def read_table(output_dir: str | os.PathLike, name: str) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(read_output(path)))
 
 
-#: Set by the install cell of a chapter launched outside the checkout (:func:`emma.book.cells.tables_url`):
+#: Set by the install cell of a chapter launched outside the checkout (:func:`emma_book.cells.tables_url`):
 #: the base URL of the tables of the other chapters, fetched when they are not beside the notebook.
 #: Ignored, with a warning, inside ``emma-book run``, whose chapters read only what its runs wrote.
 TABLES_URL = "EMMA_TABLES_URL"
@@ -163,10 +163,6 @@ def collect_claims(output_dir: str | os.PathLike = "_build") -> pd.DataFrame:
                 table[column] = float("nan")
         frames.append(table[["chapter", *CLAIM_COLUMNS, *EVIDENCE_COLUMNS, "p_value", "p_holm"]])
     return pd.concat(frames, ignore_index=True)
-
-
-#: The errata moved to :mod:`emma.claims.errata`; their names stay importable from here.
-from emma.claims.errata import CODE_FINDINGS, ERRATA_COLUMNS, _effect, collect_errata  # noqa: E402, F401
 
 
 def claim_counts(claims: pd.DataFrame, by: str | list = "chapter") -> pd.DataFrame:

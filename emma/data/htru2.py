@@ -110,7 +110,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "emma"
 
 
-def _search_folders(data_home) -> list[tuple[str, Path | None]]:
+def search_folders(data_home) -> list[tuple[str, Path | None]]:
     """(label, folder) in search order; folder is None where nothing was given."""
     env = os.environ.get(DATA_DIR_ENV)
     return [
@@ -162,7 +162,7 @@ def fetch_htru2(data_home: str | os.PathLike | None = None, *, download: bool = 
     """
     verify = _check_verify(verify)
     _check_data_home(data_home)
-    folders = _search_folders(data_home)
+    folders = search_folders(data_home)
     for _, folder in folders:
         if folder is not None and (folder / HTRU2_FILENAME).is_file():
             return read_htru2(folder / HTRU2_FILENAME, verify=verify)

@@ -33,8 +33,8 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from emma.engine.families import MODE_WIDTH, N_MODES, OFF_DIAGONAL, check_family, forward_columns
 from emma.engine.registry import Context, Family
+from emma.engine.thesis_models import MODE_WIDTH, N_MODES, OFF_DIAGONAL, check_family, forward_columns
 from emma.engine.training import bce_per_sample
 
 

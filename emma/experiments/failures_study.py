@@ -27,8 +27,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from emma.claims.registry import min_effect
-from emma.claims.registry.beyond import register_failure_claims
+from emma.claims.registry import min_effect, register_failure_claims
 from emma.claims.rules import INCONCLUSIVE, REPRODUCED, apply_holm, claims_table, paired_test
 from emma.data.failures import Failure, Standardization, check_failure, fail_every_sample, failure_family
 from emma.data.htru2 import MODE_NAMES
@@ -214,7 +213,7 @@ def failure_claims(scores: pd.DataFrame, view: pd.DataFrame, failures, *, gaussi
     """The chapter's claims for the failures ``failures``, every test Holm-corrected together.
 
     The claims are built and registered from one wording per question
-    (:func:`emma.claims.registry.beyond.register_failure_claims`, minimum effects included). For
+    (:func:`emma.claims.registry.register_failure_claims`, minimum effects included). For
     each failure f: EMMA (``with``) beats data augmentation (``without``) on samples with a failed
     mode when both are trained and tested on f; for f other than ``gaussian``, EMMA trained on
     ``gaussian`` beats data augmentation trained on it, tested on f; EMMA beats the Ψ gate

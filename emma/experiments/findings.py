@@ -13,7 +13,7 @@ sentence is read from a table of ``<output_dir>/tables``; no sentence says more 
   rows' offset that ranking one run on its test set explains;
 * the forensic test (``forensic_variants``, ``forensic_choice_bootstrap``): whether any variant of
   the code explains the table, how firm the choice is, and what remains;
-* the errata of the derivation (:func:`emma.claims.report.collect_errata`);
+* the errata of the derivation (:func:`emma.claims.errata.collect_errata`);
 * the claims by kind (:func:`emma.claims.report.collect_claims`).
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from emma.claims.report import claim_counts, collect_claims, collect_errata, read_table
+from emma.claims.errata import collect_errata
+from emma.claims.report import claim_counts, collect_claims, read_table
 from emma.claims.rules import REPRODUCED, VERDICTS
 from emma.experiments.decision import COMPARISONS, RULES, THESIS_RULE
 from emma.experiments.forensics import explains

@@ -4,7 +4,7 @@ A chapter saves every table in full (:func:`emma.util.outputs.save_table`, a CSV
 *view* of it with :func:`show`: the columns the argument needs, human labels
 (:func:`label`), numbers rounded for reading, "—" in an empty cell, long text wrapped, a table
 of more than ``max_rows`` rows folded behind a one-line summary, and under it a link to the
-full CSV, which the build copies into the site (:func:`emma.book.build.stage`).
+full CSV, which the build copies into the site (:func:`emma_book.build.stage`).
 
 >>> view = show(pd.DataFrame({"model": ["ip_only"], "f1_clean_mean": [0.81234], "rho": [1e-4]}), "demo")
 >>> "IP only" in view.html and "0.812" in view.html and "0.0001" in view.html

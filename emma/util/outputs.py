@@ -7,11 +7,11 @@ While ``emma-book run`` executes a chapter, the environment variable :data:`READ
 log file: :func:`read_output` (how a chapter reads another chapter's outputs, e.g.
 :func:`emma.claims.report.read_table`) appends each file it reads with the digest of the bytes
 read, and :func:`save_table` and :func:`save_figure` append each file they write. The run turns
-the log into the ``reads`` part of the chapter's run key (:mod:`emma.book.rerun`). Without the
+the log into the ``reads`` part of the chapter's run key (:mod:`emma_book.rerun`). Without the
 variable (a chapter run by hand) nothing is logged.
 
 While ``emma-book run`` executes a chapter, the environment variable :data:`RUN_DIR` names the
-chapter's run folder, ``<output_dir>/runs/<chapter>-<id>`` (:mod:`emma.book.runs`): what
+chapter's run folder, ``<output_dir>/runs/<chapter>-<id>`` (:mod:`emma_book.runs`): what
 :func:`save_table` and :func:`save_figure` write for ``<output_dir>`` goes to its ``tables`` and
 ``figures`` instead, and becomes visible in ``<output_dir>`` only with the executed notebook,
 when the chapter succeeds. :func:`read_output` reads the chapter's own copy when it wrote one
@@ -110,7 +110,7 @@ def read_listing(folder: str | os.PathLike, pattern: str, exclude=()) -> list[Pa
 
     A chapter that reads every table of a kind (the verdicts appendix reads every ``*_claims.csv``)
     is then stale when such a table appears or goes, not only when one it read changes
-    (:func:`emma.book.rerun.current_reads` computes the same listing again).
+    (:func:`emma_book.rerun.current_reads` computes the same listing again).
     """
     found, stamp = listing_digest(folder, pattern, exclude)
     name = str(Path(folder).resolve() / pattern) + (f"!{','.join(sorted(exclude))}" if exclude else "")

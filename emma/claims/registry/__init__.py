@@ -13,6 +13,7 @@ than two modes, beyond Gaussian noise).
 """
 from __future__ import annotations
 
+from emma.claims.registry import background, beyond, robustness
 from emma.claims.registry._claim import KINDS, SOURCES, Claim
 
 _REGISTRY: dict[str, Claim] = {}
@@ -49,9 +50,12 @@ def all_claims() -> list[Claim]:
     return list(_REGISTRY.values())
 
 
-def _register_package_claims() -> None:
-    from emma.claims.registry import background, beyond, robustness
+def register_failure_claims(failures, gaussian: str = "gaussian") -> list[str]:
+    """Register :func:`emma.claims.registry.beyond.failure_claims_for` (again: a no-op) and return their ids, in order."""
+    return [register(claim).id for claim in beyond.failure_claims_for(failures, gaussian)]
 
+
+def _register_package_claims() -> None:
     for module in (background, beyond, robustness):
         for claim in module.CLAIMS:
             register(claim)
@@ -59,4 +63,4 @@ def _register_package_claims() -> None:
 
 _register_package_claims()
 
-__all__ = ["KINDS", "SOURCES", "Claim", "all_claims", "lookup", "min_effect", "register"]
+__all__ = ["KINDS", "SOURCES", "Claim", "all_claims", "lookup", "min_effect", "register", "register_failure_claims"]

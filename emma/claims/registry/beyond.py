@@ -10,7 +10,7 @@
   the book's questions, one set per failure of a mode. The failures are the chapter's
   parameters, so their claims are built from one wording per question
   (:data:`FAILURE_QUESTIONS`) by :func:`failure_claims_for` and registered by
-  :func:`register_failure_claims`; those of the chapter's four default failures
+  :func:`emma.claims.registry.register_failure_claims`; those of the chapter's four default failures
   (:data:`DEFAULT_FAILURES`) are registered at import.
 
 Minimum effects, fixed before any run. Accuracy and F1 gains: 0.02, the smallest gain the
@@ -186,13 +186,6 @@ def failure_claims_for(failures, gaussian: str = "gaussian") -> list[Claim]:
 
     return ([build("beats_augmentation", f) for f in names] + [build("transfer", f, gaussian) for f in names if f != gaussian]
             + [build("beats_gate", f) for f in names] + [build("energy_flags", f) for f in names])
-
-
-def register_failure_claims(failures, gaussian: str = "gaussian") -> list[str]:
-    """Register :func:`failure_claims_for` (again: a no-op) and return their ids, in order."""
-    from emma.claims.registry import register
-
-    return [register(claim).id for claim in failure_claims_for(failures, gaussian)]
 
 
 CLAIMS: tuple[Claim, ...] = UNIFIED + MODES + tuple(failure_claims_for(DEFAULT_FAILURES))

@@ -1,7 +1,7 @@
 """What a chapter's notebook carries besides its own cells: which cells meet the reader folded, and
 the first cell that installs the package when the notebook is launched outside the checkout.
 
-:func:`emma.book.build.execute` applies both to every chapter before papermill runs it.
+:func:`emma_book.build.execute` applies both to every chapter before papermill runs it.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from emma_book.layout import ROOT
+
 #: The repository's root (where ``_config.yml`` names the book's repository).
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _is_setup(source: str) -> bool:
@@ -64,7 +65,7 @@ INSTALL_TAG = "install-package"
 
 def tables_url(repository: str) -> str | None:
     """Where a chapter launched alone (Colab) finds the tables of the chapters it reads: the branch
-    ``notebooks`` of a GitHub ``repository`` (:mod:`emma.book.branch` puts them there), as raw files.
+    ``notebooks`` of a GitHub ``repository`` (:mod:`emma_book.branch` puts them there), as raw files.
 
     None for a repository not on GitHub. :func:`emma.claims.report.read_table` fetches from it only
     when the variable ``EMMA_TABLES_URL`` is set, which the install cell does only outside the checkout.

@@ -33,6 +33,7 @@ import yaml
 
 from emma.engine.protocol import SWITCH_ORDER
 from emma.experiments.manifolds import MANIFOLDS
+from emma_book import layout
 
 _NOTHING = object()  # a default papermill read but Python cannot evaluate as a literal: no type to check
 
@@ -82,10 +83,7 @@ def parse_pair(key: str, value: str):
 
 def _book_chapters(chapters=()) -> dict:
     """The book's chapters (``notebooks/``) and ``chapters``, by name."""
-    from emma.book.build import ROOT
-    from emma.book.build import chapters as book_chapters
-
-    return {c.name: c for c in [*book_chapters(ROOT / "notebooks"), *chapters]}
+    return {c.name: c for c in [*layout.chapters(layout.ROOT / "notebooks"), *chapters]}
 
 
 def _unknown_message(unknown: list[str], known) -> str:
@@ -100,7 +98,7 @@ def resolve_parameters(chapters, layers) -> tuple[dict, dict]:
 
     Parameters
     ----------
-    chapters : list of emma.book.build.Chapter
+    chapters : list of emma_book.build.Chapter
     layers : list of dict
         E.g. the profile's file, then ``-f`` files, then the ``-p`` pairs. A key equal to a
         chapter's name (``robustness``) holds parameters for that chapter only.

@@ -4,9 +4,9 @@ Chapters are the jupytext percent-format files ``notebooks/NN_name.py``. ``execu
 a notebook, runs it with papermill (the only executor; Jupyter Book does not run anything again)
 and writes the executed notebook to ``book/chapters/NN_name.ipynb`` for the book to render.
 ``build`` copies the book's own files into a staging folder (``stage``) and builds that, so nothing
-else in the checkout reaches Sphinx; the book's Sphinx extension is :mod:`emma.book.theme`.
+else in the checkout reaches Sphinx; the book's Sphinx extension is :mod:`emma_book.theme`.
 ``emma-book build`` first executes the chapters whose runs are missing or
-stale (:mod:`emma.book.update`); ``build`` itself executes nothing.
+stale (:mod:`emma_book.update`); ``build`` itself executes nothing.
 """
 from __future__ import annotations
 
@@ -14,123 +14,22 @@ import contextlib
 import importlib.util
 import logging
 import os
-import re
 import secrets
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
-import yaml
 from nbclient.exceptions import DeadKernelError
-from papermill.translators import papermill_translators
 from traitlets.config import Config
 
-from emma.book import publish, record, rerun, runs
-from emma.book.cells import INSTALL_TAG, LONG_CELL, add_install_cell, fold_boilerplate, package_revision, repository_url  # noqa: F401 (the pipeline's API)
-from emma.book.theme import PDF_EDITION
 from emma.util.outputs import KINDS
-
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
-EXECUTED = ROOT / "book" / "chapters"
-PROFILES = ROOT / "profiles"  # quick.yaml, full.yaml: the parameters `emma-book run --profile` starts from
-DEFAULT_OUTPUT_DIR = "_build"
-_CHAPTER_FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.py$")
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One chapter: ``name`` (e.g. ``energy_estimation``), its source and its executed notebook."""
-
-    number: int
-    name: str
-    source: Path
-
-    @property
-    def stem(self) -> str:
-        return self.source.stem
-
-    @property
-    def title(self) -> str:
-        notebook = jupytext.read(self.source)
-        for cell in notebook.cells:
-            if cell.cell_type == "markdown":
-                for line in cell.source.splitlines():
-                    if line.startswith("# "):
-                        return line[2:].strip()
-        return self.name
-
-    def parameters(self) -> dict[str, str]:
-        """The parameters the chapter declares in its cell tagged ``parameters``: name -> default.
-
-        Read with papermill's own parser, and checked against every assignment in the cell, so
-        a line papermill cannot parse (it would then ignore the parameter) is an error here.
-        """
-        notebook = jupytext.read(self.source)
-        cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-        if len(cells) != 1:
-            raise ValueError(f"chapter {self.name!r} ({self.source}) must have exactly one cell tagged 'parameters', found {len(cells)}")
-        translator = papermill_translators.find_translator("python3", "python")
-        parsed = {p.name: p.default for p in translator.inspect(cells[0])}
-        assigned = re.findall(r"^([A-Za-z_]\w*)\s*=", cells[0].source, flags=re.MULTILINE)
-        unparsed = sorted(set(assigned) - set(parsed))
-        if unparsed:
-            raise ValueError(
-                f"papermill cannot parse the parameter(s) {unparsed} of chapter {self.name!r}; "
-                "keep each on one line, with a comment free of quotes"
-            )
-        return parsed
-
-
-def chapters(folder: Path | None = None) -> list[Chapter]:
-    """All chapters in ``folder`` (default ``notebooks/``), ordered by their numeric prefix."""
-    found = []
-    for path in sorted(Path(folder or NOTEBOOKS).glob("*.py")):
-        match = _CHAPTER_FILE.match(path.name)
-        if match:
-            found.append(Chapter(int(match.group(1)), match.group(2), path))
-    return sorted(found, key=lambda chapter: chapter.number)
-
-
-def toc_stems(toc: Path) -> list[str]:
-    """The chapters ``toc`` (a ``_toc.yml``) lists, as ``NN_name`` stems in its order; none when there is no such file."""
-    if not Path(toc).is_file():
-        return []
-    parts = (yaml.safe_load(Path(toc).read_text()) or {}).get("parts") or []
-    files = [entry.get("file", "") for part in parts for entry in part.get("chapters") or []]
-    return [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/chapters/")]
-
-
-def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
-    """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty.
-
-    They come in the book's order, ``_toc.yml``'s (beside ``folder``), so that a chapter runs after
-    those it reads: an extension (:mod:`emma.book.scaffold`) numbered after the appendix runs before it.
-    Chapters the table of contents does not list come last, by number.
-    """
-    folder = Path(folder or NOTEBOOKS)
-    available = chapters(folder)
-    order = {stem: i for i, stem in enumerate(toc_stems(folder.parent / "_toc.yml"))}
-    picked = available if not names else []
-    for name in names:
-        hits = [c for c in available if name in (c.name, c.stem, str(c.number), f"{c.number:02d}")]
-        if not hits:
-            known = ", ".join(c.name for c in available)
-            raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
-        picked.extend(hit for hit in hits if hit not in picked)
-    return sorted(picked, key=lambda c: (order.get(c.stem, len(order)), c.number))
-
-
-def executed_path(chapter: Chapter, output_dir: str | os.PathLike | None = None) -> Path:
-    """Where a run writes the executed notebook: ``book/chapters`` for the book's own output folder,
-    ``<output_dir>/chapters`` for any other, so that a run elsewhere leaves the book's pages alone."""
-    if output_dir is None or Path(output_dir) == Path(DEFAULT_OUTPUT_DIR) or Path(output_dir).resolve() == (ROOT / DEFAULT_OUTPUT_DIR).resolve():
-        return EXECUTED / f"{chapter.stem}.ipynb"
-    return Path(output_dir) / "chapters" / f"{chapter.stem}.ipynb"
+from emma_book import layout, publish, record, rerun, runs
+from emma_book.cells import INSTALL_TAG, LONG_CELL, add_install_cell, fold_boilerplate, package_revision, repository_url  # noqa: F401 (the pipeline's API)
+from emma_book.layout import DEFAULT_OUTPUT_DIR, Chapter, chapters, executed_path, select, toc_stems  # noqa: F401 (the pipeline's API)
+from emma_book.theme import PDF_EDITION
 
 
 class ChapterFailed(RuntimeError):
@@ -152,7 +51,7 @@ def execute(
     cell succeeded. When a cell fails, or the kernel dies (killed: out of memory, a signal), the
     partial notebook is kept in ``failed`` (default ``<output_dir>/failed/``, the output folder of
     ``parameters``) and :class:`ChapterFailed` is raised, naming the chapter and the cell.
-    ``emma-book run`` executes into a run folder (:mod:`emma.book.runs`), whose name is unique,
+    ``emma-book run`` executes into a run folder (:mod:`emma_book.runs`), whose name is unique,
     so two runs never share a temporary file. The kernel's connection file lies in a folder of
     its own beside the executed notebook, removed when the execution ends, however it ends (and
     with the run folder when ``emma-book run`` itself is killed).
@@ -163,7 +62,7 @@ def execute(
         raise ValueError(
             f"chapter {chapter.name!r} has no parameter(s) {unknown}; it declares {sorted(declared)}"
         )
-    output = Path(output) if output is not None else EXECUTED / f"{chapter.stem}.ipynb"
+    output = Path(output) if output is not None else layout.EXECUTED / f"{chapter.stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     unique = f"{os.getpid()}-{secrets.token_hex(4)}"  # two executions into one folder never share a temporary file
     source = output.parent / f".{chapter.stem}.{unique}.source.ipynb"
@@ -185,7 +84,7 @@ def execute(
             str(source),
             str(partial),
             parameters=parameters,
-            cwd=str(ROOT),
+            cwd=str(layout.ROOT),
             kernel_name=kernel_name,
             progress_bar=progress,
             log_output=False,
@@ -213,7 +112,7 @@ def execute(
         shutil.rmtree(kernels, ignore_errors=True)
         logging.getLogger("papermill").removeFilter(not_death)
     executed = nbformat.read(partial, as_version=4)
-    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, ROOT, declared)  # the page "How this book was run"
+    executed.metadata[record.METADATA_KEY] = record.run_info(parameters, layout.ROOT, declared)  # the page "How this book was run"
     for cell in executed.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):  # stays in the notebook, not on the page
             cell.metadata["tags"] = sorted(set(cell.metadata["tags"]) | {"remove-cell"})
@@ -277,7 +176,7 @@ def check_executed(path: Path, name: str) -> None:
         raise ValueError(f"chapter {name!r}: {path} holds an error output (cell {failed[0]}); the book publishes only chapters that ran without error")
 
 
-def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = None) -> Path:
+def stage(root: Path = layout.ROOT, executed: Path | None = None, pdf: Path | None = None) -> Path:
     """Copy what the book reads, and only that, into ``<root>/_build/staging``; return that folder.
 
     The book reads ``_config.yml``, ``_toc.yml``, ``book/`` (its pages, ``references.bib``, images;
@@ -288,11 +187,11 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
     (``_vendor/mathjax/``, served by the site). Another virtual environment, a ``node_modules``
     or stray notes in the checkout never reach Sphinx. A chapter without an executed notebook
     stops the staging with its name: nothing is executed here. ``pdf``, the book's PDF edition
-    (:mod:`emma.book.pdf`), goes to ``_extra/emma-book.pdf``: the site's root, offered by every page.
+    (:mod:`emma_book.pdf`), goes to ``_extra/emma-book.pdf``: the site's root, offered by every page.
 
     Only what the chapters' runs wrote is published: the tables and figures each executed
     notebook's run key records, from the output folder of the runs (:func:`outputs_folder`), each
-    with the digest its run recorded, as the notebook itself (:func:`emma.book.publish.recorded_outputs`).
+    with the digest its run recorded, as the notebook itself (:func:`emma_book.publish.recorded_outputs`).
     Any other file there is left out, and a recorded one that changed or went stops the staging
     in one line naming it and its chapter.
     """
@@ -338,7 +237,7 @@ def stage(root: Path = ROOT, executed: Path | None = None, pdf: Path | None = No
     return staging
 
 
-def outputs_folder(executed: str | os.PathLike, root: str | os.PathLike = ROOT) -> Path:
+def outputs_folder(executed: str | os.PathLike, root: str | os.PathLike = layout.ROOT) -> Path:
     """The output folder whose tables and figures go with the executed notebooks of ``executed``.
 
     ``<output_dir>`` for ``<output_dir>/chapters``; a checkout's ``_build`` for its ``book/chapters``
@@ -389,12 +288,12 @@ _HELD: set[Path] = set()  # the output folders whose locks build() holds in this
 
 
 @contextlib.contextmanager
-def holding_outputs(root: str | os.PathLike = ROOT, executed: str | os.PathLike | None = None):
-    """Hold, for the block, the locks (:func:`emma.book.runs.locked`) of ``<root>/_build``, which a build writes,
+def holding_outputs(root: str | os.PathLike = layout.ROOT, executed: str | os.PathLike | None = None):
+    """Hold, for the block, the locks (:func:`emma_book.runs.locked`) of ``<root>/_build``, which a build writes,
     and of the output folder it publishes from (:func:`outputs_folder` of ``executed``).
 
     A run or another build into either stops at once, naming this one; this one stops the same
-    way (:class:`emma.book.runs.OutputFolderBusy`) while another holds them. Within the block, a
+    way (:class:`emma_book.runs.OutputFolderBusy`) while another holds them. Within the block, a
     nested call takes no lock again.
     """
     root = Path(root).resolve()
@@ -414,45 +313,36 @@ def jupyter_book_command() -> list[str]:
 
 
 def build(
-    root: Path = ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html", pdf: bool = False,
+    root: Path = layout.ROOT, strict: bool = True, executed: Path | None = None, builder: str = "html", edition: Path | None = None,
 ) -> int:
     """Build the book into ``<root>/_build/<builder>`` from a staging folder; return the exit code.
 
     :func:`stage` gathers the book's own pages and the executed notebooks (from ``executed``,
     default ``<root>/book/chapters``) into ``<root>/_build/staging``; Jupyter Book builds that
     folder from scratch (``--all``, so every page's warnings show on every build) into a fresh
-    folder, which takes the place of ``<root>/_build/html`` in one step (:func:`emma.book.publish.swap_in`)
+    folder, which takes the place of ``<root>/_build/html`` in one step (:func:`emma_book.publish.swap_in`)
     only when the build succeeds: a failed or killed build leaves the previous book as it was, and
-    Jupyter Book dies with this process (:func:`emma.book.publish.run_child`). ``builder="linkcheck"``
+    Jupyter Book dies with this process (:func:`emma_book.publish.run_child`). ``builder="linkcheck"``
     checks every external link instead (its report, failed or not, in ``<root>/_build/linkcheck``).
     Warnings are errors when ``strict``. Nothing is executed: a chapter that has not been run is
     reported and the build stops. (The command ``emma-book build`` first executes such chapters,
-    :func:`emma.book.update.bring_up_to_date`.) The build holds the locks of the output folders
+    :func:`emma_book.update.bring_up_to_date`.) The build holds the locks of the output folders
     (:func:`holding_outputs`): two builds, or a build and a run, never interleave.
 
-    ``pdf=True`` (HTML only) first makes the PDF edition, ``<root>/_build/pdf/emma-book.pdf``
-    (:func:`emma.book.pdf.build`: the ``singlehtml`` builder, then headless Chromium), then builds the
-    HTML with the PDF at the site's root and offered in every page's download menu.
+    ``edition`` (HTML only) is a PDF edition already printed (:func:`emma_book.pdf.edition` makes it,
+    then calls this): the site carries it at its root and offers it in every page's download menu.
 
     Raises
     ------
-    emma.book.runs.OutputFolderBusy
+    emma_book.runs.OutputFolderBusy
         Another run or build holds an output folder (the message names it).
     """
-    if builder not in (*BUILDERS, "singlehtml"):  # singlehtml: the page emma.book.pdf prints
+    if builder not in (*BUILDERS, "singlehtml"):  # singlehtml: the page emma_book.pdf prints
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
-    if pdf and builder != "html":
+    if edition is not None and builder != "html":
         raise ValueError(f"the PDF edition comes with the HTML book, not with the builder {builder!r}")
     root = Path(root).resolve()
     with holding_outputs(root, executed):
-        edition = None
-        if pdf:
-            from emma.book import pdf as pdf_edition
-
-            code = pdf_edition.build(root, executed=executed, strict=strict)
-            if code != 0:
-                return code
-            edition = root / DEFAULT_OUTPUT_DIR / "pdf" / pdf_edition.NAME
         staging = stage(root, executed, pdf=edition)
         command = [*jupyter_book_command(), "build", str(staging), "--builder", builder, "--all"]
         if strict:

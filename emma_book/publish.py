@@ -1,10 +1,10 @@
 """What the book publishes, and how a build puts a new site in place of the previous one.
 
 * :func:`recorded_outputs`: the tables and figures the run key of a chapter's executed notebook
-  records as written (its ``writes`` part, :mod:`emma.book.rerun`), each checked against the digest
-  recorded, and the notebook against its own (``notebook``). :func:`emma.book.build.stage` copies
+  records as written (its ``writes`` part, :mod:`emma_book.rerun`), each checked against the digest
+  recorded, and the notebook against its own (``notebook``). :func:`emma_book.build.stage` copies
   these into the site and nothing else of ``<output_dir>/tables`` or ``figures`` (a stray file
-  dropped there is not published); the branch ``notebooks`` (:mod:`emma.book.branch`) carries the
+  dropped there is not published); the branch ``notebooks`` (:mod:`emma_book.branch`) carries the
   tables the same way. A file changed since its run wrote it, or gone, stops the build in one line
   naming the file and the chapter.
 * :func:`swap_in` puts a freshly built folder in the place of the previous one in one step
@@ -27,8 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from emma.book import rerun
 from emma.util.outputs import KINDS, digest
+from emma_book import rerun
 
 #: ``renameat2``'s ``AT_FDCWD`` and ``RENAME_EXCHANGE`` (``<fcntl.h>``, ``<linux/fs.h>``); ``PR_SET_PDEATHSIG`` (``<linux/prctl.h>``).
 _AT_FDCWD, _RENAME_EXCHANGE, _PR_SET_PDEATHSIG = -100, 2, 1
@@ -44,7 +44,7 @@ def recorded_outputs(notebook: str | os.PathLike, chapter: str, folders: dict) -
     Parameters
     ----------
     notebook : path
-        The chapter's executed notebook, with its run key (:func:`emma.book.rerun.store_key`).
+        The chapter's executed notebook, with its run key (:func:`emma_book.rerun.store_key`).
     chapter : str
         The chapter's name, for the messages.
     folders : dict

@@ -16,7 +16,7 @@
   interrupted at any point leaves either everything of the chapter's new run visible, or none of it.
   The notebook made visible is the run's own, with the parameters it ran with and its run key:
   ``emma-book build`` settles the folder before it looks at the notebooks
-  (:func:`emma.book.update.settle`), so a committed run is finished, never executed again.
+  (:func:`emma_book.update.settle`), so a committed run is finished, never executed again.
 * What stops a run is said in one line: :class:`Interrupted` (Ctrl-C, naming the chapter) and
   :class:`DiskFull` (:func:`disk_full`: the folder, the space free and needed). A cache warning
   raised in a chapter's kernel is found in its executed notebook (:func:`cache_warnings`) for the
@@ -260,7 +260,7 @@ class RunFolder:
 
     @property
     def log(self) -> Path:
-        """The log of reads and writes (:func:`emma.book.rerun.recording_reads`)."""
+        """The log of reads and writes (:func:`emma_book.rerun.recording_reads`)."""
         return self.path / "reads.jsonl"
 
     @property

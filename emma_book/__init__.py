@@ -2,31 +2,31 @@
 
 Modules
 -------
-:mod:`~emma.book.cli`
+:mod:`~emma_book.cli`
     The ``emma-book`` command (``list``, ``status``, ``run``, ``build``, ``new``).
-:mod:`~emma.book.build`
+:mod:`~emma_book.build`
     Chapters: executing them with papermill, checking and building the site with Jupyter Book.
-:mod:`~emma.book.cells`
+:mod:`~emma_book.cells`
     What every executed chapter carries: folded boilerplate, a first cell that installs the package elsewhere.
-:mod:`~emma.book.update`
+:mod:`~emma_book.update`
     What ``run``, ``status`` and ``build`` execute, and why: a book is built only from up-to-date chapters.
-:mod:`~emma.book.theme`
+:mod:`~emma_book.theme`
     The book's Sphinx page hooks (the PDF edition's link on every page).
-:mod:`~emma.book.params`
+:mod:`~emma_book.params`
     Parameters: profiles, ``-f`` files and ``-p`` pairs resolved per chapter, each checked before any kernel starts.
-:mod:`~emma.book.rerun`
+:mod:`~emma_book.rerun`
     Run keys: whether a chapter must run again, and why (what it imports, what it read and wrote).
-:mod:`~emma.book.runs`
+:mod:`~emma_book.runs`
     Run folders and the lock: a chapter's outputs become visible only with its executed notebook.
-:mod:`~emma.book.scaffold`
+:mod:`~emma_book.scaffold`
     ``emma-book new``: a new chapter that runs, listed in ``_toc.yml``'s part Extensions.
-:mod:`~emma.book.record`
+:mod:`~emma_book.record`
     The run record appendix.
-:mod:`~emma.book.pdf`
+:mod:`~emma_book.pdf`
     The PDF edition.
-:mod:`~emma.book.api`
+:mod:`~emma_book.api`
     The API reference appendix (a Sphinx directive over autodoc).
-:mod:`~emma.book.branch`
+:mod:`~emma_book.branch`
     The ``notebooks`` branch that launched chapters (Binder, Colab) run from.
 
 Nothing is imported here: import the module you use.

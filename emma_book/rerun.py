@@ -4,7 +4,7 @@
   (papermill's YAML convention, plus optional per-chapter sections) and ``-p KEY VALUE`` pairs;
   a key some chapters do not declare is applied where it is declared and reported for the rest,
   and only a key that no chapter of the book declares is an error. It lives in
-  :mod:`emma.book.params`, with the checks of the values.
+  :mod:`emma_book.params`, with the checks of the values.
 * :func:`run_key` fingerprints everything that produced an executed notebook: the chapter's
   source, its resolved parameters, the source of the ``emma`` modules it imports (:func:`package_modules`,
   one digest per module), the data file, and the other chapters' outputs it read (``reads``:
@@ -14,7 +14,7 @@
   the package makes stale only the chapters that import the edited module, and a table written
   anew only the chapters that read it. The key also holds the digest of every table and figure
   the chapter wrote (``writes``): an output changed or removed since (by hand, or by a run that
-  did not finish before the folders of :mod:`emma.book.runs` existed) makes the chapter stale.
+  did not finish before the folders of :mod:`emma_book.runs` existed) makes the chapter stale.
   The stored key holds the digest of the executed notebook itself, its key left out (``notebook``,
   :func:`notebook_digest`): :func:`store_key` computes it from the notebook it writes the key into,
   and :func:`stale` from the notebook it judges, so a notebook edited by hand is stale.
@@ -40,11 +40,12 @@ from pathlib import Path
 
 import nbformat
 
-from emma.book.params import read_parameter_file, resolve_parameters  # noqa: F401  (their home until emma.book.params)
-from emma.data.htru2 import HTRU2_FILENAME, _search_folders
+import emma
+from emma.data.htru2 import HTRU2_FILENAME, search_folders
 from emma.util.outputs import READS_LOG, digest, listing_digest
+from emma_book import layout
 
-PACKAGE = Path(__file__).resolve().parent.parent
+PACKAGE = Path(emma.__file__).resolve().parent  # the science package whose modules a chapter imports
 #: What the key says of a file a chapter read that is no longer there.
 MISSING = "missing"
 #: Where the key lives in an executed notebook's metadata.
@@ -188,7 +189,7 @@ def package_modules(source_path: str | os.PathLike, package: str | os.PathLike |
 
     >>> [str(p.relative_to(PACKAGE.parent)) for p in package_modules(PACKAGE / "util" / "outputs.py")]
     ['emma/util/outputs.py']
-    >>> PACKAGE / "__init__.py" in package_modules(PACKAGE / "book" / "rerun.py")
+    >>> PACKAGE / "__init__.py" in package_modules(PACKAGE / "claims" / "report.py")
     False
     """
     package = Path(package) if package is not None else PACKAGE
@@ -221,7 +222,7 @@ def package_digest(source_path: str | os.PathLike, package: str | os.PathLike | 
 
 def data_digest(data_home=None) -> str:
     """The HTRU2 file the chapters would read (``absent`` when none is found yet)."""
-    for _, folder in _search_folders(data_home):
+    for _, folder in search_folders(data_home):
         if folder is not None and (folder / HTRU2_FILENAME).is_file():
             return _digest((folder / HTRU2_FILENAME).read_bytes())
     return "absent"
@@ -260,10 +261,8 @@ def stored_key(path: str | os.PathLike) -> dict | None:
 def output_folder(parameters: dict) -> Path:
     """The folder a chapter writes into and reads other chapters' outputs from (``output_dir``;
     a relative one is below the checkout, where papermill runs the kernel)."""
-    from emma.book.build import DEFAULT_OUTPUT_DIR, ROOT
-
-    folder = Path(parameters.get("output_dir") or DEFAULT_OUTPUT_DIR)
-    return (folder if folder.is_absolute() else ROOT / folder).resolve()
+    folder = Path(parameters.get("output_dir") or layout.DEFAULT_OUTPUT_DIR)
+    return (folder if folder.is_absolute() else layout.ROOT / folder).resolve()
 
 
 def _read_name(path: Path, folder: Path) -> str:

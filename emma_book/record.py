@@ -1,6 +1,6 @@
 """How this book was run: what each executed chapter records, and the page that lists it.
 
-:func:`run_info` is stored in every executed notebook's metadata by :func:`emma.book.build.execute`
+:func:`run_info` is stored in every executed notebook's metadata by :func:`emma_book.build.execute`
 (the commit, the machine, the versions of the tools and every parameter of the chapter as it
 ran, :func:`resolved_parameters`); papermill stores the parameters it injected, the start and end
 times and the duration. :func:`run_record_page` turns both into the book's page "How this book
@@ -76,7 +76,7 @@ def resolved_parameters(declared: dict, injected: dict) -> dict:
     Parameters
     ----------
     declared : dict of name to default source text
-        The parameters cell as :meth:`emma.book.build.Chapter.parameters` parses it (``"[0, 1]"``).
+        The parameters cell as :meth:`emma_book.build.Chapter.parameters` parses it (``"[0, 1]"``).
     injected : dict of name to value
         What papermill injected: the profile, ``-f`` files and ``-p`` pairs, resolved.
 
@@ -114,10 +114,10 @@ def notebook_parameters(notebook) -> tuple[dict, list[str]]:
 
 
 def run_info(parameters: dict, root: str | os.PathLike, declared: dict | None = None) -> dict:
-    """What :func:`emma.book.build.execute` stores beside papermill's metadata in an executed notebook.
+    """What :func:`emma_book.build.execute` stores beside papermill's metadata in an executed notebook.
 
     ``parameters`` are those the run set; ``declared``, the chapter's parameters cell
-    (:meth:`emma.book.build.Chapter.parameters`): with it, every parameter as it ran is stored too
+    (:meth:`emma_book.build.Chapter.parameters`): with it, every parameter as it ran is stored too
     (:func:`resolved_parameters`), under ``parameters``, and the names the run set under ``set_by_run``.
     """
     versions = {"python": platform.python_version()}

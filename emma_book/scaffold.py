@@ -20,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from emma.book import build as book
 from emma.util.outputs import atomic_write
+from emma_book import build as book
+from emma_book import layout
 
 #: The caption of the part that holds the chapters added with ``emma-book new``.
 EXTENSIONS = "Extensions"
@@ -205,7 +206,7 @@ show(claims, "{name}_claims", columns=["id", "claim", "our_evidence", "effect", 
 def toc_order_problems(toc: dict, chapters) -> list[str]:
     """What breaks the book's order rule in ``toc`` (``_toc.yml`` parsed); empty when it holds.
 
-    The rule: every chapter (``chapters``, :func:`emma.book.build.chapters`) is listed once and
+    The rule: every chapter (``chapters``, :func:`emma_book.build.chapters`) is listed once and
     nothing else under ``book/chapters/``; read part by part, the chapter numbers rise, except in
     the part ``Extensions``, whose chapters are numbered after every other chapter (``emma-book new``
     adds them so, renumbering nothing); ``Extensions`` comes just before ``Appendices``, which is last.
@@ -238,7 +239,7 @@ def toc_order_problems(toc: dict, chapters) -> list[str]:
 QUICK_SECTION = "seeds: [0, 1]\nn_train: 1000\n"
 
 
-def check_name(name: str, root: Path = book.ROOT) -> str:
+def check_name(name: str, root: Path = layout.ROOT) -> str:
     """A new chapter's name: a lowercase Python identifier that no chapter of ``root`` has yet.
 
     Raises
@@ -309,7 +310,7 @@ def add_profile_section(text: str, name: str) -> str:
     return text.rstrip("\n") + f"\n\n{name}:\n{body}"
 
 
-def new_chapter(name: str, title: str | None = None, root: str | Path = book.ROOT) -> Path:
+def new_chapter(name: str, title: str | None = None, root: str | Path = layout.ROOT) -> Path:
     """Write the chapter ``name`` and register it; return the path of its source.
 
     Parameters

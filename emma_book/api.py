@@ -30,7 +30,7 @@ from sphinx.transforms import SphinxTransform
 #: The package the page documents (the Sphinx setting ``emma_api_package``, which a test changes).
 PACKAGE = "emma"
 #: The order of the packages on the page (the layers, as :mod:`emma` lists them); any other package follows them.
-LAYERS = ("emma", "emma.method", "emma.data", "emma.engine", "emma.experiments", "emma.claims", "emma.util", "emma.book")
+LAYERS = ("emma", "emma.method", "emma.data", "emma.engine", "emma.experiments", "emma.claims", "emma.util", "emma_book")
 #: A constant's value is shown when its ``repr`` is at most this long and names no object's address or path.
 VALUE_WIDTH = 60
 _UNREADABLE = re.compile(r" object at 0x|PosixPath\(|WindowsPath\(|^<")

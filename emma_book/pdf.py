@@ -7,7 +7,7 @@ prints it to ``<root>/_build/pdf/emma-book.pdf`` with the Chromium the browser t
 figures, a page break before each chapter, PDF bookmarks from the headings and page numbers in the
 footer; pypdf then gives the bookmarks the headings' own text (:func:`retitle_outline`). Nothing
 is fetched from the network. The HTML book built next offers the PDF in every page's download
-menu (:func:`emma.book.build.build` with ``pdf=True``).
+menu (:func:`edition`).
 
 This route needs no TeX: jupyter-book's ``pdflatex`` needs TeX Live (hundreds of MB of packages)
 and its ``pdfhtml`` downloads its own Chromium through pyppeteer, which an offline machine cannot.
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from emma.book import build as book
+from emma_book import build as book
+from emma_book import layout
 
 NAME = book.PDF_EDITION  # emma-book.pdf: in <root>/_build/pdf/ and at the root of the HTML site
 PAGE = "emma-book.html"  # the printable single page, beside the singlehtml build's own
@@ -309,7 +310,7 @@ def build(root: Path, executed: Path | None = None, strict: bool = True) -> int:
 
     A failed (or, when ``strict``, warning) ``singlehtml`` build returns its exit code and prints
     nothing. Raises :class:`PdfError` when Chromium or Playwright is missing or printing fails.
-    It holds the output folders' locks throughout (:func:`emma.book.build.holding_outputs`), so
+    It holds the output folders' locks throughout (:func:`emma_book.build.holding_outputs`), so
     no other build replaces the single page while it is printed.
     """
     root = Path(root).resolve()
@@ -321,3 +322,16 @@ def build(root: Path, executed: Path | None = None, strict: bool = True) -> int:
         output = print_pdf(page, root / "_build" / "pdf" / NAME)
     print(f"The PDF edition is {output}", flush=True)
     return 0
+
+
+def edition(root: Path | None = None, executed: Path | None = None, strict: bool = True) -> int:
+    """``make pdf``: the PDF edition (:func:`build`), then the HTML book that carries it (:func:`emma_book.build.build`).
+
+    Both under the output folders' locks, held once; returns the first non-zero exit code, else 0.
+    """
+    root = Path(root if root is not None else layout.ROOT).resolve()
+    with book.holding_outputs(root, executed):
+        code = build(root, executed=executed, strict=strict)
+        if code != 0:
+            return code
+        return book.build(root, strict=strict, executed=executed, edition=root / "_build" / "pdf" / NAME)

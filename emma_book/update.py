@@ -1,11 +1,11 @@
 """Bringing the executed chapters up to date: what ``emma-book run``, ``status`` and ``build`` execute, and why.
 
 * :func:`reasons` is ``emma-book status``'s answer for one chapter: why its executed notebook
-  must be produced again (:func:`emma.book.rerun.stale`), nothing when it is up to date.
+  must be produced again (:func:`emma_book.rerun.stale`), nothing when it is up to date.
 * :func:`execute_chapters` is ``emma-book run``'s loop. Under the output folders' locks
-  (:func:`emma.book.runs.holding`), each chapter, in the order given (the book's), is checked when
+  (:func:`emma_book.runs.holding`), each chapter, in the order given (the book's), is checked when
   its turn comes, after the chapters before it ran (whose tables it may read), and executed when
-  it is not up to date, in a run folder (:class:`emma.book.runs.RunFolder`) whose outputs become
+  it is not up to date, in a run folder (:class:`emma_book.runs.RunFolder`) whose outputs become
   visible with its executed notebook and run key.
 * :func:`plan` and :func:`bring_up_to_date` are what ``emma-book build`` does before it builds, so
   that a book is never built from a chapter that is missing or stale. A chapter executed already
@@ -37,10 +37,10 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from emma.book import build as book
-from emma.book import params, record, rerun, runs
 from emma.util.cache import retraining
 from emma.util.runtime import DEVICES, progress_disabled
+from emma_book import build as book
+from emma_book import layout, params, record, rerun, runs
 
 #: The profiles a run can take (``profiles/<name>.yaml``).
 PROFILES = ("quick", "full")
@@ -50,11 +50,11 @@ DEFAULT_PROFILE = "quick"
 
 def _shown(path) -> Path:
     path = Path(path)
-    return path.relative_to(book.ROOT) if path.is_relative_to(book.ROOT) else path
+    return path.relative_to(layout.ROOT) if path.is_relative_to(layout.ROOT) else path
 
 
 def _repeat_cache_warnings(chapter, notebook: Path) -> None:
-    """Print each cache warning the chapter's kernel raised (:func:`emma.book.runs.cache_warnings`), naming the chapter."""
+    """Print each cache warning the chapter's kernel raised (:func:`emma_book.runs.cache_warnings`), naming the chapter."""
     for message in runs.cache_warnings(notebook):
         print(f"emma-book: warning: chapter {chapter.name!r}: {message}", file=sys.stderr, flush=True)
 
@@ -63,15 +63,15 @@ def reasons(chapter, parameters: dict) -> list[str]:
     """Why ``chapter``'s executed notebook, for a run with ``parameters``, must be produced again; empty when it is up to date.
 
     What ``emma-book status`` prints: the notebook is looked for where a run with these
-    parameters writes it (:func:`emma.book.build.executed_path`), and its stored run key is
-    compared with the chapter's key now (:func:`emma.book.rerun.stale`).
+    parameters writes it (:func:`emma_book.build.executed_path`), and its stored run key is
+    compared with the chapter's key now (:func:`emma_book.rerun.stale`).
 
     Parameters
     ----------
-    chapter : emma.book.build.Chapter
+    chapter : emma_book.build.Chapter
         The chapter.
     parameters : dict
-        Its resolved parameters (:func:`emma.book.params.resolve_parameters`).
+        Its resolved parameters (:func:`emma_book.params.resolve_parameters`).
 
     Returns
     -------
@@ -92,10 +92,10 @@ def execute_chapters(
 
     Parameters
     ----------
-    chapters : list of emma.book.build.Chapter
-        In the order they run (the book's, :func:`emma.book.build.select`).
+    chapters : list of emma_book.build.Chapter
+        In the order they run (the book's, :func:`emma_book.build.select`).
     parameters : dict
-        Chapter name to its resolved and checked parameters (:func:`emma.book.params.check_parameters`).
+        Chapter name to its resolved and checked parameters (:func:`emma_book.params.check_parameters`).
     force : bool
         Execute every chapter, up to date or not.
     retrain : bool
@@ -115,14 +115,14 @@ def execute_chapters(
 
     Raises
     ------
-    emma.book.build.ChapterFailed
+    emma_book.build.ChapterFailed
         A chapter failed, or its kernel died: the message names it and the cell; the chapters after it did not run.
-    emma.book.runs.OutputFolderBusy
+    emma_book.runs.OutputFolderBusy
         Another run holds an output folder.
-    emma.book.runs.DiskFull
+    emma_book.runs.DiskFull
         A write failed for want of space: the chapters committed before stay, the chapter's executed
         notebook, when it was written, is kept in ``<output_dir>/failed/<NN_name>/``.
-    emma.book.runs.Interrupted
+    emma_book.runs.Interrupted
         Ctrl-C (a :class:`KeyboardInterrupt`) while a chapter ran: it names the chapter; a rerun resumes.
     """
     missing = [chapter.name for chapter in chapters if chapter.name not in parameters]
@@ -179,13 +179,13 @@ def target(executed=None) -> tuple[Path, str | None, bool]:
     ``-p output_dir <folder>``. Into any other folder no run writes, so nothing can be executed there.
     """
     if executed is None:
-        return book.EXECUTED, None, True
+        return layout.EXECUTED, None, True
     if not isinstance(executed, (str, Path)):
         raise ValueError(f"executed must be a folder of executed notebooks (a path) or None, got {executed!r}")
     folder = Path(executed).resolve()
-    if folder == book.EXECUTED.resolve():
-        return book.EXECUTED, None, True
-    runnable = folder.name == "chapters" and folder.parent != (book.ROOT / book.DEFAULT_OUTPUT_DIR).resolve()
+    if folder == layout.EXECUTED.resolve():
+        return layout.EXECUTED, None, True
+    runnable = folder.name == "chapters" and folder.parent != (layout.ROOT / layout.DEFAULT_OUTPUT_DIR).resolve()
     return folder, (str(folder.parent) if runnable else None), runnable
 
 
@@ -194,7 +194,7 @@ class Run:
     """A chapter's executed notebook, in the folder a book is built from, and what it ran with.
 
     ``injected`` holds the parameters its run set (papermill's record; None when the notebook has
-    none), ``ran_with`` every parameter as it ran, defaults included (:func:`emma.book.record.notebook_parameters`).
+    none), ``ran_with`` every parameter as it ran, defaults included (:func:`emma_book.record.notebook_parameters`).
     """
 
     path: Path
@@ -309,9 +309,9 @@ def plan(executed=None, profile: str | None = None, device: str | None = None) -
         notes.append(f"the chapters executed in {where} ran on different devices ({_listing(devices)}); the others run on auto")
     profile = profile or next(iter(profiles), DEFAULT_PROFILE)
     device = device or (next(iter(devices)) if len(devices) == 1 else "auto")
-    layers = [rerun.read_parameter_file(book.PROFILES / f"{profile}.yaml"), {"profile": profile, "device": device}]
+    layers = [params.read_parameter_file(layout.PROFILES / f"{profile}.yaml"), {"profile": profile, "device": device}]
     layers += [{"output_dir": output_dir}] if output_dir is not None else []
-    fresh, _ = rerun.resolve_parameters(chapters, layers)  # as `emma-book run --profile P --device D [-p output_dir]`
+    fresh, _ = params.resolve_parameters(chapters, layers)  # as `emma-book run --profile P --device D [-p output_dir]`
     parameters = {}
     for chapter in chapters:
         own = _own_parameters(chapter, present.get(chapter.name))
@@ -326,14 +326,14 @@ def plan(executed=None, profile: str | None = None, device: str | None = None) -
 def settle(executed=None) -> list[str]:
     """Settle what an interrupted run left in the output folder whose runs write into ``executed`` (:func:`target`); return the messages.
 
-    Under the folder's lock (:func:`emma.book.runs.holding`), a run killed after its commit is
+    Under the folder's lock (:func:`emma_book.runs.holding`), a run killed after its commit is
     made visible with the executed notebook, hence the parameters, it recorded; an uncommitted one
-    is removed (:func:`emma.book.runs.recover`). Nothing is done for a folder no run writes into.
+    is removed (:func:`emma_book.runs.recover`). Nothing is done for a folder no run writes into.
     Each message is printed.
 
     Raises
     ------
-    emma.book.runs.OutputFolderBusy
+    emma_book.runs.OutputFolderBusy
         A run is writing into that folder now.
     """
     _, output_dir, runnable = target(executed)
@@ -350,7 +350,7 @@ def stale_runs(executed=None) -> dict[str, list[str]]:
 
     An interrupted run that committed is finished first (:func:`settle`). Each chapter is checked
     with the parameters it ran with. A notebook without papermill's record of them is left out:
-    :func:`emma.book.build.check_executed` refuses it when it has no run key.
+    :func:`emma_book.build.check_executed` refuses it when it has no run key.
     """
     settle(executed)
     folder, _, _ = target(executed)
@@ -389,7 +389,7 @@ def bring_up_to_date(executed=None, profile: str | None = None, device: str | No
 
     Raises
     ------
-    emma.book.build.ChapterFailed
+    emma_book.build.ChapterFailed
         A chapter failed (the message names it): nothing is built.
     ValueError
         :func:`plan` refused, a parameter is invalid, a chapter must run but no run writes into

@@ -9,14 +9,14 @@ chapter runs outside the checkout, so the branch carries what it needs besides t
   launched notebook starts;
 * ``book/chapters/_build/tables/*.csv``: the tables the chapters' runs wrote, as their run keys
   record them, so a chapter that reads other chapters' tables (the Conclusion, the verdicts) finds
-  them where it looks. As the book (:func:`emma.book.publish.recorded_outputs`), the branch carries
+  them where it looks. As the book (:func:`emma_book.publish.recorded_outputs`), the branch carries
   nothing else of the tables folder, and a table or notebook changed since its run stops it, naming
   both. Every table a run key records as read (``reads``) must be there, or the branch is not written;
 * ``requirements.txt``: the runtime's lock (``requirements-runtime-lock.txt``, no book toolchain)
   and ``emma-book @ git+<repository>@<sha>``, which Binder installs; ``runtime.txt`` (Python 3.11);
   ``LICENSE``, ``CITATION.cff`` and a ``README.md`` that says where the branch comes from.
 
-Run ``python -m emma.book.branch OUT --sha SHA --repository URL``; ``OUT`` must be empty or absent.
+Run ``python -m emma_book.branch OUT --sha SHA --repository URL``; ``OUT`` must be empty or absent.
 """
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import nbformat
 
-from emma.book import build as book
-from emma.book import publish, rerun
+from emma_book import build as book
+from emma_book import layout, publish, rerun
 
 CHAPTERS = Path("book") / "chapters"  # in the branch, as in the checkout: the launch buttons' path
-TABLES = CHAPTERS / book.DEFAULT_OUTPUT_DIR / "tables"  # where a launched chapter's output_dir points
+TABLES = CHAPTERS / layout.DEFAULT_OUTPUT_DIR / "tables"  # where a launched chapter's output_dir points
 RUNTIME_LOCK = "requirements-runtime-lock.txt"
 PYTHON = "python-3.11"
 _OUTPUT_DIR_LINE = re.compile(r"^output_dir\s*=.*$", flags=re.MULTILINE)
@@ -49,7 +49,7 @@ def relaunchable(notebook, repository: str, sha: str):
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.source = _OUTPUT_DIR_LINE.sub(
-                f'output_dir = "{book.DEFAULT_OUTPUT_DIR}"  # the branch\'s copy of the outputs, beside this notebook', cell.source
+                f'output_dir = "{layout.DEFAULT_OUTPUT_DIR}"  # the branch\'s copy of the outputs, beside this notebook', cell.source
             )
     return notebook
 
@@ -71,7 +71,7 @@ def write_branch(
     out: str | os.PathLike,
     sha: str,
     repository: str,
-    root: str | os.PathLike = book.ROOT,
+    root: str | os.PathLike = layout.ROOT,
     executed: str | os.PathLike | None = None,
     tables: str | os.PathLike | None = None,
 ) -> Path:
@@ -85,7 +85,7 @@ def write_branch(
     """
     root, out = Path(root), Path(out)
     executed = Path(executed) if executed is not None else root / CHAPTERS
-    tables = Path(tables) if tables is not None else root / book.DEFAULT_OUTPUT_DIR / "tables"
+    tables = Path(tables) if tables is not None else root / layout.DEFAULT_OUTPUT_DIR / "tables"
     if not re.fullmatch(r"[0-9a-f]{7,40}", sha or ""):
         raise ValueError(f"--sha must be a commit's hexadecimal id, got {sha!r}")
     if not repository:
@@ -121,18 +121,18 @@ def write_branch(
         "# Executed notebooks of the book\n\n"
         f"The chapters of the book (`{CHAPTERS.as_posix()}/`), executed from commit {sha} of {repository},\n"
         f"with the tables they read (`{TABLES.as_posix()}/`) and the environment a chapter needs\n"
-        "(`requirements.txt`, without the book's toolchain). Written by `python -m emma.book.branch`\n"
+        "(`requirements.txt`, without the book's toolchain). Written by `python -m emma_book.branch`\n"
         "in the book workflow: do not edit.\n"
     )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emma.book.branch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m emma_book.branch", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="an empty or absent folder to write the branch's files into")
     parser.add_argument("--sha", help="the commit the package is installed from (default: the checkout's HEAD)")
     parser.add_argument("--repository", help="the repository's URL (default: _config.yml's repository.url)")
-    parser.add_argument("--root", default=str(book.ROOT), help="the checkout (default: this package's)")
+    parser.add_argument("--root", default=str(layout.ROOT), help="the checkout (default: this package's)")
     parser.add_argument("--executed", help="the executed notebooks (default: <root>/book/chapters)")
     parser.add_argument("--tables", help="the chapters' tables (default: <root>/_build/tables)")
     args = parser.parse_args(argv)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = write_branch(args.out, sha, args.repository or book.repository_url(root), root, args.executed, args.tables)
     except (ValueError, OSError) as error:
-        print(f"emma.book.branch: {error}", file=sys.stderr)
+        print(f"emma_book.branch: {error}", file=sys.stderr)
         return 1
     print(f"the branch notebooks: {out}")
     return 0

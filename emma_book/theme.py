@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PDF_EDITION = "emma-book.pdf"  # the PDF edition's name, in _build/pdf/ and at the site's root (emma.book.pdf.NAME)
+PDF_EDITION = "emma-book.pdf"  # the PDF edition's name, in _build/pdf/ and at the site's root (emma_book.pdf.NAME)
 
 
 def setup(app):
-    """Sphinx extension (``_config.yml`` lists ``emma.book.build``, which re-exports this): the book's page-level touches.
+    """Sphinx extension (``_config.yml`` lists ``emma_book.build``, which re-exports this): the book's page-level touches.
 
     sphinx-book-theme's download menu offers the page's source, here the executed notebook
     (``.ipynb``); chapter pages also offer their ``notebooks/NN_name.py``, which
-    :func:`emma.book.build.stage` puts in the site through ``html_extra_path``, and every page the book's PDF edition when the
+    :func:`emma_book.build.stage` puts in the site through ``html_extra_path``, and every page the book's PDF edition when the
     build has one. And every script appears once per page.
     """
     app.connect("html-page-context", _offer_jupytext_source, priority=502)  # after the theme's buttons (501)

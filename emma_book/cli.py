@@ -7,7 +7,7 @@
     emma-book build [--chapters DIR] [--builder html|linkcheck] [--pdf] [--no-strict] [--profile quick|full] [--device auto|cpu|cuda] [--no-run]
 
 ``build`` first executes every chapter without an up-to-date run in the folder it builds from, as
-``run`` would, and says which and why (:func:`emma.book.update.bring_up_to_date`): a chapter not
+``run`` would, and says which and why (:func:`emma_book.update.bring_up_to_date`): a chapter not
 executed yet in the profile and on the device of the chapters that are (quick when none is), a
 stale one again with the parameters it ran with; executed chapters that disagree on the profile stop
 it. ``build --no-run`` executes nothing: it refuses a chapter not executed, and names those built
@@ -26,11 +26,11 @@ import os
 import sys
 from pathlib import Path
 
-from emma.book import build as book
-from emma.book import params, pdf, rerun, runs, scaffold, update
 from emma.claims.report import TABLES_URL
 from emma.util.cache import RETRAIN
 from emma.util.runtime import DEVICES
+from emma_book import build as book
+from emma_book import layout, params, pdf, runs, scaffold, update
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,18 +101,18 @@ def _resolve(args) -> tuple[list, dict, dict]:
     """The chapters ``run`` (or ``status``) selects, their parameters, and the keys the caller set that some of them do not declare.
 
     Everything is checked before any kernel starts: every chapter section of the profile and of
-    each ``-f`` file, run or not (:func:`emma.book.params.check_sections`); the profile, which only
+    each ``-f`` file, run or not (:func:`emma_book.params.check_sections`); the profile, which only
     ``--profile`` sets (``-p profile`` is refused, and so is a file's ``profile`` that is not
-    ``--profile``'s); and each resolved value (:func:`emma.book.params.check_parameters`). The
+    ``--profile``'s); and each resolved value (:func:`emma_book.params.check_parameters`). The
     path parameters (``output_dir``, ``data_home``, ``cache_dir``) are made absolute against the
     caller's working folder, so the notebook, the tables, the figures and the lock of a run all
     go where the caller meant, whatever folder the kernel runs in.
     """
     selected = book.select(args.names)
-    profile_file = book.PROFILES / f"{args.profile}.yaml"
-    profile = rerun.read_parameter_file(profile_file)
+    profile_file = layout.PROFILES / f"{args.profile}.yaml"
+    profile = params.read_parameter_file(profile_file)
     params.check_sections(profile, f"profile {profile_file.name}", selected)
-    files = [(path, rerun.read_parameter_file(path)) for path in args.parameters_file]
+    files = [(path, params.read_parameter_file(path)) for path in args.parameters_file]
     for path, layer in files:
         params.check_sections(layer, f"parameter file {path}", selected)
         params.refuse_profile(layer, args.profile, f"parameter file {path}")
@@ -121,7 +121,7 @@ def _resolve(args) -> tuple[list, dict, dict]:
         raise ValueError(f"-p profile {pairs['profile']}: the profile is chosen with --profile, not -p (it picks the sizes of "
                          f"profiles/<profile>.yaml): use --profile {pairs['profile'] if pairs['profile'] in ('quick', 'full') else 'quick|full'}")
     layers = [profile, {"profile": args.profile, "device": args.device}, *(layer for _, layer in files), pairs]
-    parameters, not_declared = rerun.resolve_parameters(selected, layers)
+    parameters, not_declared = params.resolve_parameters(selected, layers)
     given = set(pairs).union(*(layer for _, layer in files))  # the keys the caller set, not the profile's
     not_declared = {key: names for key, names in not_declared.items() if key in given}
     parameters = params.absolute_paths(parameters)
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "new":
             source = scaffold.new_chapter(args.name, args.title)
-            print(f"wrote {source.relative_to(book.ROOT)}, listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
+            print(f"wrote {source.relative_to(layout.ROOT)}, listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
                   f"run it with `emma-book run {args.name} --profile quick`, then `emma-book build` executes the other chapters "
                   "not executed yet, in the same profile, and builds the book")
             return 0
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                           file=sys.stderr, flush=True)
             else:
                 update.bring_up_to_date(args.chapters, args.profile, args.device)
-            return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder, pdf=args.pdf)
+            if args.pdf:
+                if args.builder != "html":
+                    raise ValueError(f"the PDF edition comes with the HTML book, not with the builder {args.builder!r}")
+                return pdf.edition(executed=args.chapters, strict=not args.no_strict)
+            return book.build(strict=not args.no_strict, executed=args.chapters, builder=args.builder)
         selected, parameters, not_declared = _resolve(args)
         if args.command == "status":
             for chapter in selected:
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emma-book: error: no space left on the device{f' of {error.filename}' if error.filename else ''}: free some space and rerun",
               file=sys.stderr)
         return 1
-    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was committed stays (emma.book.runs), a rerun resumes
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was committed stays (emma_book.runs), a rerun resumes
         chapter = getattr(interrupt, "chapter", None)
         print(f"emma-book: interrupted{f': {chapter}' if chapter else ''}; rerun to resume", file=sys.stderr, flush=True)
         return 130

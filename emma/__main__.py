@@ -1,5 +1,0 @@
-import sys
-
-from emma.book.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from emma_book.cli import main
+
+sys.exit(main())
