@@ -229,7 +229,7 @@ def test_new_run_build_works_from_a_fresh_clone(tmp_path):
 
     def emma_book(*args: str) -> str:
         started = time.time()
-        done = subprocess.run([sys.executable, "-m", "emma", *args], cwd=clone, env=env, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "emma_book", *args], cwd=clone, env=env, capture_output=True, text=True)
         print(f"emma-book {' '.join(args)}: {time.time() - started:.0f} s", flush=True)
         assert done.returncode == 0, f"emma-book {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
         return done.stdout
