@@ -18,7 +18,7 @@ import pandas as pd
 
 from emma.engine.evaluation import apply_rules, select
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
-from emma.experiments.forensics import variants
+from emma.experiments.forensics import BASELINES, variants  # the baselines of the thesis's table, in its order
 from emma.experiments.selection import prediction_interval
 from emma.experiments.study import fit_energies, plan, restrict, rows_for, run_study
 from emma.util.display import label
@@ -250,10 +250,6 @@ def _unique(protocols) -> list[Protocol]:
     return out
 
 
-#: The baselines of the thesis's table, in its order.
-TABLE_BASELINES = ("ip_only", "dm_only", "base", "without", "alternative")
-
-
 def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_seeds=(), thesis_configs=None) -> pd.DataFrame:
     """The first stage of the study, shared by the chapters :doc:`Experiment II </book/chapters/06_robustness>` and "Explaining the thesis's numbers".
 
@@ -269,13 +265,13 @@ def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_s
     """
     steps = [s["protocol"] for s in decomposition_steps(order=order)]
     baselines = _unique([SOUND, ORIGINAL] + steps + variants())
-    frames = [plan(baselines, seeds, families=TABLE_BASELINES), plan([SOUND, ORIGINAL], seeds, configs, families=("with",))]
+    frames = [plan(baselines, seeds, families=BASELINES), plan([SOUND, ORIGINAL], seeds, configs, families=("with",))]
     if len(confirm_seeds):
-        frames.append(plan(SOUND, confirm_seeds, families=TABLE_BASELINES))
+        frames.append(plan(SOUND, confirm_seeds, families=BASELINES))
     if len(replay_seeds):
         if thesis_configs is None:
             raise ValueError("replay_seeds needs thesis_configs (rho, lambda_c, lambda_e of the thesis's printed EMMA rows)")
-        frames += [plan(ORIGINAL, replay_seeds, families=TABLE_BASELINES), plan(ORIGINAL, replay_seeds, thesis_configs, families=("with",))]
+        frames += [plan(ORIGINAL, replay_seeds, families=BASELINES), plan(ORIGINAL, replay_seeds, thesis_configs, families=("with",))]
     return pd.concat(frames, ignore_index=True)
 
 
