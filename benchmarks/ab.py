@@ -65,7 +65,7 @@ LAYOUTS = {
     },
     "subpackages": {  # from 4c34859: emma/engine/sweep.py, emma/data/splits.py, ...
         "make_splits": "emma.data.splits",
-        "fit_mode_autoencoders": "emma.engine.energy",
+        "fit_mode_autoencoders": "emma.engine.energy",  # fit_htru2_energy_models since issue 26 (_energies)
         "TrainSettings": "emma.engine.configs",
         "SweepEngine": "emma.engine.sweep",
     },
@@ -157,7 +157,8 @@ def _setup(root, state, *, configs, epochs, threads, device, cache_dir):
     import torch
 
     layout = layout_of(root)
-    names = {name: getattr(importlib.import_module(module), name) for name, module in LAYOUTS[layout].items()}
+    names = {name: _energies if name == "fit_mode_autoencoders" else getattr(importlib.import_module(module), name)
+             for name, module in LAYOUTS[layout].items()}
     import emma
 
     if Path(emma.__file__).resolve().parent != (Path(root) / "emma").resolve():
@@ -165,13 +166,13 @@ def _setup(root, state, *, configs, epochs, threads, device, cache_dir):
     torch.set_num_threads(threads)
     device = torch.device(device)
     splits = names["make_splits"](device="cpu")
-    energies = names["fit_mode_autoencoders"](splits, cache_dir=cache_dir, progress=False)
+    energies = names["fit_mode_autoencoders"](LAYOUTS[layout]["fit_mode_autoencoders"], splits, cache_dir=cache_dir, progress=False)
     settings = names["TrainSettings"](epochs=epochs)
     engine_class = names["SweepEngine"]
     state.update(splits=splits, energies=energies, settings=settings, engine_class=engine_class, device=device, configs=configs, torch=torch)
     base = _train(state, "base", base=None)[0]
-    seeds = [int(s) for s in base["table"]["seed"]]
-    state["base"] = {family: {n: v[[seeds.index(c["seed"]) for c in configs[family]]] for n, v in base["params"].items()} for family in FROM_BASE}
+    seeds = [int(s) for s in _field(base, "table")["seed"]]
+    state["base"] = {family: {n: v[[seeds.index(c["seed"]) for c in configs[family]]] for n, v in _field(base, "params").items()} for family in FROM_BASE}
     return {"emma": emma.__file__, "layout": layout, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "settings": {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}}
 
@@ -200,7 +201,22 @@ def _train(state, family, base):
 
 def _run(state, *, family):
     result, build, fit, score = _train(state, family, state["base"].get(family))
-    return {"table": result["table"], "build": build, "fit": fit, "score": score}
+    return {"table": _field(result, "table"), "build": build, "fit": fit, "score": score}
+
+
+def _energies(module: str, splits, **kwargs):
+    """The autoencoders of seed 0, by the function of ``module`` each version has (one name for them since issue 26)."""
+    import importlib
+
+    energy = importlib.import_module(module)
+    if hasattr(energy, "fit_htru2_energy_models"):
+        return energy.fit_htru2_energy_models(splits, [0], **kwargs)[0]
+    return energy.fit_mode_autoencoders(splits, **kwargs)
+
+
+def _field(result, name: str):
+    """A field of a sweep's result: a key of the dictionaries of older versions, an attribute of a SweepResult."""
+    return result[name] if isinstance(result, dict) else getattr(result, name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ import torch
 
 from emma.data.splits import make_splits
 from emma.engine.configs import TrainSettings, grid
-from emma.engine.energy import fit_mode_autoencoders
+from emma.engine.energy import fit_htru2_energy_models
 from emma.engine.families import init_parameters
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND
@@ -133,7 +133,7 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, threads {torch.get_num_threads()}, device {device}")
 
     splits = make_splits(device="cpu")
-    energies = fit_mode_autoencoders(splits, cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)
+    energies = fit_htru2_energy_models(splits, [0], cache_dir=os.path.join(tempfile.gettempdir(), "emma-bench-cache"), progress=False)[0]
     if args.paths:
         paths(args, splits, energies, device, steps)
         return
@@ -209,7 +209,7 @@ def run(args, splits, energies, device, steps, epochs):
         configs = grid(GRID_RHO, GRID_LAMBDA, GRID_LAMBDA, (0, 1, 2, 3, 4))
         base = init_parameters("base", configs["seed"].tolist())
         out = run_sweep("with", configs, splits, settings, protocol=protocol, energies=energies, base=base, device=device, progress=False, workers=workers)
-        fixed, per_epoch = out["seconds"] - out["timing"]["fit"], out["timing"]["fit"] / epochs
+        fixed, per_epoch = out.seconds - out.timing["fit"], out.timing["fit"] / epochs
         full[name, workers] = fixed + 35 * per_epoch
         how = "one process" if workers == 1 or device.type != "cpu" else f"{workers} parts at once, one thread each"
         print(f"full grid, {name} protocol, {how} (125 configurations x 5 seeds = 625 models, {epochs} epochs, per-epoch "

@@ -15,7 +15,19 @@ The book's tooling (the ``emma-book`` command, run keys, the site and the PDF) i
 The names below are the ones a new experiment needs most.
 """
 from emma.data import add_noise, corrupt, fetch_htru2, make_splits, nsr_db_to_sigma, sigma_to_nsr_db
-from emma.engine import ORIGINAL, SOUND, ModeEnergies, Protocol, SweepEngine, TrainSettings, fit_mode_autoencoders, run_sweep
+from emma.engine import (
+    ORIGINAL,
+    SOUND,
+    THESIS_DAE,
+    DAESettings,
+    EnergyModels,
+    Protocol,
+    SweepEngine,
+    TrainSettings,
+    fit_energy_models,
+    fit_htru2_energy_models,
+    run_sweep,
+)
 from emma.method import (
     EMMA,
     DenoisingAutoencoder,
@@ -30,7 +42,7 @@ from emma.method import (
     freeze,
     initial_parameters,
     project_parameters_,
-    train_autoencoder,
+    train_one_autoencoder,
 )
 from emma.util import resolve_device, save_figure, save_table, seed_everything
 
@@ -51,8 +63,11 @@ __all__ = [
     "make_splits",
     "nsr_db_to_sigma",
     "sigma_to_nsr_db",
-    "ModeEnergies",
-    "fit_mode_autoencoders",
+    "DAESettings",
+    "THESIS_DAE",
+    "EnergyModels",
+    "fit_energy_models",
+    "fit_htru2_energy_models",
     "Protocol",
     "SOUND",
     "ORIGINAL",
@@ -62,7 +77,7 @@ __all__ = [
     "DenoisingAutoencoder",
     "UntiedAutoencoder",
     "freeze",
-    "train_autoencoder",
+    "train_one_autoencoder",
     "save_figure",
     "save_table",
     "resolve_device",

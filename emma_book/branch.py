@@ -92,9 +92,9 @@ def write_branch(
         raise ValueError("--repository must name the repository the package is installed from")
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty: the branch is written into an empty folder")
-    notebooks = sorted(executed.glob("[0-9]*_*.ipynb"))
+    notebooks = sorted(path for path in executed.glob("*_*.ipynb") if layout.CHAPTER_STEM.fullmatch(path.stem))
     if not notebooks:
-        raise FileNotFoundError(f"{executed} holds no executed chapter (NN_name.ipynb): run `emma-book run` first")
+        raise FileNotFoundError(f"{executed} holds no executed chapter (NN_name.ipynb or AN_name.ipynb): run `emma-book run` first")
     if not tables.is_dir():
         raise FileNotFoundError(f"{tables} is missing: the chapters' tables (run `emma-book run` first)")
     requirements = _requirements(root, repository, sha)

@@ -19,20 +19,33 @@ NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "chapters"
 PROFILES = ROOT / "profiles"  # quick.yaml, full.yaml: the parameters `emma-book run --profile` starts from
 DEFAULT_OUTPUT_DIR = "_build"
-_CHAPTER_FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.py$")
+#: A chapter's stem: ``NN_name`` for a numbered chapter (NN its number in the table of contents),
+#: ``AN_name`` for a notebook appendix (the N-th notebook of the part "Appendices"), e.g. ``A1_verdicts``.
+CHAPTER_STEM = re.compile(r"^(?:(?P<number>\d+)|A(?P<appendix>\d+))_(?P<name>[a-z0-9_]+)$")
 
 
 @dataclass(frozen=True)
 class Chapter:
-    """One chapter: ``name`` (e.g. ``energy_estimation``), its source and its executed notebook."""
+    """One chapter: ``name`` (e.g. ``energy_estimation``), its source and its executed notebook.
+
+    ``number`` is the chapter's number in the table of contents (``09`` of ``09_many_modes``), or,
+    for a notebook appendix (``appendix`` true), its number among the appendices (``1`` of
+    ``A1_verdicts``), which never counts as a chapter number.
+    """
 
     number: int
     name: str
     source: Path
+    appendix: bool = False
 
     @property
     def stem(self) -> str:
         return self.source.stem
+
+    @property
+    def label(self) -> str:
+        """The prefix of its file: ``09`` for a chapter, ``A1`` for an appendix."""
+        return f"A{self.number}" if self.appendix else f"{self.number:02d}"
 
     @property
     def title(self) -> str:
@@ -66,18 +79,24 @@ class Chapter:
         return parsed
 
 
+def chapter_of(path: str | os.PathLike) -> Chapter | None:
+    """The chapter whose source is ``path`` (``NN_name.py`` or ``AN_name.py``); ``None`` for any other file."""
+    path = Path(path)
+    match = CHAPTER_STEM.match(path.stem) if path.suffix == ".py" else None
+    if match is None:
+        return None
+    appendix = match["appendix"] is not None
+    return Chapter(int(match["appendix"] if appendix else match["number"]), match["name"], path, appendix)
+
+
 def chapters(folder: Path | None = None) -> list[Chapter]:
-    """All chapters in ``folder`` (default ``notebooks/``), ordered by their numeric prefix."""
-    found = []
-    for path in sorted(Path(folder or NOTEBOOKS).glob("*.py")):
-        match = _CHAPTER_FILE.match(path.name)
-        if match:
-            found.append(Chapter(int(match.group(1)), match.group(2), path))
-    return sorted(found, key=lambda chapter: chapter.number)
+    """All chapters in ``folder`` (default ``notebooks/``): the numbered ones by number, then the appendices by theirs."""
+    found = [chapter for path in sorted(Path(folder or NOTEBOOKS).glob("*.py")) if (chapter := chapter_of(path)) is not None]
+    return sorted(found, key=lambda chapter: (chapter.appendix, chapter.number))
 
 
 def toc_stems(toc: Path) -> list[str]:
-    """The chapters ``toc`` (a ``_toc.yml``) lists, as ``NN_name`` stems in its order; none when there is no such file."""
+    """The chapters ``toc`` (a ``_toc.yml``) lists, as stems (``NN_name``, ``AN_name``) in its order; none when there is no such file."""
     if not Path(toc).is_file():
         return []
     parts = (yaml.safe_load(Path(toc).read_text()) or {}).get("parts") or []
@@ -86,23 +105,23 @@ def toc_stems(toc: Path) -> list[str]:
 
 
 def select(names: list[str], folder: Path | None = None) -> list[Chapter]:
-    """The chapters named (by name, by ``NN_name`` stem, or by number); all of them when ``names`` is empty.
+    """The chapters named (by name, by stem, by number ``9`` or ``09``, by ``A1`` for an appendix); all of them when ``names`` is empty.
 
     They come in the book's order, ``_toc.yml``'s (beside ``folder``), so that a chapter runs after
-    those it reads: an extension (:mod:`emma_book.scaffold`) numbered after the appendix runs before it.
-    Chapters the table of contents does not list come last, by number.
+    those it reads: the appendix Verdicts runs after every chapter, extensions included.
+    Chapters the table of contents does not list come last, the numbered ones first.
     """
     folder = Path(folder or NOTEBOOKS)
     available = chapters(folder)
     order = {stem: i for i, stem in enumerate(toc_stems(folder.parent / "_toc.yml"))}
     picked = available if not names else []
     for name in names:
-        hits = [c for c in available if name in (c.name, c.stem, str(c.number), f"{c.number:02d}")]
+        hits = [c for c in available if name in (c.name, c.stem, c.label, *(() if c.appendix else (str(c.number),)))]
         if not hits:
             known = ", ".join(c.name for c in available)
             raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
         picked.extend(hit for hit in hits if hit not in picked)
-    return sorted(picked, key=lambda c: (order.get(c.stem, len(order)), c.number))
+    return sorted(picked, key=lambda c: (order.get(c.stem, len(order)), c.appendix, c.number))
 
 
 def executed_path(chapter: Chapter, output_dir: str | os.PathLike | None = None) -> Path:

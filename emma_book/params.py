@@ -365,12 +365,14 @@ RULES: dict[str, Rule] = {
     **_named(SEED, "split_seed", "data_seed"),
     "workers": integer(1),
     "max_points": maybe(integer(1)),
-    **_named(EPOCHS, "epochs", "dae_epochs", "demo_epochs", "htru2_epochs", "htru2_dae_epochs"),
-    **_named(_SIZE, "batch_size", "dae_batch_size", "demo_batch_size", "htru2_batch_size", "n_train", "n_test", "demo_n_train", "demo_n_test",
-             "dae_hidden", "demo_hidden", "d_hidden", "d_model", "hidden"),
+    **_named(EPOCHS, "epochs", "demo_epochs", "htru2_epochs", "htru2_dae_epochs"),
+    **_named(_SIZE, "batch_size", "demo_batch_size", "htru2_batch_size", "n_train", "n_test", "demo_n_train", "demo_n_test",
+             "demo_hidden", "d_hidden", "d_model", "hidden"),
+    # the autoencoders' settings: None takes the chapter's named DAESettings' (emma.engine.autoencoders.DAESettings.override)
+    "dae_epochs": maybe(EPOCHS), **_named(maybe(_SIZE), "dae_batch_size", "dae_hidden"), "dae_noise_std": maybe(_NOISE),
     **_named(_RATE, "lr", "alignment_lr", "memory_lr", "reversal_lr", "simulation_lr", "htru2_lr"),
     "alpha": number(0, 1, low_open=True, high_open=True),
-    **_named(_NOISE, "dae_noise_std", "sigma_train", "training_sigma", "htru2_sigma"),
+    **_named(_NOISE, "sigma_train", "training_sigma", "htru2_sigma"),
     **_named(_FRACTION, "clean_fraction", "htru2_clean_fraction"),
     **_named(_COLDNESS, "rho", "coldness", "htru2_coldness"),
     **_named(number(0), "lambda_c", "lambda_e"),
@@ -393,7 +395,7 @@ CHAPTER_RULES: dict[str, dict[str, Rule]] = {
     "emma": {
         "boltzmann_energies": list_of(number(), "finite numbers"), **_named(positive(), "coldness_low_temperature", "coldness_high_temperature"),
         "attention_settings": Rule("a non-empty list of [g_a, b_a] pairs, g_a a finite number > 0 and b_a a finite number", _pairs),
-        "shared_self_energy": number(), "demo_widths": list_of(integer(1), "ints >= 1 (one width per mode)", least=2), "demo_latent": integer(1),
+        "shared_self_energy": positive(), "demo_widths": list_of(integer(1), "ints >= 1 (one width per mode)", least=2), "demo_latent": integer(1),
         **_named(number(0), "demo_dae_noise", "demo_corruption"), "demo_coldness": positive(),
         "check_grid": integer(2), **_named(integer(1), "check_draws", "coupling_draws", "simulation_steps"),
         "couplings": list_of(number(0), "finite numbers >= 0"), "coupling_modes": list_of(integer(2), "ints >= 2"),
@@ -426,6 +428,8 @@ CHAPTER_RULES: dict[str, dict[str, Rule]] = {
         "step_cost_modes": list_of(integer(2), "ints >= 2"),
     },
     "conclusion": {"manifold": one_of(*MANIFOLDS), "dae_second": integer(1), "n_points": integer(1)},
+    "verdicts": {"kinds": list_of(one_of("core", "secondary", "book"), "kinds among core, secondary, book", distinct=True),
+                 "max_rows": integer(1)},
 }
 
 

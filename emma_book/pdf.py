@@ -5,9 +5,14 @@ builder into ``<root>/_build/singlehtml``, makes that page printable (:func:`pri
 prints it to ``<root>/_build/pdf/emma-book.pdf`` with the Chromium the browser tests use (Debian's
 ``chromium``, driven by Playwright; :func:`print_pdf`): A4, math typeset by the site's own MathJax,
 figures, a page break before each chapter, PDF bookmarks from the headings and page numbers in the
-footer; pypdf then gives the bookmarks the headings' own text (:func:`retitle_outline`). Nothing
-is fetched from the network. The HTML book built next offers the PDF in every page's download
-menu (:func:`edition`).
+footer; pypdf then gives the bookmarks the headings' own text, as plain text (:func:`retitle_outline`,
+:func:`plain_title`). Nothing is fetched from the network. The HTML book built next offers the PDF
+in every page's download menu (:func:`edition`).
+
+The API reference (the appendix ``book/api`` and its pages, :mod:`emma_book.api`) is left out:
+hundreds of pages of signatures are read on the site, not on paper. The PDF's contents say where
+it is online (:func:`online_address`), and a name in the text that links to its entry links to
+the entry online.
 
 This route needs no TeX: jupyter-book's ``pdflatex`` needs TeX Live (hundreds of MB of packages)
 and its ``pdfhtml`` downloads its own Chromium through pyppeteer, which an offline machine cannot.
@@ -30,6 +35,7 @@ NAME = book.PDF_EDITION  # emma-book.pdf: in <root>/_build/pdf/ and at the root 
 PAGE = "emma-book.html"  # the printable single page, beside the singlehtml build's own
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_MS = 180_000  # loading the page, typesetting its math, loading its images: each at most this
+LEFT_OUT = "book/api"  # the page of _toc.yml the PDF leaves out, with its sections: the API reference
 
 # Page numbers at the foot of every page (Chromium fills the spans pageNumber and totalPages).
 FOOTER = (
@@ -41,11 +47,12 @@ HEADER = "<span></span>"  # no header (Chromium's default prints the date and th
 # The PDF edition's own print rules, on top of book/_static/emma.css's @media print (which any
 # printed page of the site gets): the title page with the contents, each page of the book on a
 # new sheet, chapter titles shown (sphinx-book-theme hides a page's first h1 in print, as the
-# print title block repeats it; here only the first page's is repeated).
+# print title block repeats it; here only the first page's is repeated), and the text as wide as
+# the page's (the theme's print rules indent it by 2rem and pad the article by 2rem a side).
 PRINT_CSS = """
 #jb-print-docs-body { break-after: page; }
-#emma-contents h2 { font-size: 1.4em; margin-top: 2em; }
-#emma-contents p.caption { font-weight: bold; margin: 1em 0 0.2em; }
+#emma-contents h2 { font-size: 1.4em; margin-top: 1em; }
+#emma-contents p.caption { font-weight: bold; margin: 0.8em 0 0.2em; }
 #emma-contents ul { list-style: none; padding-left: 1.5em; margin: 0; }
 #emma-contents a { text-decoration: none; }
 .emma-table details > summary, .emma-download { display: none; }  /* unfolded; the CSV's link is the site's */
@@ -55,6 +62,8 @@ span[id^="document-"] + section { break-before: page; }
 .bd-main .bd-content .bd-article h2 { font-size: 1.5em; }
 .bd-main .bd-content .bd-article h3 { font-size: 1.25em; }
 .bd-main .bd-content .bd-article h4 { font-size: 1.1em; }
+.bd-main .bd-content { margin-left: 0; }
+.bd-main .bd-content .bd-article-container .bd-article { padding-left: 0; padding-right: 0; }
 """
 # The page is laid out at the width of the printed text (A4 less the side margins), in print media.
 MARGIN = {"top": "18mm", "bottom": "18mm", "left": "15mm", "right": "15mm"}
@@ -98,15 +107,37 @@ READY = """async () => {
 
 
 # The text of every heading the printed page shows, in order: what Chromium's outline holds, one
-# bookmark per heading. A formula in a heading is written as its TeX source.
+# bookmark per heading. A formula in a heading is written as plain text, from the MathML that
+# MathJax made of it (γ_ij for $\gamma_{ij}$, M > 2 for $M > 2$), never as its TeX source.
 HEADINGS = """() => {
-    const items = window.MathJax && window.MathJax.startup && window.MathJax.startup.document
-        ? Array.from(window.MathJax.startup.document.math) : [];
-    const tex = new Map(items.map((item) => [item.typesetRoot, item.math]));
+    const startup = window.MathJax && window.MathJax.startup;
+    const items = startup && startup.document ? Array.from(startup.document.math) : [];
+    const mathml = new Map(items.map((item) => [item.typesetRoot, startup.toMML ? startup.toMML(item.root) : ""]));
+    const SPACED = /^[=<>≤≥≠≈∼∝∈∉⊂⊆→←↦+−±×·]$/;
+    const plain = (node) => {
+        const kids = Array.from(node.children || []);
+        const all = () => Array.from(node.childNodes).map((child) => child.nodeType === Node.TEXT_NODE ? child.nodeValue : plain(child)).join("");
+        switch (node.localName) {
+            case "annotation": case "annotation-xml": return "";
+            case "msub": return `${plain(kids[0])}_${plain(kids[1])}`;
+            case "msup": return `${plain(kids[0])}^${plain(kids[1])}`;
+            case "msubsup": return `${plain(kids[0])}_${plain(kids[1])}^${plain(kids[2])}`;
+            case "mfrac": return `${plain(kids[0])}/${plain(kids[1])}`;
+            case "msqrt": return `√(${all()})`;
+            case "mo": { const t = node.textContent.trim(); return SPACED.test(t) ? ` ${t} ` : t; }
+            default: return kids.length ? kids.map(plain).join("") : node.textContent;
+        }
+    };
+    const formula = (container) => {
+        const source = mathml.get(container);
+        if (!source) return "";
+        const parsed = new DOMParser().parseFromString(source, "application/xml").documentElement;
+        return parsed.localName === "parsererror" ? "" : plain(parsed);
+    };
     const text = (node) => {
         if (node.nodeType === Node.TEXT_NODE) return node.nodeValue;
         if (node.nodeType !== Node.ELEMENT_NODE || node.classList.contains("headerlink")) return "";
-        if (node.tagName.toLowerCase() === "mjx-container") return tex.get(node) || "";
+        if (node.tagName.toLowerCase() === "mjx-container") return formula(node);
         return Array.from(node.childNodes).map(text).join("");
     };
     return Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"))
@@ -161,12 +192,73 @@ def table_of_contents(root: Path) -> dict:
     return yaml.safe_load((Path(root) / "_toc.yml").read_text())
 
 
+def online_address(root: Path) -> str | None:
+    """Where the HTML edition is online: GitHub Pages' address of the repository that ``_config.yml``
+    names (``repository.url``, ``https://github.com/OWNER/NAME``), ``https://owner.github.io/NAME/``,
+    where the Pages workflow (``.github/workflows/book.yml``) publishes the site; ``None`` when the
+    book names no GitHub repository."""
+    config = yaml.safe_load((Path(root) / "_config.yml").read_text()) or {}
+    url = str((config.get("repository") or {}).get("url") or "")
+    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
+    return f"https://{found[1].lower()}.github.io/{found[2]}/" if found else None
+
+
+def plain_title(text: str) -> str:
+    """A bookmark's title as plain text: any TeX left in ``text`` (a ``$``, a ``\\command``, its
+    braces) is dropped, keeping the command's name, and the spaces are collapsed."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    text = re.sub(r"\\([A-Za-z]+|.)", r"\1", text.replace("$", ""))  # \gamma -> gamma, \{ -> {
+    return " ".join(text.replace("{", "").replace("}", "").replace("\\", "").split())
+
+
 def _strip_tags(fragment: str) -> str:
     fragment = re.sub(r'<a class="headerlink".*?</a>', "", fragment, flags=re.DOTALL)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
 
 
-def printable_page(singlehtml: Path, toc: dict) -> Path:
+def _cut_document(text: str, name: str) -> tuple[str, dict[str, str], str]:
+    """``text`` without the page ``name`` and the pages nested in it (the ``singlehtml`` page puts a
+    page's sections inside it): the rest, the removed ids (id -> the page that held it), the page's title."""
+    start = text.find(f'<span id="document-{name}"></span>')
+    if start < 0:
+        raise PdfError(f"the page {name!r} of _toc.yml is not in the single page")
+    depth, end = 0, None
+    for tag in re.finditer(r"<(/?)section\b[^>]*>", text[start:]):
+        depth += -1 if tag[1] else 1
+        if depth == 0:
+            end = start + tag.end()
+            break
+    if end is None:
+        raise PdfError(f"the page {name!r} opens no section that closes in the single page")
+    removed, owner, ids = text[start:end], name, {}
+    for piece in re.split(r'(<span id="document-[^"]+"></span>)', removed):
+        marker = re.fullmatch(r'<span id="document-([^"]+)"></span>', piece)
+        if marker:
+            owner = marker[1]
+        ids.update((found, owner) for found in re.findall(r'\bid="([^"]+)"', piece))
+    title = re.search(r"<h\d[^>]*>(.*?)</h\d>", removed, flags=re.DOTALL)
+    return text[:start] + text[end:], ids, _strip_tags(title[1]) if title else name
+
+
+def _relink(text: str, removed: dict[str, str], online: str | None) -> str:
+    """Links to what was cut out (``removed``: id -> its page) lead to the page online (``online``,
+    the site's address), or become plain text when there is no such address."""
+
+    def relink(link: re.Match) -> str:
+        target = link[2]
+        if target not in removed:
+            return link[0]
+        if online is None:
+            return link[3]
+        address = f"{online}{removed[target]}.html" + ("" if target.startswith("document-") else f"#{target}")
+        opening = link[1].replace(f'href="#{target}"', f'href="{html.escape(address)}"', 1).replace("reference internal", "reference external")
+        return f"{opening}{link[3]}</a>"
+
+    return re.sub(r'(<a\b[^>]*?href="#([^"]+)"[^>]*>)(.*?)</a>', relink, text, flags=re.DOTALL)
+
+
+def printable_page(singlehtml: Path, toc: dict, online: str | None = None, left_out: str | None = LEFT_OUT) -> Path:
     """Write the single page at the root of the ``singlehtml`` build, ready to print; return it.
 
     Sphinx writes the page at ``<root>.html`` (``book/intro.html``) but links its styles, scripts
@@ -174,6 +266,9 @@ def printable_page(singlehtml: Path, toc: dict) -> Path:
 
     * the few images written relative to ``book/`` are pointed at ``_images/``, and the page's
       links to itself become in-document anchors, so they stay links inside the PDF;
+    * the page ``left_out`` of ``_toc.yml`` (:data:`LEFT_OUT`, the API reference) and its sections
+      are cut out: a link to them leads to the site ``online`` (its address, :func:`online_address`),
+      or is plain text without one, and the contents say where the page is;
     * every page after the first (Sphinx nests them one heading level down) gets its headings
       one level up: each chapter opens with an ``h1``, a top-level bookmark of the PDF;
     * the print-only title block gets the contents: the parts of ``_toc.yml`` and their pages,
@@ -190,6 +285,10 @@ def printable_page(singlehtml: Path, toc: dict) -> Path:
     if depth:
         text = text.replace(f'src="{depth}_images/', 'src="_images/')
     text = text.replace(f'href="{root_doc}.html#', 'href="#')
+    removed, left_out_title = {}, None
+    if left_out is not None:
+        text, removed, left_out_title = _cut_document(text, left_out)
+        text = _relink(text, removed, online)
     first = text.find('<span id="document-')
     if first < 0:
         raise PdfError(f"{source} holds no page but the first one: is _toc.yml's root its only page?")
@@ -199,6 +298,11 @@ def printable_page(singlehtml: Path, toc: dict) -> Path:
         contents.append(f'<p class="caption">{html.escape(part.get("caption", ""))}</p><ul>')
         for entry in part.get("chapters", []):
             name = entry["file"]
+            if name == left_out:
+                where = (f'online at <a href="{html.escape(online + name)}.html">{html.escape(online + name)}.html</a>' if online
+                         else f"in the HTML edition, at {html.escape(name)}.html")
+                contents.append(f'<li class="emma-left-out">{html.escape(left_out_title)}: not in the PDF; {where}</li>')
+                continue
             found = re.search(
                 rf'<span id="document-{re.escape(name)}"></span>\s*<section[^>]*>\s*<h1[^>]*>(.*?)</h1>', text, flags=re.DOTALL,
             )
@@ -275,7 +379,8 @@ def retitle_outline(path: Path, headings: list[str]) -> None:
     Chromium names each bookmark after the text it laid out for the heading: the lines of a
     wrapped heading run together without a space, and a heading at the top of a page can come
     out with its first line twice. It makes one bookmark per heading shown, in order; when the
-    counts differ, the bookmarks are left as Chromium wrote them and the difference is reported.
+    counts differ, the bookmarks keep Chromium's text and the difference is reported. Either way a
+    title is plain text (:func:`plain_title`): no TeX, no ``$``.
     """
     try:
         from pypdf import PdfWriter
@@ -298,10 +403,10 @@ def retitle_outline(path: Path, headings: list[str]) -> None:
     if not items:
         raise PdfError(f"{path} has no outline: Chromium wrote no bookmarks")
     if len(items) != len(headings):
-        print(f"   the PDF has {len(items)} bookmarks for {len(headings)} headings: their titles are left as Chromium wrote them", flush=True)
-        return
+        print(f"   the PDF has {len(items)} bookmarks for {len(headings)} headings: their titles are Chromium's, as plain text", flush=True)
+        headings = [str(item.get("/Title", "")) for item in items]
     for item, heading in zip(items, headings):
-        item[NameObject("/Title")] = TextStringObject(heading)
+        item[NameObject("/Title")] = TextStringObject(plain_title(heading))
     writer.write(str(path))
 
 
@@ -318,7 +423,7 @@ def build(root: Path, executed: Path | None = None, strict: bool = True) -> int:
         code = book.build(root, strict=strict, executed=executed, builder="singlehtml")
         if code != 0:
             return code
-        page = printable_page(root / "_build" / "singlehtml", table_of_contents(root))
+        page = printable_page(root / "_build" / "singlehtml", table_of_contents(root), online=online_address(root))
         output = print_pdf(page, root / "_build" / "pdf" / NAME)
     print(f"The PDF edition is {output}", flush=True)
     return 0

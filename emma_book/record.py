@@ -166,17 +166,20 @@ def run_record_page(executed: dict) -> str:
              "machine, the versions of the tools, the date and how long the execution took.", "",
              f"All chapters together took {total / 60:.1f} minutes of execution.", ""]
     columns = ["chapter", "profile", "commit", "machine", "date", "duration_s"]
-    lines += ["| chapter | profile | commit | machine | date | seconds |", "|" + "---|" * len(columns)]
+    lines += ["{numref}`tbl-run-record-runs` lists each chapter's run, {numref}`tbl-run-record-versions` the versions of the tools.", "",
+              ":::{table} Each chapter's execution: its profile, the commit of the code, the machine, the date and how long it took.",
+              ":name: tbl-run-record-runs", "",
+              "| chapter | profile | commit | machine | date | seconds |", "|" + "---|" * len(columns)]
     for _, row in records.iterrows():
         duration = f"{row['duration_s']:.0f}" if isinstance(row["duration_s"], (int, float)) else "?"
         lines.append("| " + " | ".join([str(row["chapter"]), str(row["profile"]), f"`{row['commit']}`", str(row["machine"]), str(row["date"]),
                                        duration]) + " |")
-    lines += ["", "## Versions", ""] + _versions_lines(records)
+    lines += [":::", "", "## Versions", ""] + _versions_lines(records)
     lines += ["", "## Parameters", "",
               "Every parameter of each chapter as it ran: the defaults of its parameters cell, and in bold what the run "
               "set (the profile, the `-f` files and the `-p` pairs of `emma-book run`).", ""]
-    for _, row in records.iterrows():
-        lines += _parameters_lines(row["chapter"], row["parameters"], row["set_by_run"])
+    for number, (_, row) in enumerate(records.iterrows(), start=1):
+        lines += _parameters_lines(row["chapter"], row["parameters"], row["set_by_run"], f"tbl-run-record-parameters-{number}")
     return "\n".join(lines) + "\n"
 
 
@@ -191,23 +194,25 @@ def _versions_lines(records: pd.DataFrame) -> list[str]:
     versions = pd.DataFrame({t: records[t] if t in records else None for t in tools}, index=records.index)
     versions = versions.where(versions.notna(), "not recorded").astype(str)
     header = ["| " + " | ".join(tools) + " |", "|" + "---|" * len(tools)]
+    directive = [":::{table} The versions of Python and of the tools the chapters ran with.", ":name: tbl-run-record-versions", ""]
     if len(versions) and (versions.nunique() == 1).all():
-        return ["Every chapter ran with the same versions:", "", *header, "| " + " | ".join(versions.iloc[0]) + " |"]
-    lines = ["The chapters ran with different versions:", "", "| chapter " + header[0], "|---" + header[1]]
+        return ["Every chapter ran with the same versions:", "", *directive, *header, "| " + " | ".join(versions.iloc[0]) + " |", ":::"]
+    lines = ["The chapters ran with different versions:", "", *directive, "| chapter " + header[0], "|---" + header[1]]
     for (_, row), chapter in zip(versions.iterrows(), records["chapter"]):
         lines.append(f"| {_cell(chapter)} | " + " | ".join(row) + " |")
-    return lines
+    return lines + [":::"]
 
 
-def _parameters_lines(chapter: str, parameters: dict, set_by_run) -> list[str]:
-    """One chapter's parameters: a table, folded in a dropdown titled with the chapter and the count."""
+def _parameters_lines(chapter: str, parameters: dict, set_by_run, label: str) -> list[str]:
+    """One chapter's parameters: a numbered table (``label``), folded in a dropdown titled with the chapter and the count."""
     if not parameters:
         return [f"- **{chapter}**: no parameters recorded", ""]
     set_by_run = set(set_by_run)
     changed = sum(name in set_by_run for name in parameters)
-    lines = [f":::{{dropdown}} {chapter}: {len(parameters)} parameters, {changed} set by the run", "",
+    lines = [f"::::{{dropdown}} {chapter}: {len(parameters)} parameters, {changed} set by the run", "",
+             f":::{{table}} The parameters of {_cell(chapter)} as it ran; in bold those the run set.", f":name: {label}", "",
              "| parameter | value |", "|---|---|"]
     for name, value in parameters.items():
         shown = f"`{_cell(repr(value))}`"
         lines.append(f"| **{name}** | **{shown}** |" if name in set_by_run else f"| {name} | {shown} |")
-    return lines + ["", ":::", ""]
+    return lines + [":::", "", "::::", ""]

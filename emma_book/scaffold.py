@@ -1,7 +1,9 @@
 """``emma-book new``: a new chapter that already runs, registered where the book finds it.
 
 :func:`new_chapter` writes ``notebooks/NN_name.py`` (jupytext percent format), with NN the next
-number after every existing chapter, so that no chapter is renumbered and no link breaks. The
+number after every existing chapter, so that no chapter is renumbered and no link breaks; file
+numbers follow the table of contents (NN is the chapter's number in the book), and a notebook
+appendix is named ``AN_name`` (``A1_verdicts``), outside the chapters' numbers. The
 chapter has what every chapter has (the title cell, the ``parameters`` cell, the standard setup,
 a table saved and shown, a number glued into the prose (myst-nb's ``glue``), a figure with its
 caption, a new failure of a mode whose severity is not a blend, a claims table that the appendix
@@ -44,6 +46,12 @@ TEMPLATE = '''# ---
 
 # %% [markdown]
 # # {title}
+#
+# ```{{admonition}} What you will learn
+# - Whether HTRU2's two modes together classify better than either alone (the example: say what your chapter teaches).
+# - How a failure of a mode whose severity is not a blend is written and tested.
+# - How a chapter registers its own claim, so that the appendix Verdicts judges it with the book's.
+# ```
 #
 # An extension of the book, scaffolded by `emma-book new {name}`. Say here which question the
 # chapter asks and which part of the thesis it extends. The example below, to replace, asks
@@ -91,7 +99,7 @@ print(f"device: {{device}}, profile: {{profile}}, seeds: {{seeds}}, n_train: {{n
 # HTRU2's eight features form two modes, the integrated pulse profile (IP) and the DM-SNR curve
 # (DM). For each seed, a logistic regression (scikit-learn) is fitted on a subsample of the
 # training split, once per mode and once on both, and scored by F1 on the test split. The full
-# table has one row per seed and input; the view shows the mean and standard deviation.
+# table has one row per seed and input; the view ({{numref}}`tbl-{name}_f1`) shows the mean and standard deviation.
 
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
@@ -110,7 +118,7 @@ for seed in seeds:
 scores = pd.DataFrame(rows)
 save_table(scores, "{name}_f1", output_dir)
 summary = scores.groupby("input", sort=False)["f1"].agg(f1_mean="mean", f1_std="std").reset_index()
-show(summary, "{name}_f1")
+show(summary, "{name}_f1", caption="Test F1 of a logistic regression on each input, mean and standard deviation over seeds.")
 glue("{name}_f1_both", float(summary.set_index("input").loc["both", "f1_mean"]), display=False)  # for the prose below
 
 # %% [markdown]
@@ -164,7 +172,8 @@ for offset in offsets:
     rows += [{{"seed": seed, "offset": offset, "f1": f1_score(y_test, model.predict(x_failed), zero_division=0)}} for seed, model in on_both.items()]
 offset_scores = pd.DataFrame(rows)
 save_table(offset_scores, "{name}_offset", output_dir)
-show(offset_scores.groupby("offset")["f1"].agg(f1_mean="mean", f1_std="std").reset_index(), "{name}_offset")
+show(offset_scores.groupby("offset")["f1"].agg(f1_mean="mean", f1_std="std").reset_index(), "{name}_offset",
+     caption="Test F1 of the model on both modes with the DM sensor offset, per offset, mean and standard deviation over seeds.")
 
 # %% [markdown]
 # ## Claims
@@ -177,7 +186,7 @@ show(offset_scores.groupby("offset")["f1"].agg(f1_mean="mean", f1_std="std").res
 # or *not reproduced*). The table is saved as `{name}_claims`: the appendix Verdicts collects every
 # `*_claims` table of the output folder (`emma.claims.report.collect_claims`), so this chapter's
 # claim joins the book's: a new claims table makes the appendix stale, and `emma-book build` runs it
-# again, after this chapter.
+# again, after this chapter. {{numref}}`tbl-{name}_claims` shows it.
 
 # %%
 claim = register(Claim(
@@ -200,8 +209,42 @@ claims = claims_table([{{
     **test.row(),  # effect, ci_low, ci_high, n_seeds, min_effect, detectable_effect, p_value and verdict
 }}])
 save_table(claims, "{name}_claims", output_dir)
-show(claims, "{name}_claims", columns=["id", "claim", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
+show(claims, "{name}_claims", columns=["id", "claim", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"],
+     caption="The chapter's claim: its evidence, effect, interval, minimum effect and verdict.")
+
+# %% [markdown]
+# ## Try it
+#
+# Every chapter ends with two parameter changes a reader can try; replace these with your chapter's.
+# Fit each model on fewer training samples:
+#
+# ```bash
+# emma-book run {name} -p n_train 500
+# ```
+#
+# Expect the dots of {{numref}}`fig-{label}-f1` to spread more, each model seeing less of the data.
+#
+# Add seeds, one more subsample and model per seed:
+#
+# ```bash
+# emma-book run {name} -p seeds '[0, 1, 2, 3, 4, 5, 6, 7]'
+# ```
+#
+# {{numref}}`tbl-{name}_f1` then averages over more seeds, and the interval of the claim in
+# {{numref}}`tbl-{name}_claims` should narrow.
 '''  # noqa: E501 (a jupytext cell header must stay on one line)
+
+def toc_numbering(toc: dict) -> list[tuple[str, int]]:
+    """Every entry of the numbered parts of ``toc`` (``_toc.yml`` parsed) with the number the book gives it.
+
+    Jupyter Book numbers the entries of the parts marked ``numbered: true`` one after the other,
+    across parts, pages (e.g. ``book/11_extending``) as well as chapters: ``[(file, number), ...]``
+    in the order of the table of contents.
+    """
+    files = [entry.get("file", "") for part in toc.get("parts") or [] if part.get("numbered")
+             for entry in part.get("chapters") or []]
+    return [(file, number) for number, file in enumerate(files, start=1)]
+
 
 def toc_order_problems(toc: dict, chapters) -> list[str]:
     """What breaks the book's order rule in ``toc`` (``_toc.yml`` parsed); empty when it holds.
@@ -210,8 +253,12 @@ def toc_order_problems(toc: dict, chapters) -> list[str]:
     nothing else under ``book/chapters/``; read part by part, the chapter numbers rise, except in
     the part ``Extensions``, whose chapters are numbered after every other chapter (``emma-book new``
     adds them so, renumbering nothing); ``Extensions`` comes just before ``Appendices``, which is last.
+    File numbers follow the table of contents: each entry of a numbered part (:func:`toc_numbering`),
+    chapter or page, has a file named ``NN_...`` with NN its number there; a notebook appendix
+    (``AN_name``) is listed in ``Appendices``, and a numbered chapter is not.
     """
     numbers = {c.stem: c.number for c in chapters}
+    appendices = {c.stem for c in chapters if getattr(c, "appendix", False)}
     parts = [(part.get("caption"), [e.get("file", "").rsplit("/", 1)[-1] for e in part.get("chapters") or []
                                     if e.get("file", "").startswith("book/chapters/")]) for part in toc.get("parts") or []]
     problems = []
@@ -226,12 +273,20 @@ def toc_order_problems(toc: dict, chapters) -> list[str]:
         expected = captions.index(APPENDICES) - 1 if APPENDICES in captions else len(captions) - 1
         if captions.index(EXTENSIONS) != expected:
             problems.append(f"the part {EXTENSIONS!r} must come just before {APPENDICES!r}")
-    main = [numbers[s] for caption, stems in parts if caption != EXTENSIONS for s in stems if s in numbers]
-    extensions = [numbers[s] for caption, stems in parts if caption == EXTENSIONS for s in stems if s in numbers]
+    for caption, stems in parts:
+        problems += [f"the appendix {s} must be listed in {APPENDICES!r}, not in {caption!r}" for s in stems if s in appendices and caption != APPENDICES]
+        problems += [f"the chapter {s} is numbered: it must not be listed in {APPENDICES!r}" for s in stems
+                     if s in numbers and s not in appendices and caption == APPENDICES]
+    main = [numbers[s] for caption, stems in parts if caption != EXTENSIONS for s in stems if s in numbers and s not in appendices]
+    extensions = [numbers[s] for caption, stems in parts if caption == EXTENSIONS for s in stems if s in numbers and s not in appendices]
     if main != sorted(main):
         problems.append(f"outside {EXTENSIONS!r}, the chapters must be listed in the order of their numbers, not {main}")
     if extensions != sorted(extensions) or (extensions and main and min(extensions) < max(main)):
         problems.append(f"the chapters of {EXTENSIONS!r} must be numbered after every other chapter, in order, not {extensions}")
+    for file, number in toc_numbering(toc):
+        prefix = re.match(r"^(\d+)_", file.rsplit("/", 1)[-1])
+        if prefix is None or int(prefix.group(1)) != number:
+            problems.append(f"{file} is number {number} of the table of contents: its file name must start with {number:02d}_")
     return problems
 
 
@@ -325,16 +380,30 @@ def new_chapter(name: str, title: str | None = None, root: str | Path = layout.R
     Returns
     -------
     Path
-        ``<root>/notebooks/NN_name.py``, NN one more than the highest chapter number.
+        ``<root>/notebooks/NN_name.py``, NN one more than the highest chapter number and than
+        the number of the last numbered entry of ``_toc.yml`` (:func:`toc_numbering`), which is
+        the chapter's number in the book (an appendix's ``AN`` is no chapter number).
+
+    Raises
+    ------
+    ValueError
+        For a bad or taken ``name`` or ``title``, or when ``_toc.yml`` cannot take the chapter
+        last in ``Extensions`` with its file number equal to its number in the book; nothing is written then.
     """
     root = Path(root)
     name = check_name(name, root)
     title = _title(name, title)
     existing = book.chapters(root / "notebooks")
-    number = max((c.number for c in existing), default=0) + 1
-    source = root / "notebooks" / f"{number:02d}_{name}.py"
     toc_path, quick_path = root / "_toc.yml", root / "profiles" / "quick.yaml"
+    listed = yaml.safe_load(toc_path.read_text()) or {}
+    # after every chapter and every numbered page of the table of contents; an appendix's AN is no chapter number
+    number = max(max((c.number for c in existing if not c.appendix), default=0), len(toc_numbering(listed))) + 1
+    source = root / "notebooks" / f"{number:02d}_{name}.py"
     toc = register_in_toc(toc_path.read_text(), f"book/chapters/{source.stem}")  # everything checked before anything is written
+    before = toc_order_problems(listed, existing)
+    broken = [p for p in toc_order_problems(yaml.safe_load(toc), [*existing, layout.Chapter(number, name, source)]) if p not in before]
+    if broken:
+        raise ValueError(f"listing {source.stem} last in the part {EXTENSIONS!r} of _toc.yml would break the book's order: {'; '.join(broken)}")
     quick = add_profile_section(quick_path.read_text(), name) if quick_path.is_file() else None
     atomic_write(source, lambda tmp: Path(tmp).write_text(TEMPLATE.format(name=name, title=title, label=name.replace("_", "-"))))
     atomic_write(toc_path, lambda tmp: Path(tmp).write_text(toc))

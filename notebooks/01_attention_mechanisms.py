@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Attention mechanisms
 #
+# ```{admonition} What you will learn
+# - what an attention mechanism computes: a softmax over the scores of a query against keys, then an average of values;
+# - how additive, dot, general, scaled dot-product, multi-head, memory-hop and hard attention differ, each on a task of its own;
+# - where EMMA sits among the attention mechanisms of deep learning, and what the draft's claims about them are worth.
+# ```
+#
 # EMMA is an attention mechanism, and the thesis places it against the attention mechanisms
 # of deep learning in a literature review (thesis §3, in the draft {cite:p}`werenne2019`),
 # which the draft leaves as an outline: a paragraph on attention in psychology, a reading list,
@@ -23,7 +29,8 @@
 #
 # Each mechanism the review needs is implemented in `emma.experiments.mechanisms`, tested against its
 # definition (and against PyTorch's own where PyTorch has one), and trained on a small task it
-# was made for (the tasks are in `emma.experiments.attention_tasks`), with its weights drawn as a heatmap.
+# was made for (the tasks are in `emma.experiments.attention_tasks`, each study of this chapter is
+# one call into `emma.experiments.attention_study`), with its weights drawn as a heatmap.
 # The chapter ends with a taxonomy that places EMMA, and with a verdict on the draft's two
 # claims about the mechanisms before it.
 
@@ -57,22 +64,16 @@ n_stories_shown = 2  # held-out stories in the memory heatmaps
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 from myst_nb import glue
-from tqdm import tqdm
 
-from emma.experiments import attention_tasks as tasks
+from emma import resolve_device, save_figure, save_table
+from emma.experiments import attention_study as study
 from emma.experiments import literature
-from emma.experiments import mechanisms as mech
 from emma.util.display import show
-from emma.util.outputs import save_figure, save_table
-from emma.util.plots import legible
-from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything, single_cpu_thread
+from emma.util.runtime import check_profile
 
+# %%
 _ = check_profile(profile)
 device = resolve_device(device)
 print(f"device: {device}, profile: {profile}, seeds: {seeds}")
@@ -92,7 +93,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}")
 # attention of deep learning, and so do we:
 
 # %%
-display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in literature.KINDS.items())))
+Markdown(literature.kinds_markdown())
 
 # %% [markdown]
 # The draft is not consistent about EMMA's own kind: its first contribution calls EMMA a
@@ -118,7 +119,13 @@ display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in lite
 # set to $-\infty$, so their weight is exactly zero. A query that may see no key at all has no
 # distribution to normalise; `emma.experiments.mechanisms` raises an error there, where PyTorch's own
 # function silently returns zeros. Every function returns `(output, weights)` and accepts
-# any leading batch shape. The mechanisms differ in the score:
+# any leading batch shape. The mechanisms differ in the score ({numref}`tbl-attention-scores`)
+# and in what queries, keys and values are: positions of the sentence being translated,
+# positions of the same sequence, sentences of a story, regions of an image, or, for EMMA,
+# whole modes.
+#
+# ```{table} The score functions of this chapter's mechanisms, and the papers that introduced them. Only the score changes from one mechanism to the next; the softmax and the average of the values stay.
+# :name: tbl-attention-scores
 #
 # | mechanism | score$(\mathbf q, \mathbf k)$ | source |
 # |---|---|---|
@@ -126,10 +133,7 @@ display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in lite
 # | dot | $\mathbf q^\top \mathbf k$ | {cite:t}`luong2015` |
 # | general | $\mathbf q^\top W \mathbf k$ | {cite:t}`luong2015` |
 # | scaled dot product | $\mathbf q^\top \mathbf k / \sqrt{d}$ | {cite:t}`vaswani2017` |
-#
-# and in what queries, keys and values are: positions of the sentence being translated,
-# positions of the same sequence, sentences of a story, regions of an image, or, for EMMA,
-# whole modes.
+# ```
 #
 # ## Additive, dot and general attention: learning an alignment
 #
@@ -148,56 +152,31 @@ display(Markdown("\n".join(f"* **{kind}**: {meaning}." for kind, meaning in lite
 # through the attention. Only the score changes between the three runs.
 
 # %%
-glue("attn_min_length", min_length, display=False)
-glue("attn_max_length", max_length, display=False)
-runs = [(score, seed) for score in alignment_scores for seed in seeds]
-alignment = {}
-with single_cpu_thread(device):
-    for score, seed in tqdm(runs, desc="alignment", disable=progress_disabled()):
-        alignment[score, seed] = tasks.train_alignment(
-            score, seed=seed, steps=alignment_steps, batch_size=batch_size, n_test=n_test, n_symbols=n_symbols,
-            min_length=min_length, max_length=max_length, lr=alignment_lr, device=device)
-alignment_runs = pd.DataFrame([
-    {"score": score, "seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment,
-     "mean_training_loss": float(r.losses.mean())} for (score, seed), r in alignment.items()])
-save_table(alignment_runs, "attention_alignment_runs", output_dir)
-show(alignment_runs.groupby("score", sort=False)[["token_accuracy", "alignment_accuracy", "mean_training_loss"]].agg(tasks.mean_std), "attention_alignment_runs")
+alignment = study.alignment_study(
+    alignment_scores, seeds, steps=alignment_steps, batch_size=batch_size, n_test=n_test, n_symbols=n_symbols,
+    min_length=min_length, max_length=max_length, lr=alignment_lr, min_effect=loss_min_effect, alpha=alpha, device=device)
+for name, value in alignment.glued.items():
+    glue(name, value, display=False)
+
+# %%
+save_table(alignment.runs, "attention_alignment_runs", output_dir)
+show(alignment.summary(), "attention_alignment_runs",
+     caption="Reversal under each score function, over seeds (mean ± std): held-out tokens reversed correctly, tokens whose largest weight sits on the mirrored source position, and the training loss averaged over the run. The lower that loss, the faster the score learned.")
 
 # %% [markdown]
-# The table gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
+# {numref}`tbl-attention_alignment_runs` gives, over seeds (mean ± std), the share of held-out tokens reversed correctly,
 # the share whose largest attention weight sits on the mirrored source position, and the
 # training loss averaged over the run, a measure of how fast each score learns. The curves
 # show the loss step by step ({numref}`fig-attention-alignment-curves`: geometric mean over seeds, with a band of one geometric standard
 # deviation).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss of the reversal model under each score function: geometric mean over seeds, with a band of one geometric standard deviation. The lower a curve lies, the faster that score learns the alignment.", "name": "fig-attention-alignment-curves"}, "image": {"alt": "Line plot of the training cross-entropy, on a logarithmic axis, against the Adam step: one curve with a shaded band for each score function, additive, dot and general."}}
-fig, ax = plt.subplots(figsize=(6.5, 3.4))
-for score in alignment_scores:
-    centre, low, high = tasks.loss_band([alignment[score, seed].losses for seed in seeds])  # the axis is logarithmic
-    steps = np.arange(1, len(centre) + 1)
-    ax.plot(steps, centre, label=score)
-    ax.fill_between(steps, low, high, alpha=0.2)
-ax.set(xlabel="Adam step", ylabel="training cross-entropy", yscale="log", title="Reversal: training loss by score function")
-ax.legend()
-legible(fig)
-fig.tight_layout()
+fig = alignment.curves_figure()
 _ = save_figure(fig, "attention_alignment_curves", output_dir)
 plt.show()
 
 # %%
-lines = []
-for other in alignment_scores[1:]:
-    test = tasks.compare_runs(alignment_runs, "score", "mean_training_loss", "additive", other,
-                              min_effect=loss_min_effect, higher_is_better=False, alpha=alpha)
-    verdict = "lower by at least the minimum" if test.verdict == "reproduced" else f"not shown lower ({test.verdict})"
-    lines.append(f"* Mean training loss, {other} minus additive: {test.describe()}; additive is {verdict} "
-                 f"(one-sided paired t-test, α = {alpha}).")
-    glue(f"attn_align_additive_vs_{other}_p", float(test.p_value), display=False)
-display(Markdown("\n".join(lines)))
-for score in alignment_scores:
-    part = alignment_runs.query("score == @score")
-    glue(f"attn_align_{score}_accuracy", float(part["token_accuracy"].mean()), display=False)
-    glue(f"attn_align_{score}_alignment", float(part["alignment_accuracy"].mean()), display=False)
+Markdown(alignment.tests_markdown())
 
 # %% [markdown]
 # The heatmaps ({numref}`fig-attention-alignment-heatmaps`) show the weights of the first seed's models on the held-out set, averaged over
@@ -207,18 +186,7 @@ for score in alignment_scores:
 # columns get exactly zero weight, as the mask demands.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Attention weights of the three scores on held-out sequences, averaged over those of full length (top row) and of the shortest length (bottom row). Look for the anti-diagonal: it moves with the length, and the padded columns of the bottom row get no weight.", "name": "fig-attention-alignment-heatmaps"}, "image": {"alt": "Two rows of heatmaps, one column per score function (additive, dot, general): output step against source position, coloured by attention weight from 0 to 1. The bright cells run along the anti-diagonal."}}
-fig, axes = plt.subplots(2, len(alignment_scores), figsize=(3.4 * len(alignment_scores), 6.6), squeeze=False,
-                         layout="constrained")
-for col, score in enumerate(alignment_scores):
-    result = alignment[score, seeds[0]]
-    lengths = (result.inputs != tasks.PAD).sum(1)
-    for row, length in enumerate([max_length, min_length]):
-        mean_weights = result.weights[lengths == length][:, :length].mean(0).numpy()
-        image = axes[row, col].imshow(mean_weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        axes[row, col].set(title=f"{score}, length {length}", xlabel="source position", ylabel="output step",
-                           xticks=range(max_length), yticks=range(length))
-fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
-legible(fig)
+fig = alignment.heatmaps_figure()
 _ = save_figure(fig, "attention_alignment_heatmaps", output_dir)
 plt.show()
 
@@ -241,21 +209,9 @@ plt.show()
 # suite checks both too).
 
 # %%
-seed_everything(seeds[0])
-q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 6, 4), torch.randn(2, 3, 6, 7)  # (batch, heads, n, d)
-mask = torch.rand(2, 3, 5, 6) > 0.3
-mask[..., 0] = True  # every query may see at least one key
-ours = mech.scaled_dot_product_attention(q, k, v, mask)
-sdpa_difference = (ours.output - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
-x = torch.randn(4, 6, 8)  # (batch, positions, d_model)
-theirs = torch.nn.MultiheadAttention(8, n_heads, batch_first=True)
-mine = mech.MultiHeadSelfAttention(8, n_heads)
-mine.load_state_dict(theirs.state_dict())
-reference, reference_weights = theirs(x, x, x, average_attn_weights=False)
-out, weights = mine(x)
-mha_difference = max((out - reference).abs().max().item(), (weights - reference_weights).abs().max().item())
-glue("attn_sdpa_max_difference", float(sdpa_difference), display=False)
-glue("attn_mha_max_difference", float(mha_difference), display=False)
+agreement = study.torch_agreement(seeds[0], n_heads)
+for name, value in agreement.glued.items():
+    glue(name, value, display=False)
 
 # %% [markdown]
 # Both agree with PyTorch to rounding error: the largest differences are
@@ -269,37 +225,23 @@ glue("attn_mha_max_difference", float(mha_difference), display=False)
 # shows the weights it learns).
 
 # %%
-glue("attn_reversal_length", reversal_length, display=False)
-glue("attn_n_heads", n_heads, display=False)
-reversal = {}
-with single_cpu_thread(device):
-    for seed in tqdm(seeds, desc="self-attention", disable=progress_disabled()):
-        reversal[seed] = tasks.train_reversal(seed=seed, steps=reversal_steps, batch_size=batch_size, n_test=n_test,
-                                              n_symbols=n_symbols, length=reversal_length, n_heads=n_heads,
-                                              lr=reversal_lr, device=device)
-reversal_runs = pd.DataFrame([{"seed": seed, "token_accuracy": r.accuracy, "alignment_accuracy": r.alignment}
-                              for seed, r in reversal.items()])
-save_table(reversal_runs, "attention_self_attention_runs", output_dir)
-glue("attn_self_accuracy", float(reversal_runs["token_accuracy"].mean()), display=False)
-glue("attn_self_alignment", float(reversal_runs["alignment_accuracy"].mean()), display=False)
-show(reversal_runs[["token_accuracy", "alignment_accuracy"]].agg(tasks.mean_std).to_frame("mean ± std over seeds"), "attention_self_attention_runs")
+reversal = study.reversal_study(seeds, steps=reversal_steps, batch_size=batch_size, n_test=n_test, n_symbols=n_symbols,
+                                length=reversal_length, n_heads=n_heads, lr=reversal_lr, device=device)
+for name, value in reversal.glued.items():
+    glue(name, value, display=False)
+save_table(reversal.runs, "attention_self_attention_runs", output_dir)
+show(reversal.summary(), "attention_self_attention_runs",
+     caption="One layer of multi-head self-attention reversing sequences of fixed length, over seeds: held-out tokens reversed correctly, and positions whose head-averaged weight peaks on the mirrored position.")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Self-attention weights of each head, and of their mean, averaged over the held-out sequences (first seed). The mean of the heads should draw the anti-diagonal, each position attending to its mirror; a single head may cover only part of it.", "name": "fig-attention-self-attention-heatmaps"}, "image": {"alt": "A row of square heatmaps, one per attention head and one for the mean of the heads: attending position against attended position, coloured by attention weight from 0 to 1."}}
-weights = reversal[seeds[0]].weights.mean(0)  # (heads, L, L), averaged over the held-out sequences
-panels = [(f"head {h + 1}", weights[h]) for h in range(n_heads)] + [("mean of the heads", weights.mean(0))]
-fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), layout="constrained")
-for ax, (title, matrix) in zip(axes, panels):
-    image = ax.imshow(matrix.numpy(), cmap="viridis", vmin=0, vmax=1)
-    ax.set(title=title, xlabel="attended position", ylabel="attending position")
-fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
-legible(fig)
+fig = reversal.heatmaps_figure()
 _ = save_figure(fig, "attention_self_attention_heatmaps", output_dir)
 plt.show()
 
 # %% [markdown]
 # Held-out token accuracy {glue:text}`attn_self_accuracy:.3f` and share of positions whose
 # head-averaged weight peaks on the mirrored position {glue:text}`attn_self_alignment:.3f`
-# (means over seeds). The heads need not each draw the full anti-diagonal: they may split the
+# (means over seeds, {numref}`tbl-attention_self_attention_runs`). The heads need not each draw the full anti-diagonal: they may split the
 # positions between them, and what matters is their combination.
 #
 # ## Memory networks: attention in hops
@@ -324,10 +266,7 @@ plt.show()
 # `two_facts_batch`; one held-out story:
 
 # %%
-example = tasks.two_facts_batch(1, tasks.held_out_generator(seeds[0]))
-display(Markdown("\n".join(f"{i + 1}. {s}" for i, s in enumerate(tasks.decode(example.stories[0])))
-                 + f"\n\n*{' '.join(tasks.decode(example.questions))}?* → **{tasks.VOCABULARY[int(example.answers[0])]}** "
-                 f"(supporting facts: sentences {int(example.support[0, 0]) + 1} then {int(example.support[0, 1]) + 1})"))
+Markdown(study.example_story(seeds[0]))
 
 # %% [markdown]
 # The network uses bag-of-words sentences and ties the embeddings of adjacent hops as the
@@ -336,39 +275,21 @@ display(Markdown("\n".join(f"{i + 1}. {s}" for i, s in enumerate(tasks.decode(ex
 # network with *hard* attention, below.
 
 # %%
-glue("attn_memory_steps", memory_steps, display=False)
-configurations = {"one hop, soft": (1, "soft"), "two hops, soft": (2, "soft"), "two hops, hard": (2, "hard")}
-memory = {}
-with single_cpu_thread(device):
-    for (name, (hops, kind)), seed in tqdm([(c, s) for c in configurations.items() for s in seeds], desc="memory",
-                                           disable=progress_disabled()):
-        memory[name, seed] = tasks.train_memory(hops, kind, seed=seed, steps=memory_steps, batch_size=batch_size,
-                                                n_test=n_test, d=memory_width, lr=memory_lr, device=device)
-    for seed in seeds:  # the soft two-hop network, tested with hard (argmax) attention
-        memory["two hops, soft, tested hard", seed] = tasks.evaluate_memory(
-            memory["two hops, soft", seed].model, "argmax", seed=seed, n_test=n_test, device=device)
-memory_runs = pd.DataFrame([
-    {"network": name, "seed": seed, "answer_accuracy": r.accuracy, "both_facts_found": r.alignment}
-    for (name, seed), r in memory.items()])
-save_table(memory_runs, "attention_memory_runs", output_dir)
-show(memory_runs.groupby("network", sort=False)[["answer_accuracy", "both_facts_found"]].agg(tasks.mean_std), "attention_memory_runs")
+memory = study.memory_study(seeds, steps=memory_steps, batch_size=batch_size, n_test=n_test, d=memory_width, lr=memory_lr,
+                            min_effect=accuracy_min_effect, alpha=alpha, device=device)
+for name, value in memory.glued.items():
+    glue(name, value, display=False)
+save_table(memory.runs, "attention_memory_runs", output_dir)
+show(memory.summary(), "attention_memory_runs",
+     caption="Memory networks on two supporting facts, over seeds: held-out questions answered, and stories whose largest weight at each hop sits on the supporting fact of that hop (undefined for one hop). Compare one hop with two, and soft training with hard.")
 
 # %% [markdown]
-# `both_facts_found` is the share of held-out stories whose largest weight at hop 1 is on the
+# In {numref}`tbl-attention_memory_runs`, `both_facts_found` is the share of held-out stories whose largest weight at hop 1 is on the
 # sentence saying who got the object and at hop 2 on that person's move (undefined for one
 # hop). The paired tests compare the networks seed by seed:
 
 # %%
-lines = []
-for better, worse, label in [("two hops, soft", "one hop, soft", "hops"), ("two hops, soft", "two hops, hard", "soft_vs_hard")]:
-    test = tasks.compare_runs(memory_runs, "network", "answer_accuracy", better, worse, min_effect=accuracy_min_effect, alpha=alpha)
-    outcome = "higher by at least the minimum" if test.verdict == "reproduced" else f"not shown higher ({test.verdict})"
-    glue(f"attn_memory_{label}_p", float(test.p_value), display=False)
-    lines.append(f"* Answer accuracy, {better} minus {worse}: {test.describe()}; {outcome} (one-sided paired t-test, α = {alpha}).")
-display(Markdown("\n".join(lines)))
-for name in memory_runs["network"].unique():
-    glue(f"attn_memory_{name.replace(', ', '_').replace(' ', '_')}_accuracy",
-         float(memory_runs.query("network == @name")["answer_accuracy"].mean()), display=False)
+Markdown(memory.tests_markdown())
 
 # %% [markdown]
 # With one hop the network can find the sentence that names the object, but not the place of
@@ -386,15 +307,11 @@ for name in memory_runs["network"].unique():
 # baseline, and takes the most likely sentence at test. The estimator is noisy, and a network
 # that keeps drawing the wrong sentences early is rarely rewarded for the right ones. The
 # reverse swap costs nothing: the soft network can be tested with an argmax at each hop (row
-# *tested hard* of the table), which keeps its accuracy only where its soft weights were
+# *tested hard* of {numref}`tbl-attention_memory_runs`), which keeps its accuracy only where its soft weights were
 # already peaked on one sentence.
 
 # %%
-by_network = memory_runs.groupby("network", sort=False)["answer_accuracy"]
-display(Markdown(
-    f"Answer accuracy over seeds: soft training {tasks.mean_std(by_network.get_group('two hops, soft'))}, "
-    f"hard training {tasks.mean_std(by_network.get_group('two hops, hard'))}; the soft networks tested with an argmax "
-    f"{tasks.mean_std(by_network.get_group('two hops, soft, tested hard'))}."))
+Markdown(memory.hard_against_soft())
 
 # %% [markdown]
 # The heatmaps ({numref}`fig-attention-memory-heatmaps`) show, on the same held-out stories, the weights of the soft two-hop network of
@@ -402,26 +319,7 @@ display(Markdown(
 # held-out accuracy.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Where each hop looks: the weights of hop 1 and hop 2 over the sentences of held-out stories (one column per story), for the soft two-hop network (top) and the hard-trained networks of the seeds with the highest and the lowest accuracy. A network that chains the two facts puts hop 1 on the sentence saying who got the object and hop 2 on where that person went.", "name": "fig-attention-memory-heatmaps"}, "image": {"alt": "A grid of small heatmaps, one row per network and one column per story, each with two columns (hop 1, hop 2) and one row per sentence of the story, the sentences written as row labels; a bright cell marks the sentence a hop attends to."}}
-hard_accuracy = memory_runs.query("network == 'two hops, hard'").set_index("seed")["answer_accuracy"]
-rows = [("two hops, soft", seeds[0]), ("two hops, hard", hard_accuracy.idxmax()), ("two hops, hard", hard_accuracy.idxmin())]
-test_stories = tasks.two_facts_batch(n_stories_shown, tasks.held_out_generator(seeds[0]))  # the first seed's held-out stories
-fig, axes = plt.subplots(len(rows), n_stories_shown, figsize=(4.6 * n_stories_shown, 2.3 * len(rows)), squeeze=False,
-                         layout="constrained")
-for col in range(n_stories_shown):
-    sentences = tasks.decode(test_stories.stories[col])
-    question = " ".join(tasks.decode(test_stories.questions[col:col + 1]))
-    answer = tasks.VOCABULARY[int(test_stories.answers[col])]
-    story, asked = test_stories.stories[col:col + 1].to(device), test_stories.questions[col:col + 1].to(device)
-    for row, (name, seed) in enumerate(rows):
-        with torch.no_grad():
-            hops = memory[name, seed].model(story, asked, "soft" if name.endswith("soft") else "argmax").weights[0]
-        image = axes[row, col].imshow(hops.cpu().numpy().T, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        axes[row, col].set(xticks=[0, 1], xticklabels=["1", "2"], yticks=range(len(sentences)), yticklabels=sentences,
-                           xlabel="hop" if row == len(rows) - 1 else "", ylabel="sentence of the story" if col == 0 else "")
-        axes[row, col].set_title(f"{question}? {answer}\n{name}, seed {seed}", fontsize=9)
-        axes[row, col].tick_params(axis="y", labelsize=8)
-fig.colorbar(image, ax=axes, shrink=0.5, label="attention weight")
-legible(fig)
+fig = memory.heatmaps_figure(n_stories_shown)
 _ = save_figure(fig, "attention_memory_heatmaps", output_dir)
 plt.show()
 
@@ -429,7 +327,7 @@ plt.show()
 # ## Where EMMA sits
 #
 # The draft's chapter 3 lists {glue:text}`attn_review_listed` papers, two on multi-modal learning
-# and ten on attention in deep learning, and stops there. The taxonomy (the table, and the map of
+# and ten on attention in deep learning, and stops there. The taxonomy ({numref}`tbl-attention_taxonomy`, and the map of
 # {numref}`fig-attention-taxonomy-map`) gives each of them a row: it covers
 # {glue:text}`attn_review_covered` of the {glue:text}`attn_review_listed` papers of the thesis's
 # chapter 3, adds the {glue:text}`attn_review_book_additions` mechanisms of this chapter that the
@@ -462,20 +360,15 @@ plt.show()
 # premise).
 
 # %%
-taxonomy = literature.attention_taxonomy()
-coverage = literature.thesis_review_coverage(taxonomy)
-glue("attn_review_listed", coverage["listed"], display=False)  # the papers of the draft's chapter 3
-glue("attn_review_covered", coverage["covered"], display=False)  # those the taxonomy has a row for
-glue("attn_review_book_additions", coverage["book_additions"], display=False)
-glue("attn_review_in_final", coverage["in_final_review"], display=False)  # those the final chapter 3 still cites
-glue("attn_review_implicit", int((taxonomy["quality_signal"] == "implicit").sum()), display=False)
-save_table(taxonomy, "attention_taxonomy", output_dir)
-show(taxonomy, "attention_taxonomy", columns=["mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal",
-                                              "listed_by", "citation", "justification"])
+review = literature.review()
+for name, value in review.glued.items():
+    glue(name, value, display=False)
+save_table(review.taxonomy, "attention_taxonomy", output_dir)
+show(review.taxonomy, "attention_taxonomy", columns=literature.TAXONOMY_SHOWN,
+     caption="The taxonomy: every paper of the draft's chapter 3, the mechanisms this chapter adds, and EMMA, placed by what their weights are spread over, what sets them, their kind, and whether they see the quality of the input. Look at the last two columns of EMMA's row.")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The rows of the taxonomy, placed by what their weights are spread over (horizontal) and by what sets them (vertical), coloured by kind; a dashed box is a paper with no mechanism of its own (a survey, placed by the attention it reviews, a fusion method, an analysis method). EMMA sits alone in the top right corner: whole modes, weighed by the quality of their input.", "name": "fig-attention-taxonomy-map"}, "image": {"alt": "A three by three map. Horizontal: positions within a mode, positions across modes, modes as wholes. Vertical: content, learned query, input quality. Each row of the taxonomy is a labelled box; the within-mode mechanisms stack at content, the cross-modal ones stack at positions across modes and content, the multiplicative combination sits at modes as wholes and content, the attention-based fusion at modes as wholes and learned query, and EMMA alone at modes as wholes and input quality."}}
-fig = literature.taxonomy_figure(taxonomy)
-legible(fig).tight_layout()
+fig = review.figure()
 _ = save_figure(fig, "attention_taxonomy_map", output_dir)
 plt.show()
 
@@ -483,12 +376,12 @@ plt.show()
 # EMMA occupies the corner no other row reaches: whole modes, weighed by the quality of their
 # input. The draft makes two claims about the mechanisms before it (in its chapter 3 outline and
 # in its chapter 7), which the taxonomy lets us judge on every row (for the papers reviewed here, the draft's list and the book's
-# additions, not for the whole literature):
+# additions, not for the whole literature; {numref}`tbl-attention_claims`):
 
 # %%
-claims = literature.literature_claims(taxonomy)
-save_table(claims, "attention_claims", output_dir)
-show(claims, "attention_claims", columns=["claim", "kind", "thesis_evidence", "our_evidence", "verdict"])
+save_table(review.claims, "attention_claims", output_dir)
+show(review.claims, "attention_claims", columns=literature.CLAIMS_SHOWN,
+     caption="The draft's two claims about the attention mechanisms before EMMA, judged on every row of the taxonomy, each row a sub-case.")
 
 # %% [markdown]
 # ## What this chapter finds
@@ -515,6 +408,34 @@ show(claims, "attention_claims", columns=["claim", "kind", "thesis_evidence", "o
 #   quality of the input only as learned from corrupted training data, and none measures it. EMMA
 #   is the one that weighs whole modes by the quality of their input, which makes it exogenous in
 #   the thesis's sense. The draft's claim that earlier multi-modal mechanisms attend only to parts
-#   of a mode holds only in part (the claims table): the fusion of {cite:t}`shon2018`, which the
+#   of a mode holds only in part ({numref}`tbl-attention_claims`): the fusion of {cite:t}`shon2018`, which the
 #   thesis itself uses as its baseline, and the combination of {cite:t}`liu2018` weigh modes as
 #   wholes.
+
+# %% [markdown]
+# ## Try it
+#
+# Give the self-attention layer a single head, so that no head can leave part of the mirror to
+# another:
+#
+# ```bash
+# emma-book run attention_mechanisms -p n_heads 1
+# ```
+#
+# {numref}`fig-attention-self-attention-heatmaps` then has two panels, the head and the mean of
+# the heads, and they are the same matrix: the one head has to draw the whole anti-diagonal by
+# itself. Whether it still reverses every held-out sequence is the first row of
+# {numref}`tbl-attention_self_attention_runs`; in a quick run it did.
+#
+# Train the memory networks longer, to see whether REINFORCE catches up with back-propagation:
+#
+# ```bash
+# emma-book run attention_mechanisms -p memory_steps 200
+# ```
+#
+# In {numref}`tbl-attention_memory_runs`, expect the one-hop network to stay far from the
+# two-hop ones, since more steps do not give it the second fact, and the hard-trained networks
+# to split by seed: those that drew the right sentences early enough learn to answer almost
+# everything, the others stay stuck where they were (in a quick run with two seeds, one of each),
+# so the spread of their row may widen. {numref}`fig-attention-memory-heatmaps` shows the best
+# and the worst of them side by side.

@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Energy-based Multi-Modal Attention
 #
+# ```{admonition} What you will learn
+# - How EMMA turns each mode's potential energy into modal energies, importance scores and attention scores (eq. 5.2–5.7).
+# - What the module does, at its initial parameters, to a mode corrupted by noise.
+# - How each step of the thesis's mathematics is checked twice, with sympy and with numbers, and where the thesis is wrong.
+# ```
+#
 # This chapter builds the EMMA module of thesis §5 {cite:p}`werenne2019` step by step:
 # potential energies become self, shared and modal energies, a Boltzmann distribution turns the
 # modal energies into importance scores, and a clipped hyperbolic tangent turns those into the
@@ -61,26 +67,16 @@ from emma.util.runtime import check_profile
 _ = check_profile(profile)
 
 # %%
-import functools
-import math
-
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import sympy as sp
-import torch
-from IPython.display import Math, display
-from matplotlib.patches import FancyBboxPatch
+from IPython.display import Markdown, Math, display
 
-from emma import DenoisingAutoencoder, resolve_device, save_figure, save_table, seed_everything, train_autoencoder
+from emma.experiments import emma_figures as figures
+from emma.experiments import emma_module as em
 from emma.method import derivations
-from emma.method.module import EMMA
-from emma.method.regularizers import capacity, capacity_relu
-from emma.util.plots import legible
+from emma.util import resolve_device, save_figure, save_table
 
-device = resolve_device(device)
-seed = seeds[0]
-generator = seed_everything(seed)
+device, seed = resolve_device(device), seeds[0]
 print(f"device: {device}, profile: {profile}, seed: {seed}")
 
 # %% [markdown]
@@ -110,40 +106,7 @@ print(f"device: {device}, profile: {profile}, seed: {seed}")
 # importance scores) and a gate (importance to attention). The figure ({numref}`fig-emma-framework`) shows the five steps.
 
 # %% mystnb={"figure": {"caption": "The EMMA framework in five steps: each mode's input goes through its frozen autoencoder to a potential energy Ψ (step 1); the energies become modal energies (step 2), importance scores α (step 3) and attention scores β (step 4); each mode enters the network scaled by its β, and everything after step 1 is trained end to end (step 5).", "name": "fig-emma-framework"}, "image": {"alt": "Block diagram read from left to right: inputs x_1, x_2 to x_M, each into its own denoising autoencoder giving Ψ; arrows join into three green boxes, energies, importance, attention; arrows fan out to the inputs scaled by β, which feed a red box, the multi-modal network, giving the prediction."}}
-def draw_box(ax, x, y, w, h, text, color):
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="0.3"))
-    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
-
-
-def arrow(ax, start, end):
-    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "0.3"})
-
-
-fig, ax = plt.subplots(figsize=(11, 4.2))
-rows = {1: 3.0, 2: 1.8, "M": 0.3}
-for label, y in rows.items():
-    draw_box(ax, 0.0, y, 0.8, 0.6, f"$\\mathbf{{x}}_{{{label}}}$", "#e8eef7")
-    draw_box(ax, 1.3, y, 1.3, 0.6, f"DAE {label}\n$\\Psi_{{{label}}}$", "#fdf1d6")
-    draw_box(ax, 9.6, y, 0.9, 0.6, f"$\\beta_{{{label}}}\\,\\mathbf{{x}}_{{{label}}}$", "#e8eef7")
-    arrow(ax, (0.8, y + 0.3), (1.3, y + 0.3))
-    arrow(ax, (2.6, y + 0.3), (3.2, 1.95))
-    arrow(ax, (9.2, 1.95), (9.6, y + 0.3))
-    arrow(ax, (10.5, y + 0.3), (10.9, 1.95))
-for x in (0.4, 1.95, 10.05):
-    ax.text(x, 1.15, "$\\vdots$", ha="center", fontsize=14)
-draw_box(ax, 3.2, 1.2, 1.9, 1.5, "step 2\nenergies\n$e_i,\\ e_{ij},\\ E_i$\n(eq. 5.2–5.5)", "#e3f1e3")
-draw_box(ax, 5.5, 1.2, 1.7, 1.5, "step 3\nimportance\n$\\alpha = \\mathrm{softmax}(-\\rho E)$\n(eq. 5.6)", "#e3f1e3")
-draw_box(ax, 7.6, 1.2, 1.6, 1.5, "step 4\nattention\n$\\beta_i$ (eq. 5.7)", "#e3f1e3")
-arrow(ax, (5.1, 1.95), (5.5, 1.95))
-arrow(ax, (7.2, 1.95), (7.6, 1.95))
-draw_box(ax, 10.9, 1.45, 1.5, 1.0, "multi-modal\nnetwork $\\to \\hat y$", "#f4e1e1")
-ax.text(1.95, 3.85, "step 1 (chapter 4): frozen", ha="center", fontsize=9)
-ax.text(10.05, 3.85, "each mode scaled by its $\\beta_i$", ha="center", fontsize=9)
-ax.text(6.2, 0.35, "step 5: trained end to end with\nthe network's loss and two\nregularisers (eq. 5.12)",
-        ha="center", fontsize=9, style="italic")
-ax.set_xlim(-0.2, 12.6)
-ax.set_ylim(0.0, 4.1)
-ax.axis("off")
+fig = figures.framework_diagram()
 save_figure(fig, "emma_framework", output_dir)
 plt.show()
 
@@ -203,21 +166,7 @@ plt.show()
 # so the influence can be one-sided. The figure ({numref}`fig-emma-shared-energy`) holds $e_i$ fixed and moves $e_j$.
 
 # %% mystnb={"figure": {"caption": "The shared energy e_ij of eq. 5.4 as the other mode's self energy e_j grows, with e_i fixed (dotted line). Left: γ_ij sets how much e_ij follows e_j, from not at all (γ_ij = 1) to entirely (γ_ij = 0). Right: the sign and size of w_ij decide whether a rise of e_j raises or lowers e_ij.", "name": "fig-emma-shared-energy"}, "image": {"alt": "Two line plots of the shared energy e_ij against e_j. Left: five curves for gamma from 0 to 1, from a straight rising line to a flat one. Right: five curves for w from 1 to minus 1, rising, flat at zero or falling."}}
-e_j = np.linspace(math.e, 4 * shared_self_energy, 200)
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-for gamma in [0.0, 0.25, 0.5, 0.75, 1.0]:
-    axes[0].plot(e_j, 1.0 * shared_self_energy**gamma * e_j ** (1 - gamma), label=f"$\\gamma_{{ij}} = {gamma}$")
-for weight in [1.0, 0.5, 0.0, -0.5, -1.0]:
-    axes[1].plot(e_j, weight * shared_self_energy**0.5 * e_j**0.5, label=f"$w_{{ij}} = {weight}$")
-axes[0].set_title(f"$w_{{ij}} = 1$, $e_i = {shared_self_energy:g}$: $\\gamma_{{ij}}$ sets the coupling")
-axes[1].set_title(f"$\\gamma_{{ij}} = 0.5$, $e_i = {shared_self_energy:g}$: $w_{{ij}}$ sets its sign and size")
-for ax in axes:
-    ax.axvline(shared_self_energy, color="0.7", lw=0.8, ls=":")
-    ax.set_xlabel("self energy of the other mode, $e_j$")
-    ax.legend(fontsize=8)
-axes[0].set_ylabel("shared energy $e_{ij}$ (eq. 5.4)")
-legible(fig)
-fig.tight_layout()
+fig = figures.shared_energy_figure(shared_self_energy)
 save_figure(fig, "emma_shared_energy", output_dir)
 plt.show()
 
@@ -239,24 +188,7 @@ plt.show()
 # thesis's Figure 5.4 with our choice of energies.
 
 # %% mystnb={"figure": {"caption": "The Boltzmann distribution of eq. 5.6 turns modal energies (left) into importance scores (right). At low temperature (large coldness ρ) nearly all the importance goes to the mode of lowest energy; at high temperature it is spread almost evenly.", "name": "fig-emma-boltzmann-temperatures"}, "image": {"alt": "Two bar charts over the modes. Left: the modal energy of each mode. Right: paired bars of the importance alpha of each mode at a low and at a high temperature; the low-temperature bars concentrate on the lowest-energy mode, the high-temperature ones are nearly equal."}}
-energies = torch.tensor(boltzmann_energies, dtype=torch.float64)
-labels = [f"{i + 1}" for i in range(len(energies))]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-axes[0].bar(labels, energies.numpy(), color="0.6")
-axes[0].set_ylabel("modal energy $E_i$")
-axes[0].set_title("input")
-width = 0.38
-for k, (rho, name) in enumerate([(coldness_low_temperature, "low temperature"), (coldness_high_temperature, "high temperature")]):
-    alpha = torch.softmax(-rho * energies, dim=0).numpy()
-    axes[1].bar(np.arange(len(energies)) + (k - 0.5) * width, alpha, width, label=f"$\\rho = {rho:g}$ ({name})")
-axes[1].set_xticks(range(len(energies)), labels)
-axes[1].set_ylabel("importance $\\alpha_i$ (eq. 5.6)")
-axes[1].set_title("output")
-axes[1].legend(fontsize=8)
-for ax in axes:
-    ax.set_xlabel("mode $i$")
-legible(fig)
-fig.tight_layout()
+fig = figures.boltzmann_figure(boltzmann_energies, coldness_low_temperature, coldness_high_temperature)
 save_figure(fig, "emma_boltzmann_temperatures", output_dir)
 plt.show()
 
@@ -320,32 +252,7 @@ plt.show()
 # with the threshold and both capacities drawn on it.
 
 # %% mystnb={"figure": {"caption": "The attention function of eq. 5.7 for three settings of the gain g_a and bias b_a. The blue area is the capacity with the max, the red one what eq. 5.11 subtracts because it ignores the max, and the dotted line the threshold of eq. 5.8; compare the two capacities in each panel's title.", "name": "fig-emma-attention-function"}, "image": {"alt": "Three panels of attention beta against importance alpha: a dashed tanh curve, the solid clipped curve max(0, tanh), a blue shaded area under the clipped curve between alpha 0 and 1, and, where the bias is positive, a red shaded area between the tanh curve and zero left of a dotted vertical threshold line."}}
-alpha_axis = torch.linspace(-0.25, 1.0, 400, dtype=torch.float64)
-fig, axes = plt.subplots(1, len(attention_settings), figsize=(3.4 * len(attention_settings), 3.8), sharey=True)
-for ax, (g_a, b_a) in zip(np.atleast_1d(axes), attention_settings):
-    raw = torch.tanh(g_a * alpha_axis - b_a)
-    used = raw.clamp_min(0.0)
-    ax.plot(alpha_axis, raw, ls="--", color="0.5", label="$\\tanh(g_a\\alpha - b_a)$")
-    ax.plot(alpha_axis, used, color="C0", lw=2, label="$\\beta = \\max(0, \\tanh(\\cdot))$ (eq. 5.7)")
-    inside = (alpha_axis >= 0) & (alpha_axis <= 1)
-    ax.fill_between(alpha_axis[inside], 0, used[inside], color="C0", alpha=0.2, label="capacity with the max")
-    negative = inside & (raw < 0)
-    if negative.any():
-        ax.fill_between(alpha_axis[negative], raw[negative], 0, color="C3", alpha=0.15, label="subtracted by eq. 5.11")
-    cap, cap_relu = capacity(g_a, b_a).item(), capacity_relu(g_a, b_a).item()
-    if b_a > 0:
-        ax.axvline(b_a / g_a, color="C3", ls=":", label="threshold $\\alpha = b_a/g_a$ (eq. 5.8)")
-    ax.axhline(0, color="0.8", lw=0.8)
-    ax.set_title(f"$g_a = {g_a:g}$, $b_a = {b_a:g}$\ncapacity: eq. 5.11 = {cap:.3f},\nwith max = {cap_relu:.3f}", fontsize=9)
-    ax.set_xlabel("importance $\\alpha$")
-np.atleast_1d(axes)[0].set_ylabel("attention $\\beta$")
-legend = {}
-for ax in np.atleast_1d(axes):
-    for handle, label in zip(*ax.get_legend_handles_labels()):
-        legend.setdefault(label, handle)
-fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=8, frameon=False)
-legible(fig)
-fig.tight_layout(rect=(0, 0.17, 1, 1))
+fig = figures.attention_function_figure(attention_settings)
 save_figure(fig, "emma_attention_function", output_dir)
 plt.show()
 
@@ -438,53 +345,20 @@ plt.show()
 # no mode, or exactly one mode, corrupted by white noise.
 
 # %%
-def toy_mode(n, width, basis, gen):
-    latent = torch.randn(n, demo_latent, generator=gen)
-    return latent @ basis + 0.05 * torch.randn(n, width, generator=gen)  # (n, width)
-
-
-bases = [torch.randn(demo_latent, d, generator=generator) / math.sqrt(demo_latent) for d in demo_widths]
-train_modes = [toy_mode(demo_n_train, d, b, generator) for d, b in zip(demo_widths, bases)]
-test_modes = [toy_mode(demo_n_test, d, b, generator) for d, b in zip(demo_widths, bases)]
-autoencoders = []
-for i, (d, x_train) in enumerate(zip(demo_widths, train_modes)):
-    torch.manual_seed(seed + i)
-    dae = DenoisingAutoencoder(d, demo_hidden, noise_std=demo_dae_noise).to(device)
-    train_autoencoder(dae, x_train.to(device), epochs=demo_epochs, batch_size=demo_batch_size, seed=seed + i, desc=f"DAE mode {i + 1}")
-    autoencoders.append(dae)
-with torch.no_grad():
-    psi_min = [dae.potential(x.to(device)).min().item() for dae, x in zip(autoencoders, train_modes)]
-model = EMMA(autoencoders, psi_min=psi_min, coldness=demo_coldness, generator=generator).to(device)
-print(model)
+demo = em.module_demo(demo_widths, latent=demo_latent, n_train=demo_n_train, n_test=demo_n_test, hidden=demo_hidden,
+                      epochs=demo_epochs, batch_size=demo_batch_size, dae_noise=demo_dae_noise,
+                      corruption=demo_corruption, coldness=demo_coldness, seed=seed, device=device)
+print(demo.model)
 
 # %%
-rows = []
-n_modes = len(demo_widths)
-for case in ["none"] + [f"mode {i + 1}" for i in range(n_modes)]:
-    modes = [x.clone() for x in test_modes]
-    if case != "none":
-        k = int(case.split()[1]) - 1
-        modes[k] = modes[k] + demo_corruption * torch.randn(modes[k].shape, generator=generator)
-    with torch.no_grad():
-        _, out = model([x.to(device) for x in modes])
-    for i in range(n_modes):
-        rows.append({
-            "corrupted": case,
-            "mode": i + 1,
-            "psi": out.potentials[:, i].mean().item(),
-            "modal_energy": out.modal_energies[:, i].mean().item(),
-            "alpha": out.alpha[:, i].mean().item(),
-            "beta": out.beta[:, i].mean().item(),
-        })
-demo_scores = pd.DataFrame(rows)
-save_table(demo_scores, "emma_demo_scores", output_dir)
-alpha_table = demo_scores.pivot(index="corrupted", columns="mode", values="alpha")
-for i in range(n_modes):  # the demonstration's point: a corrupted mode loses importance
-    assert alpha_table.loc[f"mode {i + 1}", i + 1] < alpha_table.loc["none", i + 1]
-show(demo_scores.pivot(index="corrupted", columns="mode", values=["psi", "alpha", "beta"]), "emma_demo_scores")
+save_table(demo.scores, "emma_demo_scores", output_dir)
+assert demo.corrupted_modes_lose_importance  # the demonstration's point: a corrupted mode loses importance
+show(demo.view, "emma_demo_scores", caption="EMMA at its initial parameters on the toy modes: the mean potential Ψ, "
+     "importance α and attention β of each mode (columns), with no mode or one mode corrupted (rows). "
+     "Compare each mode's α in the row where it is corrupted with the row 'none'.")
 
 # %% [markdown]
-# Each row averages over the test samples. Corrupting a mode raises its potential and with it
+# Each row of {numref}`tbl-emma_demo_scores` averages over the test samples. Corrupting a mode raises its potential and with it
 # its modal energy, so its importance and attention fall, and the importance it loses is shared
 # among the other modes (through the shared energies the corruption also nudges the other modes'
 # energies a little). This is only the mechanism at the initial parameters: whether learning $w$, $\gamma$, $g_a$ and
@@ -494,68 +368,30 @@ show(demo_scores.pivot(index="corrupted", columns="mode", values=["psi", "alpha"
 # ## Checking the derivation
 #
 # Every step above is now checked twice: symbolically with sympy, and numerically on the
-# package's own code in double precision. Each check is one row of the table below. `passed`
+# package's own code in double precision. Each check is one row of {numref}`tbl-derivation_checks`. `passed`
 # refers to the statement as we corrected it where the thesis is wrong, `thesis_verdict` says
 # whether the thesis's statement as printed holds, and `note` quantifies the difference.
 #
 # ### An independent evaluation of eq. 5.2–5.7
 #
-# Check 7 compares the module with a second implementation that shares no code with it. We
-# write that one here, with sympy, straight from the equations above, and print the modal
-# energy of the first of three modes as sympy sees it.
+# Check 7 compares the module with a second implementation that shares no code with it:
+# `emma.experiments.emma_module.sympy_equations` writes eq. 5.2–5.7 with sympy, straight from
+# the equations above. Here is the modal energy of the first of three modes as sympy sees it.
 
 # %%
-@functools.cache
-def emma_equations(m):
-    """Eq. 5.2–5.7 for m modes as sympy expressions, and numeric functions of them."""
-    psi, psi_min_ = sp.symbols(f"Psi_1:{m + 1}", real=True), sp.symbols(f"Psi^min_1:{m + 1}", real=True)
-    w, b = sp.symbols(f"w_1:{m + 1}", positive=True), sp.symbols(f"b_1:{m + 1}", nonnegative=True)
-    w_shared = sp.Matrix(m, m, lambda i, j: sp.Symbol(f"w_{i + 1}{j + 1}", real=True))
-    gamma = sp.Matrix(m, m, lambda i, j: sp.Symbol(f"gamma_{i + 1}{j + 1}", nonnegative=True))
-    g_a, b_a, rho = sp.symbols("g_a b_a rho", positive=True)
-    corrected = [sp.Max(sp.E, psi[i] - psi_min_[i] + sp.E) for i in range(m)]  # eq. 5.2
-    self_energy = [w[i] * corrected[i] + b[i] for i in range(m)]  # eq. 5.3
-    modal = [
-        self_energy[i]
-        + sum(w_shared[i, j] * self_energy[i] ** gamma[i, j] * self_energy[j] ** (1 - gamma[i, j]) for j in range(m) if j != i)
-        for i in range(m)
-    ]  # eq. 5.4 and 5.5
-    energy = sp.symbols(f"E_1:{m + 1}", real=True)  # the modal energies as inputs of steps 3 and 4
-    partition = sum(sp.exp(-rho * e) for e in energy)
-    alpha = [sp.exp(-rho * e) / partition for e in energy]  # eq. 5.6
-    beta = [sp.Max(0, sp.tanh(g_a * a - b_a)) for a in alpha]  # eq. 5.7
-    step_2 = sp.lambdify([*psi, *psi_min_, *w, *b, *w_shared, *gamma], modal, "mpmath")
-    steps_3_4 = sp.lambdify([*energy, g_a, b_a, rho], [alpha, beta], "mpmath")
-    return modal, step_2, steps_3_4
-
-
-def by_sympy(potentials, psi_min, params, coldness):
-    m = potentials.shape[1]
-    _, step_2, steps_3_4 = emma_equations(m)
-    fixed = [*psi_min, *params["self_weight"], *params["self_bias"], *params["shared_weight"].ravel(),
-             *params["shared_gamma"].ravel()]
-    result = {"modal_energies": [], "alpha": [], "beta": [], "total_energy": []}
-    for row in potentials:
-        modal = step_2(*row, *fixed)
-        alpha, beta = steps_3_4(*modal, params["gain"], params["bias"], coldness)
-        for key, value in zip(result, (modal, alpha, beta, sum(modal))):
-            result[key].append(np.array(value, dtype=float))
-    return {key: np.array(value) for key, value in result.items()}
-
-
-modal_3, *_ = emma_equations(3)
+modal_3 = em.sympy_equations(3).modal  # the sympy reference of check 7 (emma.experiments.emma_module.sympy_reference)
 display(Math(derivations.aligned_terms("E_1", modal_3[0])))  # one term of the sum per line
 
 # %% [markdown]
 # ### The checks table
 
 # %%
-checks = derivations.derivation_checks(
-    n_draws=check_draws, n_grid=check_grid, steps=simulation_steps, seed=seed, reference=by_sympy
-)
+checks = em.derivation_checks(n_draws=check_draws, n_grid=check_grid, steps=simulation_steps, seed=seed)
 save_table(checks, "derivation_checks", output_dir)
 assert checks["passed"].all(), checks.loc[~checks["passed"], ["check", "note"]]
-show(checks, "derivation_checks", columns=["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict"])
+show(checks, "derivation_checks", columns=["check", "equation", "method", "max_abs_error", "tolerance", "passed", "thesis_verdict"],
+     caption="The seven checks of the derivation, one per row: the largest error of the corrected statement against its "
+     "tolerance, and whether the thesis's statement as printed holds (thesis verdict).")
 
 # %% [markdown]
 # The `note` of each row:
@@ -641,36 +477,19 @@ display(Math(r"\frac{\partial E_2}{\partial \gamma_{1 2}} = " + sp.latex(couplin
 # $\Psi'_i$). The thesis's initial coupling is $s = 1/(M-1)$.
 
 # %% mystnb={"figure": {"caption": "How far the boxed gradient of eq. 5.19 is from the exact one, for the self biases, as the coupling of the shared weights grows, per number of modes M. Left: median relative error (band up to the 90th percentile; dotted: the initial coupling 1/(M − 1)). Right: share of gradient components with the wrong sign. Both should be zero for uncoupled modes and grow with the coupling.", "name": "fig-emma-boxed-gradient-error"}, "image": {"alt": "Two line plots against the coupling s. Left: the relative error of the boxed gradient, one rising curve per number of modes with a shaded band and a dotted vertical line at its initial coupling. Right: the share of components with the wrong sign, rising from zero with the coupling."}}
-discrepancy = derivations.boxed_gradient_discrepancy(
-    n_modes_list=tuple(coupling_modes), couplings=tuple(couplings), n_draws=coupling_draws, seed=seed
-)
-save_table(discrepancy, "boxed_gradient_discrepancy", output_dir)
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for m, part in discrepancy.groupby("n_modes"):
-    line = axes[0].plot(part["coupling"], part["median_relative_error"], marker="o", label=f"M = {m} (median)")
-    axes[0].fill_between(part["coupling"], 0, part["q90_relative_error"], color=line[0].get_color(), alpha=0.12)
-    axes[0].axvline(1 / (m - 1), color=line[0].get_color(), ls=":", lw=0.8)
-    axes[1].plot(part["coupling"], part["sign_flip_rate"], marker="o", label=f"M = {m}")
-axes[0].set_ylabel(r"$\|\mathrm{boxed} - \mathrm{exact}\| / \|\mathrm{exact}\|$ for $\nabla_b\Omega$")
-axes[0].set_title("relative error (shaded: up to the 90th percentile;\ndotted: the initial coupling 1/(M-1))", fontsize=9)
-axes[1].set_ylabel("share of components with the wrong sign")
-axes[1].set_title("boxed eq. 5.19 points the wrong way", fontsize=9)
-for ax in axes:
-    ax.set_xlabel("coupling $s$: $w_{ij} \\sim U(-s, s)$")
-    ax.legend(fontsize=8)
-legible(fig)
-fig.tight_layout()
-save_figure(fig, "emma_boxed_gradient_error", output_dir)
+boxed = em.boxed_gradient_study(coupling_modes, couplings, n_draws=coupling_draws, seed=seed)
+save_table(boxed.table, "boxed_gradient_discrepancy", output_dir)
+save_figure(boxed.figure, "emma_boxed_gradient_error", output_dir)
 plt.show()
 
 # %% tags=["hide-input"]
-for m, part in discrepancy.groupby("n_modes"):
-    at_init = np.interp(1 / (m - 1), part["coupling"], part["median_relative_error"])
-    print(f"M = {m}: median relative error at the initial coupling s = 1/(M-1): {at_init:.2f}")
-show(discrepancy, "boxed_gradient_discrepancy")
+for m, error in boxed.at_initial_coupling.items():
+    print(f"M = {m}: median relative error at the initial coupling s = 1/(M-1): {error:.2f}")
+show(boxed.table, "boxed_gradient_discrepancy", caption="The boxed gradient of eq. 5.19 against the exact one, per number of "
+     "modes M and coupling s: median and 90th-percentile relative error, and the share of components of the wrong sign.")
 
 # %% [markdown]
-# The error grows roughly in proportion to the coupling and with the number of modes. It is
+# The error ({numref}`tbl-boxed_gradient_discrepancy`) grows roughly in proportion to the coupling and with the number of modes. It is
 # already sizeable at the coupling EMMA starts from (printed above), and for strong coupling the
 # boxed formula sometimes gets the sign of a component wrong. The conclusions the
 # thesis draws from eq. 5.19, eq. 5.20–5.22, are therefore exact only for uncoupled modes.
@@ -704,42 +523,17 @@ display(Math(r"M' = \lfloor\tfrac{M+1}{2}\rfloor + 1:\quad " + sp.latex(rules["e
 # the coupling of eq. 5.4.
 
 # %% mystnb={"figure": {"caption": "Gradient ascent on the energy regularizer Ω alone, one sample, for four combinations of the number of modes M and of clean modes M′ (columns): the energy of each clean (solid green) and corrupted (dashed red) mode, step by step. Top: the energies are the parameters; bottom: EMMA's own parameters. Look for which energies rise and which fall, and whether any collapse.", "name": "fig-emma-energy-regularizer-simulation"}, "image": {"alt": "Two rows of four line plots of the modal energies against the gradient step: green solid lines for clean modes and red dashed lines for corrupted modes. In the top row straight diverging lines; the bottom row on a symmetric logarithmic axis."}}
-cases = [(4, 2, "M = 4, M' = 2 (eq. 5.20)"), (3, 2, "M = 3, M' = 2 (eq. 5.21)"),
-         (4, 3, "M = 4, M' = 3 (eq. 5.22)"), (3, 0, "M = 3, M' = 0 (all corrupted)")]
-fig, axes = plt.subplots(2, len(cases), figsize=(2.9 * len(cases), 6.4), sharex=True)
-shares = []
-for col, (m, clean, title) in enumerate(cases):
-    for row, parametrisation in enumerate(["energies", "module"]):
-        trajectory = derivations.simulate_energy_regularizer(
-            m, clean, steps=simulation_steps, lr=simulation_lr, parametrisation=parametrisation, seed=seed
-        )
-        shares.append({"case": title, "parameters": parametrisation, **derivations.direction_shares(trajectory)})
-        ax = axes[row, col]
-        labelled = set()
-        for mode, part in trajectory.groupby("mode"):
-            kind = "clean" if bool(part["clean"].iloc[0]) else "corrupted"
-            ax.plot(part["step"], part["energy"], color="C2" if kind == "clean" else "C3",
-                    ls="-" if kind == "clean" else "--", lw=1, label=None if kind in labelled else kind)
-            labelled.add(kind)
-        if parametrisation == "module":
-            ax.set_yscale("symlog", linthresh=10)
-        ax.set_title(title if row == 0 else "", fontsize=9)
-        ax.legend(fontsize=7)
-    axes[1, col].set_xlabel("gradient step on $\\Omega$")
-axes[0, 0].set_ylabel("$E_i$, parameters $\\theta_i = E_i$")
-axes[1, 0].set_ylabel("$E_i$, EMMA's parameters (symlog)")
-legible(fig)
-fig.tight_layout()
-save_figure(fig, "emma_energy_regularizer_simulation", output_dir)
+simulation = em.regularizer_simulation(simulation_steps, simulation_lr, seed)
+save_figure(simulation.figure, "emma_energy_regularizer_simulation", output_dir)
 plt.show()
 
 # %%
-directions = pd.DataFrame(shares)
-save_table(directions, "energy_regularizer_directions", output_dir)
-show(directions, "energy_regularizer_directions")
+save_table(simulation.directions, "energy_regularizer_directions", output_dir)
+show(simulation.directions, "energy_regularizer_directions", caption="Gradient ascent on Ω alone, one run per case and "
+     "parametrisation: the share of steps at which each clean energy fell and each corrupted energy rose.")
 
 # %% [markdown]
-# The table gives, for each run, the share of steps at which each clean energy fell and each
+# {numref}`tbl-energy_regularizer_directions` gives, for each run, the share of steps at which each clean energy fell and each
 # corrupted energy rose. When the energies are the parameters (top row), the constrained cases
 # do exactly what eq. 5.20–5.21 say, at every step. With one clean mode more (third column)
 # nothing collapses: the clean energies still fall together, the corrupted one still rises, and
@@ -822,12 +616,31 @@ display(Math(r"\frac{\partial e_{ij}}{\partial\gamma_{ij}} - \text{B.2} = " + sp
 # ## What this chapter finds
 
 # %%
-from IPython.display import Markdown
+Markdown(em.findings(checks, demo))
 
-falls = [(alpha_table.loc["none", i + 1], alpha_table.loc[f"mode {i + 1}", i + 1]) for i in range(n_modes)]
-Markdown("\n".join([
-    f"- {int(checks['passed'].sum())} of {len(checks)} derivation checks pass within their tolerance. What each says of the thesis: "
-    + "; ".join(f"*{c}*: {v}" for c, v in zip(checks["check"], checks["thesis_verdict"])) + ".",
-    "- On the toy modes, corrupting a mode lowers its importance score: "
-    + ", ".join(f"mode {i + 1} from {clean:.3f} to {noisy:.3f}" for i, (clean, noisy) in enumerate(falls)) + ".",
-]))
+# %% [markdown]
+# ## Try it
+#
+# Make the Boltzmann distribution of eq. 5.6 ten times hotter in the module demonstration, to see
+# how much of a corrupted mode's drop in importance comes from the coldness:
+#
+# ```bash
+# emma-book run emma -p demo_coldness 0.1
+# ```
+#
+# In {numref}`tbl-emma_demo_scores` the potentials Ψ stay as they were (the same autoencoders, and
+# the same modal energies in the saved table), while the importance scores α and the attention
+# scores β move towards an even share of the three modes: a corrupted mode should still lose
+# importance, but the mode of lowest energy no longer takes most of it.
+#
+# Add a larger number of modes to the study of the boxed gradient, to see whether its error keeps
+# growing with M:
+#
+# ```bash
+# emma-book run emma -p coupling_modes '[2, 3, 5, 8]'
+# ```
+#
+# {numref}`fig-emma-boxed-gradient-error` and {numref}`tbl-boxed_gradient_discrepancy` gain a line
+# for M = 8, and the lines printed above the table its error at its initial coupling, 1/7. If the
+# trend holds, its relative error lies above that of M = 5 at every coupling but zero, while the
+# error at its initial coupling is smaller, since more modes start less coupled.

@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Explaining the thesis's numbers: the original protocol replayed
 #
+# ```{admonition} What you will learn
+# - How to replay a study under the protocol its code followed, and measure how much of a gap that explains.
+# - Why one printed run, and a top ten chosen on the test set, must be read against one run's spread and ranks, not means.
+# - How to test a guess at what the thesis ran with a choice fixed in advance, and to decompose a gap field by field.
+# ```
+#
 # Under the book's protocol ({doc}`06_robustness`), most models of the robustness study
 # score below the thesis's table, even the base model trained on clean data. Could the thesis's
 # code explain this? It followed a protocol the text never describes. Reading and running that
@@ -40,10 +46,10 @@ cache_dir = None  # trained models are kept here; None: <output_dir>/cache (shar
 workers = 2  # CPU processes training at once: the small independent sweeps, parts of the large ones
 split_seed = 42  # the thesis's split
 # autoencoders and classifiers: as in the chapter "Experiment II", so its trained study is reused
-dae_hidden = 12
-dae_noise_std = 0.01
-dae_epochs = 30
-dae_batch_size = 64
+dae_hidden = None  # hidden units of each autoencoder; None: as THESIS_DAE (emma.engine.autoencoders), the thesis setup
+dae_noise_std = None  # None: as THESIS_DAE
+dae_epochs = None  # None: as THESIS_DAE
+dae_batch_size = None  # None: as THESIS_DAE
 epochs = 35
 batch_size = 32
 lr = 1e-3
@@ -59,8 +65,7 @@ switch_order = ["corruption_in_place", "autoencoders_on_corrupted", "early_stopp
 forensic_emma = "all"
 
 # %%
-from emma.claims.report import read_table
-from emma.util.display import label, plural, show
+from emma.util.display import show
 from emma.util.runtime import check_profile
 
 _ = check_profile(profile)
@@ -69,53 +74,23 @@ _ = check_profile(profile)
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from emma.claims.thesis import SLIDES_OUTCOMES, SLIDES_OUTCOMES_NSR_DB, thesis_results
+from emma.claims import thesis
 from emma.data.splits import make_splits
-from emma.engine.configs import TrainSettings, grid
-from emma.engine.evaluation import rank_grid, selected_config
-from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.experiments.findings import forensic_sentence, remains_sentence, replay_sentence
-from emma.experiments.forensics import (
-    VIEW,
-    bootstrap_sentence,
-    candidates_table,
-    choice_bootstrap,
-    choose,
-    collect_scores,
-    collect_seed_scores,
-    fit_table,
-    forensic_test,
-    printed_numbers,
-    variants,
-)
-from emma.experiments.outcomes import outcome_alignments, outcome_match
-from emma.experiments.replay import (
-    METRICS,
-    decompose,
-    decomposition_plan,
-    decomposition_view,
-    explain,
-    gap_explained,
-    headline,
-    prediction_view,
-    replay_f1,
-    robustness_study,
-    thesis_gap,
-    top10_side_by_side,
-    waterfall,
-)
-from emma.experiments.selection import order_statistics, selection_offset, thesis_rank_means
-from emma.experiments.study import combine, plan, run_study, under, unseen
-from emma.util import plots
+from emma.engine.autoencoders import THESIS_DAE
+from emma.engine.configs import TrainSettings
+from emma.experiments import decomposition as dc
+from emma.experiments import outcomes
+from emma.experiments import replay_figures as rf
+from emma.experiments import replay_study as rs
+from emma.experiments import robustness as rb
+from emma.experiments.forensics import VIEW, candidates_table
 from emma.util.outputs import save_figure, save_table
 from emma.util.runtime import resolve_device
 
+# %%
 device = resolve_device(device)
 cache_dir = cache_dir if cache_dir is not None else os.path.join(output_dir, "cache")
 print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
@@ -124,7 +99,7 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 # (replay-protocols)=
 # ## The two protocols
 #
-# One row per field of `Protocol`; the appendix {doc}`../original_code` documents the code's
+# {numref}`tbl-protocol_fields` has one row per field of `Protocol`; the appendix {doc}`../original_code` documents the code's
 # value of each, with links to the lines of the code. Three matter before any model trains. The code's `apply_corruption` writes its noise into the
 # array it is given, so after its three calls the "clean" training, validation and test sets
 # carry the noisy copies' draw, unpermuted: the base, IP-only and DM-only models train and
@@ -135,10 +110,11 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 # the table, the whole noisy test set for the ranking.
 
 # %%
-fields = SOUND.table().rename(columns={"value": "sound"})
-fields["original"] = ORIGINAL.table()["value"].to_numpy()
+fields = rb.protocol_fields()  # the same table as the previous chapter's
 save_table(fields, "protocol_fields", output_dir)
-show(fields, "protocol_fields", columns=["field", "sound", "original", "source"])
+show(fields, "protocol_fields", columns=["field", "sound", "original", "source"],
+     caption="Every field of the protocol under the book's protocol (sound) and the original code's (original), with the appendix section "
+             "that documents the code's value. The rows that differ are what this chapter switches, one at a time.")
 
 # %% [markdown]
 # Each `source` is the label of a section of the appendix {doc}`../original_code`: what the
@@ -160,19 +136,16 @@ show(fields, "protocol_fields", columns=["field", "sound", "original", "source"]
 # %%
 splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
-dae_settings = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
-configs = grid(rhos, lambdas_c, lambdas_e, [0]).drop(columns="seed")
-training_args = dict(device=device, cache_dir=cache_dir, workers=workers)
-thesis = thesis_results(lambda_reading)
-thesis_configs = thesis[thesis["model"] == "with"][["rho", "lambda_c", "lambda_e"]]
-energies, study, every = robustness_study(splits, seeds, configs, settings, dae=dae_settings, order=switch_order, confirm_seeds=confirm_seeds,
-                                          replay_seeds=replay_seeds, thesis_configs=thesis_configs, **training_args)
+dae_settings = THESIS_DAE.override(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
+thesis_table, printed = thesis.thesis_results(lambda_reading), thesis.thesis_configs(lambda_reading)
+trained = rb.train(splits, settings, dae=dae_settings, seeds=seeds, rhos=rhos, lambdas_c=lambdas_c, lambdas_e=lambdas_e, order=switch_order,
+                   confirm_seeds=confirm_seeds, replay_seeds=replay_seeds, thesis_configs=printed, device=device, cache_dir=cache_dir, workers=workers)
 
 # %% [markdown]
 # (replay-table)=
 # ### The thesis's table, replayed
 #
-# One row per row of the thesis's table: the replay's F1 (mean over `replay_seeds`), the book's
+# {numref}`tbl-replay_f1` has one row per row of the thesis's table: the replay's F1 (mean over `replay_seeds`), the book's
 # protocol's mean on the grid's seeds (`book: …`), and the thesis's number. The yardstick for one
 # printed run is the **95 % prediction interval of a single run**: mean ± t · s · √(1 + 1/n) over
 # the n replayed runs (`emma.experiments.selection.prediction_interval`, a normal model). A thesis
@@ -181,49 +154,34 @@ energies, study, every = robustness_study(splits, seeds, configs, settings, dae=
 # replay's range over the grid's seeds, the yardstick of earlier versions of this chapter.
 
 # %%
-replay = replay_f1(study, thesis, every)
-REPLAY_LABELS = {f"{prefix}f1_{subset}_mean": f"{who}: {name}" for prefix, who in (("", "replay"), ("sound_", "book"))
-                 for subset, name in (("clean", "clean"), ("ip_noisy", "IP-noisy"), ("dm_noisy", "DM-noisy"))}
-save_table(replay, "replay_f1", output_dir)
-chosen = read_table(output_dir, "robustness_selection").iloc[0]
-confirmed = read_table(output_dir, "robustness_confirmed").set_index("model").loc["with (selected)"]
-edge = f"; edge of the grid: {chosen['edges']}" if isinstance(chosen["edges"], str) and chosen["edges"] else ""
-selected_row = {"model": f"with, chosen on validation (ρ {chosen['rho']:g}, λ_c {chosen['lambda_c']:g}, λ_e {chosen['lambda_e']:g}; "
-                         f"{int(confirmed['n_seeds'])} seeds{edge})", **{m: confirmed[f"{m}_mean"] for m in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")}}
-glue("replay_headline", show(headline(replay, selected_row), index=True), display=False)  # the landing page's table
-show(replay, "replay_f1", columns=["model", "f1_clean_mean", "f1_ip_noisy_mean", "f1_dm_noisy_mean", "sound_f1_clean_mean", "sound_f1_ip_noisy_mean", "sound_f1_dm_noisy_mean", "thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"], labels=REPLAY_LABELS)
+replay = rs.replay_table(trained, thesis_table, rs.selected_row(output_dir))  # the last row: the previous chapter's choice
+save_table(replay.table, "replay_f1", output_dir)
+glue("replay_headline", show(replay.headline, index=True), display=False)  # the landing page's table
+show(replay.table, "replay_f1", columns=rs.REPLAY_VIEW, labels=rs.REPLAY_LABELS,
+     caption="The thesis's table replayed: per printed row, the replay's test F1 (mean over the replay's seeds), the book's protocol's (mean "
+             "over the grid's seeds) and the thesis's number. A thesis number far from its replay column is a residual of the protocol.")
 
 # %% [markdown]
-# The prediction intervals, row by row: the thesis's number, marked `in` where it lies inside the
+# The prediction intervals, row by row ({numref}`tbl-replay_intervals`): the thesis's number, marked `in` where it lies inside the
 # interval of one replayed run and `out` where it does not, and the interval. (The normal model can
 # reach past 1 where the runs spread widely; an F1 cannot.)
 
 # %%
-show(prediction_view(replay), "replay_f1")
+show(replay.intervals(), "replay_f1", label="tbl-replay_intervals",
+     caption="Each thesis number against the 95 % prediction interval of one replayed run: in where a single run of the code could have "
+             "printed it, out where it could not.")
 
 # %%
-gap = thesis_gap(replay)
-overall = gap.set_index("metric").loc["all"]
-explained = gap_explained(replay)
-save_table(explained, "gap_explained", output_dir)
-clean_all = explained[(explained["group"] == "all") & (explained["subset"] == "clean")].iloc[0]
-everything = explained.iloc[-1]
-glue("replay_distance_book_clean", float(clean_all["mean_abs_book"]), display=False)
-glue("replay_distance_replay_clean", float(clean_all["mean_abs_replay"]), display=False)
-glue("replay_inside", int(overall["inside_prediction_interval"]), display=False)
-glue("replay_printed", int(overall["printed"]), display=False)
-display(Markdown(
-    f"Of the thesis's {int(overall['printed'])} F1 numbers, **{int(overall['inside_prediction_interval'])}** lie inside the prediction "
-    f"interval of one replayed run ({plural(len(replay_seeds), 'seed')}), and {int(overall['inside_replay_range'])} within the replay's range over "
-    f"the grid's {plural(len(seeds), 'seed')}. The mean absolute distance from the thesis's numbers is "
-    f"{overall['replay_distance']:.3f} for the replay and {overall['book_distance']:.3f} for the book's protocol."
-))
+save_table(replay.explained, "gap_explained", output_dir)
+for name, value in replay.glued().items():
+    glue(name, value, display=False)
+Markdown(replay.inside_text(len(replay_seeds), len(seeds)))
 
 # %% [markdown]
 # (replay-gap)=
 # ### How much of the gap the replay explains
 #
-# For each group of the thesis's rows and each test subset, on absolute distances: how far the
+# For each group of the thesis's rows and each test subset ({numref}`tbl-gap_explained`), on absolute distances: how far the
 # book's numbers are from the thesis's on average (`mean_abs_book`, mean |thesis − book|), how far
 # the replay's are (`mean_abs_replay`), and for how many printed numbers the replay comes closer
 # and farther. Signed means cancel: a group where the book is above the thesis on one row and
@@ -232,20 +190,13 @@ display(Markdown(
 # `share_note` says why there is none.
 
 # %%
-show(explained, "gap_explained", columns=["group", "subset", "printed", "mean_abs_book", "mean_abs_replay", "closer", "farther", "spread",
-                                          "share_closed"])
+show(replay.explained, "gap_explained", columns=["group", "subset", "printed", "mean_abs_book", "mean_abs_replay", "closer", "farther", "spread",
+                                                 "share_closed"],
+     caption="How far each protocol sits from the thesis's numbers, per group of rows and test subset: the mean absolute distances, how many "
+             "numbers the replay brings closer or moves farther, and the share of the signed gap it closes where that gap exceeds the seed spread.")
 
 # %%
-closer_share = clean_all["abs_difference"] / clean_all["mean_abs_book"] if clean_all["mean_abs_book"] > 0 else 0.0
-Markdown(
-    f"On clean test samples, the book's protocol is {clean_all['mean_abs_book']:.3f} F1 from the thesis's numbers on average over "
-    f"{int(clean_all['printed'])} of them, and the replay of the code {clean_all['mean_abs_replay']:.3f}: it comes closer for "
-    f"{int(clean_all['closer'])} numbers and farther for {int(clean_all['farther'])}. Over all {int(everything['printed'])} numbers, "
-    f"{everything['mean_abs_book']:.3f} against {everything['mean_abs_replay']:.3f}. "
-    + (f"The code's protocol removes {closer_share:.0%} of the book's distance on clean samples" if closer_share >= 0 else
-       f"On average the code's protocol moves the clean numbers {-closer_share:.0%} farther from the thesis's than the book's protocol")
-    + ("; the rest of this chapter tests what could explain the remainder." if closer_share < 0.5 else ".")
-)
+Markdown(replay.distance_text())
 
 # %% [markdown]
 # ### The ranking
@@ -253,51 +204,38 @@ Markdown(
 # The thesis ranked its 125 models by F1 on the whole noisy test set, scored in one call
 # (appendix: {ref}`original-ranking`; under the batch-coupled potential, one call couples every test sample).
 # The replay's own top 10 by that rule, mean over seeds, beside the thesis's top 10, and
-# where the replay ranks each of the thesis's configurations.
+# where the replay ranks each of the thesis's configurations ({numref}`tbl-replay_top10`).
 
 # %%
-original_grid = rank_grid(under(study["with"], ORIGINAL)["table"])
-sound_grid = rank_grid(under(study["with"], SOUND)["table"])
-top10 = top10_side_by_side(original_grid, thesis)
-save_table(top10, "replay_top10", output_dir)
-show(top10, "replay_top10")
+ranked = rs.ranking(trained, thesis_table, replay.table)
+save_table(ranked.top10, "replay_top10", output_dir)
+show(ranked.top10, "replay_top10",
+     caption="The replay's ten best configurations by the thesis's ranking rule (noisy test F1, mean over seeds) beside the thesis's top ten, "
+             "and the replay's rank of each of the thesis's configurations; an empty rank: the configuration is not in this grid.")
 
 # %% [markdown]
 # (replay-order-statistics)=
 # ### The thesis's top ten are the best of one run
 #
 # The thesis printed one run, and its ten EMMA rows are that run's ten best of 125 by the noisy
-# *test* F1. Comparing them with the mean over seeds of the same ten configurations, as the tables
-# above do, sets maxima against means. Rank k of the thesis is compared here with rank k of each
+# *test* F1. Comparing them with the mean over seeds of the same ten configurations, as
+# {numref}`tbl-replay_f1` does, sets maxima against means. Rank k of the thesis is compared here with rank k of each
 # replayed run, ranked as the code ranks ({ref}`original-ranking`): the median over runs and the
 # central 95 % of them, under the original code's protocol and, where ranking on the test set is
 # the leak it is, under the book's. A ranking needs the whole grid in every run, so this rests on
 # the grid's runs (`seeds`): the runs on `replay_seeds` behind the prediction intervals above
-# replay the ten printed configurations only, not the 125 they were chosen from.
+# replay the ten printed configurations only, not the 125 they were chosen from. {numref}`tbl-selection_order_statistics`
+# shows the original code's protocol.
 
 # %%
-thesis_with = thesis[thesis["model"] == "with"]
-order = pd.concat([order_statistics(under(study["with"], protocol)["table"], thesis_with).assign(protocol=name)
-                   for name, protocol in (("original", ORIGINAL), ("sound", SOUND))], ignore_index=True)
-save_table(order, "selection_order_statistics", output_dir)
-offset = selection_offset(order[order["protocol"] == "original"], thesis_rank_means(replay))
-show(order[order["protocol"] == "original"], "selection_order_statistics", columns=["rank", "subset", "thesis", "median", "low", "high", "inside", "n_runs"],
-     max_rows=30)
+save_table(ranked.order, "selection_order_statistics", output_dir)
+show(ranked.order[ranked.order["protocol"] == "original"], "selection_order_statistics",
+     columns=["rank", "subset", "thesis", "median", "low", "high", "inside", "n_runs"], max_rows=30,
+     caption="Rank k of the thesis against rank k of each replayed run under the original code's protocol: the median over the runs, the "
+             "central 95 % of them, and whether the thesis's number lies inside.")
 
 # %%
-inside = order.groupby("protocol")["inside"].agg(lambda v: int((v == True).sum())).to_dict()  # noqa: E712 (NaN: nothing printed)
-ranked = order.groupby("protocol")["thesis"].agg(lambda v: int(v.notna().sum())).to_dict()
-Markdown(
-    f"Against the ranks of {plural(int(order['n_runs'].max()), 'replayed run')}, {inside.get('original', 0)} of the thesis's "
-    f"{ranked.get('original', 0)} EMMA numbers lie inside the central 95 % of the original protocol's runs, and "
-    f"{inside.get('sound', 0)} of {ranked.get('sound', 0)} inside the book's protocol's. The thesis's EMMA rows sit "
-    f"{offset['offset_means']:+.3f} F1 from the replay's means of the same configurations, and {offset['offset_ranks']:+.3f} from "
-    f"the replay's rank-by-rank medians: "
-    + (f"ranking one run on its test set explains {offset['explained']:.0%} of that offset." if np.isfinite(offset["explained"]) and offset["explained"] >= 0
-       else "ranking one run on its test set does not explain it (the rank-by-rank medians sit no closer)." if np.isfinite(offset["explained"])
-       else "there is no offset to explain.")
-    + f" With {plural(int(order['n_runs'].max()), 'run')}, the central 95 % is essentially the runs' range."
-)
+Markdown(ranked.order_text())
 
 # %% [markdown]
 # ## What the original code drew that the book had not
@@ -310,35 +248,13 @@ Markdown(
 # hurt; {doc}`06_robustness` judges that claim under both protocols.
 
 # %% mystnb={"figure": {"caption": "Two readings of the grid under the book's protocol (blue) and the original code's (red). Left: the learned capacity against the coldness ρ, mean ± standard deviation over the regularizer weights. Right: each configuration's F1 on the whole noisy test set against its learned capacity, the draft's Yerkes-Dodson curve; an inverted U would mean that too little and too much capacity both hurt.", "name": "fig-replay-capacity"}, "image": {"alt": "Left, a line plot with error bars of learned capacity against rho on a logarithmic axis, one line per protocol. Right, a scatter plot of noisy-test F1 against learned capacity, blue points for the book's protocol and red for the original code's."}}
-grids = pd.concat([sound_grid.assign(protocol="sound"), original_grid.assign(protocol="original")], ignore_index=True)
-save_table(grids, "replay_grid", output_dir)
-fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
-for protocol, color in (("sound", "tab:blue"), ("original", "tab:red")):
-    part = grids[grids["protocol"] == protocol]
-    stats = part.groupby("rho")["capacity_mean"].agg(["mean", "std"]).fillna(0)
-    axes[0].errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", color=color, label=protocol)
-    axes[1].scatter(part["capacity_mean"], part["f1_noisy_test_mean"], s=14, color=color, alpha=0.7, label=protocol)
-axes[0].set(xscale="log", xlabel="coldness ρ", ylabel="learned capacity (eq. 5.11)", title="Capacity against coldness (mean ± std over λ)")
-axes[1].set(xlabel="learned capacity (mean over seeds)", ylabel="F1 on the whole noisy test set", title="\"Yerkes-Dodson\": noisy F1 against capacity")
-for ax in axes:
-    ax.legend(fontsize=8)
-plots.legible(fig)
-fig.tight_layout()
+save_table(ranked.grids, "replay_grid", output_dir)
+fig = rf.capacity(ranked.grids)
 save_figure(fig, "replay_capacity", output_dir)
 plt.show()
 
 # %% mystnb={"figure": {"caption": "F1 on the whole noisy test set for every configuration of the grid, mean over seeds: one heatmap over the regularizer weights λ_c (columns) and λ_e (rows) per coldness ρ (rows of panels), under the book's protocol (left) and the original code's (right), on one colour scale. Compare the two columns: where the bright cells sit says which regularizers each protocol rewards.", "name": "fig-replay-f1-heatmaps"}, "image": {"alt": "A grid of annotated heatmaps, two columns (sound and original protocol) and one row per value of rho; each heatmap has lambda_c along the horizontal axis and lambda_e along the vertical one, each cell coloured and labelled with its F1, with one shared colour bar."}}
-fig, axes = plt.subplots(len(rhos), 2, figsize=(7.6, 2.3 * len(rhos) + 0.7), squeeze=False, layout="constrained")
-for j, (protocol, frame) in enumerate((("sound", sound_grid), ("original", original_grid))):
-    for i, rho in enumerate(rhos):
-        part = frame[np.isclose(frame["rho"], rho)].pivot_table(index="lambda_e", columns="lambda_c", values="f1_noisy_test_mean")
-        sns.heatmap(part, ax=axes[i, j], vmin=grids["f1_noisy_test_mean"].min(), vmax=grids["f1_noisy_test_mean"].max(), cmap="viridis", annot=True, fmt=".2f",
-                    annot_kws={"fontsize": 8}, cbar=False, xticklabels=[f"{v:g}" for v in part.columns], yticklabels=[f"{v:g}" for v in part.index])
-        axes[i, j].set(title=f"{protocol}, ρ = {rho:g}", xlabel="λ_c", ylabel="λ_e")
-        axes[i, j].tick_params(axis="y", rotation=0)
-fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.5, label="F1, whole noisy test set")
-fig.suptitle("F1 on the whole noisy test set over (λ_e, λ_c), mean over seeds")
-plots.legible(fig)
+fig = rf.heatmaps(ranked.grids, rhos)
 save_figure(fig, "replay_f1_heatmaps", output_dir)
 plt.show()
 
@@ -351,30 +267,17 @@ plt.show()
 # and counts the outcomes against the labels and corruption indicator of the *permuted* noisy
 # copy. It does so twice, at σ = 0.5 ([`main.py` L496–498](https://github.com/awerenne/energy-based-multimodal-attention/blob/7302713/code/experiment-3/main.py#L496-L498))
 # and then at σ = 2 on top of it ([L499–501](https://github.com/awerenne/energy-based-multimodal-attention/blob/7302713/code/experiment-3/main.py#L499-L501)).
-# The table below computes both calls for the replay's selected model, each both ways: as coded
+# {numref}`tbl-outcome_alignment` computes both calls for the replay's selected model, each both ways: as coded
 # (each prediction paired with another sample's label) and aligned (each with its own), beside
 # the slides' numbers.
 
 # %%
-original_selected = under(study["with"], ORIGINAL, **selected_config(original_grid, "test"))
-alignment = outcome_alignments(original_selected, splits, settings, energies=energies)
-alignment["slides_rate_correct"] = [SLIDES_OUTCOMES[(c, k)] for c, k in zip(alignment["class"], alignment["case"])]
+alignment = outcomes.slides_alignment(rs.replayed_choice(trained, ranked), trained.splits, trained.settings, energies=trained.energies)
 save_table(alignment, "outcome_alignment", output_dir)
-match = outcome_match(alignment)
-best, other = match.iloc[0], match.iloc[-1]
-pulsar = alignment[alignment["class"] == "pulsar"].groupby("sigma")[["rate_correct_as_coded", "rate_correct_aligned", "slides_rate_correct"]].mean()
-display(Markdown(
-    "The rate of correct pulsars, averaged over the three cases: "
-    + "; ".join(f"at σ = {s:g}, {r['rate_correct_as_coded']:.3f} as coded and {r['rate_correct_aligned']:.3f} aligned" for s, r in pulsar.iterrows())
-    + f"; the slides print {pulsar['slides_rate_correct'].iloc[0]:.3f}. As coded, a prediction paired with a random sample's label is right "
-    f"about as often as the classes' shares allow. Over the six cells of the table, the aligned call at σ = {best['sigma']:g} "
-    f"(NSR {best['nsr_db']:+.1f} dB) is closest to the slides, {best['mad_aligned']:.3f} away on average"
-    + (f", against {other['mad_aligned']:.3f} at σ = {other['sigma']:g} (NSR {other['nsr_db']:+.1f} dB)" if len(match) > 1 else "")
-    + f"; the slides label theirs NSR {SLIDES_OUTCOMES_NSR_DB:g} dB. "
-    + ("The slides' table is therefore not the misaligned one: it comes from an aligned call of the code."
-       if best["mad_aligned"] < best["mad_as_coded"] else "The slides' numbers sit closer to the misaligned pairing.")
-))
-show(alignment, "outcome_alignment", columns=["sigma", "class", "case", "rate_correct_as_coded", "rate_correct_aligned", "slides_rate_correct"])
+display(Markdown(outcomes.alignment_sentence(alignment)))
+show(alignment, "outcome_alignment", columns=["sigma", "class", "case", "rate_correct_as_coded", "rate_correct_aligned", "slides_rate_correct"],
+     caption="The replay's selected EMMA under the code's two calls (σ): the rate of correct predictions per class and case as coded (each "
+             "prediction paired with another sample's label) and aligned (with its own), beside the slides' rates.")
 
 # %% [markdown]
 # (replay-forensic-test)=
@@ -389,19 +292,17 @@ show(alignment, "outcome_alignment", columns=["sigma", "class", "case", "rate_co
 # (`emma.experiments.forensics`) before any model was scored: every combination of these values (32
 # variants of the code), the variant that best fits the thesis's **baseline** numbers (mean
 # absolute difference of the mean over seeds), and then, out of sample, that variant's fit on
-# the thesis's **EMMA** numbers, which played no part in the choice. The candidates and the
-# line each comes from:
+# the thesis's **EMMA** numbers, which played no part in the choice. {numref}`tbl-forensic_candidates` lists
+# the candidates and the line each comes from.
 
 # %%
-show(candidates_table(), columns=["field", "value", "as_coded", "source"])
+show(candidates_table(), columns=["field", "value", "as_coded", "source"], label="tbl-forensic_candidates",
+     caption="The candidate values of the forensic test's five fields, the original code's first, and the line of the code or the thesis "
+             "each comes from. Every combination of them is one variant of the code.")
 
 # %%
-all_variants = variants()
-printed = printed_numbers(thesis)
-baseline_fits = fit_table(collect_scores([study], all_variants, thesis[thesis["model"] != "with"]), all_variants, printed)
-chosen_name = choose(baseline_fits)
-chosen = all_variants[list(baseline_fits["variant"]).index(chosen_name)]
-print(f"chosen on the baselines, before any EMMA model of it is scored: {chosen_name}")
+choice = rs.choose_variant(trained, thesis_table)
+print(f"chosen on the baselines, before any EMMA model of it is scored: {choice.name}")
 
 # %% [markdown]
 # (replay-decomposition)=
@@ -416,27 +317,23 @@ print(f"chosen on the baselines, before any EMMA model of it is scored: {chosen_
 # own `selection` rule on its full grid (the test set under ORIGINAL, the validation set
 # under SOUND). Two single switches go to values that neither protocol has but the code itself
 # offers: the fixed threshold 0.5 ({ref}`original-threshold`) and the class weight 10 of its
-# commented-out line ({ref}`original-class-weight`). The tables show the change of the clean
+# commented-out line ({ref}`original-class-weight`). {numref}`tbl-protocol_decomposition_single` (single) and
+# {numref}`tbl-protocol_decomposition_cumulative` (cumulative) show the change of the clean
 # F1 (mean ± std over seeds) per switch and family; the CSV holds all three test subsets.
 
 # %%
-rank1 = {k: float(thesis[thesis["thesis_rank"] == 1][k].iloc[0]) for k in ("rho", "lambda_c", "lambda_e")}
-if not configs.apply(lambda r: all(np.isclose(r[k], rank1[k]) for k in rank1), axis=1).any():
-    rank1 = selected_config(original_grid, "test")  # a grid without the thesis's rank 1 (quick profile)
-    print("the thesis's rank-1 configuration is not in this grid; the replay's own rank 1 stands in for it")
-selected = {"test": selected_config(original_grid, "test"), "validation": selected_config(sound_grid, "validation")}
-steps = decomposition_steps(order=switch_order)
-emma_variants = [chosen] if forensic_emma == "chosen" else all_variants
-second_plan = unseen(pd.concat([decomposition_plan(steps, seeds, rank1, selected), plan(emma_variants, seeds, thesis_configs, families=("with",))],
-                                ignore_index=True), study)  # what the grid trained is read from it
-second_stage = run_study(splits, second_plan, settings, energies=energies, base=study["base"], **training_args)
-both_stages = combine(study, {f: r for f, r in second_stage.items() if f == "with"})  # the grid's models and the new ones
-decomposition = decompose(both_stages, steps, rank1, selected)
-save_table(decomposition, "protocol_decomposition", output_dir)
-show(decomposition_view(decomposition, "single"), "protocol_decomposition")
+stage = dc.second_stage(trained, ranked.selected, printed, order=switch_order, variants=choice.emma_variants(forensic_emma))
+if stage.note:
+    print(stage.note)
+save_table(stage.table, "protocol_decomposition", output_dir)
+show(stage.view("single"), "protocol_decomposition", label="tbl-protocol_decomposition_single",
+     caption="The change of the clean test F1 (mean ± std over seeds) when one field alone switches from the original code's value to the "
+             "book's, per family. The largest entries are the fields that matter most on their own.")
 
 # %%
-show(decomposition_view(decomposition, "cumulative"), "protocol_decomposition")
+show(stage.view("cumulative"), "protocol_decomposition", label="tbl-protocol_decomposition_cumulative",
+     caption="The change of the clean test F1 (mean ± std over seeds) at each step of switching the fields one after another, in the order "
+             "of switch_order; each family's column adds up to the book's protocol minus the original code's.")
 
 # %% [markdown]
 # (replay-forensic-result)=
@@ -446,19 +343,19 @@ show(decomposition_view(decomposition, "cumulative"), "protocol_decomposition")
 # trained at the thesis's ten printed configurations under every variant (the threshold is
 # chosen after training, so 32 variants train 16 sets of models, stacked on the engine's model
 # axis; `forensic_emma = "chosen"` trains only the chosen variant's). The choice was made above,
-# before any of these EMMA models was scored.
+# before any of these EMMA models was scored. {numref}`tbl-forensic_variants` gives every variant's fit.
 
 # %%
-book_emma = replay[replay["model"].str.startswith("with (")]
-book_mad = float(np.nanmean(np.abs(book_emma[[f"sound_{m}_mean" for m in METRICS]].to_numpy() - book_emma[[f"thesis_{m}" for m in METRICS]].to_numpy())))
-forensic_seeds = collect_seed_scores([both_stages], all_variants, thesis)
-forensic, forensic_scores, forensic_text = forensic_test(forensic_seeds, all_variants, thesis, chosen_name, book_mad)
-save_table(forensic, "forensic_variants", output_dir)
-save_table(forensic_scores, "forensic_scores", output_dir)
-show(forensic.sort_values("baselines_mad"), "forensic_variants", columns=list(VIEW), labels=VIEW, max_rows=12, summary="all 32 variants, best fit on the baselines first")
+tested = rs.forensic(choice, stage.studies, replay.table, thesis_table)
+save_table(tested.table, "forensic_variants", output_dir)
+save_table(tested.scores, "forensic_scores", output_dir)
+show(tested.table.sort_values("baselines_mad"), "forensic_variants", columns=list(VIEW), labels=VIEW, max_rows=12,
+     summary="all 32 variants, best fit on the baselines first",
+     caption="Every variant of the code, best fit on the thesis's baselines first: its mean absolute distance from the baseline numbers and, "
+             "out of sample, from the EMMA numbers, how many of each lie inside its seed range, and the variant chosen.")
 
 # %%
-Markdown(forensic_text)
+Markdown(tested.text)
 
 # %% [markdown]
 # (replay-forensic-bootstrap)=
@@ -467,16 +364,17 @@ Markdown(forensic_text)
 # The choice rests on a few seeds and thin margins between variants. Resampling the seeds with
 # replacement and choosing again on the baselines alone, 1,000 times, says how often each
 # variant would have been chosen, and how far from the thesis's EMMA numbers it sits when it is
-# (`emma.experiments.forensics.choice_bootstrap`). The pre-registered choice above stays the headline.
+# (`emma.experiments.forensics.choice_bootstrap`; {numref}`tbl-forensic_choice_bootstrap`). The pre-registered choice above stays the headline.
 
 # %%
-bootstrap = choice_bootstrap(forensic_seeds, all_variants, printed)
-save_table(bootstrap, "forensic_choice_bootstrap", output_dir)
-show(bootstrap[bootstrap["wins"] > 0].sort_values("wins", ascending=False), "forensic_choice_bootstrap",
-     columns=["variant", "wins", "win_share", "baselines_mad", "emma_mad", "emma_mad_low", "emma_mad_high", "emma_mad_when_chosen"])
+save_table(tested.bootstrap, "forensic_choice_bootstrap", output_dir)
+show(tested.bootstrap[tested.bootstrap["wins"] > 0].sort_values("wins", ascending=False), "forensic_choice_bootstrap",
+     columns=["variant", "wins", "win_share", "baselines_mad", "emma_mad", "emma_mad_low", "emma_mad_high", "emma_mad_when_chosen"],
+     caption="The variants the baselines choose over resamples of the seeds: how often each wins, and how far from the thesis's EMMA numbers "
+             "it sits, with its interval, when it is chosen.")
 
 # %%
-Markdown(bootstrap_sentence(bootstrap, chosen_name))
+Markdown(tested.bootstrap_text())
 
 # %% [markdown]
 # ### From the thesis's numbers to the book's
@@ -486,25 +384,10 @@ Markdown(bootstrap_sentence(bootstrap, chosen_name))
 # bars raise F1, red bars lower it.
 
 # %% mystnb={"figure": {"caption": "From the thesis's F1 to the book's, per family (rows) and test subset (columns), read from the top: the thesis's number (grey), the replay's residual, then each cumulative switch from the original code's protocol to the book's, and the book's number (grey). Green bars raise F1, red bars lower it; the longest coloured bars are the fields that explain most of the gap.", "name": "fig-replay-waterfall"}, "image": {"alt": "A grid of horizontal waterfall charts, one row per family and one column per test subset, with F1 along the horizontal axis; the steps are named along the vertical axis of the first panel of each row, thesis at the top and sound at the bottom; grey total bars, green rises and red falls."}}
-replay_rows = {"base": "base", "without": "without", "alternative": "alternative", "with (thesis rank 1)": "with (thesis rank 1)"}
-families = [f for f in replay_rows if f in set(decomposition["family"])]
-fig, axes = plt.subplots(len(families), len(METRICS), figsize=(10, 3.0 * len(families)), squeeze=False)
-waterfalls = []
-for i, family in enumerate(families):
-    labelled = False  # the steps are named once per row, on its first panel
-    for j, metric in enumerate(METRICS):
-        bars = waterfall(replay, decomposition, family, metric, replay_rows[family])
-        waterfalls.append(bars.assign(family=family, metric=metric))
-        if bars["delta"].isna().iloc[0]:
-            axes[i, j].set_axis_off()  # the thesis printed no number here
-            continue
-        subset = metric.removeprefix("f1_").replace("_", "-").replace("ip", "IP").replace("dm", "DM")
-        plots.waterfall(axes[i, j], bars, f"{family}: {subset}", labels=not labelled)
-        labelled = True
-plots.legible(fig)
-fig.tight_layout()
+bars = dc.waterfalls(replay.table, stage.table)
+fig = rf.waterfall(bars)
 save_figure(fig, "protocol_waterfall", output_dir)
-save_table(pd.concat(waterfalls, ignore_index=True), "protocol_waterfall", output_dir)
+save_table(bars, "protocol_waterfall", output_dir)
 plt.show()
 
 # %% [markdown]
@@ -514,17 +397,7 @@ plt.show()
 # missed by most), naming for each family the switches that move it most.
 
 # %%
-lines = ["**Clean test samples.**"] + explain(replay, decomposition, "f1_clean")
-lines += ["", "**IP-noisy test samples.**"] + explain(replay, decomposition, "f1_ip_noisy")
-lines += ["", "**DM-noisy test samples.**"] + explain(replay, decomposition, "f1_dm_noisy")
-lines += ["", "**What the protocol does not explain.** " + "; ".join(
-    f"on {label(g.metric[3:])} samples, {g.inside_prediction_interval} of {g.printed} thesis numbers lie in the "
-    f"prediction interval of one replayed run and the replay sits {g.replay_offset:+.3f} from the thesis on average" for g in gap[gap["metric"] != "all"].itertuples()) + "."]
-single = decomposition[decomposition["step"] == "single"]
-strongest = single.assign(size=single["delta_f1_clean_mean"].abs()).sort_values("size", ascending=False).iloc[0]
-lines += ["", f"Switched alone, the field that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: "
-          f"{strongest['delta_f1_clean_mean']:+.3f} from the replay)."]
-display(Markdown("\n".join(lines)))
+Markdown(dc.explanation(replay.table, stage.table, replay.gap))
 
 # %% [markdown]
 # ## What this chapter finds
@@ -534,11 +407,29 @@ display(Markdown("\n".join(lines)))
 # completed forensic search explains, and what still remains:
 
 # %%
-Markdown("\n".join([
-    "- " + replay_sentence(explained, replay, order),
-    f"- On clean test samples the replay comes closer to the thesis than the book for {int(clean_all['closer'])} of "
-    f"{int(clean_all['printed'])} numbers (mean distance {clean_all['mean_abs_replay']:.3f} against {clean_all['mean_abs_book']:.3f} F1).",
-    f"- The single switch that moves a clean F1 most is `{strongest['switch']}` ({strongest['family']}: {strongest['delta_f1_clean_mean']:+.3f}).",
-    "- " + forensic_sentence(forensic, bootstrap),
-    "- " + remains_sentence(replay, order),
-]))
+Markdown(rs.findings(replay, ranked, stage.table, tested))
+
+# %% [markdown]
+# ## Try it
+#
+# Switch the fields in the reverse order: the cumulative decomposition measures each switch against the
+# ones already made, so its steps depend on the order, while the single switches do not.
+#
+# ```bash
+# emma-book run replay -p switch_order '[selection, init, omega, potential, drop_last, retrain, early_stopping, autoencoders_on_corrupted, corruption_in_place]'
+# ```
+#
+# {numref}`tbl-protocol_decomposition_single` keeps its values, its rows listed in the new order; the rows of
+# {numref}`tbl-protocol_decomposition_cumulative` and the steps of {numref}`fig-replay-waterfall` come in the new
+# order with other sizes, but each family's column still adds up to the same difference between the two protocols.
+#
+# Train EMMA only under the variant of the code chosen on the baselines, instead of under all of them.
+#
+# ```bash
+# emma-book run replay -p forensic_emma chosen
+# ```
+#
+# The choice does not move, since it is made before any EMMA model is scored, and neither do the
+# decomposition's tables. In {numref}`tbl-forensic_variants` only a few variants keep an EMMA fit: the
+# chosen one, the variant that differs from it only in the threshold (chosen after training, on the same
+# models), and those whose EMMA models the first stage already trained; the others' EMMA columns are empty.

@@ -13,6 +13,12 @@
 # %% [markdown]
 # # More than two modes
 #
+# ```{admonition} What you will learn
+# - How EMMA's attention behaves with M modes, on a synthetic task and on digits cut into patches.
+# - Whether the constraint on the number of clean modes, M′ = ⌊(M+1)/2⌋, matters in training.
+# - How the coldness needed and the cost of a training step grow with M.
+# ```
+#
 # Every experiment of the thesis has two modes, yet EMMA is written for any number $M$ of them
 # {cite:p}`werenne2019`: the shared energies $e_{ij}$ couple every pair of modes, the importance
 # scores are a Boltzmann distribution over all $M$ modal energies, and the derivation of the
@@ -46,9 +52,9 @@ view_noise = 0.5  # each synthetic mode's own noise
 data_seed = 0  # the synthetic task (loadings, latents, noise); each seed splits the data its own way
 sigma = 2.0  # corruption noise on the standardized features of a corrupted mode
 clean_fraction = 0.5  # share of clean training samples, the rest with k corrupted modes
-dae_hidden = 8  # hidden units of each mode's denoising autoencoder
-dae_noise_std = 0.1  # its training corruption
-dae_epochs = 10
+dae_hidden = None  # hidden units of each mode denoising autoencoder; None: as MODES_DAE (emma.experiments.modes_study)
+dae_noise_std = None  # its training corruption; None: as MODES_DAE
+dae_epochs = None  # None: as MODES_DAE
 hidden = 32  # hidden units of the classifier
 epochs = 10
 batch_size = 64
@@ -63,26 +69,21 @@ step_cost_repeats = 10  # timed steps per M, the median is reported
 alpha = 0.05  # level of every test
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 from myst_nb import glue
-from scipy import stats
-from tqdm.auto import tqdm
 
+from emma.experiments import many_modes as mm
 from emma.experiments import modes, modes_study, modes_verdicts
+from emma.experiments import modes_figures as figures
 from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
-from emma.util.plots import legible
-from emma.util.runtime import check_profile, progress_disabled, resolve_device, seed_everything
+from emma.util.runtime import check_profile, resolve_device, seed_everything
 
+# %%
 _ = check_profile(profile)
 device = resolve_device(device)
 seed_everything(data_seed)
-chapter_start = time.perf_counter()
 print(f"device: {device}, profile: {profile}, seeds: {seeds}, synthetic M: {synthetic_n_modes}, digit blocks: {digit_blocks}")
 
 # %% [markdown]
@@ -105,20 +106,8 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, synthetic M: {synt
 # noise of standard deviation 0.5 on pixels scaled to [0, 1]).
 
 # %% mystnb={"figure": {"caption": "One 8×8 digit cut into 16 patch modes of 2×2 pixels (blue grid), with more and more of its patches corrupted by Gaussian noise, from none to all but one. Watch the digit fade as the corrupted patches take over.", "name": "fig-modes-digit-patches"}, "image": {"alt": "Four grey-scale images of the same handwritten digit on an 8 by 8 pixel grid divided by blue lines into 16 patches; from left to right more patches are replaced by noise until the digit is no longer recognisable."}}
-digits = {block: modes.digit_modes(block) for block in sorted(set(digit_blocks) | {2, 4})}
-image = digits[2].x[0]  # (16, 4): one digit as 16 patch modes
-fig, axes = plt.subplots(1, 4, figsize=(9, 2.6))
-for ax, k in zip(axes, [0, 4, 8, 15]):
-    mask = modes.corruption_mask(1, 16, k, generator=seed_everything(data_seed))
-    noisy = modes.corrupt(image[None] / 16.0, mask, 0.5, generator=seed_everything(data_seed))[0]
-    pixels = np.zeros(64)
-    pixels[modes.block_indices(2).ravel()] = noisy.ravel().numpy()
-    ax.imshow(pixels.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_xticks(np.arange(-0.5, 8, 2), minor=False, labels=[]), ax.set_yticks(np.arange(-0.5, 8, 2), labels=[])
-    ax.grid(color="tab:blue", lw=0.8)
-    ax.set_title(f"k = {k} of 16 patches corrupted", fontsize=8)
-legible(fig)
-fig.tight_layout()
+digits = mm.digit_data(digit_blocks)  # {block side: the digits cut into blocks of that side}
+fig = figures.digit_patches_figure(digits[2], seed=data_seed)
 _ = save_figure(fig, "modes_digit_patches", output_dir)
 plt.show()
 
@@ -132,14 +121,12 @@ plt.show()
 # bracket is $2k - M$; {ref}`check 5 <emma-check-5>` of {doc}`03_emma` found that the
 # bracket turns against the regularizer's purpose only once $2k - M \ge 2$, and then only for a
 # corrupted mode whose importance exceeds $1/(2k - M)$: that mode's energy is pushed *down*. Here
-# we train with every $k$ and look.
+# we train with every $k$ and look; {numref}`tbl-modes-levels` lists the levels on each side.
 
 # %%
-levels = pd.DataFrame([{"M": m, "M' = floor((M+1)/2)": modes.clean_modes_needed(m),
-                        "k with the constraint": str([k for k in modes.corrupted_levels(m, max_levels) if modes.constraint_holds(m, k)]),
-                        "k without it": str([k for k in modes.corrupted_levels(m, max_levels) if not modes.constraint_holds(m, k)])}
-                       for m in sorted(set(synthetic_n_modes) | {64 // b**2 for b in digit_blocks})])
-show(levels)
+levels = mm.constraint_levels([*synthetic_n_modes, *(64 // b**2 for b in digit_blocks)], max_levels)
+show(levels, caption="For each number of modes M, the clean modes M′ the derivation assumes, and the numbers k of corrupted "
+     "modes that keep the constraint M − k ≥ M′ and that break it. The study trains with both.", label="tbl-modes-levels")
 
 # %% [markdown]
 # ## The study
@@ -161,40 +148,37 @@ show(levels)
 # accuracy (as `sklearn.metrics.accuracy_score`) on the test set with $k$ corrupted modes in every
 # sample. On the synthetic task a coldness sweep trains "with" at every ρ of `sweep_coldness` at
 # $k = \lfloor M/2 \rfloor$, the most corrupted modes the constraint allows. Every model of one data set and $M$, all seeds and all $k$, is one batched
-# computation along a model axis (`emma.experiments.modes_study.run_modes_study`).
+# computation along a model axis (`emma.experiments.modes_study.run_modes_study`, called for each
+# by `emma.experiments.many_modes.run_study`); {numref}`tbl-modes-timing` lists the runs.
 
 # %%
-settings = modes_study.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae_hidden=dae_hidden, dae_noise_std=dae_noise_std,
-                                     dae_epochs=dae_epochs, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
+dae = modes_study.MODES_DAE.override(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=batch_size)  # as the classifiers
+settings = modes_study.StudySettings(sigma=sigma, clean_fraction=clean_fraction, dae=dae, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                                      lambda_e=lambda_e, lambda_c=lambda_c)
 groups = [("synthetic", modes.synthetic_modes(n_samples, m, mode_dim=mode_dim, latent_dim=latent_dim, n_classes=n_classes,
                                               view_noise=view_noise, seed=data_seed)) for m in synthetic_n_modes]
 groups += [("digits", digits[block]) for block in digit_blocks]
-runs, histories, timing = [], [], []
-for name, data in tqdm(groups, desc="data sets and M", disable=progress_disabled()):
-    start, m = time.perf_counter(), data.x.shape[1]
-    configs = modes_study.study_configs(m, modes.corrupted_levels(m, max_levels), seeds, coldness,
-                                        sweep_coldness if name == "synthetic" else ())
-    result, history, state = modes_study.run_modes_study(data, configs, settings, fractions=split, device=device, dataset=name)
-    runs.append(result), histories.append(history)
-    timing.append({"dataset": name, "n_modes": m, "models": len(configs), "train_samples": len(state["splits"][seeds[0]][0].y),
-                   "seconds": round(time.perf_counter() - start, 1)})
-runs, histories = pd.concat(runs, ignore_index=True), pd.concat(histories, ignore_index=True)
-summary = modes.mode_summary(runs)
-scaling = summary[np.isclose(summary["coldness"], coldness)].drop(columns="coldness").reset_index(drop=True)
-save_table(scaling, "modes_scaling", output_dir)
-save_table(runs, "modes_runs", output_dir)
-pd.DataFrame(timing)
+
+# %%
+study = mm.run_study(groups, settings, seeds=seeds, coldness=coldness, sweep_coldness=sweep_coldness, max_levels=max_levels,
+                     split=split, device=device)
+save_table(study.scaling, "modes_scaling", output_dir)
+save_table(study.runs, "modes_runs", output_dir)
+show(study.timing, caption="The study's runs: per data set and number of modes M, the models trained at once, the training "
+     "samples of each seed and the seconds the run took (these change with the machine).", label="tbl-modes-timing")
 
 # %% [markdown]
 # The table `modes_scaling` holds, per data set, $M$, $k$ and model, the mean and standard
 # deviation over seeds of the test accuracy (`score`), of the accuracy on the clean test set
 # (`score_clean`), and the mean α and β of the corrupted and of the clean modes. The view below
 # averages it over the $k$ on each side of the constraint: each model's test accuracy, and the mean
-# α of a corrupted mode under "with".
+# α of a corrupted mode under "with" ({numref}`tbl-modes_scaling`).
 
 # %%
-show(modes_verdicts.scaling_view(scaling), "modes_scaling", labels=modes_verdicts.SCALING_LABELS)
+show(modes_verdicts.scaling_view(study.scaling), "modes_scaling", labels=modes_verdicts.SCALING_LABELS,
+     caption="Each model's test accuracy averaged over the numbers k of corrupted modes on each side of the constraint, "
+     "per data set and M (mean over seeds), with EMMA's gain over \"without\" and the importance α of a corrupted mode. "
+     "Compare the gain where the constraint holds with the gain where it does not.")
 
 # %% [markdown]
 # ## Robustness for $M > 2$
@@ -203,49 +187,27 @@ show(modes_verdicts.scaling_view(scaling), "modes_scaling", labels=modes_verdict
 # marks the last $k$ for which the constraint holds ($M - k \ge M'$).
 
 # %% mystnb={"figure": {"caption": "Test accuracy against the number k of corrupted modes, per data set and number of modes M, for the classifier without attention (grey), with EMMA (blue) and with EMMA but no energy regularizer (orange), mean ± standard deviation over seeds. Left of the dotted line the constraint on clean modes holds; the thesis's claim is the blue curve above the grey one there.", "name": "fig-modes-scores"}, "image": {"alt": "A grid of small line plots with error bars, test accuracy against k corrupted modes, three coloured lines per panel, each panel one data set and number of modes, with a dotted vertical line."}}
-COLORS = {"without": "tab:gray", "with": "tab:blue", "with, λ_e = 0": "tab:orange"}
-panels = scaling[["dataset", "n_modes"]].drop_duplicates().to_numpy().tolist()
-fig, axes = plt.subplots(2, (len(panels) + 1) // 2, figsize=(3.0 * ((len(panels) + 1) // 2), 5.6), squeeze=False)
-for ax, (name, m) in zip(axes.ravel(), panels):
-    part = scaling[(scaling["dataset"] == name) & (scaling["n_modes"] == m)]
-    for model, color in COLORS.items():
-        rows = part[part["model"] == model]
-        ax.errorbar(rows["n_corrupted"], rows["score_mean"], rows["score_std"], color=color, marker="o", ms=3, lw=1, capsize=2, label=model)
-    ax.axvline(m - modes.clean_modes_needed(m) + 0.5, color="k", ls=":", lw=0.8)
-    ax.set_xticks(sorted(part["n_corrupted"].unique()))
-    ax.set_title(f"{name}, M = {m}", fontsize=9)
-    ax.set_xlabel("k corrupted modes", fontsize=8)
-for ax in axes.ravel()[len(panels):]:
-    ax.axis("off")
-for ax in axes[:, 0]:
-    ax.set_ylabel("test accuracy")
-axes[0, 0].legend(fontsize=7)
-legible(fig)
-fig.tight_layout()
+fig = figures.scores_figure(study.scaling)
 _ = save_figure(fig, "modes_scores", output_dir)
 plt.show()
 
 # %% tags=["hide-input"]
-wins = modes.paired_differences(runs, "with", "without", coldness).groupby(["dataset", "n_modes", "n_corrupted", "constraint_holds"])["d_score"].mean().reset_index()
-losses = wins[wins["d_score"] < 0]
-display(Markdown(
-    f"On average over seeds, \"with\" beats \"without\" in {int((wins['constraint_holds'] & (wins['d_score'] > 0)).sum())} of "
-    f"{int(wins['constraint_holds'].sum())} cells with the constraint and in {int((~wins['constraint_holds'] & (wins['d_score'] > 0)).sum())} of "
-    f"{int((~wins['constraint_holds']).sum())} cells without it. \"Without\" wins in: "
-    + (", ".join(f"{r.dataset} M = {r.n_modes}, k = {r.n_corrupted} ({r.d_score:+.3f})" for r in losses.itertuples()) or "no cell") + "."))
+Markdown(mm.describe_wins(study.runs, coldness))
 
 # %% [markdown]
 # The thesis's question for each $M > 2$: does "with" beat "without"? The test below pairs the
 # two by seed, averages each seed's accuracy over the $k$ that leave at least $M'$ modes clean (the
 # setting of the thesis's derivation), and runs a one-sided paired t-test against the claim's
 # pre-declared minimum effect (`emma.experiments.modes_verdicts.gain_tests`, Holm-corrected over
-# the data sets and $M > 2$); `ci_low` and `ci_high` bound the gain.
+# the data sets and $M > 2$); `ci_low` and `ci_high` bound the gain ({numref}`tbl-modes_gain`).
 
 # %%
-gains = modes.paired_differences(runs, "with", "without", coldness)
-gain_table = modes_verdicts.gain_tests(gains, alpha)
+gain_table = modes_verdicts.gain_tests(modes.paired_differences(study.runs, "with", "without", coldness), alpha)
 save_table(gain_table, "modes_gain", output_dir)
-show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain_std", "ci_low", "ci_high", "p_value", "p_holm", "verdict"], digits=4)
+show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain_std", "ci_low", "ci_high", "p_value", "p_holm", "verdict"], digits=4,
+     caption="EMMA's gain in test accuracy over \"without\" per data set and M, each seed's gain averaged over the k that keep "
+     "the constraint: mean and standard deviation over seeds, interval, p-values (Holm-adjusted over M > 2) and verdict. "
+     "A gain is shown where the whole interval lies above zero.")
 
 # %% [markdown]
 # ## The constraint on clean modes
@@ -255,21 +217,8 @@ show(gain_table, "modes_gain", columns=["dataset", "n_modes", "gain_mean", "gain
 # largest synthetic $M$ with every $k$, with and without the energy regularizer ({numref}`fig-modes-training-alpha`).
 
 # %% mystnb={"figure": {"caption": "The mean importance of the corrupted modes, times M, over the corrupted training samples, epoch by epoch, for the largest synthetic M and every number k of corrupted modes, with the energy regularizer (left) and without it (right); dashed lines break the constraint on clean modes. 1 means as important as a uniform share; EMMA works when the curves fall below it.", "name": "fig-modes-training-alpha"}, "image": {"alt": "Two line plots against the epoch, one line per k coloured from dark to light, solid where the constraint holds and dashed where it is broken."}}
-largest = max(m for m in synthetic_n_modes if m - 1 <= max_levels)
-trace = histories[(histories["dataset"] == "synthetic") & (histories["n_modes"] == largest) & np.isclose(histories["coldness"], coldness)]
-trace = trace.groupby(["n_corrupted", "model", "epoch"])["alpha_corrupted"].mean().reset_index()
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-cmap = plt.get_cmap("viridis", largest)
-for ax, model in zip(axes, ["with", "with, λ_e = 0"]):
-    for k, part in trace[trace["model"] == model].groupby("n_corrupted"):
-        ls = "-" if modes.constraint_holds(largest, k) else "--"
-        ax.plot(part["epoch"], part["alpha_corrupted"] * largest, color=cmap(k - 1), ls=ls, label=f"k = {k}")
-    ax.set(title=f"{model} (synthetic, M = {largest}; dashed: constraint broken)", xlabel="epoch")
-    ax.title.set_fontsize(9)
-axes[0].set_ylabel(r"mean $\alpha$ of corrupted modes $\times M$")
-axes[1].legend(fontsize=7, ncol=2)
-legible(fig)
-fig.tight_layout()
+largest = figures.largest_traced(synthetic_n_modes, max_levels)  # the largest M trained with every k
+fig = figures.training_alpha_figure(study.histories, largest, coldness)
 _ = save_figure(fig, "modes_training_alpha", output_dir)
 plt.show()
 
@@ -281,38 +230,13 @@ plt.show()
 # eq. 5.22 (as are the clean half of the training samples, where $2k - M = -M$).
 
 # %% mystnb={"figure": {"caption": "The effect of the energy regularizer Ω, with minus without it per seed, on the test accuracy (left) and on the mean importance α of the corrupted modes (right), against the factor 2k − M of eq. 5.19, per data set and number of modes; mean ± standard deviation over seeds. Right of the dotted line fewer than M′ modes are clean. Ω helps where the left markers sit above zero and the right ones below.", "name": "fig-modes-regularizer-effect"}, "image": {"alt": "Two scatter plots with error bars against 2k minus M, one marker series per data set and number of modes, with a horizontal line at zero and a dotted vertical line; the legend sits below."}}
-effect = modes.paired_differences(runs, "with", "with, λ_e = 0", coldness)
-cells = effect.groupby(["dataset", "n_modes", "n_corrupted", "bracket", "constraint_holds"])[["d_score", "d_alpha_corrupted"]].agg(["mean", "std"])
-cells.columns = [f"{a}_{b}" for a, b in cells.columns]
-cells = cells.reset_index()
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-for ax, column, label in zip(axes, ["d_score", "d_alpha_corrupted"], ["accuracy", r"mean $\alpha$ of corrupted modes"]):
-    for (name, m), part in cells.groupby(["dataset", "n_modes"]):
-        ax.errorbar(part["bracket"] + 0.01 * m, part[f"{column}_mean"], part[f"{column}_std"], marker="o" if name == "synthetic" else "s",
-                    ms=3, lw=0.8, capsize=2, label=f"{name}, M = {m}")
-    ax.axhline(0, color="k", lw=0.6)
-    ax.axvline(0.5, color="k", ls=":", lw=0.8)
-    ax.set(xlabel="2k − M\n(right of the dotted line: fewer than M' clean modes)", ylabel=f"effect of Ω on {label}")
-fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=6)
-legible(fig)
+omega = mm.regularizer_effect(study.runs, coldness)  # "with" − "with, λ_e = 0", per seed and per cell
+fig = figures.regularizer_figure(omega)
 _ = save_figure(fig, "modes_regularizer_effect", output_dir)
 plt.show()
 
 # %% tags=["hide-input"]
-holds, broken = effect[effect["constraint_holds"]], effect[~effect["constraint_holds"]]
-score_test = stats.mannwhitneyu(broken["d_score"], holds["d_score"], alternative="less")
-alpha_test = stats.mannwhitneyu(broken["d_alpha_corrupted"], holds["d_alpha_corrupted"], alternative="greater")
-wrong_way = cells[cells["d_alpha_corrupted_mean"] > 0]
-costly = cells[cells["constraint_holds"] & (cells["d_score_mean"] + cells["d_score_std"] < 0)]
-display(Markdown(
-    f"Mean effect of Ω on accuracy: {holds['d_score'].mean():+.4f} with the constraint, {broken['d_score'].mean():+.4f} without "
-    f"(one-sided Mann–Whitney, lower without: p = {score_test.pvalue:.2g}). On the importance of the corrupted modes: "
-    f"{holds['d_alpha_corrupted'].mean():+.4f} with, {broken['d_alpha_corrupted'].mean():+.4f} without (higher without: "
-    f"p = {alpha_test.pvalue:.2g}). Ω *raises* the corrupted modes' importance, the wrong way, in {len(wrong_way)} of {len(cells)} cells: "
-    + (", ".join(f"{r.dataset} M = {r.n_modes}, k = {r.n_corrupted} (2k − M = {r.bracket}, accuracy {r.d_score_mean:+.3f})"
-                 for r in wrong_way.itertuples()) or "none")
-    + ". Cells with the constraint where Ω costs accuracy by more than one standard deviation: "
-    + (", ".join(f"{r.dataset} M = {r.n_modes}, k = {r.n_corrupted} ({r.d_score_mean:+.3f})" for r in costly.itertuples()) or "none") + "."))
+Markdown(omega.describe())
 
 # %% [markdown]
 # (modes-coldness)=
@@ -332,48 +256,33 @@ display(Markdown(
 # lowest energy, so with many clean modes all but one of them are silenced too.
 
 # %% mystnb={"figure": {"caption": "The coldness ρ on the synthetic task with half of the modes corrupted. Left: the separation of clean from corrupted importance against ρ, per number of modes M (dotted: the level that defines the coldness needed). Middle: test accuracy against ρ. Right: the coldness needed (per seed and median) and the best on validation against M. The thesis expects the needed coldness to blow up with M; look at how steeply the right panel rises.", "name": "fig-modes-coldness"}, "image": {"alt": "Three panels on logarithmic axes: separation and test accuracy against rho, one line per number of modes; and rho against M with blue dots per seed, a blue median line and a green dashed line for the best rho on validation."}}
-sweep = runs[(runs["dataset"] == "synthetic") & (runs["model"] == "with") & (runs["n_corrupted"] == runs["n_modes"] // 2)]
-sweep = sweep.assign(separation=(sweep["alpha_clean"] - sweep["alpha_corrupted"]) * (sweep["n_modes"] - sweep["n_corrupted"]))
-sweep_table = sweep.groupby(["dataset", "n_modes", "n_corrupted", "coldness"])[["score", "score_val", "separation", "alpha_clean", "alpha_corrupted", "beta_clean", "gain"]]
-sweep_table = sweep_table.agg(["mean", "std"])
-sweep_table.columns = [f"{a}_{b}" for a, b in sweep_table.columns]
-sweep_table = sweep_table.reset_index()
-needed = modes.coldness_needed(sweep, level=separation_level)
-needed_summary = needed.groupby("n_modes").agg(rho_needed_median=("rho_needed", "median"), rho_best_median=("rho_best", "median")).reset_index()
-coldness_table = sweep_table.merge(needed_summary, on="n_modes")
-save_table(coldness_table, "modes_coldness", output_dir)
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
-for m, part in sweep_table.groupby("n_modes"):
-    axes[0].errorbar(part["coldness"], part["separation_mean"], part["separation_std"], marker="o", ms=3, capsize=2, label=f"M = {m}")
-    axes[1].errorbar(part["coldness"], part["score_mean"], part["score_std"], marker="o", ms=3, capsize=2, label=f"M = {m}")
-axes[0].axhline(separation_level, color="k", ls=":", lw=0.8)
-axes[0].set(xscale="log", xlabel=r"coldness $\rho$", ylabel="separation of clean from corrupted α")
-axes[1].set(xscale="log", xlabel=r"coldness $\rho$", ylabel="test accuracy")
-axes[2].plot(needed["n_modes"], needed["rho_needed"], "o", color="tab:blue", alpha=0.4, label="needed (per seed)")
-axes[2].plot(needed_summary["n_modes"], needed_summary["rho_needed_median"], "-", color="tab:blue", label="needed (median)")
-axes[2].plot(needed_summary["n_modes"], needed_summary["rho_best_median"], "s--", color="tab:green", label="best on validation (median)")
-axes[2].set(xscale="log", yscale="log", xlabel="M", ylabel=r"$\rho$")
-axes[2].set_xticks(needed_summary["n_modes"], labels=needed_summary["n_modes"].astype(str))
-axes[2].minorticks_off()
-axes[0].legend(fontsize=7), axes[2].legend(fontsize=7)
-legible(fig)
-fig.tight_layout()
+cold = mm.coldness_study(study.runs, separation_level)
+save_table(cold.table, "modes_coldness", output_dir)
+fig = figures.coldness_figure(cold)
 _ = save_figure(fig, "modes_coldness", output_dir)
 plt.show()
 
+# %% [markdown]
+# {numref}`tbl-modes_coldness` gives the numbers behind the figure.
+
 # %%
-show(coldness_table, "modes_coldness", columns=["n_modes", "n_corrupted", "coldness", "score_mean", "score_std", "separation_mean", "beta_clean_mean", "gain_mean", "rho_needed_median", "rho_best_median"])
+show(cold.table, "modes_coldness", columns=["n_modes", "n_corrupted", "coldness", "score_mean", "score_std", "separation_mean", "beta_clean_mean",
+                                            "gain_mean", "rho_needed_median", "rho_best_median"],
+     caption="The coldness sweep on the synthetic task with half of the modes corrupted: per M and ρ, the test accuracy, the "
+     "separation of clean from corrupted importance, the clean modes' β and the learned gain (means over seeds), with the "
+     "coldness needed and the best on validation (medians over seeds). Read how the coldness needed moves with M.")
 
 # %% [markdown]
 # The same section of the thesis expects the scores to "tend to zero" with many modes, and asks
 # whether a common gain would help. EMMA has one, $g_a$ (eq. 5.7), learned. With one corrupted
 # mode, the mean α and β of the clean modes and the learned gain, per $M$ (synthetic task, main
-# coldness, mean over seeds):
+# coldness, mean over seeds; {numref}`tbl-modes-one-corrupted`):
 
 # %%
-one = runs[(runs["dataset"] == "synthetic") & (runs["model"] == "with") & (runs["n_corrupted"] == 1) & np.isclose(runs["coldness"], coldness)]
-beta_by_m = one.groupby("n_modes")[["alpha_clean", "beta_clean", "gain"]].mean()
-show(beta_by_m)
+one = mm.one_corrupted(study.runs, coldness)
+show(one.groupby("n_modes")[["alpha_clean", "beta_clean", "gain"]].mean(), label="tbl-modes-one-corrupted",
+     caption="With one corrupted mode on the synthetic task, per M: the importance α and the score β of a clean mode and "
+     "EMMA's learned gain g_a (main coldness, means over seeds). If the scores tend to zero, β falls as M grows.")
 
 # %% [markdown]
 # ## The cost of a training step
@@ -386,27 +295,20 @@ show(beta_by_m)
 # to run and with the load of the machine.
 
 # %% mystnb={"figure": {"caption": "Milliseconds per training step against the number of modes M on logarithmic axes, for the classifier alone, EMMA's steps 2–4 alone and the classifier behind EMMA: median with the interquartile band; the legend gives each fitted exponent p of time ∝ M^p. A slope of 2 would be the quadratic cost of the shared energies.", "name": "fig-modes-step-cost"}, "image": {"alt": "Log-log line plot of milliseconds per training step against M, three lines with shaded bands, one per step being timed."}}
-step_costs = modes_study.step_cost(step_cost_modes, mode_dim=mode_dim, hidden=hidden, n_classes=n_classes, batch_size=batch_size,
-                                   repeats=step_cost_repeats, seed=data_seed)
-save_table(step_costs, "modes_step_cost", output_dir)
-top = sorted(step_cost_modes)[-3:]
-exponents = {step: modes_study.loglog_slope(part.loc[part["n_modes"].isin(top), "n_modes"], part.loc[part["n_modes"].isin(top), "ms_median"])
-             for step, part in step_costs.groupby("step")}
-fig, ax = plt.subplots(figsize=(5, 3.4))
-for step, part in step_costs.groupby("step"):
-    line = ax.plot(part["n_modes"], part["ms_median"], marker="o", ms=3, label=f"{step} (p = {exponents[step]:.2f})")
-    ax.fill_between(part["n_modes"], part["ms_q1"], part["ms_q3"], color=line[0].get_color(), alpha=0.2)
-ax.set(xscale="log", yscale="log", xlabel="M", ylabel="ms per training step (median, quartiles)")
-ax.set_xticks(sorted(step_cost_modes), labels=[str(m) for m in sorted(step_cost_modes)])
-ax.minorticks_off()
-ax.legend(fontsize=8)
-legible(fig)
-fig.tight_layout()
+cost = mm.step_cost_study(step_cost_modes, mode_dim=mode_dim, hidden=hidden, n_classes=n_classes, batch_size=batch_size,
+                          repeats=step_cost_repeats, seed=data_seed)
+save_table(cost.table, "modes_step_cost", output_dir)
+fig = figures.step_cost_figure(cost)
 _ = save_figure(fig, "modes_step_cost", output_dir)
 plt.show()
 
+# %% [markdown]
+# The medians of the figure, per step timed ({numref}`tbl-modes_step_cost`):
+
 # %%
-show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "modes_step_cost", digits=2)
+show(cost.table.pivot(index="n_modes", columns="step", values="ms_median"), "modes_step_cost", digits=2,
+     caption="Milliseconds per training step against M (median over the timed steps, one CPU thread), for the whole step "
+     "with EMMA, the classifier alone and EMMA's steps 2–4 alone. Read the growth down each column.")
 
 # %% [markdown]
 # ## Verdicts
@@ -426,15 +328,16 @@ show(step_costs.pivot(index="n_modes", columns="step", values="ms_median"), "mod
 # sub-cases, the fitted exponent of the whole step and of EMMA's energies alone reaching the
 # threshold its registered test names, halfway from linear to quadratic. The columns `effect`,
 # `ci_low`, `ci_high`, `n_seeds`, `min_effect` and `detectable_effect` (what the test finds with
-# 80 % power) give the evidence; p-values are Holm-adjusted within each kind.
+# 80 % power) give the evidence; p-values are Holm-adjusted within each kind. {numref}`tbl-modes_claims`
+# lists them.
 
 # %%
-verdicts = modes_verdicts.modes_claims(
-    gain_table, effect, cells, needed, needed_summary, one, exponents, top, alpha=alpha, separation_level=separation_level
-)
-modes_claims = verdicts.claims
-save_table(modes_claims, "modes_claims", output_dir)
-show(modes_claims, "modes_claims", columns=["claim", "kind", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"])
+verdicts = modes_verdicts.modes_claims(gain_table, omega.effect, omega.cells, cold.needed, cold.needed_summary, one, cost.exponents, cost.top,
+                                       alpha=alpha, separation_level=separation_level)
+save_table(verdicts.claims, "modes_claims", output_dir)
+show(verdicts.claims, "modes_claims", columns=["claim", "kind", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"],
+     caption="The claims and conjectures this chapter tests, each with its evidence, effect in the claimed direction, interval, "
+     "minimum effect that matters and verdict.")
 
 # %%
 for name, value in verdicts.statistics.items():  # modes_gain_min, modes_omega_p, ... in the prose below
@@ -456,9 +359,29 @@ for name, value in verdicts.statistics.items():  # modes_gain_min, modes_omega_p
 # the verdicts:
 
 # %%
-def sentence(row):
-    return f"- {row['claim']}: **{row['verdict']}**. {row['our_evidence']}."
+Markdown(mm.claim_sentences(verdicts.claims))
 
-
-display(Markdown("\n".join(sentence(r) for _, r in modes_claims.iterrows())))
-print(f"chapter run time: {time.perf_counter() - chapter_start:.0f} s")
+# %% [markdown]
+# ## Try it
+#
+# Add a synthetic task with 32 modes to the study's six, to follow the trends one step further in $M$:
+#
+# ```bash
+# emma-book run many_modes -p synthetic_n_modes '[2, 3, 4, 6, 8, 16, 32]'
+# ```
+#
+# {numref}`fig-modes-scores` gains a panel for $M = 32$, trained at five levels $k$ (every $k$ would be
+# too many), {numref}`tbl-modes_gain` a row, and the right panel of {numref}`fig-modes-coldness` a
+# point: see whether the coldness needed keeps its trend. The run takes longer, most of it on the
+# largest $M$.
+#
+# Corrupt the failed modes more mildly, with noise of standard deviation 0.5 instead of 2:
+#
+# ```bash
+# emma-book run many_modes -p sigma 0.5
+# ```
+#
+# A mildly noisy mode is harder for its energy to tell from a clean one and still carries some
+# information, so expect EMMA's gain over "without" in {numref}`tbl-modes_gain` to shrink, and the
+# separation of clean from corrupted importance in {numref}`fig-modes-coldness` to fall, perhaps
+# never reaching the level that defines the coldness needed.

@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Beyond Gaussian noise
 #
+# ```{admonition} What you will learn
+# - Whether EMMA keeps its gain when a mode goes dead, is mean-filled or is swapped, not only when it is noisy.
+# - Which failures a mode's potential energy can see, and which no energy of one mode can.
+# - How to add a model family of your own to the engine, in one cell, and compare it with EMMA.
+# ```
+#
 # The thesis corrupts a mode in one way only: it adds Gaussian noise. A sensor can fail in
 # other ways. It can go dead and read zero, a pipeline can fill a missing mode with the
 # training mean, and a mode can be taken from the wrong sample. This chapter asks Experiment
@@ -36,10 +42,10 @@ cache_dir = None  # trained autoencoders and sweeps; None: output_dir/cache
 split_seed = 42  # the thesis's split
 workers = 2  # CPU processes training at once: data augmentation and the attention fusion in a second one
 # autoencoders: those of Experiment II, so its cache is reused
-dae_hidden = 12
-dae_noise_std = 0.01
-dae_epochs = 30
-dae_batch_size = 64
+dae_hidden = None  # hidden units of each autoencoder; None: as THESIS_DAE (emma.engine.autoencoders), the thesis setup
+dae_noise_std = None  # None: as THESIS_DAE
+dae_epochs = None  # None: as THESIS_DAE
+dae_batch_size = None  # None: as THESIS_DAE
 # classifiers: Experiment II's protocol
 epochs = 35
 batch_size = 32
@@ -58,39 +64,26 @@ alpha = 0.05  # level of every one-sided test, Holm-corrected over the chapter's
 # Each failure is an object of {py:mod}`emma.data.failures`. It is used for training,
 # validation and test, and it enters the cache key of every trained model. The thesis's
 # scheme stays the same for all four: half the samples are clean, a quarter have their IP
-# mode failed and a quarter their DM mode.
+# mode failed and a quarter their DM mode ({numref}`tbl-beyond_gaussian_failures`).
 
 # %%
 import os
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 
-from emma.data import Gaussian, MeanFilled, Swapped, Zeroed, make_splits
-from emma.engine import TrainSettings
+from emma.data import Gaussian, MeanFilled, Swapped, Zeroed
+from emma.engine import THESIS_DAE, TrainSettings
 from emma.engine.families import mlp_columns
-from emma.engine.protocol import SOUND
 from emma.engine.registry import Family, register, registered
-from emma.experiments.failures_study import (
-    cross_scores,
-    describe_claims,
-    describe_energy,
-    describe_scores,
-    energy_figure,
-    energy_view,
-    failure_claims,
-    score_grid,
-    scores_figure,
-    train_under_failures,
-)
-from emma.experiments.study import fit_energies
+from emma.experiments import beyond_gaussian as bg
+from emma.experiments import failures_study as fs
 from emma.util.display import show
 from emma.util.outputs import save_figure, save_table
 from emma.util.runtime import check_profile, resolve_device, seed_everything
-from emma.util.tables import over_seeds
 
+# %%
 _ = check_profile(profile)
 device = resolve_device(device)
 seed_everything(seeds[0])
@@ -99,10 +92,10 @@ print(f"device: {device}, profile: {profile}, seeds: {seeds}, epochs: {epochs}")
 
 # %%
 failures = {"gaussian": Gaussian(sigma_train), "zeroed": Zeroed(), "mean-filled": MeanFilled(), "swapped": Swapped()}
-described = pd.DataFrame([{"failure": name, "object": repr(f), "the failed mode reads": type(f).__doc__.strip().split("\n")[0]}
-                          for name, f in failures.items()])
+described = bg.describe_failures(failures)
 save_table(described, "beyond_gaussian_failures", output_dir)
-show(described, "beyond_gaussian_failures")
+show(described, "beyond_gaussian_failures", caption="The four failures of a mode: the object of emma.data.failures that "
+     "stands for each, and what a failed mode reads under it.")
 
 # %% [markdown]
 # ## A new family: the Ψ gate
@@ -133,25 +126,26 @@ if "gated" not in registered():
 #
 # EMMA can only react to a failure that its potential energy sees. For each failure and mode,
 # every test sample is taken twice, clean and with that mode failed, and
-# {numref}`fig-beyond-gaussian-energy` shows how well $\Psi_i$ tells them apart: the AUROC
-# (0.5: not at all; 1: every failed sample has a higher energy than every clean one).
+# {numref}`fig-beyond-gaussian-energy` and {numref}`tbl-beyond_gaussian_energy` show how well
+# $\Psi_i$ tells them apart: the AUROC (0.5: not at all; 1: every failed sample has a higher
+# energy than every clean one).
 
 # %%
-splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
 settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, sigma=sigma_train, clean_fraction=clean_fraction)
-dae = dict(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
-energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
-view = energy_view(energies, splits, failures, seeds)
-save_table(view, "beyond_gaussian_energy", output_dir)
-show(over_seeds(view, ["failure", "mode"], ["auroc", "shift"]), "beyond_gaussian_energy")
+dae = THESIS_DAE.override(d_hidden=dae_hidden, noise_std=dae_noise_std, epochs=dae_epochs, batch_size=dae_batch_size, lr=lr)
+energy = bg.energy_study(failures, seeds, settings, dae, split_seed=split_seed, data_home=data_home, device=device, cache_dir=cache_dir)
+save_table(energy.view, "beyond_gaussian_energy", output_dir)
+show(energy.summary(), "beyond_gaussian_energy", caption="The AUROC of each mode's potential energy Ψ_i separating test "
+     "samples with that mode failed from the same samples clean, and the mean shift of Ψ_i, per failure and mode (mean and "
+     "standard deviation over seeds). An AUROC near 0.5 means the energy does not see the failure.")
 
 # %% mystnb={"figure": {"caption": "AUROC of each mode's potential energy Ψ_i separating test samples with that mode failed from the same samples clean, one dot per seed. 0.5 means the energy cannot see the failure.", "name": "fig-beyond-gaussian-energy"}, "image": {"alt": "Dot plot of AUROC per failure, one colour per mode, with a dashed line at 0.5."}}
-fig = energy_figure(view, failures)
+fig = fs.energy_figure(energy.view, failures)
 _ = save_figure(fig, "beyond_gaussian_energy", output_dir)
 plt.show()
 
 # %%
-display(Markdown(describe_energy(view)))
+Markdown(energy.describe())
 
 # %% [markdown]
 # A swapped mode is a genuine sample of that mode, taken from another candidate. An energy that
@@ -166,24 +160,24 @@ display(Markdown(describe_energy(view)))
 # failure, every seed at once, then tested under every failure. Base is trained once, on clean
 # data. The view gives the F1 on test samples with a failed mode (the mean of the IP-failed
 # and DM-failed subsets), mean and standard deviation over seeds; the full table also has
-# the clean samples. {numref}`fig-beyond-gaussian-scores` sets the models trained on each
-# failure beside those trained on Gaussian noise.
+# the clean samples ({numref}`tbl-beyond_gaussian_scores`). {numref}`fig-beyond-gaussian-scores`
+# sets the models trained on each failure beside those trained on Gaussian noise.
 
 # %%
-sweeps = train_under_failures(splits, failures, ["without", "alternative", "with", "gated"], seeds, settings, energies=energies,
-                              config={"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}, device=device, cache_dir=cache_dir,
-                              workers=workers)
-scores = cross_scores(sweeps, splits, failures, energies=energies)
-save_table(scores, "beyond_gaussian_scores", output_dir)
-show(score_grid(scores, failures), "beyond_gaussian_scores")
+trained = bg.failure_scores(energy, failures, ["without", "alternative", "with", "gated"], seeds, settings,
+                            config={"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}, device=device, cache_dir=cache_dir, workers=workers)
+save_table(trained.scores, "beyond_gaussian_scores", output_dir)
+show(trained.grid(), "beyond_gaussian_scores", caption="F1 on test samples with a failed mode, per family and training failure "
+     "(rows) and test failure (columns), mean and standard deviation over seeds. Compare each family trained on a failure "
+     "with the same family trained on Gaussian noise, and EMMA with data augmentation.")
 
 # %% mystnb={"figure": {"caption": "F1 on test samples with a failed mode, per test failure (panel) and family, for models trained on the same failure (filled) and on Gaussian noise (open); mean over seeds with one standard deviation.", "name": "fig-beyond-gaussian-scores"}, "image": {"alt": "Four panels, one per test failure, each with the F1 of five families trained on that failure and on Gaussian noise."}}
-fig = scores_figure(scores, failures, ["base", "without", "alternative", "with", "gated"])
+fig = trained.figure(["base", "without", "alternative", "with", "gated"])
 _ = save_figure(fig, "beyond_gaussian_scores", output_dir)
 plt.show()
 
 # %%
-display(Markdown(describe_scores(scores, failures)))
+Markdown(trained.describe())
 
 # %% [markdown]
 # ## Claims
@@ -195,12 +189,39 @@ display(Markdown(describe_scores(scores, failures)))
 # each a one-sided t-test of the AUROC against chance (*partly reproduced* when one holds). A
 # claim is *reproduced* when its interval (`ci_low`, `ci_high`) lies above zero and its effect
 # reaches `min_effect`, *not reproduced* when the interval lies below `min_effect`,
-# *inconclusive* otherwise; all are Holm-corrected together.
+# *inconclusive* otherwise; all are Holm-corrected together ({numref}`tbl-beyond_gaussian_claims`).
 
 # %%
-claims = failure_claims(scores, view, failures, alpha=alpha)
+claims = trained.claims(energy, alpha=alpha)
 save_table(claims, "beyond_gaussian_claims", output_dir)
-show(claims, "beyond_gaussian_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "p_holm", "verdict"])
+show(claims, "beyond_gaussian_claims", columns=["claim", "effect", "ci_low", "ci_high", "min_effect", "p_holm", "verdict"],
+     caption="The chapter's claims, one per failure and question: the effect in the claimed direction with its interval, "
+     "the minimum effect that matters, the Holm-adjusted p-value and the verdict.")
 
 # %%
-display(Markdown(describe_claims(claims, alpha)))
+Markdown(fs.describe_claims(claims, alpha))
+
+# %% [markdown]
+# ## Try it
+#
+# Make the Gaussian failure stronger, noise of σ = 2 rather than σ = 0.5:
+#
+# ```bash
+# emma-book run beyond_gaussian -p sigma_train 2.0
+# ```
+#
+# The autoencoders are fitted on clean data, so only the Gaussian rows of
+# {numref}`tbl-beyond_gaussian_energy` move: expect their AUROC to rise towards 1, a stronger noise
+# being easier to see. Every model trained on Gaussian noise is trained again, and the open markers
+# of {numref}`fig-beyond-gaussian-scores` move with them.
+#
+# Make EMMA colder, ρ = 0.01 rather than the thesis's ρ = 0.0001:
+#
+# ```bash
+# emma-book run beyond_gaussian -p rho 0.01
+# ```
+#
+# Only EMMA ("with") reads the coldness, so its rows of {numref}`tbl-beyond_gaussian_scores` change
+# and the other families' should not. A colder EMMA concentrates the attention on the mode of lowest
+# energy; see whether that helps where the energy sees the failure and costs where it does not
+# (the swapped mode).

@@ -45,14 +45,14 @@ def energies():
     import pandas as pd
     import torch
 
-    from emma.engine.energy import ModeEnergies
+    from emma.engine.autoencoders import EnergyModels
     from emma.method.autoencoder import DenoisingAutoencoder, freeze
 
     models = []
     for m in range(2):
         torch.manual_seed(m)
         models.append(freeze(DenoisingAutoencoder(4, 12, 0.01)))
-    return ModeEnergies(models=models, psi_min=torch.tensor([-6.0, -6.0]), curves=pd.DataFrame(), settings={"test": 1})
+    return EnergyModels(models=models, psi_min=torch.tensor([-6.0, -6.0]), curves=pd.DataFrame(), settings={"test": 1})
 
 
 #: A chapter of a scratch book: a title, the standard parameters, one cell.

@@ -1,8 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from emma import DenoisingAutoencoder, UntiedAutoencoder, train_autoencoder
+from emma import DenoisingAutoencoder, UntiedAutoencoder, train_one_autoencoder
 from emma.experiments.manifolds import distance_to_manifold, sample_manifold
 from emma.method.autoencoder import jacobian_asymmetry, potential_gradient_error
 
@@ -98,7 +100,7 @@ def test_training_is_reproducible_and_lowers_the_loss():
     for _ in range(2):
         torch.manual_seed(0)
         model = DenoisingAutoencoder(2, 8, 0.008)
-        curves = train_autoencoder(model, x, x_val=x[:200], epochs=6, batch_size=100, lr=1e-2, seed=3, progress=False)
+        curves = train_one_autoencoder(model, x, x_val=x[:200], epochs=6, batch_size=100, lr=1e-2, seed=3, progress=False)
         runs.append((model.weight.detach().clone(), curves))
     torch.testing.assert_close(runs[0][0], runs[1][0])
     curves = runs[0][1]
@@ -110,7 +112,7 @@ def test_trained_potential_is_lower_on_the_manifold_than_far_from_it():
     x = sample_manifold("wave", 5000, torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     model = DenoisingAutoencoder(2, 8, 0.008)
-    train_autoencoder(model, x, epochs=5, batch_size=100, lr=1e-2, seed=0, progress=False)
+    train_one_autoencoder(model, x, epochs=5, batch_size=100, lr=1e-2, seed=0, progress=False)
     far = torch.tensor([[0.0, 4.0], [0.0, -4.0], [4.0, 4.0]])
     with torch.no_grad():
         assert model.potential(far).min() > model.potential(x[:500]).max()
@@ -123,7 +125,7 @@ def test_distance_to_circle_is_radial_gap():
 
 # --- many autoencoders in one stack (emma.engine.autoencoders) --------------------------------
 
-from emma.engine.autoencoders import train_autoencoders  # noqa: E402
+from emma.engine.autoencoders import train_many_autoencoders  # noqa: E402
 
 STACK_TOLERANCE = dict(atol=1e-5, rtol=0)  # float32 rounding of batched vs single products, after a few epochs
 
@@ -146,11 +148,11 @@ def test_a_model_trained_in_a_stack_ends_where_it_ends_alone(cls):
     problem = _stack_problem()
     alone = [_fresh(cls, 4, 6, s, 100 + k) for k, s in enumerate(problem["noise_std"])]
     alone_curves = [
-        train_autoencoder(model, x, x_val=v, epochs=e, batch_size=64, lr=1e-2, seed=seed, progress=False)
+        train_one_autoencoder(model, x, x_val=v, epochs=e, batch_size=64, lr=1e-2, seed=seed, progress=False)
         for model, x, v, e, seed in zip(alone, problem["x_train"], problem["x_val"], problem["epochs"], problem["seeds"])
     ]
     stacked = [_fresh(cls, 4, 6, s, 100 + k) for k, s in enumerate(problem["noise_std"])]
-    stacked_curves = train_autoencoders(stacked, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
+    stacked_curves = train_many_autoencoders(stacked, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
                                         epochs=problem["epochs"], batch_size=64, lr=1e-2, progress=False)
     for a, b, curve_a, curve_b in zip(alone, stacked, alone_curves, stacked_curves):
         for (name, p), q in zip(a.named_parameters(), b.parameters()):
@@ -164,9 +166,9 @@ def test_a_stack_of_several_architectures_trains_each_as_alone():
     specs = [(DenoisingAutoencoder, 8), (UntiedAutoencoder, 8), (DenoisingAutoencoder, 5)]
     alone = [_fresh(cls, 2, h, 0.05, k) for k, (cls, h) in enumerate(specs)]
     for k, model in enumerate(alone):
-        train_autoencoder(model, x, epochs=3, batch_size=100, lr=1e-2, seed=k, progress=False)
+        train_one_autoencoder(model, x, epochs=3, batch_size=100, lr=1e-2, seed=k, progress=False)
     stacked = [_fresh(cls, 2, h, 0.05, k) for k, (cls, h) in enumerate(specs)]
-    train_autoencoders(stacked, [x] * 3, seeds=[0, 1, 2], epochs=3, batch_size=100, lr=1e-2, progress=False)
+    train_many_autoencoders(stacked, [x] * 3, seeds=[0, 1, 2], epochs=3, batch_size=100, lr=1e-2, progress=False)
     for a, b in zip(alone, stacked):
         for p, q in zip(a.parameters(), b.parameters()):
             torch.testing.assert_close(q, p, **STACK_TOLERANCE)
@@ -175,9 +177,9 @@ def test_a_stack_of_several_architectures_trains_each_as_alone():
 def test_a_stacked_model_hardly_depends_on_its_companions():
     problem = _stack_problem()
     alone = _fresh(DenoisingAutoencoder, 4, 6, 0.1, 0)
-    train_autoencoders([alone], problem["x_train"][:1], seeds=[3], epochs=4, batch_size=64, progress=False)
+    train_many_autoencoders([alone], problem["x_train"][:1], seeds=[3], epochs=4, batch_size=64, progress=False)
     stacked = [_fresh(DenoisingAutoencoder, 4, 6, s, k) for k, s in enumerate(problem["noise_std"])]
-    train_autoencoders(stacked, problem["x_train"], seeds=problem["seeds"], epochs=problem["epochs"], batch_size=64, progress=False)
+    train_many_autoencoders(stacked, problem["x_train"], seeds=problem["seeds"], epochs=problem["epochs"], batch_size=64, progress=False)
     for p, q in zip(alone.parameters(), stacked[0].parameters()):
         torch.testing.assert_close(q, p, atol=1e-6, rtol=0)
 
@@ -186,7 +188,7 @@ def test_stacked_models_come_back_trained_in_eval_mode_with_curves():
     problem = _stack_problem()
     models = [_fresh(DenoisingAutoencoder, 4, 6, s, k) for k, s in enumerate(problem["noise_std"])]
     before = [m.weight.detach().clone() for m in models]
-    curves = train_autoencoders(models, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
+    curves = train_many_autoencoders(models, problem["x_train"], x_val=problem["x_val"], seeds=problem["seeds"],
                                 epochs=problem["epochs"], batch_size=64, progress=False)
     assert [len(c) for c in curves] == problem["epochs"]
     assert [list(c.columns) for c in curves] == [["epoch", "train_loss", "val_loss"], ["epoch", "train_loss"], ["epoch", "train_loss", "val_loss"]]
@@ -209,33 +211,83 @@ def test_bad_stack_arguments_are_named(change, error, message):
     arguments = dict(models=[DenoisingAutoencoder(4, 3, 0.1) for _ in range(3)], x_train=[torch.zeros(5, 4)] * 3,
                      seeds=[0, 1, 2], epochs=1, batch_size=2, progress=False)
     with pytest.raises(error, match=message):
-        train_autoencoders(**{**arguments, **change})
+        train_many_autoencoders(**{**arguments, **change})
 
 
 def test_the_same_module_twice_in_a_stack_is_rejected():
     model = DenoisingAutoencoder(2, 3, 0.1)
     with pytest.raises(ValueError, match="distinct"):
-        train_autoencoders([model, model], [torch.zeros(4, 2)] * 2, seeds=[0, 1], epochs=1, batch_size=2, progress=False)
+        train_many_autoencoders([model, model], [torch.zeros(4, 2)] * 2, seeds=[0, 1], epochs=1, batch_size=2, progress=False)
 
 
 def test_fit_energy_models_is_each_autoencoder_fitted_alone_from_its_seed():
-    from emma.engine.autoencoders import fit_energy_models
-    from emma.method.autoencoder import DenoisingAutoencoder, train_autoencoder
+    from emma.engine.autoencoders import DAESettings, fit_energy_models
+    from emma.method.autoencoder import DenoisingAutoencoder, train_one_autoencoder
 
     g = torch.Generator().manual_seed(0)
     data = [torch.randn(60, 4, generator=g), torch.randn(40, 3, generator=g)]
     state = torch.get_rng_state()
-    fitted = fit_energy_models(data, seeds=[11, 12], d_hidden=5, noise_std=0.1, epochs=3, batch_size=16, lr=1e-2, progress=False)
+    dae = DAESettings(d_hidden=5, noise_std=0.1, epochs=3, batch_size=16, lr=1e-2)
+    fitted = fit_energy_models(data, seeds=[11, 12], dae=dae, progress=False)
     assert torch.equal(torch.get_rng_state(), state)  # the global generator is left as it was
     for x, seed, model, psi_min in zip(data, [11, 12], fitted.models, fitted.psi_min):
         torch.manual_seed(seed)
         alone = DenoisingAutoencoder(x.shape[1], 5, 0.1)
-        train_autoencoder(alone, x, epochs=3, batch_size=16, lr=1e-2, seed=seed, progress=False)
+        train_one_autoencoder(alone, x, epochs=3, batch_size=16, lr=1e-2, seed=seed, progress=False)
         for a, b in zip(model.parameters(), alone.parameters()):
             assert torch.allclose(a, b, atol=1e-5)
         assert not any(p.requires_grad for p in model.parameters())
         assert psi_min == pytest.approx(model.potential(x).min().item())
+    assert fitted.curves.groupby("model").size().to_dict() == {0: 3, 1: 3}
+    assert list(fitted.curves.columns) == ["model", "epoch", "train_loss"]  # no validation rows, no val_loss
     with pytest.raises(ValueError, match="seeds must be a list of one seed per model"):
-        fit_energy_models(data, seeds=[1], d_hidden=5, noise_std=0.1, epochs=1, batch_size=16)
+        fit_energy_models(data, seeds=[1], dae=dae)
     with pytest.raises(ValueError, match="x_train must be a non-empty list"):
-        fit_energy_models(torch.randn(5, 4), seeds=[1], d_hidden=5, noise_std=0.1, epochs=1, batch_size=16)
+        fit_energy_models(torch.randn(5, 4), seeds=[1], dae=dae)
+    with pytest.raises(TypeError, match="dae must be a DAESettings"):
+        fit_energy_models(data, seeds=[1, 2], dae={"d_hidden": 5})
+
+
+def test_fit_energy_models_takes_settings_per_model_with_one_batch_size_and_rate():
+    from emma.engine.autoencoders import DAESettings, fit_energy_models
+
+    g = torch.Generator().manual_seed(1)
+    data = [torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g)]
+    short, wide = DAESettings(d_hidden=3, noise_std=0.1, epochs=1, batch_size=16), DAESettings(d_hidden=7, noise_std=0.0, epochs=4, batch_size=16)
+    fitted = fit_energy_models(data, seeds=[0, 1], dae=[short, wide], progress=False)
+    assert [m.d_hidden for m in fitted.models] == [3, 7] and [m.noise_std for m in fitted.models] == [0.1, 0.0]
+    assert fitted.curves.groupby("model").size().to_dict() == {0: 1, 1: 4}
+    with pytest.raises(ValueError, match="dae must share one batch_size"):
+        fit_energy_models(data, seeds=[0, 1], dae=[short, DAESettings(d_hidden=3, noise_std=0.1, epochs=1, batch_size=8)])
+
+
+def test_energy_models_split_a_wide_input_by_their_widths():
+    from emma.engine.autoencoders import DAESettings, fit_energy_models
+
+    g = torch.Generator().manual_seed(2)
+    data = [torch.randn(30, 2, generator=g), torch.randn(30, 3, generator=g)]
+    fitted = fit_energy_models(data, seeds=[0, 1], dae=DAESettings(d_hidden=4, noise_std=0.1, epochs=1, batch_size=16), progress=False)
+    x = torch.cat(data, dim=1)  # (30, 5): the first model's columns, then the second's
+    torch.testing.assert_close(fitted.potentials(x), fitted.potentials(data))
+    torch.testing.assert_close(fitted.potentials(x)[:, 1], fitted.models[1].potential(data[1]))
+    assert fitted.reconstruction_errors(data).shape == (30, 2)
+    with pytest.raises(ValueError, match="x must be a \\(n, 5\\) tensor or a list of 2 tensors"):
+        fitted.potentials(data[:1])
+
+
+def test_dae_settings_check_their_values_and_override_only_what_is_given():
+    from emma.claims import thesis
+    from emma.engine.autoencoders import THESIS_DAE, TOY_DAE, DAESettings
+
+    assert dataclasses.asdict(THESIS_DAE) == dict(thesis.MODE_DAE_SETTINGS)  # the thesis's numbers, one source each
+    assert dataclasses.asdict(TOY_DAE) == {k: v for k, v in thesis.TOY_SETTINGS.items() if k != "n_figure"}
+    assert THESIS_DAE.override(epochs=5, d_hidden=None) == DAESettings(d_hidden=12, noise_std=0.01, epochs=5, batch_size=64, lr=1e-3)
+    assert THESIS_DAE.override() == THESIS_DAE and THESIS_DAE.epochs == 30  # the named default is left as it was
+    with pytest.raises(TypeError, match=r"\['hidden'\] are no autoencoder settings"):
+        THESIS_DAE.override(hidden=8)
+    for bad, message in ((dict(epochs=0), "epochs must be an integer >= 1"), (dict(noise_std=-0.1), "noise_std must be a finite number >= 0"),
+                         (dict(lr=0.0), "lr must be a finite number > 0"), (dict(d_hidden=2.5), "d_hidden must be an integer")):
+        with pytest.raises(ValueError, match=message):
+            THESIS_DAE.override(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        THESIS_DAE.epochs = 5

@@ -151,6 +151,7 @@ class Visit:
     truncated: list[str]  # table cells that pandas cut to "…"
     uncaptioned: list[str]  # images of the page's article outside a captioned figure, or with no alt text or a hash for one
     numbers: list[str]  # display equations that show more than one number
+    unnumbered: list[str]  # tables of the page's article without a numbered caption ("Table 6.2 ...")
 
 
 WIDE_AT = """() => {
@@ -197,6 +198,9 @@ COLLECT = """async () => {
             .filter((image) => !image.closest("figure") || !image.closest("figure").querySelector("figcaption")
                 || !(image.getAttribute("alt") || "").trim() || /^[0-9a-f]{16,}$/i.test((image.getAttribute("alt") || "").trim()))
             .map((image) => `${image.getAttribute("src")} (alt: ${image.getAttribute("alt")})`),
+        unnumbered: Array.from(document.querySelectorAll("article.bd-article table:not(.autosummary)"))
+            .filter((table) => !(table.querySelector(":scope > caption .caption-number") && table.querySelector(":scope > caption .caption-text")))
+            .map((table) => table.textContent.trim().replace(/\\s+/g, " ").slice(0, 60)),
         numbers: Array.from(document.querySelectorAll("div.math"))
             .filter((element) => element.querySelectorAll("span.eqno").length + element.querySelectorAll("mjx-labels").length > 1)
             .map((element) => element.textContent.trim().slice(0, 60)),
@@ -346,6 +350,14 @@ def test_no_nan_or_bare_repr_is_shown(visit, page):
 @pytest.mark.parametrize("page", PAGES)
 def test_every_image_is_a_captioned_figure_with_alt_text(visit, page):
     assert not visit(page).uncaptioned, f"images without a caption or a describing alt text: {visit(page).uncaptioned}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_has_a_numbered_caption(visit, page):
+    """Like a figure, a table carries a number and a caption, and the prose cites it by that number
+    (``emma.util.display.show(..., caption=...)``, or a ``{table}`` directive in a page). The API
+    reference's summary tables (Sphinx's autosummary) are an index, not a result, and are left out."""
+    assert not visit(page).unnumbered, f"tables without a numbered caption: {visit(page).unnumbered}"
 
 
 @pytest.mark.parametrize("page", PAGES)

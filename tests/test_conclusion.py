@@ -184,3 +184,57 @@ def test_the_integrability_claim_is_a_paired_test_of_the_two_depths_against_its_
     assert integrability_claim(table[table["seed"] == 0], 10)["verdict"].item() == "inconclusive"  # one seed shows nothing
     with pytest.raises(ValueError, match="depth"):
         integrability_claim(table[table["depth"] == 1], 10)
+
+
+def _integrability(deep_values, shallow_values=None):
+    from emma.experiments.conclusion import IntegrabilityStudy, integrability_claim
+
+    shallow_values = shallow_values or [0.0] * len(deep_values)
+    table = pd.DataFrame({"depth": [1, 2] * len(deep_values), "seed": [s for s in range(len(deep_values)) for _ in (1, 2)],
+                          "asymmetry_max": 0.0, "relative_median": [v for pair in zip(shallow_values, deep_values) for v in pair]})
+    return IntegrabilityStudy(table, integrability_claim(table, 10))
+
+
+def test_the_integrability_study_states_its_measure_and_verdict_in_words():
+    study = _integrability([0.2, 0.15, 0.18], [0.0, 1e-17, 0.0])
+    assert study.verdict == "reproduced" and study.relative(2).tolist() == [0.2, 0.15, 0.18]
+    text = study.describe()
+    assert text.startswith("With one hidden layer the Jacobian's asymmetry is at most 1.0e-17 of its size; with two it is 0.177 on average "
+                           "and at least 0.150 on any seed: the limit of thesis §4.4 is **reproduced**.")
+    assert "needs another measure of outlyingness" in text
+    assert "another measure" not in _integrability([1e-4, 2e-4, 1.5e-4]).describe()  # not reproduced: no consequence drawn
+    with pytest.raises(ValueError, match="depth must be 1 or 2"):
+        study.relative(3)
+
+
+def test_the_findings_give_each_question_its_answer_and_the_integrability_limit():
+    from emma.experiments.conclusion import conclusion_findings, question_lines
+
+    answers = pd.DataFrame({"question": ["q1", "q1", "q2"], "verdict": ["reproduced", "inconclusive", "reproduced"], "kind": "core"})
+    summary = question_verdicts(answers)
+    assert question_lines(summary) == ("- **q1** Of its 2 claims: 1 reproduced, 1 inconclusive. Answer: *partly reproduced*.\n"
+                                       "- **q2** Of its 1 claims: 1 reproduced. Answer: *reproduced*.")
+    text = conclusion_findings(answers, summary, _integrability([0.2, 0.15, 0.18]))
+    assert text == ("- The three research questions of thesis §5.8, answered from 3 core claims: *q1* — partly reproduced; *q2* — reproduced.\n"
+                    "- The integrability limit of thesis §4.4: reproduced (Jacobian asymmetry relative to its size: 0.0e+00 with one "
+                    "hidden layer, 0.177 with two).")
+    with pytest.raises(ValueError, match="question_verdicts"):
+        question_lines(summary.drop(columns="claims"))
+
+
+def test_the_integrability_study_trains_both_depths_per_seed_and_judges_them():
+    import matplotlib.pyplot as plt
+
+    from emma.engine.autoencoders import TOY_DAE
+    from emma.experiments.conclusion import integrability_figure, integrability_study
+
+    study = integrability_study([0, 1], n_train=200, d_second=3, dae=TOY_DAE.override(epochs=1), n_points=20)
+    assert study.table[["depth", "seed"]].values.tolist() == [[1, 0], [2, 0], [1, 1], [2, 1]]
+    assert (study.relative(1) < 1e-10).all() and (study.relative(2) > 1e-6).all()  # tied weights: symmetric with one hidden layer only
+    assert study.claims["id"].tolist() == ["deeper_tied_autoencoder_not_gradient"] and study.claims["n_seeds"].item() == 2
+    assert "over 20 points" in study.claims["our_evidence"].item()
+    fig = integrability_figure(study)
+    assert len(fig.axes[0].collections[0].get_offsets()) == 4  # one dot per model
+    plt.close(fig)
+    with pytest.raises(ValueError, match="n_points"):
+        integrability_study([0], n_train=200, d_second=3, n_points=0)

@@ -4,6 +4,8 @@ import pandas as pd
 import pytest
 
 from emma.claims.thesis import thesis_results
+from emma.engine.autoencoders import THESIS_DAE
+from emma.engine.results import SweepResult
 from emma.experiments.confirmation import Confirmation, confirmation_study, confirmed_table, grid_edges
 
 AXES = {"rho": [1e-4, 1e-3, 1e-1], "lambda_c": [0.0, 1e-3, 1e-2], "lambda_e": [0.0, 1e-2, 1e-1]}
@@ -39,7 +41,7 @@ def _sweep(family: str, configs: list, level: float) -> dict:
     rows = [{"model": family, **config, "seed": seed, "protocol": "sound",
              "f1_clean": level + 0.1 * k + 0.01 * seed, "f1_ip_noisy": level - 0.1 + 0.1 * k + 0.02 * seed, "f1_dm_noisy": level - 0.05 + 0.1 * k}
             for k, config in enumerate(configs) for seed in SEEDS]
-    return {"family": family, "table": pd.DataFrame(rows), "params": {}, "protocols": [None] * len(rows), "psi_min": None}
+    return SweepResult(family=family, table=pd.DataFrame(rows), params={}, protocols=[None] * len(rows), psi_min=None)
 
 
 @pytest.fixture
@@ -55,8 +57,8 @@ def confirmation() -> Confirmation:
 
 def test_a_confirmed_configuration_is_the_sub_sweep_of_its_models_one_per_seed(confirmation):
     selected = confirmation.config("with (selected)")
-    assert selected["table"]["seed"].tolist() == SEEDS and np.allclose(selected["table"]["rho"], 0.1)
-    assert selected["table"]["f1_clean"].tolist() == pytest.approx([0.8, 0.81, 0.82])  # the second configuration of the sweep
+    assert selected.table["seed"].tolist() == SEEDS and np.allclose(selected.table["rho"], 0.1)
+    assert selected.table["f1_clean"].tolist() == pytest.approx([0.8, 0.81, 0.82])  # the second configuration of the sweep
     with pytest.raises(ValueError, match="label must be one of.*'with \\(selected\\)'"):
         confirmation.config("with (best)")
 
@@ -82,8 +84,8 @@ def test_the_confirmed_table_sets_every_model_over_the_seeds_beside_the_thesiss_
 
 def test_the_confirmation_study_checks_its_configurations_before_training_anything():
     with pytest.raises(ValueError, match="configs must be a non-empty dict"):
-        confirmation_study(None, [0, 1], {}, None, dae={})
+        confirmation_study(None, [0, 1], {}, None, dae=THESIS_DAE)
     with pytest.raises(ValueError, match=r"configs\['with \(selected\)'\] must hold exactly rho, lambda_c and lambda_e"):
-        confirmation_study(None, [0, 1], {"with (selected)": {"rho": 0.1, "lambda_c": 0.0}}, None, dae={})
+        confirmation_study(None, [0, 1], {"with (selected)": {"rho": 0.1, "lambda_c": 0.0}}, None, dae=THESIS_DAE)
     with pytest.raises(ValueError, match="seeds"):
-        confirmation_study(None, [0, 0], {"with (selected)": SELECTED}, None, dae={})
+        confirmation_study(None, [0, 0], {"with (selected)": SELECTED}, None, dae=THESIS_DAE)

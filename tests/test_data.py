@@ -464,7 +464,7 @@ def test_a_negative_sigma_has_no_decibels():
 
 
 def test_feature_separation_is_direction_free_auroc():
-    from emma.data.htru2 import feature_separation
+    from emma.data.separation import feature_separation
 
     target = np.array([0, 0, 1, 1])
     features = np.array([[0.0, 3.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])  # one rises with the class, one falls

@@ -33,3 +33,35 @@ def test_bad_arguments_are_named():
         show(pd.DataFrame({"a": [1]}), "../escape")
     with pytest.raises(TypeError, match="table must be a DataFrame"):
         show([1, 2])
+
+
+def test_a_captioned_view_is_a_numbered_list_table_for_the_book_and_keeps_its_html_for_jupyter():
+    table = pd.DataFrame({"model": ["ip_only", "with"], "note": ["a*b* [x] $1", "emma/claims/registry/robustness.py"]})
+    view = show(table, "robustness_f1", caption="F1 per family; look at *with*, and `ρ`.")
+    assert view.label == "tbl-robustness_f1" and view._repr_markdown_() == view.markdown
+    lines = view.markdown.splitlines()
+    assert ":::{list-table} F1 per family; look at *with*, and `ρ`." in lines and lines.count(":::") == 1 and ":name: tbl-robustness_f1" in lines
+    assert ":header-rows: 1" in lines and "* - model" in lines and "* - EMMA \\(with\\)" in lines
+    assert "  - a\\*b\\* \\[x\\] \\$1" in lines  # the cell's text is literal: no emphasis, link or math
+    assert "emma/<wbr>claims/<wbr>registry/<wbr>robustness\\.<wbr>py" in view.markdown
+    assert 'href="../../_static/tables/robustness_f1.csv"' in view.markdown
+    assert "<caption>F1 per family; look at *with*, and `ρ`.</caption>" in view.html
+
+
+def test_an_uncaptioned_view_has_no_markdown_and_a_long_captioned_one_is_folded_around_its_directive():
+    assert show(pd.DataFrame({"a": [1]}), "t").markdown is None
+    view = show(pd.DataFrame({"a": range(25)}), caption="Many rows.", label="tbl-many")
+    assert view.markdown.index("<details><summary>25 rows") < view.markdown.index(":::{list-table}") < view.markdown.index("</details>")
+    assert ":name: tbl-many" in view.markdown and "full table" not in view.markdown
+
+
+def test_a_caption_or_label_that_cannot_be_numbered_is_refused():
+    table = pd.DataFrame({"a": [1]})
+    with pytest.raises(ValueError, match="needs a label"):
+        show(table, caption="No name, no label.")
+    with pytest.raises(ValueError, match="label must be"):
+        show(table, "t", caption="x", label="1 bad")
+    with pytest.raises(ValueError, match="label needs a caption"):
+        show(table, "t", label="tbl-t")
+    with pytest.raises(ValueError, match="caption must be"):
+        show(table, "t", caption="  ")

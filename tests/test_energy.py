@@ -12,13 +12,14 @@ import torch
 import emma.engine.autoencoders as autoencoders_module
 from emma.data.htru2 import read_htru2
 from emma.data.splits import make_splits
-from emma.engine.energy import fit_mode_autoencoders, fit_mode_autoencoders_many
+from emma.engine.autoencoders import THESIS_DAE, EnergyModels
+from emma.engine.energy import fit_htru2_energy_models
 from emma.experiments.potentials import batch_coupled_potential, potential_vs_noise, unseen_class_auroc
 
 DATA_DIR = Path(os.environ.get("EMMA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 # Small settings keep the tests fast; the behaviour under test does not depend on them.
-FAST = dict(d_hidden=6, epochs=2, batch_size=256, progress=False)
+FAST_DAE = THESIS_DAE.override(d_hidden=6, epochs=2, batch_size=256)
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +32,22 @@ def pulsars(splits):
     return splits.train.y == 1
 
 
+def fit(splits, seed=0, dae=FAST_DAE, **kwargs) -> EnergyModels:
+    """One seed's pair of autoencoders, small."""
+    return fit_htru2_energy_models(splits, [seed], dae=dae, progress=False, **kwargs)[0]
+
+
 @pytest.fixture
 def count_stacked(monkeypatch):
     """The number of autoencoders each call of the stacked trainer (behind fit_energy_models) trains."""
     calls = []
-    real = autoencoders_module.train_autoencoders
+    real = autoencoders_module.train_many_autoencoders
 
     def counting(models, *args, **kwargs):
         calls.append(len(models))
         return real(models, *args, **kwargs)
 
-    monkeypatch.setattr(autoencoders_module, "train_autoencoders", counting)
+    monkeypatch.setattr(autoencoders_module, "train_many_autoencoders", counting)
     return calls
 
 
@@ -50,9 +56,9 @@ def _parameters(energies):
 
 
 def test_a_cache_hit_returns_the_same_parameters_without_training(splits, pulsars, tmp_path, count_stacked):
-    first = fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    first = fit(splits, subset=pulsars, cache_dir=tmp_path)
     assert count_stacked == [2]  # one autoencoder per mode, in one stack
-    again = fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
+    again = fit(splits, subset=pulsars, cache_dir=tmp_path)
     assert count_stacked == [2]  # nothing trained the second time
     for a, b in zip(_parameters(first), _parameters(again)):
         assert torch.equal(a, b)
@@ -62,62 +68,72 @@ def test_a_cache_hit_returns_the_same_parameters_without_training(splits, pulsar
 
 @pytest.mark.parametrize("change", [{"lr": 2e-3}, {"seed": 1}, {"noise_std": 0.02}, {"epochs": 3}])
 def test_a_changed_setting_misses_the_cache(splits, pulsars, tmp_path, count_stacked, change):
-    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
-    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **{**FAST, **change})
+    fit(splits, subset=pulsars, cache_dir=tmp_path)
+    seed = change.pop("seed", 0)
+    fit(splits, seed, FAST_DAE.override(**change), subset=pulsars, cache_dir=tmp_path)
     assert sum(count_stacked) == 4
     assert len(list(tmp_path.glob("mode_autoencoders-*.pt"))) == 2
 
 
 def test_other_training_rows_miss_the_cache(splits, pulsars, tmp_path, count_stacked):
-    fit_mode_autoencoders(splits, subset=pulsars, cache_dir=tmp_path, **FAST)
-    fit_mode_autoencoders(splits, subset=~pulsars, cache_dir=tmp_path, **{**FAST, "epochs": 1})
-    fit_mode_autoencoders(splits, subset=~pulsars, cache_dir=tmp_path, **{**FAST, "epochs": 1})
+    fit(splits, subset=pulsars, cache_dir=tmp_path)
+    fit(splits, dae=FAST_DAE.override(epochs=1), subset=~pulsars, cache_dir=tmp_path)
+    fit(splits, dae=FAST_DAE.override(epochs=1), subset=~pulsars, cache_dir=tmp_path)
     assert sum(count_stacked) == 4
 
 
+def test_the_cache_key_records_every_setting_of_the_dae_settings(splits, pulsars):
+    settings = fit(splits, 3, subset=pulsars).settings
+    assert {k: settings[k] for k in ("d_hidden", "noise_std", "epochs", "batch_size", "lr", "seed")} == {
+        "d_hidden": 6, "noise_std": 0.01, "epochs": 2, "batch_size": 256, "lr": 1e-3, "seed": 3}
+    assert settings["modes"] == {"IP": [0, 4], "DM": [4, 8]} and settings["device"] == "cpu"
+
+
 def test_the_same_seed_trains_the_same_autoencoders_without_a_cache(splits, pulsars):
-    first = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
-    again = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    first = fit(splits, subset=pulsars)
+    again = fit(splits, subset=pulsars)
     for a, b in zip(_parameters(first), _parameters(again)):
         assert torch.equal(a, b)
 
 
 def test_psi_min_is_the_lowest_potential_on_the_training_rows(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    energies = fit(splits, subset=pulsars)
     psi = energies.potentials(splits.train.x[pulsars])  # (n, 2)
     assert torch.allclose(energies.psi_min, psi.min(dim=0).values)
 
 
 def test_models_come_back_frozen_and_in_eval_mode(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    energies = fit(splits, subset=pulsars)
     for model in energies.models:
         assert not model.training
         assert not any(p.requires_grad for p in model.parameters())
 
 
 def test_learning_curves_have_one_row_per_mode_and_epoch(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, val_subset=splits.val.y == 1, **FAST)
+    energies = fit(splits, subset=pulsars, val_subset=splits.val.y == 1)
     assert list(energies.curves.columns) == ["mode", "epoch", "train_loss", "val_loss"]
     assert energies.curves.groupby("mode").size().to_dict() == {"DM": 2, "IP": 2}
 
 
 def test_potentials_are_per_mode_in_ip_dm_order(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    energies = fit(splits, subset=pulsars)
     x = splits.test.x[:20]
     psi = energies.potentials(x)
     assert psi.shape == (20, 2)
     assert torch.allclose(psi[:, 1], energies.models[1].potential(x[:, 4:8]))
     assert torch.allclose(energies.potentials(splits.test.modes)[:20], psi, atol=1e-6)  # a larger batch may sum in another order
     assert energies.reconstruction_errors(x).shape == (20, 2)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 8\)"):
+        energies.potentials(x[:, :6])
 
 
 def test_a_subset_that_is_not_a_training_mask_is_rejected(splits):
     with pytest.raises(ValueError, match="subset must be a boolean mask"):
-        fit_mode_autoencoders(splits, subset=np.ones(10, dtype=bool), **FAST)
+        fit(splits, subset=np.ones(10, dtype=bool))
 
 
 def test_the_batch_coupled_potential_depends_on_the_rest_of_the_batch(splits, pulsars):
-    model = fit_mode_autoencoders(splits, subset=pulsars, **FAST).models[0]
+    model = fit(splits, subset=pulsars).models[0]
     x = splits.test.x[:100, 0:4]
     alone = batch_coupled_potential(model, x[:1])
     in_batch = batch_coupled_potential(model, x)[:1]
@@ -126,7 +142,7 @@ def test_the_batch_coupled_potential_depends_on_the_rest_of_the_batch(splits, pu
 
 
 def test_potential_vs_noise_without_noise_is_the_clean_potential(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    energies = fit(splits, subset=pulsars)
     table = potential_vs_noise(energies, splits.test, [0.0, 1.0], torch.Generator().manual_seed(0))
     clean = table[table.sigma == 0].set_index("mode")
     psi = energies.potentials(splits.test.x)
@@ -136,7 +152,7 @@ def test_potential_vs_noise_without_noise_is_the_clean_potential(splits, pulsars
 
 
 def test_unseen_class_auroc_is_one_minus_the_auroc_of_the_other_class(splits, pulsars):
-    energies = fit_mode_autoencoders(splits, subset=pulsars, **FAST)
+    energies = fit(splits, subset=pulsars)
     unseen = (splits.test.y == 0).numpy()
     flagged = unseen_class_auroc(energies, splits.test, unseen)
     reversed_ = unseen_class_auroc(energies, splits.test, ~unseen)
@@ -144,25 +160,17 @@ def test_unseen_class_auroc_is_one_minus_the_auroc_of_the_other_class(splits, pu
     assert "distance_auroc" not in flagged
 
 
-# --- many runs at once -------------------------------------------------------------------------
+# --- many seeds at once ------------------------------------------------------------------------
 
-SHARED = dict(d_hidden=6, batch_size=256, progress=False)
-
-
-def _runs(splits, pulsars):
-    """Runs of unequal training lengths (all rows, pulsars only), seeds and epochs."""
-    return [
-        {"splits": splits, "seed": 0, "epochs": 2},
-        {"splits": splits, "seed": 1, "epochs": 3, "subset": pulsars, "val_subset": splits.val.y == 1},
-        {"splits": splits, "seed": 2, "epochs": 1, "subset": pulsars},
-    ]
+#: Seeds of unequal training lengths (all rows, pulsars only), each with its own splits and settings.
+SEEDS, EPOCHS = [0, 1, 2], [2, 3, 1]
 
 
-def test_many_runs_at_once_give_what_each_run_gives_alone(splits, pulsars):
-    runs = _runs(splits, pulsars)
-    together = fit_mode_autoencoders_many(runs, **SHARED)
-    for run, energies in zip(runs, together):
-        alone = fit_mode_autoencoders(**run, **SHARED)
+def test_many_seeds_at_once_give_what_each_seed_gives_alone(splits, pulsars):
+    daes = [FAST_DAE.override(epochs=e) for e in EPOCHS]
+    together = fit_htru2_energy_models(splits, SEEDS, dae=daes, subset=pulsars, val_subset=splits.val.y == 1, progress=False)
+    for seed, dae, energies in zip(SEEDS, daes, together):
+        alone = fit(splits, seed, dae, subset=pulsars, val_subset=splits.val.y == 1)
         assert energies.settings == alone.settings
         for a, b in zip(_parameters(alone), _parameters(energies)):
             torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
@@ -172,48 +180,56 @@ def test_many_runs_at_once_give_what_each_run_gives_alone(splits, pulsars):
         assert not any(p.requires_grad for p in _parameters(energies))
 
 
-def test_runs_trained_together_fill_the_cache_of_single_runs(splits, pulsars, tmp_path, count_stacked):
-    runs = _runs(splits, pulsars)
-    together = fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
-    assert count_stacked == [6]  # every (run, mode) in one stack
-    for run, energies in zip(runs, together):
-        alone = fit_mode_autoencoders(**run, cache_dir=tmp_path, **SHARED)
+def test_one_splits_per_seed_trains_each_seed_on_its_own_data(splits, pulsars):
+    import dataclasses
+
+    from emma.data.splits import Split
+
+    pulsars_only = dataclasses.replace(splits, train=Split(splits.train.x[pulsars], splits.train.y[pulsars], splits.train.index[pulsars.numpy()]))
+    fitted = fit_htru2_energy_models([splits, pulsars_only], [0, 0], dae=FAST_DAE, progress=False)
+    assert fitted[0].settings["train_data"] != fitted[1].settings["train_data"]
+    for a, b in zip(_parameters(fit(splits, subset=pulsars)), _parameters(fitted[1])):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
+
+
+def test_seeds_trained_together_fill_the_cache_of_single_seeds(splits, pulsars, tmp_path, count_stacked):
+    daes = [FAST_DAE.override(epochs=e) for e in EPOCHS]
+    together = fit_htru2_energy_models(splits, SEEDS, dae=daes, subset=pulsars, cache_dir=tmp_path, progress=False)
+    assert count_stacked == [6]  # every (seed, mode) in one stack
+    for seed, dae, energies in zip(SEEDS, daes, together):
+        alone = fit(splits, seed, dae, subset=pulsars, cache_dir=tmp_path)
         for a, b in zip(_parameters(alone), _parameters(energies)):
             assert torch.equal(a, b)
-    assert count_stacked == [6]  # every single run was a cache hit
+    assert count_stacked == [6]  # every single seed was a cache hit
 
 
-def test_runs_together_train_only_what_the_cache_lacks(splits, pulsars, tmp_path, count_stacked):
-    runs = _runs(splits, pulsars)
-    alone = fit_mode_autoencoders(**runs[1], cache_dir=tmp_path, **SHARED)
-    assert count_stacked == [2]  # run 1's two modes
-    together = fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
-    assert count_stacked == [2, 4]  # then runs 0 and 2, two modes each
+def test_seeds_together_train_only_what_the_cache_lacks(splits, pulsars, tmp_path, count_stacked):
+    daes = [FAST_DAE.override(epochs=e) for e in EPOCHS]
+    alone = fit(splits, SEEDS[1], daes[1], subset=pulsars, cache_dir=tmp_path)
+    assert count_stacked == [2]  # seed 1's two modes
+    together = fit_htru2_energy_models(splits, SEEDS, dae=daes, subset=pulsars, cache_dir=tmp_path, progress=False)
+    assert count_stacked == [2, 4]  # then seeds 0 and 2, two modes each
     for a, b in zip(_parameters(alone), _parameters(together[1])):
         assert torch.equal(a, b)
-    fit_mode_autoencoders_many(runs, cache_dir=tmp_path, **SHARED)
+    fit_htru2_energy_models(splits, SEEDS, dae=daes, subset=pulsars, cache_dir=tmp_path, progress=False)
     assert count_stacked == [2, 4]  # nothing left to train
 
 
-def test_shared_settings_apply_to_every_run_and_a_run_overrides_them(splits, pulsars):
-    fitted = fit_mode_autoencoders_many([{"seed": 0}, {"seed": 1, "epochs": 2}], splits=splits, epochs=1, subset=pulsars, **SHARED)
-    assert [e.settings["epochs"] for e in fitted] == [1, 2]
-    assert [e.settings["seed"] for e in fitted] == [0, 1]
-    assert fitted[0].settings["train_data"] == fitted[1].settings["train_data"]
-
-
 @pytest.mark.parametrize(
-    "runs, error, message",
+    "arguments, error, message",
     [
-        ([], TypeError, "runs"),
-        ([{"seed": 0, "lr": 0.1}], ValueError, r"runs\[0\] has \['lr'\]"),
-        (["seed"], TypeError, r"runs\[0\]"),
-        ([{"seed": -1}], ValueError, "seed"),
+        ({"seeds": []}, TypeError, "seeds must be a non-empty list"),
+        ({"seeds": [-1]}, ValueError, "seed must be a non-negative integer"),
+        ({"dae": {"epochs": 1}}, TypeError, "dae must be a DAESettings"),
+        ({"dae": [FAST_DAE]}, ValueError, r"dae must be one DAESettings or a list of one per seed \(2\), got 1"),
+        ({"dae": [FAST_DAE, FAST_DAE.override(lr=0.1)]}, ValueError, "dae must share one lr"),
+        ({"splits": "htru2"}, TypeError, "splits must be the Splits"),
     ],
 )
-def test_bad_runs_are_rejected_with_the_argument_named(splits, runs, error, message):
+def test_bad_arguments_are_rejected_with_the_argument_named(splits, arguments, error, message):
+    arguments = {"splits": splits, "seeds": [0, 1], "dae": FAST_DAE, **arguments}
     with pytest.raises(error, match=message):
-        fit_mode_autoencoders_many(runs, splits=splits, **SHARED)
+        fit_htru2_energy_models(arguments.pop("splits"), arguments.pop("seeds"), progress=False, **arguments)
 
 
 def _summary_tables():

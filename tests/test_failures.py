@@ -238,9 +238,9 @@ def test_a_custom_failure_runs_through_the_streams_a_sweep_and_its_rescoring(rea
     assert block.abs().max() <= 1.0 and torch.equal(block, real.train.x[_columns(mask)].clamp(-1, 1))
     settings = dataclasses.replace(FAST, failure=Saturated())
     result = run_sweep("base", [{"seed": 0}, {"seed": 1}], splits, settings, progress=False)
-    assert TrainSettings(**result["settings"]).failure == Saturated()
+    assert TrainSettings(**result.settings).failure == Saturated()
     rescored = score_on_test(result, splits)
-    assert np.allclose(rescored[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]], result["table"][["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
+    assert np.allclose(rescored[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]], result.table[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
 
 
 # ----------------------------------------------------------------------------- evaluating on another failure
@@ -253,7 +253,7 @@ def sweep(splits):
 
 def test_score_on_the_training_failure_reproduces_the_sweeps_table(sweep, splits):
     own = score_on_failure(sweep, splits, Gaussian(0.5))
-    assert np.allclose(own[["f1_clean", "f1_ip_failed", "f1_dm_failed"]], sweep["table"][["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
+    assert np.allclose(own[["f1_clean", "f1_ip_failed", "f1_dm_failed"]], sweep.table[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
     other = score_on_failure(sweep, splits, Swapped(), draw=0)
     assert (other["failure"] == "swapped").all() and other[["f1_clean", "f1_ip_failed", "f1_dm_failed"]].notna().all().all()
     assert not np.allclose(other[["f1_ip_failed", "f1_dm_failed"]], own[["f1_ip_failed", "f1_dm_failed"]])

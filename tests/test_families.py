@@ -104,10 +104,10 @@ def test_the_engine_trains_a_thesis_family_to_the_same_models_by_either_path(fam
         engine = SweepEngine(family, configs, splits, TrainSettings(epochs=2), protocol=protocol, energies=energies, base=base, gradient=gradient)
         assert engine.hand == (gradient == "hand")
         out[gradient] = engine.fit(progress=False).result()
-    for name, value in out["hand"]["params"].items():
-        torch.testing.assert_close(out["autograd"]["params"][name], value, rtol=1e-4, atol=1e-5, msg=name)
-    torch.testing.assert_close(torch.tensor(out["autograd"]["table"]["best_loss"].tolist()),
-                               torch.tensor(out["hand"]["table"]["best_loss"].tolist()), rtol=1e-4, atol=1e-6)
+    for name, value in out["hand"].params.items():
+        torch.testing.assert_close(out["autograd"].params[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    torch.testing.assert_close(torch.tensor(out["autograd"].table["best_loss"].tolist()),
+                               torch.tensor(out["hand"].table["best_loss"].tolist()), rtol=1e-4, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- a family registered outside the thesis
@@ -118,7 +118,7 @@ def test_a_registered_toy_family_trains_in_the_engine_on_htru2(logistic, htru2_s
     engine = SweepEngine("logistic", [{"seed": 0}, {"seed": 1}], htru2_splits, TrainSettings(epochs=3))
     assert not engine.hand  # no hand-written gradients: autograd
     out = engine.fit(progress=False).result()
-    table, curves = out["table"], out["curves"]
+    table, curves = out.table, out.curves
     assert list(table["model"]) == ["logistic", "logistic"]
     # predicting every sample a pulsar scores F1 = 2p / (1 + p) at prevalence p; predicting none scores 0
     p = float(htru2_splits.test.y.float().mean())
@@ -133,7 +133,7 @@ def test_a_registered_toy_family_trains_in_the_engine_on_htru2(logistic, htru2_s
     from emma.engine.training import bce_per_sample
 
     before = bce_per_sample(forward("logistic", untrained, x)[0], htru2_splits.val.y).mean()
-    after = bce_per_sample(forward("logistic", {n: v[:1] for n, v in out["params"].items()}, x)[0], htru2_splits.val.y).mean()
+    after = bce_per_sample(forward("logistic", {n: v[:1] for n, v in out.params.items()}, x)[0], htru2_splits.val.y).mean()
     assert after < 0.5 * before
 
 
@@ -160,9 +160,9 @@ def test_a_family_with_a_penalty_and_a_projection_gets_both(splits):
         out = SweepEngine("ridge", [{"seed": 0, "lambda_c": 0.0}, {"seed": 0, "lambda_c": 10.0}], splits, TrainSettings(epochs=10)).fit(progress=False).result()
     finally:
         unregister("ridge")
-    norm = (out["params"]["w"] ** 2).sum(dim=1)
+    norm = (out.params["w"] ** 2).sum(dim=1)
     assert norm[1] < 0.5 * (start**2).sum() and norm[1] < 0.5 * norm[0], (norm, (start**2).sum())
-    assert out["params"]["b"].abs().max() <= 0.05
+    assert out.params["b"].abs().max() <= 0.05
 
 
 # --------------------------------------------------------------------------- errors name what is wrong
@@ -225,7 +225,7 @@ def test_a_compiled_autograd_step_trains_the_same_models(logistic, splits):
     """``compile=True`` (torch.compile of the autograd step) changes the speed, not the models."""
     plain, compiled = (SweepEngine("logistic", [{"seed": 0}, {"seed": 1}], splits, TrainSettings(epochs=1), compile=c).fit(progress=False).result()
                        for c in (False, True))
-    for name in plain["params"]:
-        assert torch.allclose(plain["params"][name], compiled["params"][name], atol=1e-4), name
+    for name in plain.params:
+        assert torch.allclose(plain.params[name], compiled.params[name], atol=1e-4), name
     with pytest.raises(TypeError, match="compile must be a bool"):
         SweepEngine("logistic", [{"seed": 0}], splits, compile="yes")

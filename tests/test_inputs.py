@@ -16,7 +16,7 @@ from emma.experiments import modes
 from emma.experiments.study import plan
 from emma.experiments.unified import UnifiedAttention
 from emma.method.attention import attention_scores, energy_threshold, initial_parameters
-from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, evaluate_autoencoder, train_autoencoder
+from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, evaluate_autoencoder, train_one_autoencoder
 from emma.method.module import EMMA
 
 
@@ -68,7 +68,7 @@ def test_train_autoencoder_accepts_float64_data_and_trains_as_on_float32():
     for data in (x, x.double()):
         torch.manual_seed(0)
         model = DenoisingAutoencoder(3, 6, 0.01)
-        curves.append(train_autoencoder(model, data, x_val=data[:10], epochs=2, batch_size=8, progress=False))
+        curves.append(train_one_autoencoder(model, data, x_val=data[:10], epochs=2, batch_size=8, progress=False))
         assert model.weight.dtype == torch.float32
     pd.testing.assert_frame_equal(curves[0], curves[1])
 
@@ -98,13 +98,13 @@ def test_training_refuses_non_finite_data_by_name_before_any_step(argument):
     data = {"x_train": torch.zeros(8, 2), "x_val": torch.zeros(4, 2)}
     data[argument][2, 1] = float("nan")
     with pytest.raises(ValueError, match=rf"{argument} contains non-finite values"):
-        train_autoencoder(model, data["x_train"], x_val=data["x_val"], epochs=1, batch_size=4, progress=False)
+        train_one_autoencoder(model, data["x_train"], x_val=data["x_val"], epochs=1, batch_size=4, progress=False)
     assert torch.equal(model.weight, before)
 
 
 def test_training_refuses_an_empty_training_set():
     with pytest.raises(ValueError, match="x_train must hold at least one sample"):
-        train_autoencoder(DenoisingAutoencoder(2, 4, 0.0), torch.zeros(0, 2), epochs=1, batch_size=4, progress=False)
+        train_one_autoencoder(DenoisingAutoencoder(2, 4, 0.0), torch.zeros(0, 2), epochs=1, batch_size=4, progress=False)
 
 
 def test_the_finiteness_check_is_skipped_under_vmap():
@@ -234,7 +234,7 @@ def test_numpy_scalars_are_numbers_throughout_the_method():
     out = attention_scores(torch.ones(2, 3), torch.zeros(3), **params, coldness=np.float64(0.1))
     assert torch.isfinite(out.beta).all()
     assert torch.isfinite(energy_threshold(out.log_partition, np.float32(1.0), np.float64(0.5), np.float32(0.1))).all()
-    curves = train_autoencoder(dae, torch.randn(20, 2), epochs=np.int64(1), batch_size=np.int64(5), lr=np.float32(1e-3), seed=np.int64(3),
+    curves = train_one_autoencoder(dae, torch.randn(20, 2), epochs=np.int64(1), batch_size=np.int64(5), lr=np.float32(1e-3), seed=np.int64(3),
                                progress=False)
     assert len(curves) == 1
 
@@ -242,7 +242,7 @@ def test_numpy_scalars_are_numbers_throughout_the_method():
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
 def test_train_autoencoder_refuses_a_bad_seed(seed):
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
-        train_autoencoder(DenoisingAutoencoder(2, 4, 0.0), torch.zeros(4, 2), epochs=1, batch_size=2, seed=seed, progress=False)
+        train_one_autoencoder(DenoisingAutoencoder(2, 4, 0.0), torch.zeros(4, 2), epochs=1, batch_size=2, seed=seed, progress=False)
 
 
 # ----------------------------------------------------------------------------- study plans
@@ -333,17 +333,17 @@ def test_train_settings_name_an_unknown_setting_and_check_every_value():
             TrainSettings(**bad)
 
 
-def test_the_autoencoders_settings_of_a_study_name_an_unknown_key():
-    from emma.engine.energy import DAE_KEYS, check_dae
-    from emma.experiments.study import fit_energies
+def test_the_autoencoders_settings_of_a_study_are_one_dae_settings():
+    from emma.engine.autoencoders import THESIS_DAE, check_dae
+    from emma.experiments.study import fit_study_energies
 
-    with pytest.raises(ValueError, match=r"dae has unknown setting\(s\) \['dae_hidden'\]; the autoencoders' settings are \['d_hidden'"):
-        fit_energies(None, [0], [SOUND], None, dae={"dae_hidden": 12})  # refused before any data is touched
-    with pytest.raises(ValueError, match=r"\['device'\]"):
-        check_dae({"device": "cpu", "epochs": 3})  # the study sets the device itself
-    with pytest.raises(TypeError, match="dae must be a dict"):
-        check_dae([("epochs", 3)])
-    assert check_dae(None) == {} and check_dae({"epochs": 3}) == {"epochs": 3} and "d_hidden" in DAE_KEYS
+    with pytest.raises(TypeError, match="dae must be a DAESettings"):
+        fit_study_energies(None, [0], [SOUND], None, dae={"d_hidden": 12})  # refused before any data is touched
+    with pytest.raises(TypeError, match=r"\['device'\] are no autoencoder settings"):
+        THESIS_DAE.override(device="cpu")  # the study sets the device itself
+    with pytest.raises(TypeError, match=r"dae\[1\] must be a DAESettings"):
+        check_dae([THESIS_DAE, {"epochs": 3}], 2)
+    assert check_dae(THESIS_DAE) is THESIS_DAE and check_dae(THESIS_DAE, 2) == [THESIS_DAE, THESIS_DAE]
 
 
 # ----------------------------------------------------------------------------- public calls name their argument (issue 25)

@@ -42,13 +42,13 @@ def sweep(big_splits, energies):
 
 def _hand_built(sweep, *, constant_logit=None):
     """The sweep's models with EMMA set by hand: E_i = Ψ'_i, no shared energy, β = tanh(α); optionally a constant classifier."""
-    params = {name: value.clone() for name, value in sweep["params"].items()}
+    params = {name: value.clone() for name, value in sweep.params.items()}
     params["self_weight"].fill_(1.0)
     params["self_bias"].fill_(0.0)
     params["shared_weight"].fill_(0.0)
     params["gain"].fill_(1.0)
     params["bias"].fill_(0.0)
-    table = sweep["table"].copy()
+    table = sweep.table.copy()
     table["rho"] = 0.1
     if constant_logit is not None:
         params["w2"].fill_(0.0)
@@ -160,9 +160,17 @@ def test_a_bad_shuffle_seed_is_named(sweep, big_splits, energies):
 
 def test_a_result_that_is_not_one_emma_per_seed_is_named(sweep, big_splits, energies):
     base = run_sweep("base", pd.DataFrame({"seed": [0]}), big_splits, SETTINGS, progress=False)
-    twice = sweep.replace(table=sweep["table"].assign(seed=[0, 0]))
+    twice = sweep.replace(table=sweep.table.assign(seed=[0, 0]))
     for bad in (base, twice, 3):
         with pytest.raises(ValueError, match="result"):
             attention_contrast(bad, big_splits, energies=energies, sigma=1.0)
         with pytest.raises(ValueError, match="result"):
             energy_error_auroc(bad, big_splits, energies=energies, sigmas=[1.0])
+
+
+def test_splits_that_are_not_a_splits_object_are_named(sweep, big_splits, energies):
+    for bad in (None, big_splits.test, {"test": big_splits.test}):
+        with pytest.raises(ValueError, match="splits"):
+            attention_contrast(sweep, bad, energies=energies, sigma=1.0)
+        with pytest.raises(ValueError, match="splits"):
+            energy_error_auroc(sweep, bad, energies=energies, sigmas=[1.0])

@@ -86,7 +86,7 @@ def _executed(folder: Path, stem: str, reads: dict, output_dir: str, error: bool
 
 @pytest.fixture
 def checkout(tmp_path):
-    """A checkout's files the branch takes: two executed chapters (one writes a table, the other reads it), a stray table, the runtime lock."""
+    """A checkout's files the branch takes: three executed chapters (one writes a table, two read it, one an appendix), a stray table, the runtime lock."""
     root = tmp_path / "root"
     executed = root / "book" / "chapters"
     (root / "_build" / "tables").mkdir(parents=True)
@@ -94,6 +94,7 @@ def checkout(tmp_path):
     (root / "_build" / "tables" / "b.csv").write_text("y\n2\n")  # no run wrote it
     _executed(executed, "01_first", {}, "/somewhere/else/_build", writes={"tables/a.csv": digest(b"x\n1\n")})
     _executed(executed, "10_conclusion", {"tables/a.csv": digest(b"x\n1\n")}, str(root / "_build"))
+    _executed(executed, "A1_verdicts", {"tables/a.csv": digest(b"x\n1\n")}, str(root / "_build"))  # an appendix: lettered, not numbered
     (root / branch.RUNTIME_LOCK).write_text("# lock\n--extra-index-url https://example.org/whl\nnumpy==2.0.0\n")
     (root / "LICENSE").write_text("MIT\n")
     return root
@@ -101,7 +102,7 @@ def checkout(tmp_path):
 
 def test_the_branch_carries_the_notebooks_the_tables_they_read_and_the_runtime(checkout, tmp_path):
     out = branch.write_branch(tmp_path / "out", SHA, "https://example.org/r", root=checkout)
-    assert sorted(p.name for p in (out / "book" / "chapters").glob("*.ipynb")) == ["01_first.ipynb", "10_conclusion.ipynb"]
+    assert sorted(p.name for p in (out / "book" / "chapters").glob("*.ipynb")) == ["01_first.ipynb", "10_conclusion.ipynb", "A1_verdicts.ipynb"]
     # where a launched chapter's output_dir ("_build", relative to the notebook) finds them
     assert pd.read_csv(out / "book" / "chapters" / "_build" / "tables" / "a.csv")["x"].tolist() == [1]
     assert not (out / "book" / "chapters" / "_build" / "tables" / "b.csv").exists()  # only what the runs wrote

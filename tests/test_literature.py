@@ -2,10 +2,13 @@
 import re
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
+from matplotlib.text import Text
 
 from emma.claims.rules import VERDICTS, verdict_from_flags
 from emma.experiments import literature
+from emma.util import plots
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The 12 papers the draft's chapter 3 lists (§3.1: 2, §3.2: 10), by the book's keys.
@@ -118,3 +121,25 @@ def test_the_map_keeps_a_crowded_cell_within_its_row(taxonomy):
     positions = literature.taxonomy_positions(taxonomy)
     offsets = positions["y"] - positions["weights_driven_by"].map(literature.DRIVERS.index)
     assert offsets.abs().max() < 0.5 and not positions[["x", "y"]].duplicated().any()
+
+
+def test_the_kinds_read_as_a_list_of_three_each_with_its_meaning():
+    lines = literature.kinds_markdown().splitlines()
+    assert [line.split("**")[1] for line in lines] == ["endogenous", "exogenous", "crossmodal"]
+    assert all(line.startswith("* **") and line.endswith(".") and literature.KINDS[line.split("**")[1]] in line for line in lines)
+
+
+def test_the_review_glues_the_coverage_and_the_rows_that_see_quality_only_implicitly(taxonomy):
+    review = literature.review()
+    assert review.glued["attn_review_listed"] == review.glued["attn_review_covered"] == 12
+    assert review.glued["attn_review_implicit"] == int((taxonomy["quality_signal"] == "implicit").sum()) > 0
+    assert review.glued["attn_review_book_additions"] == int((taxonomy["listed_by"] == "book's addition").sum())
+    assert review.claims.equals(literature.literature_claims(taxonomy))
+    assert set(literature.TAXONOMY_SHOWN) <= set(review.taxonomy.columns) and set(literature.CLAIMS_SHOWN) <= set(review.claims.columns)
+
+
+def test_the_reviews_map_is_legible_at_the_column_width():
+    fig = literature.review().figure()
+    floor = plots.MIN_POINTS / min(1.0, plots.COLUMN_INCHES / fig.get_size_inches()[0])
+    assert min(text.get_fontsize() for text in fig.findobj(Text) if text.get_text()) >= floor - 1e-9
+    plt.close(fig)

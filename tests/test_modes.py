@@ -7,7 +7,7 @@ from sklearn.metrics import accuracy_score
 
 from emma.experiments import modes, modes_study
 
-TINY = modes_study.StudySettings(epochs=4, dae_epochs=4, lambda_e=0.01)
+TINY = modes_study.StudySettings(epochs=4, dae=modes_study.MODES_DAE.override(epochs=4), lambda_e=0.01)
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +79,21 @@ def test_clean_mode_constraint_follows_the_thesis():
 def test_autoencoders_give_corrupted_modes_a_higher_potential():
     data = modes.synthetic_modes(600, 3, seed=3)
     train, _, test = modes.split_standardize(data)
-    ae = modes_study.fit_autoencoders(train.x.expand(2, *train.x.shape), epochs=5, generator=torch.Generator().manual_seed(0))
+    ae = modes_study._fit_autoencoders(train.x.expand(2, *train.x.shape), modes_study.MODES_DAE.override(epochs=5), torch.Generator().manual_seed(0))
     clean = modes_study.potentials(ae, test.x.expand(2, *test.x.shape))
     noisy = modes_study.potentials(ae, (test.x + 2.0 * torch.randn(test.x.shape)).expand(2, *test.x.shape))
     assert (noisy.mean(1) > clean.mean(1) + 1.0).all()  # every seed, every mode
     assert torch.allclose(ae["psi_min"], modes_study.potentials(ae, train.x.expand(2, *train.x.shape)).amin(1))
     with pytest.raises(ValueError, match="x"):
-        modes_study.fit_autoencoders(train.x)
+        modes_study._fit_autoencoders(train.x)
 
 
 def test_fitting_autoencoders_draws_from_its_generator_only():
     x = modes.synthetic_modes(120, 2, seed=0).x[None]  # one seed, (1, n, M, d)
     state = torch.get_rng_state()
-    first = modes_study.fit_autoencoders(x, epochs=1, generator=torch.Generator().manual_seed(5))
+    first = modes_study._fit_autoencoders(x, modes_study.MODES_DAE.override(epochs=1), torch.Generator().manual_seed(5))
     assert torch.equal(torch.get_rng_state(), state)  # the global generator is left as it was
-    again = modes_study.fit_autoencoders(x, epochs=1, generator=torch.Generator().manual_seed(5))
+    again = modes_study._fit_autoencoders(x, modes_study.MODES_DAE.override(epochs=1), torch.Generator().manual_seed(5))
     assert all(torch.equal(first[name], again[name]) for name in first)
 
 
@@ -141,7 +141,7 @@ def test_a_model_trains_the_same_whatever_is_stacked_beside_it(tiny_run):
 def test_each_seed_splits_the_data_its_own_way():
     data = modes.synthetic_modes(200, 2, seed=0)
     configs = modes_study.study_configs(2, [1], [0, 1], 1.0)
-    _, _, state = modes_study.run_modes_study(data, configs, modes_study.StudySettings(epochs=1, dae_epochs=1))
+    _, _, state = modes_study.run_modes_study(data, configs, modes_study.StudySettings(epochs=1, dae=modes_study.MODES_DAE.override(epochs=1)))
     first, second = state["splits"][0][2], state["splits"][1][2]
     assert first.x.shape == second.x.shape and not torch.equal(first.x, second.x)
 

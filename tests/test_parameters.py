@@ -69,8 +69,7 @@ def test_the_chapter_emma_book_new_writes_has_a_rule_for_every_parameter(tmp_pat
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     shutil.copy2(ROOT / "_toc.yml", tmp_path / "_toc.yml")
     scaffold.new_chapter("demo_rules", root=tmp_path)
-    chapter = book.chapters(tmp_path / "notebooks")[-1]
-    assert chapter.name == "demo_rules"
+    chapter = next(c for c in book.chapters(tmp_path / "notebooks") if c.name == "demo_rules")
     assert _missing_rules(chapter) == [], "the template declares a parameter without a shared rule in params.RULES"
 
 

@@ -106,10 +106,16 @@ def built_book(tmp_path_factory):
 
 
 def _toc_files(toc: dict) -> list[str]:
+    """Every file ``toc`` lists, its entries' ``sections`` included (the API reference's pages), in its order."""
     files = []
-    for part in toc.get("parts", []):
-        for entry in part.get("chapters", []):
+
+    def add(entries):
+        for entry in entries or []:
             files.append(entry["file"])
+            add(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        add(part.get("chapters"))
     return files
 
 

@@ -19,8 +19,9 @@ ALLOWED_BEFORE = re.compile(
 #: What may follow a decimal: the definition of a scale ("0.5 = chance") or a rounding shown step by step.
 ALLOWED_AFTER = re.compile(r"^\s*(=|:|is)?\s*(chance|not at all)|^\s*×|^\s*/|^\s*⌉")
 #: Stripped before scanning: math, inline code, glue and other roles, link targets, HTML comments.
-STRIP = [re.compile(p, re.S) for p in (r"\$\$.*?\$\$", r"\$[^$\n]+\$", r"`[^`\n]*`", r"\{[a-z:]+\}`[^`]*`", r"\]\([^)]*\)", r"<!--.*?-->",
-                                        r"https?://\S+", r"```.*?```", r":::.*?:::", r"\\begin\{equation\*?\}.*?\\end\{equation\*?\}",
+# Fenced blocks go first: their code (a command with -p sigma 1.0) holds inline-code backticks of its own.
+STRIP = [re.compile(p, re.S) for p in (r"```.*?```", r"\$\$.*?\$\$", r"\$[^$\n]+\$", r"`[^`\n]*`", r"\{[a-z:]+\}`[^`]*`", r"\]\([^)]*\)",
+                                        r"<!--.*?-->", r"https?://\S+", r":::.*?:::", r"\\begin\{equation\*?\}.*?\\end\{equation\*?\}",
                                         r"(?m)^(    |\t).*$")]
 DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
 

@@ -107,10 +107,10 @@ def test_the_results_table_scores_each_test_subset_as_one_coupled_call(splits, e
         prob, _ = model_outputs(result, x[rows].unsqueeze(0), energies)  # this subset alone, one call
         from sklearn.metrics import f1_score
 
-        f1 = f1_score(splits.test.y[rows].numpy(), (prob[0].numpy() >= result["table"]["threshold"].iloc[0]).astype(int), zero_division=0.0)
-        assert f1 == pytest.approx(result["table"][f"f1_{subset}"].iloc[0])
+        f1 = f1_score(splits.test.y[rows].numpy(), (prob[0].numpy() >= result.table["threshold"].iloc[0]).astype(int), zero_division=0.0)
+        assert f1 == pytest.approx(result.table[f"f1_{subset}"].iloc[0])
     again = score_on_test(result, splits, energies=energies)
-    assert np.allclose(again[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]], result["table"][["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
+    assert np.allclose(again[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]], result.table[["f1_clean", "f1_ip_noisy", "f1_dm_noisy"]])
 
 
 def test_the_ranking_score_couples_the_whole_noisy_test_set_in_one_call(splits, energies):
@@ -119,8 +119,8 @@ def test_the_ranking_score_couples_the_whole_noisy_test_set_in_one_call(splits, 
     prob, _ = model_outputs(result, x.unsqueeze(0), energies)
     from sklearn.metrics import f1_score
 
-    f1 = f1_score(splits.test.y.numpy(), (prob[0].numpy() >= result["table"]["threshold"].iloc[0]).astype(int), zero_division=0.0)
-    assert f1 == pytest.approx(result["table"]["f1_noisy_test"].iloc[0])
+    f1 = f1_score(splits.test.y.numpy(), (prob[0].numpy() >= result.table["threshold"].iloc[0]).astype(int), zero_division=0.0)
+    assert f1 == pytest.approx(result.table["f1_noisy_test"].iloc[0])
 
 
 # --------------------------------------------------------------------------- Ω as coded (item 5)
@@ -240,25 +240,26 @@ def test_one_with_model_trained_by_a_plain_pytorch_loop_equals_the_engines_row(s
             best_loss = val_loss
             best = {**{n: v.detach().clone() for n, v in emma_module.parameters_dict().items()}, "w0": mlp[0].weight.detach().T.clone()}
     for name in ("self_weight", "shared_weight", "gain", "bias", "w0"):
-        assert torch.allclose(engine_result["params"][name][0], best[name], atol=1e-5), name
-    assert engine_result["table"]["best_loss"].iloc[0] == pytest.approx(best_loss, rel=1e-5)
+        assert torch.allclose(engine_result.params[name][0], best[name], atol=1e-5), name
+    assert engine_result.table["best_loss"].iloc[0] == pytest.approx(best_loss, rel=1e-5)
 
 
 def test_a_models_row_does_not_depend_on_the_protocols_stacked_beside_it(splits, energies):
     configs = pd.DataFrame({"seed": [0, 0], "rho": [0.1, 0.1], "lambda_c": [1e-2, 1e-2], "lambda_e": [1e-1, 1e-1], "protocol": [SOUND, ORIGINAL]})
     both = _engine("with", splits, energies, SOUND, configs).fit(progress=False).result()
     alone = _engine("with", splits, energies, SOUND, configs.iloc[[0]]).fit(progress=False).result()
-    for name, value in alone["params"].items():
-        assert torch.allclose(both["params"][name][0], value[0], atol=1e-6), name
+    for name, value in alone.params.items():
+        assert torch.allclose(both.params[name][0], value[0], atol=1e-6), name
     original_alone = _engine("with", splits, energies, SOUND, configs.iloc[[1]].reset_index(drop=True)).fit(progress=False).result()
-    assert torch.allclose(both["params"]["w0"][1], original_alone["params"]["w0"][0], atol=1e-6)
+    assert torch.allclose(both.params["w0"][1], original_alone.params["w0"][0], atol=1e-6)
 
 
 def test_autoencoders_under_the_original_protocol_are_fitted_on_the_corrupted_training_set(splits, tmp_path):
     from emma.data.splits import tensor_fingerprint
-    from emma.experiments.study import fit_energies
+    from emma.engine.autoencoders import THESIS_DAE
+    from emma.experiments.study import fit_study_energies
 
-    fitted = fit_energies(splits, [0], [SOUND, ORIGINAL], SETTINGS, dae=dict(epochs=1, d_hidden=4), cache_dir=tmp_path)
+    fitted = fit_study_energies(splits, [0], [SOUND, ORIGINAL], SETTINGS, dae=THESIS_DAE.override(epochs=1, d_hidden=4), cache_dir=tmp_path)
     noisy = corrupted_split(splits, "train", 0, SETTINGS)[0]
     assert fitted[(0, True)].settings["train_data"] == tensor_fingerprint(noisy)
     assert fitted[(0, False)].settings["train_data"] == tensor_fingerprint(splits.train.x)
@@ -271,12 +272,12 @@ def test_the_threshold_is_chosen_on_the_whole_validation_set_as_one_coupled_call
     result = engine.result()
     prob, _ = model_outputs(result, corrupted_split(splits, "val", 0, SETTINGS)[0].unsqueeze(0), energies)  # one call
     # the threshold is chosen before retraining; EMMA retrains 0 epochs, so the final model chose it
-    assert result["table"]["threshold"].iloc[0] == select_threshold(prob[0].numpy(), splits.val.y.numpy())
+    assert result.table["threshold"].iloc[0] == select_threshold(prob[0].numpy(), splits.val.y.numpy())
 
 
 def test_each_threshold_rule_picks_its_own_threshold(splits, energies):
     configs = pd.DataFrame({"seed": [0, 0, 0], "protocol": [SOUND, SOUND.switch(threshold="f1_validation"), SOUND.switch(threshold="fixed")]})
-    table = _engine("base", splits, energies, SOUND, configs).fit(progress=False).result()["table"]
+    table = _engine("base", splits, energies, SOUND, configs).fit(progress=False).result().table
     assert table["threshold"].iloc[2] == 0.5
     assert table["val_f1_clean"].iloc[1] >= table["val_f1_clean"].iloc[0]  # F1-optimal on validation beats the ROC corner there
 

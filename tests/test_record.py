@@ -67,13 +67,15 @@ def two_chapters(tmp_path):
 def test_the_page_lists_every_parameter_of_every_chapter_folded(two_chapters):
     page = record.run_record_page(two_chapters)
     parameters = page.split("## Parameters", 1)[1]
-    dropdowns = re.findall(r"^:::\{dropdown\} (.+)$", parameters, flags=re.MULTILINE)
+    dropdowns = re.findall(r"^::::\{dropdown\} (.+)$", parameters, flags=re.MULTILINE)
     assert dropdowns == ["Chapter A: 6 parameters, 1 set by the run", "Chapter B: with a colon: 6 parameters, 4 set by the run"]
-    chapter_a, chapter_b = parameters.split(":::{dropdown}")[1:]
+    chapter_a, chapter_b = parameters.split("::::{dropdown}")[1:]
     assert "| seeds | `[0, 1, 2, 3, 4]` |" in chapter_a and "| epochs | `25` |" in chapter_a and "| **device** | **`'auto'`** |" in chapter_a
     assert "| **seeds** | **`[0]`** |" in chapter_b and "| rhos | `[0.0001, 0.1]` |" in chapter_b  # the rho is not rounded away
     assert "| scale | `'2 ** 3'` |" in chapter_b
-    assert parameters.count("\n:::\n") == 2, "every dropdown is closed"
+    assert parameters.count("\n::::\n") == 2, "every dropdown is closed"
+    assert ":name: tbl-run-record-parameters-1" in chapter_a and ":name: tbl-run-record-parameters-2" in chapter_b  # each table numbered
+    assert chapter_a.count("\n:::\n") == 1 and chapter_b.count("\n:::\n") == 1, "each table's directive is closed inside its dropdown"
     assert "| chapter | profile |" in page and "| Chapter B: with a colon | quick |" in page and "| Chapter A | full |" in page
 
 

@@ -1,4 +1,5 @@
-"""Specifications of the replay and the decomposition (emma.experiments.replay) and of the robustness verdicts (emma.experiments.verdicts)."""
+"""Specifications of the replay (emma.experiments.replay), the decomposition (emma.experiments.decomposition), the slides' outcome table
+(emma.experiments.outcomes) and the robustness verdicts (emma.experiments.verdicts)."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +7,9 @@ import pytest
 from emma.claims.thesis import thesis_results
 from emma.engine.evaluation import regularizer_levels
 from emma.engine.protocol import ORIGINAL, SOUND, decomposition_steps
-from emma.experiments.replay import decompose, explain, replay_f1, top10_side_by_side, waterfall
+from emma.engine.results import SweepResult
+from emma.experiments.decomposition import decompose, explain
+from emma.experiments.replay import replay_f1, top10_side_by_side, waterfall
 from emma.experiments.verdicts import RobustnessEvidence, both_protocols, capacity_extremes, robustness_claims
 
 SEEDS = [0, 1, 2]
@@ -41,7 +44,7 @@ def _fake_study(protocols):
                                for rule in ("roc_corner", "fixed", "f1_validation") for name, value in scores.items()}  # a fixed 0.5 adds 0.005
                     rows.append({"model": family, "seed": seed, **config, "protocol": protocol.label(), **scores, **by_rule})
                     used.append(protocol)
-        study[family] = {"family": family, "table": pd.DataFrame(rows), "protocols": used, "params": {}, "psi_min": None}
+        study[family] = SweepResult(family=family, table=pd.DataFrame(rows), protocols=used, params={}, psi_min=None)
     return study
 
 
@@ -77,7 +80,7 @@ def test_replay_table_has_a_row_per_thesis_row_and_checks_the_range_over_seeds(s
 def test_the_replay_runs_give_the_mean_and_interval_and_the_grid_its_range(study):
     """replay_f1 with runs: the replay's mean and prediction interval from the runs; the book's numbers and the range from the grid."""
     thesis = thesis_results("slides")
-    runs = {family: {**result, "table": result["table"].assign(f1_clean=result["table"]["f1_clean"] + 0.05)} for family, result in study.items()}
+    runs = {family: result.replace(table=result.table.assign(f1_clean=result.table["f1_clean"] + 0.05)) for family, result in study.items()}
     both = replay_f1(study, thesis, runs).set_index("model")
     alone = replay_f1(study, thesis).set_index("model")
     assert both.loc["base", "f1_clean_mean"] == pytest.approx(alone.loc["base", "f1_clean_mean"] + 0.05)
@@ -130,7 +133,7 @@ def test_waterfall_goes_from_the_thesis_through_the_replay_to_sound(study, steps
     lines = explain(replay, table, "f1_clean")
     assert "`corruption_in_place` (-0.100)" in lines[0]
     # the replay on more seeds moves the replay's mean, not the waterfall: its switches are paired on the grid's seeds
-    runs = {family: {**result, "table": result["table"].assign(f1_clean=result["table"]["f1_clean"] + 0.05)} for family, result in study.items()}
+    runs = {family: result.replace(table=result.table.assign(f1_clean=result.table["f1_clean"] + 0.05)) for family, result in study.items()}
     longer = waterfall(replay_f1(study, thesis_results("slides"), runs), table, "base", "f1_clean", "base")
     assert longer["end"].iloc[1] == pytest.approx(0.83) and longer["delta"].iloc[-1] == pytest.approx(0.71)
 
@@ -413,3 +416,18 @@ def test_the_first_stage_carries_the_confirmations_baselines_and_the_printed_row
     assert len(study_plan([0], grid_config)) < len(models)
     with pytest.raises(ValueError, match="replay_seeds needs thesis_configs"):
         study_plan([0], grid_config, replay_seeds=[0, 1])
+
+
+def test_the_outcome_sentence_gives_each_calls_pulsar_rate_and_says_which_pairing_the_slides_follow():
+    from emma.experiments.outcomes import alignment_sentence
+
+    rows = []
+    for sigma, off in ((0.5, 0.10), (2.0, 0.02)):
+        for cls, case, slides in (("pulsar", "clean", 0.90), ("pulsar", "IP noisy", 0.68), ("non-pulsar", "clean", 0.98)):
+            rows.append({"sigma": sigma, "nsr_db": 10 * np.log10(sigma ** 2), "class": cls, "case": case, "slides_rate_correct": slides,
+                         "rate_correct_aligned": slides - off, "rate_correct_as_coded": 0.5})
+    text = alignment_sentence(pd.DataFrame(rows))
+    assert text.startswith("The rate of correct pulsars, averaged over the three cases: at σ = 0.5, 0.500 as coded and 0.690 aligned; "
+                           "at σ = 2, 0.500 as coded and 0.770 aligned; the slides print 0.790.")
+    assert "the aligned call at σ = 2 (NSR +6.0 dB) is closest to the slides, 0.020 away on average, against 0.100 at σ = 0.5" in text
+    assert text.endswith("it comes from an aligned call of the code.")

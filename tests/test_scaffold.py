@@ -38,13 +38,14 @@ def _parts(root: Path) -> dict:
 
 
 def test_new_writes_a_jupytext_chapter_numbered_after_all_others(root):
-    last = max(c.number for c in book.chapters(root / "notebooks"))
+    last = max(c.number for c in book.chapters(root / "notebooks") if not c.appendix)
     source = scaffold.new_chapter("demo_topic", "A demo, extended", root=root)
     assert source == root / "notebooks" / f"{last + 1:02d}_demo_topic.py"
     cells = jupytext.read(source).cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# A demo, extended")
     assert "parameters" in cells[1].metadata.get("tags", [])
-    chapter = book.chapters(root / "notebooks")[-1]
+    chapter = next(c for c in book.chapters(root / "notebooks") if c.source == source)
+    assert chapter.number == last + 1 and not chapter.appendix
     declared = chapter.parameters()  # papermill's parser, as every chapter is read
     assert {"profile", "device", "seeds", "output_dir"} <= set(declared) and declared["profile"] == '"full"'
     assert chapter.title == "A demo, extended"
@@ -53,13 +54,13 @@ def test_new_writes_a_jupytext_chapter_numbered_after_all_others(root):
     code = "\n".join(c.source for c in cells if c.cell_type == "code")
     for call in ("check_profile(profile)", "resolve_device(device)", "seed_everything(", "save_table(", "save_figure(", "show(", "claims_table("):
         assert call in code, call
-    assert [c.name for c in book.chapters(root / "notebooks")][:-1] == [c.name for c in book.chapters()]  # nothing renumbered
+    assert [c.stem for c in book.chapters(root / "notebooks") if c.source != source] == [c.stem for c in book.chapters()]  # nothing renumbered
 
 
 def test_new_registers_the_chapter_in_the_extensions_part_before_the_appendices(root):
     before = (root / "_toc.yml").read_text()
     existing = _parts(root).get("Extensions", [])
-    last = max(c.number for c in book.chapters(root / "notebooks"))
+    last = max(c.number for c in book.chapters(root / "notebooks") if not c.appendix)
     scaffold.new_chapter("demo", root=root)
     parts = _parts(root)
     captions = list(parts)
@@ -74,7 +75,7 @@ def test_new_registers_the_chapter_in_the_extensions_part_before_the_appendices(
     assert scaffold.toc_order_problems(toc, book.chapters(root / "notebooks")) == []
     quick = params.read_parameter_file(root / "profiles" / "quick.yaml")
     assert quick["demo"] == {"seeds": [0, 1], "n_train": 1000}
-    parameters, _ = params.resolve_parameters(book.chapters(root / "notebooks")[-2:], [quick])
+    parameters, _ = params.resolve_parameters([c for c in book.chapters(root / "notebooks") if c.name in ("demo", "second")], [quick])
     assert parameters["demo"]["seeds"] == [0, 1] and parameters["demo"]["profile"] == "quick"
 
 
@@ -143,7 +144,8 @@ def test_the_scaffolded_chapter_registers_its_own_claim_and_judges_it_by_id(root
     setup = next(c.source for c in cells if c.cell_type == "code" and "from emma.claims" in c.source)
     shown, namespace = {}, {"output_dir": "unused", "seeds": [0, 1, 2]}
     exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
-    namespace.update(save_table=lambda table, name, out: shown.setdefault("saved", name), show=lambda table, name, columns: shown.setdefault("table", table),
+    namespace.update(save_table=lambda table, name, out: shown.setdefault("saved", name),
+                     show=lambda table, name, columns, caption: shown.setdefault("table", table),
                      scores=pd.DataFrame({"seed": [0, 1, 2] * 3, "input": ["IP"] * 3 + ["DM"] * 3 + ["both"] * 3,
                                           "f1": [0.70, 0.71, 0.69, 0.60, 0.62, 0.61, 0.80, 0.82, 0.81]}))
     exec(compile(code, "claims cell", "exec"), namespace)
@@ -182,7 +184,8 @@ def test_the_scaffolded_failure_has_a_severity_that_is_not_a_blend(root):
     shown, namespace = {}, {}
     exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
     namespace.update(splits=SimpleNamespace(test=SimpleNamespace(x=x)), y_test=y, on_both={0: ReadsDM(), 1: ReadsDM()}, output_dir="unused",
-                     save_table=lambda table, name, out: shown.setdefault("saved", (name, table)), show=lambda table, name: shown.setdefault("shown", name))
+                     save_table=lambda table, name, out: shown.setdefault("saved", (name, table)),
+                     show=lambda table, name, caption: shown.setdefault("shown", name))
     exec(compile(cell, "failure cell", "exec"), namespace)
     offset = namespace["Offset"]
     mask = torch.tensor([[False, True], [True, False], [False, False]])
@@ -230,3 +233,58 @@ def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
     value = [v for k, v in glued[0]["data"].items() if k.endswith("text/plain")] if len(glued) == 1 else []
     assert len(value) == 1 and 0 <= float(value[0]) <= 1  # the number the prose pastes (hidden where glued: display=False)
     assert "reads" not in nbformat.read(output, as_version=4).metadata[rerun.METADATA_KEY]["parts"]
+
+
+def test_file_numbers_follow_the_table_of_contents():
+    """Each entry of a numbered part, chapter or page, has a file named NN_... with NN its number in the book; the appendix is AN_name."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbering = scaffold.toc_numbering(toc)
+    assert numbering and [number for _, number in numbering] == list(range(1, len(numbering) + 1))
+    for file, number in numbering:
+        assert file.rsplit("/", 1)[-1].startswith(f"{number:02d}_"), (file, number)
+    chapters = book.chapters()
+    in_book = {file.rsplit("/", 1)[-1]: number for file, number in numbering}
+    assert {c.stem: c.number for c in chapters if not c.appendix} == {stem: n for stem, n in in_book.items() if (ROOT / "notebooks" / f"{stem}.py").is_file()}
+    appendices = [c for c in chapters if c.appendix]
+    assert [c.stem for c in appendices] == ["A1_verdicts"] and appendices[0].label == "A1" and chapters[-1] == appendices[0]
+    appendix_part = next(part for part in toc["parts"] if part["caption"] == scaffold.APPENDICES)
+    assert not appendix_part.get("numbered") and {"file": "book/chapters/A1_verdicts"} in appendix_part["chapters"]
+
+
+def test_chapters_are_picked_by_number_and_appendices_by_their_label(root):
+    assert [c.name for c in book.select(["9", "09", "A1"], root / "notebooks")] == ["many_modes", "verdicts"]
+    assert [c.name for c in book.select(["1"], root / "notebooks")] == ["attention_mechanisms"]  # not the appendix A1
+    with pytest.raises(ValueError, match="unknown chapter '11'"):
+        book.select(["11"], root / "notebooks")  # chapter 11 is a page, "Extending the book"
+
+
+def test_a_new_chapter_takes_the_next_chapter_number_whatever_the_appendices(root):
+    shutil.copy2(root / "notebooks" / "A1_verdicts.py", root / "notebooks" / "A20_verdicts_again.py")  # an appendix numbered high
+    last = max(c.number for c in book.chapters(root / "notebooks") if not c.appendix)
+    source = scaffold.new_chapter("demo", root=root)
+    assert source.name == f"{last + 1:02d}_demo.py" and last + 1 == 13
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    assert scaffold.toc_numbering(toc)[-1] == ("book/chapters/13_demo", 13)
+
+
+def test_the_order_rule_names_a_file_number_the_table_of_contents_contradicts(root):
+    chapters = book.chapters(root / "notebooks")
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    extensions = next(part for part in toc["parts"] if part["caption"] == scaffold.EXTENSIONS)
+    extensions["chapters"][0] = {"file": "book/extending"}  # the page's former, unnumbered name
+    assert "book/extending is number 11 of the table of contents: its file name must start with 11_" in scaffold.toc_order_problems(toc, chapters)
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    appendix = {"file": "book/chapters/A1_verdicts"}
+    next(part for part in toc["parts"] if part["caption"] == scaffold.APPENDICES)["chapters"].remove(appendix)
+    toc["parts"][0]["chapters"].append(appendix)
+    problems = scaffold.toc_order_problems(toc, chapters)
+    assert "the appendix A1_verdicts must be listed in 'Appendices', not in 'Background'" in problems
+    assert any(p.startswith("book/chapters/02_energy_estimation is number 3") for p in problems)
+
+
+def test_new_refuses_a_number_the_table_of_contents_would_contradict_and_writes_nothing(root):
+    shutil.copy2(root / "notebooks" / "12_beyond_gaussian.py", root / "notebooks" / "13_draft.py")  # a chapter not listed in _toc.yml
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="14_demo is number 13 of the table of contents"):
+        scaffold.new_chapter("demo", root=root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == files

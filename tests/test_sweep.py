@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
+from emma.engine.autoencoders import EnergyModels
 from emma.engine.configs import TrainSettings, grid
-from emma.engine.energy import ModeEnergies
 from emma.engine.evaluation import score_on_test
 from emma.engine.families import init_parameters
 from emma.engine.launch import run_sweep
@@ -56,12 +56,12 @@ def test_a_sweep_scored_under_another_threshold_rule_is_its_own_models_at_that_r
     from emma.experiments.study import under
 
     result = run_sweep("base", [{"seed": 0}], splits, SETTINGS, protocol=SOUND, cache_dir=tmp_path, progress=False)
-    fixed = under(result, SOUND.switch(threshold="fixed"))["table"]
+    fixed = under(result, SOUND.switch(threshold="fixed")).table
     rescored = score_on_test(result, splits, threshold=0.5)
     assert fixed["threshold"].iloc[0] == 0.5 and fixed["protocol"].iloc[0] == "sound but threshold='fixed'"
     assert fixed["f1_clean"].iloc[0] == pytest.approx(rescored["f1_clean"].iloc[0])
     again = run_sweep("base", [{"seed": 0}], splits, SETTINGS, protocol=SOUND.switch(threshold="fixed"), cache_dir=tmp_path, progress=False)
-    assert again["table"]["f1_clean"].iloc[0] == pytest.approx(fixed["f1_clean"].iloc[0])  # the same cached models
+    assert again.table["f1_clean"].iloc[0] == pytest.approx(fixed["f1_clean"].iloc[0])  # the same cached models
 
 
 def test_f1_is_reported_separately_on_clean_ip_noisy_and_dm_noisy_samples():
@@ -91,34 +91,34 @@ def test_batched_sweep_equals_training_each_model_alone(family, splits, energies
     for k in range(len(configs)):
         alone_base = {n: v[k : k + 1] for n, v in base.items()} if base is not None else None
         alone = SweepEngine(family, configs.iloc[[k]], splits, SETTINGS, energies=energies, base=alone_base).fit(progress=False).result()
-        for name, value in alone["params"].items():
-            assert torch.allclose(together["params"][name][k], value[0], atol=1e-5), name
-        row = together["table"].iloc[k]
-        assert row["threshold"] == alone["table"]["threshold"].iloc[0]
-        assert row["f1_clean"] == pytest.approx(alone["table"]["f1_clean"].iloc[0])
+        for name, value in alone.params.items():
+            assert torch.allclose(together.params[name][k], value[0], atol=1e-5), name
+        row = together.table.iloc[k]
+        assert row["threshold"] == alone.table["threshold"].iloc[0]
+        assert row["f1_clean"] == pytest.approx(alone.table["f1_clean"].iloc[0])
 
 
 def test_each_seed_can_use_its_own_autoencoders(splits, energies):
-    other = ModeEnergies(models=list(reversed(energies.models)), psi_min=torch.tensor([-5.0, -7.0]), curves=pd.DataFrame(), settings={"test": 2})
+    other = EnergyModels(models=list(reversed(energies.models)), psi_min=torch.tensor([-5.0, -7.0]), curves=pd.DataFrame(), settings={"test": 2})
     configs = _with_configs().iloc[:2]  # seeds 0 and 1
     base = init_parameters("base", [0, 1])
     mixed = SweepEngine("with", configs, splits, SETTINGS, energies={0: energies, 1: other}, base=base).fit(progress=False).result()
     alone = SweepEngine("with", configs.iloc[[1]], splits, SETTINGS, energies=other, base={n: v[1:] for n, v in base.items()}).fit(progress=False).result()
-    assert torch.allclose(mixed["params"]["w0"][1], alone["params"]["w0"][0], atol=1e-5)
-    assert torch.equal(mixed["psi_min"][1], other.psi_min)
+    assert torch.allclose(mixed.params["w0"][1], alone.params["w0"][0], atol=1e-5)
+    assert torch.equal(mixed.psi_min[1], other.psi_min)
 
 
 def test_models_with_different_hyperparameters_end_differently(splits, energies):
     configs = _with_configs()
     base = init_parameters("base", configs["seed"].tolist())
     out = SweepEngine("with", configs, splits, SETTINGS, energies=energies, base=base).fit(progress=False).result()
-    assert not torch.allclose(out["params"]["w0"][0], out["params"]["w0"][2])
+    assert not torch.allclose(out.params["w0"][0], out.params["w0"][2])
 
 
 def test_the_emma_constraints_hold_after_training(splits, energies):
     configs = _with_configs()
     base = init_parameters("base", configs["seed"].tolist())
-    params = SweepEngine("with", configs, splits, SETTINGS, energies=energies, base=base).fit(progress=False).result()["params"]
+    params = SweepEngine("with", configs, splits, SETTINGS, energies=energies, base=base).fit(progress=False).result().params
     assert (params["self_weight"] >= 1).all() and (params["self_bias"] >= 0).all()
     assert ((params["bias"] >= 0) & (params["bias"] <= 1)).all() and (params["gain"] > 0).all()
 
@@ -148,7 +148,7 @@ def test_a_finished_sweep_is_read_back_from_the_cache(splits, tmp_path, monkeypa
     first = run_sweep("base", configs, splits, SETTINGS, cache_dir=tmp_path, progress=False)
     monkeypatch.setattr(SweepEngine, "fit", lambda *a, **k: pytest.fail("trained again instead of reading the cache"))
     again = run_sweep("base", configs, splits, SETTINGS, cache_dir=tmp_path, progress=False)
-    assert torch.equal(first["params"]["w0"], again["params"]["w0"])
+    assert torch.equal(first.params["w0"], again.params["w0"])
 
 
 def test_a_changed_hyperparameter_misses_the_cache(splits, energies, tmp_path):
@@ -179,7 +179,7 @@ def test_rescoring_a_sweep_with_its_own_thresholds_reproduces_its_table(splits, 
     result = SweepEngine("with", configs, splits, SETTINGS, protocol=protocol, energies=energies, base=base).fit(progress=False).result()
     again = score_on_test(result, splits, energies=energies)
     for column in ("f1_clean", "f1_ip_noisy", "f1_dm_noisy"):
-        assert np.allclose(again[column], result["table"][column])
+        assert np.allclose(again[column], result.table[column])
 
 
 def test_f1_of_many_models_at_once_equals_sklearns_f1_score_per_model_and_subset():
@@ -209,9 +209,9 @@ def test_worker_processes_train_the_independent_families_to_the_same_models(spli
     together = run_study(splits, models, SETTINGS, energies=None, workers=2)
     assert list(together) == list(alone) == ["ip_only", "base", "alternative", "without"]
     for family in alone:
-        pd.testing.assert_frame_equal(together[family]["table"], alone[family]["table"])
-        for name, value in alone[family]["params"].items():
-            assert torch.equal(together[family]["params"][name], value), (family, name)
+        pd.testing.assert_frame_equal(together[family].table, alone[family].table)
+        for name, value in alone[family].params.items():
+            assert torch.equal(together[family].params[name], value), (family, name)
     with pytest.raises(ValueError, match="workers"):
         run_study(splits, models, SETTINGS, energies=None, workers=0)
 
@@ -225,19 +225,19 @@ def test_a_sweep_cut_into_parts_gives_the_models_of_one_engine(splits, energies,
     base = init_parameters("base", configs["seed"].tolist())
     one = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False)
     parts = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)
-    assert len(parts["table"]) == len(one["table"]) == SMALL_SWEEP
+    assert len(parts.table) == len(one.table) == SMALL_SWEEP
     # the scores count predictions on a few dozen samples: a probability within float rounding of the threshold may fall
     # the other way in another stack, so an F1 may move by one prediction for a few models; everything else is equal
-    scores = [c for c in one["table"].columns if c.startswith(("f1_", "val_f1_")) or "_at_" in c and "f1" in c]
-    pd.testing.assert_frame_equal(parts["table"].drop(columns=["best_loss", "capacity", "capacity_relu", *scores]),
-                                  one["table"].drop(columns=["best_loss", "capacity", "capacity_relu", *scores]))
-    moved = (parts["table"][scores].to_numpy() != one["table"][scores].to_numpy()).mean(axis=0)
+    scores = [c for c in one.table.columns if c.startswith(("f1_", "val_f1_")) or "_at_" in c and "f1" in c]
+    pd.testing.assert_frame_equal(parts.table.drop(columns=["best_loss", "capacity", "capacity_relu", *scores]),
+                                  one.table.drop(columns=["best_loss", "capacity", "capacity_relu", *scores]))
+    moved = (parts.table[scores].to_numpy() != one.table[scores].to_numpy()).mean(axis=0)
     assert (moved <= 0.05).all(), dict(zip(scores, moved))
-    assert np.allclose(parts["table"]["best_loss"], one["table"]["best_loss"], rtol=1e-5)
-    pd.testing.assert_frame_equal(parts["curves"], one["curves"], rtol=1e-4)
-    for name, value in one["params"].items():
-        assert torch.allclose(parts["params"][name], value, atol=1e-5), name
+    assert np.allclose(parts.table["best_loss"], one.table["best_loss"], rtol=1e-5)
+    pd.testing.assert_frame_equal(parts.curves, one.curves, rtol=1e-4)
+    for name, value in one.params.items():
+        assert torch.allclose(parts.params[name], value, atol=1e-5), name
     cached = run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, progress=False, workers=2, cache_dir=tmp_path)
-    assert cached["seconds"] == parts["seconds"]
+    assert cached.seconds == parts.seconds
     with pytest.raises(ValueError, match="workers"):
         run_sweep("with", configs, splits, SETTINGS, energies=energies, base=base, workers=0)

@@ -71,17 +71,17 @@ def test_numbers_cannot_be_changed_by_a_chapter():
 
 
 DAE = thesis.MODE_DAE_SETTINGS
+#: The autoencoders' parameters left at None: the chapter takes its named DAESettings (TOY_DAE, THESIS_DAE), which
+#: tests/test_autoencoder.py checks are the thesis's TOY_SETTINGS and MODE_DAE_SETTINGS.
+NAMED_DAE = dict.fromkeys(["dae_hidden", "dae_epochs", "dae_batch_size", "dae_noise_std"])
 
 
 @pytest.mark.parametrize(
     "chapter, expected",
     [
-        ("energy_estimation", {"n_figure": thesis.TOY_SETTINGS["n_figure"], "dae_hidden": thesis.TOY_SETTINGS["d_hidden"],
-                               "dae_epochs": thesis.TOY_SETTINGS["epochs"], "dae_batch_size": thesis.TOY_SETTINGS["batch_size"],
-                               "dae_noise_std": thesis.TOY_SETTINGS["noise_std"], "lr": thesis.TOY_SETTINGS["lr"]}),
+        ("energy_estimation", {"n_figure": thesis.TOY_SETTINGS["n_figure"], **NAMED_DAE, "lr": thesis.TOY_SETTINGS["lr"]}),
         ("pulsar_data", {"split_seed": thesis.SPLIT_SEED, "test_size": thesis.HELD_OUT_FRACTION, "training_sigma": thesis.TRAINING_SIGMA}),
-        ("potential_energy", {"split_seed": thesis.SPLIT_SEED, "dae_hidden": DAE["d_hidden"], "dae_noise_std": DAE["noise_std"],
-                              "dae_epochs": DAE["epochs"], "dae_batch_size": DAE["batch_size"], "lr": DAE["lr"],
+        ("potential_energy", {"split_seed": thesis.SPLIT_SEED, **NAMED_DAE, "lr": DAE["lr"],
                               "sigma_max": thesis.NOISE_SWEEP_SIGMA[1], "training_sigma": thesis.TRAINING_SIGMA,
                               "n_batch": thesis.CODE_PSI_BATCH}),
     ],

@@ -7,6 +7,7 @@ import torch
 from emma.claims.rules import VERDICTS
 from emma.experiments.unified import COMBINATIONS, PARTS, build, predict
 from emma.experiments.unified_study import (
+    TASK_DAE,
     composition_table,
     composition_tests,
     fit,
@@ -89,7 +90,7 @@ def small_tasks():
 
 
 def test_batched_training_equals_separate_runs(small_tasks):
-    energy = fit_task_energies(small_tasks[:1], [0], epochs=1)[0]
+    energy = fit_task_energies(small_tasks[:1], [0], dae=TASK_DAE.override(epochs=1))[0]
     together = [build(FULL, [3, 4, 3, 4], *energy, seed=s) for s in (0, 1)]
     fit(together, small_tasks, epochs=2, batch_size=100, seed=[5, 6])
     for k, (task, order_seed) in enumerate(zip(small_tasks, (5, 6))):
@@ -100,7 +101,7 @@ def test_batched_training_equals_separate_runs(small_tasks):
 
 
 def test_training_lowers_the_loss_and_keeps_emma_within_its_constraints(small_tasks):
-    energy = fit_task_energies(small_tasks[:1], [0], epochs=1)[0]
+    energy = fit_task_energies(small_tasks[:1], [0], dae=TASK_DAE.override(epochs=1))[0]
     models = [build(FULL, [3, 4, 3, 4], *energy, seed=0)]
     curve = fit(models, small_tasks[:1], epochs=6, batch_size=100, lr=0.05, lambda_e=0.1, lambda_c=0.1)
     assert curve.shape == (6, 1) and curve[-1, 0] < curve[0, 0]
@@ -110,13 +111,13 @@ def test_training_lowers_the_loss_and_keeps_emma_within_its_constraints(small_ta
 
 def test_emma_turns_down_a_corrupted_mode_before_any_training(small_tasks):
     task = small_tasks[0]
-    model = build(FULL, [3, 4, 3, 4], *fit_task_energies([task], [0], epochs=3)[0], seed=0, coldness=0.5)
+    model = build(FULL, [3, 4, 3, 4], *fit_task_energies([task], [0], dae=TASK_DAE.override(epochs=3))[0], seed=0, coldness=0.5)
     beta = predict(model, task.modes).beta
     assert beta[task.corrupted].mean() < 0.5 * beta[~task.corrupted].mean()
 
 
 def test_energy_models_are_fitted_per_task_and_mode_with_their_lowest_clean_potential(small_tasks):
-    fitted = fit_task_energies(small_tasks, [0, 1], epochs=1)
+    fitted = fit_task_energies(small_tasks, [0, 1], dae=TASK_DAE.override(epochs=1))
     assert len(fitted) == 2
     for task, (models, psi_min) in zip(small_tasks, fitted):
         assert [m.d_input for m in models] == [3, 4, 3, 4]
@@ -129,7 +130,7 @@ def test_energy_models_are_fitted_per_task_and_mode_with_their_lowest_clean_pote
 
 
 def test_fit_rejects_mixed_architectures(small_tasks):
-    energy = fit_task_energies(small_tasks[:1], [0], epochs=1)[0]
+    energy = fit_task_energies(small_tasks[:1], [0], dae=TASK_DAE.override(epochs=1))[0]
     models = [build(FULL, [3, 4, 3, 4], *energy), build(dict(FULL, crossmodal=False), [3, 4, 3, 4], *energy)]
     with pytest.raises(ValueError, match="same parts"):
         fit(models, small_tasks, epochs=1, batch_size=100)

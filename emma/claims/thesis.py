@@ -208,3 +208,19 @@ def thesis_results(reading: str = "slides") -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame["thesis_rank"] = np.where(frame["model"] == "with", frame.groupby("model").cumcount() + 1, np.nan)
     return frame
+
+
+def thesis_configs(reading: str = "slides") -> pd.DataFrame:
+    """The thesis's ten printed EMMA configurations, in its ranking's order: ``rho, lambda_c, lambda_e``.
+
+    The ``with`` rows of :func:`thesis_results` (their index kept), the λ columns read as ``reading``
+    says. The chapters :doc:`Experiment II </book/chapters/06_robustness>` and
+    :doc:`Explaining the thesis's numbers </book/chapters/07_replay>` replay exactly these.
+
+    >>> thesis_configs("slides").iloc[0].tolist()
+    [0.0001, 0.01, 0.001]
+    >>> len(thesis_configs("thesis"))
+    10
+    """
+    table = thesis_results(reading)
+    return table[table["model"] == "with"][["rho", "lambda_c", "lambda_e"]]

@@ -9,8 +9,7 @@ integrated pulse profile (IP, columns 0–3) and of its DM-SNR curve (DM, column
 user cache folder), downloads it into the cache when it is nowhere, and checks the
 parsed content and its SHA-256 digest before anything uses it (:func:`read_htru2`). The thesis's split
 protocol lives in :mod:`emma.data.splits`, the corruption of modes in :mod:`emma.data.noise`, and how
-well each feature alone separates the classes in :mod:`emma.data.separation` (its
-:func:`~emma.data.separation.feature_separation` is importable from here too).
+well each feature alone separates the classes in :mod:`emma.data.separation`.
 """
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from emma.data.separation import feature_separation  # noqa: F401  (re-exported: the chapter The pulsar data imports it from here)
 from emma.util.outputs import atomic_write
 from emma.util.runtime import progress_disabled
 

@@ -38,13 +38,16 @@ Modules
 :mod:`~emma.engine.ranking`
     Choosing a configuration of a sweep: scores over seeds, the two rankings, the configuration each picks.
 :mod:`~emma.engine.autoencoders`
-    Many denoising autoencoders trained at once; :func:`fit_energy_models`, the one way the book fits EMMA's energy models.
+    :func:`fit_energy_models`, the one way the book fits EMMA's energy models (:class:`EnergyModels`), for any
+    list of modes and seeds, with the autoencoders' settings :class:`DAESettings` (:data:`THESIS_DAE`, the thesis's).
+:mod:`~emma.engine.autoencoder_stack`
+    The stacked trainer underneath: many denoising autoencoders trained at once, each as alone.
 :mod:`~emma.engine.energy`
-    HTRU2's per-mode energy models, fitted (and cached) for the sweeps.
+    HTRU2's per-mode energy models, fitted (and cached) for the sweeps: :func:`fit_htru2_energy_models`.
 """
-from emma.engine.autoencoders import EnergyModels, fit_energy_models
+from emma.engine.autoencoders import THESIS_DAE, DAESettings, EnergyModels, fit_energy_models
 from emma.engine.configs import TrainSettings, grid
-from emma.engine.energy import ModeEnergies, fit_mode_autoencoders
+from emma.engine.energy import fit_htru2_energy_models
 from emma.engine.families import FAMILIES, forward, init_parameters
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import ORIGINAL, SOUND, Protocol
@@ -54,7 +57,7 @@ from emma.engine.stacked import StackedModels
 from emma.engine.sweep import SweepEngine
 
 __all__ = [
-    "SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "Context", "EnergyModels", "Family", "ModeEnergies", "Protocol",
-    "StackedModels", "SweepEngine", "TrainSettings", "fit_energy_models", "fit_mode_autoencoders", "forward",
+    "SweepResult", "FAMILIES", "ORIGINAL", "SOUND", "THESIS_DAE", "Context", "DAESettings", "EnergyModels", "Family", "Protocol",
+    "StackedModels", "SweepEngine", "TrainSettings", "fit_energy_models", "fit_htru2_energy_models", "forward",
     "get_family", "grid", "init_parameters", "register", "registered", "run_sweep", "unregister"
 ]

@@ -36,14 +36,14 @@ ID_COLUMNS = ["model", "seed", "rho", "lambda_c", "lambda_e", "protocol"]
 CASES = {(False, False): "clean", (True, False): "IP noisy", (False, True): "DM noisy"}
 
 
-def base_for(base_result: dict, seeds: Sequence[int], protocols=None) -> dict[str, torch.Tensor]:
+def base_for(base_result: SweepResult, seeds: Sequence[int], protocols=None) -> dict[str, torch.Tensor]:
     """The trained ``base`` parameters for models with these ``seeds`` (and protocols): rows of a base sweep.
 
     A model under protocol ``p`` gets the base trained with the same seed under the same
     base-relevant fields (``p.key("base")``).
     """
-    table = base_result["table"]
-    keys = [(int(s), repr(p.key("base"))) for s, p in zip(table["seed"], base_result["protocols"])]
+    table = base_result.table
+    keys = [(int(s), repr(p.key("base"))) for s, p in zip(table["seed"], base_result.protocols)]
     wanted = [(int(s), None if protocols is None else repr(p.key("base"))) for s, p in zip(seeds, protocols if protocols is not None else [None] * len(seeds))]
     rows = []
     for seed, key in wanted:
@@ -51,20 +51,21 @@ def base_for(base_result: dict, seeds: Sequence[int], protocols=None) -> dict[st
         if not hits:
             raise ValueError(f"the base sweep has no model for seed {seed}{'' if key is None else ' under protocol ' + key}")
         rows.append(hits[0])
-    return {name: value[rows] for name, value in base_result["params"].items()}
+    return {name: value[rows] for name, value in base_result.params.items()}
 
 
-def select(result: dict, rows) -> SweepResult:
-    """The sub-sweep of the models ``rows`` (positions in ``result["table"]``), its training curves renumbered to match."""
+def select(result: SweepResult, rows) -> SweepResult:
+    """The sub-sweep of the models ``rows`` (positions in ``result.table``), its training curves renumbered to match."""
     rows = [int(i) for i in rows]
-    out = SweepResult.of(result).replace()
-    out["table"] = result["table"].iloc[rows].reset_index(drop=True)
-    out["params"] = {name: value[rows] for name, value in result["params"].items()}
-    out["protocols"] = [result["protocols"][i] for i in rows]
-    if result.get("psi_min") is not None:
-        out["psi_min"] = result["psi_min"][rows]
-    if result.get("curves") is not None:
-        out["curves"] = _select_curves(result["curves"], rows, len(result["table"]))
+    result = SweepResult.of(result)
+    out = result.replace()
+    out.table = result.table.iloc[rows].reset_index(drop=True)
+    out.params = {name: value[rows] for name, value in result.params.items()}
+    out.protocols = [result.protocols[i] for i in rows]
+    if result.psi_min is not None:
+        out.psi_min = result.psi_min[rows]
+    if result.curves is not None:
+        out.curves = _select_curves(result.curves, rows, len(result.table))
     return out
 
 
@@ -83,7 +84,7 @@ def _select_curves(curves: pd.DataFrame, rows: list[int], k: int) -> pd.DataFram
 RULE_SCORES = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy", "f1_noisy_test", "val_f1_clean", "val_f1_ip_noisy", "val_f1_dm_noisy", "threshold")
 
 
-def apply_rules(result: dict, protocols) -> SweepResult:
+def apply_rules(result: SweepResult, protocols) -> SweepResult:
     """The sweep as scored under ``protocols`` (one per model): each model's F1 columns and threshold at its protocol's rule.
 
     The decision threshold never changes how a model trains (it is chosen after training,
@@ -92,12 +93,12 @@ def apply_rules(result: dict, protocols) -> SweepResult:
     keeps every rule's scores as ``<score>_at_<rule>``; this copies the right ones into
     ``f1_clean`` ... ``threshold`` and relabels ``protocol``.
     """
-    protocols = list(protocols)
-    table = result["table"]
+    result, protocols = SweepResult.of(result), list(protocols)
+    table = result.table
     if len(protocols) != len(table):
         raise ValueError(f"protocols must hold one Protocol per model ({len(table)}), got {len(protocols)}")
     rules = np.array([p.threshold for p in protocols])
-    changed = rules != np.array([p.threshold for p in result["protocols"]])  # rows scored under another rule than asked
+    changed = rules != np.array([p.threshold for p in result.protocols])  # rows scored under another rule than asked
     missing = sorted({f"threshold_at_{rule}" for rule in rules[changed]} - set(table.columns))
     if missing:
         raise ValueError(f"the sweep's table has no scores for the rule(s) {missing}: it was trained before ENGINE_VERSION 5")
@@ -109,12 +110,12 @@ def apply_rules(result: dict, protocols) -> SweepResult:
             values[rows] = table[f"{score}_at_{rule}"].to_numpy(dtype=float)[rows]
         table[score] = values
     table["protocol"] = [p.label() for p in protocols]
-    return SweepResult.of(result).replace(table=table, protocols=protocols)
+    return result.replace(table=table, protocols=protocols)
 
 
-def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, protocol: str | None = None) -> list[int]:
+def config_rows(result: SweepResult, rho: float, lambda_c: float, lambda_e: float, protocol: str | None = None) -> list[int]:
     """Positions in a sweep's table of the models of one configuration (one per seed), optionally of one protocol label."""
-    t = result["table"]
+    t = result.table
     hit = np.isclose(t["rho"], rho) & np.isclose(t["lambda_c"], lambda_c) & np.isclose(t["lambda_e"], lambda_e)
     if protocol is not None:
         hit &= t["protocol"] == protocol
@@ -122,7 +123,7 @@ def config_rows(result: dict, rho: float, lambda_c: float, lambda_e: float, prot
 
 
 @torch.no_grad()
-def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Tensor | None = None, potential_rows: torch.Tensor | None = None):
+def model_outputs(result: SweepResult, x: torch.Tensor, energies=None, groups: torch.Tensor | None = None, potential_rows: torch.Tensor | None = None):
     """Probabilities (and EMMA's quantities) of every model of a finished sweep on inputs ``x``.
 
     Parameters
@@ -131,7 +132,7 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
         From :func:`emma.engine.launch.run_sweep` (or :func:`select`).
     x : Tensor, shape (K, n, 8)
         Each model's own inputs.
-    energies : ModeEnergies or dict, optional
+    energies : EnergyModels or dict, optional
         The autoencoders the sweep used (``with`` only).
     groups : long Tensor, shape (K, n), optional
         The call each row belongs to, for batch-coupled models; all rows one call by default.
@@ -145,7 +146,7 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
     probabilities : Tensor, shape (K, n)
     emma : EMMAOutput or None
     """
-    family, table, protocols = result["family"], result["table"], result["protocols"]
+    family, table, protocols = result.family, result.table, result.protocols
     if x.dim() != 3 or x.shape[0] != len(table):
         raise ValueError(f"x must have shape (K={len(table)}, n, 8), got {tuple(x.shape)}")
     if potential_rows is not None and potential_rows.shape != x.shape[:2]:
@@ -153,34 +154,34 @@ def model_outputs(result: dict, x: torch.Tensor, energies=None, groups: torch.Te
     potentials = psi_min = None
     if get_family(family).uses_energies:
         if energies is None:
-            raise ValueError(f"a {family!r} sweep needs energies=<the ModeEnergies it was trained with>")
+            raise ValueError(f"a {family!r} sweep needs energies=<the EnergyModels it was trained with>")
         seen = x if potential_rows is None else torch.stack([x[k][potential_rows[k]] for k in range(len(table))])
         parts = [potential_parts(energies_for(energies, s, p.autoencoders_on_corrupted), seen[k]) for k, (s, p) in enumerate(zip(table["seed"], protocols))]
         coupled = torch.tensor([p.potential == "batch_coupled" for p in protocols])
         potentials = coupled_potentials(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), coupled, groups)
-        psi_min = result["psi_min"].to(x.device)
+        psi_min = result.psi_min.to(x.device)
     rho = torch.tensor(table["rho"].to_numpy(), dtype=torch.float32, device=x.device)
-    params = {name: value.to(x.device) for name, value in result["params"].items()}
+    params = {name: value.to(x.device) for name, value in result.params.items()}
     logits, out = forward(family, params, x, potentials, psi_min, rho)
     return torch.sigmoid(logits), out
 
 
-def _base_test(result: dict, splits, seed: int) -> torch.Tensor:
+def _base_test(result: SweepResult, splits, seed: int) -> torch.Tensor:
     """The test set a model's noise is added to: clean, or carrying its seed's draw (``corruption_in_place``)."""
-    protocol = result["protocols"][list(result["table"]["seed"]).index(seed)]
+    protocol = result.protocols[list(result.table["seed"]).index(seed)]
     if protocol.corruption_in_place:
-        return corrupted_split(splits, "test", seed, TrainSettings(**result["settings"]))[0]
+        return corrupted_split(splits, "test", seed, TrainSettings(**result.settings))[0]
     return splits.test.x.detach().cpu()
 
 
-def _check_same_base(result: dict) -> None:
-    kinds = {(int(s), p.corruption_in_place) for s, p in zip(result["table"]["seed"], result["protocols"])}
+def _check_same_base(result: SweepResult) -> None:
+    kinds = {(int(s), p.corruption_in_place) for s, p in zip(result.table["seed"], result.protocols)}
     if len({s for s, _ in kinds}) != len(kinds):
         raise ValueError("noise responses need one test set per seed: select models whose protocols agree on corruption_in_place")
 
 
 @torch.no_grad()
-def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False,
+def noise_response(result: SweepResult, splits, sigma_pairs, *, energies=None, f1: bool = True, draw: int = 0, rules: bool = False,
                    failure=None) -> pd.DataFrame:
     """How every model of a sweep responds when *all* test samples get noise (σ_IP, σ_DM), or fail; the whole test set is one call.
 
@@ -207,7 +208,7 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
     _check_same_base(result)
     family = None if failure is None else failure_family(failure)
     standardization = Standardization.of(splits)
-    table = result["table"]
+    table = result.table
     y = splits.test.y.cpu().numpy()
     seeds = table["seed"].tolist()
     bases = {s: _base_test(result, splits, s) for s in set(seeds)}
@@ -239,7 +240,7 @@ def noise_response(result: dict, splits, sigma_pairs, *, energies=None, f1: bool
     return pd.DataFrame(rows)
 
 
-def generalisation_curves(result: dict, splits, nsr_db_levels=None, *, energies=None, failure=None, severities=None) -> pd.DataFrame:
+def generalisation_curves(result: SweepResult, splits, nsr_db_levels=None, *, energies=None, failure=None, severities=None) -> pd.DataFrame:
     """F1 (and β) against NSR with only IP, then only DM, corrupted on every test sample; one row per model and level.
 
     Adds ``corrupted`` ("IP" or "DM") and ``nsr_db`` to :func:`noise_response`'s columns.
@@ -253,7 +254,7 @@ def generalisation_curves(result: dict, splits, nsr_db_levels=None, *, energies=
         severities = [float(s) for s in severities]
         pairs = [(s, 0.0) for s in severities] + [(0.0, s) for s in severities]
         out = noise_response(result, splits, pairs, energies=energies, rules=True, failure=failure)
-        out["corrupted"] = np.repeat(["IP"] * len(severities) + ["DM"] * len(severities), len(result["table"]))
+        out["corrupted"] = np.repeat(["IP"] * len(severities) + ["DM"] * len(severities), len(result.table))
         out["severity"] = out[["severity_ip", "severity_dm"]].max(axis=1)
         return out
     if nsr_db_levels is None:
@@ -283,7 +284,7 @@ def single_mode_f1(family_sweeps: dict, splits) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def per_sample_outcomes(result: dict, splits, sigma: float | None, *, energies=None, clean_fraction: float = 0.5, draw: int = 0,
+def per_sample_outcomes(result: SweepResult, splits, sigma: float | None, *, energies=None, clean_fraction: float = 0.5, draw: int = 0,
                         failure: Failure | None = None) -> pd.DataFrame:
     """Each test sample's outcome under the thesis scheme at noise σ (or with ``failure``), for every model; the whole set is one call.
 
@@ -297,7 +298,7 @@ def per_sample_outcomes(result: dict, splits, sigma: float | None, *, energies=N
         ``case`` ("clean", "IP noisy", "DM noisy"), ``correct`` (bool) and, for
         ``with``, the sample's ``alpha_ip``, ``alpha_dm``, ``beta_ip``, ``beta_dm``, ``total_energy``.
     """
-    table = result["table"]
+    table = result.table
     x0, y = splits.test.x.detach().cpu(), splits.test.y.cpu().numpy().astype(bool)
     seeds = table["seed"].tolist()
     if (failure is None) == (sigma is None):
@@ -320,20 +321,20 @@ def per_sample_outcomes(result: dict, splits, sigma: float | None, *, energies=N
 
 
 @torch.no_grad()
-def score_on_test(result: dict, splits, *, energies=None, threshold: float | None = None) -> pd.DataFrame:
+def score_on_test(result: SweepResult, splits, *, energies=None, threshold: float | None = None) -> pd.DataFrame:
     """F1 per test subset of every model on the corrupted test set it was scored on, each subset one call.
 
     ``threshold`` replaces every model's own threshold when given; by default the result
-    reproduces ``result["table"]``.
+    reproduces ``result.table``.
     """
-    settings = TrainSettings(**result["settings"])
-    draws = {s: corrupted_split(splits, "test", s, settings) for s in set(result["table"]["seed"].tolist())}
+    settings = TrainSettings(**result.settings)
+    draws = {s: corrupted_split(splits, "test", s, settings) for s in set(result.table["seed"].tolist())}
     return _score_subsets(result, splits, draws, energies, threshold)
 
 
-def _score_subsets(result: dict, splits, draws: dict, energies, threshold=None, names=None) -> pd.DataFrame:
+def _score_subsets(result: SweepResult, splits, draws: dict, energies, threshold=None, names=None) -> pd.DataFrame:
     """F1 per test subset of every model on its seed's ``draws[seed] = (x, mask)``, each subset one call."""
-    table = result["table"]
+    table = result.table
     seeds = table["seed"].tolist()
     x = torch.stack([draws[s][0] for s in seeds])
     masks = torch.stack([draws[s][1] for s in seeds])  # (K, n, 2)
@@ -348,7 +349,7 @@ def _score_subsets(result: dict, splits, draws: dict, energies, threshold=None, 
 
 
 @torch.no_grad()
-def score_on_failure(result: dict, splits, failure: Failure, *, energies=None, draw: int | None = None,
+def score_on_failure(result: SweepResult, splits, failure: Failure, *, energies=None, draw: int | None = None,
                      clean_fraction: float | None = None) -> pd.DataFrame:
     """F1 on clean, IP-failed and DM-failed test samples of every model when the test set suffers ``failure``.
 
@@ -378,12 +379,12 @@ def score_on_failure(result: dict, splits, failure: Failure, *, energies=None, d
     check_failure(failure)
     if draw is not None and (isinstance(draw, bool) or not isinstance(draw, (int, np.integer)) or draw < 0):
         raise ValueError(f"draw must be None or a non-negative integer, got {draw!r}")
-    settings = TrainSettings(**result["settings"])
+    settings = TrainSettings(**result.settings)
     fraction = settings.clean_fraction if clean_fraction is None else clean_fraction
     standardization = Standardization.of(splits)
     x0 = splits.test.x.detach().cpu()
     draws = {}
-    for s in set(result["table"]["seed"].tolist()):
+    for s in set(result.table["seed"].tolist()):
         generator = noise_generator(s, "test") if draw is None else torch.Generator().manual_seed(5_000_011 * (1 + int(draw)) + s)
         draws[s] = corrupt_modes(x0, failure, generator, fraction, standardization)
     out = _score_subsets(result, splits, draws, energies, names={"ip_noisy": "ip_failed", "dm_noisy": "dm_failed"})

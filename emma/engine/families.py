@@ -6,20 +6,23 @@ one :func:`torch.baddbmm`. K models with different seeds or hyperparameters
 therefore run as one batched computation (the sweep engine, :mod:`emma.engine.sweep`),
 and K = 1 is the same code for one model.
 
-The families (thesis, final version, Experiment II; layer sizes from its code):
+The families are these (:numref:`tbl-api-families`).
 
-===============  ===========================================================  ==============
-family           network                                                      trained on
-===============  ===========================================================  ==============
-``ip_only``      IP (4) → 2 → 1, ReLU                                         clean data
-``dm_only``      DM (4) → 2 → 1, ReLU                                         clean data
-``base``         both modes (8) → 8 → 4 → 1, ReLU                             clean data
-``without``      ``base``, fine-tuned from the trained base                   corrupted data
-``alternative``  a = x W_a + b_a (8 → 2, one unnormalised weight per mode),   corrupted data
-                 fused a_1 x_IP + a_2 x_DM (4) → 2 → 1 (Shon et al., 2018)
-``with``         EMMA (frozen autoencoders) → β_i x_i → the base network,      corrupted data
-                 started from the trained base, trained end to end
-===============  ===========================================================  ==============
+.. table:: The families of the thesis's Experiment II (final version; layer sizes from its code).
+   :name: tbl-api-families
+
+   ===============  ===========================================================  ==============
+   family           network                                                      trained on
+   ===============  ===========================================================  ==============
+   ``ip_only``      IP (4) → 2 → 1, ReLU                                         clean data
+   ``dm_only``      DM (4) → 2 → 1, ReLU                                         clean data
+   ``base``         both modes (8) → 8 → 4 → 1, ReLU                             clean data
+   ``without``      ``base``, fine-tuned from the trained base                   corrupted data
+   ``alternative``  a = x W_a + b_a (8 → 2, one unnormalised weight per mode),   corrupted data
+                    fused a_1 x_IP + a_2 x_DM (4) → 2 → 1 (Shon et al., 2018)
+   ``with``         EMMA (frozen autoencoders) → β_i x_i → the base network,      corrupted data
+                    started from the trained base, trained end to end
+   ===============  ===========================================================  ==============
 
 Each is registered as an :class:`emma.engine.registry.Family` (at the end of this module), with
 the hand-written gradients of :mod:`emma.engine.backprop` as its fast path; any other family

@@ -108,7 +108,7 @@ def run_sweep(family: str, configs, splits: Splits, settings: TrainSettings = Tr
                 first = _train(*jobs[0], progress, True)
                 merged = merge_results([first] + [f.result() for f in futures])
                 out = select(merged, np.argsort(np.concatenate(chunks))).replace(timing=merged.timing)  # in the sweep's order, as one engine would return it
-        out["seconds"] = time.perf_counter() - start
+        out.seconds = time.perf_counter() - start
         return out
 
     # the threshold rule is not in the key (it never changes training): score under the protocols asked for
@@ -125,5 +125,5 @@ def _train(family, frame, splits, settings, energies, base, device, progress, on
         engine.fit(progress=progress)
         fitted = time.perf_counter()
         out = engine.result()
-    out["timing"] = {"build": built - start, "fit": fitted - built, "score": time.perf_counter() - fitted}
+    out.timing = {"build": built - start, "fit": fitted - built, "score": time.perf_counter() - fitted}
     return out

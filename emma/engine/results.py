@@ -1,9 +1,9 @@
 """What a finished sweep is: :class:`SweepResult`, one typed record per sweep, scored from the engine by :func:`sweep_result`.
 
 :func:`emma.engine.launch.run_sweep` returns one; :func:`emma.engine.evaluation.select` and
-:func:`~emma.engine.evaluation.apply_rules` derive others from it. Its fields can also be read
-by name, ``result["table"]`` as ``result.table``, so code written against the earlier
-dictionaries (and sweeps cached as dictionaries) keeps working.
+:func:`~emma.engine.evaluation.apply_rules` derive others from it. Its fields are read as attributes
+(``result.table``); a sweep cached as a dictionary by an earlier version is converted by
+:meth:`SweepResult.of`.
 """
 from __future__ import annotations
 
@@ -73,32 +73,6 @@ class SweepResult:
     def replace(self, **changes) -> "SweepResult":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
-
-    # read (and, for the transition, write) fields by name, as the dictionaries of earlier versions
-    def __getitem__(self, name: str):
-        if name not in self.keys():
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def __setitem__(self, name: str, value) -> None:
-        if name not in self.keys():
-            raise KeyError(f"a SweepResult has no field {name!r}")
-        setattr(self, name, value)
-
-    def __contains__(self, name) -> bool:
-        return name in self.keys()
-
-    def get(self, name: str, default=None):
-        return getattr(self, name) if name in self.keys() else default
-
-    def keys(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self)]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        return len(self.keys())
 
 
 def merge_results(parts) -> SweepResult:

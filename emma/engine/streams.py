@@ -5,13 +5,18 @@ corrupted copy, or the "clean" set as the original code's in-place corruption le
 the two parts of every sample's potential under the seed's autoencoders. A batch-coupled
 potential (the original code's; appendix: original-coupled-potential) sums ½‖X − b_r‖² over the rows of one *call*
 (:func:`coupled_potentials`).
+
+:class:`StreamData` is one split of every stream, and its layout: one float table of every
+per-row quantity (:meth:`StreamData.table`), where each quantity sits (:attr:`StreamData.COLUMNS`)
+and the gathered columns read back by name (:meth:`StreamData.unpack`). :func:`order_seed` seeds
+each model's data order.
 """
 from __future__ import annotations
 
 import dataclasses
 import zlib
 from dataclasses import dataclass
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import torch
 
@@ -101,7 +106,7 @@ def coupled_psi_min(energies, x: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def energies_for(energies, seed: int, on_corrupted: bool = False):
-    """The autoencoders of a seed: one ModeEnergies for all, a dict by seed, or by (seed, fitted on corrupted data)."""
+    """The autoencoders of a seed: one EnergyModels for all, a dict by seed, or by (seed, fitted on corrupted data)."""
     if isinstance(energies, Mapping):
         key = (int(seed), bool(on_corrupted)) if any(isinstance(k, tuple) for k in energies) else int(seed)
         if key not in energies:
@@ -112,7 +117,16 @@ def energies_for(energies, seed: int, on_corrupted: bool = False):
 
 @dataclass
 class StreamData:
-    """One split for each data stream (axis R): features, classes, corruption mask, potential parts."""
+    """One split for each data stream (axis R): features, classes, corruption mask, potential parts, and their layout.
+
+    Built for a sweep's streams by :meth:`of_streams`. The engine reads a mini-batch as columns
+    of :meth:`table` (:meth:`columns`, gathered along the rows) and names them with :meth:`unpack`.
+    """
+
+    #: Where each quantity sits among the columns of :meth:`table`: (start, stop) of x, ξ (the corruption
+    #: mask as floats), the code's Ω weights, and the two parts of the potential (absent without energies).
+    COLUMNS: ClassVar[dict[str, tuple[int, int]]] = {"x": (0, 8), "xi": (8, 10), "code_weight": (10, 12), "softplus": (12, 14),
+                                                     "quadratic": (14, 16)}
 
     x: torch.Tensor  # (R, n, 8)
     y: torch.Tensor  # (n,)
@@ -123,7 +137,7 @@ class StreamData:
     _columns: torch.Tensor | None = dataclasses.field(default=None, repr=False)
 
     def table(self) -> torch.Tensor:
-        """Every per-row quantity in one float table (R·n, 8 + 4 [+ 4]): x | ξ | the code's Ω weights | softplus | quadratic.
+        """Every per-row quantity in one float table (R·n, 8 + 4 [+ 4]): x | ξ | the code's Ω weights | softplus | quadratic (:attr:`COLUMNS`).
 
         The weights of Ω are those of :func:`emma.engine.training.omega_weights`. The engine gathers a
         mini-batch with one ``index_select`` on it (much cheaper on the CPU than advanced
@@ -142,25 +156,40 @@ class StreamData:
             self._columns = self.table().t().contiguous()
         return self._columns
 
+    @classmethod
+    def unpack(cls, columns: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gathered columns of :meth:`columns` (columns, K, m) -> each quantity of :attr:`COLUMNS` as a (K, c, m) view.
 
-def _stream_data(splits, split, streams, settings, energies, device, noisy_test=False) -> StreamData:
-    xs, masks = [], []
-    for seed, noisy, _ in streams:
-        if noisy or noisy_test:
-            x, mask = corrupted_split(splits, split, seed, settings)
-        else:
-            x = getattr(splits, split).x.detach().cpu().clone()
-            mask = torch.zeros(len(x), 2, dtype=torch.bool)
-        xs.append(x)
-        masks.append(mask)
-    data = StreamData(torch.stack(xs).to(device), getattr(splits, split).y.detach().to(device), torch.stack(masks).to(device))
-    if energies is not None:
-        parts = [potential_parts(energies_for(energies, s, ae), data.x[r]) for r, (s, _, ae) in enumerate(streams)]
-        data.softplus, data.quadratic = torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
-    return data
+        A table without potentials (12 columns) gives no ``softplus`` and ``quadratic``.
+        """
+        return {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in cls.COLUMNS.items() if start < columns.shape[0]}
+
+    @classmethod
+    def of_streams(cls, splits, split: str, streams, settings: TrainSettings, energies, device, noisy_test: bool = False) -> "StreamData":
+        """``split`` ("train", "val", "test") of every stream ``(seed, noisy, autoencoders fitted on corrupted data)``, on ``device``.
+
+        A noisy stream (or every stream, with ``noisy_test``) carries its seed's corruption draw
+        (:func:`corrupted_split`), the others the clean split; with ``energies``, each stream's
+        potential parts under its seed's autoencoders (:func:`potential_parts`, :func:`energies_for`).
+        """
+        xs, masks = [], []
+        for seed, noisy, _ in streams:
+            if noisy or noisy_test:
+                x, mask = corrupted_split(splits, split, seed, settings)
+            else:
+                x = getattr(splits, split).x.detach().cpu().clone()
+                mask = torch.zeros(len(x), 2, dtype=torch.bool)
+            xs.append(x)
+            masks.append(mask)
+        data = cls(torch.stack(xs).to(device), getattr(splits, split).y.detach().to(device), torch.stack(masks).to(device))
+        if energies is not None:
+            parts = [potential_parts(energies_for(energies, s, ae), data.x[r]) for r, (s, _, ae) in enumerate(streams)]
+            data.softplus, data.quadratic = torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
+        return data
 
 
-def _order_seed(seed: int, config, init: str) -> int:
+def order_seed(seed: int, config, init: str) -> int:
+    """The seed of a model's mini-batch order: of its seed alone (``init="per_seed"``), or of its seed and configuration (``"shared"``)."""
     if init == "per_seed":
         return 2_000_003 + int(seed)
     text = f"{int(seed)}|{config['rho']!r}|{config['lambda_c']!r}|{config['lambda_e']!r}"

@@ -42,7 +42,7 @@ from emma.engine.protocol import SOUND, Protocol
 from emma.engine.registry import Context, get_family
 from emma.engine.results import SweepResult, sweep_result
 from emma.engine.stacked import StackedModels
-from emma.engine.streams import StreamData, _order_seed, _stream_data, corrupted_split, coupled_potentials, coupled_psi_min, energies_for
+from emma.engine.streams import StreamData, corrupted_split, coupled_potentials, coupled_psi_min, energies_for, order_seed
 from emma.engine.training import bce_per_sample, rule_thresholds
 from emma.util.runtime import progress_disabled, resolve_device
 
@@ -50,8 +50,6 @@ from emma.util.runtime import progress_disabled, resolve_device
 ENGINE_VERSION = 5
 #: Samples per block of a whole-split evaluation pass (bounds the memory of K × n).
 BLOCK = 512
-#: Where each quantity sits among the columns of :meth:`emma.engine.streams.StreamData.table`.
-TABLE_COLUMNS = {"x": (0, 8), "xi": (8, 10), "code_weight": (10, 12), "softplus": (12, 14), "quadratic": (14, 16)}
 #: Sweeps of fewer models than this train on one CPU thread (:func:`emma.util.runtime.single_cpu_thread`).
 SMALL_SWEEP = 64
 #: How a step's gradient is computed: the family's hand-written one if it has one ("auto"), or forced.
@@ -59,11 +57,6 @@ GRADIENTS = ("auto", "autograd", "hand")
 
 
 # ----------------------------------------------------------------------------- the engine
-
-
-def _split_columns(columns: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Gathered table columns (columns, K, m) -> each quantity of :data:`TABLE_COLUMNS` as a (K, c, m) view."""
-    return {name: columns[start:stop].transpose(0, 1) for name, (start, stop) in TABLE_COLUMNS.items() if start < columns.shape[0]}
 
 
 class SweepEngine:
@@ -82,7 +75,7 @@ class SweepEngine:
     settings : TrainSettings
     protocol : Protocol
         For the models whose row names none (default :data:`~emma.engine.protocol.SOUND`).
-    energies : ModeEnergies or dict, optional
+    energies : EnergyModels or dict, optional
         The frozen autoencoders (families that use energies, ``with``): one pair for all, a
         dict by seed, or by ``(seed, fitted_on_corrupted)``.
     base : dict of str to Tensor, optional
@@ -114,7 +107,7 @@ class SweepEngine:
             raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
         energetic = self.spec.uses_energies
         if energetic and energies is None:
-            raise ValueError(f"family {self.family!r} needs energies=<ModeEnergies of emma.engine.energy.fit_mode_autoencoders>")
+            raise ValueError(f"family {self.family!r} needs energies=<EnergyModels of emma.engine.energy.fit_htru2_energy_models>")
         self.settings, self.device = settings, resolve_device(device)
         self.protocols = list(self.configs["protocol"])
         seeds = self.configs["seed"].tolist()
@@ -122,9 +115,9 @@ class SweepEngine:
         self.streams = sorted(set(keys))
         self.stream_of = torch.tensor([self.streams.index(k) for k in keys], device=self.device)  # (K,)
         use = energies if energetic else None
-        self.train = _stream_data(splits, "train", self.streams, settings, use, self.device)
-        self.val = _stream_data(splits, "val", self.streams, settings, use, self.device)
-        self.test = _stream_data(splits, "test", self.streams, settings, use, self.device, noisy_test=True)
+        self.train = StreamData.of_streams(splits, "train", self.streams, settings, use, self.device)
+        self.val = StreamData.of_streams(splits, "val", self.streams, settings, use, self.device)
+        self.test = StreamData.of_streams(splits, "test", self.streams, settings, use, self.device, noisy_test=True)
         self.coupled = torch.tensor([energetic and p.potential == "batch_coupled" for p in self.protocols], device=self.device)
         self.psi_min = None
         if energetic:
@@ -157,7 +150,7 @@ class SweepEngine:
         self.retrains = column([p.retrain and self.spec.retrains for p in self.protocols], torch.bool)
         weights = [p.class_weight for p in self.protocols]
         self.pos_weight = None if all(w is None for w in weights) else column([1.0 if w is None else w for w in weights])
-        order_keys = [_order_seed(s, self.configs.iloc[k], p.init if energetic else "per_seed") for k, (s, p) in enumerate(zip(seeds, self.protocols))]
+        order_keys = [order_seed(s, self.configs.iloc[k], p.init if energetic else "per_seed") for k, (s, p) in enumerate(zip(seeds, self.protocols))]
         unique_orders = sorted(set(order_keys))
         self.order_of = torch.tensor([unique_orders.index(o) for o in order_keys], device=self.device)
         self.order_generators = [torch.Generator().manual_seed(o) for o in unique_orders]
@@ -211,9 +204,9 @@ class SweepEngine:
         return columns, data.y.index_select(0, rows.reshape(-1)).view(u, b).index_select(0, self.pair_of)
 
     def _gather(self, data: StreamData, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The table columns (:data:`TABLE_COLUMNS`) of rows ``rows`` (K, m) of each model's stream, each (K, c, m)."""
+        """The table columns (:attr:`StreamData.COLUMNS`) of rows ``rows`` (K, m) of each model's stream, each (K, c, m)."""
         flat = (self.stream_of.unsqueeze(1) * data.x.shape[1] + rows).reshape(-1)
-        return _split_columns(data.columns().index_select(1, flat).view(-1, *rows.shape))
+        return data.unpack(data.columns().index_select(1, flat).view(-1, *rows.shape))
 
     def _context(self, potentials=None, omega_weights=None) -> Context:
         """The context of the engine's (current subset of) models: energies' quantities only for families that use them."""
@@ -256,7 +249,7 @@ class SweepEngine:
         ``rows`` comes from :meth:`new_order` with ``per_model=False``.
         """
         columns, y = self._batch_of_pairs(data, rows)
-        column = _split_columns(columns)
+        column = data.unpack(columns)
         potentials = omega = None
         if self.spec.uses_energies:
             potentials = coupled_potentials(column["softplus"].mT, column["quadratic"].mT, self.coupled).mT

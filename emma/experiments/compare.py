@@ -4,7 +4,7 @@
 :doc:`Beyond Gaussian noise </book/chapters/12_beyond_gaussian>` does by hand for several failures. It
 
 1. fits each seed's autoencoders on the clean training split
-   (:func:`emma.experiments.study.fit_energies`, with Experiment II's settings :data:`DAE_SETTINGS`),
+   (:func:`emma.experiments.study.fit_study_energies`, with Experiment II's settings :data:`emma.engine.autoencoders.THESIS_DAE`),
    when a family reads the energies;
 2. trains the ``base`` model of each seed on clean data, then every family under the failure at
    each severity, on the thesis's scheme (:func:`emma.experiments.failures_study.train_under_failures`;
@@ -20,7 +20,7 @@ trains: the engine (:func:`emma.engine.launch.run_sweep`) does, and caches every
 Examples
 --------
 A registered family beside data augmentation and EMMA, under a sensor that reads zero, at
-three severities (seconds with ``epochs=1, dae={"epochs": 1}``)::
+three severities (seconds with ``epochs=1, dae=THESIS_DAE.override(epochs=1)``)::
 
     frame = compare_families(["without", "with", "my_family"], Zeroed, [0.25, 0.5, 1.0], seeds=[0, 1, 2])
     fig = family_figure(frame)
@@ -36,19 +36,18 @@ import pandas as pd
 
 from emma.data.failures import Failure, failure_family
 from emma.data.splits import Splits, make_splits
+from emma.engine.autoencoders import THESIS_DAE, DAESettings, check_dae
 from emma.engine.configs import TrainSettings
 from emma.engine.protocol import SOUND
 from emma.engine.registry import Family, get_family, registered
 from emma.experiments.failures_study import FAILED_COLUMNS, cross_scores, train_under_failures
-from emma.experiments.study import fit_energies
+from emma.experiments.study import fit_study_energies
 from emma.util import checks
 from emma.util.runtime import resolve_device
 
 #: EMMA's configuration (ρ, λ_c, λ_e), fixed before any run: the thesis's best (the first EMMA row of its
 #: table, read as the slides do), as the chapter :doc:`Beyond Gaussian noise </book/chapters/12_beyond_gaussian>` sets it.
 EMMA_CONFIG = MappingProxyType({"rho": 1e-4, "lambda_c": 0.01, "lambda_e": 0.001})
-#: The autoencoders of Experiment II (arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`), so its cache is reused.
-DAE_SETTINGS = MappingProxyType({"d_hidden": 12, "noise_std": 0.01, "epochs": 30, "batch_size": 64, "lr": 1e-3})
 #: The classifiers' training: Experiment II's protocol (:class:`emma.engine.configs.TrainSettings`), 50 % of samples clean.
 TRAINING = MappingProxyType({"epochs": 35, "batch_size": 32, "lr": 1e-3, "clean_fraction": 0.5})
 #: The columns of :func:`compare_families`, in order.
@@ -119,15 +118,6 @@ def _check_config(config) -> dict:
             **{k: checks.number(config[k], f"config[{k!r}]", low=0.0) for k in ("lambda_c", "lambda_e")}}
 
 
-def _check_dae(dae) -> dict:
-    dae = _overrides(dae, DAE_SETTINGS, "dae")
-    for key in ("d_hidden", "epochs", "batch_size"):
-        dae[key] = checks.positive_int(dae[key], f"dae[{key!r}]")
-    dae["noise_std"] = checks.number(dae["noise_std"], "dae['noise_std']", low=0.0)
-    dae["lr"] = checks.number(dae["lr"], "dae['lr']", low=0.0, low_open=True)
-    return dae
-
-
 def _splits(splits, data_home, split_seed) -> Splits:
     if splits is not None:
         if not isinstance(splits, Splits):
@@ -144,7 +134,7 @@ def _splits(splits, data_home, split_seed) -> Splits:
 def compare_families(families, failure, severities, seeds, *, splits: Splits | None = None, data_home=None, split_seed: int | None = None,
                      epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"], lr: float = TRAINING["lr"],
                      clean_fraction: float = TRAINING["clean_fraction"], config: Mapping[str, float] | None = None,
-                     dae: Mapping | None = None, device="cpu", cache_dir=None, progress: bool | None = None, workers: int = 1) -> pd.DataFrame:
+                     dae: DAESettings = THESIS_DAE, device="cpu", cache_dir=None, progress: bool | None = None, workers: int = 1) -> pd.DataFrame:
     """Train every family of ``families`` under ``failure`` at each severity; F1 on clean and failed test samples.
 
     Each model is trained on the thesis's scheme (a ``clean_fraction`` of the samples clean, the
@@ -174,8 +164,8 @@ def compare_families(families, failure, severities, seeds, *, splits: Splits | N
     config : mapping, optional
         EMMA's ``rho``, ``lambda_c`` and ``lambda_e``; the keys left out take :data:`EMMA_CONFIG`'s values.
         Families without attention ignore them.
-    dae : mapping, optional
-        The autoencoders' settings; the keys left out take :data:`DAE_SETTINGS`'s values.
+    dae : DAESettings
+        The autoencoders' settings; by default Experiment II's, :data:`emma.engine.autoencoders.THESIS_DAE`, so its cache is reused.
     device, cache_dir, progress
         As :func:`emma.engine.launch.run_sweep` (``cache_dir`` None: nothing cached).
     workers : int
@@ -201,7 +191,7 @@ def compare_families(families, failure, severities, seeds, *, splits: Splits | N
     seeds = checks.seeds(seeds)
     settings = TrainSettings(epochs=checks.positive_int(epochs, "epochs"), batch_size=checks.positive_int(batch_size, "batch_size"),
                              lr=checks.number(lr, "lr", low=0.0, low_open=True), clean_fraction=checks.fraction(clean_fraction, "clean_fraction"))
-    config, dae = _check_config(config), _check_dae(dae)
+    config, dae = _check_config(config), check_dae(dae)
     workers = checks.positive_int(workers, "workers")
     device = resolve_device(device)
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
@@ -213,7 +203,7 @@ def compare_families(families, failure, severities, seeds, *, splits: Splits | N
     specs = [get_family(name) for name in trained]
     energies = None
     if any(spec.uses_energies for spec in specs):
-        energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
+        energies = fit_study_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
     sweeps = train_under_failures(splits, failures, trained, seeds, settings, energies=energies, config=config, device=device,
                                   cache_dir=cache_dir, progress=progress, workers=workers)
     frames = []

@@ -6,12 +6,15 @@ outline. :data:`RESEARCH_QUESTIONS` ties each question to the claims on its topi
 chapters judged; :func:`answer_questions` reads their verdicts back from ``<output_dir>/tables``,
 keeping only the *core* claims (:data:`emma.claims.rules.KINDS`). The limitation
 of §4.4 (tied weights make the reconstruction field a gradient only with one hidden layer) is
-measured with :class:`DeepTiedAutoencoder`.
+measured with :class:`DeepTiedAutoencoder` (:func:`integrability_study`, :class:`IntegrabilityStudy`,
+:func:`integrability_figure`). :func:`question_lines` and :func:`conclusion_findings` put the
+chapter's answers in words.
 """
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,8 +22,10 @@ import torch
 
 from emma.claims.report import read_table
 from emma.claims.rules import INCONCLUSIVE, KINDS, PARTLY, REPRODUCED, RULE_DEPENDENT, VERDICTS, check_kind, claims_table
+from emma.engine.autoencoders import TOY_DAE, DAESettings, check_dae
 from emma.experiments.manifolds import sample_manifold
 from emma.method.autoencoder import DenoisingAutoencoder, check_batch, jacobian_asymmetry
+from emma.util import checks
 
 #: Each research question of the draft's §5.8, in the final thesis's wording where it states one, with the
 #: ids of the core claims that answer it (:mod:`emma.claims.registry.robustness`). The second is
@@ -197,21 +202,29 @@ def integrability_by_depth(models: dict, points: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fit_by_depth(seeds, *, manifold: str = "circle", n_train: int, d_hidden: int, d_second: int, noise_std: float, epochs: int,
-                 batch_size: int, lr: float) -> dict:
+def train_autoencoders_by_depth(seeds, *, manifold: str = "circle", n_train: int, d_second: int, dae: DAESettings = TOY_DAE) -> dict:
     """One tied autoencoder with one and one with two hidden layers per seed, trained in float64 on a manifold of chapter 4.
+
+    Not energy models (:func:`emma.engine.autoencoders.fit_energy_models`): the point is whether
+    the deeper one still has a potential, so each model is built here (the second with ``d_second``
+    units in its second hidden layer, ``dae`` giving the first layer and the training, default
+    chapter 4's :data:`~emma.engine.autoencoders.TOY_DAE`) and trained alone in float64 by
+    :func:`emma.method.autoencoder.train_one_autoencoder`.
 
     Returns ``{(depth, seed): model}`` for :func:`integrability_by_depth`.
     """
-    from emma.method.autoencoder import train_autoencoder
+    from emma.method.autoencoder import train_one_autoencoder
+
+    dae = check_dae(dae)
 
     models = {}
     for seed in seeds:
         x_train = sample_manifold(manifold, n_train, torch.Generator().manual_seed(seed)).double()
         for depth in (1, 2):
             torch.manual_seed(seed)
-            model = (DenoisingAutoencoder(2, d_hidden, noise_std) if depth == 1 else DeepTiedAutoencoder(2, d_hidden, d_second, noise_std)).double()
-            train_autoencoder(model, x_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=f"depth {depth}, seed {seed}")
+            model = (DenoisingAutoencoder(2, dae.d_hidden, dae.noise_std) if depth == 1
+                     else DeepTiedAutoencoder(2, dae.d_hidden, d_second, dae.noise_std)).double()
+            train_one_autoencoder(model, x_train, epochs=dae.epochs, batch_size=dae.batch_size, lr=dae.lr, seed=seed, desc=f"depth {depth}, seed {seed}")
             models[depth, seed] = model.eval()
     return models
 
@@ -240,3 +253,83 @@ def integrability_claim(table: pd.DataFrame, n_points: int, alpha: float = 0.05)
                         f"layers {deep.mean():.3f} on average (minimum {deep.min():.3f}); two minus one layer: {test.describe()}",
         **test.row(),
     }])
+
+
+@dataclass
+class IntegrabilityStudy:
+    """What :func:`integrability_study` returns: the limit of §4.4 measured and judged.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`integrability_by_depth`: per depth (1 or 2 hidden layers) and seed, the Jacobian's asymmetry.
+    claims : DataFrame
+        :func:`integrability_claim`: the claims table ``conclusion_claims``.
+    """
+
+    table: pd.DataFrame
+    claims: pd.DataFrame
+
+    @property
+    def verdict(self) -> str:
+        """The verdict on the limit of §4.4."""
+        return self.claims["verdict"].iloc[0]
+
+    def relative(self, depth: int) -> pd.Series:
+        """The relative asymmetry (median over points of ``|J − Jᵀ| / |J|``) of each seed's model of ``depth`` hidden layers."""
+        if depth not in (1, 2):
+            raise ValueError(f"depth must be 1 or 2 (hidden layers), got {depth!r}")
+        return self.table.groupby("depth")["relative_median"].get_group(depth)
+
+    def describe(self) -> str:
+        """The measurement and its verdict in words, with what follows for a deeper autoencoder when the limit is reproduced."""
+        shallow, deep = self.relative(1), self.relative(2)
+        return (f"With one hidden layer the Jacobian's asymmetry is at most {shallow.max():.1e} of its size; with two it is {deep.mean():.3f} on "
+                f"average and at least {deep.min():.3f} on any seed: the limit of thesis §4.4 is **{self.verdict}**. "
+                + ("A deeper, convolutional or recurrent autoencoder therefore needs another measure of outlyingness than eq. 4.7; the "
+                   "reconstruction error, which the chapter on HTRU2 ({doc}`05_potential_energy`) compares with Ψ case by case, needs no integrability at all."
+                   if self.verdict == VERDICTS[0] else ""))
+
+
+def integrability_study(seeds, *, manifold: str = "circle", n_train: int, d_second: int, dae: DAESettings = TOY_DAE,
+                        n_points: int) -> IntegrabilityStudy:
+    """Train one autoencoder of each depth per seed (:func:`train_autoencoders_by_depth`), measure their Jacobians'
+    asymmetry at ``n_points`` points of the manifold (drawn with seed 10,000) and judge the limit of §4.4."""
+    n_points = checks.positive_int(n_points, "n_points")
+    models = train_autoencoders_by_depth(seeds, manifold=manifold, n_train=n_train, d_second=d_second, dae=dae)
+    points = sample_manifold(manifold, n_points, torch.Generator().manual_seed(10_000)).double()
+    table = integrability_by_depth(models, points)
+    return IntegrabilityStudy(table, integrability_claim(table, n_points))
+
+
+def integrability_figure(study: IntegrabilityStudy):
+    """The relative asymmetry of each seed's model against its number of hidden layers."""
+    import matplotlib.pyplot as plt
+
+    from emma.util.plots import legible
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.scatter(study.table["depth"], study.table["relative_median"], color="tab:blue")
+    ax.set(xticks=[1, 2], xlim=(0.5, 2.5), xlabel="hidden layers (tied weights)", ylabel="median |J − Jᵀ| / |J|", title="Integrability by depth")
+    legible(fig)
+    fig.tight_layout()
+    return fig
+
+
+def question_lines(summary: pd.DataFrame) -> str:
+    """Each research question of :func:`question_verdicts` as a Markdown bullet: its claims counted by verdict, and its answer."""
+    if not isinstance(summary, pd.DataFrame) or not {"question", "claims", "verdict", *VERDICTS} <= set(summary.columns):
+        raise ValueError("summary must be question_verdicts' table (question, claims, a count per verdict, verdict)")
+    lines = []
+    for _, row in summary.iterrows():
+        tally = ", ".join(f"{row[v]} {v}" for v in VERDICTS if row[v])
+        lines.append(f"- **{row['question']}** Of its {row['claims']} claims: {tally}. Answer: *{row['verdict']}*.")
+    return "\n".join(lines)
+
+
+def conclusion_findings(answers: pd.DataFrame, summary: pd.DataFrame, study: IntegrabilityStudy) -> str:
+    """What the chapter finds, as Markdown bullets: the answer to each research question and the integrability limit."""
+    return (f"- The three research questions of thesis §5.8, answered from {len(answers)} core claims: "
+            + "; ".join(f"*{q}* — {v}" for q, v in zip(summary["question"], summary["verdict"])) + ".\n"
+            + f"- The integrability limit of thesis §4.4: {study.verdict} (Jacobian asymmetry relative to its size: "
+            + f"{study.relative(1).max():.1e} with one hidden layer, {study.relative(2).mean():.3f} with two).")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from emma.engine.autoencoders import DAESettings
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import config_rows, generalisation_curves, select
 from emma.engine.families import FAMILIES
 from emma.engine.protocol import SOUND
 from emma.engine.ranking import summarise
-from emma.experiments.study import combine, fit_energies, pick, plan, run_study, under, unseen
+from emma.experiments.study import combine, fit_study_energies, pick, plan, run_study, under, unseen
 from emma.util import checks
 
 _SYMBOLS = {"rho": "ρ", "lambda_c": "λ_c", "lambda_e": "λ_e"}
@@ -65,7 +66,7 @@ class Confirmation:
     """The confirmation stage (:func:`confirmation_study`): everything trained under the book's protocol on its seeds."""
 
     seeds: list
-    energies: dict  # (seed, False) -> ModeEnergies
+    energies: dict  # (seed, False) -> EnergyModels
     sweeps: dict  # family -> sweep result under SOUND (``with`` holds every confirmed configuration)
     configs: dict  # label -> {rho, lambda_c, lambda_e}
 
@@ -90,7 +91,7 @@ class Confirmation:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *, dae: dict, trained=(), energies=None, device="cpu", cache_dir=None,
+def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *, dae: DAESettings, trained=(), energies=None, device="cpu", cache_dir=None,
                        workers: int = 1, progress=None) -> Confirmation:
     """Train every family and the ``with`` configurations ``configs`` under :data:`~emma.engine.protocol.SOUND` on ``seeds``.
 
@@ -105,7 +106,7 @@ def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *,
         Studies whose models are read instead of trained again (the first stage's ``every``,
         :func:`emma.experiments.replay.robustness_study`, holds every baseline on these seeds).
     energies : dict, optional
-        The autoencoders those models used, ``{(seed, False): ModeEnergies}`` for every seed; by
+        The autoencoders those models used, ``{(seed, False): EnergyModels}`` for every seed; by
         default fitted here.
     settings, dae, device, cache_dir, workers, progress
         As :func:`emma.experiments.replay.robustness_study`.
@@ -117,7 +118,7 @@ def confirmation_study(splits, seeds, configs: dict, settings: TrainSettings, *,
         if not isinstance(config, dict) or set(config) != {"rho", "lambda_c", "lambda_e"}:
             raise ValueError(f"configs[{label!r}] must hold exactly rho, lambda_c and lambda_e, got {config!r}")
     if energies is None:
-        energies = fit_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
+        energies = fit_study_energies(splits, seeds, [SOUND], settings, dae=dae, device=device, cache_dir=cache_dir)
     table = pd.DataFrame(list(configs.values())).drop_duplicates()
     models = plan([SOUND], seeds, table, families=FAMILIES)
     earlier = combine(*trained)
@@ -137,11 +138,11 @@ def confirmed_table(confirmation: Confirmation, thesis: pd.DataFrame) -> pd.Data
     columns = ["thesis_f1_clean", "thesis_f1_ip_noisy", "thesis_f1_dm_noisy"]
     rows = []
     for family in ("ip_only", "dm_only", "base", "without", "alternative"):
-        row = summarise(confirmation.sweeps[family]["table"]).iloc[0].to_dict()
+        row = summarise(confirmation.sweeps[family].table).iloc[0].to_dict()
         rows.append({"model": family, **row, **thesis[thesis["model"] == family][columns].iloc[0].to_dict()})
     printed = thesis[thesis["model"] == "with"]
     for label, config in confirmation.configs.items():
-        row = summarise(confirmation.config(label)["table"]).iloc[0].to_dict()
+        row = summarise(confirmation.config(label).table).iloc[0].to_dict()
         match = printed[(printed["rho"] == config["rho"]) & (printed["lambda_c"] == config["lambda_c"]) & (printed["lambda_e"] == config["lambda_e"])]
         reference = match[columns].iloc[0].to_dict() if len(match) else {c: float("nan") for c in columns}
         rows.append({**row, "model": label, **reference})

@@ -27,6 +27,7 @@ from emma.claims.registry import lookup, min_effect
 from emma.claims.rules import INCONCLUSIVE, REPRODUCED, RULE_DEPENDENT, VERDICTS, holm, non_inferiority, paired_test
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import config_rows, model_outputs, select
+from emma.engine.results import SweepResult
 from emma.engine.streams import corrupted_split
 from emma.engine.training import SUBSETS
 
@@ -56,7 +57,7 @@ THESIS_RULE = "roc_corner"
 
 
 @torch.no_grad()
-def threshold_free(result: dict, splits, *, energies=None) -> pd.DataFrame:
+def threshold_free(result: SweepResult, splits, *, energies=None) -> pd.DataFrame:
     """AUROC and average precision of every model of a sweep on each test subset, each subset one call.
 
     The models see the corrupted test set they are scored on in the sweep's table (the
@@ -69,8 +70,8 @@ def threshold_free(result: dict, splits, *, energies=None) -> pd.DataFrame:
         One row per model: ``seed`` and ``auroc_<subset>``, ``ap_<subset>`` for clean,
         IP-noisy and DM-noisy samples.
     """
-    table = result["table"]
-    settings = TrainSettings(**result["settings"])
+    table = result.table
+    settings = TrainSettings(**result.settings)
     seeds = table["seed"].tolist()
     draws = {s: corrupted_split(splits, "test", s, settings) for s in set(seeds)}
     masks = torch.stack([draws[s][1] for s in seeds])  # (K, n, 2)
@@ -124,7 +125,7 @@ def rule_scores(results: dict, splits, *, energies=None, protocol: str = "") -> 
         Each already scored under one protocol (:func:`emma.experiments.study.under`). A family with
         several models per seed (e.g. the thesis's top 10 configurations) is averaged over
         them, seed by seed.
-    energies : ModeEnergies or dict
+    energies : EnergyModels or dict
         For the ``with`` families (any family whose sweep's ``family`` is ``with``).
     protocol : str
         A label copied into the ``protocol`` column.
@@ -139,8 +140,8 @@ def rule_scores(results: dict, splits, *, energies=None, protocol: str = "") -> 
         raise ValueError("results must be a non-empty dict of family name to sweep result")
     frames = []
     for family, result in results.items():
-        table = result["table"].reset_index(drop=True)
-        free = threshold_free(result, splits, energies=energies if result["family"] == "with" else None)
+        table = result.table.reset_index(drop=True)
+        free = threshold_free(result, splits, energies=energies if result.family == "with" else None)
         wide = pd.DataFrame({"seed": table["seed"].astype(int)})
         for rule in THRESHOLD_RULES:
             for subset in SUBSETS:

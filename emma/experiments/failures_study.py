@@ -74,7 +74,7 @@ def train_under_failures(splits, failures, families, seeds, settings: TrainSetti
     settings : TrainSettings
         The training settings; its failure is replaced by each of ``failures`` in turn.
     energies : dict
-        ``{(seed, False): ModeEnergies}`` (:func:`emma.experiments.study.fit_energies`), for
+        ``{(seed, False): EnergyModels}`` (:func:`emma.experiments.study.fit_study_energies`), for
         the families that use energies.
     config : mapping
         ``rho``, ``lambda_c`` and ``lambda_e`` of every model (the families without
@@ -139,7 +139,7 @@ def cross_scores(sweeps: dict, splits, test_failures, *, energies) -> pd.DataFra
     frames = []
     for key, result in sweeps.items():
         family, trained_on = ("base", "none (clean)") if key == "base" else key
-        uses = get_family(result["family"]).uses_energies
+        uses = get_family(result.family).uses_energies
         for tested_on, failure in test_failures.items():
             scores = score_on_failure(result, splits, failure, energies=energies if uses else None)
             frames.append(pd.DataFrame({"family": family, "trained_on": trained_on, "tested_on": tested_on, "severity": failure.severity,

@@ -1,7 +1,7 @@
 """What the book finds, in words and one figure, written from the tables the chapters saved.
 
 The landing page opens with :func:`book_findings` (at most six sentences) and
-:func:`summary_figure`; the appendix :doc:`Verdicts </book/chapters/11_verdicts>` glues the sentences,
+:func:`summary_figure`; the appendix :doc:`Verdicts </book/chapters/A1_verdicts>` glues the sentences,
 the chapter :doc:`Conclusion </book/chapters/10_conclusion>` the figure. Every number in a
 sentence is read from a table of ``<output_dir>/tables``; no sentence says more than its table:
 

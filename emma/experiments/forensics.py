@@ -109,7 +109,7 @@ def seed_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
         or "emma"), ``row`` (the thesis row), ``metric``, ``thesis``, ``seed``, ``value``; rows
         where the models are missing are left out.
     """
-    keys = {family: np.array([repr(p.key(family)) for p in result["protocols"]]) for family, result in study.items()}  # once per model
+    keys = {family: np.array([repr(p.key(family)) for p in result.protocols]) for family, result in study.items()}  # once per model
     rows = []
     for protocol in protocols:
         name = variant_name(protocol)
@@ -118,13 +118,13 @@ def seed_scores(study: dict, protocols, thesis: pd.DataFrame) -> pd.DataFrame:
             if family not in study:
                 continue
             found = keys[family] == repr(protocol.key(family))
-            table = study[family]["table"]
+            table = study[family].table
             if family == "with":
                 for c in ("rho", "lambda_c", "lambda_e"):
                     found &= np.isclose(table[c].to_numpy(dtype=float), float(t[c]), rtol=1e-12, atol=1e-12)
             if not found.any():
                 continue
-            table = apply_rules(select(study[family], np.flatnonzero(found)), [protocol] * int(found.sum()))["table"]
+            table = apply_rules(select(study[family], np.flatnonzero(found)), [protocol] * int(found.sum())).table
             label = family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})"
             for metric in METRICS:
                 if pd.isna(t[f"thesis_{metric}"]):

@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 
 from emma.data.failures import Gaussian, Standardization, corrupt_modes
 from emma.data.htru2 import MODE_NAMES
+from emma.data.splits import Splits
 from emma.engine.configs import TrainSettings
 from emma.engine.evaluation import model_outputs
 from emma.engine.results import SweepResult
@@ -56,11 +57,16 @@ def _check_result(result) -> SweepResult:
     return result
 
 
+def _check_splits(splits) -> Splits:
+    if not isinstance(splits, Splits):
+        raise ValueError(f"splits must be the Splits the sweep was trained on (emma.data.splits.make_splits), got {type(splits).__name__}")
+    return splits
+
+
 def _check_sigma(sigma, name: str = "sigma", low_open: bool = True) -> float:
     return checks.number(sigma, name, low=0.0, low_open=low_open)
 
 
-@torch.no_grad()
 @torch.no_grad()
 def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: int = 0, clean_fraction: float | None = None) -> pd.DataFrame:
     """How much the attention β_m of each mode falls when that mode is noisy, for EMMA and for EMMA with shuffled potentials.
@@ -77,7 +83,7 @@ def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: 
     result : SweepResult
         A ``with`` sweep, one model per seed.
     splits : Splits
-    energies : ModeEnergies or dict
+    energies : EnergyModels or dict
         The autoencoders the sweep used.
     sigma : float
         The noise σ > 0 of a noisy mode (standardized units).
@@ -93,7 +99,7 @@ def attention_contrast(result, splits, *, energies, sigma: float, shuffle_seed: 
         ``beta_noisy`` (mean β_m over clean samples and over samples whose mode m is noisy),
         ``drop`` = beta_clean − beta_noisy, and ``drop_shuffled``, the same drop of the baseline.
     """
-    result = _check_result(result)
+    result, splits = _check_result(result), _check_splits(splits)
     sigma = _check_sigma(sigma)
     shuffle_seed = checks.integer(shuffle_seed, "shuffle_seed", low=0)
     fraction = TrainSettings(**result.settings).clean_fraction if clean_fraction is None else checks.fraction(clean_fraction, "clean_fraction")
@@ -149,7 +155,7 @@ def energy_error_auroc(result, splits, *, energies, sigmas: Sequence[float]) -> 
     result : SweepResult
         A ``with`` sweep, one model per seed.
     splits : Splits
-    energies : ModeEnergies or dict
+    energies : EnergyModels or dict
         The autoencoders the sweep used.
     sigmas : sequence of float
         The noise levels σ ≥ 0 a sample's σ is drawn from.
@@ -160,7 +166,7 @@ def energy_error_auroc(result, splits, *, energies, sigmas: Sequence[float]) -> 
         One row per seed: ``seed``, ``auroc_total_energy``, ``auroc_psi`` (undefined when the model
         made no error, or only errors), ``n_errors`` and ``n`` (test samples).
     """
-    result = _check_result(result)
+    result, splits = _check_result(result), _check_splits(splits)
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, (Sequence, np.ndarray)) or len(sigmas) == 0:
         raise ValueError(f"sigmas must be a non-empty list of noise levels σ >= 0, got {sigmas!r}")
     levels = torch.tensor([_check_sigma(s, "each of sigmas", low_open=False) for s in sigmas])

@@ -5,14 +5,18 @@ mechanisms, judged from it.
 The kinds follow the thesis (chapter 7, after Driver and Spence 1998); every row cites its source.
 The rows are the 12 papers that the draft's chapter 3 lists (:data:`THESIS_REVIEW`), the
 mechanisms the book adds to them (the ones its first chapter implements), and EMMA itself; the
-column ``listed_by`` says which (:data:`LISTED_BY`).
+column ``listed_by`` says which (:data:`LISTED_BY`). :func:`review` gathers what the chapter shows: the
+taxonomy, its coverage of the draft's list, the claims and the map.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from emma.claims.rules import claims_table, verdict_from_flags
+from emma.util.plots import legible
 
 #: The thesis's three kinds of attention (chapter 7, after Driver and Spence 1998).
 KINDS = {
@@ -307,3 +311,53 @@ def taxonomy_figure(taxonomy: pd.DataFrame):
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def kinds_markdown() -> str:
+    """The three kinds of attention (:data:`KINDS`) as a Markdown list, each kind in bold with its meaning.
+
+    >>> kinds_markdown().splitlines()[0]
+    '* **endogenous**: goal-driven: a query posed by the task decides where to look.'
+    """
+    return "\n".join(f"* **{kind}**: {meaning}." for kind, meaning in KINDS.items())
+
+
+#: The columns of the taxonomy and of the claims that the chapter shows (the saved tables keep them all).
+TAXONOMY_SHOWN = ("mechanism", "attends_over", "weights_driven_by", "kind", "quality_signal", "listed_by", "citation", "justification")
+CLAIMS_SHOWN = ("claim", "kind", "thesis_evidence", "our_evidence", "verdict")
+
+
+@dataclass
+class Review:
+    """What :func:`review` returns: the ``taxonomy`` (:func:`attention_taxonomy`), its ``coverage`` of the draft's
+    list (:func:`thesis_review_coverage`) and the draft's ``claims`` judged on it (:func:`literature_claims`)."""
+
+    taxonomy: pd.DataFrame
+    coverage: dict
+    claims: pd.DataFrame
+
+    @property
+    def glued(self) -> dict:
+        """The counts the chapter's prose cites: papers listed, covered, added by the book, still in the final
+        review, and rows that see the input's quality only implicitly."""
+        return {"attn_review_listed": self.coverage["listed"], "attn_review_covered": self.coverage["covered"],
+                "attn_review_book_additions": self.coverage["book_additions"],
+                "attn_review_in_final": self.coverage["in_final_review"],
+                "attn_review_implicit": int((self.taxonomy["quality_signal"] == QUALITY_SIGNALS[1]).sum())}
+
+    def figure(self):
+        """The taxonomy's map (:func:`taxonomy_figure`), its text legible at the page's column width."""
+        fig = taxonomy_figure(self.taxonomy)
+        legible(fig).tight_layout()
+        return fig
+
+
+def review() -> Review:
+    """The literature review of the chapter "Attention mechanisms": the taxonomy, its coverage and the claims.
+
+    >>> r = review()
+    >>> r.glued["attn_review_listed"], list(r.claims["id"]) == list(CLAIM_IDS)
+    (12, True)
+    """
+    taxonomy = attention_taxonomy()
+    return Review(taxonomy, thesis_review_coverage(taxonomy), literature_claims(taxonomy))

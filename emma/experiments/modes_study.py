@@ -3,7 +3,7 @@
 The data, the corruption and the summaries are in :mod:`emma.experiments.modes`; this module trains and times:
 
 * one tied denoising autoencoder per (seed, mode), all fitted at once by
-  :func:`emma.engine.autoencoders.fit_energy_models` (:func:`fit_autoencoders`), and their potentials;
+  :func:`emma.engine.autoencoders.fit_energy_models` (with :data:`MODES_DAE` by default), and their potentials;
 * K classifiers trained at once, each behind EMMA ("with") or not ("without", data
   augmentation only), by the engine's core :class:`emma.engine.stacked.StackedModels` (:func:`run_modes_study`); EMMA's steps are
   :func:`emma.method.attention.attention_scores` under ``vmap``, and :func:`as_emma` turns one
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
 
-from emma.engine.autoencoders import fit_energy_models
+from emma.engine.autoencoders import DAESettings, fit_energy_models
 from emma.engine.families import mlp
 from emma.engine.stacked import StackedModels
 from emma.experiments.modes import ModeData, _check_int, corrupt, corruption_mask, split_standardize
@@ -41,13 +41,17 @@ MODELS = ("without", "with", "with, λ_e = 0")
 # ----------------------------------------------------------------------------- autoencoders, one per (seed, mode)
 
 
-def fit_autoencoders(x: torch.Tensor, *, d_hidden: int = 8, noise_std: float = 0.1, epochs: int = 10,
-                     batch_size: int = 64, lr: float = 1e-2, generator: torch.Generator | None = None) -> dict:
+#: The autoencoders of the study (the chapter's defaults): 8 hidden units, σ = 0.1, 10 epochs of batches of 64, Adam at 10⁻².
+MODES_DAE = DAESettings(d_hidden=8, noise_std=0.1, epochs=10, batch_size=64, lr=1e-2)
+
+
+def _fit_autoencoders(x: torch.Tensor, dae: DAESettings = MODES_DAE, generator: torch.Generator | None = None) -> dict:
     """Train S × M tied sigmoid denoising autoencoders at once, one per seed and mode (eq. 4.1).
 
     ``x`` (S, n, M, d) is each seed's clean training data. The S·M autoencoders are fitted by
     :func:`emma.engine.autoencoders.fit_energy_models`, the one way the book fits energy models;
-    ``generator`` draws each one's seed (its initial weights, shuffling and corruption).
+    ``generator`` draws each one's seed (its initial weights, shuffling and corruption); the
+    result is stacked the way the study's classifiers read it.
 
     Returns
     -------
@@ -58,7 +62,7 @@ def fit_autoencoders(x: torch.Tensor, *, d_hidden: int = 8, noise_std: float = 0
 
     Examples
     --------
-    >>> ae = fit_autoencoders(torch.randn(2, 50, 3, 4), d_hidden=5, epochs=1, generator=torch.Generator().manual_seed(0))
+    >>> ae = _fit_autoencoders(torch.randn(2, 50, 3, 4), MODES_DAE.override(d_hidden=5, epochs=1), torch.Generator().manual_seed(0))
     >>> tuple(ae["weight"].shape), tuple(ae["psi_min"].shape)
     ((2, 3, 5, 4), (2, 3))
     """
@@ -67,8 +71,7 @@ def fit_autoencoders(x: torch.Tensor, *, d_hidden: int = 8, noise_std: float = 0
     s, n, m, d = x.shape
     seeds = torch.randint(2**31 - 1, (s * m,), generator=generator).tolist()  # seed s, mode i at s·M + i
     rows = x.transpose(1, 2).reshape(s * m, n, d)  # (S·M, n, d): each autoencoder's training rows
-    fitted = fit_energy_models(list(rows), seeds=seeds, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size,
-                               lr=lr, desc="mode autoencoders")
+    fitted = fit_energy_models(list(rows), seeds=seeds, dae=dae, desc="mode autoencoders")
     ae = {name: torch.stack([getattr(dae, name).detach() for dae in fitted.models]).unflatten(0, (s, m))
           for name in ("weight", "bias_hidden", "bias_visible")}
     ae["psi_min"] = fitted.psi_min.unflatten(0, (s, m))
@@ -90,9 +93,7 @@ class StudySettings:
 
     sigma: float = 2.0  # corruption noise σ (the features have unit variance)
     clean_fraction: float = 0.5  # share of clean training samples (the thesis's 50 %)
-    dae_hidden: int = 8
-    dae_noise_std: float = 0.1
-    dae_epochs: int = 10
+    dae: DAESettings = MODES_DAE  # the autoencoders (their batch_size the classifiers' in the chapter)
     hidden: int = 32  # hidden units of the classifier
     epochs: int = 12
     batch_size: int = 64
@@ -171,8 +172,7 @@ def run_modes_study(data: ModeData, configs: pd.DataFrame, settings: StudySettin
     run["lambda_e"] = torch.as_tensor(configs["model"].eq("with").to_numpy(dtype=np.float32) * s.lambda_e)[run["emma"]]
     g = torch.Generator().manual_seed(1000 * seeds[0] + n_modes)
     with single_cpu_thread(torch.device(device)):
-        ae = fit_autoencoders(stack(0, "x"), d_hidden=s.dae_hidden, noise_std=s.dae_noise_std, epochs=s.dae_epochs,
-                              batch_size=s.batch_size, generator=g)
+        ae = _fit_autoencoders(stack(0, "x"), s.dae, g)
         run = {name: value.to(device) for name, value in run.items()}
         run["psi_min"] = ae["psi_min"][run["seed"]]
         sets = {}  # split -> (x, mask, Ψ, y), one x, mask and Ψ per (seed, k) cell, one y per seed

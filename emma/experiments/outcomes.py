@@ -6,7 +6,8 @@ case, labelled NSR 5 dB (appendix: original-outcome-table). The code that prints
 ``X_test``, and counts the outcomes against the labels and corruption indicator of the
 *permuted* noisy copy; it is called at σ = 0.5 and then at σ = 2 on top of it
 (:data:`OUTCOME_CALLS`). :func:`outcome_alignments` computes both calls both ways, as coded and
-aligned; :func:`outcome_match` says which is closest to the slides.
+aligned; :func:`outcome_match` says which is closest to the slides. :func:`slides_alignment` puts the
+slides' numbers beside them and :func:`alignment_sentence` says it in words.
 """
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emma.claims.thesis import SLIDES_OUTCOMES, SLIDES_OUTCOMES_NSR_DB
 from emma.data.noise import corrupt
 from emma.engine.evaluation import CASES, model_outputs, select
+from emma.engine.results import SweepResult
 from emma.engine.streams import corrupted_split
 
 
-def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0, before=()) -> pd.DataFrame:
+def outcome_alignment(result: SweepResult, splits, settings, *, energies=None, sigma: float = 0.5, draw: int = 0, before=()) -> pd.DataFrame:
     """The code's per-sample outcome table, with its rows as the code paired them and aligned.
 
     (appendix: original-outcome-table) The code corrupts ``X_test`` in place once more (a
@@ -31,7 +34,7 @@ def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: f
     call's draw follows them), so that a later call sees every earlier draw in place.
     """
 
-    table = result["table"]
+    table = result.table
     frames = []
     for k, seed in enumerate(table["seed"]):
         first, _ = corrupted_split(splits, "test", int(seed), settings)  # the in-place state after main's first call
@@ -57,7 +60,7 @@ def outcome_alignment(result: dict, splits, settings, *, energies=None, sigma: f
 OUTCOME_CALLS = {0.5: "code/experiment-3/main.py L496–498", 2.0: "code/experiment-3/main.py L499–501"}
 
 
-def outcome_alignments(result: dict, splits, settings, *, energies=None, calls=None) -> pd.DataFrame:
+def outcome_alignments(result: SweepResult, splits, settings, *, energies=None, calls=None) -> pd.DataFrame:
     """:func:`outcome_alignment` at every σ the code called ``refined_matrix`` with, in its order, each on top of the earlier.
 
     Returns the rows of each call with ``sigma``, ``nsr_db`` (10 log₁₀ σ²) and ``code_lines``.
@@ -84,3 +87,29 @@ def outcome_match(alignment: pd.DataFrame) -> pd.DataFrame:
         rows.append({"sigma": sigma, "nsr_db": nsr, "mad_aligned": (part["rate_correct_aligned"] - part["slides_rate_correct"]).abs().mean(),
                      "mad_as_coded": (part["rate_correct_as_coded"] - part["slides_rate_correct"]).abs().mean()})
     return pd.DataFrame(rows).sort_values("mad_aligned", kind="stable").reset_index(drop=True)
+
+
+def slides_alignment(result: SweepResult, splits, settings, *, energies=None) -> pd.DataFrame:
+    """:func:`outcome_alignments` with the slides' rate of correct predictions of each (class, case) in ``slides_rate_correct``."""
+    alignment = outcome_alignments(result, splits, settings, energies=energies)
+    alignment["slides_rate_correct"] = [SLIDES_OUTCOMES[(c, k)] for c, k in zip(alignment["class"], alignment["case"])]
+    return alignment
+
+
+def alignment_sentence(alignment: pd.DataFrame) -> str:
+    """The rate of correct pulsars of each call, as coded and aligned, and which call (:func:`outcome_match`) the slides' table comes from.
+
+    ``alignment`` is :func:`slides_alignment`'s table.
+    """
+    match = outcome_match(alignment)
+    best, other = match.iloc[0], match.iloc[-1]
+    pulsar = alignment[alignment["class"] == "pulsar"].groupby("sigma")[["rate_correct_as_coded", "rate_correct_aligned", "slides_rate_correct"]].mean()
+    return ("The rate of correct pulsars, averaged over the three cases: "
+            + "; ".join(f"at σ = {s:g}, {r['rate_correct_as_coded']:.3f} as coded and {r['rate_correct_aligned']:.3f} aligned" for s, r in pulsar.iterrows())
+            + f"; the slides print {pulsar['slides_rate_correct'].iloc[0]:.3f}. As coded, a prediction paired with a random sample's label is right "
+            f"about as often as the classes' shares allow. Over the six cells of the table, the aligned call at σ = {best['sigma']:g} "
+            f"(NSR {best['nsr_db']:+.1f} dB) is closest to the slides, {best['mad_aligned']:.3f} away on average"
+            + (f", against {other['mad_aligned']:.3f} at σ = {other['sigma']:g} (NSR {other['nsr_db']:+.1f} dB)" if len(match) > 1 else "")
+            + f"; the slides label theirs NSR {SLIDES_OUTCOMES_NSR_DB:g} dB. "
+            + ("The slides' table is therefore not the misaligned one: it comes from an aligned call of the code."
+               if best["mad_aligned"] < best["mad_as_coded"] else "The slides' numbers sit closer to the misaligned pairing."))

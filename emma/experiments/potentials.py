@@ -19,13 +19,13 @@ from emma.claims.thesis import NOISE_SWEEP_SIGMA
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import add_noise, sigma_to_nsr_db
 from emma.data.splits import Split
-from emma.engine.energy import ModeEnergies
+from emma.engine.autoencoders import EnergyModels
 from emma.method.autoencoder import DenoisingAutoencoder, check_batch
 
 
 @torch.no_grad()
 def potential_vs_noise(
-    energies: ModeEnergies,
+    energies: EnergyModels,
     split: Split,
     sigmas,
     generator: torch.Generator | None = None,
@@ -40,7 +40,7 @@ def potential_vs_noise(
 
     Parameters
     ----------
-    energies : ModeEnergies
+    energies : EnergyModels
     split : Split
         Usually ``splits.test``.
     sigmas : sequence of float
@@ -84,7 +84,7 @@ def potential_vs_noise(
 
 
 @torch.no_grad()
-def unseen_class_auroc(energies: ModeEnergies, split: Split, unseen, reference_mean: torch.Tensor | None = None) -> pd.DataFrame:
+def unseen_class_auroc(energies: EnergyModels, split: Split, unseen, reference_mean: torch.Tensor | None = None) -> pd.DataFrame:
     """How well each per-mode score flags samples of a class the autoencoders did not see.
 
     AUROC with the unseen samples as the positive class and the score as the ranking:
@@ -93,7 +93,7 @@ def unseen_class_auroc(energies: ModeEnergies, split: Split, unseen, reference_m
 
     Parameters
     ----------
-    energies : ModeEnergies
+    energies : EnergyModels
     split : Split
         Samples to score (usually the test split).
     unseen : bool array-like of shape (n,)

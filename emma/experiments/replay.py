@@ -1,13 +1,13 @@
-"""The thesis's table replayed under the original code's protocol, and the gap decomposed.
+"""The thesis's table replayed under the original code's protocol.
 
+* :func:`robustness_study`: the first stage of the study, shared by the chapters
+  :doc:`Experiment II </book/chapters/06_robustness>` and "Explaining the thesis's numbers" (:func:`study_plan`);
 * :func:`replay_f1`: one row per row of the thesis's table, with the replay's F1 (mean and
   std over seeds), the book's protocol's means, the thesis's numbers, and whether each
-  thesis number lies within the replay's range over seeds;
-* :func:`decomposition_plan` and :func:`decompose`: start from
-  :data:`~emma.engine.protocol.ORIGINAL`, switch one field at a time to its
-  :data:`~emma.engine.protocol.SOUND` value, then all cumulatively, and measure each switch's
-  paired effect on every family's F1 over the seeds;
-* :func:`explain`: the sentences that name the switches explaining most of the gap.
+  thesis number lies within the replay's range over seeds; :func:`thesis_gap` and
+  :func:`gap_explained` say how far each protocol sits from the thesis;
+* :func:`waterfall`: the bars from a thesis number through the replay to the book's, along the
+  decomposition of :mod:`emma.experiments.decomposition`.
 """
 from __future__ import annotations
 
@@ -16,23 +16,24 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from emma.engine.autoencoders import DAESettings
 from emma.engine.evaluation import apply_rules, select
 from emma.engine.protocol import ORIGINAL, SOUND, SWITCH_ORDER, Protocol, decomposition_steps
+from emma.engine.results import SweepResult
 from emma.experiments.forensics import BASELINES, variants  # the baselines of the thesis's table, in its order
 from emma.experiments.selection import prediction_interval
-from emma.experiments.study import fit_energies, plan, restrict, rows_for, run_study
+from emma.experiments.study import fit_study_energies, plan, restrict, rows_for, run_study
 from emma.util.display import label
 
 #: The three F1 columns of the thesis's table.
 METRICS = ("f1_clean", "f1_ip_noisy", "f1_dm_noisy")
-#: The families of the decomposition: the baselines the thesis beats, and two EMMA configurations.
-DECOMPOSITION_FAMILIES = ("base", "without", "alternative", "with (thesis rank 1)", "with (selected)")
 
 
-def _config_table(result: dict, protocol: Protocol, rho=None, lambda_c=None, lambda_e=None) -> pd.DataFrame:
+def config_scores(result: SweepResult, protocol: Protocol, rho=None, lambda_c=None, lambda_e=None) -> pd.DataFrame:
+    """The scores of ``result``'s models trained under ``protocol`` (at one configuration, when given), each at its protocol's rules."""
     config = {} if rho is None else {"rho": rho, "lambda_c": lambda_c, "lambda_e": lambda_e}
     rows = rows_for(result, protocol, **config)
-    return apply_rules(select(result, rows), [protocol] * len(rows))["table"] if rows else pd.DataFrame(columns=result["table"].columns)
+    return apply_rules(select(result, rows), [protocol] * len(rows)).table if rows else pd.DataFrame(columns=result.table.columns)
 
 
 def replay_f1(study: dict, thesis: pd.DataFrame, runs: dict | None = None, original: Protocol = ORIGINAL, sound: Protocol = SOUND,
@@ -66,9 +67,9 @@ def replay_f1(study: dict, thesis: pd.DataFrame, runs: dict | None = None, origi
     for _, t in thesis.iterrows():
         family = t["model"]
         config = {} if family != "with" else {"rho": t["rho"], "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"]}
-        replay = _config_table(runs[family], original, **config)
-        grid = _config_table(study[family], original, **config)
-        ours = _config_table(study[family], sound, **config)
+        replay = config_scores(runs[family], original, **config)
+        grid = config_scores(study[family], original, **config)
+        ours = config_scores(study[family], sound, **config)
         row = {"model": family if family != "with" else f"with (thesis rank {int(t['thesis_rank'])})", "rho": t["rho"],
                "lambda_c": t["lambda_c"], "lambda_e": t["lambda_e"], "n_seeds": len(replay)}
         for metric in METRICS:
@@ -242,14 +243,6 @@ def top10_side_by_side(ranked: pd.DataFrame, thesis: pd.DataFrame, n: int = 10) 
     return out
 
 
-def _unique(protocols) -> list[Protocol]:
-    out = []
-    for protocol in protocols:
-        if protocol not in out:
-            out.append(protocol)
-    return out
-
-
 def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_seeds=(), thesis_configs=None) -> pd.DataFrame:
     """The first stage of the study, shared by the chapters :doc:`Experiment II </book/chapters/06_robustness>` and "Explaining the thesis's numbers".
 
@@ -264,7 +257,7 @@ def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_s
     arguments, so the second reads the first's models from the cache.
     """
     steps = [s["protocol"] for s in decomposition_steps(order=order)]
-    baselines = _unique([SOUND, ORIGINAL] + steps + variants())
+    baselines = list(dict.fromkeys([SOUND, ORIGINAL] + steps + variants()))
     frames = [plan(baselines, seeds, families=BASELINES), plan([SOUND, ORIGINAL], seeds, configs, families=("with",))]
     if len(confirm_seeds):
         frames.append(plan(SOUND, confirm_seeds, families=BASELINES))
@@ -278,12 +271,12 @@ def study_plan(seeds, configs, order=SWITCH_ORDER, *, confirm_seeds=(), replay_s
 class FirstStage(NamedTuple):
     """:func:`robustness_study`'s result: the autoencoders, the grid's seeds, and every model trained."""
 
-    energies: dict  # (seed, fitted_on_corrupted) -> ModeEnergies, for every seed of the stage
+    energies: dict  # (seed, fitted_on_corrupted) -> EnergyModels, for every seed of the stage
     study: dict  # family -> sweep result, the models of the grid's seeds only
     every: dict  # family -> sweep result, every model of the stage (the grid's seeds, the confirmation's and the replay's)
 
 
-def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITCH_ORDER, confirm_seeds=(), replay_seeds=(), thesis_configs=None,
+def robustness_study(splits, seeds, configs, settings, *, dae: DAESettings, order=SWITCH_ORDER, confirm_seeds=(), replay_seeds=(), thesis_configs=None,
                      device="cpu", cache_dir=None, progress=None, workers: int = 1) -> FirstStage:
     """The autoencoders and the first stage of the study (:func:`study_plan`), as both chapters train them.
 
@@ -293,80 +286,10 @@ def robustness_study(splits, seeds, configs, settings, *, dae: dict, order=SWITC
     and :func:`replay_f1`).
     """
     every_seed = sorted({int(s) for s in (*seeds, *confirm_seeds, *replay_seeds)})
-    energies = fit_energies(splits, every_seed, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
+    energies = fit_study_energies(splits, every_seed, [SOUND, ORIGINAL], settings, dae=dae, device=device, cache_dir=cache_dir)
     models = study_plan(seeds, configs, order, confirm_seeds=confirm_seeds, replay_seeds=replay_seeds, thesis_configs=thesis_configs)
     every = run_study(splits, models, settings, energies=energies, device=device, cache_dir=cache_dir, progress=progress, workers=workers)
     return FirstStage(energies, restrict(every, seeds), every)
-
-
-def decomposition_plan(steps, seeds, rank1: dict, selected: dict) -> pd.DataFrame:
-    """The second stage: ``with`` at two configurations under every step protocol (the baselines are in :func:`study_plan`).
-
-    ``selected`` maps a selection rule ("validation", "test") to the configuration it picked
-    on the full grid of the endpoint protocol that uses it; a step takes its own rule's pick.
-    """
-    frames = []
-    for protocol in _unique([ORIGINAL, SOUND] + [s["protocol"] for s in steps]):
-        configs = pd.DataFrame([rank1, selected[protocol.selection]]).drop_duplicates()
-        frames.append(plan(protocol, seeds, configs, families=("with",)))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _family_scores(study: dict, protocol: Protocol, family: str, rank1: dict, selected: dict) -> pd.DataFrame:
-    if family == "with (thesis rank 1)":
-        return _config_table(study["with"], protocol, **rank1)
-    if family == "with (selected)":
-        return _config_table(study["with"], protocol, **selected[protocol.selection])
-    return _config_table(study[family], protocol)
-
-
-def decompose(study: dict, steps, rank1: dict, selected: dict, families=DECOMPOSITION_FAMILIES) -> pd.DataFrame:
-    """Paired effects over seeds of each switch on each family's F1.
-
-    ``single``: F1 with only that field switched to SOUND minus F1 under ORIGINAL.
-    ``cumulative``: F1 after switching the fields up to this one minus F1 before it; these
-    deltas add up to SOUND − ORIGINAL.
-
-    Returns
-    -------
-    DataFrame
-        ``switch, family, step``, and ``delta_<metric>_mean`` / ``delta_<metric>_std`` per metric.
-    """
-    rows = []
-    previous = ORIGINAL
-    for step in steps:
-        reference = ORIGINAL if step["step"] == "single" else previous
-        for family in families:
-            now = _family_scores(study, step["protocol"], family, rank1, selected).sort_values("seed")
-            then = _family_scores(study, reference, family, rank1, selected).sort_values("seed")
-            if list(now["seed"]) != list(then["seed"]) or not len(now):
-                raise ValueError(f"{family}: the decomposition needs the same seeds under {step['protocol'].label()} and {reference.label()}")
-            row = {"switch": step["switch"], "family": family, "step": step["step"]}
-            for metric in METRICS:
-                diff = now[metric].to_numpy(dtype=float) - then[metric].to_numpy(dtype=float)
-                row[f"delta_{metric}_mean"] = diff.mean()
-                row[f"delta_{metric}_std"] = diff.std(ddof=1) if len(diff) > 1 else np.nan
-            rows.append(row)
-        if step["step"] == "cumulative":
-            previous = step["protocol"]
-    return pd.DataFrame(rows)
-
-
-def decomposition_view(decomposition: pd.DataFrame, step: str, metric: str = "f1_clean") -> pd.DataFrame:
-    """The decomposition for reading: one row per switch, one column per family, "mean ± std" of ``metric``'s change.
-
-    >>> d = pd.DataFrame({"switch": ["retrain"], "family": ["base"], "step": ["single"], "delta_f1_clean_mean": [0.0123], "delta_f1_clean_std": [0.004]})
-    >>> decomposition_view(d, "single").loc["retrain", "base"]
-    '+0.012 ± 0.004'
-    """
-    if step not in ("single", "cumulative"):
-        raise ValueError(f"step must be 'single' or 'cumulative', got {step!r}")
-    if f"delta_{metric}_mean" not in decomposition:
-        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
-    part = decomposition[decomposition["step"] == step]
-    text = [f"{m:+.3f}" + (f" ± {sd:.3f}" if pd.notna(sd) else "") for m, sd in zip(part[f"delta_{metric}_mean"], part[f"delta_{metric}_std"])]
-    view = part.assign(change=text).pivot(index="switch", columns="family", values="change")
-    return view.loc[list(dict.fromkeys(part["switch"])), list(dict.fromkeys(part["family"]))].rename_axis(index=None, columns=None)
 
 
 def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, metric: str, thesis_row: str) -> pd.DataFrame:
@@ -389,23 +312,3 @@ def waterfall(replay: pd.DataFrame, decomposition: pd.DataFrame, family: str, me
     out = pd.DataFrame(bars)
     out["end"] = out["start"] + out["delta"]
     return out
-
-
-def explain(replay: pd.DataFrame, decomposition: pd.DataFrame, metric: str = "f1_clean", top: int = 2) -> list[str]:
-    """Sentences, one per family, naming the cumulative switches that move ``metric`` most and the replay's residual."""
-    lines = []
-    rows = {"base": "base", "without": "without", "alternative": "alternative", "with (thesis rank 1)": "with (thesis rank 1)"}
-    for family in decomposition["family"].unique():
-        steps = decomposition[(decomposition["family"] == family) & (decomposition["step"] == "cumulative")]
-        total = steps[f"delta_{metric}_mean"].sum()
-        biggest = steps.reindex(steps[f"delta_{metric}_mean"].abs().sort_values(ascending=False).index).head(top)
-        named = ", ".join(f"`{r['switch']}` ({r[f'delta_{metric}_mean']:+.3f})" for _, r in biggest.iterrows())
-        text = f"- **{family}**: from the replay to the book's protocol, {label(metric)} moves by {total:+.3f}; most of it comes from {named}"
-        if family in rows and rows[family] in set(replay["model"]):
-            r = replay.set_index("model").loc[rows[family]]
-            if pd.notna(r[f"thesis_{metric}"]) and pd.notna(r[f"{metric}_mean"]):
-                text += (f". The replay itself sits {r[f'{metric}_mean'] - r[f'thesis_{metric}']:+.3f} from the thesis's "
-                         f"{r[f'thesis_{metric}']:.4f} (thesis number {'inside' if r[f'thesis_in_replay_pi_{metric[3:]}'] == True else 'outside'} "  # noqa: E712
-                         "the prediction interval of one replayed run)")
-        lines.append(text + ".")
-    return lines

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emma.engine.autoencoders import THESIS_DAE, DAESettings
 from emma.engine.configs import TrainSettings
-from emma.engine.energy import check_dae, fit_mode_autoencoders_many
+from emma.engine.energy import fit_htru2_energy_models
 from emma.engine.evaluation import apply_rules, base_for, select
 from emma.engine.families import FAMILIES
 from emma.engine.launch import run_sweep
 from emma.engine.protocol import Protocol
-from emma.engine.results import merge_results
+from emma.engine.results import SweepResult, merge_results
 from emma.engine.streams import in_place_splits
 from emma.util import checks
 from emma.util.runtime import resolve_device, worker_pool
@@ -105,20 +106,22 @@ def _check_plan_configs(configs) -> list[dict]:
     return checked
 
 
-def fit_energies(splits, seeds, protocols, settings: TrainSettings, *, dae=None, device="cpu", cache_dir=None) -> dict:
-    """The autoencoders every (seed, protocol) needs: ``{(seed, fitted_on_corrupted): ModeEnergies}``.
+def fit_study_energies(splits, seeds, protocols, settings: TrainSettings, *, dae: DAESettings = THESIS_DAE, device="cpu", cache_dir=None) -> dict:
+    """The energy models every (seed, protocol) of a study needs: ``{(seed, fitted_on_corrupted): EnergyModels}``.
 
-    Under ``autoencoders_on_corrupted`` they are fitted on the training split carrying the
-    seed's corruption draw, as the code's in-place corruption left it (appendix:
-    original-psi-min).
-    ``dae`` holds the shared arguments of :func:`emma.engine.energy.fit_mode_autoencoders_many`
-    (:data:`emma.engine.energy.DAE_KEYS`; another key is a ``ValueError`` naming it, :func:`emma.engine.energy.check_dae`).
+    How it differs from :func:`emma.engine.energy.fit_htru2_energy_models`, which fits them
+    (every seed and kind in one stack, cached): it reads the protocols. Under
+    ``autoencoders_on_corrupted`` they are fitted on the training split carrying the seed's
+    corruption draw, as the code's in-place corruption left it (appendix: original-psi-min);
+    the result is keyed as :func:`run_study` looks them up.
+    ``dae`` is the autoencoders' :class:`~emma.engine.autoencoders.DAESettings` (default the thesis's).
     """
-    dae = check_dae(dae)
+    if not isinstance(dae, DAESettings):
+        raise TypeError(f"dae must be a DAESettings (emma.engine.autoencoders), got {type(dae).__name__}")
     kinds = sorted({p.autoencoders_on_corrupted for p in protocols})
     keys = [(int(seed), on_corrupted) for seed in seeds for on_corrupted in kinds]
-    runs = [{"seed": seed, "splits": in_place_splits(splits, seed, settings) if on_corrupted else splits} for seed, on_corrupted in keys]
-    fitted = fit_mode_autoencoders_many(runs, device=device, cache_dir=cache_dir, **dae)  # one stack for every seed and kind
+    each = [in_place_splits(splits, seed, settings) if on_corrupted else splits for seed, on_corrupted in keys]
+    fitted = fit_htru2_energy_models(each, [seed for seed, _ in keys], dae=dae, device=device, cache_dir=cache_dir)  # one stack for all
     return dict(zip(keys, fitted))
 
 
@@ -174,11 +177,11 @@ def run_study(splits, models: pd.DataFrame, settings: TrainSettings = TrainSetti
     return {family: sweeps[family] for family in (["base"] if "base" in sweeps and "base" not in order else []) + order}
 
 
-def _keys(result: dict) -> list:
+def _keys(result: SweepResult) -> list:
     """Each model's (seed, configuration for ``with``, protocol key) in a sweep, in its order."""
-    family, table = result["family"], result["table"]
+    family, table = result.family, result.table
     configs = table[["seed", "rho", "lambda_c", "lambda_e"] if family == "with" else ["seed"]].to_numpy(dtype=float)
-    return [(*(round(float(v), 12) for v in row), repr(p.key(family))) for row, p in zip(configs, result["protocols"])]
+    return [(*(round(float(v), 12) for v in row), repr(p.key(family))) for row, p in zip(configs, result.protocols)]
 
 
 def _row_key(row) -> tuple:
@@ -209,7 +212,7 @@ def restrict(study: dict, seeds) -> dict:
     wanted = {int(s) for s in checks.seeds(seeds, "seeds")}
     out = {}
     for family, result in study.items():
-        rows = [i for i, seed in enumerate(result["table"]["seed"]) if int(seed) in wanted]
+        rows = [i for i, seed in enumerate(result.table["seed"]) if int(seed) in wanted]
         if rows:
             out[family] = select(result, rows)
     return out
@@ -221,7 +224,7 @@ def combine(*studies) -> dict:
     The studies must hold different models (a second stage trains only what :func:`unseen` leaves).
     """
     families = list(dict.fromkeys(family for study in studies for family in study))
-    return {family: merge_results([study[family] for study in studies if family in study and len(study[family]["table"])]) for family in families}
+    return {family: merge_results([study[family] for study in studies if family in study and len(study[family].table)]) for family in families}
 
 
 def pick(study: dict, models: pd.DataFrame) -> dict:
@@ -252,13 +255,13 @@ def pick(study: dict, models: pd.DataFrame) -> dict:
     return out
 
 
-def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:
+def rows_for(result: SweepResult, protocol: Protocol, **config) -> list[int]:
     """Positions of the models trained under ``protocol`` (and of one configuration, when given) in a sweep."""
-    family = result["family"]
+    family = result.family
     wanted = repr(protocol.key(family))
-    table = result["table"]
+    table = result.table
     hits = []
-    for i, p in enumerate(result["protocols"]):
+    for i, p in enumerate(result.protocols):
         if repr(p.key(family)) != wanted:
             continue
         if all(abs(float(table[c].iloc[i]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for c, v in config.items()):
@@ -266,9 +269,9 @@ def rows_for(result: dict, protocol: Protocol, **config) -> list[int]:
     return hits
 
 
-def under(result: dict, protocol: Protocol, **config) -> dict:
+def under(result: SweepResult, protocol: Protocol, **config) -> SweepResult:
     """The sub-sweep of :func:`rows_for`; raises when it is empty."""
     rows = rows_for(result, protocol, **config)
     if not rows:
-        raise ValueError(f"the {result['family']!r} sweep has no model under {protocol.label()} {config or ''}")
+        raise ValueError(f"the {result.family!r} sweep has no model under {protocol.label()} {config or ''}")
     return apply_rules(select(result, rows), [protocol] * len(rows))

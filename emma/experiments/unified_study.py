@@ -27,7 +27,7 @@ from emma.claims.registry import min_effect
 from emma.claims.rules import INCONCLUSIVE, REPRODUCED, apply_holm, claims_table, holm, paired_test
 from emma.data.htru2 import MODE_NAMES, MODE_SLICES
 from emma.data.noise import corrupt
-from emma.engine.autoencoders import fit_energy_models
+from emma.engine.autoencoders import DAESettings, fit_energy_models
 from emma.engine.stacked import StackedModels
 from emma.engine.training import f1_by_subset, select_threshold
 from emma.experiments.modes_verdicts import judge_sub_cases, weakest_evidence
@@ -53,6 +53,9 @@ class Task(NamedTuple):
 _positive_int = checks.positive_int
 #: The claim that the full model beats every other combination, and the claim on HTRU2.
 COMPLETE, HTRU2_CLAIM = "unified_complete", "unified_htru2_beats_emma"
+#: The settings of the synthetic task's per-mode autoencoders (:func:`fit_task_energies`): 12 hidden units, corruption
+#: σ = 0.1, 2 epochs of batches of 256, Adam at 10⁻².
+TASK_DAE = DAESettings(d_hidden=12, noise_std=0.1, epochs=2, batch_size=256, lr=1e-2)
 
 
 def _number(value, name: str, low: float = 0.0, high: float = float("inf")) -> float:
@@ -121,21 +124,19 @@ def make_task(n: int, widths: Sequence[int] = (6, 6, 6, 6), n_factors: int = 2, 
     return Task(modes, y, corrupted, torch.stack(slots, dim=1), factors)
 
 
-def fit_task_energies(tasks: Sequence[Task], seeds: Sequence[int], *, d_hidden: int = 12, noise_std: float = 0.1,
-                      epochs: int = 2, batch_size: int = 256, lr: float = 1e-2) -> list[tuple[list, list]]:
+def fit_task_energies(tasks: Sequence[Task], seeds: Sequence[int], *, dae: DAESettings = TASK_DAE) -> list[tuple[list, list]]:
     """One tied denoising autoencoder per mode of each task (chapter 4), on the task's clean samples of that mode.
 
-    All of them are fitted at once by :func:`emma.engine.autoencoders.fit_energy_models`; the
-    autoencoder of mode i of task t is seeded (initial weights, shuffling) ``M · seeds[t] + i``.
-    Returns, per task, the frozen models and Ψ_min per mode (the lowest potential on those
-    samples, eq. 5.2).
+    All of them are fitted at once by :func:`emma.engine.autoencoders.fit_energy_models` with the settings
+    ``dae`` (default :data:`TASK_DAE`); the autoencoder of mode i of task t is seeded (initial weights,
+    shuffling) ``M · seeds[t] + i``. Returns, per task, the frozen models and Ψ_min per mode (the lowest
+    potential on those samples, eq. 5.2).
     """
     if len(tasks) != len(seeds):
         raise ValueError(f"seeds must hold one seed per task ({len(tasks)}), got {len(seeds)}")
     data = [x[~task.corrupted[:, i]] for task in tasks for i, x in enumerate(task.modes)]  # each mode's clean samples (n_clean, d_i)
     order = [len(task.modes) * seed + i for task, seed in zip(tasks, seeds) for i in range(len(task.modes))]
-    fitted = fit_energy_models(data, seeds=order, d_hidden=d_hidden, noise_std=noise_std, epochs=epochs, batch_size=batch_size, lr=lr,
-                               progress=False)
+    fitted = fit_energy_models(data, seeds=order, dae=dae, progress=False)
     out, start = [], 0
     for task in tasks:
         end = start + len(task.modes)

@@ -65,9 +65,9 @@ def robustness_evidence(sweeps: dict, selected: dict, grid_sweep: dict, grid_sum
 
     attention = attention_contrast(selected, splits, energies=energies, sigma=attention_sigma)
     errors = energy_error_auroc(selected, splits, energies=energies, sigmas=error_sigmas)
-    scores = {f: r["table"].sort_values("seed") for f, r in {**sweeps, "with": selected}.items()}
+    scores = {f: r.table.sort_values("seed") for f, r in {**sweeps, "with": selected}.items()}
     grid = grid_summary[["rho", "lambda_c", "lambda_e", "f1_noisy_test_mean", "capacity_mean"]].copy()
-    capacities = grid_sweep["table"][["seed", "rho", "lambda_c", "lambda_e", "capacity"]].copy()
+    capacities = grid_sweep.table[["seed", "rho", "lambda_c", "lambda_e", "capacity"]].copy()
     return RobustnessEvidence(scores, curves, single_mode, attention, errors, grid, capacities, regularizers)
 
 

@@ -15,10 +15,10 @@ Modules
     The thesis's derivations, checked symbolically (sympy) and numerically.
 """
 from emma.method.attention import EMMAOutput, attention_scores, energy_threshold, initial_parameters, project_parameters_
-from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_autoencoder
+from emma.method.autoencoder import DenoisingAutoencoder, UntiedAutoencoder, freeze, train_one_autoencoder
 from emma.method.module import EMMA
 from emma.method.regularizers import capacity, capacity_penalty, capacity_relu, energy_regularizer
 
 __all__ = ["EMMA", "EMMAOutput", "DenoisingAutoencoder", "UntiedAutoencoder", "attention_scores", "capacity", "capacity_penalty",
            "capacity_relu", "energy_regularizer", "energy_threshold", "freeze", "initial_parameters", "project_parameters_",
-           "train_autoencoder"]
+           "train_one_autoencoder"]

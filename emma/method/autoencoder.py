@@ -157,7 +157,7 @@ class UntiedAutoencoder(DenoisingAutoencoder):
         raise NotImplementedError("an untied autoencoder has no potential energy: its field is not a gradient")
 
 
-def train_autoencoder(
+def train_one_autoencoder(
     model: DenoisingAutoencoder,
     x_train: torch.Tensor,
     *,
@@ -169,9 +169,11 @@ def train_autoencoder(
     progress: bool | None = None,
     desc: str = "autoencoder",
 ) -> pd.DataFrame:
-    """Train a denoising autoencoder with Adam on the loss ‖r(x̃) − x‖² (eq. 4.1).
+    """Train one denoising autoencoder with Adam on the loss ‖r(x̃) − x‖² (eq. 4.1).
 
-    The data stays on the model's device. Shuffling and corruption noise come from
+    One model, one step at a time: :func:`emma.engine.autoencoder_stack.train_many_autoencoders` trains
+    K of them at once to the same end, and :func:`emma.engine.autoencoders.fit_energy_models` fits
+    EMMA's energy models. The data stays on the model's device. Shuffling and corruption noise come from
     a generator seeded with ``seed``, so a run is reproducible on the CPU.
 
     ``x_train`` and ``x_val`` must be finite (nan or inf raises a ValueError naming them,
