@@ -2,6 +2,8 @@
 
 Modules
 -------
+:mod:`~emma_book.layout`
+    Where things are: the checkout, the chapters (``NN_name.py``, appendices ``AN_name.py``), the output folders.
 :mod:`~emma_book.cli`
     The ``emma-book`` command (``list``, ``status``, ``run``, ``build``, ``new``).
 :mod:`~emma_book.build`
@@ -14,6 +16,8 @@ Modules
     The book's Sphinx page hooks (the PDF edition's link on every page).
 :mod:`~emma_book.params`
     Parameters: profiles, ``-f`` files and ``-p`` pairs resolved per chapter, each checked before any kernel starts.
+:mod:`~emma_book.rules`
+    What each chapter parameter accepts: its type from the chapter's default, its range or choices by name.
 :mod:`~emma_book.rerun`
     Run keys: whether a chapter must run again, and why (what it imports, what it read and wrote).
 :mod:`~emma_book.runs`
@@ -28,6 +32,8 @@ Modules
     The API reference appendix (a Sphinx directive over autodoc).
 :mod:`~emma_book.branch`
     The ``notebooks`` branch that launched chapters (Binder, Colab) run from.
+:mod:`~emma_book.publish`
+    What a build publishes: only the outputs the chapters' runs recorded they wrote.
 
 Nothing is imported here: import the module you use.
 """

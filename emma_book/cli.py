@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="one line per chapter: its name, then its title")
     new = commands.add_parser(
-        "new", help="write notebooks/NN_NAME.py, a chapter that runs, and list it in _toc.yml's part Extensions"
+        "new", help="write notebooks/NN_NAME.py, a chapter that runs, with its logic emma/experiments/NAME.py and tests/test_NAME.py, "
+        "and list it in _toc.yml's part Extensions"
     )
     new.add_argument("name", metavar="NAME", help="a lowercase identifier no chapter has (the file is NN_NAME.py)")
     new.add_argument("--title", default=None, help="the chapter's title (default: NAME with spaces, capitalised)")
@@ -137,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{chapter.name:<24} {chapter.title}")
             return 0
         if args.command == "new":
-            source = scaffold.new_chapter(args.name, args.title)
-            print(f"wrote {source.relative_to(layout.ROOT)}, listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
+            source = scaffold.new_chapter(args.name, args.title, layout.ROOT)
+            module, tests = (path.relative_to(layout.ROOT) for path in scaffold.companions(args.name, layout.ROOT))
+            print(f"wrote {source.relative_to(layout.ROOT)} (the chapter), {module} (its logic) and {tests} (its tests), "
+                  f"listed in _toc.yml (part {scaffold.EXTENSIONS}) and profiles/quick.yaml; "
                   f"run it with `emma-book run {args.name} --profile quick`, then `emma-book build` executes the other chapters "
                   "not executed yet, in the same profile, and builds the book")
             return 0

@@ -48,8 +48,10 @@ HEADER = "<span></span>"  # no header (Chromium's default prints the date and th
 # printed page of the site gets): the title page with the contents, each page of the book on a
 # new sheet, chapter titles shown (sphinx-book-theme hides a page's first h1 in print, as the
 # print title block repeats it; here only the first page's is repeated), and the text as wide as
-# the page's (the theme's print rules indent it by 2rem and pad the article by 2rem a side).
+# the page's (the theme's print rules indent it by 2rem and pad the article by 2rem a side). The
+# text is set at 14 CSS px, 10.5 pt, a book's size (the screen's 16 px print as 12 pt).
 PRINT_CSS = """
+html { font-size: 14px !important; }
 #jb-print-docs-body { break-after: page; }
 #emma-contents h2 { font-size: 1.4em; margin-top: 1em; }
 #emma-contents p.caption { font-weight: bold; margin: 0.8em 0 0.2em; }

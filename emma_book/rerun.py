@@ -27,6 +27,13 @@ and ``collect_errata``), logs each file and digest to a file the run then collec
 (:mod:`emma.util.cache`) are not reads: a cached artifact is named by a hash of everything that
 produced it, so loading one gives what the reading chapter, whose own key covers those inputs,
 would compute itself.
+
+Only this key is written here because no library gives it: Jupyter Book's cache (jupyter-cache,
+``execute_notebooks: cache``) names an executed notebook by a hash of its code cells and kernelspec
+(``create_hashed_notebook``), so an edit to an imported ``emma`` module, a new data file or a table
+another chapter wrote anew leaves its notebooks "up to date"; its own documentation lists such
+invalidation among its desired requirements not yet met (https://pypi.org/project/jupyter-cache/).
+Execution is papermill's, parameters are papermill's YAML convention.
 """
 from __future__ import annotations
 

@@ -1,14 +1,18 @@
 """``emma-book new``: a new chapter that already runs, registered where the book finds it.
 
-:func:`new_chapter` writes ``notebooks/NN_name.py`` (jupytext percent format), with NN the next
-number after every existing chapter, so that no chapter is renumbered and no link breaks; file
+:func:`new_chapter` writes three files: ``notebooks/NN_name.py`` (jupytext percent format), with
+NN the next number after every existing chapter, so that no chapter is renumbered and no link breaks;
+the module ``emma/experiments/name.py``, which holds the example's logic, and its tests
+``tests/test_name.py`` (:func:`companions`; the templates are :data:`TEMPLATES`). File
 numbers follow the table of contents (NN is the chapter's number in the book), and a notebook
 appendix is named ``AN_name`` (``A1_verdicts``), outside the chapters' numbers. The
-chapter has what every chapter has (the title cell, the ``parameters`` cell, the standard setup,
-a table saved and shown, a number glued into the prose (myst-nb's ``glue``), a figure with its
-caption, a new failure of a mode whose severity is not a blend, a claims table that the appendix
-Verdicts collects) around a small example to replace: a logistic regression on each mode of HTRU2
-and on both, seconds to run. It is listed in
+chapter has what every chapter has (the title cell, "What you will learn", the ``parameters``
+cell, the standard setup, a table saved and shown with its numbered caption, a number glued into
+the prose (myst-nb's ``glue``), a figure with its caption, a claims table that the appendix
+Verdicts collects, a closing "Try it") around a small example to replace: a logistic regression
+on each mode of HTRU2 and on both, seconds to run, with a new failure of a mode whose severity is
+not a blend. It reads like every chapter, a lesson: each result is one call into its module,
+in short cells with no ``def`` or ``class`` (``tests/test_chapter_cells.py``). It is listed in
 ``_toc.yml`` in the part ``Extensions``, which sits just before ``Appendices`` (created there when
 absent), so the appendix stays last whatever the numbers; and it gets a section in
 ``profiles/quick.yaml`` with its smaller quick settings. ``_toc.yml`` is edited as text (its comments
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import keyword
 import re
+from importlib import resources
 from pathlib import Path
+from string import Template
 
 import yaml
 
@@ -31,208 +37,11 @@ EXTENSIONS = "Extensions"
 #: The part that stays last.
 APPENDICES = "Appendices"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The templates of the three files, in ``emma_book/templates/`` (package data): ``chapter.py.tmpl``
+#: (``notebooks/NN_name.py``), ``module.py.tmpl`` (``emma/experiments/name.py``) and ``tests.py.tmpl``
+#: (``tests/test_name.py``), each a :class:`string.Template` (:func:`render`).
+TEMPLATES = ("chapter", "module", "tests")
 
-TEMPLATE = '''# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
-# %% [markdown]
-# # {title}
-#
-# ```{{admonition}} What you will learn
-# - Whether HTRU2's two modes together classify better than either alone (the example: say what your chapter teaches).
-# - How a failure of a mode whose severity is not a blend is written and tested.
-# - How a chapter registers its own claim, so that the appendix Verdicts judges it with the book's.
-# ```
-#
-# An extension of the book, scaffolded by `emma-book new {name}`. Say here which question the
-# chapter asks and which part of the thesis it extends. The example below, to replace, asks
-# whether HTRU2's two modes together classify better than either alone: a logistic regression
-# on each mode and on both, fitted on a subsample of the training split for each seed.
-
-# %% tags=["parameters"]
-profile = "full"  # full: the thesis's settings; quick: smaller sizes so CI stays fast
-device = "auto"  # auto, cpu or cuda
-seeds = [0, 1, 2, 3, 4]  # one subsample of the training split per seed
-output_dir = "_build"
-data_home = None  # a folder holding HTRU_2.csv; None: EMMA_DATA_DIR, then the user cache
-split_seed = 42  # the thesis's split
-n_train = 2000  # training samples per seed
-
-# %%
-import math
-from dataclasses import dataclass
-from typing import ClassVar
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import torch
-from myst_nb import glue
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
-
-from emma.claims.registry import Claim, min_effect, register
-from emma.claims.rules import claims_table, paired_test
-from emma.data.failures import Failure
-from emma.data.htru2 import MODE_SLICES
-from emma.data.splits import make_splits
-from emma.util.display import show
-from emma.util.outputs import save_figure, save_table
-from emma.util.runtime import check_profile, resolve_device, seed_everything
-
-_ = check_profile(profile)
-device = resolve_device(device)  # nothing here trains on it; a chapter that trains torch models does
-print(f"device: {{device}}, profile: {{profile}}, seeds: {{seeds}}, n_train: {{n_train}}")
-
-# %% [markdown]
-# ## One mode, or both?
-#
-# HTRU2's eight features form two modes, the integrated pulse profile (IP) and the DM-SNR curve
-# (DM). For each seed, a logistic regression (scikit-learn) is fitted on a subsample of the
-# training split, once per mode and once on both, and scored by F1 on the test split. The full
-# table has one row per seed and input; the view ({{numref}}`tbl-{name}_f1`) shows the mean and standard deviation.
-
-# %%
-splits = make_splits(seed=split_seed, data_home=data_home, device="cpu")
-x_train, y_train = splits.train.x.numpy(), splits.train.y.numpy()
-x_test, y_test = splits.test.x.numpy(), splits.test.y.numpy()
-inputs = {{**MODE_SLICES, "both": slice(None)}}
-rows, on_both = [], {{}}  # on_both: each seed's model on both modes, tested under a failure below
-for seed in seeds:
-    seed_everything(seed)
-    pick = np.random.default_rng(seed).choice(len(y_train), size=min(n_train, len(y_train)), replace=False)
-    for input_name, columns in inputs.items():
-        model = LogisticRegression(max_iter=1000).fit(x_train[pick][:, columns], y_train[pick])
-        rows.append({{"seed": seed, "input": input_name, "f1": f1_score(y_test, model.predict(x_test[:, columns]), zero_division=0)}})
-        if input_name == "both":
-            on_both[seed] = model
-scores = pd.DataFrame(rows)
-save_table(scores, "{name}_f1", output_dir)
-summary = scores.groupby("input", sort=False)["f1"].agg(f1_mean="mean", f1_std="std").reset_index()
-show(summary, "{name}_f1", caption="Test F1 of a logistic regression on each input, mean and standard deviation over seeds.")
-glue("{name}_f1_both", float(summary.set_index("input").loc["both", "f1_mean"]), display=False)  # for the prose below
-
-# %% [markdown]
-# On both modes, the mean F1 over seeds is {{glue:text}}`{name}_f1_both:.3f`: the number comes from
-# the run, glued by the cell above (`myst_nb.glue`) and pasted here by the role
-# `{{glue:text}}`, never typed by hand. {{numref}}`fig-{label}-f1` shows every seed's score.
-
-# %% mystnb={{"figure": {{"caption": "Test F1 of a logistic regression on each mode of HTRU2 and on both, one dot per seed. Compare the spread of the dots with the gaps between the inputs.", "name": "fig-{label}-f1"}}, "image": {{"alt": "Strip plot of test F1, one column of dots per input: IP, DM and both."}}}}
-fig, ax = plt.subplots(figsize=(5, 3))
-for position, (input_name, group) in enumerate(scores.groupby("input", sort=False)):
-    ax.scatter(np.full(len(group), position), group["f1"], alpha=0.7)
-ax.set_xticks(range(len(inputs)), list(inputs))
-ax.set_ylabel("test F1")
-fig.tight_layout()
-_ = save_figure(fig, "{name}_f1", output_dir)
-plt.show()
-
-# %% [markdown]
-# ## A failure whose severity is not a blend
-#
-# A failure of a mode is a frozen dataclass (`emma.data.failures.Failure`) that says what a failed
-# mode reads. Its severity means what the failure says it means, whatever it is. For the package's
-# dead, mean-filled and swapped sensors it is a fraction that blends the mode towards its failed
-# reading (0: untouched, 1: fully failed); for Gaussian noise it is σ. Below, a sensor reads too
-# high, and the severity is the offset itself, in standard deviations of the training split, with
-# no upper bound. Such a failure names its severity field (`SEVERITY_FIELD`), lifts the bound
-# (`SEVERITY_MAX`) and writes `apply`, what the failed mode reads, instead of the blend. Each
-# seed's model on both modes is tested with the DM sensor offset on every test sample. The same
-# class trains models (`emma.engine.TrainSettings(failure=...)`) and compares families at several
-# severities (`emma.experiments.compare.compare_families`; the page "Extending the book").
-
-# %%
-@dataclass(frozen=True)
-class Offset(Failure):
-    """The sensor reads `offset` standard deviations too high."""
-
-    offset: float = 1.0
-    SEVERITY_FIELD: ClassVar[str] = "offset"  # the severity is the offset, not a blend
-    SEVERITY_MAX: ClassVar[float] = math.inf
-
-    def apply(self, x, mask, generator=None, standardization=None):  # mask (n, 2): which mode of which sample fails
-        return x + self.offset * mask.to(x.device).repeat_interleave(4, dim=1)  # a mode is 4 columns
-
-
-offsets = [0.0, 1.0, 2.0, 4.0]  # severities: the DM sensor's offset
-dm_failed = torch.zeros(len(y_test), 2, dtype=torch.bool)
-dm_failed[:, 1] = True  # the DM mode of every test sample
-rows = []
-for offset in offsets:
-    x_failed = Offset(offset).apply(splits.test.x, dm_failed).numpy()
-    rows += [{{"seed": seed, "offset": offset, "f1": f1_score(y_test, model.predict(x_failed), zero_division=0)}} for seed, model in on_both.items()]
-offset_scores = pd.DataFrame(rows)
-save_table(offset_scores, "{name}_offset", output_dir)
-show(offset_scores.groupby("offset")["f1"].agg(f1_mean="mean", f1_std="std").reset_index(), "{name}_offset",
-     caption="Test F1 of the model on both modes with the DM sensor offset, per offset, mean and standard deviation over seeds.")
-
-# %% [markdown]
-# ## Claims
-#
-# Every chapter ends with its claims table (`emma.claims.rules.claims_table`). Each claim is first
-# registered (`emma.claims.registry.register`): the proposition, its kind, the sentence it tests
-# and where that sentence is, the test, and the smallest effect that matters, fixed before the
-# run. A row then refers to its claim by `id` and gives the evidence and a verdict computed from
-# the numbers above, never typed in (`emma.claims.rules.paired_test`: *reproduced*, *inconclusive*
-# or *not reproduced*). The table is saved as `{name}_claims`: the appendix Verdicts collects every
-# `*_claims` table of the output folder (`emma.claims.report.collect_claims`), so this chapter's
-# claim joins the book's: a new claims table makes the appendix stale, and `emma-book build` runs it
-# again, after this chapter. {{numref}}`tbl-{name}_claims` shows it.
-
-# %%
-claim = register(Claim(
-    id="{name}_both_modes_help",
-    claim="Both modes together classify better than the better mode alone",
-    kind="book",  # a question of this chapter; a claim of the thesis is "core" or "secondary", with source "final", "draft" or "slides"
-    source="book",
-    quote="whether HTRU2's two modes together classify better than either alone",  # the book's words; the thesis's, verbatim, for its claims
-    location="chapter {name}",  # e.g. "report/chapters/7-experiments.tex L181" for the final thesis
-    test="paired t-test over seeds of the test F1 on both modes − that of the better single mode",
-    min_effect=0.02, unit="F1", reason="the smallest F1 gain the book counts as mattering (that of the thesis's table)",
-))
-both = scores[scores["input"] == "both"].set_index("seed")["f1"]
-best_single = scores[scores["input"] != "both"].groupby("seed")["f1"].max()
-test = paired_test(both.to_numpy(), best_single.loc[both.index].to_numpy(), min_effect=min_effect(claim.id))
-claims = claims_table([{{
-    "id": claim.id,
-    "thesis_evidence": "none: a question of this chapter",
-    "our_evidence": f"F1 on both modes − the better single mode's: {{test.describe()}}",
-    **test.row(),  # effect, ci_low, ci_high, n_seeds, min_effect, detectable_effect, p_value and verdict
-}}])
-save_table(claims, "{name}_claims", output_dir)
-show(claims, "{name}_claims", columns=["id", "claim", "our_evidence", "effect", "ci_low", "ci_high", "min_effect", "verdict"],
-     caption="The chapter's claim: its evidence, effect, interval, minimum effect and verdict.")
-
-# %% [markdown]
-# ## Try it
-#
-# Every chapter ends with two parameter changes a reader can try; replace these with your chapter's.
-# Fit each model on fewer training samples:
-#
-# ```bash
-# emma-book run {name} -p n_train 500
-# ```
-#
-# Expect the dots of {{numref}}`fig-{label}-f1` to spread more, each model seeing less of the data.
-#
-# Add seeds, one more subsample and model per seed:
-#
-# ```bash
-# emma-book run {name} -p seeds '[0, 1, 2, 3, 4, 5, 6, 7]'
-# ```
-#
-# {{numref}}`tbl-{name}_f1` then averages over more seeds, and the interval of the claim in
-# {{numref}}`tbl-{name}_claims` should narrow.
-'''  # noqa: E501 (a jupytext cell header must stay on one line)
 
 def toc_numbering(toc: dict) -> list[tuple[str, int]]:
     """Every entry of the numbered parts of ``toc`` (``_toc.yml`` parsed) with the number the book gives it.
@@ -294,8 +103,35 @@ def toc_order_problems(toc: dict, chapters) -> list[str]:
 QUICK_SECTION = "seeds: [0, 1]\nn_train: 1000\n"
 
 
+def render(template: str, *, name: str, title: str, stem: str) -> str:
+    """The template ``template`` (one of :data:`TEMPLATES`) filled in for the chapter ``name``.
+
+    ``title`` is the chapter's title, ``stem`` its file's name without ``.py`` (``NN_name``); the
+    templates also use ``label``, ``name`` with hyphens (figure labels). A template writes
+    ``${name}_f1`` where a placeholder runs into other letters, and ``$$`` for a ``$`` of its own.
+
+    >>> "from emma.experiments import my_topic as ex" in render("chapter", name="my_topic", title="My topic", stem="13_my_topic")
+    True
+    """
+    if template not in TEMPLATES:
+        raise ValueError(f"template must be one of {TEMPLATES}, got {template!r}")
+    text = (resources.files("emma_book") / "templates" / f"{template}.py.tmpl").read_text(encoding="utf-8")
+    return Template(text).substitute(name=name, title=title, stem=stem, label=name.replace("_", "-"))
+
+
+def companions(name: str, root: str | Path | None = None) -> tuple[Path, Path]:
+    """The module and the tests that :func:`new_chapter` writes beside the chapter ``name``.
+
+    >>> [str(p.relative_to(layout.ROOT)) for p in companions("my_topic")]
+    ['emma/experiments/my_topic.py', 'tests/test_my_topic.py']
+    """
+    root = Path(root) if root is not None else layout.ROOT
+    return root / "emma" / "experiments" / f"{name}.py", root / "tests" / f"test_{name}.py"
+
+
 def check_name(name: str, root: Path = layout.ROOT) -> str:
-    """A new chapter's name: a lowercase Python identifier that no chapter of ``root`` has yet.
+    """A new chapter's name: a lowercase Python identifier that no chapter of ``root`` has yet,
+    nor a module of ``emma.experiments`` or a test file (:func:`companions`).
 
     Raises
     ------
@@ -310,6 +146,9 @@ def check_name(name: str, root: Path = layout.ROOT) -> str:
     parameters = {key for chapter in existing.values() for key in chapter.parameters()}
     if name in parameters:  # a profile's key is a parameter or a chapter's section, never both
         raise ValueError(f"NAME {name!r} is a chapter parameter; a profile could not tell the chapter's section from it")
+    for path in companions(name, root):
+        if path.exists():
+            raise ValueError(f"NAME {name!r} is taken: {path.relative_to(root).as_posix()} exists")
     return name
 
 
@@ -366,7 +205,7 @@ def add_profile_section(text: str, name: str) -> str:
 
 
 def new_chapter(name: str, title: str | None = None, root: str | Path = layout.ROOT) -> Path:
-    """Write the chapter ``name`` and register it; return the path of its source.
+    """Write the chapter ``name``, its module and its tests, and register it; return the path of its source.
 
     Parameters
     ----------
@@ -375,19 +214,21 @@ def new_chapter(name: str, title: str | None = None, root: str | Path = layout.R
     title : str, optional
         The chapter's title (its first cell); by default ``name`` with spaces, capitalised.
     root : path
-        The book's checkout (``notebooks/``, ``_toc.yml``, ``profiles/quick.yaml``).
+        The book's checkout (``notebooks/``, ``_toc.yml``, ``profiles/quick.yaml``; the module
+        and the tests go to ``emma/experiments/`` and ``tests/``, :func:`companions`).
 
     Returns
     -------
     Path
         ``<root>/notebooks/NN_name.py``, NN one more than the highest chapter number and than
         the number of the last numbered entry of ``_toc.yml`` (:func:`toc_numbering`), which is
-        the chapter's number in the book (an appendix's ``AN`` is no chapter number).
+        the chapter's number in the book (an appendix's ``AN`` is no chapter number). The
+        chapter imports ``emma.experiments.<name>``, written with its tests (:func:`companions`).
 
     Raises
     ------
     ValueError
-        For a bad or taken ``name`` or ``title``, or when ``_toc.yml`` cannot take the chapter
+        For a bad or taken ``name`` (a chapter, a module or a test file has it) or ``title``, or when ``_toc.yml`` cannot take the chapter
         last in ``Extensions`` with its file number equal to its number in the book; nothing is written then.
     """
     root = Path(root)
@@ -405,7 +246,10 @@ def new_chapter(name: str, title: str | None = None, root: str | Path = layout.R
     if broken:
         raise ValueError(f"listing {source.stem} last in the part {EXTENSIONS!r} of _toc.yml would break the book's order: {'; '.join(broken)}")
     quick = add_profile_section(quick_path.read_text(), name) if quick_path.is_file() else None
-    atomic_write(source, lambda tmp: Path(tmp).write_text(TEMPLATE.format(name=name, title=title, label=name.replace("_", "-"))))
+    texts = {path: render(template, name=name, title=title, stem=source.stem)
+             for path, template in zip((*companions(name, root), source), ("module", "tests", "chapter"))}
+    for path, text in texts.items():  # the module and its tests first: the chapter imports the one
+        atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text))
     atomic_write(toc_path, lambda tmp: Path(tmp).write_text(toc))
     if quick is not None:
         atomic_write(quick_path, lambda tmp: Path(tmp).write_text(quick))

@@ -14,9 +14,9 @@
 # # Attention mechanisms
 #
 # ```{admonition} What you will learn
-# - what an attention mechanism computes: a softmax over the scores of a query against keys, then an average of values;
-# - how additive, dot, general, scaled dot-product, multi-head, memory-hop and hard attention differ, each on a task of its own;
-# - where EMMA sits among the attention mechanisms of deep learning, and what the draft's claims about them are worth.
+# - What an attention mechanism computes: a softmax over the scores of a query against keys, then an average of values.
+# - How additive, dot, general, scaled dot-product, multi-head, memory-hop and hard attention differ, each on a task of its own.
+# - Where EMMA sits among the attention mechanisms of deep learning, and what the draft's claims about them are worth.
 # ```
 #
 # EMMA is an attention mechanism, and the thesis places it against the attention mechanisms

@@ -14,9 +14,9 @@
 # # Energy estimation
 #
 # ```{admonition} What you will learn
-# - how a denoising autoencoder gives two estimators of how unusual an input is: the reconstruction error and the potential energy;
-# - why the potential energy exists only for tied weights, derived and then checked numerically on trained models;
-# - where the two estimators disagree: at the centre of a circle, which only the potential energy flags.
+# - How a denoising autoencoder gives two estimators of how unusual an input is: the reconstruction error and the potential energy.
+# - Why the potential energy exists only for tied weights, derived and then checked numerically on trained models.
+# - Where the two estimators disagree: at the centre of a circle, which only the potential energy flags.
 # ```
 #
 # EMMA needs, for every mode, a number that is low when the mode's input looks like the

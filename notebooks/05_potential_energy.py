@@ -14,9 +14,9 @@
 # # Experiment I: potential energy as a measure of failure
 #
 # ```{admonition} What you will learn
-# - how EMMA's measure of a failing mode, the potential energy Ψ of a per-mode denoising autoencoder, is computed;
-# - how well Ψ flags a noisy mode, an unseen class and a missing mode, beside the reconstruction error;
-# - why a potential computed over a whole batch, as the thesis's code did, seems to rise with noise.
+# - How EMMA's measure of a failing mode, the potential energy Ψ of a per-mode denoising autoencoder, is computed.
+# - How well Ψ flags a noisy mode, an unseen class and a missing mode, beside the reconstruction error.
+# - Why a potential computed over a whole batch, as the thesis's code did, seems to rise with noise.
 # ```
 #
 # EMMA decides how much to trust each mode from the potential energy Ψ of an

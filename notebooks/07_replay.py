@@ -156,7 +156,7 @@ trained = rb.train(splits, settings, dae=dae_settings, seeds=seeds, rhos=rhos, l
 # %%
 replay = rs.replay_table(trained, thesis_table, rs.selected_row(output_dir))  # the last row: the previous chapter's choice
 save_table(replay.table, "replay_f1", output_dir)
-glue("replay_headline", show(replay.headline, index=True), display=False)  # the landing page's table
+save_table(rs.headline_view(replay.headline), "replay_headline", output_dir)  # the landing page's table
 show(replay.table, "replay_f1", columns=rs.REPLAY_VIEW, labels=rs.REPLAY_LABELS,
      caption="The thesis's table replayed: per printed row, the replay's test F1 (mean over the replay's seeds), the book's protocol's (mean "
              "over the grid's seeds) and the thesis's number. A thesis number far from its replay column is a residual of the protocol.")

@@ -14,9 +14,9 @@
 # # A unified model of multi-modal attention
 #
 # ```{admonition} What you will learn
-# - how the thesis's closing proposal, exogenous, endogenous and crossmodal attention in one module, can be built;
-# - how an ablation over the eight on/off combinations of the parts tests whether each part does its job;
-# - whether the composition helps on a task made for it, and on the thesis's pulsar data against EMMA alone.
+# - How the thesis's closing proposal, exogenous, endogenous and crossmodal attention in one module, can be built.
+# - How an ablation over the eight on/off combinations of the parts tests whether each part does its job.
+# - Whether the composition helps on a task made for it, and on the thesis's pulsar data against EMMA alone.
 # ```
 #
 # The thesis ends its technical part with a proposal rather than an experiment (thesis §7,

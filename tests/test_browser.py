@@ -198,7 +198,7 @@ COLLECT = """async () => {
             .filter((image) => !image.closest("figure") || !image.closest("figure").querySelector("figcaption")
                 || !(image.getAttribute("alt") || "").trim() || /^[0-9a-f]{16,}$/i.test((image.getAttribute("alt") || "").trim()))
             .map((image) => `${image.getAttribute("src")} (alt: ${image.getAttribute("alt")})`),
-        unnumbered: Array.from(document.querySelectorAll("article.bd-article table:not(.autosummary)"))
+        unnumbered: Array.from(document.querySelectorAll("article.bd-article table:not(.autosummary):not(.indextable)"))
             .filter((table) => !(table.querySelector(":scope > caption .caption-number") && table.querySelector(":scope > caption .caption-text")))
             .map((table) => table.textContent.trim().replace(/\\s+/g, " ").slice(0, 60)),
         numbers: Array.from(document.querySelectorAll("div.math"))
@@ -356,7 +356,8 @@ def test_every_image_is_a_captioned_figure_with_alt_text(visit, page):
 def test_every_table_has_a_numbered_caption(visit, page):
     """Like a figure, a table carries a number and a caption, and the prose cites it by that number
     (``emma.util.display.show(..., caption=...)``, or a ``{table}`` directive in a page). The API
-    reference's summary tables (Sphinx's autosummary) are an index, not a result, and are left out."""
+    reference's summary tables (Sphinx's autosummary) and the general index's layout are indexes, not
+    results, and are left out."""
     assert not visit(page).unnumbered, f"tables without a numbered caption: {visit(page).unnumbered}"
 
 

@@ -341,3 +341,11 @@ def test_evaluation_rejects_mixed_or_missing_failure_arguments(sweep, splits):
         score_on_failure(sweep, splits, "zeroed")
     with pytest.raises(ValueError, match="draw"):
         score_on_failure(sweep, splits, Zeroed(), draw=-1)
+
+
+def test_a_failure_in_a_chapters_module_of_the_package_is_keyed_by_its_code():
+    """`emma-book new` writes a chapter's logic, its failure too, into emma/experiments/NAME.py: an edit to it
+    must change the key, as it does for a failure defined in a notebook."""
+    in_package = _drift_of(2.0)
+    in_package.__module__ = "emma.experiments.demo_extension"
+    assert " code=" in in_package().key()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emma_book import build as book
-from emma_book import cli, layout, params, rerun, scaffold, update
+from emma_book import cli, layout, params, rerun, rules, scaffold, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,12 +56,12 @@ def _resolve(*argv):
 
 
 def _missing_rules(chapter, rule_chapter=None) -> list[str]:
-    return [name for name in chapter.parameters() if params.rule_for(name, rule_chapter or chapter.name) is None]
+    return [name for name in chapter.parameters() if rules.rule_for(name, rule_chapter or chapter.name) is None]
 
 
 def test_every_parameter_of_every_chapter_has_a_rule():
     missing = {chapter.name: _missing_rules(chapter) for chapter in book.chapters()}
-    assert {name: names for name, names in missing.items() if names} == {}, "give each a rule in params.RULES or params.CHAPTER_RULES"
+    assert {name: names for name, names in missing.items() if names} == {}, "give each a rule in rules.RULES or rules.CHAPTER_RULES"
 
 
 def test_the_chapter_emma_book_new_writes_has_a_rule_for_every_parameter(tmp_path):
@@ -70,7 +70,7 @@ def test_the_chapter_emma_book_new_writes_has_a_rule_for_every_parameter(tmp_pat
     shutil.copy2(ROOT / "_toc.yml", tmp_path / "_toc.yml")
     scaffold.new_chapter("demo_rules", root=tmp_path)
     chapter = next(c for c in book.chapters(tmp_path / "notebooks") if c.name == "demo_rules")
-    assert _missing_rules(chapter) == [], "the template declares a parameter without a shared rule in params.RULES"
+    assert _missing_rules(chapter) == [], "the template declares a parameter without a shared rule in rules.RULES"
 
 
 def test_a_chapter_declaring_a_parameter_without_a_rule_is_found(tmp_path):
@@ -81,8 +81,8 @@ def test_a_chapter_declaring_a_parameter_without_a_rule_is_found(tmp_path):
 def test_every_default_and_both_profiles_satisfy_the_rules():
     for chapter in book.chapters():
         for name, text in chapter.parameters().items():
-            default = params.default_value(text)
-            if default is not params._NOTHING:  # list(range(20)) is no literal
+            default = rules.default_value(text)
+            if default is not rules._NOTHING:  # list(range(20)) is no literal
                 assert params.problem(name, default, text, chapter.name) is None, (chapter.name, name)
     for profile in ("quick", "full"):
         params.check_sections(params.read_parameter_file(layout.PROFILES / f"{profile}.yaml"), profile)
@@ -101,9 +101,9 @@ def test_the_rules_choices_are_the_codes():
     from emma.experiments.attention_tasks import AlignmentModel
     from emma.experiments.modes import block_indices
 
-    scores = params.CHAPTER_RULES["attention_mechanisms"]["alignment_scores"]
+    scores = rules.CHAPTER_RULES["attention_mechanisms"]["alignment_scores"]
     assert scores.accepts(list(AlignmentModel.SCORES)) and not scores.accepts(["additive", "cosine"])
-    blocks = params.CHAPTER_RULES["many_modes"]["digit_blocks"]
+    blocks = rules.CHAPTER_RULES["many_modes"]["digit_blocks"]
     for block in range(1, 9):
         try:
             block_indices(block)

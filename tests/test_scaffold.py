@@ -1,9 +1,16 @@
-"""`emma-book new` (emma_book.scaffold): a chapter that runs, registered in _toc.yml's part Extensions.
+"""`emma-book new` (emma_book.scaffold): a chapter that runs, registered in _toc.yml's part Extensions, with its module and tests.
 
-Every test works on a copy of the book's notebooks/, _toc.yml and profiles/: the real ones are never touched.
+Every test works on a copy of the book's notebooks/, _toc.yml and profiles/ (and, where the new
+chapter's module must be imported in another process, of emma/): the real ones are never touched.
+The generated chapter is held to the rules of every chapter (tests/test_chapter_cells.py,
+tests/test_try_it.py, tests/test_prose_numbers.py), read with those tests' own helpers.
 """
+import os
 import re
 import shutil
+import statistics
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,11 +19,17 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import test_chapter_cells
+import test_prose_numbers
 import torch
 import yaml
+from test_try_it import checked, try_it
 
+import emma.experiments
 from emma.claims import registry
 from emma.claims.rules import CLAIM_COLUMNS, EVIDENCE_COLUMNS, VERDICTS
+from emma.data.failures import Failure
+from emma.data.splits import Split
 from emma_book import build as book
 from emma_book import cli, params, rerun, scaffold
 
@@ -30,6 +43,25 @@ def root(tmp_path):
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     shutil.copy2(ROOT / "_toc.yml", tmp_path / "_toc.yml")
     return tmp_path
+
+
+@pytest.fixture
+def demo(root, monkeypatch):
+    """The chapter ``demo`` written into the scratch book; its module imports as ``emma.experiments.demo`` for this test only."""
+    source = scaffold.new_chapter("demo", root=root)
+    monkeypatch.setattr(emma.experiments, "__path__", [*emma.experiments.__path__, str(root / "emma" / "experiments")])
+    yield source
+    sys.modules.pop("emma.experiments.demo", None)
+    vars(emma.experiments).pop("demo", None)
+
+
+def _scratch_package(root: Path) -> dict:
+    """Copy emma/, tests/conftest.py and pyproject.toml into ``root``; the environment of a process that imports ``emma`` from there."""
+    shutil.copytree(ROOT / "emma", root / "emma", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    (root / "tests").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "tests" / "conftest.py", root / "tests" / "conftest.py")
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return {**os.environ, "PYTHONPATH": str(root), "TQDM_DISABLE": "1"}  # before the editable install of this checkout
 
 
 def _parts(root: Path) -> dict:
@@ -52,9 +84,62 @@ def test_new_writes_a_jupytext_chapter_numbered_after_all_others(root):
     figure = [c for c in cells if "mystnb" in c.metadata]
     assert figure and figure[0].metadata["mystnb"]["figure"]["name"] == "fig-demo-topic-f1" and "alt" in figure[0].metadata["mystnb"]["image"]
     code = "\n".join(c.source for c in cells if c.cell_type == "code")
-    for call in ("check_profile(profile)", "resolve_device(device)", "seed_everything(", "save_table(", "save_figure(", "show(", "claims_table("):
+    for call in ("check_profile(profile)", "resolve_device(device)", "ex.fit_per_input(", "save_table(", "save_figure(", "show(", "claims_table("):
         assert call in code, call
     assert [c.stem for c in book.chapters(root / "notebooks") if c.source != source] == [c.stem for c in book.chapters()]  # nothing renumbered
+
+
+def test_new_writes_the_chapters_module_and_its_tests_which_the_chapter_imports(root):
+    source = scaffold.new_chapter("demo_topic", "A demo, extended", root=root)
+    module, tests = scaffold.companions("demo_topic", root)
+    assert (module, tests) == (root / "emma" / "experiments" / "demo_topic.py", root / "tests" / "test_demo_topic.py")
+    code = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
+    assert "from emma.experiments import demo_topic as ex" in code and "from emma.experiments import demo_topic as ex" in tests.read_text()
+    assert "class Offset(Failure)" in module.read_text() and "def fit_per_input(" in module.read_text()
+    assert f"/book/chapters/{source.stem}`" in module.read_text().split("\n", 1)[0]  # the module's docstring links its chapter
+
+
+def test_the_new_chapter_reads_like_a_lesson_and_ends_with_two_commands_to_try(root):
+    """The rules every chapter meets (tests/test_chapter_cells.py, tests/test_try_it.py, tests/test_prose_numbers.py), read with their own helpers."""
+    source = scaffold.new_chapter("demo", root=root)
+    chapter = next(c for c in book.chapters(root / "notebooks") if c.source == source)
+    sizes = [len(lines) for lines in test_chapter_cells.code_cells(chapter)]
+    assert statistics.median(sizes) <= test_chapter_cells.MEDIAN and max(sizes) <= test_chapter_cells.LONGEST, sizes
+    assert [name for lines in test_chapter_cells.code_cells(chapter) for name in test_chapter_cells.definitions(lines)] == []
+    commands = try_it(chapter)
+    assert len(commands) == 2
+    changes = [frozenset(key for key, _ in checked(chapter, argv).parameter) for argv in commands]
+    assert changes == [{"n_train"}, {"seeds"}]
+    assert test_prose_numbers.typed_numbers(test_prose_numbers.prose_of(source)) == []
+    markdown = [c.source for c in jupytext.read(source).cells if c.cell_type == "markdown"]
+    assert markdown[0].splitlines()[2] == "```{admonition} What you will learn" and markdown[0].count("\n- ") == 3
+    labels = set(re.findall(r"\{numref\}`(tbl-\w+)`", "\n".join(markdown)))
+    assert labels == {"tbl-demo_f1", "tbl-demo_offset", "tbl-demo_claims"}  # every table the chapter shows is cited by its number
+    code = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
+    assert {f"tbl-{name}" for name in re.findall(r'show\([^,]+, "(\w+)"', code)} == labels and code.count("caption=") == 3
+
+
+def test_the_generated_tests_pass_and_fail_when_the_module_breaks_and_the_files_pass_the_lint(root):
+    """The generated tests/test_demo.py, run by pytest in a process that imports the scratch copy of emma (with the new module)."""
+    env = _scratch_package(root)
+    source = scaffold.new_chapter("demo", root=root)
+    module, tests = scaffold.companions("demo", root)
+
+    def pytest_run(*args):
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests), *args],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+    done = pytest_run()
+    assert done.returncode == 0 and re.search(r"\b1[0-9] passed", done.stdout), done.stdout[-3000:] + done.stderr[-3000:]
+    module.write_text(module.read_text().replace("dm_failed[:, 1] = True", "dm_failed[:, 0] = True"))  # the IP sensor offset instead
+    broken = pytest_run("-k", "offset")
+    failed = re.findall(r"^FAILED \S+::(\w+)", broken.stdout, flags=re.MULTILINE)
+    assert broken.returncode == 1 and failed == ["test_each_model_is_scored_at_each_offset_of_the_dm_sensor"], broken.stdout[-3000:]
+    assert "emma/experiments/demo.py" in rerun.package_digest(source, root / "emma")  # an edit to it makes the chapter stale
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if Path(ruff).exists():  # the lint of tests/test_lint.py, on the three files
+        linted = subprocess.run([ruff, "check", "--no-cache", str(source), str(module), str(tests)], cwd=root, capture_output=True, text=True)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_new_registers_the_chapter_in_the_extensions_part_before_the_appendices(root):
@@ -98,10 +183,20 @@ def test_new_refuses_a_bad_or_taken_name_and_writes_nothing(root, name, message)
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == files
 
 
+@pytest.mark.parametrize("taken", ["emma/experiments/demo.py", "tests/test_demo.py"])
+def test_new_refuses_a_name_whose_module_or_tests_exist_and_writes_nothing(root, taken):
+    (root / taken).parent.mkdir(parents=True)
+    (root / taken).write_text("# someone's work\n")
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match=f"NAME 'demo' is taken: {taken} exists"):
+        scaffold.new_chapter("demo", root=root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == files
+
+
 def test_new_refuses_a_title_of_several_lines(root):
     with pytest.raises(ValueError, match="--title"):
         scaffold.new_chapter("demo", "two\nlines", root=root)
-    assert not list((root / "notebooks").glob("*_demo.py"))
+    assert not list((root / "notebooks").glob("*_demo.py")) and not any(p.exists() for p in scaffold.companions("demo", root))
 
 
 def test_the_cli_reports_a_bad_name(capsys):
@@ -136,19 +231,23 @@ def test_the_run_order_follows_the_toc(root):
     assert [c.name for c in book.select(["verdicts", "demo"], root / "notebooks")] == ["demo", "verdicts"]
 
 
-def test_the_scaffolded_chapter_registers_its_own_claim_and_judges_it_by_id(root, monkeypatch):
-    """The claims cell, run alone on made-up scores: it registers the chapter's claim, then builds its claims table by id."""
+def _run_cells(cells, namespace: dict, *markers: str) -> dict:
+    """Execute in ``namespace`` the chapter's first code cell holding each of ``markers``, in turn."""
+    for marker in markers:
+        exec(compile(next(c.source for c in cells if c.cell_type == "code" and marker in c.source), marker, "exec"), namespace)
+    return namespace
+
+
+def test_the_scaffolded_chapter_registers_its_own_claim_and_judges_it_by_id(demo, monkeypatch):
+    """The claims cells, run alone on made-up scores: they register the chapter's claim, then build its claims table by id."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # what the cell registers is gone after the test
-    cells = jupytext.read(scaffold.new_chapter("demo", root=root)).cells
-    code = next(c.source for c in cells if c.cell_type == "code" and "register(Claim(" in c.source)
-    setup = next(c.source for c in cells if c.cell_type == "code" and "from emma.claims" in c.source)
-    shown, namespace = {}, {"output_dir": "unused", "seeds": [0, 1, 2]}
-    exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
+    cells, shown = jupytext.read(demo).cells, {}
+    namespace = _run_cells(cells, {"output_dir": "unused", "seeds": [0, 1, 2]}, "from emma.claims", "register(Claim(")  # imports, then the claim
     namespace.update(save_table=lambda table, name, out: shown.setdefault("saved", name),
                      show=lambda table, name, columns, caption: shown.setdefault("table", table),
-                     scores=pd.DataFrame({"seed": [0, 1, 2] * 3, "input": ["IP"] * 3 + ["DM"] * 3 + ["both"] * 3,
-                                          "f1": [0.70, 0.71, 0.69, 0.60, 0.62, 0.61, 0.80, 0.82, 0.81]}))
-    exec(compile(code, "claims cell", "exec"), namespace)
+                     scores=SimpleNamespace(table=pd.DataFrame({"seed": [0, 1, 2] * 3, "input": ["IP"] * 3 + ["DM"] * 3 + ["both"] * 3,
+                                                                "f1": [0.70, 0.71, 0.69, 0.60, 0.62, 0.61, 0.80, 0.82, 0.81]})))
+    _run_cells(cells, namespace, "claims_table(")
     table = shown["table"]
     assert shown["saved"] == "demo_claims" and table["id"].tolist() == ["demo_both_modes_help"]
     assert registry.lookup("demo_both_modes_help").kind == "book" and table["min_effect"].iloc[0] == registry.min_effect("demo_both_modes_help")
@@ -168,42 +267,36 @@ def test_the_scaffolded_chapter_glues_a_number_into_its_prose(root):
     assert any("{glue:text}`demo_f1_both" in c.source for c in cells[glue_cell + 1:])  # pasted after the cell that glues it
 
 
-def test_the_scaffolded_failure_has_a_severity_that_is_not_a_blend(root):
-    """The failure cell, run on a small test split: the severity is the offset itself, unbounded, and each seed's model is scored at each."""
-    cells = jupytext.read(scaffold.new_chapter("demo", root=root)).cells
-    cell = next(c.source for c in cells if c.cell_type == "code" and "class Offset(Failure)" in c.source)
+def test_the_scaffolded_failure_has_a_severity_that_is_not_a_blend(demo):
+    """The failure cells, run alone on a small test split: the module's Offset, whose severity is the offset itself, scores each seed's model at each."""
+    cells = jupytext.read(demo).cells
     assert any("severity means what the failure says it means" in c.source.replace("\n# ", " ") for c in cells if c.cell_type == "markdown")
-    setup = next(c.source for c in cells if c.cell_type == "code" and "from emma.claims" in c.source)
-    x = torch.tensor([[0.0] * 4 + [-1.0] * 4, [1.0] * 8, [-2.0] * 8])
-    y = np.array([0, 1, 0])
+    test = Split(x=torch.tensor([[0.0] * 4 + [-1.0] * 4, [1.0] * 8, [-2.0] * 8]), y=torch.tensor([0.0, 1.0, 0.0]), index=np.arange(3))
 
     class ReadsDM:  # a model that calls a sample positive when its DM mode reads high
         def predict(self, features):
             return (features[:, 4] > 0).astype(int)
 
-    shown, namespace = {}, {}
-    exec("\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from "))), namespace)  # the chapter's imports
-    namespace.update(splits=SimpleNamespace(test=SimpleNamespace(x=x)), y_test=y, on_both={0: ReadsDM(), 1: ReadsDM()}, output_dir="unused",
+    shown, namespace = {}, _run_cells(cells, {"output_dir": "unused"}, "from emma.claims")  # the chapter's imports, its module's included
+    namespace.update(splits=SimpleNamespace(test=test), scores=SimpleNamespace(on_both={0: ReadsDM(), 1: ReadsDM()}),
                      save_table=lambda table, name, out: shown.setdefault("saved", (name, table)),
-                     show=lambda table, name, caption: shown.setdefault("shown", name))
-    exec(compile(cell, "failure cell", "exec"), namespace)
-    offset = namespace["Offset"]
-    mask = torch.tensor([[False, True], [True, False], [False, False]])
-    failed = offset(4.0).apply(x, mask)  # a severity above 1: no blend, no bound
-    assert torch.equal(failed, x + 4.0 * torch.tensor([[0.0] * 4 + [1.0] * 4, [1.0] * 4 + [0.0] * 4, [0.0] * 8]))
-    assert offset(2.5).severity == 2.5 and offset().key() != offset(2.5).key()
-    with pytest.raises(ValueError, match="offset must be a finite number >= 0"):
-        offset(-1.0)
+                     show=lambda table, name, caption: shown.setdefault("shown", (name, table)))
+    _run_cells(cells, namespace, "ex.Offset(", "ex.score_under_offset(")
+    offset = namespace["ex"].Offset
+    assert issubclass(offset, Failure) and offset.SEVERITY_FIELD == "offset" and offset(4.0).severity == 4.0  # no bound at 1
+    assert offset.__module__ == "emma.experiments.demo" and "Offset" not in namespace  # the class is the module's, not the chapter's
     name, table = shown["saved"]
-    assert name == "demo_offset" and shown["shown"] == "demo_offset"
+    assert name == "demo_offset" and shown["shown"][0] == "demo_offset"
     assert table["offset"].tolist() == [o for o in namespace["offsets"] for _ in (0, 1)] and table["seed"].tolist() == [0, 1] * len(namespace["offsets"])
     # at offset 0 the model finds the one positive sample alone (F1 1); an offset of 4 on DM makes every sample positive (F1 0.5)
     at = table.set_index(["offset", "seed"])["f1"]
     assert at.loc[(0.0, 0)] == 1.0 and at.loc[(4.0, 0)] == pytest.approx(0.5)
+    assert shown["shown"][1]["f1_mean"].tolist() == [at.loc[o].mean() for o in namespace["offsets"]]  # the view: the mean over seeds
 
 
 @pytest.mark.slow
-def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path):
+def test_the_scaffolded_chapter_executes_in_the_quick_profile(root, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", _scratch_package(root)["PYTHONPATH"])  # the kernel imports emma, with the chapter's module, from the scratch book
     source = scaffold.new_chapter("demo", root=root)
     chapter = [c for c in book.chapters(root / "notebooks") if c.source == source][0]
     profile = params.read_parameter_file(root / "profiles" / "quick.yaml")

@@ -212,7 +212,8 @@ class Failure:
     def key(self) -> str:
         """A stable text that identifies the failure, for cache keys: its kind and its fields.
 
-        For a class defined outside the package ``emma`` (in a chapter, say), followed by
+        For a class defined outside this module (in a chapter, or in a chapter's module of
+        :mod:`emma.experiments` that ``emma-book new`` wrote), followed by
         `` code=<digest>``: :func:`emma.util.fingerprint.code_fingerprint` of the class (its
         methods' bytecode and constants, and the values of the globals and closure variables
         they read, recursively) and of the field values. Where something in it cannot be
@@ -221,8 +222,8 @@ class Failure:
         """
         fields = [f.name for f in dataclasses.fields(self) if f.init]
         text = f"{self.kind}({', '.join(f'{name}={getattr(self, name)!r}' for name in fields)})"
-        if type(self).__module__.split(".")[0] == "emma":
-            return text  # the package's failures: versioned with the package, keys unchanged since they were introduced
+        if type(self).__module__ == __name__:
+            return text  # the failures of this module: versioned with the package, keys unchanged since they were introduced
         code = code_fingerprint((type(self), {name: getattr(self, name) for name in fields}), f"failure {self.kind}")
         return f"{text} code={code}"
 

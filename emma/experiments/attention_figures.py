@@ -1,4 +1,4 @@
-"""The figures of the chapter "Attention mechanisms": training curves and attention weights drawn as heatmaps.
+"""The figures of the chapter :doc:`Attention mechanisms </book/chapters/01_attention_mechanisms>`: training curves and attention weights drawn as heatmaps.
 
 Each function takes the trained runs of :mod:`emma.experiments.attention_study` (the
 :class:`~emma.experiments.attention_tasks.TaskResult` of each run, keyed as there), draws one figure,

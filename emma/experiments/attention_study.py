@@ -1,4 +1,4 @@
-"""The studies of the chapter "Attention mechanisms", one call each, with their tables, figures and tests.
+"""The studies of the chapter :doc:`Attention mechanisms </book/chapters/01_attention_mechanisms>`, one call each, with their tables, figures and tests.
 
 * :func:`alignment_study`: the additive, dot and general scores learn to reverse sequences of varying length;
 * :func:`torch_agreement`: our scaled dot-product and multi-head attention against PyTorch's;

@@ -1,4 +1,4 @@
-"""The studies of the chapter "Energy estimation": two estimators of a denoising autoencoder on two toy manifolds.
+"""The studies of the chapter :doc:`Energy estimation </book/chapters/02_energy_estimation>`: two estimators of a denoising autoencoder on two toy manifolds.
 
 Thesis §4 derives two numbers from a tied denoising autoencoder that should be low near its
 training data, the reconstruction error ‖r(x) − x‖² and the potential energy Ψ (eq. 4.7), and

@@ -353,7 +353,7 @@ class Review:
 
 
 def review() -> Review:
-    """The literature review of the chapter "Attention mechanisms": the taxonomy, its coverage and the claims.
+    """The literature review of the chapter :doc:`Attention mechanisms </book/chapters/01_attention_mechanisms>`: the taxonomy, its coverage and the claims.
 
     >>> r = review()
     >>> r.glued["attn_review_listed"], list(r.claims["id"]) == list(CLAIM_IDS)

@@ -45,11 +45,30 @@ from emma.experiments.replay import METRICS, gap_explained, headline, prediction
 from emma.experiments.robustness import Trained
 from emma.experiments.selection import order_statistics, selection_offset, thesis_rank_means
 from emma.experiments.study import under
-from emma.util.display import plural
+from emma.util.display import NAMES, cell, plural
 
 #: Labels of :func:`emma.experiments.replay.replay_f1`'s mean columns: the replay's and the book's protocol's.
 REPLAY_LABELS = {f"{prefix}f1_{subset}_mean": f"{who}: {name}" for prefix, who in (("", "replay"), ("sound_", "book"))
                  for subset, name in (("clean", "clean"), ("ip_noisy", "IP-noisy"), ("dm_noisy", "DM-noisy"))}
+
+
+def headline_view(headline: pd.DataFrame) -> pd.DataFrame:
+    """:func:`emma.experiments.replay.headline` as a reader reads it, every cell text: the family's name, F1 to three
+    decimals, "—" where the thesis printed nothing. Saved as the table ``replay_headline``, which the landing page
+    shows with a ``csv-table`` directive (numbered there, and cited as ``tbl-replay_headline``).
+
+    >>> headline_view(pd.DataFrame({"clean: thesis": [0.8123, float("nan")]}, index=pd.Index(["ip_only", "x"], name="model"))).values.tolist()
+    [['IP only', '0.812'], ['x', '—']]
+    """
+    if not isinstance(headline, pd.DataFrame) or headline.index.name != "model":
+        raise ValueError("headline must be emma.experiments.replay.headline's table (indexed by model)")
+    view = headline.reset_index()
+    view["model"] = [NAMES.get(model, model) for model in view["model"]]
+    for column in view.columns[1:]:
+        view[column] = [cell(value) for value in view[column]]
+    return view
+
+
 #: The columns of the replay's table the chapter shows.
 REPLAY_VIEW = ["model", *(f"{p}{m}_mean" for p in ("", "sound_") for m in METRICS), *(f"thesis_{m}" for m in METRICS)]
 
