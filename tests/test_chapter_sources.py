@@ -64,3 +64,27 @@ def test_a_long_sum_is_written_on_aligned_lines_in_the_order_sympy_prints_it():
     assert derivations.aligned_terms("g", sp.sin(x) * y) == r"g = y \sin{\left(x \right)}"
     with pytest.raises(ValueError, match="width"):
         derivations.aligned_terms("f", x, width=0)
+
+
+def _shows_not_shown(source: str) -> list[int]:
+    """Lines of a cell's ``show(...)`` calls whose view is thrown away: an expression statement that is not the cell's last."""
+    code = "\n".join(line if not line.lstrip().startswith(("%", "!")) else "" for line in source.splitlines())
+    body = ast.parse(code).body
+    return [node.lineno for node in body[:-1] if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name) and node.value.func.id == "show"]  # emma.util.display.show, not plt.show
+
+
+def _chapter_sources():
+    from emma_book import scaffold
+
+    sources = [(chapter.name, chapter.source.read_text()) for chapter in book.chapters()]
+    return sources + [("emma-book new's template", scaffold.render("chapter", name="demo", title="Demo", stem="13_demo"))]
+
+
+@pytest.mark.parametrize(("name", "text"), _chapter_sources(), ids=lambda v: v if len(v) < 40 else "")
+def test_every_table_a_cell_shows_is_its_last_expression(name, text):
+    """Only a cell's last expression is displayed: a ``show(...)`` above it renders nothing, and its caption's
+    label is then undefined (``{numref}`` fails the strict build)."""
+    lost = [(i, line) for i, cell in enumerate(jupytext.reads(text, fmt="py:percent").cells) if cell.cell_type == "code"
+            for line in _shows_not_shown(cell.source)]
+    assert not lost, f"{name}: show(...) calls that are not their cell's last expression (cell, line): {lost}"

@@ -1,4 +1,5 @@
 """Runs that cannot lie (emma_book.runs, emma_book.params): outputs bound to their run, one run per folder, early errors."""
+import contextlib
 import json
 import os
 import random
@@ -15,7 +16,7 @@ import pytest
 from emma.claims.report import read_table
 from emma.util.outputs import RUN_DIR, save_table
 from emma_book import build as book
-from emma_book import cli, layout, params, rerun, runs
+from emma_book import cli, layout, params, rerun, rules, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,12 +31,13 @@ value = 0
 pause = 0.0
 
 # %%
+import os
 import pathlib
 import time
 import pandas as pd
 from emma.claims.report import read_table
 from emma.util.outputs import save_table
-pathlib.Path(output_dir).parent.joinpath("kernel-started").touch()  # the tests kill a run from here on
+pathlib.Path(output_dir).parent.joinpath("kernel-started").write_text(str(os.getpid()))  # the tests kill a run from here on
 for i in range(3):
     save_table(pd.DataFrame({"value": [value], "i": [i]}), f"writer_t{i}", output_dir)
     assert read_table(output_dir, f"writer_t{i}")["value"].tolist() == [value]  # its own table, read back
@@ -86,9 +88,25 @@ def _kill(process: subprocess.Popen, after: float, marker: Path | None = None) -
         process.send_signal(signal.SIGKILL)
         process.wait()
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # its orphaned kernel, if any
+        os.killpg(process.pid, signal.SIGKILL)  # what it left running in its session
     except ProcessLookupError:
         pass
+    kernel = int(marker.read_text() or 0) if marker is not None and marker.exists() else 0
+    if kernel:  # the kernel runs in a session of its own (jupyter_client): kill it, and wait until it is gone
+        deadline = time.monotonic() + 30
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(kernel, signal.SIGKILL)
+            while time.monotonic() < deadline and _alive(kernel):
+                time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 @pytest.mark.slow  # executes a synthetic chapter: a kernel per run (seconds each)
@@ -274,11 +292,11 @@ def test_a_bad_parameter_is_named_before_any_kernel_starts(tmp_path, capsys, no_
 
 
 def test_cuda_is_refused_where_torch_sees_no_gpu(tmp_path, capsys, no_kernel, monkeypatch):
-    monkeypatch.setattr(params, "_cuda_available", lambda: False)
+    monkeypatch.setattr(rules, "_cuda_available", lambda: False)
     assert cli.main(["run", "robustness", "--profile", "quick", "--device", "cuda", "-p", "output_dir", str(tmp_path)]) == 1
     assert capsys.readouterr().err == ("emma-book: error: chapter 'robustness': parameter device = 'cuda' is invalid: "
                                        "this machine has no CUDA device (torch.cuda.is_available() is False); expected auto or cpu\n")
-    monkeypatch.setattr(params, "_cuda_available", lambda: True)
+    monkeypatch.setattr(rules, "_cuda_available", lambda: True)
     assert params.problem("device", "cuda", '"auto"') is None
     assert params.problem("device", "gpu", '"auto"') == "parameter device = 'gpu' is invalid; expected one of auto, cpu, cuda"
 
